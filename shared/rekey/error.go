@@ -1,0 +1,101 @@
+package rekey
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Application error codes. The HTTP layer maps each code to a status in one
+// table (api.statusFor); the console reads the same codes from API responses.
+const (
+	ECodeInternal               = "internal"
+	ECodeInvalidInput           = "invalid_input"
+	ECodeInvalidJSON            = "invalid_json"
+	ECodeBodyTooLarge           = "body_too_large"
+	ECodeUnknownField           = "unknown_field"
+	ECodeInvalidCursor          = "invalid_cursor"
+	ECodeInvalidID              = "invalid_id"
+	ECodeNotFound               = "not_found"
+	ECodeUnauthenticated        = "unauthenticated"
+	ECodeInvalidCredentials     = "invalid_credentials"
+	ECodePasswordResetRequired  = "password_reset_required"
+	ECodePasswordChangeRequired = "password_change_required"
+	ECodeTooManyAttempts        = "too_many_attempts"
+	ECodeForbidden              = "forbidden"
+	ECodeCSRF                   = "csrf_failed"
+	ECodeVersionConflict        = "version_conflict"
+	ECodeUsernameTaken          = "username_taken"
+	ECodeEmailTaken             = "email_taken"
+	ECodeWeakPassword           = "weak_password"
+	ECodeInvalidToken           = "invalid_token"
+	ECodeNoEmail                = "no_email"
+	ECodeNoPendingReset         = "no_pending_reset"
+	ECodeMethodNotAllowed       = "method_not_allowed"
+	ECodeUnsupportedMedia       = "unsupported_media_type"
+	ECodeConflict               = "conflict"
+)
+
+// Error is the one application error type: a stable machine-readable code, a
+// message safe to show to the caller, and optionally the input field at fault.
+// Anything that is not an *Error reaching the HTTP layer is logged and shown
+// as "Internal error".
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("rekey error: code=%s field=%s message=%s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("rekey error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an *Error about one input field, used for 422 answers.
+func FieldError(code, field, message string) *Error {
+	return &Error{Code: code, Field: field, Message: message}
+}
+
+// ErrorCode returns the code of the *Error in err's chain, or ECodeInternal.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ECodeInternal
+}
+
+// ErrorMessage returns the caller-safe message of err, hiding internal errors.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}
+
+// Sentinel errors that stores and services return, wrapped with context.
+// They are *Error values so that they map to a status without translation.
+var (
+	// ErrNotFound: the item does not exist (or is outside the caller's scope).
+	ErrNotFound = &Error{Code: ECodeNotFound, Message: "Not found."}
+	// ErrVersionConflict: a conditional write found a newer version.
+	ErrVersionConflict = &Error{Code: ECodeVersionConflict, Message: "The record was changed by someone else; reload it and try again."}
+	// ErrUsernameTaken: another user already holds this username.
+	ErrUsernameTaken = &Error{Code: ECodeUsernameTaken, Field: "username", Message: "That username is already in use."}
+	// ErrEmailTaken: another user already holds this email address.
+	ErrEmailTaken = &Error{Code: ECodeEmailTaken, Field: "email", Message: "That email address is already in use."}
+	// ErrConflict: a conditional write failed for a reason other than version.
+	ErrConflict = &Error{Code: ECodeConflict, Message: "The request conflicts with the current state; try again."}
+	// ErrForbidden: the actor may not do this to this target.
+	ErrForbidden = &Error{Code: ECodeForbidden, Message: "You do not have permission to do that."}
+)

@@ -1,0 +1,129 @@
+package rekey
+
+import (
+	"strings"
+	"time"
+)
+
+// Role is a user's place in the permission hierarchy.
+type Role string
+
+// The roles, lowest to highest authority.
+const (
+	RoleStudent       Role = "student"
+	RoleTeacher       Role = "teacher"
+	RoleSchoolAdmin   Role = "school_admin"
+	RoleDistrictAdmin Role = "district_admin"
+	RoleSupport       Role = "support"
+)
+
+// Roles lists every role, lowest authority first.
+var Roles = []Role{RoleStudent, RoleTeacher, RoleSchoolAdmin, RoleDistrictAdmin, RoleSupport}
+
+// Valid reports whether r is one of the defined roles.
+func (r Role) Valid() bool { return r.Rank() > 0 }
+
+// Rank orders roles by authority: 1 for students up to 5 for support; 0 for
+// an unknown role.
+func (r Role) Rank() int {
+	for i, x := range Roles {
+		if x == r {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// IsStaff reports whether r is a staff role (everything but student);
+// "users without a role" in bulk selections are the non-staff.
+func (r Role) IsStaff() bool { return r.Valid() && r != RoleStudent }
+
+// IsAdmin reports whether r administers a school or more.
+func (r Role) IsAdmin() bool { return r.Rank() >= RoleSchoolAdmin.Rank() }
+
+// SchoolScoped reports whether users of this role belong to one school.
+// District admins and support have an empty SchoolID.
+func (r Role) SchoolScoped() bool {
+	return r == RoleStudent || r == RoleTeacher || r == RoleSchoolAdmin
+}
+
+// Status is the lifecycle state of an account.
+type Status string
+
+// Account states.
+const (
+	StatusActive        Status = "active"
+	StatusResetRequired Status = "reset_required" // password voided by an admin link reset
+	StatusDisabled      Status = "disabled"
+)
+
+// Valid reports whether s is a defined status.
+func (s Status) Valid() bool {
+	return s == StatusActive || s == StatusResetRequired || s == StatusDisabled
+}
+
+// User is one account. The JSON form is the API's `user` object; secrets
+// (PasswordHash, SessionGen, ResetTokenHash) never leave the server.
+type User struct {
+	ID                 string    `json:"id"`
+	DistrictID         string    `json:"districtId"`
+	SchoolID           string    `json:"schoolId"`
+	Role               Role      `json:"role"`
+	FirstName          string    `json:"firstName"`
+	LastName           string    `json:"lastName"`
+	Username           string    `json:"username"`
+	Email              string    `json:"email"`
+	Grade              string    `json:"grade"`
+	Title              string    `json:"title"`
+	ExternalID         string    `json:"externalId"`
+	Status             Status    `json:"status"`
+	MustChangePassword bool      `json:"mustChangePassword"`
+	PasswordChangedAt  time.Time `json:"passwordChangedAt,omitzero"`
+	Version            int       `json:"version"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
+
+	// PasswordHash is the PHC-format argon2id hash; empty when no password
+	// works (after a link reset, or for a new account).
+	PasswordHash string `json:"-"`
+	// SessionGen is bumped to end every session of the user at once:
+	// a session is valid only while its generation equals the user's.
+	SessionGen int `json:"-"`
+	// ResetTokenHash is the SHA-256 (hex) of the one reset token that is
+	// currently valid for this user; issuing a new one voids the old.
+	ResetTokenHash string `json:"-"`
+}
+
+// FullName is the display name.
+func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
+
+// AuditView is the user as recorded in audit before/after snapshots: every
+// public field, never a secret.
+func (u User) AuditView() map[string]any {
+	return map[string]any{
+		"districtId": u.DistrictID, "schoolId": u.SchoolID, "role": string(u.Role),
+		"firstName": u.FirstName, "lastName": u.LastName, "username": u.Username,
+		"email": u.Email, "grade": u.Grade, "title": u.Title, "externalId": u.ExternalID,
+		"status": string(u.Status), "mustChangePassword": u.MustChangePassword,
+	}
+}
+
+// UserFilter narrows a user listing. DistrictID or SchoolID is always set by
+// the service from the actor's scope, never taken from the caller alone.
+type UserFilter struct {
+	DistrictID string
+	SchoolID   string
+	Role       Role
+	Grade      string
+	// Query matches case-insensitively within first name, last name,
+	// username or email.
+	Query  string
+	Limit  int
+	Cursor string // store-level cursor (already verified by the API layer)
+}
+
+// UserPage is one page of a listing; Next is empty on the last page.
+type UserPage struct {
+	Items []User
+	Next  string
+}
