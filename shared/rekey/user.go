@@ -86,6 +86,10 @@ type User struct {
 	// PasswordHash is the PHC-format argon2id hash; empty when no password
 	// works (after a link reset, or for a new account).
 	PasswordHash string `json:"-"`
+	// VoidedPasswordHash keeps the hash an admin link reset voided, only so
+	// that sign-in with that old password can answer password_reset_required
+	// instead of a bare invalid_credentials; it never signs anyone in.
+	VoidedPasswordHash string `json:"-"`
 	// SessionGen is bumped to end every session of the user at once:
 	// a session is valid only while its generation equals the user's.
 	SessionGen int `json:"-"`

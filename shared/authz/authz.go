@@ -1,0 +1,144 @@
+// Package authz is Rekey's permission matrix: the one place that decides who
+// may view, edit, reset, move or re-role whom. It is pure (no I/O, no AWS, no
+// HTTP) so that the API and the bulk workers apply exactly the same rules
+// (SECURITY.md 21–25, PRODUCT.md "Who uses it").
+//
+// The matrix, for an active actor and a target other than the actor:
+//
+//	actor           view                           edit / reset
+//	student         nobody                         nobody
+//	teacher         users of their school          students of their school
+//	school_admin    users of their school          students, teachers, school admins of their school
+//	district_admin  users of their district,       the same
+//	                support users excepted
+//	support         everyone                       everyone
+//
+// Decisions the specification leaves open, taken the safe way:
+//   - Only an actor whose Status is active may do anything. Disabled actors are
+//     denied as the specification says; so are reset_required actors (an admin
+//     voided their password, so their authority is suspended until they choose
+//     a new one) and actors with an unknown status.
+//   - An actor whose record is inconsistent (no id, unknown role, no district
+//     for a non-support role, a school-scoped role without a school, or a
+//     district admin or support user with a school) may do nothing.
+//   - Targets with an unknown role are invisible to everyone.
+//   - Everyone may view their own record; nobody resets their own password
+//     through the admin reset (they use change password, which asks for the
+//     current one). Staff may edit a few fields of their own record, students
+//     none (see CheckUpdate).
+//   - A disabled target may be viewed and edited (to re-enable it) but not
+//     reset: enable the account first. Bulk workers should report such items
+//     as skipped.
+//   - Support users are visible only to support. Support may edit and reset
+//     other support users, but never change their role or district.
+//
+// Out-of-scope answers: the policy only says yes or no. Callers answer a
+// target the actor may not view with 404 (never data), and a target the actor
+// may view but not change with 403.
+package authz
+
+import "github.com/rekey/rekey/shared/rekey"
+
+// Action is what an actor wants to do to a target user.
+type Action string
+
+// The actions on a user record.
+const (
+	ActionView  Action = "view"  // read the record, its activity
+	ActionEdit  Action = "edit"  // change record fields
+	ActionReset Action = "reset" // reset the password (link / temporary / in a bulk task)
+)
+
+// Allowed reports whether actor may perform a on target as they stand now.
+// ActionEdit answers whether the actor may edit the record at all; which
+// fields and values it may change is decided by CheckUpdate. Unknown actions
+// are denied.
+func Allowed(actor, target rekey.User, a Action) bool {
+	if !canAct(actor) || !target.Role.Valid() {
+		return false
+	}
+	switch a {
+	case ActionView:
+		return canView(actor, target)
+	case ActionEdit:
+		return canEdit(actor, target)
+	case ActionReset:
+		return canReset(actor, target)
+	default:
+		return false
+	}
+}
+
+// canAct reports whether actor's own record lets it act at all: active, with
+// an id, a known role and a place consistent with that role.
+func canAct(actor rekey.User) bool {
+	if actor.ID == "" || actor.Status != rekey.StatusActive || !actor.Role.Valid() {
+		return false
+	}
+	if actor.Role != rekey.RoleSupport && actor.DistrictID == "" {
+		return false
+	}
+	return actor.Role.SchoolScoped() == (actor.SchoolID != "")
+}
+
+// isSelf reports whether actor and target are the same account.
+func isSelf(actor, target rekey.User) bool {
+	return actor.ID != "" && actor.ID == target.ID
+}
+
+// canView assumes canAct(actor) and a target with a valid role.
+func canView(actor, target rekey.User) bool {
+	if isSelf(actor, target) {
+		return true
+	}
+	if actor.Role == rekey.RoleSupport {
+		return true
+	}
+	if target.DistrictID != actor.DistrictID || target.Role == rekey.RoleSupport {
+		return false
+	}
+	switch actor.Role {
+	case rekey.RoleDistrictAdmin:
+		return true
+	case rekey.RoleSchoolAdmin, rekey.RoleTeacher:
+		return target.Role.SchoolScoped() && target.SchoolID == actor.SchoolID
+	default:
+		return false
+	}
+}
+
+// canEdit assumes canAct(actor) and a target with a valid role.
+func canEdit(actor, target rekey.User) bool {
+	if isSelf(actor, target) {
+		return actor.Role.IsStaff()
+	}
+	if !canView(actor, target) {
+		return false
+	}
+	return editableRoles(actor.Role)[target.Role]
+}
+
+// canReset assumes canAct(actor) and a target with a valid role.
+func canReset(actor, target rekey.User) bool {
+	if isSelf(actor, target) || target.Status == rekey.StatusDisabled {
+		return false
+	}
+	return canEdit(actor, target)
+}
+
+// editableRoles is the set of target roles an actor of role r may edit and
+// reset inside its scope (the "may edit / reset" column of PRODUCT.md).
+func editableRoles(r rekey.Role) map[rekey.Role]bool {
+	switch r {
+	case rekey.RoleTeacher:
+		return map[rekey.Role]bool{rekey.RoleStudent: true}
+	case rekey.RoleSchoolAdmin:
+		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true}
+	case rekey.RoleDistrictAdmin:
+		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true, rekey.RoleDistrictAdmin: true}
+	case rekey.RoleSupport:
+		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true, rekey.RoleDistrictAdmin: true, rekey.RoleSupport: true}
+	default:
+		return nil
+	}
+}
