@@ -1,0 +1,834 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/users"
+)
+
+const goodPassword = "correct horse battery staple"
+
+// clock is a settable clock shared by the services under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testAPI is the whole HTTP API over the real auth and users services and
+// an in-memory store, with its log captured.
+type testAPI struct {
+	t     *testing.T
+	h     http.Handler
+	store *memStore
+	clock *clock
+	logs  *bytes.Buffer
+}
+
+// newTestAPI builds the API with a small world: district d1 (schools s1,
+// s2), district d2 (school s3); a district admin, teachers in s1 and s2,
+// students st1–st5 in s1, st6 in s2, st7 in s3, and a teacher who must
+// change their password. Everyone's password is goodPassword.
+func newTestAPI(t *testing.T, functions ...string) *testAPI {
+	t.Helper()
+	store := newMemStore()
+	store.districts["d1"] = rekey.District{ID: "d1", Name: "Riverside Unified"}
+	store.districts["d2"] = rekey.District{ID: "d2", Name: "Lakeside"}
+	store.schools["s1"] = rekey.School{ID: "s1", DistrictID: "d1", Name: "Hillcrest"}
+	store.schools["s2"] = rekey.School{ID: "s2", DistrictID: "d1", Name: "Oakwood"}
+	store.schools["s3"] = rekey.School{ID: "s3", DistrictID: "d2", Name: "Bayview"}
+	add := func(id, username string, role rekey.Role, district, school string) {
+		store.users[id] = rekey.User{
+			ID: id, Username: username, Role: role, DistrictID: district, SchoolID: school,
+			FirstName: "Pat", LastName: strings.ToUpper(id), Email: username + "@example.org",
+			Status: rekey.StatusActive, PasswordHash: "h:" + goodPassword, Version: 1, SessionGen: 1,
+		}
+	}
+	add("dadmin", "district.admin", rekey.RoleDistrictAdmin, "d1", "")
+	add("teacher1", "teacher.one", rekey.RoleTeacher, "d1", "s1")
+	add("teacher2", "teacher.two", rekey.RoleTeacher, "d1", "s2")
+	for i := 1; i <= 5; i++ {
+		add(fmt.Sprintf("st%d", i), fmt.Sprintf("student.%d", i), rekey.RoleStudent, "d1", "s1")
+	}
+	add("st6", "student.6", rekey.RoleStudent, "d1", "s2")
+	add("st7", "student.7", rekey.RoleStudent, "d2", "s3")
+	add("tmp", "temp.teacher", rekey.RoleTeacher, "d1", "s1")
+	tmp := store.users["tmp"]
+	tmp.MustChangePassword = true
+	store.users["tmp"] = tmp
+
+	c := &clock{t: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)}
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	authService := auth.NewService(auth.Config{}, auth.Deps{
+		Store: store, Throttles: store, Hasher: fastHasher{}, Now: c.Now, Logger: WithRequestIDs(logger),
+	})
+	server := New(Deps{
+		Auth: authService, Users: users.NewService(store, c.Now), Secrets: store, Logger: logger,
+	})
+	return &testAPI{t: t, h: server.Handler(functions...), store: store, clock: c, logs: logs}
+}
+
+// do sends a request and checks what every response must carry. headers
+// are name, value pairs; a body gets Content-Type application/json unless
+// headers set one.
+func (a *testAPI) do(method, path, body string, headers ...string) *httptest.ResponseRecorder {
+	a.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.RemoteAddr = "192.0.2.10:51000"
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	checkCommonHeaders(a.t, method+" "+path, rec)
+	return rec
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9+/=_.-]{8,64}$`)
+
+// checkCommonHeaders checks the request id and security headers.
+func checkCommonHeaders(t *testing.T, what string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	h := rec.Header()
+	if id := h.Get("X-Request-Id"); !requestIDPattern.MatchString(id) {
+		t.Errorf("%s: X-Request-Id = %q, want an id", what, id)
+	}
+	for name, want := range map[string]string{
+		"Content-Security-Policy":   contentSecurityPolicy,
+		"X-Frame-Options":           "DENY",
+		"X-Content-Type-Options":    "nosniff",
+		"Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+		"Referrer-Policy":           "no-referrer",
+		"Cache-Control":             "no-store",
+	} {
+		if got := h.Get(name); got != want {
+			t.Errorf("%s: %s = %q, want %q", what, name, got, want)
+		}
+	}
+	if rec.Code != http.StatusNoContent && !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		t.Errorf("%s: Content-Type = %q, want JSON", what, h.Get("Content-Type"))
+	}
+}
+
+// apiError decodes an error answer.
+func apiError(t *testing.T, rec *httptest.ResponseRecorder) errorDetail {
+	t.Helper()
+	var body struct {
+		Error *errorDetail `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == nil {
+		t.Fatalf("body %q is not an error answer (%v)", rec.Body, err)
+	}
+	return *body.Error
+}
+
+// wantError checks an error answer's status, code and field.
+func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code, field string) {
+	t.Helper()
+	got := apiError(t, rec)
+	if rec.Code != status || got.Code != code || got.Field != field {
+		t.Errorf("answer = %d %+v, want %d code %s field %q", rec.Code, got, status, code, field)
+	}
+}
+
+// session is a signed-in client.
+type session struct {
+	token, csrf string
+}
+
+func (s session) bearer() []string { return []string{"Authorization", "Bearer " + s.token} }
+
+func (s session) cookie() []string { return []string{"Cookie", SessionCookie + "=" + s.token} }
+
+func (a *testAPI) login(username string) session {
+	a.t.Helper()
+	rec := a.do("POST", "/api/auth/login", fmt.Sprintf(`{"username":%q,"password":%q}`, username, goodPassword))
+	if rec.Code != http.StatusOK {
+		a.t.Fatalf("login %s = %d %s", username, rec.Code, rec.Body)
+	}
+	var body loginResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		a.t.Fatal(err)
+	}
+	return session{token: body.Token, csrf: body.CSRFToken}
+}
+
+func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode %q: %v", rec.Body, err)
+	}
+	return v
+}
+
+func TestLogin(t *testing.T) {
+	a := newTestAPI(t)
+	rec := a.do("POST", "/api/auth/login", `{"username":"Teacher.One","password":"`+goodPassword+`"}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("login = %d %s, want 200", rec.Code, rec.Body)
+	}
+	var body map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &body)
+	for _, key := range []string{"token", "csrfToken", "mustChangePassword", "user"} {
+		if _, ok := body[key]; !ok {
+			t.Errorf("login body lacks %q: %s", key, rec.Body)
+		}
+	}
+	user := body["user"].(map[string]any)
+	if user["id"] != "teacher1" || body["mustChangePassword"] != false {
+		t.Errorf("login body = %s", rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "h:"+goodPassword) || strings.Contains(strings.ToLower(rec.Body.String()), "passwordhash") {
+		t.Errorf("login body leaks the password hash: %s", rec.Body)
+	}
+	cookie := rec.Result().Cookies()
+	if len(cookie) != 1 || cookie[0].Name != SessionCookie || cookie[0].Value != body["token"] || !cookie[0].HttpOnly ||
+		!cookie[0].Secure || cookie[0].SameSite != http.SameSiteStrictMode || cookie[0].Path != "/" || cookie[0].Domain != "" {
+		t.Errorf("login cookie = %+v", cookie)
+	}
+}
+
+func TestLoginUnknownUserAndWrongPasswordLookTheSame(t *testing.T) {
+	a := newTestAPI(t)
+	unknown := a.do("POST", "/api/auth/login", `{"username":"no.such.user","password":"wrong password!"}`)
+	wrong := a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"wrong password!"}`)
+	disabled := newTestAPI(t)
+	u := disabled.store.users["teacher1"]
+	u.Status = rekey.StatusDisabled
+	disabled.store.users["teacher1"] = u
+	dis := disabled.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`)
+	for _, rec := range []*httptest.ResponseRecorder{wrong, dis} {
+		if rec.Code != unknown.Code || !bytes.Equal(rec.Body.Bytes(), unknown.Body.Bytes()) {
+			t.Errorf("answers differ: %d %q vs unknown user's %d %q", rec.Code, rec.Body, unknown.Code, unknown.Body)
+		}
+		strip := func(h http.Header) http.Header {
+			h = h.Clone()
+			h.Del("X-Request-Id")
+			return h
+		}
+		if diff := cmp.Diff(strip(unknown.Header()), strip(rec.Header())); diff != "" {
+			t.Errorf("headers differ (-unknown +other):\n%s", diff)
+		}
+	}
+	wantError(t, unknown, http.StatusUnauthorized, rekey.ECodeInvalidCredentials, "")
+}
+
+func TestLoginPasswordResetRequired(t *testing.T) {
+	a := newTestAPI(t)
+	u := a.store.users["teacher1"]
+	u.Status, u.VoidedPasswordHash, u.PasswordHash = rekey.StatusResetRequired, u.PasswordHash, ""
+	a.store.users["teacher1"] = u
+	rec := a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`)
+	wantError(t, rec, http.StatusForbidden, rekey.ECodePasswordResetRequired, "")
+}
+
+func TestLoginBadInput(t *testing.T) {
+	a := newTestAPI(t)
+	for _, test := range []struct {
+		body, contentType string
+		status            int
+		code, field       string
+	}{
+		{`{"username":"","password":"x"}`, "", 422, rekey.ECodeInvalidInput, "username"},
+		{`{"username":"a"}`, "", 422, rekey.ECodeInvalidInput, "password"},
+		{`{"username":"a","password":"x","remember":true}`, "", 400, rekey.ECodeUnknownField, "remember"},
+		{`{"username":"a",`, "", 400, rekey.ECodeInvalidJSON, ""},
+		{`{"username":"a","password":"x"} {}`, "", 400, rekey.ECodeInvalidJSON, ""},
+		{`{"username":1,"password":"x"}`, "", 400, rekey.ECodeInvalidJSON, "username"},
+		{`["a"]`, "", 400, rekey.ECodeInvalidJSON, ""},
+		{``, "", 415, rekey.ECodeUnsupportedMedia, ""},
+		{`username=a&password=x`, "application/x-www-form-urlencoded", 415, rekey.ECodeUnsupportedMedia, ""},
+	} {
+		t.Run(test.body, func(t *testing.T) {
+			var headers []string
+			if test.contentType != "" {
+				headers = []string{"Content-Type", test.contentType}
+			}
+			rec := a.do("POST", "/api/auth/login", test.body, headers...)
+			wantError(t, rec, test.status, test.code, test.field)
+		})
+	}
+}
+
+func TestLoginThrottling(t *testing.T) {
+	a := newTestAPI(t)
+	attempt := func() *httptest.ResponseRecorder {
+		return a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"wrong password!"}`)
+	}
+	for i := range 5 {
+		if rec := attempt(); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d = %d, want 401", i+1, rec.Code)
+		}
+	}
+	rec := attempt()
+	wantError(t, rec, http.StatusTooManyRequests, rekey.ECodeTooManyAttempts, "")
+	if got := rec.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After = %q, want 1", got)
+	}
+	// Keep failing, each time after the wait, until the lock.
+	for range 5 {
+		a.clock.Advance(time.Minute)
+		attempt()
+	}
+	a.clock.Advance(time.Minute)
+	rec = a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`)
+	wantError(t, rec, http.StatusTooManyRequests, rekey.ECodeTooManyAttempts, "")
+	if got := rec.Header().Get("Retry-After"); got != "840" {
+		t.Errorf("Retry-After while locked = %q, want 840", got)
+	}
+	if a.store.auditFor("teacher1") == 0 {
+		t.Errorf("no audit entries for the failures and lockout")
+	}
+	a.clock.Advance(15 * time.Minute)
+	if rec := a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`); rec.Code != http.StatusOK {
+		t.Errorf("login after the lock = %d %s, want 200", rec.Code, rec.Body)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	for _, test := range []struct {
+		name    string
+		headers []string
+		status  int
+	}{
+		{"bearer", s.bearer(), 200},
+		{"bearer, lower-case scheme", []string{"Authorization", "bearer " + s.token}, 200},
+		{"cookie", s.cookie(), 200},
+		{"nothing", nil, 401},
+		{"basic", []string{"Authorization", "Basic dXNlcjpwYXNz"}, 401},
+		{"wrong token", []string{"Authorization", "Bearer " + strings.Repeat("A", 43)}, 401},
+		{"bad header beats a good cookie", append([]string{"Authorization", "Bearer"}, s.cookie()...), 401},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			rec := a.do("GET", "/api/me", "", test.headers...)
+			if rec.Code != test.status {
+				t.Fatalf("GET /api/me = %d %s, want %d", rec.Code, rec.Body, test.status)
+			}
+			if test.status == 200 {
+				if got := decode[rekey.User](t, rec); got.ID != "teacher1" {
+					t.Errorf("GET /api/me = %q, want teacher1", got.ID)
+				}
+			} else {
+				wantError(t, rec, 401, rekey.ECodeUnauthenticated, "")
+			}
+		})
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	patch := func(headers ...string) *httptest.ResponseRecorder {
+		version := a.store.users["st1"].Version
+		return a.do("PATCH", "/api/users/st1", fmt.Sprintf(`{"grade":"4","version":%d}`, version), headers...)
+	}
+	wantError(t, patch(s.cookie()...), http.StatusForbidden, rekey.ECodeCSRF, "")
+	wantError(t, patch(append(s.cookie(), CSRFHeader, "not-the-token")...), http.StatusForbidden, rekey.ECodeCSRF, "")
+	wantError(t, patch(append(s.cookie(), CSRFHeader, s.token)...), http.StatusForbidden, rekey.ECodeCSRF, "")
+	if rec := patch(append(s.cookie(), CSRFHeader, s.csrf)...); rec.Code != http.StatusOK {
+		t.Errorf("cookie + CSRF token: %d %s, want 200", rec.Code, rec.Body)
+	}
+	if rec := patch(s.bearer()...); rec.Code != http.StatusOK {
+		t.Errorf("bearer without CSRF token: %d %s, want 200", rec.Code, rec.Body)
+	}
+	if rec := a.do("GET", "/api/users/st1", "", s.cookie()...); rec.Code != http.StatusOK {
+		t.Errorf("cookie GET without CSRF token: %d %s, want 200", rec.Code, rec.Body)
+	}
+}
+
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	for _, headers := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Origin", "https://evil.example"},
+	} {
+		rec := a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`, headers...)
+		wantError(t, rec, http.StatusForbidden, rekey.ECodeCSRF, "")
+		rec = a.do("PATCH", "/api/users/st1", `{"grade":"4","version":1}`, append(s.bearer(), headers...)...)
+		wantError(t, rec, http.StatusForbidden, rekey.ECodeCSRF, "")
+	}
+	if rec := a.do("GET", "/api/me", "", append(s.bearer(), "Sec-Fetch-Site", "cross-site")...); rec.Code != http.StatusOK {
+		t.Errorf("cross-site GET = %d, want 200 (safe methods pass)", rec.Code)
+	}
+	rec := a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`, "Sec-Fetch-Site", "same-origin")
+	if rec.Code != http.StatusOK {
+		t.Errorf("same-origin login = %d, want 200", rec.Code)
+	}
+}
+
+func TestMustChangePasswordGate(t *testing.T) {
+	a := newTestAPI(t)
+	rec := a.do("POST", "/api/auth/login", `{"username":"temp.teacher","password":"`+goodPassword+`"}`)
+	if body := decode[loginResponse](t, rec); !body.MustChangePassword {
+		t.Fatalf("login body = %s, want mustChangePassword true", rec.Body)
+	}
+	s := session{token: decode[loginResponse](t, rec).Token}
+	wantError(t, a.do("GET", "/api/users", "", s.bearer()...), http.StatusForbidden, rekey.ECodePasswordChangeRequired, "")
+	wantError(t, a.do("GET", "/api/users/st1", "", s.bearer()...), http.StatusForbidden, rekey.ECodePasswordChangeRequired, "")
+	if rec := a.do("GET", "/api/me", "", s.bearer()...); rec.Code != http.StatusOK {
+		t.Errorf("GET /api/me = %d, want 200", rec.Code)
+	}
+
+	body := `{"currentPassword":"` + goodPassword + `","newPassword":"short"}`
+	wantError(t, a.do("POST", "/api/password/change", body, s.bearer()...), 422, rekey.ECodeWeakPassword, "newPassword")
+	body = `{"currentPassword":"nope","newPassword":"a fresh and long passphrase"}`
+	wantError(t, a.do("POST", "/api/password/change", body, s.bearer()...), 401, rekey.ECodeInvalidCredentials, "currentPassword")
+	body = `{"currentPassword":"` + goodPassword + `","newPassword":"a fresh and long passphrase"}`
+	rec = a.do("POST", "/api/password/change", body, s.bearer()...)
+	if rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {
+		t.Fatalf("password change = %d %s, want 204", rec.Code, rec.Body)
+	}
+	wantError(t, a.do("GET", "/api/me", "", s.bearer()...), 401, rekey.ECodeUnauthenticated, "")
+	rec = a.do("POST", "/api/auth/login", `{"username":"temp.teacher","password":"a fresh and long passphrase"}`)
+	if body := decode[loginResponse](t, rec); rec.Code != 200 || body.MustChangePassword {
+		t.Errorf("login with the new password = %d %s", rec.Code, rec.Body)
+	}
+	if rec := a.do("GET", "/api/users", "", session{token: decode[loginResponse](t, rec).Token}.bearer()...); rec.Code != 200 {
+		t.Errorf("GET /api/users after the change = %d, want 200", rec.Code)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	wantError(t, a.do("POST", "/api/auth/logout", "", s.cookie()...), http.StatusForbidden, rekey.ECodeCSRF, "")
+	rec := a.do("POST", "/api/auth/logout", "", append(s.cookie(), CSRFHeader, s.csrf)...)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("logout = %d %s, want 204", rec.Code, rec.Body)
+	}
+	if c := rec.Result().Cookies(); len(c) != 1 || c[0].Name != SessionCookie || c[0].MaxAge >= 0 {
+		t.Errorf("logout cookies = %+v, want the session cookie cleared", c)
+	}
+	wantError(t, a.do("GET", "/api/me", "", s.bearer()...), 401, rekey.ECodeUnauthenticated, "")
+	if rec := a.do("POST", "/api/auth/logout", "", s.cookie()...); rec.Code != http.StatusNoContent {
+		t.Errorf("second logout = %d, want 204", rec.Code)
+	}
+	b := a.login("teacher.one")
+	if rec := a.do("POST", "/api/auth/logout", "", b.bearer()...); rec.Code != http.StatusNoContent {
+		t.Errorf("bearer logout = %d, want 204", rec.Code)
+	}
+	wantError(t, a.do("GET", "/api/me", "", b.bearer()...), 401, rekey.ECodeUnauthenticated, "")
+}
+
+type userList struct {
+	Items      []rekey.User `json:"items"`
+	NextCursor *string      `json:"nextCursor"`
+}
+
+func itemIDs(l userList) []string {
+	var ids []string
+	for _, u := range l.Items {
+		ids = append(ids, u.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func TestListUsersScope(t *testing.T) {
+	a := newTestAPI(t)
+	teacher := a.login("teacher.one")
+	for _, test := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"st1", "st2", "st3", "st4", "st5", "teacher1", "tmp"}},
+		{"?schoolId=s2", nil},
+		{"?districtId=d2", nil},
+		{"?role=student&q=ST3", []string{"st3"}},
+	} {
+		rec := a.do("GET", "/api/users"+test.query, "", teacher.bearer()...)
+		if rec.Code != 200 {
+			t.Fatalf("GET /api/users%s = %d %s", test.query, rec.Code, rec.Body)
+		}
+		if !strings.Contains(rec.Body.String(), `"items":[`) || !strings.Contains(rec.Body.String(), `"nextCursor":null`) {
+			t.Errorf("GET /api/users%s body %s, want items array and nextCursor null", test.query, rec.Body)
+		}
+		if diff := cmp.Diff(test.want, itemIDs(decode[userList](t, rec))); diff != "" {
+			t.Errorf("teacher GET /api/users%s (-want +got):\n%s", test.query, diff)
+		}
+	}
+	admin := a.login("district.admin")
+	rec := a.do("GET", "/api/users?schoolId=s2", "", admin.bearer()...)
+	if diff := cmp.Diff([]string{"st6", "teacher2"}, itemIDs(decode[userList](t, rec))); diff != "" {
+		t.Errorf("district admin GET ?schoolId=s2 (-want +got):\n%s", diff)
+	}
+	student := a.login("student.1")
+	wantError(t, a.do("GET", "/api/users", "", student.bearer()...), 403, rekey.ECodeForbidden, "")
+}
+
+func TestListUsersBadQuery(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("district.admin")
+	for _, test := range []struct {
+		query       string
+		status      int
+		code, field string
+	}{
+		{"?limit=0", 422, rekey.ECodeInvalidInput, "limit"},
+		{"?limit=abc", 422, rekey.ECodeInvalidInput, "limit"},
+		{"?limit=201", 422, rekey.ECodeInvalidInput, "limit"},
+		{"?role=wizard", 422, rekey.ECodeInvalidInput, "role"},
+		{"?sort=name", 400, rekey.ECodeUnknownField, "sort"},
+		{"?role=student&role=teacher", 422, rekey.ECodeInvalidInput, "role"},
+		{"?cursor=garbage", 400, rekey.ECodeInvalidCursor, ""},
+	} {
+		rec := a.do("GET", "/api/users"+test.query, "", s.bearer()...)
+		wantError(t, rec, test.status, test.code, test.field)
+	}
+}
+
+func TestListUsersCursor(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("district.admin")
+	var all []string
+	path := "/api/users?limit=3"
+	var firstCursor string
+	for range 10 {
+		rec := a.do("GET", path, "", s.bearer()...)
+		if rec.Code != 200 {
+			t.Fatalf("GET %s = %d %s", path, rec.Code, rec.Body)
+		}
+		page := decode[userList](t, rec)
+		for _, u := range page.Items {
+			all = append(all, u.ID)
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		if firstCursor == "" {
+			firstCursor = *page.NextCursor
+		}
+		if strings.Contains(*page.NextCursor, "at:") {
+			t.Errorf("cursor %q exposes the store cursor as is", *page.NextCursor)
+		}
+		path = "/api/users?limit=3&cursor=" + *page.NextCursor
+	}
+	if len(all) != 10 {
+		t.Errorf("paged through %d users (%v), want 10", len(all), all)
+	}
+
+	storePart, mac, _ := strings.Cut(firstCursor, ".")
+	forged := "YXQ6OQ" + "." + mac // "at:9" with the MAC of another cursor
+	flipped := storePart + "." + strings.Map(func(r rune) rune {
+		if r == 'A' {
+			return 'B'
+		}
+		return 'A'
+	}, mac[:1]) + mac[1:]
+	for _, test := range []struct{ name, query string }{
+		{"forged store cursor", "limit=3&cursor=" + forged},
+		{"flipped MAC", "limit=3&cursor=" + flipped},
+		{"no MAC", "limit=3&cursor=" + storePart},
+		{"other query", "limit=3&role=student&cursor=" + firstCursor},
+	} {
+		rec := a.do("GET", "/api/users?"+test.query, "", s.bearer()...)
+		if rec.Code != 400 || apiError(t, rec).Code != rekey.ECodeInvalidCursor {
+			t.Errorf("%s: %d %s, want 400 invalid_cursor", test.name, rec.Code, rec.Body)
+		}
+	}
+	other := a.login("teacher.two")
+	rec := a.do("GET", "/api/users?limit=3&cursor="+firstCursor, "", other.bearer()...)
+	wantError(t, rec, 400, rekey.ECodeInvalidCursor, "")
+	if a.store.secrets != 1 {
+		t.Errorf("cursor key fetched %d times, want once", a.store.secrets)
+	}
+}
+
+func TestGetUser(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	rec := a.do("GET", "/api/users/st1", "", s.bearer()...)
+	if got := decode[rekey.User](t, rec); rec.Code != 200 || got.ID != "st1" {
+		t.Errorf("GET in scope = %d %s", rec.Code, rec.Body)
+	}
+	var raw map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &raw)
+	for _, key := range []string{"id", "districtId", "schoolId", "role", "firstName", "lastName", "username", "email",
+		"grade", "title", "externalId", "status", "mustChangePassword", "version", "createdAt", "updatedAt"} {
+		if _, ok := raw[key]; !ok {
+			t.Errorf("user JSON lacks %q", key)
+		}
+	}
+	wantError(t, a.do("GET", "/api/users/st6", "", s.bearer()...), 404, rekey.ECodeNotFound, "")
+	wantError(t, a.do("GET", "/api/users/st7", "", s.bearer()...), 404, rekey.ECodeNotFound, "")
+	wantError(t, a.do("GET", "/api/users/nobody", "", s.bearer()...), 404, rekey.ECodeNotFound, "")
+	wantError(t, a.do("GET", "/api/users/bad%20id", "", s.bearer()...), 400, rekey.ECodeInvalidID, "")
+	wantError(t, a.do("GET", "/api/users/"+strings.Repeat("a", 65), "", s.bearer()...), 400, rekey.ECodeInvalidID, "")
+}
+
+func TestPatchUser(t *testing.T) {
+	for _, test := range []struct {
+		name, actor, target, body string
+		headers                   []string
+		status                    int
+		code, field               string
+	}{
+		{name: "happy path", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"Émile","email":"Emile@Example.org","version":1}`, status: 200},
+		{name: "stale version", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"X","version":0}`, status: 409, code: rekey.ECodeVersionConflict},
+		{name: "missing version", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"X"}`, status: 422, code: rekey.ECodeInvalidInput, field: "version"},
+		{name: "bad email", actor: "teacher.one", target: "st1",
+			body: `{"email":"not-an-email","version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "email"},
+		{name: "control characters in a name", actor: "teacher.one", target: "st1",
+			body: `{"lastName":"Smith\u0000\u001b[31m","version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "lastName"},
+		{name: "unknown field", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"X","isAdmin":true,"version":1}`, status: 400, code: rekey.ECodeUnknownField, field: "isAdmin"},
+		{name: "managed field", actor: "teacher.one", target: "st1",
+			body: `{"mustChangePassword":false,"version":1}`, status: 400, code: rekey.ECodeUnknownField, field: "mustChangePassword"},
+		{name: "wrong type", actor: "teacher.one", target: "st1",
+			body: `{"version":"1"}`, status: 400, code: rekey.ECodeInvalidJSON, field: "version"},
+		{name: "malformed JSON", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"X",`, status: 400, code: rekey.ECodeInvalidJSON},
+		{name: "trailing data", actor: "teacher.one", target: "st1",
+			body: `{"version":1}x`, status: 400, code: rekey.ECodeInvalidJSON},
+		{name: "oversize body", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"` + strings.Repeat("a", MaxBodyBytes) + `","version":1}`, status: 413, code: rekey.ECodeBodyTooLarge},
+		{name: "not JSON", actor: "teacher.one", target: "st1", headers: []string{"Content-Type", "text/plain"},
+			body: `{"version":1}`, status: 415, code: rekey.ECodeUnsupportedMedia},
+		{name: "bad id", actor: "teacher.one", target: "a.b",
+			body: `{"version":1}`, status: 400, code: rekey.ECodeInvalidID},
+		{name: "duplicate username", actor: "teacher.one", target: "st1",
+			body: `{"username":"Student.2","version":1}`, status: 409, code: rekey.ECodeUsernameTaken, field: "username"},
+		{name: "duplicate email", actor: "teacher.one", target: "st1",
+			body: `{"email":"student.2@example.org","version":1}`, status: 409, code: rekey.ECodeEmailTaken, field: "email"},
+		{name: "out of scope", actor: "teacher.one", target: "st6",
+			body: `{"firstName":"X","version":1}`, status: 404, code: rekey.ECodeNotFound},
+		{name: "in view, not editable", actor: "teacher.one", target: "tmp",
+			body: `{"firstName":"X","version":1}`, status: 403, code: rekey.ECodeForbidden},
+		{name: "role grant refused", actor: "district.admin", target: "teacher1",
+			body: `{"role":"school_admin","version":1}`, status: 403, code: rekey.ECodeForbidden, field: "role"},
+		{name: "school in another district", actor: "district.admin", target: "st1",
+			body: `{"schoolId":"s3","version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "schoolId"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			a := newTestAPI(t)
+			s := a.login(test.actor)
+			auditBefore := a.store.auditFor(test.target)
+			before := a.store.users[test.target]
+			rec := a.do("PATCH", "/api/users/"+test.target, test.body, append(s.bearer(), test.headers...)...)
+			if test.status != 200 {
+				wantError(t, rec, test.status, test.code, test.field)
+				if got := a.store.auditFor(test.target); got != auditBefore {
+					t.Errorf("a failed patch wrote %d audit entries", got-auditBefore)
+				}
+				if diff := cmp.Diff(before, a.store.users[test.target]); diff != "" {
+					t.Errorf("a failed patch changed the user (-before +after):\n%s", diff)
+				}
+				return
+			}
+			if rec.Code != 200 {
+				t.Fatalf("PATCH = %d %s, want 200", rec.Code, rec.Body)
+			}
+			got := decode[rekey.User](t, rec)
+			if got.FirstName != "Émile" || got.Email != "emile@example.org" || got.Version != 2 {
+				t.Errorf("PATCH answer = %+v", got)
+			}
+			if a.store.auditFor(test.target) != auditBefore+1 {
+				t.Errorf("a patch wrote %d audit entries, want 1", a.store.auditFor(test.target)-auditBefore)
+			}
+			// The same edit again with the old version is stale.
+			rec = a.do("PATCH", "/api/users/"+test.target, test.body, s.bearer()...)
+			wantError(t, rec, 409, rekey.ECodeVersionConflict, "")
+		})
+	}
+}
+
+func TestUserActivity(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	for i := 1; i <= 3; i++ {
+		rec := a.do("PATCH", "/api/users/st1", fmt.Sprintf(`{"grade":"%d","version":%d}`, i, i), s.bearer()...)
+		if rec.Code != 200 {
+			t.Fatalf("PATCH %d = %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	rec := a.do("GET", "/api/users/st1/activity?limit=2", "", s.bearer()...)
+	var page struct {
+		Items      []rekey.AuditEntry `json:"items"`
+		NextCursor *string            `json:"nextCursor"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &page)
+	if rec.Code != 200 || len(page.Items) != 2 || page.NextCursor == nil || page.Items[0].After["grade"] != "3" {
+		t.Fatalf("activity page 1 = %d %s", rec.Code, rec.Body)
+	}
+	rec = a.do("GET", "/api/users/st1/activity?limit=2&cursor="+*page.NextCursor, "", s.bearer()...)
+	json.Unmarshal(rec.Body.Bytes(), &page)
+	if rec.Code != 200 || len(page.Items) != 1 || page.NextCursor != nil {
+		t.Errorf("activity page 2 = %d %s", rec.Code, rec.Body)
+	}
+	rec = a.do("GET", "/api/users/st2/activity?cursor="+"x", "", s.bearer()...)
+	wantError(t, rec, 400, rekey.ECodeInvalidCursor, "")
+	wantError(t, a.do("GET", "/api/users/st6/activity", "", s.bearer()...), 404, rekey.ECodeNotFound, "")
+	if rec := a.do("GET", "/api/users/st2/activity", "", s.bearer()...); !strings.Contains(rec.Body.String(), `"items":[]`) {
+		t.Errorf("empty activity = %s, want items []", rec.Body)
+	}
+}
+
+func TestUnknownPathsAndMethods(t *testing.T) {
+	a := newTestAPI(t)
+	wantError(t, a.do("GET", "/api/nothing-here", ""), 404, rekey.ECodeNotFound, "")
+	wantError(t, a.do("GET", "/api/users/", ""), 404, rekey.ECodeNotFound, "")
+	rec := a.do("DELETE", "/api/users/st1", "")
+	wantError(t, rec, 405, rekey.ECodeMethodNotAllowed, "")
+	if got := rec.Header().Get("Allow"); got != "GET, PATCH, HEAD" {
+		t.Errorf("Allow = %q, want GET, PATCH, HEAD", got)
+	}
+	wantError(t, a.do("GET", "/api/auth/login", ""), 405, rekey.ECodeMethodNotAllowed, "")
+}
+
+func TestHandlerMountsOnlyNamedFunctions(t *testing.T) {
+	authOnly := newTestAPI(t, FunctionAuth)
+	s := authOnly.login("teacher.one")
+	wantError(t, authOnly.do("GET", "/api/users", "", s.bearer()...), 404, rekey.ECodeNotFound, "")
+	usersOnly := newTestAPI(t, FunctionUsers)
+	wantError(t, usersOnly.do("POST", "/api/auth/login", `{}`), 404, rekey.ECodeNotFound, "")
+	wantError(t, usersOnly.do("GET", "/api/users", ""), 401, rekey.ECodeUnauthenticated, "")
+}
+
+func TestRoutesAllHaveHandlers(t *testing.T) {
+	s := New(Deps{})
+	seen := map[string]bool{}
+	for _, r := range Routes {
+		if _, ok := s.handlers[r.key()]; !ok {
+			t.Errorf("route %s has no handler", r.key())
+		}
+		if seen[r.key()] {
+			t.Errorf("route %s listed twice", r.key())
+		}
+		seen[r.key()] = true
+		if r.Function != FunctionAuth && r.Function != FunctionUsers {
+			t.Errorf("route %s: unknown function %q", r.key(), r.Function)
+		}
+	}
+	if len(s.handlers) != len(Routes) {
+		t.Errorf("%d handlers for %d routes", len(s.handlers), len(Routes))
+	}
+	s.Handler() // panics on a missing handler or a pattern conflict
+}
+
+func TestRequestIDs(t *testing.T) {
+	a := newTestAPI(t)
+	rec := a.do("GET", "/api/me", "", "X-Request-Id", "Yk4mJhSUIAMEPfg=")
+	if got := rec.Header().Get("X-Request-Id"); got != "Yk4mJhSUIAMEPfg=" {
+		t.Errorf("X-Request-Id = %q, want the incoming id", got)
+	}
+	for _, bad := range []string{"short", "has space in it", strings.Repeat("a", 65), "evil\"id<script>"} {
+		rec := a.do("GET", "/api/me", "", "X-Request-Id", bad)
+		if got := rec.Header().Get("X-Request-Id"); got == bad || len(got) != 26 {
+			t.Errorf("incoming X-Request-Id %q: answered %q, want a fresh id", bad, got)
+		}
+	}
+	one, two := a.do("GET", "/api/me", ""), a.do("GET", "/api/me", "")
+	if one.Header().Get("X-Request-Id") == two.Header().Get("X-Request-Id") {
+		t.Errorf("two requests got the same id")
+	}
+}
+
+func TestLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	a.do("POST", "/api/auth/login", `{"username":"teacher.one@example.org","password":"wrong password!"}`)
+	a.do("GET", "/api/users/st1", "", s.bearer()...)
+	lines := strings.Split(strings.TrimSpace(a.logs.String()), "\n")
+	if len(lines) < 4 {
+		t.Fatalf("only %d log lines:\n%s", len(lines), a.logs)
+	}
+	for _, line := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON", line)
+		}
+		if id, _ := rec["requestId"].(string); id == "" {
+			t.Errorf("log line without requestId: %s", line)
+		}
+	}
+	for _, secret := range []string{goodPassword, "wrong password!", s.token, s.csrf, "teacher.one@example.org"} {
+		if strings.Contains(a.logs.String(), secret) {
+			t.Errorf("log holds %q:\n%s", secret, a.logs)
+		}
+	}
+}
+
+func TestPanicsAnswerInternalError(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	logs := &bytes.Buffer{}
+	server := New(Deps{
+		Auth:   auth.NewService(auth.Config{}, auth.Deps{Store: a.store, Throttles: a.store, Hasher: fastHasher{}, Now: a.clock.Now}),
+		Users:  nil, // a missing service panics inside the handler
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+	})
+	a.h = server.Handler()
+	rec := a.do("GET", "/api/users/st1", "", s.bearer()...)
+	wantError(t, rec, 500, rekey.ECodeInternal, "")
+	if got := apiError(t, rec).Message; got != "Internal error." {
+		t.Errorf("message = %q, want Internal error.", got)
+	}
+	if !strings.Contains(logs.String(), rec.Header().Get("X-Request-Id")) {
+		t.Errorf("the panic was not logged with the request id:\n%s", logs)
+	}
+}
+
+func TestStatusFor(t *testing.T) {
+	for code, want := range map[string]int{
+		rekey.ECodeInvalidJSON: 400, rekey.ECodeInvalidCursor: 400, rekey.ECodeInvalidID: 400,
+		rekey.ECodeUnauthenticated: 401, rekey.ECodeInvalidCredentials: 401, rekey.ECodeCSRF: 403,
+		rekey.ECodePasswordChangeRequired: 403, rekey.ECodeNotFound: 404, rekey.ECodeVersionConflict: 409,
+		rekey.ECodeUsernameTaken: 409, rekey.ECodeBodyTooLarge: 413, rekey.ECodeUnsupportedMedia: 415,
+		rekey.ECodeInvalidInput: 422, rekey.ECodeWeakPassword: 422, rekey.ECodeTooManyAttempts: 429,
+		rekey.ECodeInternal: 500, "no_such_code": 500,
+	} {
+		if got := StatusFor(code); got != want {
+			t.Errorf("StatusFor(%q) = %d, want %d", code, got, want)
+		}
+	}
+	// Every code the domain defines has a status of its own.
+	for _, code := range []string{
+		rekey.ECodeInvalidInput, rekey.ECodeInvalidJSON, rekey.ECodeBodyTooLarge, rekey.ECodeUnknownField,
+		rekey.ECodeInvalidCursor, rekey.ECodeInvalidID, rekey.ECodeNotFound, rekey.ECodeUnauthenticated,
+		rekey.ECodeInvalidCredentials, rekey.ECodePasswordResetRequired, rekey.ECodePasswordChangeRequired,
+		rekey.ECodeTooManyAttempts, rekey.ECodeForbidden, rekey.ECodeCSRF, rekey.ECodeVersionConflict,
+		rekey.ECodeUsernameTaken, rekey.ECodeEmailTaken, rekey.ECodeWeakPassword, rekey.ECodeInvalidToken,
+		rekey.ECodeNoEmail, rekey.ECodeNoPendingReset, rekey.ECodeMethodNotAllowed, rekey.ECodeUnsupportedMedia,
+		rekey.ECodeConflict,
+	} {
+		if _, ok := ErrorStatuses()[code]; !ok {
+			t.Errorf("code %q has no status", code)
+		}
+	}
+}

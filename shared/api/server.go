@@ -1,0 +1,90 @@
+// Package api is Rekey's HTTP layer: the one route table, the middleware
+// every response goes through (request ids, security headers, body limits,
+// cross-origin refusal, panic recovery), authentication by bearer token or
+// session cookie with CSRF checks, strict JSON decoding, signed pagination
+// cursors, and the one table from application error code to HTTP status.
+// Handlers are thin: decode and validate, call one service method, encode.
+// It uses only the standard library.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/users"
+)
+
+// AuthService signs users in and out; *auth.Service implements it.
+type AuthService interface {
+	Login(ctx context.Context, login, password, clientIP, requestID string) (auth.LoginResult, error)
+	Authenticate(ctx context.Context, token string) (rekey.User, rekey.Session, error)
+	Logout(ctx context.Context, token string) error
+	ChangePassword(ctx context.Context, actor rekey.User, current, next, clientIP, requestID string) error
+}
+
+// UserService lists, reads and edits user records; *users.Service
+// implements it.
+type UserService interface {
+	List(ctx context.Context, actor rekey.User, filter rekey.UserFilter) (rekey.UserPage, error)
+	Get(ctx context.Context, actor rekey.User, id string) (rekey.User, error)
+	Update(ctx context.Context, actor rekey.User, id string, patch users.Patch, requestID string) (rekey.User, error)
+	Activity(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (rekey.AuditPage, error)
+}
+
+// SecretStore hands out named secrets; the cursor signing key is
+// Secret(ctx, "cursor"). *dynamo.Store implements it.
+type SecretStore interface {
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// Deps are the server's collaborators. A Lambda fills only what its routes
+// need; a route whose service is nil answers 500.
+type Deps struct {
+	Auth    AuthService
+	Users   UserService
+	Secrets SecretStore
+	// Logger may be nil (nothing is logged). Every line the server logs
+	// carries the request id.
+	Logger *slog.Logger
+}
+
+// Server serves the API routes. Build it once (at cold start) with New.
+type Server struct {
+	auth     AuthService
+	users    UserService
+	secrets  SecretStore
+	log      *slog.Logger
+	handlers map[string]http.Handler // by Route.key()
+
+	cursorMu  sync.Mutex
+	cursorKey []byte // fetched on first use, then kept
+}
+
+// New returns a Server.
+func New(deps Deps) *Server {
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		auth:    deps.Auth,
+		users:   deps.Users,
+		secrets: deps.Secrets,
+		log:     WithRequestIDs(logger),
+	}
+	s.handlers = map[string]http.Handler{
+		"POST /api/auth/login":         http.HandlerFunc(s.login),
+		"POST /api/auth/logout":        http.HandlerFunc(s.logout),
+		"GET /api/me":                  s.signedIn(duringPasswordChange, s.me),
+		"POST /api/password/change":    s.signedIn(duringPasswordChange, s.changePassword),
+		"GET /api/users":               s.signedIn(fullAccess, s.listUsers),
+		"GET /api/users/{id}":          s.signedIn(fullAccess, s.getUser),
+		"PATCH /api/users/{id}":        s.signedIn(fullAccess, s.patchUser),
+		"GET /api/users/{id}/activity": s.signedIn(fullAccess, s.userActivity),
+	}
+	return s
+}

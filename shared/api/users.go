@@ -1,0 +1,134 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/users"
+)
+
+// listResponse is a page of a listing. Items is never null; NextCursor is
+// null on the last page.
+type listResponse[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// listUsers is GET /api/users?role=&schoolId=&districtId=&grade=&q=&limit=&cursor=.
+// The caller's scope always applies; a filter outside it gives an empty page.
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p principal) {
+	ctx := r.Context()
+	q, err := queryParams(r, "role", "schoolId", "districtId", "grade", "q", "limit", "cursor")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	filter := rekey.UserFilter{
+		Role: rekey.Role(q.Get("role")), SchoolID: q.Get("schoolId"), DistrictID: q.Get("districtId"),
+		Grade: q.Get("grade"), Query: q.Get("q"), Limit: limit,
+	}
+	binding := []string{"users", p.user.ID, string(filter.Role), filter.SchoolID, filter.DistrictID, filter.Grade, filter.Query}
+	if filter.Cursor, err = s.openCursor(ctx, q.Get("cursor"), binding...); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.users.List(ctx, p.user, filter)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	next, err := s.signCursor(ctx, page.Next, binding...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, listResponse[rekey.User]{Items: nonNil(page.Items), NextCursor: next})
+}
+
+// getUser is GET /api/users/{id}: 404 for users outside the caller's view.
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	user, err := s.users.Get(r.Context(), p.user, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, user)
+}
+
+// patchUser is PATCH /api/users/{id} with any editable fields and the
+// version that was read.
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var patch users.Patch
+	if err := decodeJSON(r, &patch); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	user, err := s.users.Update(ctx, p.user, id, patch, RequestID(ctx))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, user)
+}
+
+// userActivity is GET /api/users/{id}/activity?limit=&cursor=: the user's
+// audit trail, newest first.
+func (s *Server) userActivity(w http.ResponseWriter, r *http.Request, p principal) {
+	ctx := r.Context()
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q, err := queryParams(r, "limit", "cursor")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	binding := []string{"activity", p.user.ID, id}
+	cursor, err := s.openCursor(ctx, q.Get("cursor"), binding...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.users.Activity(ctx, p.user, id, limit, cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	next, err := s.signCursor(ctx, page.Next, binding...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, listResponse[rekey.AuditEntry]{Items: nonNil(page.Items), NextCursor: next})
+}
+
+// nonNil returns items, or an empty slice for nil, so JSON says [] not null.
+func nonNil[T any](items []T) []T {
+	if items == nil {
+		return []T{}
+	}
+	return items
+}

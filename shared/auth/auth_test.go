@@ -1,0 +1,484 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+const (
+	goodPassword = "correct horse battery staple"
+	clientIP     = "192.0.2.10"
+	requestID    = "req-12345678"
+)
+
+// world is a service with fakes and a few users: ada (active teacher),
+// dis (disabled), res (reset_required whose voided password was
+// goodPassword), tmp (must change password), old (hash needing a rehash).
+type world struct {
+	svc       *Service
+	store     *fakeStore
+	throttles *fakeThrottles
+	hasher    *fakeHasher
+	clock     *fakeClock
+	notifier  *fakeNotifier
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{
+		store:     newFakeStore(),
+		throttles: newFakeThrottles(),
+		hasher:    &fakeHasher{},
+		clock:     &fakeClock{t: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)},
+		notifier:  &fakeNotifier{},
+	}
+	w.store.districts["d1"] = rekey.District{ID: "d1", Name: "Riverside Unified"}
+	w.store.schools["s1"] = rekey.School{ID: "s1", DistrictID: "d1", Name: "Hillcrest Elementary"}
+	add := func(id string, mod func(*rekey.User)) {
+		u := rekey.User{
+			ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleTeacher, Status: rekey.StatusActive,
+			FirstName: "Ada", LastName: "Lovelace", Username: id + ".user", Email: id + "@example.org",
+			PasswordHash: "v2:" + goodPassword, Version: 1, SessionGen: 1,
+		}
+		if mod != nil {
+			mod(&u)
+		}
+		w.store.users[id] = u
+	}
+	add("ada", nil)
+	add("dis", func(u *rekey.User) { u.Status = rekey.StatusDisabled })
+	add("res", func(u *rekey.User) {
+		u.Status, u.PasswordHash, u.VoidedPasswordHash = rekey.StatusResetRequired, "", "v2:"+goodPassword
+	})
+	add("tmp", func(u *rekey.User) { u.MustChangePassword = true })
+	add("old", func(u *rekey.User) { u.PasswordHash = "v1:" + goodPassword })
+	w.svc = NewService(Config{}, Deps{
+		Store: w.store, Throttles: w.throttles, Hasher: w.hasher,
+		Notifier: w.notifier, Now: w.clock.Now,
+	})
+	return w
+}
+
+func TestLoginSucceeds(t *testing.T) {
+	w := newWorld(t)
+	for _, login := range []string{"ada.user", "  ADA.User ", "Ada@Example.org"} {
+		t.Run(login, func(t *testing.T) {
+			got, err := w.svc.Login(context.Background(), login, goodPassword, clientIP, requestID)
+			if err != nil {
+				t.Fatalf("Login(%q) error = %v", login, err)
+			}
+			if got.User.ID != "ada" || got.MustChangePassword {
+				t.Errorf("Login(%q) = user %q, mustChange %v; want ada, false", login, got.User.ID, got.MustChangePassword)
+			}
+			if len(got.Token) != 43 || len(got.CSRFToken) != 43 || got.Token == got.CSRFToken {
+				t.Errorf("Login(%q) tokens %q, %q; want two distinct 43-character tokens", login, got.Token, got.CSRFToken)
+			}
+			session, ok := w.store.sessions[HashToken(got.Token)]
+			if !ok {
+				t.Fatalf("no session stored under the token's hash")
+			}
+			for hash := range w.store.sessions {
+				if hash == got.Token || strings.Contains(hash, got.Token) {
+					t.Errorf("session stored under the raw token")
+				}
+			}
+			want := rekey.Session{
+				TokenHash: HashToken(got.Token), UserID: "ada", Generation: 1, CSRFTokenHash: HashToken(got.CSRFToken),
+				CreatedAt: w.clock.Now(), LastSeenAt: w.clock.Now(), ExpiresAt: w.clock.Now().Add(12 * time.Hour),
+			}
+			if diff := cmp.Diff(want, session); diff != "" {
+				t.Errorf("stored session (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if got := w.store.auditActions(); len(got) != 3 || got[0] != rekey.ActionLoginSuccess {
+		t.Errorf("audit actions = %v, want three %s", got, rekey.ActionLoginSuccess)
+	}
+}
+
+func TestLoginRefusals(t *testing.T) {
+	for _, test := range []struct {
+		name, login, password string
+		want                  error
+		wantAudit             []string
+	}{
+		{"unknown user", "nobody", goodPassword, ErrInvalidCredentials, nil},
+		{"unknown email", "nobody@example.org", goodPassword, ErrInvalidCredentials, nil},
+		{"empty login", "", goodPassword, ErrInvalidCredentials, nil},
+		{"wrong password", "ada.user", "wrong password!", ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
+		{"disabled, right password", "dis.user", goodPassword, ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
+		{"reset required, voided password", "res.user", goodPassword, ErrPasswordResetRequired, []string{rekey.ActionLoginFailure}},
+		{"reset required, other password", "res.user", "something else", ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			_, err := w.svc.Login(context.Background(), test.login, test.password, clientIP, requestID)
+			if err != test.want {
+				t.Errorf("Login(%q, %q) error = %v, want %v", test.login, test.password, err, test.want)
+			}
+			if diff := cmp.Diff(test.wantAudit, w.store.auditActions()); diff != "" {
+				t.Errorf("audit actions (-want +got):\n%s", diff)
+			}
+			if len(w.store.sessions) != 0 {
+				t.Errorf("a refused sign-in stored %d sessions", len(w.store.sessions))
+			}
+		})
+	}
+}
+
+func TestLoginUnknownUserBurnsHashingWork(t *testing.T) {
+	w := newWorld(t)
+	w.svc.Login(context.Background(), "nobody", goodPassword, clientIP, requestID)
+	w.svc.Login(context.Background(), "res.user", "x", clientIP, requestID) // voided hash present
+	if w.hasher.burns != 1 {
+		t.Errorf("Burn called %d times for one unknown user, want 1", w.hasher.burns)
+	}
+}
+
+func TestLoginMustChangePassword(t *testing.T) {
+	w := newWorld(t)
+	got, err := w.svc.Login(context.Background(), "tmp.user", goodPassword, clientIP, requestID)
+	if err != nil || !got.MustChangePassword {
+		t.Errorf("Login(tmp) = mustChange %v, %v; want true, nil", got.MustChangePassword, err)
+	}
+}
+
+func TestLoginRehashes(t *testing.T) {
+	w := newWorld(t)
+	got, err := w.svc.Login(context.Background(), "old.user", goodPassword, clientIP, requestID)
+	if err != nil {
+		t.Fatalf("Login(old) error = %v", err)
+	}
+	stored := w.store.users["old"]
+	if stored.PasswordHash != "v2:"+goodPassword || stored.Version != 2 {
+		t.Errorf("after rehash stored hash %q version %d, want v2 hash, version 2", stored.PasswordHash, stored.Version)
+	}
+	if got.User.Version != 2 {
+		t.Errorf("Login returned version %d, want 2", got.User.Version)
+	}
+}
+
+// attempt is one sign-in's outcome reduced to what a client sees.
+type attempt struct {
+	Code       string
+	RetryAfter time.Duration
+}
+
+func outcome(err error) attempt {
+	var tm *TooManyAttemptsError
+	if errors.As(err, &tm) {
+		return attempt{rekey.ErrorCode(err), tm.RetryAfter()}
+	}
+	return attempt{rekey.ErrorCode(err), 0}
+}
+
+func TestLoginThrottlesAccounts(t *testing.T) {
+	// The same sequence of wrong attempts, against a real account and a
+	// sign-in name nobody has, must look the same at every step.
+	run := func(login string) ([]attempt, *world) {
+		w := newWorld(t)
+		var got []attempt
+		step := func(wait time.Duration) {
+			w.clock.Advance(wait)
+			_, err := w.svc.Login(context.Background(), login, "wrong password!", clientIP, requestID)
+			got = append(got, outcome(err))
+		}
+		for range 5 {
+			step(0)
+		}
+		step(0)                // 6th, immediately: must wait 1 s
+		step(time.Second)      // allowed: 6th failure
+		step(time.Second)      // must wait 2 s after the 6th failure
+		step(time.Second)      // allowed: 7th failure
+		step(4 * time.Second)  // allowed: 8th
+		step(8 * time.Second)  // allowed: 9th
+		step(16 * time.Second) // allowed: 10th, locks
+		step(time.Minute)      // locked
+		step(15 * time.Minute) // lock over and window over: counts afresh
+		step(0)                // 2nd failure of the new window
+		return got, w
+	}
+	known, w := run("ada.user")
+	unknown, _ := run("nobody.at.all")
+	if diff := cmp.Diff(known, unknown); diff != "" {
+		t.Errorf("throttling differs for known and unknown accounts (-known +unknown):\n%s", diff)
+	}
+	bad, many := attempt{Code: rekey.ECodeInvalidCredentials}, func(d time.Duration) attempt {
+		return attempt{rekey.ECodeTooManyAttempts, d}
+	}
+	want := []attempt{bad, bad, bad, bad, bad, many(time.Second), bad, many(time.Second), bad, bad, bad, bad,
+		many(14 * time.Minute), bad, bad}
+	if diff := cmp.Diff(want, known); diff != "" {
+		t.Errorf("attempts (-want +got):\n%s", diff)
+	}
+	var lockouts int
+	for _, a := range w.store.auditActions() {
+		if a == rekey.ActionLoginLockout {
+			lockouts++
+		}
+	}
+	if lockouts != 1 {
+		t.Errorf("%d lockout audit entries, want 1", lockouts)
+	}
+
+	// Even the right password waits out a lock.
+	w = newWorld(t)
+	for range 10 {
+		w.clock.Advance(time.Minute)
+		w.svc.Login(context.Background(), "ada.user", "wrong password!", clientIP, requestID)
+	}
+	if _, err := w.svc.Login(context.Background(), "ada.user", goodPassword, clientIP, requestID); rekey.ErrorCode(err) != rekey.ECodeTooManyAttempts {
+		t.Errorf("Login with the right password while locked: error %v, want too_many_attempts", err)
+	}
+}
+
+func TestLoginSuccessClearsFailures(t *testing.T) {
+	w := newWorld(t)
+	for range 4 {
+		w.svc.Login(context.Background(), "ada.user", "wrong password!", clientIP, requestID)
+	}
+	if _, err := w.svc.Login(context.Background(), "ada.user", goodPassword, clientIP, requestID); err != nil {
+		t.Fatalf("Login error = %v", err)
+	}
+	if got := w.throttles.m[accountKey("ada.user")]; got.Failures != 0 {
+		t.Errorf("account failures after success = %d, want 0", got.Failures)
+	}
+}
+
+func TestLoginThrottlesClients(t *testing.T) {
+	w := newWorld(t)
+	for i := range 100 {
+		_, err := w.svc.Login(context.Background(), fmt.Sprintf("user%d", i), "x", clientIP, requestID)
+		if rekey.ErrorCode(err) != rekey.ECodeInvalidCredentials {
+			t.Fatalf("attempt %d: error %v, want invalid_credentials", i, err)
+		}
+	}
+	_, err := w.svc.Login(context.Background(), "ada.user", goodPassword, clientIP, requestID)
+	if rekey.ErrorCode(err) != rekey.ECodeTooManyAttempts {
+		t.Errorf("101st attempt from one client: error %v, want too_many_attempts", err)
+	}
+	if _, err := w.svc.Login(context.Background(), "ada.user", goodPassword, "198.51.100.7", requestID); err != nil {
+		t.Errorf("another client: error %v, want nil", err)
+	}
+}
+
+// signIn signs user id in and returns the token.
+func signIn(t *testing.T, w *world, login string) LoginResult {
+	t.Helper()
+	got, err := w.svc.Login(context.Background(), login, goodPassword, clientIP, requestID)
+	if err != nil {
+		t.Fatalf("Login(%q) error = %v", login, err)
+	}
+	return got
+}
+
+func TestAuthenticate(t *testing.T) {
+	for _, test := range []struct {
+		name   string
+		change func(w *world)
+		ok     bool
+	}{
+		{"fresh", func(*world) {}, true},
+		{"29 minutes idle", func(w *world) { w.clock.Advance(29 * time.Minute) }, true},
+		{"30 minutes idle", func(w *world) { w.clock.Advance(30 * time.Minute) }, false},
+		{"password changed elsewhere", func(w *world) {
+			u := w.store.users["ada"]
+			u.SessionGen++
+			w.store.users["ada"] = u
+		}, false},
+		{"disabled", func(w *world) {
+			u := w.store.users["ada"]
+			u.Status = rekey.StatusDisabled
+			w.store.users["ada"] = u
+		}, false},
+		{"user deleted", func(w *world) { delete(w.store.users, "ada") }, false},
+		{"session deleted", func(w *world) { clear(w.store.sessions) }, false},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			login := signIn(t, w, "ada.user")
+			test.change(w)
+			user, session, err := w.svc.Authenticate(context.Background(), login.Token)
+			if test.ok {
+				if err != nil || user.ID != "ada" || session.UserID != "ada" {
+					t.Errorf("Authenticate = %q, %q, %v; want ada", user.ID, session.UserID, err)
+				}
+				return
+			}
+			if err != ErrUnauthenticated {
+				t.Errorf("Authenticate error = %v, want ErrUnauthenticated", err)
+			}
+			if len(w.store.sessions) != 0 {
+				t.Errorf("a dead session was kept")
+			}
+		})
+	}
+}
+
+func TestAuthenticateAbsoluteTimeoutAndTouch(t *testing.T) {
+	w := newWorld(t)
+	login := signIn(t, w, "ada.user")
+	// Busy for 12 hours: a request every 20 minutes keeps it from idling.
+	for elapsed := time.Duration(0); elapsed < 12*time.Hour; elapsed += 20 * time.Minute {
+		if _, _, err := w.svc.Authenticate(context.Background(), login.Token); err != nil {
+			t.Fatalf("after %s: Authenticate error = %v", elapsed, err)
+		}
+		w.clock.Advance(20 * time.Minute)
+	}
+	if _, _, err := w.svc.Authenticate(context.Background(), login.Token); err != ErrUnauthenticated {
+		t.Errorf("after 12 h: Authenticate error = %v, want ErrUnauthenticated", err)
+	}
+
+	w = newWorld(t)
+	login = signIn(t, w, "ada.user")
+	for range 10 {
+		w.clock.Advance(5 * time.Second)
+		w.svc.Authenticate(context.Background(), login.Token)
+	}
+	if w.store.touches != 0 {
+		t.Errorf("10 requests within a minute wrote the session %d times, want 0", w.store.touches)
+	}
+	w.clock.Advance(15 * time.Second)
+	w.svc.Authenticate(context.Background(), login.Token)
+	if w.store.touches != 1 {
+		t.Errorf("a request a minute after sign-in wrote the session %d times, want 1", w.store.touches)
+	}
+}
+
+func TestAuthenticateRejectsGarbage(t *testing.T) {
+	w := newWorld(t)
+	for _, token := range []string{"", "abc", strings.Repeat("a", 42) + "!", strings.Repeat("a", 44)} {
+		if _, _, err := w.svc.Authenticate(context.Background(), token); err != ErrUnauthenticated {
+			t.Errorf("Authenticate(%q) error = %v, want ErrUnauthenticated", token, err)
+		}
+	}
+}
+
+func TestLogout(t *testing.T) {
+	w := newWorld(t)
+	login := signIn(t, w, "ada.user")
+	if err := w.svc.Logout(context.Background(), login.Token); err != nil {
+		t.Fatalf("Logout error = %v", err)
+	}
+	if _, _, err := w.svc.Authenticate(context.Background(), login.Token); err != ErrUnauthenticated {
+		t.Errorf("Authenticate after Logout error = %v, want ErrUnauthenticated", err)
+	}
+	if err := w.svc.Logout(context.Background(), login.Token); err != nil {
+		t.Errorf("second Logout error = %v, want nil", err)
+	}
+}
+
+func TestCSRFMatches(t *testing.T) {
+	w := newWorld(t)
+	login := signIn(t, w, "ada.user")
+	_, session, err := w.svc.Authenticate(context.Background(), login.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, test := range []struct {
+		token string
+		want  bool
+	}{{login.CSRFToken, true}, {"", false}, {login.Token, false}, {login.CSRFToken + "x", false}} {
+		if got := CSRFMatches(session, test.token); got != test.want {
+			t.Errorf("CSRFMatches(session, %q) = %v, want %v", test.token, got, test.want)
+		}
+	}
+}
+
+func TestChangePassword(t *testing.T) {
+	const newPassword = "a brand new passphrase of mine"
+	for _, test := range []struct {
+		name, current, next string
+		wantCode, wantField string
+	}{
+		{"wrong current", "not it", newPassword, rekey.ECodeInvalidCredentials, "currentPassword"},
+		{"too short", goodPassword, "short", rekey.ECodeWeakPassword, "newPassword"},
+		{"contains school name", goodPassword, "i love hillcrest elementary", rekey.ECodeWeakPassword, "newPassword"},
+		{"same as current", goodPassword, goodPassword, rekey.ECodeWeakPassword, "newPassword"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			login := signIn(t, w, "tmp.user")
+			before := w.store.users["tmp"]
+			err := w.svc.ChangePassword(context.Background(), login.User, test.current, test.next, clientIP, requestID)
+			var e *rekey.Error
+			if !errors.As(err, &e) || e.Code != test.wantCode || e.Field != test.wantField {
+				t.Fatalf("ChangePassword error = %v, want code %s field %s", err, test.wantCode, test.wantField)
+			}
+			if diff := cmp.Diff(before, w.store.users["tmp"]); diff != "" {
+				t.Errorf("a refused change altered the user (-before +after):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("success", func(t *testing.T) {
+		w := newWorld(t)
+		login := signIn(t, w, "tmp.user")
+		other := signIn(t, w, "tmp.user")
+		w.clock.Advance(time.Minute)
+		if err := w.svc.ChangePassword(context.Background(), login.User, goodPassword, newPassword, clientIP, requestID); err != nil {
+			t.Fatalf("ChangePassword error = %v", err)
+		}
+		u := w.store.users["tmp"]
+		if u.PasswordHash != "v2:"+newPassword || u.MustChangePassword || u.SessionGen != 2 || u.Version != 2 ||
+			!u.PasswordChangedAt.Equal(w.clock.Now()) || u.Status != rekey.StatusActive {
+			t.Errorf("after change: %+v", u)
+		}
+		for _, token := range []string{login.Token, other.Token} {
+			if _, _, err := w.svc.Authenticate(context.Background(), token); err != ErrUnauthenticated {
+				t.Errorf("Authenticate with a pre-change session error = %v, want ErrUnauthenticated", err)
+			}
+		}
+		last := w.store.audit[len(w.store.audit)-1]
+		if last.Action != rekey.ActionPasswordChange || last.Outcome != rekey.OutcomeSuccess || last.RequestID != requestID {
+			t.Errorf("last audit entry = %+v, want a successful password change", last)
+		}
+		if strings.Contains(fmt.Sprint(last), newPassword) || strings.Contains(fmt.Sprint(last), goodPassword) {
+			t.Errorf("audit entry holds a password: %+v", last)
+		}
+		if diff := cmp.Diff([]string{"tmp"}, w.notifier.notified); diff != "" {
+			t.Errorf("notified (-want +got):\n%s", diff)
+		}
+		if _, err := w.svc.Login(context.Background(), "tmp.user", newPassword, clientIP, requestID); err != nil {
+			t.Errorf("Login with the new password error = %v", err)
+		}
+	})
+
+	t.Run("no notifier", func(t *testing.T) {
+		w := newWorld(t)
+		w.svc.notifier = nil
+		login := signIn(t, w, "ada.user")
+		if err := w.svc.ChangePassword(context.Background(), login.User, goodPassword, newPassword, clientIP, requestID); err != nil {
+			t.Errorf("ChangePassword without notifier error = %v", err)
+		}
+	})
+
+	t.Run("wrong current is throttled", func(t *testing.T) {
+		w := newWorld(t)
+		login := signIn(t, w, "ada.user")
+		var last error
+		for range 6 {
+			last = w.svc.ChangePassword(context.Background(), login.User, "nope", newPassword, clientIP, requestID)
+		}
+		if rekey.ErrorCode(last) != rekey.ECodeTooManyAttempts {
+			t.Errorf("6th wrong current password at once: error %v, want too_many_attempts", last)
+		}
+	})
+}
+
+func TestRealPasswordCheckIsTheDefault(t *testing.T) {
+	w := newWorld(t)
+	err := w.svc.check(rekey.DefaultPasswordPolicy, "newPassword", "password", rekey.User{Role: rekey.RoleStudent})
+	want := password.Check(rekey.DefaultPasswordPolicy, "newPassword", "password", rekey.User{Role: rekey.RoleStudent})
+	if fmt.Sprint(err) != fmt.Sprint(want) || err == nil {
+		t.Errorf("default check = %v, want password.Check's %v", err, want)
+	}
+}

@@ -1,0 +1,109 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// ErrWrongCurrentPassword answers a password change whose current password
+// is wrong.
+var ErrWrongCurrentPassword = &rekey.Error{
+	Code:    rekey.ECodeInvalidCredentials,
+	Field:   "currentPassword",
+	Message: "Your current password is incorrect.",
+}
+
+// errSamePassword refuses a "change" to the password the user already has,
+// which would defeat a forced change after a temporary password.
+var errSamePassword = &rekey.Error{
+	Code:    rekey.ECodeWeakPassword,
+	Field:   "newPassword",
+	Message: "Password must be different from your current password.",
+}
+
+// ChangePassword sets a signed-in user's new password after checking the
+// current one (throttled like sign-in, per account and client) and the
+// district's password policy with the school and district names as context
+// words. It clears a forced change, voids any pending reset link, and ends
+// every session of the user, this one included: the client must sign in
+// again (SECURITY.md 13). actor is the user as Authenticate returned it.
+func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current, next, clientIP, requestID string) error {
+	account, client := accountKey(strings.ToLower(actor.Username)), clientKey(clientIP)
+	if err := s.checkThrottles(ctx, account, client); err != nil {
+		return err
+	}
+	if ok, _ := s.verify(ctx, actor.PasswordHash, current); !ok {
+		s.audit(ctx, s.auditEntry(actor, rekey.ActionPasswordChange, rekey.OutcomeFailure, "wrong current password; from "+clientIP, requestID))
+		if err := s.recordFailure(ctx, account, client, &actor, clientIP, requestID); err != nil {
+			return err
+		}
+		return ErrWrongCurrentPassword
+	}
+	if next == current {
+		return errSamePassword
+	}
+	if err := s.checkPolicy(ctx, actor, next); err != nil {
+		return err
+	}
+
+	hash, err := s.hasher.Hash(next)
+	if err != nil {
+		return fmt.Errorf("auth: hash new password: %w", err)
+	}
+	now := s.now()
+	after := actor
+	after.PasswordHash = hash
+	after.VoidedPasswordHash = ""
+	after.ResetTokenHash = ""
+	after.PasswordChangedAt = now
+	after.MustChangePassword = false
+	after.SessionGen = actor.SessionGen + 1
+	after.Version = actor.Version + 1
+	after.UpdatedAt = now
+	entry := s.auditEntry(actor, rekey.ActionPasswordChange, rekey.OutcomeSuccess, "all sessions ended", requestID)
+	if actor.MustChangePassword {
+		entry.Before = map[string]any{"mustChangePassword": true}
+		entry.After = map[string]any{"mustChangePassword": false}
+	}
+	if err := s.store.UpdateUser(ctx, actor, after, &entry); err != nil {
+		return fmt.Errorf("auth: store new password: %w", err)
+	}
+	s.clearFailures(ctx, account)
+
+	if s.notifier != nil {
+		if err := s.notifier.PasswordChanged(ctx, after, requestID); err != nil {
+			s.log.ErrorContext(ctx, "auth: send password-changed notice", "error", err)
+		}
+	}
+	return nil
+}
+
+// checkPolicy applies the user's district policy to a new password, with the
+// names of the user's school and district as words it must not contain.
+func (s *Service) checkPolicy(ctx context.Context, user rekey.User, password string) error {
+	policy := rekey.DefaultPasswordPolicy
+	var words []string
+	if user.DistrictID != "" {
+		district, err := s.store.GetDistrict(ctx, user.DistrictID)
+		switch {
+		case err == nil:
+			policy = district.Policy.WithDefaults()
+			words = append(words, district.Name)
+		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
+			return fmt.Errorf("auth: read district: %w", err)
+		}
+	}
+	if user.SchoolID != "" {
+		school, err := s.store.GetSchool(ctx, user.SchoolID)
+		switch {
+		case err == nil:
+			words = append(words, school.Name)
+		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
+			return fmt.Errorf("auth: read school: %w", err)
+		}
+	}
+	return s.check(policy, "newPassword", password, user, words...)
+}

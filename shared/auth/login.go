@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// ErrInvalidCredentials is the one answer to a failed sign-in, whatever
+// failed: unknown user, wrong password, disabled account. Keeping it one
+// value keeps the responses byte-identical (SECURITY.md 5).
+var ErrInvalidCredentials = &rekey.Error{
+	Code:    rekey.ECodeInvalidCredentials,
+	Message: "The username or password is incorrect.",
+}
+
+// ErrPasswordResetRequired answers a sign-in with the password an
+// administrator's link reset voided.
+var ErrPasswordResetRequired = &rekey.Error{
+	Code:    rekey.ECodePasswordResetRequired,
+	Message: "Your password was reset by an administrator. Use the link in the email you were sent to choose a new one.",
+}
+
+// maxLoginLen is the longest sign-in name that can belong to anyone: an
+// email address is at most 254 characters, a username 64.
+const maxLoginLen = 254
+
+// LoginResult is a successful sign-in. Token and CSRFToken are shown to the
+// client once; only their SHA-256 hashes are stored.
+type LoginResult struct {
+	Token     string
+	CSRFToken string
+	// MustChangePassword: the session may only change the password, read
+	// /api/me and sign out until the user chooses a new password.
+	MustChangePassword bool
+	User               rekey.User
+}
+
+// Login checks a sign-in name (username, or email address when it contains
+// '@'; case-insensitive) and password, and opens a session. It fails with
+// ErrInvalidCredentials for an unknown user, a wrong password or a disabled
+// account alike, with ErrPasswordResetRequired for the password an
+// administrator voided, and with a *TooManyAttemptsError while the account
+// or client is throttled.
+func (s *Service) Login(ctx context.Context, login, password, clientIP, requestID string) (LoginResult, error) {
+	login = strings.ToLower(strings.TrimSpace(login))
+	if len(login) > maxLoginLen {
+		login = ""
+	}
+	account, client := accountKey(login), clientKey(clientIP)
+	if err := s.checkThrottles(ctx, account, client); err != nil {
+		return LoginResult{}, err
+	}
+
+	user, found, err := s.lookup(ctx, login)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if !found {
+		s.hasher.Burn(password)
+		return LoginResult{}, s.refuse(ctx, account, client, nil, "", clientIP, requestID)
+	}
+
+	// A reset_required user's password was voided; only the voided one is
+	// checked, and only to say why it no longer works.
+	hash := user.PasswordHash
+	if user.Status == rekey.StatusResetRequired {
+		hash = user.VoidedPasswordHash
+	}
+	ok, needsRehash := s.verify(ctx, hash, password)
+	switch {
+	case user.Status == rekey.StatusResetRequired && ok:
+		s.audit(ctx, s.auditEntry(user, rekey.ActionLoginFailure, rekey.OutcomeDenied, "password was reset by an administrator; from "+clientIP, requestID))
+		return LoginResult{}, ErrPasswordResetRequired
+	case !ok:
+		return LoginResult{}, s.refuse(ctx, account, client, &user, "wrong password", clientIP, requestID)
+	case user.Status != rekey.StatusActive:
+		return LoginResult{}, s.refuse(ctx, account, client, &user, "account "+string(user.Status), clientIP, requestID)
+	}
+
+	s.clearFailures(ctx, account)
+	if needsRehash {
+		user = s.rehash(ctx, user, password)
+	}
+	token, csrf, err := s.openSession(ctx, user)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	s.audit(ctx, s.auditEntry(user, rekey.ActionLoginSuccess, rekey.OutcomeSuccess, "from "+clientIP, requestID))
+	return LoginResult{Token: token, CSRFToken: csrf, MustChangePassword: user.MustChangePassword, User: user}, nil
+}
+
+// lookup finds the user a normalised sign-in name belongs to. found is false
+// for an empty name and for one nobody has.
+func (s *Service) lookup(ctx context.Context, login string) (user rekey.User, found bool, err error) {
+	if login == "" {
+		return rekey.User{}, false, nil
+	}
+	if strings.Contains(login, "@") {
+		user, err = s.store.GetUserByEmail(ctx, login)
+	} else {
+		user, err = s.store.GetUserByUsername(ctx, login)
+	}
+	switch {
+	case rekey.ErrorCode(err) == rekey.ECodeNotFound:
+		return rekey.User{}, false, nil
+	case err != nil:
+		return rekey.User{}, false, fmt.Errorf("auth: look up sign-in name: %w", err)
+	}
+	return user, true, nil
+}
+
+// verify checks password against a stored hash, spending the same effort
+// when there is no hash. A malformed stored hash is logged and fails the
+// check, so that the answer still looks like any other wrong password.
+func (s *Service) verify(ctx context.Context, hash, password string) (ok, needsRehash bool) {
+	if hash == "" {
+		s.hasher.Burn(password)
+		return false, false
+	}
+	ok, needsRehash, err := s.hasher.Verify(hash, password)
+	if err != nil {
+		s.log.ErrorContext(ctx, "auth: stored password hash cannot be checked", "error", err)
+		return false, false
+	}
+	return ok, needsRehash
+}
+
+// refuse counts a failed sign-in, audits it when the user exists, and
+// returns ErrInvalidCredentials (or the error of the counting itself).
+func (s *Service) refuse(ctx context.Context, account, client string, user *rekey.User, reason, clientIP, requestID string) error {
+	if user != nil {
+		s.audit(ctx, s.auditEntry(*user, rekey.ActionLoginFailure, rekey.OutcomeFailure, reason+"; from "+clientIP, requestID))
+	}
+	if err := s.recordFailure(ctx, account, client, user, clientIP, requestID); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// rehash stores a fresh hash of password after a sign-in whose stored hash
+// was made with weaker parameters. It returns the user as stored; on failure
+// the old record stands (the next sign-in tries again) and is returned.
+func (s *Service) rehash(ctx context.Context, user rekey.User, password string) rekey.User {
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		s.log.ErrorContext(ctx, "auth: rehash password", "error", err)
+		return user
+	}
+	after := user
+	after.PasswordHash = hash
+	after.Version = user.Version + 1
+	after.UpdatedAt = s.now()
+	if err := s.store.UpdateUser(ctx, user, after, nil); err != nil {
+		s.log.WarnContext(ctx, "auth: store rehashed password", "error", err)
+		return user
+	}
+	return after
+}
