@@ -1,0 +1,195 @@
+// Package functions_test checks that the function folders, template.yaml,
+// shared/api's route table and the sample events in events/ agree, and that
+// every sample event drives its function's handler, in process against moto,
+// to a sensible answer.
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rekey/rekey/infra/moto/mototest"
+	"github.com/rekey/rekey/infra/seed"
+	"github.com/rekey/rekey/shared/api"
+	"github.com/rekey/rekey/shared/app"
+	"github.com/rekey/rekey/shared/httplambda"
+	"github.com/rekey/rekey/shared/password"
+)
+
+func TestMain(m *testing.M) { mototest.Main(m) }
+
+// templateFunction is what the template says about one function.
+type templateFunction struct {
+	logicalID string
+	routes    []string // "METHOD /path" of its HttpApi events
+}
+
+func readTemplateFunctions(t *testing.T) map[string]templateFunction {
+	t.Helper()
+	raw, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string `yaml:"Type"`
+			Properties struct {
+				CodeUri string `yaml:"CodeUri"`
+				Events  map[string]struct {
+					Type       string    `yaml:"Type"`
+					Properties yaml.Node `yaml:"Properties"`
+				} `yaml:"Events"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("parse template.yaml: %v", err)
+	}
+	out := map[string]templateFunction{}
+	for id, r := range doc.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		name := strings.TrimPrefix(r.Properties.CodeUri, "functions/")
+		f := templateFunction{logicalID: id}
+		for _, ev := range r.Properties.Events {
+			if ev.Type != "HttpApi" {
+				continue
+			}
+			var p struct {
+				Method string `yaml:"Method"`
+				Path   string `yaml:"Path"`
+			}
+			if err := ev.Properties.Decode(&p); err != nil {
+				t.Fatalf("%s: decode HttpApi event: %v", id, err)
+			}
+			f.routes = append(f.routes, p.Method+" "+p.Path)
+		}
+		slices.Sort(f.routes)
+		out[name] = f
+	}
+	return out
+}
+
+func functionFolders(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestEveryFunctionHasTemplateEntryEventAndRoutes(t *testing.T) {
+	tmpl := readTemplateFunctions(t)
+	folders := functionFolders(t)
+	if len(folders) == 0 {
+		t.Fatal("no function folders found")
+	}
+	routesByFunction := map[string][]string{}
+	for _, r := range api.Routes {
+		routesByFunction[r.Function] = append(routesByFunction[r.Function], r.Method+" "+r.Pattern)
+	}
+	for _, name := range folders {
+		t.Run(name, func(t *testing.T) {
+			f, ok := tmpl[name]
+			if !ok {
+				t.Fatalf("template.yaml has no AWS::Serverless::Function with CodeUri functions/%s", name)
+			}
+			if _, err := os.Stat(filepath.Join("..", "events", name+".json")); err != nil {
+				t.Errorf("events/%s.json is missing: %v", name, err)
+			}
+			want := routesByFunction[name]
+			slices.Sort(want)
+			if !slices.Equal(f.routes, want) {
+				t.Errorf("template routes of %s = %v, route table says %v", f.logicalID, f.routes, want)
+			}
+		})
+	}
+	for name := range tmpl {
+		if !slices.Contains(folders, name) {
+			t.Errorf("template.yaml has a function for functions/%s, which does not exist", name)
+		}
+	}
+	for name := range routesByFunction {
+		if !slices.Contains(folders, name) {
+			t.Errorf("route table names function %q, which has no folder", name)
+		}
+	}
+}
+
+// The sample login event signs in the demo district admin with this password.
+const samplePassword = "correct horse battery staple"
+
+func TestSampleEventsDriveHandlers(t *testing.T) {
+	ctx := context.Background()
+	awsCfg := mototest.Config(t)
+	table := mototest.Table(t, awsCfg)
+	cheap := password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
+	a, err := app.New(ctx, app.Config{Table: table, PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@rekey.example.org"},
+		awsCfg, app.Options{Hasher: cheap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.Demo(ctx, a.Store, cheap, seed.Options{Password: samplePassword, StudentsPerSchool: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, test := range []struct {
+		function string
+		status   int
+		check    func(t *testing.T, body map[string]any)
+	}{
+		{"api-auth", http.StatusOK, func(t *testing.T, body map[string]any) {
+			if body["token"] == "" || body["csrfToken"] == "" {
+				t.Errorf("login body = %v, want token and csrfToken", body)
+			}
+		}},
+		// The sample carries a bearer token no session has: a clean 401.
+		{"api-users", http.StatusUnauthorized, func(t *testing.T, body map[string]any) {
+			if e, _ := body["error"].(map[string]any); e["code"] != "unauthenticated" {
+				t.Errorf("body = %v, want error code unauthenticated", body)
+			}
+		}},
+	} {
+		t.Run(test.function, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "events", test.function+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := httplambda.New(a.API.Handler(test.function)).Invoke(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != test.status {
+				t.Fatalf("%s status = %d, want %d; body %s", test.function, resp.StatusCode, test.status, resp.Body)
+			}
+			if resp.Headers["X-Request-Id"] != ev.RequestContext.RequestID {
+				t.Errorf("X-Request-Id = %q, want API Gateway's %q", resp.Headers["X-Request-Id"], ev.RequestContext.RequestID)
+			}
+			var body map[string]any
+			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+				t.Fatalf("body is not JSON: %v: %s", err, resp.Body)
+			}
+			test.check(t, body)
+		})
+	}
+}

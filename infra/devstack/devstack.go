@@ -1,0 +1,168 @@
+// Package devstack runs the whole of Rekey on loopback: moto for AWS (or the
+// endpoint in AWS_ENDPOINT_URL), the table created from template.yaml, the
+// demo district, and the API served through the same handlers the Lambdas
+// run. The local runner (`make dev`) and the end-to-end tests both use it.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rekey/rekey/infra/moto"
+	"github.com/rekey/rekey/infra/seed"
+	"github.com/rekey/rekey/infra/stack"
+	"github.com/rekey/rekey/shared/app"
+	"github.com/rekey/rekey/shared/password"
+)
+
+// Options configure a stack; zero values give the `make dev` defaults.
+type Options struct {
+	// Addr is the listen address; "127.0.0.1:0" picks a free port.
+	Addr string
+	// DemoPassword is every demo account's password; generated when empty.
+	DemoPassword string
+	// Table defaults to "rekey-local".
+	Table string
+	// StudentsPerSchool defaults to 100.
+	StudentsPerSchool int
+	Logger            *slog.Logger
+	// Hasher defaults to argon2id at the production cost.
+	Hasher password.Hasher
+}
+
+// Stack is a running local system.
+type Stack struct {
+	// URL is the console and API origin, e.g. http://127.0.0.1:8080.
+	URL string
+	// Password is the demo accounts' password.
+	Password string
+	// Seeded says whether this start created the demo district.
+	Seeded bool
+	App    *app.App
+	Demo   seed.Summary
+
+	moto   *moto.Server
+	server *http.Server
+	done   chan error
+}
+
+// Start brings the stack up and returns once it serves requests.
+func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
+	if opt.Addr == "" {
+		opt.Addr = "127.0.0.1:8080"
+	}
+	if opt.Table == "" {
+		opt.Table = "rekey-local"
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Stack{done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := s.awsEnvironment(ctx); err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: AWS configuration: %w", err)
+	}
+	template, err := stack.FindTemplate()
+	if err != nil {
+		return nil, err
+	}
+	if err := stack.CreateTables(ctx, dynamodb.NewFromConfig(awsCfg), template, map[string]string{"Table": opt.Table}); err != nil {
+		return nil, fmt.Errorf("devstack: create tables: %w", err)
+	}
+
+	listener, err := net.Listen("tcp", opt.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: listen on %s (set REKEY_ADDR to use another address): %w", opt.Addr, err)
+	}
+	s.URL = "http://" + listener.Addr().String()
+	cfg := app.Config{Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: "no-reply@rekey.example.org"}
+	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher})
+	if err != nil {
+		listener.Close()
+		return nil, err
+	}
+
+	s.Password = opt.DemoPassword
+	if s.Password == "" {
+		if s.Password, err = password.Generate(); err != nil {
+			listener.Close()
+			return nil, err
+		}
+	}
+	s.Demo, err = seed.Demo(ctx, s.App.Store, opt.Hasher, seed.Options{Password: s.Password, StudentsPerSchool: opt.StudentsPerSchool})
+	if err != nil {
+		listener.Close()
+		return nil, err
+	}
+	s.Seeded = s.Demo.Created
+
+	s.server = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { s.done <- s.server.Serve(listener) }()
+	return s, nil
+}
+
+// handler is everything the deployment serves on one origin, plus the
+// local-only routes.
+func (s *Stack) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", s.App.API.Handler())
+	return mux
+}
+
+// awsEnvironment points the SDK at moto: the one in AWS_ENDPOINT_URL when
+// set, else a moto_server started here.
+func (s *Stack) awsEnvironment(ctx context.Context) error {
+	setDefault := func(k, v string) {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+	setDefault("AWS_REGION", "us-east-1")
+	setDefault("AWS_ACCESS_KEY_ID", "local")
+	setDefault("AWS_SECRET_ACCESS_KEY", "local")
+	if os.Getenv("AWS_ENDPOINT_URL") != "" {
+		return nil
+	}
+	m, err := moto.Start(ctx)
+	if err != nil {
+		return err
+	}
+	s.moto = m
+	os.Setenv("AWS_ENDPOINT_URL", m.Endpoint())
+	return nil
+}
+
+// Close stops the HTTP server and the moto it started.
+func (s *Stack) Close() error {
+	var errs []error
+	if s.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errs = append(errs, s.server.Shutdown(ctx))
+		if err := <-s.done; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if s.moto != nil {
+		errs = append(errs, s.moto.Stop())
+		os.Unsetenv("AWS_ENDPOINT_URL")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,137 @@
+// Package app assembles Rekey from its parts: configuration read once from
+// the environment, the AWS clients, the store, the services and the HTTP
+// server. Every function's main.go and the local runner build the system
+// through New, so a Lambda and `make dev` run the very same handlers.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rekey/rekey/shared/api"
+	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/dynamo"
+	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/users"
+)
+
+// Config is everything Rekey reads from its environment.
+type Config struct {
+	// Table is the DynamoDB table (REKEY_TABLE).
+	Table string
+	// PublicBaseURL is the console origin users see (REKEY_PUBLIC_BASE_URL);
+	// links in emails are built from it, never from a request's Host header.
+	PublicBaseURL string
+	// SenderEmail is the verified SES sender (REKEY_SENDER_EMAIL).
+	SenderEmail string
+}
+
+// ConfigFromEnv reads the configuration and says which variable is missing
+// or malformed.
+func ConfigFromEnv() (Config, error) {
+	cfg := Config{
+		Table:         os.Getenv("REKEY_TABLE"),
+		PublicBaseURL: strings.TrimRight(os.Getenv("REKEY_PUBLIC_BASE_URL"), "/"),
+		SenderEmail:   os.Getenv("REKEY_SENDER_EMAIL"),
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports the first missing or malformed setting.
+func (c Config) Validate() error {
+	if c.Table == "" {
+		return fmt.Errorf("app: REKEY_TABLE is not set")
+	}
+	u, err := url.Parse(c.PublicBaseURL)
+	if c.PublicBaseURL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" {
+		return fmt.Errorf("app: REKEY_PUBLIC_BASE_URL must be an origin like https://rekey.example.org, got %q", c.PublicBaseURL)
+	}
+	if !strings.Contains(c.SenderEmail, "@") {
+		return fmt.Errorf("app: REKEY_SENDER_EMAIL must be an email address, got %q", c.SenderEmail)
+	}
+	return nil
+}
+
+// App is the assembled system.
+type App struct {
+	Config Config
+	Store  *dynamo.Store
+	Auth   *auth.Service
+	Users  *users.Service
+	API    *api.Server
+	Logger *slog.Logger
+}
+
+// Options are the parts a caller may replace: tests pass a fake clock.
+type Options struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Hasher defaults to argon2id at password.DefaultParams.
+	Hasher password.Hasher
+}
+
+// New builds the system on the given AWS configuration. It makes no network
+// call, so it is cheap at cold start.
+func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := opt.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, now)
+	authSvc := auth.NewService(auth.Config{}, auth.Deps{
+		Store:     store,
+		Throttles: throttles{store},
+		Hasher:    opt.Hasher,
+		Logger:    api.WithRequestIDs(logger),
+		Now:       now,
+	})
+	usersSvc := users.NewService(store, now)
+	server := api.New(api.Deps{Auth: authSvc, Users: usersSvc, Secrets: store, Logger: logger})
+	return &App{Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, API: server, Logger: logger}, nil
+}
+
+// throttles adapts the store's throttle records to the auth service's view.
+type throttles struct{ *dynamo.Store }
+
+func (t throttles) RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (auth.Throttle, error) {
+	th, err := t.Store.RecordFailure(ctx, key, at, window)
+	return auth.Throttle(th), err
+}
+
+func (t throttles) GetThrottle(ctx context.Context, key string) (auth.Throttle, error) {
+	th, err := t.Store.GetThrottle(ctx, key)
+	return auth.Throttle(th), err
+}
+
+// Load is what every function's main does at cold start: read the
+// configuration, load the AWS configuration (AWS_ENDPOINT_URL and the other
+// standard variables apply) and build the system logging JSON through the
+// Lambda runtime's slog handler, which adds the Lambda request id.
+func Load(ctx context.Context) (*App, error) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("app: load AWS configuration: %w", err)
+	}
+	return New(ctx, cfg, awsCfg, Options{Logger: lambdacontext.NewLogger()})
+}
