@@ -1,0 +1,297 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Key prefixes and fixed sort keys of user items and their claims.
+const (
+	userPrefix     = "USER#"
+	userSK         = "USER"
+	usernamePrefix = "USERNAME#"
+	emailPrefix    = "EMAIL#"
+	claimSK        = "CLAIM"
+	districtGSI    = "DIST#"
+	schoolGSI      = "SCHOOL#"
+	rolePrefix     = "ROLE#"
+)
+
+// userItem is a user as stored: every domain field, secrets included (the
+// domain struct hides those from JSON, so its tags are not used here), plus
+// the index keys and the lower-cased search text.
+type userItem struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
+
+	ID                 string `dynamodbav:"id"`
+	DistrictID         string `dynamodbav:"districtId,omitempty"`
+	SchoolID           string `dynamodbav:"schoolId,omitempty"`
+	Role               string `dynamodbav:"role"`
+	FirstName          string `dynamodbav:"firstName,omitempty"`
+	LastName           string `dynamodbav:"lastName,omitempty"`
+	Username           string `dynamodbav:"username"`
+	Email              string `dynamodbav:"email,omitempty"`
+	Grade              string `dynamodbav:"grade,omitempty"`
+	Title              string `dynamodbav:"title,omitempty"`
+	ExternalID         string `dynamodbav:"externalId,omitempty"`
+	Status             string `dynamodbav:"status"`
+	MustChangePassword bool   `dynamodbav:"mustChangePassword"`
+	PasswordChangedAt  string `dynamodbav:"passwordChangedAt,omitempty"`
+	Version            int    `dynamodbav:"version"`
+	CreatedAt          string `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt          string `dynamodbav:"updatedAt,omitempty"`
+	PasswordHash       string `dynamodbav:"passwordHash,omitempty"`
+	VoidedPasswordHash string `dynamodbav:"voidedPasswordHash,omitempty"`
+	SessionGen         int    `dynamodbav:"sessionGen"`
+	ResetTokenHash     string `dynamodbav:"resetTokenHash,omitempty"`
+	// Search is what a listing's text query matches within.
+	Search string `dynamodbav:"search"`
+}
+
+// claimItem reserves a username or email address for one user.
+type claimItem struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	UserID string `dynamodbav:"userId"`
+}
+
+func userPK(id string) string { return userPrefix + id }
+
+func usernamePK(username string) string { return usernamePrefix + strings.ToLower(username) }
+
+func emailPK(email string) string { return emailPrefix + strings.ToLower(email) }
+
+// userSortKey orders a listing by role, then last and first name; the id
+// keeps namesakes apart.
+func userSortKey(u rekey.User) string {
+	return rolePrefix + string(u.Role) + "#" + strings.ToLower(u.LastName) + "#" + strings.ToLower(u.FirstName) + "#" + u.ID
+}
+
+// searchText is the lower-cased text that a listing's query is matched
+// within: full name, username and email, one per line so that a query does
+// not match across two fields.
+func searchText(u rekey.User) string {
+	return strings.ToLower(strings.Join([]string{u.FirstName + " " + u.LastName, u.Username, u.Email}, "\n"))
+}
+
+func newUserItem(u rekey.User) userItem {
+	it := userItem{
+		PK:                 userPK(u.ID),
+		SK:                 userSK,
+		ID:                 u.ID,
+		DistrictID:         u.DistrictID,
+		SchoolID:           u.SchoolID,
+		Role:               string(u.Role),
+		FirstName:          u.FirstName,
+		LastName:           u.LastName,
+		Username:           u.Username,
+		Email:              u.Email,
+		Grade:              u.Grade,
+		Title:              u.Title,
+		ExternalID:         u.ExternalID,
+		Status:             string(u.Status),
+		MustChangePassword: u.MustChangePassword,
+		PasswordChangedAt:  formatTime(u.PasswordChangedAt),
+		Version:            u.Version,
+		CreatedAt:          formatTime(u.CreatedAt),
+		UpdatedAt:          formatTime(u.UpdatedAt),
+		PasswordHash:       u.PasswordHash,
+		VoidedPasswordHash: u.VoidedPasswordHash,
+		SessionGen:         u.SessionGen,
+		ResetTokenHash:     u.ResetTokenHash,
+		Search:             searchText(u),
+	}
+	// Index keys may not be empty strings: a user without a district or
+	// school is simply absent from that index.
+	if u.DistrictID != "" {
+		it.GSI1PK, it.GSI1SK = districtGSI+u.DistrictID, userSortKey(u)
+	}
+	if u.SchoolID != "" {
+		it.GSI2PK, it.GSI2SK = schoolGSI+u.SchoolID, userSortKey(u)
+	}
+	return it
+}
+
+func (it userItem) user() (rekey.User, error) {
+	var p timeParser
+	u := rekey.User{
+		ID:                 it.ID,
+		DistrictID:         it.DistrictID,
+		SchoolID:           it.SchoolID,
+		Role:               rekey.Role(it.Role),
+		FirstName:          it.FirstName,
+		LastName:           it.LastName,
+		Username:           it.Username,
+		Email:              it.Email,
+		Grade:              it.Grade,
+		Title:              it.Title,
+		ExternalID:         it.ExternalID,
+		Status:             rekey.Status(it.Status),
+		MustChangePassword: it.MustChangePassword,
+		PasswordChangedAt:  p.parse("passwordChangedAt", it.PasswordChangedAt),
+		Version:            it.Version,
+		CreatedAt:          p.parse("createdAt", it.CreatedAt),
+		UpdatedAt:          p.parse("updatedAt", it.UpdatedAt),
+		PasswordHash:       it.PasswordHash,
+		VoidedPasswordHash: it.VoidedPasswordHash,
+		SessionGen:         it.SessionGen,
+		ResetTokenHash:     it.ResetTokenHash,
+	}
+	return u, p.err
+}
+
+// GetUser returns the user with the given id, or rekey.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id string) (rekey.User, error) {
+	u, err := s.getUser(ctx, id)
+	if err != nil {
+		return rekey.User{}, fmt.Errorf("dynamo: get user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+func (s *Store) getUser(ctx context.Context, id string) (rekey.User, error) {
+	if id == "" {
+		return rekey.User{}, rekey.ErrNotFound
+	}
+	var it userItem
+	if err := s.getItem(ctx, userPK(id), userSK, &it); err != nil {
+		return rekey.User{}, err
+	}
+	return it.user()
+}
+
+// GetUserByUsername returns the user holding username, compared without
+// regard to case, or rekey.ErrNotFound.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (rekey.User, error) {
+	u, err := s.getUserByClaim(ctx, usernamePK, username, func(u rekey.User) string { return u.Username })
+	if err != nil {
+		// The username is personal data: it stays out of the error text.
+		return rekey.User{}, fmt.Errorf("dynamo: get user by username: %w", err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns the user holding email, compared without regard to
+// case, or rekey.ErrNotFound.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (rekey.User, error) {
+	if email == "" {
+		return rekey.User{}, fmt.Errorf("dynamo: get user by email: %w", rekey.ErrNotFound)
+	}
+	u, err := s.getUserByClaim(ctx, emailPK, email, func(u rekey.User) string { return u.Email })
+	if err != nil {
+		return rekey.User{}, fmt.Errorf("dynamo: get user by email: %w", err)
+	}
+	return u, nil
+}
+
+// getUserByClaim follows the claim of value (its key made by pk) to its
+// user and checks that the user still holds the claimed value.
+func (s *Store) getUserByClaim(ctx context.Context, pk func(string) string, value string, claimed func(rekey.User) string) (rekey.User, error) {
+	var claim claimItem
+	if err := s.getItem(ctx, pk(value), claimSK, &claim); err != nil {
+		return rekey.User{}, err
+	}
+	u, err := s.getUser(ctx, claim.UserID)
+	if err != nil {
+		return rekey.User{}, err
+	}
+	if pk(claimed(u)) != pk(value) {
+		return rekey.User{}, rekey.ErrNotFound
+	}
+	return u, nil
+}
+
+// CreateUser writes u (the caller sets ID, Version 1 and the timestamps)
+// together with its username and email claims and, when audit is not nil,
+// the audit entry, in one transaction. A clash is rekey.ErrUsernameTaken or
+// rekey.ErrEmailTaken (checked in that order); an existing id is
+// rekey.ErrConflict.
+func (s *Store) CreateUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error {
+	if err := s.createUser(ctx, u, audit); err != nil {
+		return fmt.Errorf("dynamo: create user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) createUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error {
+	if u.ID == "" || u.Username == "" {
+		return errors.New("user id and username are required")
+	}
+	absent := expression.AttributeNotExists(expression.Name("PK"))
+	var tx transaction
+	step, err := s.txPut(newUserItem(u), absent)
+	tx.add(step, err, rekey.ErrConflict)
+	step, err = s.txPut(claimItem{PK: usernamePK(u.Username), SK: claimSK, UserID: u.ID}, absent)
+	tx.add(step, err, rekey.ErrUsernameTaken)
+	if u.Email != "" {
+		step, err = s.txPut(claimItem{PK: emailPK(u.Email), SK: claimSK, UserID: u.ID}, absent)
+		tx.add(step, err, rekey.ErrEmailTaken)
+	}
+	if audit != nil {
+		s.addAudit(&tx, *audit)
+	}
+	return s.transact(ctx, &tx)
+}
+
+// UpdateUser replaces the stored user with after, provided the stored
+// version still equals before.Version (the caller sets after.Version to
+// before.Version+1 and after.UpdatedAt). A changed username or email moves
+// its claim in the same transaction, which also writes audit when it is not
+// nil: either everything is written or nothing. Errors:
+// rekey.ErrVersionConflict (stale or missing user), rekey.ErrUsernameTaken,
+// rekey.ErrEmailTaken.
+func (s *Store) UpdateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
+	if err := s.updateUser(ctx, before, after, audit); err != nil {
+		return fmt.Errorf("dynamo: update user %s: %w", before.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) updateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
+	switch {
+	case before.ID == "" || after.ID != before.ID:
+		return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
+	case after.Username == "":
+		return errors.New("username is required")
+	case after.Version != before.Version+1:
+		return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
+	}
+	var tx transaction
+	step, err := s.txPut(newUserItem(after), expression.Name("version").Equal(expression.Value(before.Version)))
+	tx.add(step, err, rekey.ErrVersionConflict)
+	s.moveClaim(&tx, after.ID, before.Username, after.Username, usernamePK, rekey.ErrUsernameTaken)
+	s.moveClaim(&tx, after.ID, before.Email, after.Email, emailPK, rekey.ErrEmailTaken)
+	if audit != nil {
+		s.addAudit(&tx, *audit)
+	}
+	return s.transact(ctx, &tx)
+}
+
+// moveClaim adds the steps that move userID's claim from one value to
+// another (either may be empty) when they differ other than in case: the old
+// claim is deleted only if it is still userID's, the new one created only if
+// free.
+func (s *Store) moveClaim(tx *transaction, userID, from, to string, pk func(string) string, taken error) {
+	if pk(from) == pk(to) {
+		return
+	}
+	if from != "" {
+		step, err := s.txDelete(pk(from), claimSK, expression.Name("userId").Equal(expression.Value(userID)))
+		tx.add(step, err, rekey.ErrConflict)
+	}
+	if to != "" {
+		step, err := s.txPut(claimItem{PK: pk(to), SK: claimSK, UserID: userID},
+			expression.AttributeNotExists(expression.Name("PK")))
+		tx.add(step, err, taken)
+	}
+}
