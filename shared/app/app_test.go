@@ -1,0 +1,45 @@
+package app
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	good := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org"}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("Validate(%+v) = %v, want nil", good, err)
+	}
+	for _, test := range []struct {
+		name   string
+		change func(*Config)
+		want   string
+	}{
+		{"no table", func(c *Config) { c.Table = "" }, "REKEY_TABLE"},
+		{"no base URL", func(c *Config) { c.PublicBaseURL = "" }, "REKEY_PUBLIC_BASE_URL"},
+		{"base URL with a path", func(c *Config) { c.PublicBaseURL = "https://x.example/app" }, "REKEY_PUBLIC_BASE_URL"},
+		{"base URL not http", func(c *Config) { c.PublicBaseURL = "ftp://x.example" }, "REKEY_PUBLIC_BASE_URL"},
+		{"bad sender", func(c *Config) { c.SenderEmail = "nobody" }, "REKEY_SENDER_EMAIL"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			c := good
+			test.change(&c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), test.want) {
+				t.Errorf("Validate() = %v, want an error naming %s", err, test.want)
+			}
+		})
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Setenv("REKEY_TABLE", "rekey")
+	t.Setenv("REKEY_PUBLIC_BASE_URL", "https://rekey.example.org/")
+	t.Setenv("REKEY_SENDER_EMAIL", "no-reply@example.org")
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PublicBaseURL != "https://rekey.example.org" {
+		t.Errorf("PublicBaseURL = %q, want the trailing slash trimmed", cfg.PublicBaseURL)
+	}
+}
