@@ -1,0 +1,163 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/resets"
+)
+
+// Key prefix and sort key of outbox records.
+const (
+	deliveryPrefix = "MAIL#"
+	deliverySK     = "MAIL"
+)
+
+// deliveryKeep is how long an outbox record is kept: longer than the
+// longest a message can live in the mail queue and its dead-letter queue
+// (14 days), so that a redriven job still finds its record.
+const deliveryKeep = 30 * 24 * time.Hour
+
+// deliveryItem is the outbox record of one mail job (MAIL#<job key> / MAIL).
+type deliveryItem struct {
+	PK         string `dynamodbav:"PK"`
+	SK         string `dynamodbav:"SK"`
+	Key        string `dynamodbav:"key"`
+	Kind       string `dynamodbav:"kind"`
+	State      string `dynamodbav:"state"`
+	Attempts   int    `dynamodbav:"attempts"`
+	ClaimID    string `dynamodbav:"claimId,omitempty"`
+	LeaseUntil string `dynamodbav:"leaseUntil,omitempty"`
+	MessageID  string `dynamodbav:"messageId,omitempty"`
+	LastError  string `dynamodbav:"lastError,omitempty"`
+	Reason     string `dynamodbav:"reason,omitempty"`
+	CreatedAt  string `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt  string `dynamodbav:"updatedAt,omitempty"`
+	TTL        int64  `dynamodbav:"ttl,omitempty"`
+}
+
+func (it deliveryItem) delivery() (resets.Delivery, error) {
+	var p timeParser
+	d := resets.Delivery{
+		Key:        it.Key,
+		Kind:       resets.JobKind(it.Kind),
+		State:      resets.DeliveryState(it.State),
+		Attempts:   it.Attempts,
+		ClaimID:    it.ClaimID,
+		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil),
+		MessageID:  it.MessageID,
+		LastError:  it.LastError,
+		Reason:     it.Reason,
+		CreatedAt:  p.parse("createdAt", it.CreatedAt),
+		UpdatedAt:  p.parse("updatedAt", it.UpdatedAt),
+	}
+	return d, p.err
+}
+
+// errDeliveryTaken is the private outcome of a claim whose condition failed.
+var errDeliveryTaken = errors.New("delivery not claimable")
+
+// ClaimDelivery claims the outbox record of mail job key for one sending
+// attempt at time at, for lease: a conditional write that succeeds when
+// there is no record yet, when the last attempt failed (PENDING), or when a
+// SENDING claim's lease ended before at (its sender crashed). It returns the
+// record as claimed, with a new ClaimID and Attempts counted up.
+//
+// A record already SENT or SKIPPED is resets.ErrDeliveryFinished; one that
+// another sender holds, resets.ErrDeliveryBusy; with either error the record
+// as it stands is returned too.
+func (s *Store) ClaimDelivery(ctx context.Context, key string, kind resets.JobKind, at time.Time, lease time.Duration) (resets.Delivery, error) {
+	if key == "" || lease <= 0 {
+		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery: key %q and lease %v are required", key, lease)
+	}
+	now := formatTime(at)
+	state := expression.Name("state")
+	claimable := expression.AttributeNotExists(expression.Name("PK")).
+		Or(state.Equal(expression.Value(string(resets.DeliveryPending)))).
+		Or(state.Equal(expression.Value(string(resets.DeliverySending))).
+			And(expression.Name("leaseUntil").LessThanEqual(expression.Value(now))))
+	claim := expression.Set(expression.Name("key"), expression.Value(key)).
+		Set(expression.Name("kind"), expression.Value(string(kind))).
+		Set(state, expression.Value(string(resets.DeliverySending))).
+		Set(expression.Name("claimId"), expression.Value(rekey.NewID())).
+		Set(expression.Name("leaseUntil"), expression.Value(formatTime(at.Add(lease)))).
+		Set(expression.Name("updatedAt"), expression.Value(now)).
+		Set(expression.Name("createdAt"), expression.IfNotExists(expression.Name("createdAt"), expression.Value(now))).
+		Set(expression.Name("ttl"), expression.IfNotExists(expression.Name("ttl"), expression.Value(ttlAfter(at.Add(deliveryKeep))))).
+		Add(expression.Name("attempts"), expression.Value(1))
+
+	item, err := s.updateItem(ctx, deliveryPrefix+key, deliverySK, claim, &claimable, errDeliveryTaken)
+	if errors.Is(err, errDeliveryTaken) {
+		current, getErr := s.GetDelivery(ctx, key)
+		switch {
+		case getErr != nil:
+			return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, getErr)
+		case current.State.Finished():
+			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, resets.ErrDeliveryFinished)
+		default:
+			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, resets.ErrDeliveryBusy)
+		}
+	}
+	if err != nil {
+		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
+	}
+	var it deliveryItem
+	if err := unmarshalItem(item, &it); err != nil {
+		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
+	}
+	d, err := it.delivery()
+	if err != nil {
+		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
+	}
+	return d, nil
+}
+
+// SaveDelivery records the outcome of the attempt that claimed d (same
+// ClaimID, still SENDING; else rekey.ErrConflict): d.State SENT with
+// MessageID, SKIPPED with Reason, or PENDING with LastError for a failed
+// send that a later attempt may retry.
+func (s *Store) SaveDelivery(ctx context.Context, d resets.Delivery) error {
+	switch d.State {
+	case resets.DeliverySent, resets.DeliverySkipped, resets.DeliveryPending:
+	default:
+		return fmt.Errorf("dynamo: save delivery %s: state %q is not an outcome", d.Key, d.State)
+	}
+	if d.ClaimID == "" {
+		return fmt.Errorf("dynamo: save delivery %s: no claim", d.Key)
+	}
+	update := expression.Set(expression.Name("state"), expression.Value(string(d.State))).
+		Remove(expression.Name("leaseUntil"))
+	set := func(name, value string) {
+		if value != "" {
+			update = update.Set(expression.Name(name), expression.Value(value))
+		}
+	}
+	set("updatedAt", formatTime(d.UpdatedAt))
+	set("messageId", d.MessageID)
+	set("lastError", d.LastError)
+	set("reason", d.Reason)
+	owned := expression.Name("claimId").Equal(expression.Value(d.ClaimID)).
+		And(expression.Name("state").Equal(expression.Value(string(resets.DeliverySending))))
+	if _, err := s.updateItem(ctx, deliveryPrefix+d.Key, deliverySK, update, &owned, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: save delivery %s: %w", d.Key, err)
+	}
+	return nil
+}
+
+// GetDelivery returns the outbox record of mail job key, or
+// rekey.ErrNotFound.
+func (s *Store) GetDelivery(ctx context.Context, key string) (resets.Delivery, error) {
+	var it deliveryItem
+	if err := s.getItem(ctx, deliveryPrefix+key, deliverySK, &it); err != nil {
+		return resets.Delivery{}, fmt.Errorf("dynamo: get delivery %s: %w", key, err)
+	}
+	d, err := it.delivery()
+	if err != nil {
+		return resets.Delivery{}, fmt.Errorf("dynamo: get delivery %s: %w", key, err)
+	}
+	return d, nil
+}

@@ -1,0 +1,154 @@
+package resets
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// JobKind names a job on the mail queue.
+type JobKind string
+
+// The mail jobs.
+const (
+	// JobResetLink: email the link of reset ResetID to user UserID (admin
+	// link resets, resends; the forgot job also ends in one).
+	JobResetLink JobKind = "reset_link"
+	// JobForgot: a forgot-password request for Login. The worker looks the
+	// account up, so the API answers the same for every login.
+	JobForgot JobKind = "forgot"
+	// JobPasswordChanged: tell user UserID their password was changed.
+	JobPasswordChanged JobKind = "password_changed"
+)
+
+// MailJob is one message on the mail queue, as JSON. It never carries a
+// token or a password: the worker makes the token when it sends the email.
+//
+// ID is the business action the job belongs to and, with Kind, its
+// idempotency key (Key): a redriven or duplicated message has a new SQS
+// message id but the same key, so it sends no second email.
+//
+//	{"kind":"reset_link","id":"<resetId>","userId":"…","resetId":"<resetId>","expiresAt":"…"}
+//	{"kind":"forgot","id":"<requestId>","login":"jo.doe","requestedAt":"…"}
+//	{"kind":"password_changed","id":"<userId>#v<version>","userId":"…","changedAt":"…"}
+type MailJob struct {
+	Kind        JobKind   `json:"kind"`
+	ID          string    `json:"id"`
+	UserID      string    `json:"userId,omitempty"`
+	ResetID     string    `json:"resetId,omitempty"`
+	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
+	Login       string    `json:"login,omitempty"`
+	RequestedAt time.Time `json:"requestedAt,omitzero"`
+	ChangedAt   time.Time `json:"changedAt,omitzero"`
+	RequestID   string    `json:"requestId,omitempty"`
+}
+
+// Key is the job's idempotency key, "<kind>#<id>": one email at most is sent
+// per key.
+func (j MailJob) Key() string { return string(j.Kind) + "#" + j.ID }
+
+// LogValue keeps the login, which is personal data, out of logs.
+func (j MailJob) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kind", string(j.Kind)), slog.String("id", j.ID), slog.String("user", j.UserID))
+}
+
+// Validate reports whether the job has what its kind needs.
+func (j MailJob) Validate() error {
+	if j.ID == "" {
+		return errors.New("resets: mail job without id")
+	}
+	switch j.Kind {
+	case JobResetLink:
+		if j.UserID == "" || j.ResetID == "" {
+			return fmt.Errorf("resets: %s job %s needs userId and resetId", j.Kind, j.ID)
+		}
+	case JobForgot:
+		if j.Login == "" || j.RequestedAt.IsZero() {
+			return fmt.Errorf("resets: %s job %s needs login and requestedAt", j.Kind, j.ID)
+		}
+	case JobPasswordChanged:
+		if j.UserID == "" {
+			return fmt.Errorf("resets: %s job %s needs userId", j.Kind, j.ID)
+		}
+	default:
+		return fmt.Errorf("resets: unknown mail job kind %q", j.Kind)
+	}
+	return nil
+}
+
+// DeliveryState is where one email stands (SECURITY.md 18).
+type DeliveryState string
+
+// Delivery states. PENDING → SENDING → SENT; SKIPPED when the job turned
+// out to have nothing to send; a failed send goes back to PENDING with
+// LastError, so that the next attempt may claim it.
+const (
+	DeliveryPending DeliveryState = "PENDING"
+	DeliverySending DeliveryState = "SENDING"
+	DeliverySent    DeliveryState = "SENT"
+	DeliverySkipped DeliveryState = "SKIPPED"
+)
+
+// Finished reports whether no further attempt may send for this delivery.
+func (s DeliveryState) Finished() bool { return s == DeliverySent || s == DeliverySkipped }
+
+// Delivery is the outbox record of one mail job, keyed by MailJob.Key. A
+// sender claims it (SENDING, with ClaimID and a lease) before sending and
+// records the outcome under the same ClaimID.
+type Delivery struct {
+	Key        string
+	Kind       JobKind
+	State      DeliveryState
+	Attempts   int // claims so far, this one included
+	ClaimID    string
+	LeaseUntil time.Time
+	MessageID  string // the SES message id, once SENT
+	LastError  string // why the last attempt failed
+	Reason     string // why it was SKIPPED
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Errors of claiming a delivery.
+var (
+	// ErrDeliveryFinished: the email was already sent (or skipped); a
+	// duplicate or redriven job must not send again.
+	ErrDeliveryFinished = errors.New("resets: delivery already finished")
+	// ErrDeliveryBusy: another sender holds a live claim; try later.
+	ErrDeliveryBusy = errors.New("resets: delivery claimed by another sender")
+)
+
+// Errors of the reset flows. They are *rekey.Error values, so the HTTP layer
+// maps them by code.
+var (
+	// ErrInvalidToken answers every unusable token alike: unknown, forged,
+	// expired, superseded, used, or for a disabled account.
+	ErrInvalidToken = &rekey.Error{Code: rekey.ECodeInvalidToken, Message: "This password reset link is invalid or has expired. Ask for a new one."}
+	// ErrNoEmail: a reset link needs an email address.
+	ErrNoEmail = &rekey.Error{Code: rekey.ECodeNoEmail, Message: "This user has no email address, so no reset link can be sent. Set a temporary password instead."}
+	// ErrNoPendingReset: there is no reset link to resend.
+	ErrNoPendingReset = &rekey.Error{Code: rekey.ECodeNoPendingReset, Message: "This user has no pending password reset link to resend."}
+	// errTooManyRequests is inside every TooManyRequestsError; its message
+	// is the same for every login.
+	errTooManyRequests = &rekey.Error{Code: rekey.ECodeTooManyAttempts, Message: "Too many password reset requests. Wait a little and try again."}
+)
+
+// TooManyRequestsError refuses a forgot-password request from a client that
+// asked too often. It unwraps to a *rekey.Error too_many_attempts, and says
+// how long to wait (the HTTP layer sends it as Retry-After).
+type TooManyRequestsError struct {
+	Wait time.Duration
+}
+
+func (e *TooManyRequestsError) Error() string {
+	return fmt.Sprintf("resets: too many forgot-password requests, retry after %s", e.Wait)
+}
+
+// Unwrap returns the application error, so rekey.ErrorCode finds the code.
+func (e *TooManyRequestsError) Unwrap() error { return errTooManyRequests }
+
+// RetryAfter is how long the client should wait before asking again.
+func (e *TooManyRequestsError) RetryAfter() time.Duration { return e.Wait }

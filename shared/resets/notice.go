@@ -1,0 +1,38 @@
+package resets
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// PasswordChanged queues the "your password was changed" notice for user,
+// as it is after the change, when they have an email address (SECURITY.md
+// 13); a user without one is no error. The job's id is the user id and the
+// record version, one per change, so a repeated call sends one notice.
+// It makes the Service an auth.Notifier.
+func (s *Service) PasswordChanged(ctx context.Context, user rekey.User, requestID string) error {
+	if user.Email == "" {
+		return nil
+	}
+	changedAt := user.PasswordChangedAt
+	if changedAt.IsZero() {
+		changedAt = s.now()
+	}
+	return s.enqueue(ctx, MailJob{
+		Kind:      JobPasswordChanged,
+		ID:        user.ID + "#v" + strconv.Itoa(user.Version),
+		UserID:    user.ID,
+		ChangedAt: changedAt,
+		RequestID: requestID,
+	})
+}
+
+// notifyChanged is PasswordChanged for a change that is already stored: a
+// failure to queue the notice is logged, since the change stands.
+func (s *Service) notifyChanged(ctx context.Context, user rekey.User, requestID string) {
+	if err := s.PasswordChanged(ctx, user, requestID); err != nil {
+		s.log.ErrorContext(ctx, "resets: queue password-changed notice", "user", user.ID, "error", err)
+	}
+}

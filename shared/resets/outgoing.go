@@ -1,0 +1,130 @@
+package resets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Message names an email the mail worker renders and sends.
+type Message string
+
+// The emails.
+const (
+	MessageResetLink       Message = "reset_link"       // an admin's reset link
+	MessageForgotLink      Message = "forgot_link"      // a self-service reset link
+	MessageSSONotice       Message = "sso_notice"       // "use your school sign-in"
+	MessagePasswordChanged Message = "password_changed" // "your password was changed"
+)
+
+// Outgoing is what one mail job sends: Message to User, or nothing when
+// Message is empty (Skip says why). Token is the raw reset token for the
+// link messages; it exists only here, on its way into the email, and
+// LogValue hides it.
+type Outgoing struct {
+	Message   Message
+	Skip      string
+	User      rekey.User
+	Token     string
+	ExpiresAt time.Time    // link messages: when the link stops working
+	School    rekey.School // the SSO notice: the school and its sign-in URL
+	ChangedAt time.Time    // the password-changed notice
+}
+
+// LogValue keeps the token, the email address and the password hashes out
+// of logs.
+func (o Outgoing) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("message", string(o.Message)),
+		slog.String("skip", o.Skip),
+		slog.String("user", o.User.ID),
+	)
+}
+
+// skip is an Outgoing that sends nothing, for reason.
+func skip(reason string) Outgoing { return Outgoing{Skip: reason} }
+
+// PrepareMail decides what mail job sends, for the mail worker, at the
+// moment it is about to send. For a link it makes the token: 256 bits from
+// crypto/rand, of which only the SHA-256 is stored, and which replaces any
+// token emailed before for the same reset, so that if a crash between
+// sending and recording makes the worker send again, only the newest link
+// works. A job whose reset was superseded or has expired, or whose user can
+// no longer use it, sends nothing. Errors are transient (the job should be
+// retried) or an invalid job.
+func (s *Service) PrepareMail(ctx context.Context, job MailJob) (Outgoing, error) {
+	if err := job.Validate(); err != nil {
+		return Outgoing{}, err
+	}
+	switch job.Kind {
+	case JobResetLink:
+		return s.issueLink(ctx, job.UserID, job.ResetID)
+	case JobForgot:
+		return s.prepareForgot(ctx, job)
+	case JobPasswordChanged:
+		return s.preparePasswordChanged(ctx, job)
+	default:
+		return Outgoing{}, fmt.Errorf("resets: unknown mail job kind %q", job.Kind)
+	}
+}
+
+// issueLink makes a token for reset resetID of user userID, if that reset is
+// still the user's pending one and usable.
+func (s *Service) issueLink(ctx context.Context, userID, resetID string) (Outgoing, error) {
+	r, err := s.store.GetReset(ctx, userID)
+	if isNotFound(err) {
+		return skip("no pending reset"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read pending reset: %w", err)
+	}
+	if r.ID != resetID {
+		return skip("superseded by a newer reset"), nil
+	}
+	user, err := s.store.GetUser(ctx, userID)
+	if isNotFound(err) {
+		return skip("user deleted"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read user: %w", err)
+	}
+	now := s.now()
+	if why := voidedFor(r, user, now); why != "" {
+		return skip(why), nil
+	}
+
+	raw, hash := newToken()
+	t := Token{Hash: hash, UserID: userID, ResetID: r.ID, Purpose: r.Purpose, CreatedAt: now, ExpiresAt: r.ExpiresAt}
+	err = s.store.RecordResetToken(ctx, t, r.TokenHash)
+	if errors.Is(err, rekey.ErrConflict) {
+		return skip("superseded by a newer reset"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: record token: %w", err)
+	}
+	message := MessageResetLink
+	if r.Purpose == PurposeSelfService {
+		message = MessageForgotLink
+	}
+	return Outgoing{Message: message, User: user, Token: raw, ExpiresAt: r.ExpiresAt}, nil
+}
+
+// preparePasswordChanged addresses the password-changed notice to the user
+// as they are now.
+func (s *Service) preparePasswordChanged(ctx context.Context, job MailJob) (Outgoing, error) {
+	user, err := s.store.GetUser(ctx, job.UserID)
+	if isNotFound(err) {
+		return skip("user deleted"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read user: %w", err)
+	}
+	if user.Email == "" {
+		return skip("no email address"), nil
+	}
+	return Outgoing{Message: MessagePasswordChanged, User: user, ChangedAt: job.ChangedAt}, nil
+}

@@ -1,0 +1,340 @@
+// Package resets is password recovery for one user at a time: an admin's
+// reset by emailed link (which voids the old password at once) and its
+// resend, an admin's temporary password, the self-service "forgot password"
+// request, and redeeming a reset token for a new password (PRODUCT.md
+// "Password resets", SECURITY.md 6–14).
+//
+// Emails are never sent from a request: the service puts a MailJob on the
+// mail queue, and the mail worker calls PrepareMail to learn what to send.
+// Reset tokens are made at that moment and only their SHA-256 is stored; no
+// raw token or password is ever stored, queued or logged.
+//
+// Each user has at most one pending Reset: the newest issued (an admin's
+// link, a resend or a forgot-password request) replaces the one before and
+// voids its link. A self-service request does not void the current password,
+// and it does not undo an admin's reset either: a user whose password an
+// admin voided stays reset_required until a link is used or a temporary
+// password is set.
+package resets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/rekey/rekey/shared/authz"
+	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Store is what the service needs from the data store. *dynamo.Store
+// satisfies it as it is.
+type Store interface {
+	userStore
+	places
+	auditLog
+	resetReader
+	resetWriter
+	tokenStore
+	requestCounter
+}
+
+// userStore finds users by id or by sign-in name.
+type userStore interface {
+	GetUser(ctx context.Context, id string) (rekey.User, error)
+	GetUserByUsername(ctx context.Context, username string) (rekey.User, error)
+	GetUserByEmail(ctx context.Context, email string) (rekey.User, error)
+}
+
+// places looks up a user's district (password policy, name) and school
+// (name, single sign-on).
+type places interface {
+	GetDistrict(ctx context.Context, id string) (rekey.District, error)
+	GetSchool(ctx context.Context, id string) (rekey.School, error)
+}
+
+// auditLog records an event that changes no record (a refused or failed
+// attempt).
+type auditLog interface {
+	PutAudit(ctx context.Context, entry rekey.AuditEntry) error
+}
+
+// resetReader reads a user's pending reset and stored tokens; both answer
+// an error wrapping rekey.ErrNotFound when there is none.
+type resetReader interface {
+	GetReset(ctx context.Context, userID string) (Reset, error)
+	GetResetToken(ctx context.Context, hash string) (Token, error)
+}
+
+// resetWriter starts and ends resets.
+//
+// StartLinkReset writes the user change of an admin link reset (after, under
+// before's version: rekey.ErrVersionConflict otherwise), replaces the user's
+// reset with r and writes audit, in one transaction. ReplaceReset replaces
+// the user's reset with r when the stored one's id is still previousID (or
+// there is none, for ""), else rekey.ErrConflict. SetPasswordEndingReset
+// writes the user change (under before's version) and deletes any pending
+// reset, with audit, in one transaction.
+type resetWriter interface {
+	StartLinkReset(ctx context.Context, before, after rekey.User, r Reset, audit rekey.AuditEntry) error
+	ReplaceReset(ctx context.Context, r Reset, previousID string, audit *rekey.AuditEntry) error
+	SetPasswordEndingReset(ctx context.Context, before, after rekey.User, audit rekey.AuditEntry) error
+}
+
+// tokenStore records an issued token and redeems one.
+//
+// RecordResetToken stores t and makes it the reset's only valid token (the
+// reset's TokenHash), provided the user's reset is still t.ResetID
+// (rekey.ErrConflict otherwise); the token with previousHash, if any, is
+// deleted. RedeemResetToken, in one transaction, deletes the token (which
+// must still exist), deletes the reset (whose TokenHash must still be
+// t.Hash), writes the user change under before's version and writes audit;
+// a spent or superseded token is rekey.ErrConflict, a stale user
+// rekey.ErrVersionConflict.
+type tokenStore interface {
+	RecordResetToken(ctx context.Context, t Token, previousHash string) error
+	RedeemResetToken(ctx context.Context, t Token, before, after rekey.User, audit rekey.AuditEntry) error
+}
+
+// requestCounter counts forgot-password requests per key in fixed windows
+// and returns the count of the window that contains at, this one included.
+type requestCounter interface {
+	CountRequest(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
+}
+
+// mailQueue puts one job on the mail queue; *queue.Sender satisfies it.
+type mailQueue interface {
+	Send(ctx context.Context, message any) error
+}
+
+// hasher hashes new passwords; password.Hasher satisfies it.
+type hasher interface {
+	Hash(password string) (string, error)
+}
+
+// Longest expiries allowed by SECURITY.md 8.
+const (
+	MaxLinkExpiry   = 24 * time.Hour
+	MaxForgotExpiry = time.Hour
+)
+
+// Config holds expiries and forgot-password rate limits.
+type Config struct {
+	// LinkExpiry is how long an admin's reset link works: 15 minutes by
+	// default, at most MaxLinkExpiry.
+	LinkExpiry time.Duration
+	// ForgotExpiry is how long a self-service link works: 30 minutes by
+	// default, at most MaxForgotExpiry.
+	ForgotExpiry time.Duration
+	// ForgotWindow is the rate-limit window: 15 minutes by default.
+	ForgotWindow time.Duration
+	// ForgotPerAccount is how many forgot-password requests per window one
+	// account may cause; further ones are dropped silently (3 by default).
+	ForgotPerAccount int
+	// ForgotPerClient is how many forgot-password requests one client
+	// address may make per window before it gets too_many_attempts
+	// (20 by default). Nothing ever locks the account.
+	ForgotPerClient int
+}
+
+// DefaultConfig is the configuration the specification asks for.
+func DefaultConfig() Config {
+	return Config{
+		LinkExpiry:       15 * time.Minute,
+		ForgotExpiry:     30 * time.Minute,
+		ForgotWindow:     15 * time.Minute,
+		ForgotPerAccount: 3,
+		ForgotPerClient:  20,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig and checks the limits.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.LinkExpiry <= 0 {
+		c.LinkExpiry = d.LinkExpiry
+	}
+	if c.ForgotExpiry <= 0 {
+		c.ForgotExpiry = d.ForgotExpiry
+	}
+	if c.ForgotWindow <= 0 {
+		c.ForgotWindow = d.ForgotWindow
+	}
+	if c.ForgotPerAccount <= 0 {
+		c.ForgotPerAccount = d.ForgotPerAccount
+	}
+	if c.ForgotPerClient <= 0 {
+		c.ForgotPerClient = d.ForgotPerClient
+	}
+	if c.LinkExpiry > MaxLinkExpiry {
+		return Config{}, fmt.Errorf("resets: link expiry %v is longer than %v", c.LinkExpiry, MaxLinkExpiry)
+	}
+	if c.ForgotExpiry > MaxForgotExpiry {
+		return Config{}, fmt.Errorf("resets: forgot-password expiry %v is longer than %v", c.ForgotExpiry, MaxForgotExpiry)
+	}
+	return c, nil
+}
+
+// Deps are the service's collaborators. Queue and Hasher serve the request
+// side (resets, resends, forgot-password, redemption); the mail worker's
+// Service, which only calls PrepareMail, may leave them nil.
+type Deps struct {
+	Store  Store
+	Queue  mailQueue
+	Hasher hasher
+	// Logger may be nil: nothing is logged.
+	Logger *slog.Logger
+	// Now may be nil: time.Now. Tests pass a fake clock.
+	Now func() time.Time
+}
+
+// Service runs password resets.
+type Service struct {
+	cfg    Config
+	store  Store
+	queue  mailQueue
+	hasher hasher
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewService returns a Service. Zero fields of cfg take DefaultConfig's
+// value; an expiry beyond the specification's limits is an error.
+func NewService(cfg Config, deps Deps) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if deps.Store == nil {
+		return nil, errors.New("resets: a Store is required")
+	}
+	s := &Service{cfg: cfg, store: deps.Store, queue: deps.Queue, hasher: deps.Hasher, log: deps.Logger, now: deps.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// maxVersionRetries bounds how often a reset is retried after a concurrent
+// change of the user record (a sign-in rehash, an edit) made it stale.
+const maxVersionRetries = 3
+
+// target loads the user an admin acts on and checks that actor may reset
+// them: a user the actor may not see is rekey.ErrNotFound (never data), one
+// they may see but not reset rekey.ErrForbidden. A refusal is audited on
+// the target.
+func (s *Service) target(ctx context.Context, actor rekey.User, targetID, action, requestID string) (rekey.User, error) {
+	if !rekey.ValidID(targetID) {
+		return rekey.User{}, rekey.ErrNotFound
+	}
+	target, err := s.store.GetUser(ctx, targetID)
+	if isNotFound(err) {
+		return rekey.User{}, rekey.ErrNotFound
+	}
+	if err != nil {
+		return rekey.User{}, fmt.Errorf("resets: read user: %w", err)
+	}
+	switch {
+	case !authz.Allowed(actor, target, authz.ActionView):
+		s.audit(ctx, s.entry(actor, target, action, rekey.OutcomeDenied, "target outside the actor's scope", requestID))
+		return rekey.User{}, rekey.ErrNotFound
+	case !authz.Allowed(actor, target, authz.ActionReset):
+		s.audit(ctx, s.entry(actor, target, action, rekey.OutcomeDenied, "actor may not reset this user", requestID))
+		return rekey.User{}, rekey.ErrForbidden
+	}
+	return target, nil
+}
+
+// policyFor returns the password policy of user's district and the school
+// and district names a password must not contain.
+func (s *Service) policyFor(ctx context.Context, user rekey.User) (rekey.PasswordPolicy, []string, error) {
+	policy := rekey.DefaultPasswordPolicy
+	var words []string
+	if user.DistrictID != "" {
+		district, err := s.store.GetDistrict(ctx, user.DistrictID)
+		switch {
+		case err == nil:
+			policy = district.Policy.WithDefaults()
+			words = append(words, district.Name)
+		case !isNotFound(err):
+			return rekey.PasswordPolicy{}, nil, fmt.Errorf("resets: read district: %w", err)
+		}
+	}
+	if user.SchoolID != "" {
+		school, err := s.store.GetSchool(ctx, user.SchoolID)
+		switch {
+		case err == nil:
+			words = append(words, school.Name)
+		case !isNotFound(err):
+			return rekey.PasswordPolicy{}, nil, fmt.Errorf("resets: read school: %w", err)
+		}
+	}
+	return policy, words, nil
+}
+
+// checkPassword applies user's district policy to a new password.
+func (s *Service) checkPassword(ctx context.Context, user rekey.User, field, pw string) error {
+	policy, words, err := s.policyFor(ctx, user)
+	if err != nil {
+		return err
+	}
+	return password.Check(policy, field, pw, user, words...)
+}
+
+// entry starts an audit entry about actor acting on target.
+func (s *Service) entry(actor, target rekey.User, action, outcome, detail, requestID string) rekey.AuditEntry {
+	return rekey.AuditEntry{
+		ID:         rekey.NewID(),
+		At:         s.now(),
+		DistrictID: target.DistrictID,
+		ActorID:    actor.ID,
+		ActorName:  actor.FullName(),
+		TargetID:   target.ID,
+		Action:     action,
+		Outcome:    outcome,
+		Detail:     detail,
+		RequestID:  requestID,
+	}
+}
+
+// audit writes an entry that goes with no record change. A failure is
+// logged, not returned: the answer must not depend on it.
+func (s *Service) audit(ctx context.Context, e rekey.AuditEntry) {
+	if err := s.store.PutAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "resets: write audit entry", "action", e.Action, "error", err)
+	}
+}
+
+// enqueue puts job on the mail queue.
+func (s *Service) enqueue(ctx context.Context, job MailJob) error {
+	if err := job.Validate(); err != nil {
+		return err
+	}
+	if s.queue == nil {
+		return errors.New("resets: no mail queue configured")
+	}
+	if err := s.queue.Send(ctx, job); err != nil {
+		return fmt.Errorf("resets: queue %s mail: %w", job.Kind, err)
+	}
+	return nil
+}
+
+// hash hashes a new password.
+func (s *Service) hash(pw string) (string, error) {
+	if s.hasher == nil {
+		return "", errors.New("resets: no password hasher configured")
+	}
+	return s.hasher.Hash(pw)
+}
+
+// normalizeLogin is how a sign-in name or email is compared and counted.
+func normalizeLogin(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+
+// isNotFound reports whether err says that an item does not exist.
+func isNotFound(err error) bool { return rekey.ErrorCode(err) == rekey.ECodeNotFound }
