@@ -1,0 +1,150 @@
+package rekey
+
+import "time"
+
+// SelectionMode says which users a bulk reset reaches, before the actor's
+// scope and the optional narrowing are applied.
+type SelectionMode string
+
+// Selection modes (the four filters of the bulk reset screen).
+const (
+	SelectAll         SelectionMode = "all"
+	SelectAllExcept   SelectionMode = "all_except"
+	SelectWithoutRole SelectionMode = "without_role" // end users: students only
+	SelectSelected    SelectionMode = "selected"
+)
+
+// Valid reports whether m is a defined mode.
+func (m SelectionMode) Valid() bool {
+	return m == SelectAll || m == SelectAllExcept || m == SelectWithoutRole || m == SelectSelected
+}
+
+// Selection picks the users of a bulk reset. It is always intersected with
+// the initiator's scope; SchoolID, Role and Grade narrow it further.
+type Selection struct {
+	Mode     SelectionMode `json:"mode"`
+	UserIDs  []string      `json:"userIds"`
+	SchoolID string        `json:"schoolId,omitempty"`
+	Role     Role          `json:"role,omitempty"`
+	Grade    string        `json:"grade,omitempty"`
+}
+
+// DeliveryMode says how users learn their new credentials.
+type DeliveryMode string
+
+// Delivery modes.
+const (
+	DeliverEmailLink          DeliveryMode = "email_link"
+	DeliverDefaultPassword    DeliveryMode = "default_password"
+	DeliverGeneratedPasswords DeliveryMode = "generated_passwords"
+)
+
+// Valid reports whether m is a defined delivery.
+func (m DeliveryMode) Valid() bool {
+	return m == DeliverEmailLink || m == DeliverDefaultPassword || m == DeliverGeneratedPasswords
+}
+
+// Delivery is how a bulk reset reaches its users. DefaultPassword is set
+// only for default_password and is never stored in clear or echoed back.
+type Delivery struct {
+	Mode            DeliveryMode `json:"mode"`
+	DefaultPassword string       `json:"defaultPassword,omitempty"`
+}
+
+// TaskStatus is a background task's state.
+type TaskStatus string
+
+// Task states.
+const (
+	TaskQueued              TaskStatus = "queued"
+	TaskRunning             TaskStatus = "running"
+	TaskCompleted           TaskStatus = "completed"
+	TaskCompletedWithErrors TaskStatus = "completed_with_errors"
+	TaskCancelled           TaskStatus = "cancelled"
+	TaskFailed              TaskStatus = "failed"
+)
+
+// Finished reports whether no more work will happen for the task.
+func (s TaskStatus) Finished() bool {
+	return s == TaskCompleted || s == TaskCompletedWithErrors || s == TaskCancelled || s == TaskFailed
+}
+
+// TaskKindBulkReset is the kind of task a bulk reset runs as.
+const TaskKindBulkReset = "bulk_reset"
+
+// Task is a background job as the task centre shows it. Counters are exact:
+// processed = succeeded + failed (+ skipped), and emailed + noEmail count
+// email-link deliveries.
+type Task struct {
+	ID         string     `json:"id"`
+	Kind       string     `json:"kind"`
+	Status     TaskStatus `json:"status"`
+	DistrictID string     `json:"districtId"`
+	Selection  Selection  `json:"selection"`
+	Delivery   Delivery   `json:"delivery"`
+	ScheduleID string     `json:"scheduleId,omitempty"`
+	Total      int        `json:"total"`
+	Processed  int        `json:"processed"`
+	Succeeded  int        `json:"succeeded"`
+	Emailed    int        `json:"emailed"`
+	NoEmail    int        `json:"noEmail"`
+	Failed     int        `json:"failed"`
+	Skipped    int        `json:"skipped"`
+	CreatedBy  string     `json:"createdBy"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	FinishedAt time.Time  `json:"finishedAt,omitzero"`
+	// Waiting explains a pause, such as the SES daily quota running out;
+	// EstimatedFinishAt is when the task should end at the current pace.
+	Waiting           string    `json:"waiting,omitempty"`
+	EstimatedFinishAt time.Time `json:"estimatedFinishAt,omitzero"`
+}
+
+// Outcome is what a bulk task did for one user.
+type Outcome string
+
+// Per-user outcomes.
+const (
+	OutcomeEmailed     Outcome = "emailed"
+	OutcomePasswordSet Outcome = "password_set"
+	OutcomeNoEmail     Outcome = "no_email"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeSkipped     Outcome = "skipped"
+)
+
+// TaskResult is one user's line in a task's results (and its CSV export).
+// Password is the generated password, kept only for the task's creator and
+// only for 24 hours.
+type TaskResult struct {
+	UserID     string  `json:"userId"`
+	Username   string  `json:"username"`
+	FirstName  string  `json:"firstName"`
+	LastName   string  `json:"lastName"`
+	ExternalID string  `json:"externalId"`
+	SchoolID   string  `json:"schoolId"`
+	Grade      string  `json:"grade"`
+	Email      string  `json:"email"`
+	Outcome    Outcome `json:"outcome"`
+	Attempts   int     `json:"attempts"`
+	Error      string  `json:"error,omitempty"`
+	Password   string  `json:"-"`
+}
+
+// Schedule is a saved bulk reset that runs on an EventBridge-syntax
+// expression (cron(...) or rate(...)) in a time zone.
+type Schedule struct {
+	ID         string    `json:"id"`
+	DistrictID string    `json:"districtId"`
+	Name       string    `json:"name"`
+	Expression string    `json:"expression"`
+	Timezone   string    `json:"timezone"`
+	Selection  Selection `json:"selection"`
+	Delivery   Delivery  `json:"delivery"`
+	Enabled    bool      `json:"enabled"`
+	CreatedBy  string    `json:"createdBy"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	Version    int       `json:"version"`
+	NextRunAt  time.Time `json:"nextRunAt,omitzero"`
+	LastRunAt  time.Time `json:"lastRunAt,omitzero"`
+	LastTaskID string    `json:"lastTaskId,omitempty"`
+}
