@@ -15,14 +15,19 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/infra/seed"
+	"github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
 	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/rekey"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -136,19 +141,55 @@ func TestEveryFunctionHasTemplateEntryEventAndRoutes(t *testing.T) {
 // The sample login event signs in the demo district admin with this password.
 const samplePassword = "correct horse battery staple"
 
-func TestSampleEventsDriveHandlers(t *testing.T) {
+// sampleApp is the system against moto, with the demo district seeded, the
+// template's queues created and the sender identity verified.
+func sampleApp(t *testing.T) *app.App {
+	t.Helper()
 	ctx := context.Background()
 	awsCfg := mototest.Config(t)
 	table := mototest.Table(t, awsCfg)
+	template, err := stack.FindTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := strings.ToLower(rekey.NewID()[:8])
+	queues, err := stack.CreateQueues(ctx, sqs.NewFromConfig(awsCfg), template, map[string]string{
+		"MailQueue": "mail-" + suffix, "MailDLQ": "mail-dlq-" + suffix,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sender = "no-reply@rekey.example.org"
+	if _, err := sesv2.NewFromConfig(awsCfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sender)}); err != nil {
+		t.Fatal(err)
+	}
 	cheap := password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
-	a, err := app.New(ctx, app.Config{Table: table, PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@rekey.example.org"},
-		awsCfg, app.Options{Hasher: cheap})
+	a, err := app.New(ctx, app.Config{
+		Table: table, PublicBaseURL: "https://rekey.example.org", SenderEmail: sender, MailQueueURL: queues["MailQueue"].URL,
+	}, awsCfg, app.Options{Hasher: cheap})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := seed.Demo(ctx, a.Store, cheap, seed.Options{Password: samplePassword, StudentsPerSchool: 3}); err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+func readEvent(t *testing.T, function string, into any) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "events", function+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, into); err != nil {
+		t.Fatalf("events/%s.json: %v", function, err)
+	}
+}
+
+func TestSampleEventsDriveHTTPHandlers(t *testing.T) {
+	ctx := context.Background()
+	a := sampleApp(t)
 	for _, test := range []struct {
 		function string
 		status   int
@@ -165,16 +206,16 @@ func TestSampleEventsDriveHandlers(t *testing.T) {
 				t.Errorf("body = %v, want error code unauthenticated", body)
 			}
 		}},
+		// Forgot password answers 202 with the one generic message.
+		{"api-resets", http.StatusAccepted, func(t *testing.T, body map[string]any) {
+			if body["message"] == "" {
+				t.Errorf("body = %v, want the generic message", body)
+			}
+		}},
 	} {
 		t.Run(test.function, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("..", "events", test.function+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var ev events.APIGatewayV2HTTPRequest
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				t.Fatal(err)
-			}
+			readEvent(t, test.function, &ev)
 			resp, err := httplambda.New(a.API.Handler(test.function)).Invoke(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
@@ -191,5 +232,18 @@ func TestSampleEventsDriveHandlers(t *testing.T) {
 			}
 			test.check(t, body)
 		})
+	}
+}
+
+func TestSampleEventDrivesMailWorker(t *testing.T) {
+	a := sampleApp(t)
+	var ev events.SQSEvent
+	readEvent(t, "mail-worker", &ev)
+	resp, err := a.MailWorker.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("mail worker failed %v, want no failures", resp.BatchItemFailures)
 	}
 }

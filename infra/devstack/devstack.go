@@ -6,22 +6,30 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rekey/rekey/infra/moto"
 	"github.com/rekey/rekey/infra/seed"
 	"github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/app"
+	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/queue"
 )
 
 // Options configure a stack; zero values give the `make dev` defaults.
@@ -50,10 +58,16 @@ type Stack struct {
 	App    *app.App
 	Demo   seed.Summary
 
-	moto   *moto.Server
-	server *http.Server
-	done   chan error
+	moto    *moto.Server
+	server  *http.Server
+	done    chan error
+	mail    *recordingMailer
+	workers sync.WaitGroup
+	stop    context.CancelFunc
 }
+
+// Mail returns the emails the system has sent, oldest first.
+func (s *Stack) Mail() []SentEmail { return s.mail.Sent() }
 
 // Start brings the stack up and returns once it serves requests.
 func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
@@ -86,14 +100,26 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if err := stack.CreateTables(ctx, dynamodb.NewFromConfig(awsCfg), template, map[string]string{"Table": opt.Table}); err != nil {
 		return nil, fmt.Errorf("devstack: create tables: %w", err)
 	}
+	sqsClient := sqs.NewFromConfig(awsCfg)
+	queues, err := stack.CreateQueues(ctx, sqsClient, template, map[string]string{
+		"MailQueue": opt.Table + "-mail", "MailDLQ": opt.Table + "-mail-dlq",
+	})
+	if err != nil {
+		return nil, err
+	}
+	const sender = "no-reply@rekey.example.org"
+	if err := verifySender(ctx, sesv2.NewFromConfig(awsCfg), sender); err != nil {
+		return nil, err
+	}
+	s.mail = &recordingMailer{next: mail.NewSES(sesv2.NewFromConfig(awsCfg), sender, "")}
 
 	listener, err := net.Listen("tcp", opt.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("devstack: listen on %s (set REKEY_ADDR to use another address): %w", opt.Addr, err)
 	}
 	s.URL = "http://" + listener.Addr().String()
-	cfg := app.Config{Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: "no-reply@rekey.example.org"}
-	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher})
+	cfg := app.Config{Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: sender, MailQueueURL: queues["MailQueue"].URL}
+	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher, Mailer: s.mail})
 	if err != nil {
 		listener.Close()
 		return nil, err
@@ -113,9 +139,35 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	}
 	s.Seeded = s.Demo.Created
 
+	// The queue workers run in process, polling as Lambda's event source
+	// mappings would; failed messages come back after a few seconds.
+	workCtx, stopWork := context.WithCancel(context.Background())
+	s.stop = stopWork
+	mailPoller := queue.NewPoller(sqsClient, queues["MailQueue"].URL, queues["MailQueue"].ARN, awsCfg.Region, s.App.MailWorker.Handle)
+	mailPoller.WaitTime = time.Second
+	mailPoller.FailedVisibility = 2 * time.Second
+	mailPoller.Logger = opt.Logger
+	s.workers.Go(func() { mailPoller.Run(workCtx) })
+
 	s.server = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.done <- s.server.Serve(listener) }()
 	return s, nil
+}
+
+// verifySender creates the SES identity of the sender, as the template's
+// SenderIdentity does on AWS (moto verifies it at once).
+func verifySender(ctx context.Context, client *sesv2.Client, sender string) error {
+	_, err := client.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sender)})
+	var exists *sestypes.AlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("devstack: verify sender %s: %w", sender, err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
 }
 
 // handler is everything the deployment serves on one origin, plus the
@@ -123,6 +175,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 func (s *Stack) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.App.API.Handler())
+	mux.HandleFunc("GET /_local/mail", s.serveMail)
 	return mux
 }
 
@@ -152,6 +205,10 @@ func (s *Stack) awsEnvironment(ctx context.Context) error {
 // Close stops the HTTP server and the moto it started.
 func (s *Stack) Close() error {
 	var errs []error
+	if s.stop != nil {
+		s.stop()
+		s.workers.Wait()
+	}
 	if s.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

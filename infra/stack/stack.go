@@ -169,6 +169,24 @@ func FindTemplate() (string, error) {
 // only the schema properties of table resources are decoded further, and an
 // intrinsic function there is reported rather than silently misread.
 func readTables(templatePath string) (map[string]table, error) {
+	nodes, err := resourcesOfType(templatePath, tableType)
+	if err != nil {
+		return nil, err
+	}
+	tables := make(map[string]table)
+	for id, resource := range nodes {
+		t, err := decodeTable(mappingValue(resource, "Properties"))
+		if err != nil {
+			return nil, fmt.Errorf("stack: %s: resource %s: %w", templatePath, id, err)
+		}
+		tables[id] = t
+	}
+	return tables, nil
+}
+
+// resourcesOfType returns the template's resources of one CloudFormation
+// type, by logical id.
+func resourcesOfType(templatePath, typ string) (map[string]*yaml.Node, error) {
 	data, err := os.ReadFile(templatePath)
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
@@ -184,20 +202,14 @@ func readTables(templatePath string) (map[string]table, error) {
 	if resources == nil || resources.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("stack: %s has no Resources mapping", templatePath)
 	}
-	tables := make(map[string]table)
+	out := make(map[string]*yaml.Node)
 	for i := 0; i+1 < len(resources.Content); i += 2 {
 		id, resource := resources.Content[i].Value, resources.Content[i+1]
-		typ := mappingValue(resource, "Type")
-		if typ == nil || typ.Value != tableType {
-			continue
+		if t := mappingValue(resource, "Type"); t != nil && t.Value == typ {
+			out[id] = resource
 		}
-		t, err := decodeTable(mappingValue(resource, "Properties"))
-		if err != nil {
-			return nil, fmt.Errorf("stack: %s: resource %s: %w", templatePath, id, err)
-		}
-		tables[id] = t
 	}
-	return tables, nil
+	return out, nil
 }
 
 func decodeTable(node *yaml.Node) (table, error) {

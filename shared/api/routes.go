@@ -23,8 +23,9 @@ func (r Route) key() string { return r.Method + " " + r.Pattern }
 
 // Function names.
 const (
-	FunctionAuth  = "api-auth"
-	FunctionUsers = "api-users"
+	FunctionAuth   = "api-auth"
+	FunctionUsers  = "api-users"
+	FunctionResets = "api-resets"
 )
 
 // Routes is the one route table.
@@ -37,6 +38,12 @@ var Routes = []Route{
 	{http.MethodGet, "/api/users/{id}", FunctionUsers},
 	{http.MethodPatch, "/api/users/{id}", FunctionUsers},
 	{http.MethodGet, "/api/users/{id}/activity", FunctionUsers},
+	{http.MethodGet, "/api/schools", FunctionUsers},
+	{http.MethodPost, "/api/users/{id}/password-reset", FunctionResets},
+	{http.MethodPost, "/api/users/{id}/password-reset/resend", FunctionResets},
+	{http.MethodPost, "/api/password/forgot", FunctionResets},
+	{http.MethodPost, "/api/password/reset", FunctionResets},
+	{http.MethodGet, "/api/password/policy", FunctionResets},
 }
 
 // Handler returns the HTTP handler for the routes of the named functions,

@@ -33,6 +33,8 @@ type UserService interface {
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.User, error)
 	Update(ctx context.Context, actor rekey.User, id string, patch users.Patch, requestID string) (rekey.User, error)
 	Activity(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (rekey.AuditPage, error)
+	Schools(ctx context.Context, actor rekey.User, districtID string) ([]rekey.School, error)
+	PasswordPolicy(ctx context.Context, actor rekey.User) (rekey.PasswordPolicy, error)
 }
 
 // SecretStore hands out named secrets; the cursor signing key is
@@ -47,6 +49,7 @@ type Deps struct {
 	Auth    AuthService
 	Users   UserService
 	Secrets SecretStore
+	Resets  ResetService
 	// Logger may be nil (nothing is logged). Every line the server logs
 	// carries the request id.
 	Logger *slog.Logger
@@ -57,6 +60,7 @@ type Server struct {
 	auth     AuthService
 	users    UserService
 	secrets  SecretStore
+	resets   ResetService
 	log      *slog.Logger
 	handlers map[string]http.Handler // by Route.key()
 
@@ -74,17 +78,24 @@ func New(deps Deps) *Server {
 		auth:    deps.Auth,
 		users:   deps.Users,
 		secrets: deps.Secrets,
+		resets:  deps.Resets,
 		log:     WithRequestIDs(logger),
 	}
 	s.handlers = map[string]http.Handler{
-		"POST /api/auth/login":         http.HandlerFunc(s.login),
-		"POST /api/auth/logout":        http.HandlerFunc(s.logout),
-		"GET /api/me":                  s.signedIn(duringPasswordChange, s.me),
-		"POST /api/password/change":    s.signedIn(duringPasswordChange, s.changePassword),
-		"GET /api/users":               s.signedIn(fullAccess, s.listUsers),
-		"GET /api/users/{id}":          s.signedIn(fullAccess, s.getUser),
-		"PATCH /api/users/{id}":        s.signedIn(fullAccess, s.patchUser),
-		"GET /api/users/{id}/activity": s.signedIn(fullAccess, s.userActivity),
+		"POST /api/auth/login":                       http.HandlerFunc(s.login),
+		"POST /api/auth/logout":                      http.HandlerFunc(s.logout),
+		"GET /api/me":                                s.signedIn(duringPasswordChange, s.me),
+		"POST /api/password/change":                  s.signedIn(duringPasswordChange, s.changePassword),
+		"GET /api/users":                             s.signedIn(fullAccess, s.listUsers),
+		"GET /api/users/{id}":                        s.signedIn(fullAccess, s.getUser),
+		"PATCH /api/users/{id}":                      s.signedIn(fullAccess, s.patchUser),
+		"GET /api/users/{id}/activity":               s.signedIn(fullAccess, s.userActivity),
+		"GET /api/schools":                           s.signedIn(fullAccess, s.listSchools),
+		"POST /api/users/{id}/password-reset":        s.signedIn(fullAccess, s.resetPassword),
+		"POST /api/users/{id}/password-reset/resend": s.signedIn(fullAccess, s.resendReset),
+		"POST /api/password/forgot":                  http.HandlerFunc(s.forgotPassword),
+		"POST /api/password/reset":                   http.HandlerFunc(s.redeemReset),
+		"GET /api/password/policy":                   s.signedIn(duringPasswordChange, s.passwordPolicy),
 	}
 	return s
 }

@@ -261,3 +261,14 @@ func (fastHasher) Verify(encoded, pw string) (bool, bool, error) {
 }
 
 func (fastHasher) Burn(string) {}
+
+func (m *memStore) ListSchools(_ context.Context, districtID string) ([]rekey.School, error) {
+	var out []rekey.School
+	for _, s := range m.schools {
+		if s.DistrictID == districtID {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b rekey.School) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}

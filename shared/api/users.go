@@ -132,3 +132,30 @@ func nonNil[T any](items []T) []T {
 	}
 	return items
 }
+
+// listSchools is GET /api/schools?districtId=: the schools the caller may
+// pick from in filters and the record editor.
+func (s *Server) listSchools(w http.ResponseWriter, r *http.Request, p principal) {
+	q, err := queryParams(r, "districtId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	schools, err := s.users.Schools(r.Context(), p.user, q.Get("districtId"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, listResponse[rekey.School]{Items: nonNil(schools)})
+}
+
+// passwordPolicy is GET /api/password/policy: the caller's district policy,
+// for live checks in forms.
+func (s *Server) passwordPolicy(w http.ResponseWriter, r *http.Request, p principal) {
+	policy, err := s.users.PasswordPolicy(r.Context(), p.user)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, policy)
+}

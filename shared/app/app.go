@@ -17,11 +17,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/auth"
 	"github.com/rekey/rekey/shared/dynamo"
+	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/queue"
+	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/users"
 )
 
@@ -34,6 +40,11 @@ type Config struct {
 	PublicBaseURL string
 	// SenderEmail is the verified SES sender (REKEY_SENDER_EMAIL).
 	SenderEmail string
+	// MailQueueURL is the SQS queue of the mail worker (REKEY_MAIL_QUEUE_URL).
+	MailQueueURL string
+	// Resets holds link expiries and forgot-password limits
+	// (REKEY_RESET_LINK_EXPIRY and friends; see resets.ConfigFromEnv).
+	Resets resets.Config
 }
 
 // ConfigFromEnv reads the configuration and says which variable is missing
@@ -43,6 +54,11 @@ func ConfigFromEnv() (Config, error) {
 		Table:         os.Getenv("REKEY_TABLE"),
 		PublicBaseURL: strings.TrimRight(os.Getenv("REKEY_PUBLIC_BASE_URL"), "/"),
 		SenderEmail:   os.Getenv("REKEY_SENDER_EMAIL"),
+		MailQueueURL:  os.Getenv("REKEY_MAIL_QUEUE_URL"),
+	}
+	var err error
+	if cfg.Resets, err = resets.ConfigFromEnv(os.LookupEnv); err != nil {
+		return cfg, fmt.Errorf("app: %w", err)
 	}
 	return cfg, cfg.Validate()
 }
@@ -59,6 +75,9 @@ func (c Config) Validate() error {
 	if !strings.Contains(c.SenderEmail, "@") {
 		return fmt.Errorf("app: REKEY_SENDER_EMAIL must be an email address, got %q", c.SenderEmail)
 	}
+	if c.MailQueueURL == "" {
+		return fmt.Errorf("app: REKEY_MAIL_QUEUE_URL is not set")
+	}
 	return nil
 }
 
@@ -68,8 +87,11 @@ type App struct {
 	Store  *dynamo.Store
 	Auth   *auth.Service
 	Users  *users.Service
+	Resets *resets.Service
 	API    *api.Server
-	Logger *slog.Logger
+	// MailWorker handles the mail queue's batches.
+	MailWorker *mailworker.Handler
+	Logger     *slog.Logger
 }
 
 // Options are the parts a caller may replace: tests pass a fake clock.
@@ -78,6 +100,9 @@ type Options struct {
 	Now    func() time.Time
 	// Hasher defaults to argon2id at password.DefaultParams.
 	Hasher password.Hasher
+	// Mailer sends rendered email; defaults to SES v2 from SenderEmail. The
+	// local runner wraps SES to also keep what was sent for /_local/mail.
+	Mailer mailworker.Mailer
 }
 
 // New builds the system on the given AWS configuration. It makes no network
@@ -94,17 +119,42 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if now == nil {
 		now = time.Now
 	}
+	serviceLog := api.WithRequestIDs(logger)
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, now)
+	resetSvc, err := resets.NewService(cfg.Resets, resets.Deps{
+		Store:  store,
+		Queue:  queue.NewSender(sqs.NewFromConfig(awsCfg), cfg.MailQueueURL),
+		Hasher: opt.Hasher,
+		Logger: serviceLog,
+		Now:    now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	authSvc := auth.NewService(auth.Config{}, auth.Deps{
 		Store:     store,
 		Throttles: throttles{store},
 		Hasher:    opt.Hasher,
-		Logger:    api.WithRequestIDs(logger),
+		Notifier:  resetSvc,
+		Logger:    serviceLog,
 		Now:       now,
 	})
 	usersSvc := users.NewService(store, now)
-	server := api.New(api.Deps{Auth: authSvc, Users: usersSvc, Secrets: store, Logger: logger})
-	return &App{Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, API: server, Logger: logger}, nil
+	mailer := opt.Mailer
+	if mailer == nil {
+		mailer = mail.NewSES(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
+	}
+	worker, err := mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
+		Deliveries: store, Resets: resetSvc, Mailer: mailer, Logger: logger, Now: now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	server := api.New(api.Deps{Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Logger: logger})
+	return &App{
+		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc,
+		API: server, MailWorker: worker, Logger: logger,
+	}, nil
 }
 
 // throttles adapts the store's throttle records to the auth service's view.

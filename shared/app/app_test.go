@@ -6,7 +6,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
-	good := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org"}
+	good := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q"}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v, want nil", good, err)
 	}
@@ -20,6 +20,7 @@ func TestConfigValidate(t *testing.T) {
 		{"base URL with a path", func(c *Config) { c.PublicBaseURL = "https://x.example/app" }, "REKEY_PUBLIC_BASE_URL"},
 		{"base URL not http", func(c *Config) { c.PublicBaseURL = "ftp://x.example" }, "REKEY_PUBLIC_BASE_URL"},
 		{"bad sender", func(c *Config) { c.SenderEmail = "nobody" }, "REKEY_SENDER_EMAIL"},
+		{"no mail queue", func(c *Config) { c.MailQueueURL = "" }, "REKEY_MAIL_QUEUE_URL"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			c := good
@@ -35,6 +36,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("REKEY_TABLE", "rekey")
 	t.Setenv("REKEY_PUBLIC_BASE_URL", "https://rekey.example.org/")
 	t.Setenv("REKEY_SENDER_EMAIL", "no-reply@example.org")
+	t.Setenv("REKEY_MAIL_QUEUE_URL", "http://127.0.0.1:1/q")
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ type auditReader interface {
 type places interface {
 	GetDistrict(ctx context.Context, id string) (rekey.District, error)
 	GetSchool(ctx context.Context, id string) (rekey.School, error)
+	ListSchools(ctx context.Context, districtID string) ([]rekey.School, error)
 }
 
 // Page sizes of listings.

@@ -470,3 +470,14 @@ func TestEmailValidation(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeStore) ListSchools(_ context.Context, districtID string) ([]rekey.School, error) {
+	var out []rekey.School
+	for _, s := range f.schools {
+		if s.DistrictID == districtID {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b rekey.School) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
