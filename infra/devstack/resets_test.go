@@ -71,7 +71,9 @@ func TestPasswordResetsEndToEnd(t *testing.T) {
 	admin := signIn(t, s, "district.admin")
 
 	// Temporary password -> forced change -> normal sign-in.
-	student := demoUser(t, s, func(u rekey.User) bool { return u.Role == rekey.RoleStudent && u.SchoolID == "demo-school-1" && u.Email != "" })
+	student := demoUser(t, s, func(u rekey.User) bool {
+		return u.Role == rekey.RoleStudent && u.SchoolID == "demo-school-1" && u.Email != ""
+	})
 	var temp struct {
 		Mode              string
 		TemporaryPassword string
@@ -156,7 +158,9 @@ func TestPasswordResetsEndToEnd(t *testing.T) {
 
 	// Forgot password: the same answer for a known and an unknown account,
 	// and mail only for the known one.
-	known := demoUser(t, s, func(u rekey.User) bool { return u.Role == rekey.RoleStudent && u.SchoolID == "demo-school-2" && u.Email != "" })
+	known := demoUser(t, s, func(u rekey.User) bool {
+		return u.Role == rekey.RoleStudent && u.SchoolID == "demo-school-2" && u.Email != ""
+	})
 	var a1, a2 map[string]any
 	mailBefore := len(s.Mail())
 	s1, _ := anon.do("POST", "/api/password/forgot", map[string]string{"login": known.Username}, &a1)
