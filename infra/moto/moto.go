@@ -25,6 +25,7 @@ type Server struct {
 	output   *limitedBuffer
 	exited   chan struct{} // closed when the process has been reaped
 	waitErr  error         // set before exited is closed
+	proxy    *serializingProxy
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -79,6 +80,12 @@ func launch(ctx context.Context, bin string, port int) (*Server, error) {
 		_ = s.Stop()
 		return nil, err
 	}
+	proxy, err := startSerializingProxy(s.endpoint)
+	if err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("moto: start proxy: %w", err)
+	}
+	s.proxy = proxy
 	return s, nil
 }
 
@@ -109,9 +116,10 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
-// Endpoint is the server's base URL, e.g. "http://127.0.0.1:41234", suitable
-// for AWS_ENDPOINT_URL.
-func (s *Server) Endpoint() string { return s.endpoint }
+// Endpoint is the base URL to give the SDK, e.g. "http://127.0.0.1:41234",
+// suitable for AWS_ENDPOINT_URL: the proxy that applies DynamoDB calls one
+// at a time (see serializingProxy).
+func (s *Server) Endpoint() string { return s.proxy.endpoint() }
 
 // Reset clears every emulated resource (tables, queues, sent mail).
 func (s *Server) Reset(ctx context.Context) error {
@@ -135,6 +143,9 @@ func (s *Server) Reset(ctx context.Context) error {
 // more than once.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
+		if s.proxy != nil {
+			s.proxy.close()
+		}
 		select {
 		case <-s.exited:
 			return
