@@ -41,18 +41,14 @@ func newResetStore(t *testing.T) (*Store, rekey.User) {
 	return s, u
 }
 
-// linkReset is the user change and reset of an admin link reset of u.
-func linkReset(u rekey.User, resetID string) (rekey.User, resets.Reset) {
-	after := u
-	after.VoidedPasswordHash, after.PasswordHash = u.PasswordHash, ""
-	after.Status = rekey.StatusResetRequired
-	after.SessionGen++
-	after.Version++
+// linkReset is the user change of an admin link reset of u, with the
+// token whose hash is tokenHash ("" for none yet).
+func linkReset(u rekey.User, resetID, tokenHash string) (rekey.User, resets.Reset) {
 	r := resets.Reset{
 		ID: resetID, UserID: u.ID, Purpose: resets.PurposeAdmin, Email: u.Email, CreatedBy: "admin1",
-		CreatedAt: resetT0, ExpiresAt: resetT0.Add(15 * time.Minute),
+		CreatedAt: resetT0, ExpiresAt: resetT0.Add(15 * time.Minute), TokenHash: tokenHash,
 	}
-	return after, r
+	return resets.ApplyLinkReset(u, r, resetT0), r
 }
 
 func auditFor(u rekey.User, action string) rekey.AuditEntry {
@@ -62,120 +58,80 @@ func auditFor(u rekey.User, action string) rekey.AuditEntry {
 func TestResetLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s, u := newResetStore(t)
-	if _, err := s.GetReset(ctx, u.ID); !errors.Is(err, rekey.ErrNotFound) {
-		t.Fatalf("GetReset before any reset = %v, want ErrNotFound", err)
+	if r, ok := resets.PendingReset(u); ok {
+		t.Fatalf("PendingReset before any reset = %+v, want none", r)
 	}
 
-	after, r := linkReset(u, "r1")
-	if err := s.StartLinkReset(ctx, u, after, r, auditFor(u, rekey.ActionResetLink)); err != nil {
-		t.Fatalf("StartLinkReset: %v", err)
+	after, r := linkReset(u, "r1", "")
+	entry := auditFor(u, rekey.ActionResetLink)
+	if err := s.SaveReset(ctx, u, after, &entry); err != nil {
+		t.Fatalf("SaveReset: %v", err)
 	}
-	if err := s.StartLinkReset(ctx, u, after, r, auditFor(u, rekey.ActionResetLink)); !errors.Is(err, rekey.ErrVersionConflict) {
-		t.Errorf("StartLinkReset with a stale user = %v, want ErrVersionConflict", err)
-	}
-	got, err := s.GetReset(ctx, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(r, got); diff != "" {
-		t.Errorf("GetReset (-want +got):\n%s", diff)
+	if err := s.SaveReset(ctx, u, after, &entry); !errors.Is(err, rekey.ErrVersionConflict) {
+		t.Errorf("SaveReset with a stale user = %v, want ErrVersionConflict", err)
 	}
 	stored, err := s.GetUser(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got, ok := resets.PendingReset(stored)
+	if diff := cmp.Diff(r, got); !ok || diff != "" {
+		t.Errorf("pending reset as stored (-want +got):\n%s", diff)
+	}
 	if stored.PasswordHash != "" || stored.Status != rekey.StatusResetRequired || stored.SessionGen != 2 || stored.Version != 2 {
-		t.Errorf("user after StartLinkReset = %+v, want no password, reset_required, sessionGen 2, version 2", stored)
+		t.Errorf("user after the link reset = %+v, want no password, reset_required, sessionGen 2, version 2", stored)
 	}
 	page, err := s.ListAudit(ctx, u.ID, 10, "")
 	if err != nil || len(page.Items) != 1 || page.Items[0].Action != rekey.ActionResetLink {
-		t.Errorf("audit after StartLinkReset = %+v, %v; want the link entry", page.Items, err)
+		t.Errorf("audit after the link reset = %+v, %v; want the link entry", page.Items, err)
 	}
 
-	// Tokens: a second token replaces the first, which is deleted.
-	t1 := resets.Token{Hash: resets.HashToken("raw-one"), UserID: u.ID, ResetID: "r1", Purpose: resets.PurposeAdmin, CreatedAt: resetT0, ExpiresAt: r.ExpiresAt}
-	if err := s.RecordResetToken(ctx, t1, ""); err != nil {
-		t.Fatalf("RecordResetToken: %v", err)
+	// Issuing a token is a write without audit; a second one replaces it.
+	withToken := stored
+	withToken.ResetTokenHash, withToken.Version = resets.HashToken("raw-one"), stored.Version+1
+	if err := s.SaveReset(ctx, stored, withToken, nil); err != nil {
+		t.Fatalf("SaveReset(token): %v", err)
 	}
-	t2 := t1
-	t2.Hash = resets.HashToken("raw-two")
-	if err := s.RecordResetToken(ctx, t2, t1.Hash); err != nil {
-		t.Fatalf("RecordResetToken (second): %v", err)
-	}
-	if _, err := s.GetResetToken(ctx, t1.Hash); !errors.Is(err, rekey.ErrNotFound) {
-		t.Errorf("first token after the second = %v, want ErrNotFound", err)
-	}
-	gotToken, err := s.GetResetToken(ctx, t2.Hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(t2, gotToken); diff != "" {
-		t.Errorf("GetResetToken (-want +got):\n%s", diff)
-	}
-	if got, _ := s.GetReset(ctx, u.ID); got.TokenHash != t2.Hash {
-		t.Errorf("reset token hash = %q, want the second token's", got.TokenHash)
-	}
-	stale := t2
-	stale.ResetID, stale.Hash = "r0", resets.HashToken("raw-stale")
-	if err := s.RecordResetToken(ctx, stale, ""); !errors.Is(err, rekey.ErrConflict) {
-		t.Errorf("RecordResetToken for a superseded reset = %v, want ErrConflict", err)
+	if err := s.SaveReset(ctx, stored, withToken, nil); !errors.Is(err, rekey.ErrVersionConflict) {
+		t.Errorf("SaveReset(token) with a stale user = %v, want ErrVersionConflict", err)
 	}
 
-	// Replace: only from the expected previous reset.
-	r2 := r
-	r2.ID, r2.CreatedAt = "r2", resetT0.Add(time.Minute)
-	if err := s.ReplaceReset(ctx, r2, "r-other", nil); !errors.Is(err, rekey.ErrConflict) {
-		t.Errorf("ReplaceReset from the wrong reset = %v, want ErrConflict", err)
+	// Redemption needs the current hash and version.
+	done := resets.ApplyTemporaryPassword(withToken, "new-hash", resetT0)
+	done.MustChangePassword = false
+	if err := s.RedeemReset(ctx, resets.HashToken("raw-other"), withToken, done, auditFor(u, rekey.ActionResetComplete)); !errors.Is(err, rekey.ErrVersionConflict) {
+		t.Errorf("RedeemReset with another token = %v, want ErrVersionConflict", err)
 	}
-	if err := s.ReplaceReset(ctx, r2, "", nil); !errors.Is(err, rekey.ErrConflict) {
-		t.Errorf("ReplaceReset expecting none = %v, want ErrConflict", err)
-	}
-	entry := auditFor(u, rekey.ActionResetResend)
-	if err := s.ReplaceReset(ctx, r2, "r1", &entry); err != nil {
-		t.Fatalf("ReplaceReset: %v", err)
-	}
-	if got, _ := s.GetReset(ctx, u.ID); got.ID != "r2" || got.TokenHash != "" {
-		t.Errorf("reset after ReplaceReset = %+v, want r2 without a token", got)
-	}
-
-	// The token of r1 is superseded: redeeming it fails and changes nothing.
-	done := stored
-	done.PasswordHash, done.VoidedPasswordHash, done.Status = "new-hash", "", rekey.StatusActive
-	done.Version++
-	if err := s.RedeemResetToken(ctx, t2, stored, done, auditFor(u, rekey.ActionResetComplete)); !errors.Is(err, rekey.ErrConflict) {
-		t.Errorf("RedeemResetToken of a superseded token = %v, want ErrConflict", err)
-	}
-	t3 := resets.Token{Hash: resets.HashToken("raw-three"), UserID: u.ID, ResetID: "r2", Purpose: resets.PurposeAdmin, CreatedAt: resetT0, ExpiresAt: r2.ExpiresAt}
-	if err := s.RecordResetToken(ctx, t3, ""); err != nil {
-		t.Fatal(err)
-	}
-	staleAfter := u
+	staleAfter := stored
 	staleAfter.Version++
-	if err := s.RedeemResetToken(ctx, t3, u, staleAfter, auditFor(u, rekey.ActionResetComplete)); !errors.Is(err, rekey.ErrVersionConflict) {
-		t.Errorf("RedeemResetToken with a stale user = %v, want ErrVersionConflict", err)
+	if err := s.RedeemReset(ctx, resets.HashToken("raw-one"), stored, staleAfter, auditFor(u, rekey.ActionResetComplete)); !errors.Is(err, rekey.ErrVersionConflict) {
+		t.Errorf("RedeemReset with a stale user = %v, want ErrVersionConflict", err)
 	}
-	if err := s.RedeemResetToken(ctx, t3, stored, done, auditFor(u, rekey.ActionResetComplete)); err != nil {
-		t.Fatalf("RedeemResetToken: %v", err)
+	if err := s.RedeemReset(ctx, resets.HashToken("raw-one"), withToken, done, auditFor(u, rekey.ActionResetComplete)); err != nil {
+		t.Fatalf("RedeemReset: %v", err)
 	}
-	if _, err := s.GetReset(ctx, u.ID); !errors.Is(err, rekey.ErrNotFound) {
-		t.Errorf("reset after redemption = %v, want ErrNotFound", err)
+	final, _ := s.GetUser(ctx, u.ID)
+	if r, ok := resets.PendingReset(final); ok || final.PasswordHash != "new-hash" || final.Version != 4 {
+		t.Errorf("user after redemption = %+v (pending %+v), want the new hash at version 4 and no reset", final, r)
 	}
-	if _, err := s.GetResetToken(ctx, t3.Hash); !errors.Is(err, rekey.ErrNotFound) {
-		t.Errorf("token after redemption = %v, want ErrNotFound", err)
+	if page, _ := s.ListAudit(ctx, u.ID, 10, ""); len(page.Items) != 2 {
+		t.Errorf("audit after redemption has %d entries, want 2 (link, completion)", len(page.Items))
 	}
-	if got, _ := s.GetUser(ctx, u.ID); got.PasswordHash != "new-hash" || got.Version != 3 {
-		t.Errorf("user after redemption = %+v, want the new hash at version 3", got)
+	renamed := final
+	renamed.Username, renamed.Version = "someone.else", final.Version+1
+	if err := s.SaveReset(ctx, final, renamed, nil); err == nil {
+		t.Error("SaveReset renaming the user succeeded, want an error")
 	}
 }
 
-// TestStartLinkResetKeepsVoidedHash: the voided password must survive the
-// round trip through the user item, so that sign-in with it can answer
+// TestLinkResetKeepsVoidedHash: the voided password must survive the round
+// trip through the user item, so that sign-in with it can answer
 // password_reset_required.
-func TestStartLinkResetKeepsVoidedHash(t *testing.T) {
+func TestLinkResetKeepsVoidedHash(t *testing.T) {
 	ctx := context.Background()
 	s, u := newResetStore(t)
-	after, r := linkReset(u, "r1")
-	if err := s.StartLinkReset(ctx, u, after, r, auditFor(u, rekey.ActionResetLink)); err != nil {
+	after, _ := linkReset(u, "r1", "")
+	if err := s.SaveReset(ctx, u, after, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetUser(ctx, u.ID)
@@ -187,47 +143,15 @@ func TestStartLinkResetKeepsVoidedHash(t *testing.T) {
 	}
 }
 
-func TestSetPasswordEndingReset(t *testing.T) {
-	ctx := context.Background()
-	s, u := newResetStore(t)
-	after, r := linkReset(u, "r1")
-	if err := s.StartLinkReset(ctx, u, after, r, auditFor(u, rekey.ActionResetLink)); err != nil {
-		t.Fatal(err)
-	}
-	temp := after
-	temp.PasswordHash, temp.VoidedPasswordHash, temp.MustChangePassword, temp.Status = "temp-hash", "", true, rekey.StatusActive
-	temp.Version++
-	if err := s.SetPasswordEndingReset(ctx, after, temp, auditFor(u, rekey.ActionResetTemporary)); err != nil {
-		t.Fatalf("SetPasswordEndingReset: %v", err)
-	}
-	if _, err := s.GetReset(ctx, u.ID); !errors.Is(err, rekey.ErrNotFound) {
-		t.Errorf("reset after a temporary password = %v, want ErrNotFound", err)
-	}
-	// Without a pending reset it works as well.
-	again := temp
-	again.Version++
-	if err := s.SetPasswordEndingReset(ctx, temp, again, auditFor(u, rekey.ActionResetTemporary)); err != nil {
-		t.Errorf("SetPasswordEndingReset without a reset: %v", err)
-	}
-	renamed := again
-	renamed.Username, renamed.Version = "someone.else", again.Version+1
-	if err := s.SetPasswordEndingReset(ctx, again, renamed, auditFor(u, rekey.ActionResetTemporary)); err == nil {
-		t.Error("SetPasswordEndingReset renaming the user succeeded, want an error")
-	}
-}
-
-// TestConcurrentRedeemResetToken: 8 simultaneous redemptions of one token,
-// each from a user read before any of them wrote: exactly one succeeds
+// TestConcurrentRedeemReset: 8 simultaneous redemptions of one token, each
+// from a user read before any of them wrote: exactly one succeeds
 // (SECURITY.md 7).
-func TestConcurrentRedeemResetToken(t *testing.T) {
+func TestConcurrentRedeemReset(t *testing.T) {
 	ctx := context.Background()
 	s, u := newResetStore(t)
-	after, r := linkReset(u, "r1")
-	if err := s.StartLinkReset(ctx, u, after, r, auditFor(u, rekey.ActionResetLink)); err != nil {
-		t.Fatal(err)
-	}
-	tok := resets.Token{Hash: resets.HashToken("raw"), UserID: u.ID, ResetID: "r1", Purpose: resets.PurposeAdmin, CreatedAt: resetT0, ExpiresAt: r.ExpiresAt}
-	if err := s.RecordResetToken(ctx, tok, ""); err != nil {
+	hash := resets.HashToken("raw")
+	after, _ := linkReset(u, "r1", hash)
+	if err := s.SaveReset(ctx, u, after, nil); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -240,22 +164,20 @@ func TestConcurrentRedeemResetToken(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			done := after
-			done.PasswordHash, done.Status = "hash-"+string(rune('a'+i)), rekey.StatusActive
-			done.Version++
-			err := s.RedeemResetToken(ctx, tok, after, done, auditFor(u, rekey.ActionResetComplete))
+			done := resets.ApplyTemporaryPassword(after, "hash-"+string(rune('a'+i)), resetT0)
+			err := s.RedeemReset(ctx, hash, after, done, auditFor(u, rekey.ActionResetComplete))
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
 				successes++
-			} else if !errors.Is(err, rekey.ErrConflict) {
+			} else if !errors.Is(err, rekey.ErrVersionConflict) && !errors.Is(err, rekey.ErrConflict) {
 				errs = append(errs, err)
 			}
 		}()
 	}
 	wg.Wait()
 	if successes != 1 || len(errs) > 0 {
-		t.Errorf("8 concurrent redemptions: %d succeeded, other errors %v; want 1 success, the rest ErrConflict", successes, errs)
+		t.Errorf("8 concurrent redemptions: %d succeeded, other errors %v; want 1 success, the rest conflicts", successes, errs)
 	}
 }
 
@@ -263,15 +185,12 @@ func TestConcurrentRedeemResetToken(t *testing.T) {
 func TestNoRawTokenStored(t *testing.T) {
 	ctx := context.Background()
 	s, u := newResetStore(t)
-	after, r := linkReset(u, "r1")
-	if err := s.StartLinkReset(ctx, u, after, r, auditFor(u, rekey.ActionResetLink)); err != nil {
+	raw, hash := resets.NewToken(u.ID)
+	after, _ := linkReset(u, "r1", hash)
+	if err := s.SaveReset(ctx, u, after, nil); err != nil {
 		t.Fatal(err)
 	}
-	const raw = "Zm9yIHRlc3RzIG9ubHk_dGhpcyBpcyBhIHJhdyB0b2tlbg"
-	tok := resets.Token{Hash: resets.HashToken(raw), UserID: u.ID, ResetID: "r1", Purpose: resets.PurposeAdmin, CreatedAt: resetT0, ExpiresAt: r.ExpiresAt}
-	if err := s.RecordResetToken(ctx, tok, ""); err != nil {
-		t.Fatal(err)
-	}
+	_, secret, _ := strings.Cut(raw, ".")
 	out, err := s.db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(s.table)})
 	if err != nil {
 		t.Fatal(err)
@@ -283,10 +202,10 @@ func TestNoRawTokenStored(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if strings.Contains(text.Value, raw) {
+			if strings.Contains(text.Value, secret) {
 				t.Errorf("item %v attribute %s holds the raw token", item["PK"], name)
 			}
-			hashSeen = hashSeen || strings.Contains(text.Value, tok.Hash)
+			hashSeen = hashSeen || strings.Contains(text.Value, hash)
 		}
 	}
 	if !hashSeen {

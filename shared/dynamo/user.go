@@ -54,6 +54,12 @@ type userItem struct {
 	VoidedPasswordHash string `dynamodbav:"voidedPasswordHash,omitempty"`
 	SessionGen         int    `dynamodbav:"sessionGen"`
 	ResetTokenHash     string `dynamodbav:"resetTokenHash,omitempty"`
+	ResetID            string `dynamodbav:"resetId,omitempty"`
+	ResetPurpose       string `dynamodbav:"resetPurpose,omitempty"`
+	ResetEmail         string `dynamodbav:"resetEmail,omitempty"`
+	ResetBy            string `dynamodbav:"resetBy,omitempty"`
+	ResetCreatedAt     string `dynamodbav:"resetCreatedAt,omitempty"`
+	ResetExpiresAt     string `dynamodbav:"resetExpiresAt,omitempty"`
 	// Search is what a listing's text query matches within.
 	Search string `dynamodbav:"search"`
 }
@@ -109,6 +115,12 @@ func newUserItem(u rekey.User) userItem {
 		VoidedPasswordHash: u.VoidedPasswordHash,
 		SessionGen:         u.SessionGen,
 		ResetTokenHash:     u.ResetTokenHash,
+		ResetID:            u.ResetID,
+		ResetPurpose:       u.ResetPurpose,
+		ResetEmail:         u.ResetEmail,
+		ResetBy:            u.ResetBy,
+		ResetCreatedAt:     formatTime(u.ResetCreatedAt),
+		ResetExpiresAt:     formatTime(u.ResetExpiresAt),
 		Search:             searchText(u),
 	}
 	// Index keys may not be empty strings: a user without a district or
@@ -146,6 +158,12 @@ func (it userItem) user() (rekey.User, error) {
 		VoidedPasswordHash: it.VoidedPasswordHash,
 		SessionGen:         it.SessionGen,
 		ResetTokenHash:     it.ResetTokenHash,
+		ResetID:            it.ResetID,
+		ResetPurpose:       it.ResetPurpose,
+		ResetEmail:         it.ResetEmail,
+		ResetBy:            it.ResetBy,
+		ResetCreatedAt:     p.parse("resetCreatedAt", it.ResetCreatedAt),
+		ResetExpiresAt:     p.parse("resetExpiresAt", it.ResetExpiresAt),
 	}
 	return u, p.err
 }

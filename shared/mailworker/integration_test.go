@@ -231,7 +231,7 @@ func (p *pipeline) emailsTo(t *testing.T, username string) []sentmail.Email {
 	return sentmail.To(all, p.users[username].Email)
 }
 
-var linkPattern = regexp.MustCompile(regexp.QuoteMeta(consoleOrigin) + `/reset-password\?token=([A-Za-z0-9_-]{43})`)
+var linkPattern = regexp.MustCompile(regexp.QuoteMeta(consoleOrigin) + `/reset-password\?token=([A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{43})`)
 
 // tokenIn returns the token of the reset link in an email.
 func tokenIn(t *testing.T, e sentmail.Email) string {
@@ -254,9 +254,13 @@ func (p *pipeline) delivery(t *testing.T, key string) resets.Delivery {
 
 func (p *pipeline) pendingReset(t *testing.T, username string) resets.Reset {
 	t.Helper()
-	r, err := p.store.GetReset(context.Background(), p.users[username].ID)
+	u, err := p.store.GetUser(context.Background(), p.users[username].ID)
 	if err != nil {
-		t.Fatalf("GetReset(%s): %v", username, err)
+		t.Fatalf("GetUser(%s): %v", username, err)
+	}
+	r, ok := resets.PendingReset(u)
+	if !ok {
+		t.Fatalf("%s has no pending reset", username)
 	}
 	return r
 }

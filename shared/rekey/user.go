@@ -96,6 +96,22 @@ type User struct {
 	// ResetTokenHash is the SHA-256 (hex) of the one reset token that is
 	// currently valid for this user; issuing a new one voids the old.
 	ResetTokenHash string `json:"-"`
+
+	// The user's one pending password reset by link lives on the record
+	// itself (package resets reads and writes it), so that issuing,
+	// replacing and redeeming a link each write only this item.
+	// ResetID is empty when no reset is pending.
+	ResetID string `json:"-"`
+	// ResetPurpose is "admin" or "self_service" (resets.Purpose).
+	ResetPurpose string `json:"-"`
+	// ResetEmail is the address the link was sent to; a changed address
+	// voids the link.
+	ResetEmail string `json:"-"`
+	// ResetBy is who started the reset: an admin's id, a bulk task's
+	// creator, or the user's own id for self-service.
+	ResetBy        string    `json:"-"`
+	ResetCreatedAt time.Time `json:"-"`
+	ResetExpiresAt time.Time `json:"-"`
 }
 
 // FullName is the display name.

@@ -22,8 +22,6 @@ type fakeStore struct {
 	users     map[string]rekey.User
 	districts map[string]rekey.District
 	schools   map[string]rekey.School
-	resets    map[string]Reset // by user id
-	tokens    map[string]Token // by hash
 	counts    map[string]int
 	audit     []rekey.AuditEntry
 }
@@ -31,7 +29,7 @@ type fakeStore struct {
 func newFakeStore() *fakeStore {
 	return &fakeStore{
 		users: map[string]rekey.User{}, districts: map[string]rekey.District{}, schools: map[string]rekey.School{},
-		resets: map[string]Reset{}, tokens: map[string]Token{}, counts: map[string]int{},
+		counts: map[string]int{},
 	}
 }
 
@@ -91,101 +89,39 @@ func (f *fakeStore) PutAudit(_ context.Context, e rekey.AuditEntry) error {
 	return nil
 }
 
-func (f *fakeStore) GetReset(_ context.Context, userID string) (Reset, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	r, ok := f.resets[userID]
-	if !ok {
-		return Reset{}, fmt.Errorf("fake: reset: %w", rekey.ErrNotFound)
-	}
-	return r, nil
-}
-
-func (f *fakeStore) GetResetToken(_ context.Context, hash string) (Token, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t, ok := f.tokens[hash]
-	if !ok {
-		return Token{}, fmt.Errorf("fake: token: %w", rekey.ErrNotFound)
-	}
-	return t, nil
-}
-
 // checkVersion is the user write's condition; the caller holds mu.
 func (f *fakeStore) checkVersion(before, after rekey.User) error {
 	if f.users[before.ID].Version != before.Version || after.Version != before.Version+1 {
 		return rekey.ErrVersionConflict
 	}
-	return nil
-}
-
-func (f *fakeStore) StartLinkReset(_ context.Context, before, after rekey.User, r Reset, audit rekey.AuditEntry) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.checkVersion(before, after); err != nil {
-		return err
-	}
-	f.users[after.ID], f.resets[r.UserID] = after, r
-	f.audit = append(f.audit, audit)
-	return nil
-}
-
-func (f *fakeStore) ReplaceReset(_ context.Context, r Reset, previousID string, audit *rekey.AuditEntry) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	current, ok := f.resets[r.UserID]
-	if (previousID == "" && ok) || (previousID != "" && current.ID != previousID) {
-		return rekey.ErrConflict
-	}
-	f.resets[r.UserID] = r
-	if audit != nil {
-		f.audit = append(f.audit, *audit)
+	if after.Username != before.Username || after.Email != before.Email {
+		return fmt.Errorf("fake: a reset may not change the username or email")
 	}
 	return nil
 }
 
-func (f *fakeStore) SetPasswordEndingReset(_ context.Context, before, after rekey.User, audit rekey.AuditEntry) error {
+func (f *fakeStore) SaveReset(_ context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.checkVersion(before, after); err != nil {
 		return err
 	}
 	f.users[after.ID] = after
-	delete(f.resets, after.ID)
-	f.audit = append(f.audit, audit)
-	return nil
-}
-
-func (f *fakeStore) RecordResetToken(_ context.Context, t Token, previousHash string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	r, ok := f.resets[t.UserID]
-	if !ok || r.ID != t.ResetID {
-		return rekey.ErrConflict
-	}
-	r.TokenHash = t.Hash
-	f.resets[t.UserID] = r
-	f.tokens[t.Hash] = t
-	if previousHash != "" && previousHash != t.Hash {
-		delete(f.tokens, previousHash)
+	if audit != nil {
+		f.audit = append(f.audit, *audit)
 	}
 	return nil
 }
 
-func (f *fakeStore) RedeemResetToken(_ context.Context, t Token, before, after rekey.User, audit rekey.AuditEntry) error {
+func (f *fakeStore) RedeemReset(_ context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.tokens[t.Hash]; !ok {
-		return rekey.ErrConflict
-	}
-	if r, ok := f.resets[t.UserID]; !ok || r.ID != t.ResetID || r.TokenHash != t.Hash {
-		return rekey.ErrConflict
+	if f.users[before.ID].ResetTokenHash != tokenHash {
+		return rekey.ErrVersionConflict
 	}
 	if err := f.checkVersion(before, after); err != nil {
 		return err
 	}
-	delete(f.tokens, t.Hash)
-	delete(f.resets, t.UserID)
 	f.users[after.ID] = after
 	f.audit = append(f.audit, audit)
 	return nil

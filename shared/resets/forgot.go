@@ -109,11 +109,7 @@ func (s *Service) prepareForgot(ctx context.Context, job MailJob) (Outgoing, err
 	}
 
 	now := s.now()
-	current, err := s.store.GetReset(ctx, user.ID)
-	found := err == nil
-	if err != nil && !isNotFound(err) {
-		return Outgoing{}, fmt.Errorf("resets: read pending reset: %w", err)
-	}
+	current, found := PendingReset(user)
 	switch {
 	case found && current.ID == job.ID:
 		// A retry of this job: its reset exists already.
@@ -130,6 +126,8 @@ func (s *Service) prepareForgot(ctx context.Context, job MailJob) (Outgoing, err
 		return skip("account rate limit reached"), nil
 	}
 
+	// The reset and its first token are written together.
+	raw, hash := NewToken(user.ID)
 	r := Reset{
 		ID:        job.ID,
 		UserID:    user.ID,
@@ -138,20 +136,21 @@ func (s *Service) prepareForgot(ctx context.Context, job MailJob) (Outgoing, err
 		CreatedBy: user.ID,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.ForgotExpiry),
+		TokenHash: hash,
 	}
+	after := WithReset(user, r)
+	after.Version = user.Version + 1
 	entry := rekey.AuditEntry{
 		ID: rekey.NewID(), At: now, DistrictID: user.DistrictID, TargetID: user.ID,
 		Action: rekey.ActionForgotRequested, Outcome: rekey.OutcomeSuccess, RequestID: job.RequestID,
 		Detail: "self-service link sent; expires at " + r.ExpiresAt.UTC().Format(time.RFC3339) + "; current password unchanged",
 	}
-	previousID := ""
-	if found {
-		previousID = current.ID
-	}
-	if err := s.store.ReplaceReset(ctx, r, previousID, &entry); err != nil {
+	// A concurrent change of the user fails the job, which the mail worker
+	// retries with the user as it is then.
+	if err := s.store.SaveReset(ctx, user, after, &entry); err != nil {
 		return Outgoing{}, fmt.Errorf("resets: start self-service reset: %w", err)
 	}
-	return s.issueLink(ctx, user.ID, r.ID)
+	return Outgoing{Message: MessageForgotLink, User: after, Token: raw, ExpiresAt: r.ExpiresAt}, nil
 }
 
 // findLogin looks a forgot-password login up: as an email address when it

@@ -41,22 +41,11 @@ func (s *Service) resetByLink(ctx context.Context, actor rekey.User, targetID, r
 
 	now := s.now()
 	r := s.newAdminReset(actor, target, now)
-	after := target
-	if target.PasswordHash != "" {
-		after.VoidedPasswordHash = target.PasswordHash
-	}
-	after.PasswordHash = ""
-	after.ResetTokenHash = ""
-	after.Status = rekey.StatusResetRequired
-	after.MustChangePassword = false
-	after.SessionGen = target.SessionGen + 1
-	after.Version = target.Version + 1
-	after.UpdatedAt = now
-
+	after := ApplyLinkReset(target, r, now)
 	entry := s.entry(actor, target, rekey.ActionResetLink, rekey.OutcomeSuccess,
 		"password voided, all sessions ended; link expires at "+r.ExpiresAt.UTC().Format(time.RFC3339), requestID)
 	entry.Before, entry.After = target.AuditView(), after.AuditView()
-	if err := s.store.StartLinkReset(ctx, target, after, r, entry); err != nil {
+	if err := s.store.SaveReset(ctx, target, after, &entry); err != nil {
 		return time.Time{}, fmt.Errorf("resets: start link reset: %w", err)
 	}
 	if err := s.enqueue(ctx, linkJob(r, requestID)); err != nil {
@@ -71,29 +60,39 @@ func (s *Service) resetByLink(ctx context.Context, actor rekey.User, targetID, r
 // working at once (SECURITY.md 9), and a new email is queued. The new reset
 // is the admin's, with the admin expiry, whoever started the pending one;
 // the pending one may have expired (resending is how an admin recovers from
-// that). Errors: as ResetByLink, plus ErrNoPendingReset, and
-// rekey.ErrConflict when the reset changed meanwhile.
+// that), up to KeepAfterExpiry. Errors: as ResetByLink, plus
+// ErrNoPendingReset.
 func (s *Service) Resend(ctx context.Context, actor rekey.User, targetID, requestID string) (time.Time, error) {
+	for attempt := 1; ; attempt++ {
+		expiresAt, err := s.resend(ctx, actor, targetID, requestID)
+		if errors.Is(err, rekey.ErrVersionConflict) && attempt < maxVersionRetries {
+			continue
+		}
+		return expiresAt, err
+	}
+}
+
+func (s *Service) resend(ctx context.Context, actor rekey.User, targetID, requestID string) (time.Time, error) {
 	target, err := s.target(ctx, actor, targetID, rekey.ActionResetResend, requestID)
 	if err != nil {
 		return time.Time{}, err
 	}
-	old, err := s.store.GetReset(ctx, target.ID)
-	if isNotFound(err) {
+	now := s.now()
+	old, ok := PendingReset(target)
+	if !ok || now.After(old.ExpiresAt.Add(KeepAfterExpiry)) {
 		return time.Time{}, ErrNoPendingReset
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("resets: read pending reset: %w", err)
 	}
 	if target.Email == "" {
 		s.audit(ctx, s.entry(actor, target, rekey.ActionResetResend, rekey.OutcomeFailure, "user has no email address", requestID))
 		return time.Time{}, ErrNoEmail
 	}
 
-	r := s.newAdminReset(actor, target, s.now())
+	r := s.newAdminReset(actor, target, now)
+	after := WithReset(target, r)
+	after.Version = target.Version + 1
 	entry := s.entry(actor, target, rekey.ActionResetResend, rekey.OutcomeSuccess,
 		"earlier link voided; new link expires at "+r.ExpiresAt.UTC().Format(time.RFC3339), requestID)
-	if err := s.store.ReplaceReset(ctx, r, old.ID, &entry); err != nil {
+	if err := s.store.SaveReset(ctx, target, after, &entry); err != nil {
 		return time.Time{}, fmt.Errorf("resets: replace pending reset: %w", err)
 	}
 	if err := s.enqueue(ctx, linkJob(r, requestID)); err != nil {

@@ -73,44 +73,57 @@ func (s *Service) PrepareMail(ctx context.Context, job MailJob) (Outgoing, error
 }
 
 // issueLink makes a token for reset resetID of user userID, if that reset is
-// still the user's pending one and usable.
+// still the user's pending one and usable, and stores its hash on the user
+// (voiding the token emailed before for the same reset). A concurrent change
+// of the user is retried with the user as it is then.
 func (s *Service) issueLink(ctx context.Context, userID, resetID string) (Outgoing, error) {
-	r, err := s.store.GetReset(ctx, userID)
-	if isNotFound(err) {
-		return skip("no pending reset"), nil
+	for attempt := 1; ; attempt++ {
+		out, err := s.issueLinkOnce(ctx, userID, resetID)
+		if errors.Is(err, rekey.ErrVersionConflict) && attempt < maxVersionRetries {
+			continue
+		}
+		if err != nil {
+			return Outgoing{}, fmt.Errorf("resets: record token: %w", err)
+		}
+		return out, nil
 	}
-	if err != nil {
-		return Outgoing{}, fmt.Errorf("resets: read pending reset: %w", err)
-	}
-	if r.ID != resetID {
-		return skip("superseded by a newer reset"), nil
-	}
+}
+
+func (s *Service) issueLinkOnce(ctx context.Context, userID, resetID string) (Outgoing, error) {
 	user, err := s.store.GetUser(ctx, userID)
 	if isNotFound(err) {
 		return skip("user deleted"), nil
 	}
 	if err != nil {
-		return Outgoing{}, fmt.Errorf("resets: read user: %w", err)
+		return Outgoing{}, fmt.Errorf("read user: %w", err)
 	}
-	now := s.now()
-	if why := voidedFor(r, user, now); why != "" {
+	r, ok := PendingReset(user)
+	switch {
+	case !ok:
+		return skip("no pending reset"), nil
+	case r.ID != resetID:
+		return skip("superseded by a newer reset"), nil
+	}
+	if why := voidedFor(r, user, s.now()); why != "" {
 		return skip(why), nil
 	}
 
-	raw, hash := newToken()
-	t := Token{Hash: hash, UserID: userID, ResetID: r.ID, Purpose: r.Purpose, CreatedAt: now, ExpiresAt: r.ExpiresAt}
-	err = s.store.RecordResetToken(ctx, t, r.TokenHash)
-	if errors.Is(err, rekey.ErrConflict) {
-		return skip("superseded by a newer reset"), nil
+	raw, hash := NewToken(user.ID)
+	after := user
+	after.ResetTokenHash = hash
+	after.Version = user.Version + 1
+	if err := s.store.SaveReset(ctx, user, after, nil); err != nil {
+		return Outgoing{}, err
 	}
-	if err != nil {
-		return Outgoing{}, fmt.Errorf("resets: record token: %w", err)
+	return Outgoing{Message: linkMessage(r.Purpose), User: after, Token: raw, ExpiresAt: r.ExpiresAt}, nil
+}
+
+// linkMessage is the email that carries the link of a reset of purpose p.
+func linkMessage(p Purpose) Message {
+	if p == PurposeSelfService {
+		return MessageForgotLink
 	}
-	message := MessageResetLink
-	if r.Purpose == PurposeSelfService {
-		message = MessageForgotLink
-	}
-	return Outgoing{Message: message, User: user, Token: raw, ExpiresAt: r.ExpiresAt}, nil
+	return MessageResetLink
 }
 
 // preparePasswordChanged addresses the password-changed notice to the user

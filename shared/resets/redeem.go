@@ -15,25 +15,21 @@ import (
 // ErrInvalidToken. A new password that fails the policy is a weak_password
 // error on field "newPassword" and leaves the token usable.
 //
-// The token is spent atomically with the password change (SECURITY.md 7):
-// one transaction deletes the token, ends the pending reset, stores the new
-// password (active, no forced change, every session ended) and writes the
-// audit entry, so of many concurrent redemptions exactly one succeeds. The
-// user is not signed in; a "your password was changed" notice is queued.
+// The token names its user, so redemption reads that one record and writes
+// it once, on the condition that it still holds the token's hash and has
+// not changed since it was read (SECURITY.md 7): the new password (active,
+// no forced change, every session ended), the end of the pending reset and
+// the audit entry are written together, so of many concurrent redemptions
+// exactly one succeeds. The user is not signed in; a "your password was
+// changed" notice is queued.
 func (s *Service) ResetWithToken(ctx context.Context, rawToken, newPassword, requestID string) error {
-	if !wellFormedToken(rawToken) {
+	userID, ok := tokenUser(rawToken)
+	if !ok {
 		return ErrInvalidToken
 	}
 	hash := HashToken(rawToken)
-	token, err := s.store.GetResetToken(ctx, hash)
-	if isNotFound(err) {
-		return ErrInvalidToken
-	}
-	if err != nil {
-		return fmt.Errorf("resets: read token: %w", err)
-	}
 	for attempt := 1; ; attempt++ {
-		err := s.redeem(ctx, token, newPassword, requestID)
+		err := s.redeem(ctx, userID, hash, newPassword, requestID)
 		if errors.Is(err, rekey.ErrVersionConflict) && attempt < maxVersionRetries {
 			continue
 		}
@@ -45,31 +41,25 @@ func (s *Service) ResetWithToken(ctx context.Context, rawToken, newPassword, req
 }
 
 // redeem is one attempt of ResetWithToken with the user as it is now.
-func (s *Service) redeem(ctx context.Context, token Token, newPassword, requestID string) error {
+func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, requestID string) error {
 	now := s.now()
-	user, err := s.store.GetUser(ctx, token.UserID)
+	user, err := s.store.GetUser(ctx, userID)
 	if isNotFound(err) {
 		return ErrInvalidToken
 	}
 	if err != nil {
 		return fmt.Errorf("resets: read user: %w", err)
 	}
-	// fail refuses the token, auditing why on the user it names.
+	r, pending := PendingReset(user)
+	if !pending || !hashMatches(r.TokenHash, hash) {
+		// Forged, superseded or spent: nothing ties it to this user, so it
+		// is not audited on them (anyone could name any user id).
+		return ErrInvalidToken
+	}
+	// fail refuses the user's own current token, auditing why.
 	fail := func(why string) error {
 		s.audit(ctx, s.entry(user, user, rekey.ActionResetFailed, rekey.OutcomeFailure, "reset token refused: "+why, requestID))
 		return ErrInvalidToken
-	}
-	if !now.Before(token.ExpiresAt) {
-		return fail("expired")
-	}
-	r, err := s.store.GetReset(ctx, user.ID)
-	switch {
-	case isNotFound(err):
-		return fail("no pending reset (used, or replaced by a temporary password)")
-	case err != nil:
-		return fmt.Errorf("resets: read pending reset: %w", err)
-	case r.ID != token.ResetID || r.TokenHash != token.Hash:
-		return fail("superseded by a newer link")
 	}
 	if why := voidedFor(r, user, now); why != "" {
 		return fail(why)
@@ -78,15 +68,14 @@ func (s *Service) redeem(ctx context.Context, token Token, newPassword, requestI
 	if err := s.checkPassword(ctx, user, "newPassword", newPassword); err != nil {
 		return err
 	}
-	hash, err := s.hash(newPassword)
+	passwordHash, err := s.hash(newPassword)
 	if err != nil {
 		return fmt.Errorf("resets: hash new password: %w", err)
 	}
 	now = s.now()
-	after := user
-	after.PasswordHash = hash
+	after := WithoutReset(user)
+	after.PasswordHash = passwordHash
 	after.VoidedPasswordHash = ""
-	after.ResetTokenHash = ""
 	after.Status = rekey.StatusActive
 	after.MustChangePassword = false
 	after.PasswordChangedAt = now
@@ -97,12 +86,10 @@ func (s *Service) redeem(ctx context.Context, token Token, newPassword, requestI
 		"new password set with a "+string(r.Purpose)+" reset link; all sessions ended", requestID)
 	entry.Before, entry.After = user.AuditView(), after.AuditView()
 
-	err = s.store.RedeemResetToken(ctx, token, user, after, entry)
+	err = s.store.RedeemReset(ctx, hash, user, after, entry)
 	switch {
 	case errors.Is(err, rekey.ErrVersionConflict):
-		return err
-	case errors.Is(err, rekey.ErrConflict):
-		return fail("already used")
+		return err // read again: spent, superseded, or only an unrelated change
 	case err != nil:
 		return fmt.Errorf("resets: redeem token: %w", err)
 	}

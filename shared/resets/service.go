@@ -2,16 +2,20 @@
 // reset by emailed link (which voids the old password at once) and its
 // resend, an admin's temporary password, the self-service "forgot password"
 // request, and redeeming a reset token for a new password (PRODUCT.md
-// "Password resets", SECURITY.md 6–14).
+// "Password resets", SECURITY.md 6–14). Bulk tasks (package bulk) reuse its
+// token format and user transitions (NewToken, ApplyLinkReset,
+// ApplyTemporaryPassword), so a link from a bulk task redeems here too.
 //
 // Emails are never sent from a request: the service puts a MailJob on the
 // mail queue, and the mail worker calls PrepareMail to learn what to send.
 // Reset tokens are made at that moment and only their SHA-256 is stored; no
 // raw token or password is ever stored, queued or logged.
 //
-// Each user has at most one pending Reset: the newest issued (an admin's
-// link, a resend or a forgot-password request) replaces the one before and
-// voids its link. A self-service request does not void the current password,
+// Each user has at most one pending Reset, kept on the user record: the
+// newest issued (an admin's link, a resend, a forgot-password request or a
+// bulk task) replaces the one before and voids its link. Every change of
+// reset state moves the record's version on, so that a concurrent edit
+// written from an older copy can never bring a voided token back. A self-service request does not void the current password,
 // and it does not undo an admin's reset either: a user whose password an
 // admin voided stays reset_required until a link is used or a temporary
 // password is set.
@@ -36,9 +40,7 @@ type Store interface {
 	userStore
 	places
 	auditLog
-	resetReader
 	resetWriter
-	tokenStore
 	requestCounter
 }
 
@@ -62,41 +64,19 @@ type auditLog interface {
 	PutAudit(ctx context.Context, entry rekey.AuditEntry) error
 }
 
-// resetReader reads a user's pending reset and stored tokens; both answer
-// an error wrapping rekey.ErrNotFound when there is none.
-type resetReader interface {
-	GetReset(ctx context.Context, userID string) (Reset, error)
-	GetResetToken(ctx context.Context, hash string) (Token, error)
-}
-
-// resetWriter starts and ends resets.
+// resetWriter stores the reset state of a user, which lives on the user
+// record (see Reset).
 //
-// StartLinkReset writes the user change of an admin link reset (after, under
-// before's version: rekey.ErrVersionConflict otherwise), replaces the user's
-// reset with r and writes audit, in one transaction. ReplaceReset replaces
-// the user's reset with r when the stored one's id is still previousID (or
-// there is none, for ""), else rekey.ErrConflict. SetPasswordEndingReset
-// writes the user change (under before's version) and deletes any pending
-// reset, with audit, in one transaction.
+// SaveReset writes after, provided the stored user is still at before's
+// version (rekey.ErrVersionConflict otherwise), together with audit when it
+// is not nil, atomically; it never renames a user or changes their email.
+// RedeemReset does the same for the redemption of the token whose hash is
+// tokenHash, on the further condition that the stored user still holds that
+// hash; a failed condition is rekey.ErrVersionConflict either way, and the
+// caller reads the user again to learn which.
 type resetWriter interface {
-	StartLinkReset(ctx context.Context, before, after rekey.User, r Reset, audit rekey.AuditEntry) error
-	ReplaceReset(ctx context.Context, r Reset, previousID string, audit *rekey.AuditEntry) error
-	SetPasswordEndingReset(ctx context.Context, before, after rekey.User, audit rekey.AuditEntry) error
-}
-
-// tokenStore records an issued token and redeems one.
-//
-// RecordResetToken stores t and makes it the reset's only valid token (the
-// reset's TokenHash), provided the user's reset is still t.ResetID
-// (rekey.ErrConflict otherwise); the token with previousHash, if any, is
-// deleted. RedeemResetToken, in one transaction, deletes the token (which
-// must still exist), deletes the reset (whose TokenHash must still be
-// t.Hash), writes the user change under before's version and writes audit;
-// a spent or superseded token is rekey.ErrConflict, a stale user
-// rekey.ErrVersionConflict.
-type tokenStore interface {
-	RecordResetToken(ctx context.Context, t Token, previousHash string) error
-	RedeemResetToken(ctx context.Context, t Token, before, after rekey.User, audit rekey.AuditEntry) error
+	SaveReset(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error
+	RedeemReset(ctx context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error
 }
 
 // requestCounter counts forgot-password requests per key in fixed windows

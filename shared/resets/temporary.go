@@ -54,20 +54,11 @@ func (s *Service) resetTemporary(ctx context.Context, actor rekey.User, targetID
 	}
 
 	now := s.now()
-	after := target
-	after.PasswordHash = hash
-	after.VoidedPasswordHash = ""
-	after.ResetTokenHash = ""
-	after.Status = rekey.StatusActive
-	after.MustChangePassword = true
-	after.PasswordChangedAt = now
-	after.SessionGen = target.SessionGen + 1
-	after.Version = target.Version + 1
-	after.UpdatedAt = now
+	after := ApplyTemporaryPassword(target, hash, now)
 	entry := s.entry(actor, target, rekey.ActionResetTemporary, rekey.OutcomeSuccess,
 		"temporary password set, change required at next sign-in; all sessions ended; pending links voided", requestID)
 	entry.Before, entry.After = target.AuditView(), after.AuditView()
-	if err := s.store.SetPasswordEndingReset(ctx, target, after, entry); err != nil {
+	if err := s.store.SaveReset(ctx, target, after, &entry); err != nil {
 		return "", fmt.Errorf("resets: set temporary password: %w", err)
 	}
 	s.notifyChanged(ctx, after, requestID)
