@@ -1,0 +1,157 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/schedule"
+)
+
+// runPrefix starts the sort key of a schedule's runs, under the schedule's
+// partition: SCHEDULE#<id> / RUN#<occurrence>.
+const runPrefix = "RUN#"
+
+// runKeep is how long a run record is kept. It only has to outlive the
+// time during which its occurrence can still be dispatched (minutes); the
+// rest is history for support.
+const runKeep = 90 * 24 * time.Hour
+
+// runItem is the record of one occurrence of a schedule.
+type runItem struct {
+	PK         string `dynamodbav:"PK"`
+	SK         string `dynamodbav:"SK"`
+	ScheduleID string `dynamodbav:"scheduleId"`
+	Occurrence string `dynamodbav:"occurrence"`
+	State      string `dynamodbav:"state"`
+	Attempts   int    `dynamodbav:"attempts"`
+	ClaimID    string `dynamodbav:"claimId,omitempty"`
+	LeaseUntil string `dynamodbav:"leaseUntil,omitempty"`
+	TaskID     string `dynamodbav:"taskId,omitempty"`
+	Reason     string `dynamodbav:"reason,omitempty"`
+	CreatedAt  string `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt  string `dynamodbav:"updatedAt,omitempty"`
+	TTL        int64  `dynamodbav:"ttl,omitempty"`
+}
+
+func runSK(occurrence time.Time) string { return runPrefix + formatTime(occurrence) }
+
+func (it runItem) run() (schedule.Run, error) {
+	var p timeParser
+	r := schedule.Run{
+		ScheduleID: it.ScheduleID,
+		Occurrence: p.parse("occurrence", it.Occurrence),
+		State:      schedule.RunState(it.State),
+		Attempts:   it.Attempts,
+		ClaimID:    it.ClaimID,
+		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil),
+		TaskID:     it.TaskID,
+		Reason:     it.Reason,
+		CreatedAt:  p.parse("createdAt", it.CreatedAt),
+		UpdatedAt:  p.parse("updatedAt", it.UpdatedAt),
+	}
+	return r, p.err
+}
+
+// errRunTaken is the private outcome of a claim whose condition failed.
+var errRunTaken = errors.New("run not claimable")
+
+// ClaimRun claims the occurrence of schedule scheduleID at time at, for
+// lease: a conditional write that succeeds when the occurrence has no run
+// record yet (attribute_not_exists), or when its record is still claimed
+// but the lease ended at or before at (its dispatcher died). It returns the
+// run as claimed, with a new ClaimID and Attempts counted up. This is what
+// makes each occurrence start once however many dispatchers see it due.
+//
+// A run already started or failed is schedule.ErrRunFinished; one that
+// another dispatcher holds, schedule.ErrRunBusy; with either error the run
+// as it stands is returned too.
+func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at time.Time, lease time.Duration) (schedule.Run, error) {
+	if scheduleID == "" || occurrence.IsZero() || lease <= 0 {
+		return schedule.Run{}, fmt.Errorf("dynamo: claim run: schedule id, occurrence and lease %v are required", lease)
+	}
+	now := formatTime(at)
+	state := expression.Name("state")
+	claimable := expression.AttributeNotExists(expression.Name("PK")).
+		Or(state.Equal(expression.Value(string(schedule.RunClaimed))).
+			And(expression.Name("leaseUntil").LessThanEqual(expression.Value(now))))
+	claim := expression.Set(expression.Name("scheduleId"), expression.Value(scheduleID)).
+		Set(expression.Name("occurrence"), expression.Value(formatTime(occurrence))).
+		Set(state, expression.Value(string(schedule.RunClaimed))).
+		Set(expression.Name("claimId"), expression.Value(rekey.NewID())).
+		Set(expression.Name("leaseUntil"), expression.Value(formatTime(at.Add(lease)))).
+		Set(expression.Name("updatedAt"), expression.Value(now)).
+		Set(expression.Name("createdAt"), expression.IfNotExists(expression.Name("createdAt"), expression.Value(now))).
+		Set(expression.Name("ttl"), expression.IfNotExists(expression.Name("ttl"), expression.Value(ttlAfter(at.Add(runKeep))))).
+		Add(expression.Name("attempts"), expression.Value(1))
+
+	item, err := s.updateItem(ctx, schedulePK(scheduleID), runSK(occurrence), claim, &claimable, errRunTaken)
+	if errors.Is(err, errRunTaken) {
+		current, getErr := s.GetRun(ctx, scheduleID, occurrence)
+		switch {
+		case getErr != nil:
+			return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), getErr)
+		case current.State.Finished():
+			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), schedule.ErrRunFinished)
+		default:
+			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), schedule.ErrRunBusy)
+		}
+	}
+	if err != nil {
+		return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+	}
+	var it runItem
+	if err := unmarshalItem(item, &it); err != nil {
+		return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+	}
+	r, err := it.run()
+	if err != nil {
+		return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+	}
+	return r, nil
+}
+
+// RecordRun records the outcome of the claim r.ClaimID: r.State started
+// with r.TaskID, or failed with r.Reason. The record must still be claimed
+// under that ClaimID (else rekey.ErrConflict: the lease ran out and another
+// dispatcher took the claim over).
+func (s *Store) RecordRun(ctx context.Context, r schedule.Run) error {
+	switch {
+	case r.ClaimID == "":
+		return fmt.Errorf("dynamo: record run %s: no claim", r.ScheduleID)
+	case r.State == schedule.RunStarted && r.TaskID == "":
+		return fmt.Errorf("dynamo: record run %s: a started run needs its task id", r.ScheduleID)
+	case r.State == schedule.RunFailed && r.Reason == "":
+		return fmt.Errorf("dynamo: record run %s: a failed run needs its reason", r.ScheduleID)
+	case !r.State.Finished():
+		return fmt.Errorf("dynamo: record run %s: state %q is not an outcome", r.ScheduleID, r.State)
+	}
+	update := expression.Set(expression.Name("state"), expression.Value(string(r.State))).
+		Remove(expression.Name("leaseUntil"))
+	update = setOrRemove(update, "updatedAt", formatTime(r.UpdatedAt))
+	update = setOrRemove(update, "taskId", r.TaskID)
+	update = setOrRemove(update, "reason", r.Reason)
+	owned := expression.Name("claimId").Equal(expression.Value(r.ClaimID)).
+		And(expression.Name("state").Equal(expression.Value(string(schedule.RunClaimed))))
+	if _, err := s.updateItem(ctx, schedulePK(r.ScheduleID), runSK(r.Occurrence), update, &owned, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: record run %s@%s: %w", r.ScheduleID, formatTime(r.Occurrence), err)
+	}
+	return nil
+}
+
+// GetRun returns the run of schedule scheduleID at occurrence, or
+// rekey.ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, scheduleID string, occurrence time.Time) (schedule.Run, error) {
+	var it runItem
+	if err := s.getItem(ctx, schedulePK(scheduleID), runSK(occurrence), &it); err != nil {
+		return schedule.Run{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+	}
+	r, err := it.run()
+	if err != nil {
+		return schedule.Run{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+	}
+	return r, nil
+}

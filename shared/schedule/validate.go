@@ -1,0 +1,167 @@
+package schedule
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Field limits. maxSelectedUsers keeps a schedule item and its audit entry
+// well inside DynamoDB's 400 KB item limit; larger selections are better
+// made with a school, role or grade.
+const (
+	maxNameLen       = 100 // code points
+	maxGradeLen      = 16
+	maxSelectedUsers = 5000
+)
+
+// Input is a new schedule, as POST /api/schedules receives it. The JSON
+// names are the API's and the field names of error answers.
+type Input struct {
+	Name       string          `json:"name"`
+	Expression string          `json:"expression"`
+	Timezone   string          `json:"timezone"`
+	Selection  rekey.Selection `json:"selection"`
+	Delivery   rekey.Delivery  `json:"delivery"`
+	// Enabled is true when left out: a new schedule runs unless paused.
+	Enabled *bool `json:"enabled"`
+}
+
+// Patch is an edit of a schedule, as PATCH /api/schedules/{id} receives it:
+// every field is optional (nil leaves it unchanged) except Version, the
+// version the caller read. Selection and Delivery are replaced whole.
+// Enabled false pauses the schedule; true resumes it from the next
+// occurrence after now (occurrences missed while paused never run).
+type Patch struct {
+	Name       *string          `json:"name"`
+	Expression *string          `json:"expression"`
+	Timezone   *string          `json:"timezone"`
+	Selection  *rekey.Selection `json:"selection"`
+	Delivery   *rekey.Delivery  `json:"delivery"`
+	Enabled    *bool            `json:"enabled"`
+	Version    *int             `json:"version"`
+}
+
+// invalid is a 422 answer about one field.
+func invalid(field, format string, args ...any) *rekey.Error {
+	return rekey.FieldError(rekey.ECodeInvalidInput, field, fmt.Sprintf(format, args...))
+}
+
+// hasControl reports whether s holds a control character (C0, DEL, C1), a
+// line or paragraph separator, or a bidirectional override or isolate, which
+// could disguise how a name reads; invalid UTF-8 counts too.
+func hasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' ||
+			r == '\u2028' || r == '\u2029'
+	})
+}
+
+// checkName returns the trimmed name: 1 to 100 code points, no control
+// characters.
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case hasControl(name):
+		return "", invalid("name", "The name must not contain control characters.")
+	case name == "":
+		return "", invalid("name", "Give the schedule a name.")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		return "", invalid("name", "The name must be at most %d characters.", maxNameLen)
+	}
+	return name, nil
+}
+
+// timing is a checked expression and time zone.
+type timing struct {
+	expr Expression
+	loc  *time.Location
+}
+
+// checkTiming parses the expression (anchored at the schedule's creation)
+// and the time zone, and refuses an expression that would never run again
+// after now.
+func checkTiming(expression, timezone string, createdAt, now time.Time) (timing, error) {
+	expr, err := Parse(expression)
+	if err != nil {
+		return timing{}, err
+	}
+	loc, err := LoadLocation(timezone)
+	if err != nil {
+		return timing{}, err
+	}
+	expr = expr.Anchored(createdAt)
+	if expr.Next(now, loc).IsZero() {
+		return timing{}, expressionError("This expression never runs after now; check its dates and year.")
+	}
+	return timing{expr: expr, loc: loc}, nil
+}
+
+// checkSelection checks the shape of a selection and returns it normalised
+// (grade trimmed, user ids deduplicated, never nil). Whether the school
+// exists is checked by the service.
+func checkSelection(sel rekey.Selection) (rekey.Selection, error) {
+	if !sel.Mode.Valid() {
+		return sel, invalid("selection.mode", "Choose who the reset reaches: all, all_except, without_role or selected.")
+	}
+	takesIDs := sel.Mode == rekey.SelectSelected || sel.Mode == rekey.SelectAllExcept
+	switch {
+	case !takesIDs && len(sel.UserIDs) > 0:
+		return sel, invalid("selection.userIds", "Only the selected and all_except modes take userIds.")
+	case sel.Mode == rekey.SelectSelected && len(sel.UserIDs) == 0:
+		return sel, invalid("selection.userIds", "Select at least one user.")
+	case len(sel.UserIDs) > maxSelectedUsers:
+		return sel, invalid("selection.userIds", "A schedule can name at most %d users; narrow it by school, role or grade instead.", maxSelectedUsers)
+	}
+	ids := make([]string, 0, len(sel.UserIDs))
+	seen := make(map[string]bool, len(sel.UserIDs))
+	for _, id := range sel.UserIDs {
+		if !rekey.ValidID(id) {
+			return sel, invalid("selection.userIds", "Every user id must be a valid id.")
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	sel.UserIDs = ids
+	if sel.SchoolID != "" && !rekey.ValidID(sel.SchoolID) {
+		return sel, invalid("selection.schoolId", "Not a valid id.")
+	}
+	switch {
+	case sel.Role != "" && !sel.Role.Valid():
+		return sel, invalid("selection.role", "Unknown role.")
+	case sel.Mode == rekey.SelectWithoutRole && sel.Role != "" && sel.Role != rekey.RoleStudent:
+		return sel, invalid("selection.role", "Users without a role are students; leave role out or set it to student.")
+	}
+	sel.Grade = strings.TrimSpace(sel.Grade)
+	switch {
+	case hasControl(sel.Grade):
+		return sel, invalid("selection.grade", "The grade must not contain control characters.")
+	case utf8.RuneCountInString(sel.Grade) > maxGradeLen:
+		return sel, invalid("selection.grade", "The grade must be at most %d characters.", maxGradeLen)
+	}
+	return sel, nil
+}
+
+// checkDelivery refuses anything but email_link and generated_passwords.
+// default_password is refused because a saved schedule must not hold a
+// password (see the package documentation).
+func checkDelivery(del rekey.Delivery) (rekey.Delivery, error) {
+	switch {
+	case del.Mode == rekey.DeliverDefaultPassword:
+		return del, invalid("delivery.mode", "A schedule cannot use default_password: a saved schedule must not hold a password. Use email_link or generated_passwords.")
+	case !del.Mode.Valid():
+		return del, invalid("delivery.mode", "Choose how users get their new credentials: email_link or generated_passwords.")
+	case del.DefaultPassword != "":
+		return del, invalid("delivery.defaultPassword", "A schedule never stores a password; leave defaultPassword out.")
+	}
+	return rekey.Delivery{Mode: del.Mode}, nil
+}
