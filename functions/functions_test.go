@@ -7,6 +7,7 @@ package functions_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -187,41 +188,66 @@ func readEvent(t *testing.T, function string, into any) {
 	}
 }
 
+// signInDemoAdmin returns a live bearer token of the demo district admin.
+func signInDemoAdmin(t *testing.T, a *app.App) string {
+	t.Helper()
+	res, err := a.Auth.Login(context.Background(), seed.DistrictAdminUsername, samplePassword, "198.51.100.23", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Token
+}
+
 func TestSampleEventsDriveHTTPHandlers(t *testing.T) {
 	ctx := context.Background()
 	a := sampleApp(t)
+	token := signInDemoAdmin(t, a)
 	for _, test := range []struct {
 		function string
+		signedIn bool // replace the sample's placeholder bearer token with a live one
 		status   int
 		check    func(t *testing.T, body map[string]any)
 	}{
-		{"api-auth", http.StatusOK, func(t *testing.T, body map[string]any) {
+		{"api-auth", false, http.StatusOK, func(t *testing.T, body map[string]any) {
 			if body["token"] == "" || body["csrfToken"] == "" {
 				t.Errorf("login body = %v, want token and csrfToken", body)
 			}
 		}},
 		// The sample carries a bearer token no session has: a clean 401.
-		{"api-users", http.StatusUnauthorized, func(t *testing.T, body map[string]any) {
+		{"api-users", false, http.StatusUnauthorized, func(t *testing.T, body map[string]any) {
 			if e, _ := body["error"].(map[string]any); e["code"] != "unauthenticated" {
 				t.Errorf("body = %v, want error code unauthenticated", body)
 			}
 		}},
+		{"api-users", true, http.StatusOK, func(t *testing.T, body map[string]any) {
+			if items, _ := body["items"].([]any); len(items) != 3 {
+				t.Errorf("listed %d students of school 1, want 3: %v", len(items), body)
+			}
+		}},
+		{"api-schedules", true, http.StatusCreated, func(t *testing.T, body map[string]any) {
+			if body["id"] == "" || body["nextRunAt"] == nil {
+				t.Errorf("schedule = %v, want an id and a next run", body)
+			}
+		}},
 		// Forgot password answers 202 with the one generic message.
-		{"api-resets", http.StatusAccepted, func(t *testing.T, body map[string]any) {
+		{"api-resets", false, http.StatusAccepted, func(t *testing.T, body map[string]any) {
 			if body["message"] == "" {
 				t.Errorf("body = %v, want the generic message", body)
 			}
 		}},
 	} {
-		t.Run(test.function, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/signed-in=%v", test.function, test.signedIn), func(t *testing.T) {
 			var ev events.APIGatewayV2HTTPRequest
 			readEvent(t, test.function, &ev)
+			if test.signedIn {
+				ev.Headers["authorization"] = "Bearer " + token
+			}
 			resp, err := httplambda.New(a.API.Handler(test.function)).Invoke(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if resp.StatusCode != test.status {
-				t.Fatalf("%s status = %d, want %d; body %s", test.function, resp.StatusCode, test.status, resp.Body)
+				t.Fatalf("%s (signed in: %v) status = %d, want %d; body %s", test.function, test.signedIn, resp.StatusCode, test.status, resp.Body)
 			}
 			if resp.Headers["X-Request-Id"] != ev.RequestContext.RequestID {
 				t.Errorf("X-Request-Id = %q, want API Gateway's %q", resp.Headers["X-Request-Id"], ev.RequestContext.RequestID)

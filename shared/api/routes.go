@@ -23,9 +23,10 @@ func (r Route) key() string { return r.Method + " " + r.Pattern }
 
 // Function names.
 const (
-	FunctionAuth   = "api-auth"
-	FunctionUsers  = "api-users"
-	FunctionResets = "api-resets"
+	FunctionAuth      = "api-auth"
+	FunctionUsers     = "api-users"
+	FunctionResets    = "api-resets"
+	FunctionSchedules = "api-schedules"
 )
 
 // Routes is the one route table.
@@ -44,6 +45,11 @@ var Routes = []Route{
 	{http.MethodPost, "/api/password/forgot", FunctionResets},
 	{http.MethodPost, "/api/password/reset", FunctionResets},
 	{http.MethodGet, "/api/password/policy", FunctionResets},
+	{http.MethodPost, "/api/schedules", FunctionSchedules},
+	{http.MethodGet, "/api/schedules", FunctionSchedules},
+	{http.MethodGet, "/api/schedules/{id}", FunctionSchedules},
+	{http.MethodPatch, "/api/schedules/{id}", FunctionSchedules},
+	{http.MethodDelete, "/api/schedules/{id}", FunctionSchedules},
 }
 
 // Handler returns the HTTP handler for the routes of the named functions,

@@ -46,10 +46,11 @@ type SecretStore interface {
 // Deps are the server's collaborators. A Lambda fills only what its routes
 // need; a route whose service is nil answers 500.
 type Deps struct {
-	Auth    AuthService
-	Users   UserService
-	Secrets SecretStore
-	Resets  ResetService
+	Auth      AuthService
+	Users     UserService
+	Secrets   SecretStore
+	Resets    ResetService
+	Schedules ScheduleService
 	// Logger may be nil (nothing is logged). Every line the server logs
 	// carries the request id.
 	Logger *slog.Logger
@@ -57,12 +58,13 @@ type Deps struct {
 
 // Server serves the API routes. Build it once (at cold start) with New.
 type Server struct {
-	auth     AuthService
-	users    UserService
-	secrets  SecretStore
-	resets   ResetService
-	log      *slog.Logger
-	handlers map[string]http.Handler // by Route.key()
+	auth      AuthService
+	users     UserService
+	secrets   SecretStore
+	resets    ResetService
+	schedules ScheduleService
+	log       *slog.Logger
+	handlers  map[string]http.Handler // by Route.key()
 
 	cursorMu  sync.Mutex
 	cursorKey []byte // fetched on first use, then kept
@@ -75,11 +77,12 @@ func New(deps Deps) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		auth:    deps.Auth,
-		users:   deps.Users,
-		secrets: deps.Secrets,
-		resets:  deps.Resets,
-		log:     WithRequestIDs(logger),
+		auth:      deps.Auth,
+		users:     deps.Users,
+		secrets:   deps.Secrets,
+		resets:    deps.Resets,
+		schedules: deps.Schedules,
+		log:       WithRequestIDs(logger),
 	}
 	s.handlers = map[string]http.Handler{
 		"POST /api/auth/login":                       http.HandlerFunc(s.login),
@@ -96,6 +99,11 @@ func New(deps Deps) *Server {
 		"POST /api/password/forgot":                  http.HandlerFunc(s.forgotPassword),
 		"POST /api/password/reset":                   http.HandlerFunc(s.redeemReset),
 		"GET /api/password/policy":                   s.signedIn(duringPasswordChange, s.passwordPolicy),
+		"POST /api/schedules":                        s.signedIn(fullAccess, s.createSchedule),
+		"GET /api/schedules":                         s.signedIn(fullAccess, s.listSchedules),
+		"GET /api/schedules/{id}":                    s.signedIn(fullAccess, s.getSchedule),
+		"PATCH /api/schedules/{id}":                  s.signedIn(fullAccess, s.patchSchedule),
+		"DELETE /api/schedules/{id}":                 s.signedIn(fullAccess, s.deleteSchedule),
 	}
 	return s
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/resets"
+	"github.com/rekey/rekey/shared/schedule"
 	"github.com/rekey/rekey/shared/users"
 )
 
@@ -88,7 +89,9 @@ type App struct {
 	Auth   *auth.Service
 	Users  *users.Service
 	Resets *resets.Service
-	API    *api.Server
+	// Schedules saves bulk resets that run on an expression.
+	Schedules *schedule.Service
+	API       *api.Server
 	// MailWorker handles the mail queue's batches.
 	MailWorker *mailworker.Handler
 	Logger     *slog.Logger
@@ -140,6 +143,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		Now:       now,
 	})
 	usersSvc := users.NewService(store, now)
+	schedules := schedule.NewService(store, now)
 	mailer := opt.Mailer
 	if mailer == nil {
 		mailer = mail.NewSES(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
@@ -150,9 +154,11 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	server := api.New(api.Deps{Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Logger: logger})
+	server := api.New(api.Deps{
+		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Logger: logger,
+	})
 	return &App{
-		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc,
+		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules,
 		API: server, MailWorker: worker, Logger: logger,
 	}, nil
 }

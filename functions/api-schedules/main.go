@@ -1,0 +1,22 @@
+// Command api-schedules saves, lists, pauses and deletes scheduled bulk
+// resets, behind the HTTP API.
+// It serves the routes of shared/api's route table marked "api-schedules".
+package main
+
+import (
+	"context"
+	"log"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/rekey/rekey/shared/app"
+	"github.com/rekey/rekey/shared/httplambda"
+)
+
+func main() {
+	a, err := app.Load(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	lambda.Start(httplambda.New(a.API.Handler("api-schedules")).Invoke)
+}

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/schedule"
+)
+
+// ScheduleService saves, lists, reads, edits and deletes scheduled bulk
+// resets; *schedule.Service implements it.
+type ScheduleService interface {
+	Create(ctx context.Context, actor rekey.User, in schedule.Input, requestID string) (rekey.Schedule, error)
+	List(ctx context.Context, actor rekey.User, limit int, cursor string) (schedule.Page, error)
+	Get(ctx context.Context, actor rekey.User, id string) (rekey.Schedule, error)
+	Update(ctx context.Context, actor rekey.User, id string, patch schedule.Patch, requestID string) (rekey.Schedule, error)
+	Delete(ctx context.Context, actor rekey.User, id, requestID string) error
+}
+
+// createSchedule is POST /api/schedules {name, expression, timezone,
+// selection, delivery, enabled?}: 201 with the schedule.
+func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, p principal) {
+	var in schedule.Input
+	if err := decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	sc, err := s.schedules.Create(ctx, p.user, in, RequestID(ctx))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusCreated, sc)
+}
+
+// listSchedules is GET /api/schedules?limit=&cursor=: the schedules the
+// caller may see.
+func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, p principal) {
+	ctx := r.Context()
+	q, err := queryParams(r, "limit", "cursor")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	binding := []string{"schedules", p.user.ID}
+	cursor, err := s.openCursor(ctx, q.Get("cursor"), binding...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.schedules.List(ctx, p.user, limit, cursor)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	next, err := s.signCursor(ctx, page.Next, binding...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, listResponse[rekey.Schedule]{Items: nonNil(page.Items), NextCursor: next})
+}
+
+// getSchedule is GET /api/schedules/{id}: 404 for schedules the caller may
+// not see.
+func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sc, err := s.schedules.Get(r.Context(), p.user, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, sc)
+}
+
+// patchSchedule is PATCH /api/schedules/{id} with any of name, expression,
+// timezone, selection, delivery, enabled, and the version that was read.
+func (s *Server) patchSchedule(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var patch schedule.Patch
+	if err := decodeJSON(r, &patch); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	sc, err := s.schedules.Update(ctx, p.user, id, patch, RequestID(ctx))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, sc)
+}
+
+// deleteSchedule is DELETE /api/schedules/{id}: 204. Tasks already started
+// by the schedule carry on.
+func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if err := s.schedules.Delete(ctx, p.user, id, RequestID(ctx)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
