@@ -1,0 +1,262 @@
+// Scheduled bulk resets: list (with the next run in the schedule's own time
+// zone), create, pause/resume and delete.
+
+import { h, clear, icon, toast } from './dom.js';
+import * as api from './api.js';
+import { openDialog, confirmDialog } from './dialog.js';
+import { field, checkbox, alertBox, setAlert, setFieldError, clearErrors, showError, busy } from './form.js';
+import { describe } from './errors.js';
+import { inZone, roleLabel, DELIVERY_LABELS, SELECTION_LABELS } from './format.js';
+import { buildWho, buildHow } from './bulk.js';
+
+/** EXAMPLES are offered under the expression field. */
+const EXAMPLES = [
+  { expression: 'cron(0 7 1 9 ? *)', label: 'Every 1 September at 07:00' },
+  { expression: 'cron(0 6 ? * MON *)', label: 'Every Monday at 06:00' },
+  { expression: 'rate(7 days)', label: 'Every 7 days' },
+];
+
+/** timeZones lists IANA zones for the select, the viewer's own first. */
+export function timeZones() {
+  let zones = [];
+  try {
+    zones = Intl.supportedValuesOf('timeZone');
+  } catch {
+    zones = ['UTC', 'Europe/London', 'America/New_York', 'America/Chicago', 'America/Denver', 'America/Los_Angeles'];
+  }
+  if (!zones.includes('UTC')) zones = ['UTC', ...zones];
+  return zones;
+}
+
+/** describeExpression gives a rate() expression in words; cron stays as is. */
+export function describeExpression(expr) {
+  const known = EXAMPLES.find((e) => e.expression === expr);
+  if (known) return known.label;
+  const m = /^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$/.exec(expr || '');
+  if (m) return `Every ${m[1] === '1' ? '' : `${m[1]} `}${m[1] === '1' ? m[2].replace(/s$/, '') : m[2]}`;
+  return '';
+}
+
+/** validExpression is a light check of EventBridge syntax; the server decides. */
+export function validExpression(expr) {
+  return /^cron\(\S+( \S+){5}\)$/.test(expr) || /^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/.test(expr);
+}
+
+function selectionText(sel) {
+  if (!sel) return '—';
+  const parts = [SELECTION_LABELS[sel.mode] || sel.mode];
+  if ((sel.mode === 'selected' || sel.mode === 'all_except') && sel.userIds) parts.push(`${sel.userIds.length} listed`);
+  if (sel.role) parts.push(roleLabel(sel.role));
+  if (sel.grade) parts.push(`grade ${sel.grade}`);
+  return parts.join(' · ');
+}
+
+/** mount draws the schedules screen. */
+export function mount(main, ctx) {
+  let disposed = false;
+  let schoolNames = new Map();
+  const newButton = h('button', { type: 'button', class: 'button primary', id: 'schedules-new', text: 'New schedule' });
+  const tbody = h('tbody');
+  const table = h(
+    'table',
+    { class: 'data-table', id: 'schedules-table' },
+    h('caption', { class: 'visually-hidden', text: 'Schedules' }),
+    h('thead', {}, h('tr', {}, ...['Name', 'When', 'Next run', 'Users', 'Delivery', 'Status', 'Actions'].map((c) => h('th', { scope: 'col', text: c })))),
+    tbody,
+  );
+  const status = h('p', { class: 'status-line', role: 'status', id: 'schedules-status' });
+  const alert = h('div', { class: 'alert', role: 'alert', id: 'schedules-error' });
+  const empty = h(
+    'div',
+    { class: 'empty-state', id: 'schedules-empty', hidden: true },
+    h('p', { class: 'empty-title', text: 'No schedules yet.' }),
+    h('p', { text: 'A schedule runs a bulk reset at set times — for example, every student of a school on the first day of term.' }),
+  );
+  main.append(
+    h('div', { class: 'page-head' }, h('h1', { text: 'Schedules' }), newButton),
+    h('p', { class: 'lead', text: 'Each run is an ordinary task: follow it in Tasks.' }),
+    alert,
+    status,
+    h('div', { class: 'table-wrap' }, table),
+    empty,
+  );
+  newButton.addEventListener('click', () => openForm());
+
+  function schoolText(sel) {
+    if (!sel || !sel.schoolId) return '';
+    return schoolNames.get(sel.schoolId) || sel.schoolId;
+  }
+
+  function row(s) {
+    const toggle = h('button', {
+      type: 'button',
+      class: 'button small',
+      id: `schedule-toggle-${s.id}`,
+      'aria-label': `${s.enabled ? 'Pause' : 'Resume'} ${s.name}`,
+      text: s.enabled ? 'Pause' : 'Resume',
+    });
+    toggle.addEventListener('click', () => setEnabled(s, !s.enabled, toggle));
+    const remove = h('button', { type: 'button', class: 'button small danger-outline', id: `schedule-delete-${s.id}`, 'aria-label': `Delete ${s.name}`, text: 'Delete' });
+    remove.addEventListener('click', () => removeSchedule(s));
+    const words = describeExpression(s.expression);
+    const next = s.enabled && s.nextRunAt ? inZone(s.nextRunAt, s.timezone) : '';
+    const school = schoolText(s.selection);
+    return h(
+      'tr',
+      { 'data-schedule-id': s.id },
+      h('td', { 'data-label': 'Name', class: 'cell-name', text: s.name }),
+      h('td', { 'data-label': 'When' }, words ? h('span', { text: words }) : null, words ? h('br') : null, h('code', { text: s.expression }), h('br'), h('span', { class: 'muted', text: s.timezone })),
+      h('td', { 'data-label': 'Next run', id: `schedule-next-${s.id}` }, next ? h('span', { text: next }) : h('span', { class: 'muted', text: s.enabled ? 'Not known yet' : 'Paused' })),
+      h('td', { 'data-label': 'Users' }, h('span', { text: selectionText(s.selection) }), school ? h('br') : null, school ? h('span', { class: 'muted', text: school }) : null),
+      h('td', { 'data-label': 'Delivery', text: DELIVERY_LABELS[s.delivery?.mode] || s.delivery?.mode || '—' }),
+      h(
+        'td',
+        { 'data-label': 'Status' },
+        s.enabled ? h('span', { class: 'badge tone-ok' }, icon('check'), h('span', { text: 'Active' })) : h('span', { class: 'badge tone-muted' }, icon('pause'), h('span', { text: 'Paused' })),
+      ),
+      h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' }, toggle, remove)),
+    );
+  }
+
+  async function load() {
+    status.textContent = 'Loading schedules…';
+    try {
+      const [res, schools] = await Promise.all([api.get('/api/schedules'), api.schools().catch(() => [])]);
+      if (disposed) return;
+      schoolNames = new Map(schools.map((s) => [s.id, s.name]));
+      const items = (res && res.items) || (Array.isArray(res) ? res : []);
+      clear(tbody);
+      for (const s of items) tbody.append(row(s));
+      empty.hidden = items.length > 0;
+      table.parentElement.hidden = items.length === 0;
+      status.textContent = items.length ? `${items.length} ${items.length === 1 ? 'schedule' : 'schedules'}.` : '';
+    } catch (err) {
+      if (disposed) return;
+      setAlert(alert, describe(err));
+      status.textContent = '';
+    }
+  }
+
+  async function setEnabled(s, enabled, button) {
+    button.disabled = true;
+    try {
+      const body = { enabled };
+      if (s.version !== undefined) body.version = s.version;
+      await api.patch(`/api/schedules/${encodeURIComponent(s.id)}`, body);
+      toast(enabled ? `“${s.name}” will run again.` : `“${s.name}” is paused.`, 'success');
+      await load();
+      document.getElementById(`schedule-toggle-${s.id}`)?.focus();
+    } catch (err) {
+      button.disabled = false;
+      toast(describe(err), 'error');
+    }
+  }
+
+  async function removeSchedule(s) {
+    const ok = await confirmDialog({
+      title: 'Delete this schedule?',
+      message: `“${s.name}” will not run again. Tasks it already started are kept.`,
+      confirmLabel: 'Delete schedule',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api.del(`/api/schedules/${encodeURIComponent(s.id)}`);
+      toast(`Deleted “${s.name}”.`, 'success');
+      await load();
+      newButton.focus();
+    } catch (err) {
+      toast(describe(err), 'error');
+    }
+  }
+
+  function openForm() {
+    const formAlert = alertBox('schedule-error');
+    const name = field({ id: 'schedule-name', name: 'name', label: 'Name', required: true, maxlength: '100', autocomplete: 'off', hint: 'For example: Hillcrest students, first day of term.' });
+    const expression = field({
+      id: 'schedule-expression',
+      name: 'expression',
+      label: 'When',
+      required: true,
+      autocomplete: 'off',
+      spellcheck: 'false',
+      value: EXAMPLES[0].expression,
+      hint: 'An EventBridge expression: cron(minutes hours day-of-month month day-of-week year) or rate(7 days). Times are in the time zone below.',
+    });
+    const examples = h('div', { class: 'examples', id: 'schedule-examples' }, h('span', { class: 'muted', text: 'Examples: ' }));
+    for (const ex of EXAMPLES) {
+      const b = h('button', { type: 'button', class: 'button small', text: ex.label });
+      b.addEventListener('click', () => {
+        expression.control.value = ex.expression;
+        setFieldError(expression.control, '');
+        expression.control.focus();
+      });
+      examples.append(b);
+    }
+    expression.append(examples);
+    const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    const tz = field({ id: 'schedule-timezone', name: 'timezone', label: 'Time zone', type: 'select', value: ownZone, options: timeZones().map((z) => ({ value: z, label: z.replace(/_/g, ' ') })) });
+    const who = buildWho('schedule', { rank: ctx.rank, initialMode: 'without_role' });
+    const how = buildHow('schedule', { studentsOnly: () => who.studentsOnly() });
+    who.onChange(() => how.refresh());
+    const enabled = checkbox({ id: 'schedule-enabled', name: 'enabled', label: 'Enabled: run at the times above', checked: true });
+    const save = h('button', { type: 'submit', id: 'schedule-save', class: 'button primary', text: 'Save schedule' });
+    const cancel = h('button', { type: 'button', id: 'schedule-cancel', class: 'button', text: 'Cancel' });
+    const form = h(
+      'form',
+      { id: 'schedule-form', novalidate: true },
+      formAlert,
+      name,
+      expression,
+      tz,
+      h('h3', { text: 'Users' }),
+      who.el,
+      h('h3', { text: 'Delivery' }),
+      how.el,
+      enabled,
+      h('div', { class: 'dialog-actions sticky' }, cancel, save),
+    );
+    const dialog = openDialog({ id: 'schedule-dialog', title: 'New schedule', variant: 'panel', content: form, initialFocus: name.control });
+    cancel.addEventListener('click', () => dialog.close('cancel'));
+
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(form, formAlert);
+      const n = name.control.value.trim();
+      const ex = expression.control.value.trim();
+      if (!n) {
+        setFieldError(name.control, 'Give the schedule a name.');
+        name.control.focus();
+        return;
+      }
+      if (!validExpression(ex)) {
+        setFieldError(expression.control, 'Use cron(…) with six fields, or rate(…) such as rate(7 days).');
+        expression.control.focus();
+        return;
+      }
+      if (!how.validate()) return;
+      busy(save, true, 'Saving…');
+      try {
+        const selection = await who.payload();
+        const created = await api.post('/api/schedules', { name: n, expression: ex, timezone: tz.control.value, selection, delivery: how.payload(), enabled: enabled.control.checked });
+        dialog.close('saved');
+        const next = created && created.nextRunAt ? ` Next run: ${inZone(created.nextRunAt, created.timezone || tz.control.value)}.` : '';
+        toast(`Saved “${n}”.${next}`, 'success');
+        load();
+      } catch (err) {
+        busy(save, false);
+        if (err.message === 'too_many_selected') setAlert(formAlert, 'That selection is too large to save as a list. Use “All users” with a school, role or grade instead.');
+        else if (err.field === 'defaultPassword' || (err.code === 'weak_password' && !err.field)) {
+          const c = document.getElementById('schedule-default-password');
+          setFieldError(c, describe(err));
+          c.focus();
+        } else showError(form, formAlert, err);
+      }
+    });
+  }
+
+  load();
+  return () => {
+    disposed = true;
+  };
+}

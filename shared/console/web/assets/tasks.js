@@ -1,0 +1,337 @@
+// The task centre: every bulk task with live progress (polled every two
+// seconds while it runs), cancel, per-user results and the CSV download.
+
+import { h, clear, icon } from './dom.js';
+import * as api from './api.js';
+import { confirmDialog } from './dialog.js';
+import { describe } from './errors.js';
+import { badge, TASK_STATUS, OUTCOMES, num, when } from './format.js';
+
+const POLL_MS = 2000;
+const ACTIVE = new Set(['queued', 'running']);
+
+/** kindLabel names a task kind. */
+export function kindLabel(kind) {
+  const known = { bulk_reset: 'Bulk password reset', scheduled_reset: 'Scheduled password reset', bulk_password_reset: 'Bulk password reset' };
+  if (known[kind]) return known[kind];
+  if (!kind) return 'Task';
+  const s = String(kind).replace(/[_-]+/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** percent is the share of a task done, 0–100. */
+export function percent(t) {
+  const total = Number(t.total) || 0;
+  if (!total) return ACTIVE.has(t.status) ? 0 : 100;
+  return Math.min(100, Math.floor(((Number(t.processed) || 0) * 100) / total));
+}
+
+/** mount draws #/tasks or #/tasks/{id}. */
+export function mount(main, ctx) {
+  return ctx.parts[1] ? mountDetail(main, ctx, ctx.parts[1]) : mountList(main, ctx);
+}
+
+function progressCell(t) {
+  const bar = h('progress', { max: String(Math.max(1, Number(t.total) || 0)), 'aria-label': `Progress of task started ${new Date(t.createdAt).toLocaleString()}` });
+  bar.value = Number(t.processed) || 0;
+  return h('div', { class: 'progress-cell' }, bar, h('span', { class: 'num', text: `${num(t.processed)} / ${num(t.total)}` }));
+}
+
+function mountList(main, ctx) {
+  let disposed = false;
+  let timer = 0;
+  const tbody = h('tbody');
+  const table = h(
+    'table',
+    { class: 'data-table', id: 'tasks-table' },
+    h('caption', { class: 'visually-hidden', text: 'Tasks, newest first' }),
+    h('thead', {}, h('tr', {}, ...['Started', 'Task', 'Status', 'Progress', 'Failed', 'No email'].map((c) => h('th', { scope: 'col', text: c })))),
+    tbody,
+  );
+  const status = h('p', { class: 'status-line', role: 'status', id: 'tasks-status' });
+  const alert = h('div', { class: 'alert', role: 'alert', id: 'tasks-error' });
+  const more = h('button', { type: 'button', class: 'button', id: 'tasks-more', text: 'Show older tasks', hidden: true });
+  const empty = h(
+    'div',
+    { class: 'empty-state', id: 'tasks-empty', hidden: true },
+    h('p', { class: 'empty-title', text: 'No tasks yet.' }),
+    h('p', {}, 'Bulk resets you start appear here with their progress. ', h('a', { href: '#/bulk', text: 'Start a bulk reset' }), '.'),
+  );
+  main.append(
+    h('div', { class: 'page-head' }, h('h1', { text: 'Tasks' }), h('a', { href: '#/bulk', class: 'button primary', id: 'tasks-new', text: 'New bulk reset' })),
+    alert,
+    status,
+    h('div', { class: 'table-wrap' }, table),
+    empty,
+    more,
+  );
+  const rows = new Map(); // task id -> { tr, task, and the cells that change }
+  let cursor = '';
+
+  function drawRow(t) {
+    const existing = rows.get(t.id);
+    if (existing) {
+      // Update the changing cells only, so focus on the row's link survives polling.
+      existing.task = t;
+      existing.status.replaceChildren(badge(TASK_STATUS, t.status));
+      existing.progress.replaceChildren(progressCell(t));
+      existing.failed.textContent = num(t.failed);
+      existing.noEmail.textContent = num(t.noEmail);
+      return;
+    }
+    const r = {
+      task: t,
+      status: h('td', { 'data-label': 'Status' }, badge(TASK_STATUS, t.status)),
+      progress: h('td', { 'data-label': 'Progress' }, progressCell(t)),
+      failed: h('td', { 'data-label': 'Failed', class: 'num', text: num(t.failed) }),
+      noEmail: h('td', { 'data-label': 'No email', class: 'num', text: num(t.noEmail) }),
+    };
+    r.tr = h(
+      'tr',
+      { 'data-task-id': t.id },
+      h('td', { 'data-label': 'Started' }, h('a', { href: `#/tasks/${encodeURIComponent(t.id)}`, id: `task-link-${t.id}` }, when(t.createdAt))),
+      h('td', { 'data-label': 'Task', text: kindLabel(t.kind) }),
+      r.status,
+      r.progress,
+      r.failed,
+      r.noEmail,
+    );
+    tbody.append(r.tr);
+    rows.set(t.id, r);
+  }
+
+  async function load() {
+    more.disabled = true;
+    status.textContent = 'Loading tasks…';
+    try {
+      const page = await api.get(`/api/tasks${api.query({ limit: 25, cursor })}`);
+      if (disposed) return;
+      for (const t of page.items || []) drawRow(t);
+      cursor = page.nextCursor || '';
+      more.hidden = !cursor;
+      empty.hidden = rows.size > 0;
+      table.parentElement.hidden = rows.size === 0;
+      status.textContent = rows.size ? `${num(rows.size)} ${rows.size === 1 ? 'task' : 'tasks'} shown.` : '';
+      schedulePoll();
+    } catch (err) {
+      if (disposed) return;
+      clear(alert);
+      alert.className = 'alert alert-error';
+      alert.append(icon('warning'), h('p', { text: describe(err) }));
+      status.textContent = '';
+    } finally {
+      more.disabled = false;
+    }
+  }
+
+  function schedulePoll() {
+    clearTimeout(timer);
+    const active = [...rows.values()].filter((r) => ACTIVE.has(r.task.status));
+    if (!active.length || disposed) return;
+    timer = setTimeout(async () => {
+      await Promise.all(
+        active.map((r) =>
+          api.get(`/api/tasks/${encodeURIComponent(r.task.id)}`).then(
+            (t) => !disposed && drawRow(t),
+            () => {},
+          ),
+        ),
+      );
+      schedulePoll();
+    }, POLL_MS);
+  }
+
+  more.addEventListener('click', load);
+  load();
+  return () => {
+    disposed = true;
+    clearTimeout(timer);
+  };
+}
+
+function mountDetail(main, ctx, id) {
+  let disposed = false;
+  let timer = 0;
+  let lastStatus = '';
+  const path = `/api/tasks/${encodeURIComponent(id)}`;
+
+  const heading = h('h1', { text: 'Task' });
+  const started = h('p', { class: 'muted', id: 'task-started' });
+  const statusHolder = h('div', { id: 'task-status', class: 'task-status' });
+  const announcer = h('p', { class: 'visually-hidden', role: 'status', id: 'task-announcer' });
+  const bar = h('progress', { id: 'task-progress', max: '1', 'aria-labelledby': 'task-progress-label' });
+  bar.value = 0;
+  const pctText = h('span', { id: 'task-percent', class: 'num' });
+  const stat = (key, label) => {
+    const dd = h('dd', { id: `task-${key}`, class: 'num', text: '—' });
+    return { key, dd, el: h('div', { class: 'stat' }, h('dt', { text: label }), dd) };
+  };
+  const stats = [stat('total', 'Total'), stat('processed', 'Processed'), stat('emailed', 'Emailed'), stat('noEmail', 'No email'), stat('failed', 'Failed')];
+  const cancel = h('button', { type: 'button', id: 'task-cancel', class: 'button danger', text: 'Cancel task', hidden: true });
+  const alert = h('div', { class: 'alert', role: 'alert', id: 'task-error' });
+  // Always present (so nothing moves when the first user without email is
+  // reached); it turns into a warning with the count when there are some.
+  const noEmailNote = h('p', { class: 'note', id: 'task-no-email-note' });
+  const csv = h('a', { id: 'task-csv', class: 'button', href: `${path}/results.csv`, download: `rekey-task-${id}.csv` }, 'Download results (CSV)');
+  const csvNote = h('p', { class: 'hint', id: 'task-csv-note', text: 'The file lists every user with their outcome, for a mail merge or for telling users without email. If this task generated passwords, they are in the file for 24 hours after the task was created, and only for you. Keep it safe.' });
+  const resultsBody = h('tbody');
+  let resultsWrap = null;
+  const resultsTable = h(
+    'table',
+    { class: 'data-table', id: 'task-results' },
+    h('caption', { class: 'visually-hidden', text: 'Result for each user' }),
+    h('thead', {}, h('tr', {}, ...['Username', 'Outcome', 'Attempts', 'Details'].map((c) => h('th', { scope: 'col', text: c })))),
+    resultsBody,
+  );
+  const resultsStatus = h('p', { class: 'status-line', role: 'status', id: 'task-results-status' });
+  const resultsMore = h('button', { type: 'button', class: 'button', id: 'task-results-more', text: 'Show more results', hidden: true });
+  const resultsSection = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'task-results-title', id: 'task-results-section' },
+    h('div', { class: 'section-head' }, h('h2', { id: 'task-results-title', text: 'Results' }), csv),
+    csvNote,
+    resultsStatus,
+    (resultsWrap = h('div', { class: 'table-wrap' }, resultsTable)),
+    resultsMore,
+  );
+
+  main.append(
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/tasks', id: 'task-back', text: '← Tasks' })),
+    heading,
+    started,
+    alert,
+    h(
+      'section',
+      { class: 'card task-card', 'aria-labelledby': 'task-progress-label' },
+      h('div', { class: 'section-head' }, h('h2', { id: 'task-progress-label', text: 'Progress' }), statusHolder),
+      h('div', { class: 'progress-row' }, bar, pctText),
+      h('dl', { class: 'stats', id: 'task-stats' }, stats.map((s) => s.el)),
+      noEmailNote,
+      h('div', { class: 'form-actions' }, cancel),
+      announcer,
+    ),
+    resultsSection,
+  );
+
+  let resultsCursor = '';
+  let resultsLoaded = false;
+
+  function draw(t) {
+    heading.textContent = kindLabel(t.kind);
+    ctx.setTitle(kindLabel(t.kind));
+    clear(started);
+    started.append('Started ', when(t.createdAt), t.finishedAt ? ' · finished ' : '', t.finishedAt ? when(t.finishedAt) : '');
+    clear(statusHolder);
+    statusHolder.append(badge(TASK_STATUS, t.status));
+    bar.max = Math.max(1, Number(t.total) || 0);
+    bar.value = Number(t.processed) || 0;
+    if (!t.total && !ACTIVE.has(t.status)) bar.value = bar.max;
+    if (t.status === 'queued' && !t.total) bar.removeAttribute('value'); // indeterminate until counted
+    bar.setAttribute('aria-valuetext', `${num(t.processed)} of ${num(t.total)} processed`);
+    pctText.textContent = `${percent(t)}%`;
+    for (const s of stats) s.dd.textContent = num(t[s.key]);
+    cancel.hidden = !ACTIVE.has(t.status);
+    clear(noEmailNote);
+    if (Number(t.noEmail) > 0) {
+      noEmailNote.className = 'note callout';
+      noEmailNote.append(icon('warning'), h('span', { text: `${num(t.noEmail)} ${Number(t.noEmail) === 1 ? 'user has' : 'users have'} no email address and must be told another way. They are listed in the results as “No email”.` }));
+    } else {
+      noEmailNote.className = 'note';
+      noEmailNote.append(icon('info'), h('span', { text: 'Users without an email address are listed in the results as “No email”, to be told another way.' }));
+    }
+    if (t.status !== lastStatus) {
+      if (lastStatus) announcer.textContent = `Task ${TASK_STATUS[t.status]?.label.toLowerCase() || t.status}: ${num(t.processed)} of ${num(t.total)} processed, ${num(t.failed)} failed.`;
+      lastStatus = t.status;
+    }
+    const done = !ACTIVE.has(t.status);
+    csv.hidden = !done;
+    csvNote.hidden = !done;
+    if (done && !resultsLoaded) {
+      resultsLoaded = true;
+      loadResults();
+    } else if (!done) {
+      resultsStatus.textContent = 'Results per user appear here when the task finishes.';
+      resultsWrap.hidden = true;
+    }
+  }
+
+  async function refresh() {
+    try {
+      const t = await api.get(path);
+      if (disposed) return;
+      setError('');
+      draw(t);
+      if (ACTIVE.has(t.status)) timer = setTimeout(refresh, POLL_MS);
+    } catch (err) {
+      if (disposed) return;
+      setError(describe(err));
+      if (err.code === 'network' || err.status >= 500) timer = setTimeout(refresh, POLL_MS * 2);
+    }
+  }
+
+  function setError(text) {
+    clear(alert);
+    alert.className = text ? 'alert alert-error' : 'alert';
+    if (text) alert.append(icon('warning'), h('p', { text }));
+  }
+
+  async function loadResults() {
+    resultsMore.disabled = true;
+    resultsStatus.textContent = 'Loading results…';
+    try {
+      const page = await api.get(`${path}/results${api.query({ limit: 100, cursor: resultsCursor })}`);
+      if (disposed) return;
+      for (const r of page.items || []) {
+        resultsBody.append(
+          h(
+            'tr',
+            {},
+            h('td', { 'data-label': 'Username', class: 'mono', text: r.username || r.userId }),
+            h('td', { 'data-label': 'Outcome' }, badge(OUTCOMES, r.outcome)),
+            h('td', { 'data-label': 'Attempts', class: 'num', text: num(r.attempts) }),
+            h('td', { 'data-label': 'Details', text: r.error || '' }),
+          ),
+        );
+      }
+      resultsCursor = page.nextCursor || '';
+      resultsMore.hidden = !resultsCursor;
+      const shown = resultsBody.children.length;
+      resultsWrap.hidden = shown === 0;
+      resultsStatus.textContent = shown ? `${num(shown)} ${shown === 1 ? 'result' : 'results'} shown${resultsCursor ? '' : ' (all)'}.` : 'No per-user results for this task.';
+    } catch (err) {
+      if (disposed) return;
+      resultsStatus.textContent = describe(err);
+    } finally {
+      resultsMore.disabled = false;
+    }
+  }
+  resultsMore.addEventListener('click', loadResults);
+
+  cancel.addEventListener('click', async () => {
+    const ok = await confirmDialog({
+      title: 'Cancel this task?',
+      message: 'Users already reset stay reset. Users not reached yet keep their passwords.',
+      confirmLabel: 'Cancel task',
+      cancelLabel: 'Keep running',
+      danger: true,
+    });
+    if (!ok || disposed) return;
+    cancel.disabled = true;
+    try {
+      const t = await api.post(`${path}/cancel`);
+      if (disposed) return;
+      if (t) draw(t);
+      ctx.toast('The task is being cancelled.', 'info');
+    } catch (err) {
+      setError(describe(err));
+    } finally {
+      cancel.disabled = false;
+    }
+  });
+
+  refresh();
+  return () => {
+    disposed = true;
+    clearTimeout(timer);
+  };
+}
