@@ -725,7 +725,12 @@ var functionName = regexp.MustCompile(`^[a-z]+(-[a-z]+)*$`)
 func TestRoutesAllHaveHandlers(t *testing.T) {
 	s := New(Deps{})
 	seen := map[string]bool{}
+	handled := 0
 	for _, r := range Routes {
+		if r.Pattern == consolePattern {
+			continue // served by Deps.Console
+		}
+		handled++
 		if _, ok := s.handlers[r.key()]; !ok {
 			t.Errorf("route %s has no handler", r.key())
 		}
@@ -738,8 +743,8 @@ func TestRoutesAllHaveHandlers(t *testing.T) {
 			t.Errorf("route %s: function %q is not a function folder name", r.key(), r.Function)
 		}
 	}
-	if len(s.handlers) != len(Routes) {
-		t.Errorf("%d handlers for %d routes", len(s.handlers), len(Routes))
+	if len(s.handlers) != handled {
+		t.Errorf("%d handlers for %d routes", len(s.handlers), handled)
 	}
 	s.Handler() // panics on a missing handler or a pattern conflict
 }
@@ -833,5 +838,39 @@ func TestStatusFor(t *testing.T) {
 		if _, ok := ErrorStatuses()[code]; !ok {
 			t.Errorf("code %q has no status", code)
 		}
+	}
+}
+
+func TestConsoleServesEverythingOutsideAPI(t *testing.T) {
+	console := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte("console " + r.URL.Path))
+	})
+	s := New(Deps{Console: console})
+	for _, test := range []struct {
+		name      string
+		functions []string
+		path      string
+		status    int
+		console   bool
+	}{
+		{"root", nil, "/", 200, true},
+		{"page", nil, "/reset-password?token=abc", 200, true},
+		{"unknown API path stays JSON", nil, "/api/nope", 404, false},
+		{"bare /api", nil, "/api", 404, false},
+		{"console function alone", []string{FunctionConsole}, "/forgot-password", 200, true},
+		{"API function alone has no console", []string{FunctionUsers}, "/", 404, false},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			s.Handler(test.functions...).ServeHTTP(rec, httptest.NewRequest("GET", test.path, nil))
+			gotConsole := strings.HasPrefix(rec.Body.String(), "console ")
+			if rec.Code != test.status || gotConsole != test.console {
+				t.Errorf("GET %s = %d console=%v, want %d console=%v", test.path, rec.Code, gotConsole, test.status, test.console)
+			}
+			if rec.Header().Get("X-Request-Id") == "" || rec.Header().Get("Content-Security-Policy") == "" {
+				t.Errorf("GET %s: missing request id or CSP", test.path)
+			}
+		})
 	}
 }

@@ -27,6 +27,7 @@ const (
 	FunctionUsers     = "api-users"
 	FunctionResets    = "api-resets"
 	FunctionSchedules = "api-schedules"
+	FunctionConsole   = "console"
 )
 
 // Routes is the one route table.
@@ -50,7 +51,13 @@ var Routes = []Route{
 	{http.MethodGet, "/api/schedules/{id}", FunctionSchedules},
 	{http.MethodPatch, "/api/schedules/{id}", FunctionSchedules},
 	{http.MethodDelete, "/api/schedules/{id}", FunctionSchedules},
+	// The console serves every GET outside /api/ (on API Gateway: the routes
+	// "GET /" and "GET /{proxy+}").
+	{http.MethodGet, consolePattern, FunctionConsole},
 }
+
+// consolePattern marks the console's catch-all route in Routes.
+const consolePattern = "/"
 
 // Handler returns the HTTP handler for the routes of the named functions,
 // or of every function when none is named: the local runner mounts all of
@@ -61,8 +68,13 @@ func (s *Server) Handler(functions ...string) http.Handler {
 	mux := http.NewServeMux()
 	methods := map[string][]string{} // path pattern -> methods mounted
 	var paths []string
+	var console http.Handler
 	for _, route := range Routes {
 		if len(functions) > 0 && !slices.Contains(functions, route.Function) {
+			continue
+		}
+		if route.Pattern == consolePattern {
+			console = s.console
 			continue
 		}
 		h, ok := s.handlers[route.key()]
@@ -79,6 +91,10 @@ func (s *Server) Handler(functions ...string) http.Handler {
 		mux.Handle(path, s.methodNotAllowed(methods[path]))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if console != nil && r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") {
+			console.ServeHTTP(w, r)
+			return
+		}
 		s.writeError(w, r, fail(rekey.ECodeNotFound, "No such endpoint."))
 	})
 	return s.middleware(mux)

@@ -51,6 +51,8 @@ type Deps struct {
 	Secrets   SecretStore
 	Resets    ResetService
 	Schedules ScheduleService
+	// Console serves the admin console's pages and assets (console.Handler).
+	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
 	// carries the request id.
 	Logger *slog.Logger
@@ -63,6 +65,7 @@ type Server struct {
 	secrets   SecretStore
 	resets    ResetService
 	schedules ScheduleService
+	console   http.Handler
 	log       *slog.Logger
 	handlers  map[string]http.Handler // by Route.key()
 
@@ -82,6 +85,7 @@ func New(deps Deps) *Server {
 		secrets:   deps.Secrets,
 		resets:    deps.Resets,
 		schedules: deps.Schedules,
+		console:   deps.Console,
 		log:       WithRequestIDs(logger),
 	}
 	s.handlers = map[string]http.Handler{

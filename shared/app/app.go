@@ -22,6 +22,7 @@ import (
 
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mailworker"
@@ -155,7 +156,8 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	server := api.New(api.Deps{
-		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Logger: logger,
+		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules,
+		Console: console.Handler(), Logger: logger,
 	})
 	return &App{
 		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules,
