@@ -5,14 +5,14 @@ GO ?= go
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 export CGO_ENABLED := 0
 
-.PHONY: dev test bench build sizes check-go check-moto check-cfn-lint lint clean
+.PHONY: dev test bench build sizes check-go check-moto check-cfn-lint check-browser lint clean
 
 ## dev: the whole system on loopback with a seeded demo district (console at http://127.0.0.1:8080)
 dev: check-go check-moto
 	$(GO) run ./infra/local
 
 ## test: every test - formatting, vet, template lint, unit, integration (moto) and end-to-end
-test: check-go check-moto check-cfn-lint lint
+test: check-go check-moto check-cfn-lint check-browser lint
 	$(GO) test -count=1 ./...
 
 ## bench: the benchmark figures, one `BENCH <name> <value> <unit>` line each
@@ -44,6 +44,17 @@ check-moto:
 
 check-cfn-lint:
 	@command -v cfn-lint >/dev/null || { echo "missing: cfn-lint (template checks) - install it with: pip install cfn-lint" >&2; exit 1; }
+
+# The browser tests drive Debian's chromium headless and audit pages with
+# axe-core from npm (pinned in infra/browsertest/package-lock.json).
+check-browser:
+	@command -v chromium >/dev/null || { \
+	  echo "chromium is missing: installing Debian's chromium for the browser tests (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+	@command -v chromium >/dev/null || { echo "missing: chromium (browser tests) - install it with: apt-get install -y chromium" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "missing: npm (Node.js), used to fetch axe-core for the accessibility audit - install Node.js 20+" >&2; exit 1; }
+	@if [ -f infra/browsertest/package-lock.json ]; then npm ci --prefix infra/browsertest --no-audit --no-fund --silent; fi
 
 clean:
 	rm -rf .build
