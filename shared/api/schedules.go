@@ -49,23 +49,10 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, p princip
 		s.writeError(w, r, err)
 		return
 	}
-	binding := []string{"schedules", p.user.ID}
-	cursor, err := s.openCursor(ctx, q.Get("cursor"), binding...)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	page, err := s.schedules.List(ctx, p.user, limit, cursor)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	next, err := s.signCursor(ctx, page.Next, binding...)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, listResponse[rekey.Schedule]{Items: nonNil(page.Items), NextCursor: next})
+	writePage(s, w, r, q.Get("cursor"), []string{"schedules", p.user.ID}, func(cursor string) ([]rekey.Schedule, string, error) {
+		page, err := s.schedules.List(ctx, p.user, limit, cursor)
+		return page.Items, page.Next, err
+	})
 }
 
 // getSchedule is GET /api/schedules/{id}: 404 for schedules the caller may

@@ -33,21 +33,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p principal) 
 		Grade: q.Get("grade"), Query: q.Get("q"), Limit: limit,
 	}
 	binding := []string{"users", p.user.ID, string(filter.Role), filter.SchoolID, filter.DistrictID, filter.Grade, filter.Query}
-	if filter.Cursor, err = s.openCursor(ctx, q.Get("cursor"), binding...); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	page, err := s.users.List(ctx, p.user, filter)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	next, err := s.signCursor(ctx, page.Next, binding...)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, listResponse[rekey.User]{Items: nonNil(page.Items), NextCursor: next})
+	writePage(s, w, r, q.Get("cursor"), binding, func(cursor string) ([]rekey.User, string, error) {
+		filter.Cursor = cursor
+		page, err := s.users.List(ctx, p.user, filter)
+		return page.Items, page.Next, err
+	})
 }
 
 // getUser is GET /api/users/{id}: 404 for users outside the caller's view.
@@ -107,22 +97,33 @@ func (s *Server) userActivity(w http.ResponseWriter, r *http.Request, p principa
 		return
 	}
 	binding := []string{"activity", p.user.ID, id}
-	cursor, err := s.openCursor(ctx, q.Get("cursor"), binding...)
+	writePage(s, w, r, q.Get("cursor"), binding, func(cursor string) ([]rekey.AuditEntry, string, error) {
+		page, err := s.users.Activity(ctx, p.user, id, limit, cursor)
+		return page.Items, page.Next, err
+	})
+}
+
+// writePage answers one page of a listing: it verifies the caller's cursor
+// against binding (the listing and everything that shapes it), asks fetch
+// for the page at the store's cursor, and signs the next cursor the same way.
+func writePage[T any](s *Server, w http.ResponseWriter, r *http.Request, cursor string, binding []string, fetch func(storeCursor string) ([]T, string, error)) {
+	ctx := r.Context()
+	storeCursor, err := s.openCursor(ctx, cursor, binding...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := s.users.Activity(ctx, p.user, id, limit, cursor)
+	items, next, err := fetch(storeCursor)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	next, err := s.signCursor(ctx, page.Next, binding...)
+	signed, err := s.signCursor(ctx, next, binding...)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, listResponse[rekey.AuditEntry]{Items: nonNil(page.Items), NextCursor: next})
+	s.writeJSON(w, r, http.StatusOK, listResponse[T]{Items: nonNil(items), NextCursor: signed})
 }
 
 // nonNil returns items, or an empty slice for nil, so JSON says [] not null.
