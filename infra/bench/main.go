@@ -1,0 +1,96 @@
+// Command bench prints Rekey's benchmark figures (`make bench`), one line
+// each:
+//
+//	BENCH <snake_name> <value> <unit>
+//
+// What it measures (see README "Benchmarks"):
+//   - AWS API calls per 1,000 users of a bulk reset, for each delivery,
+//     counted by an SDK middleware in an end-to-end run on moto (planner and
+//     two workers fed by SQS pollers, as Lambda's event sources would);
+//     SES SendEmail calls are reported apart.
+//   - Wall time and peak memory of an email-link task end to end on moto.
+//   - Planner and worker memory as a task grows (1k, 10k, 50k users), on an
+//     in-memory store so that only the pipeline's own memory counts.
+//   - SES pacing against a stand-in that throttles above R sends/s.
+//   - CPU per user of default passwords (argon2id at production cost).
+//
+// Notes on the output go to stderr; only BENCH lines go to stdout.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	callUsers := flag.Int("call-users", 1000, "users of the call-count runs on moto (0 skips them)")
+	e2eUsers := flag.Int("e2e-users", 10000, "users of the end-to-end email-link run on moto (0 skips it)")
+	e2eLimit := flag.Duration("e2e-limit", 10*time.Minute, "give the end-to-end run up to this long, then report its rate")
+	scales := flag.String("memory-scales", "1000,10000,50000", "task sizes of the memory runs")
+	pacingUsers := flag.Int("pacing-users", 2000, "users of the pacing run")
+	pacingRate := flag.Float64("pacing-rate", 100, "sends per second the SES stand-in allows")
+	cpuUsers := flag.Int("cpu-users", 48, "users hashed at production cost for the CPU figure")
+	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
+	flag.Parse()
+
+	ctx := context.Background()
+	if *serve {
+		server, err := startMoto(ctx)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Println(server.Endpoint())
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+		<-stop
+		server.Stop()
+		return
+	}
+	var failed bool
+	report := func(name string, err error) {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench %s: %v\n", name, err)
+			failed = true
+		}
+	}
+	l, err := startLocalAWS(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: local AWS: %v\n", err)
+		os.Exit(1)
+	}
+	defer l.stop()
+	if *callUsers > 0 {
+		report("calls", benchCalls(ctx, l, *callUsers))
+	}
+	if *e2eUsers > 0 {
+		report("end-to-end", benchEndToEnd(ctx, l, *e2eUsers, *e2eLimit))
+	}
+	report("memory", benchMemory(ctx, *scales))
+	report("pacing", benchPacing(ctx, *pacingUsers, *pacingRate))
+	report("cpu", benchCPU(ctx, *cpuUsers))
+	if failed {
+		l.stop()
+		os.Exit(1)
+	}
+}
+
+// bench prints one figure.
+func bench(name string, value any, unit string) {
+	switch v := value.(type) {
+	case float64:
+		fmt.Printf("BENCH %s %.2f %s\n", name, v, unit)
+	default:
+		fmt.Printf("BENCH %s %v %s\n", name, v, unit)
+	}
+}
+
+// note prints a remark about the figures to stderr.
+func note(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "# "+format+"\n", args...)
+}

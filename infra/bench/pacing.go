@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// benchPacing sends an email-link task of users through two workers (the
+// work queue's MaximumConcurrency) to a stand-in for SES that throttles
+// above rate sends per second, and reports how many users failed (none
+// may), how many sends were throttled, and how long the sending took
+// against the ideal users/rate.
+func benchPacing(ctx context.Context, users int, rate float64) error {
+	const workers = 2
+	store := newSynthStore(users, synthTask(rekey.Delivery{Mode: rekey.DeliverEmailLink}))
+	work, plans := &memQueue{}, &memQueue{}
+	cfg := bulk.Config{PublicBaseURL: "https://console.example.org", SendRate: rate, WorkerConcurrency: workers}
+	planner, err := bulk.NewPlanner(cfg, bulk.PlannerDeps{Store: store, Work: work, Plans: plans})
+	if err != nil {
+		return err
+	}
+	if err := planner.Plan(ctx, "task1"); err != nil {
+		return err
+	}
+	ses := &throttlingSES{rate: rate, tokens: 1}
+	ws := make([]*bulk.Worker, workers)
+	for i := range ws {
+		if ws[i], err = bulk.NewWorker(cfg, bulk.WorkerDeps{Store: store, Work: work, Mailer: ses, Hasher: fastHasher}); err != nil {
+			return err
+		}
+	}
+	if err := runWorkers(ctx, work, ws); err != nil {
+		return err
+	}
+	task := store.task.Task
+	if task.Processed != users {
+		return fmt.Errorf("pacing: task %+v, want %d processed", task, users)
+	}
+	took := ses.last.Sub(ses.first).Seconds()
+	ideal := float64(users-1) / rate
+	bench("ses_pacing_users_failed", task.Failed, "users")
+	bench("ses_pacing_throttled_sends", ses.throttled, "sends")
+	bench("ses_pacing_seconds", took, "s")
+	bench("ses_pacing_ideal_seconds", ideal, "s")
+	bench("ses_pacing_over_ideal", 100*(took-ideal)/ideal, "percent")
+	note("pacing: %d users at %.0f/s over %d workers: %d emailed, %d throttled sends", users, rate, workers, task.Emailed, ses.throttled)
+	return nil
+}
+
+// throttlingSES stands in for SES with a maximum send rate: a token bucket
+// of rate tokens a second holding at most one second's worth; a send
+// without a token is throttled, as SES answers TooManyRequests.
+type throttlingSES struct {
+	mu          sync.Mutex
+	rate        float64
+	tokens      float64
+	refilled    time.Time
+	first, last time.Time
+	sent        int
+	throttled   int
+}
+
+func (s *throttlingSES) Send(context.Context, mail.Message) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if !s.refilled.IsZero() {
+		s.tokens = min(s.rate, s.tokens+now.Sub(s.refilled).Seconds()*s.rate)
+	}
+	s.refilled = now
+	if s.tokens < 1 {
+		s.throttled++
+		return "", &mail.SendError{Reason: "throttled", Temporary: true, Err: errors.New("Maximum sending rate exceeded")}
+	}
+	s.tokens--
+	if s.first.IsZero() {
+		s.first = now
+	}
+	s.last = now
+	s.sent++
+	return fmt.Sprintf("ses-%d", s.sent), nil
+}

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// BulkService starts bulk resets and serves the task centre;
+// *bulk.Service implements it.
+type BulkService interface {
+	Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error)
+	List(ctx context.Context, actor rekey.User, limit int, cursor string) (bulk.TaskPage, error)
+	Get(ctx context.Context, actor rekey.User, id string) (rekey.Task, error)
+	Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
+	Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (bulk.ResultPage, error)
+	ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error
+}
+
+// bulkHandlers returns the handlers of the bulk reset and task routes
+// (functions api-bulk and api-tasks), by route key, served by svc.
+func (s *Server) bulkHandlers(svc BulkService) map[string]http.Handler {
+	b := bulkRoutes{s: s, svc: svc}
+	return map[string]http.Handler{
+		"POST /api/bulk-resets":           s.signedIn(fullAccess, b.start),
+		"GET /api/tasks":                  s.signedIn(fullAccess, b.list),
+		"GET /api/tasks/{id}":             s.signedIn(fullAccess, b.get),
+		"POST /api/tasks/{id}/cancel":     s.signedIn(fullAccess, b.cancel),
+		"GET /api/tasks/{id}/results":     s.signedIn(fullAccess, b.results),
+		"GET /api/tasks/{id}/results.csv": s.signedIn(fullAccess, b.resultsCSV),
+	}
+}
+
+// bulkRoutes are the handlers of the bulk routes.
+type bulkRoutes struct {
+	s   *Server
+	svc BulkService
+}
+
+// bulkResetRequest is the body of POST /api/bulk-resets.
+type bulkResetRequest struct {
+	Selection rekey.Selection `json:"selection"`
+	Delivery  rekey.Delivery  `json:"delivery"`
+}
+
+// bulkResetResponse is the answer to POST /api/bulk-resets.
+type bulkResetResponse struct {
+	TaskID string `json:"taskId"`
+}
+
+// start is POST /api/bulk-resets {selection, delivery} with an optional
+// Idempotency-Key header: 202 {taskId} at once; a repeat of the key by the
+// same user answers the task it started.
+func (b bulkRoutes) start(w http.ResponseWriter, r *http.Request, p principal) {
+	var req bulkResetRequest
+	if err := decodeJSON(r, &req); err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	task, err := b.svc.Start(ctx, p.user, req.Selection, req.Delivery, r.Header.Get("Idempotency-Key"), RequestID(ctx))
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	b.s.writeJSON(w, r, http.StatusAccepted, bulkResetResponse{TaskID: task.ID})
+}
+
+// list is GET /api/tasks?limit=&cursor=: the tasks the caller may see,
+// newest first.
+func (b bulkRoutes) list(w http.ResponseWriter, r *http.Request, p principal) {
+	ctx := r.Context()
+	q, err := queryParams(r, "limit", "cursor")
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID}, func(cursor string) ([]rekey.Task, string, error) {
+		page, err := b.svc.List(ctx, p.user, limit, cursor)
+		return page.Items, page.Next, err
+	})
+}
+
+// get is GET /api/tasks/{id}: the task with its live counters; 404 for a
+// task the caller may not see.
+func (b bulkRoutes) get(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	task, err := b.svc.Get(r.Context(), p.user, id)
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	b.s.writeJSON(w, r, http.StatusOK, task)
+}
+
+// cancel is POST /api/tasks/{id}/cancel: 202 with the cancelled task.
+func (b bulkRoutes) cancel(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	task, err := b.svc.Cancel(ctx, p.user, id, RequestID(ctx))
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	b.s.writeJSON(w, r, http.StatusAccepted, task)
+}
+
+// results is GET /api/tasks/{id}/results?limit=&cursor=: per-user results
+// {userId, username, outcome, attempts, error?, …}, never a password.
+func (b bulkRoutes) results(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	q, err := queryParams(r, "limit", "cursor")
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	writePage(b.s, w, r, q.Get("cursor"), []string{"task-results", p.user.ID, id}, func(cursor string) ([]rekey.TaskResult, string, error) {
+		page, err := b.svc.Results(ctx, p.user, id, limit, cursor)
+		return page.Items, page.Next, err
+	})
+}
+
+// resultsCSV is GET /api/tasks/{id}/results.csv: the mail-merge file as an
+// attachment. It is built before anything is sent, so a failure is still
+// a JSON error.
+func (b bulkRoutes) resultsCSV(w http.ResponseWriter, r *http.Request, p principal) {
+	id, err := pathID(r)
+	if err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := b.svc.ResultsCSV(r.Context(), p.user, id, &buf); err != nil {
+		b.s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="rekey-task-`+id+`.csv"`)
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}

@@ -1,0 +1,192 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/users"
+)
+
+// fakeBulk records what the handlers ask of the bulk service.
+type fakeBulk struct {
+	starts []struct {
+		actor, key string
+		sel        rekey.Selection
+		del        rekey.Delivery
+	}
+	err error
+}
+
+func (f *fakeBulk) Start(_ context.Context, actor rekey.User, sel rekey.Selection, del rekey.Delivery, key, _ string) (rekey.Task, error) {
+	if f.err != nil {
+		return rekey.Task{}, f.err
+	}
+	f.starts = append(f.starts, struct {
+		actor, key string
+		sel        rekey.Selection
+		del        rekey.Delivery
+	}{actor.ID, key, sel, del})
+	return rekey.Task{ID: "task1", Status: rekey.TaskQueued}, nil
+}
+
+func (f *fakeBulk) List(_ context.Context, _ rekey.User, limit int, cursor string) (bulk.TaskPage, error) {
+	if cursor == "" {
+		return bulk.TaskPage{Items: []rekey.Task{{ID: "task2"}}, Next: "page-2"}, nil
+	}
+	return bulk.TaskPage{Items: []rekey.Task{{ID: "task1"}}}, nil
+}
+
+func (f *fakeBulk) Get(_ context.Context, _ rekey.User, id string) (rekey.Task, error) {
+	if id != "task1" {
+		return rekey.Task{}, rekey.ErrNotFound
+	}
+	return rekey.Task{ID: id, Status: rekey.TaskRunning, Total: 10, Processed: 4}, nil
+}
+
+func (f *fakeBulk) Cancel(_ context.Context, _ rekey.User, id, _ string) (rekey.Task, error) {
+	return rekey.Task{ID: id, Status: rekey.TaskCancelled}, nil
+}
+
+func (f *fakeBulk) Results(context.Context, rekey.User, string, int, string) (bulk.ResultPage, error) {
+	return bulk.ResultPage{Items: []rekey.TaskResult{{UserID: "st1", Username: "student.1", Outcome: rekey.OutcomePasswordSet, Attempts: 1, Password: "never shown"}}}, nil
+}
+
+func (f *fakeBulk) ResultsCSV(_ context.Context, _ rekey.User, id string, w io.Writer) error {
+	if id != "task1" {
+		return rekey.ErrNotFound
+	}
+	_, err := io.WriteString(w, "username,outcome\nstudent.1,password_set\n")
+	return err
+}
+
+// bulkAPI serves the bulk routes over the test world's sessions.
+type bulkAPI struct {
+	*testAPI
+	h    http.Handler
+	fake *fakeBulk
+}
+
+func newBulkAPI(t *testing.T) *bulkAPI {
+	t.Helper()
+	a := newTestAPI(t)
+	s := New(Deps{
+		Auth:    auth.NewService(auth.Config{}, auth.Deps{Store: a.store, Throttles: a.store, Hasher: fastHasher{}, Now: a.clock.Now}),
+		Users:   users.NewService(a.store, a.clock.Now),
+		Secrets: a.store,
+	})
+	fake := &fakeBulk{}
+	mux := http.NewServeMux()
+	for pattern, h := range s.bulkHandlers(fake) {
+		mux.Handle(pattern, h)
+	}
+	return &bulkAPI{testAPI: a, h: s.middleware(mux), fake: fake}
+}
+
+func (b *bulkAPI) call(method, path, body string, headers ...string) *httptest.ResponseRecorder {
+	b.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	b.h.ServeHTTP(rec, req)
+	if !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+		checkCommonHeaders(b.t, method+" "+path, rec)
+	} else if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("X-Request-Id") == "" {
+		b.t.Errorf("%s %s: CSV answer lacks no-store or its request id: %v", method, path, rec.Header())
+	}
+	return rec
+}
+
+func TestStartBulkReset(t *testing.T) {
+	b := newBulkAPI(t)
+	admin := b.login("district.admin")
+	body := `{"selection":{"mode":"selected","userIds":["st1","st2"],"schoolId":"s1"},"delivery":{"mode":"default_password","defaultPassword":"purple otters juggle quietly"}}`
+	rec := b.call("POST", "/api/bulk-resets", body, append(admin.bearer(), "Idempotency-Key", "abc-123")...)
+	if rec.Code != http.StatusAccepted || strings.TrimSpace(rec.Body.String()) != `{"taskId":"task1"}` {
+		t.Fatalf("POST /api/bulk-resets = %d %s, want 202 {taskId}", rec.Code, rec.Body)
+	}
+	got := b.fake.starts[0]
+	if got.actor != "dadmin" || got.key != "abc-123" || got.sel.Mode != rekey.SelectSelected || len(got.sel.UserIDs) != 2 ||
+		got.del.Mode != rekey.DeliverDefaultPassword || got.del.DefaultPassword != "purple otters juggle quietly" {
+		t.Errorf("Start got %+v", got)
+	}
+
+	for _, test := range []struct {
+		body          string
+		status        int
+		code, field   string
+		contentHeader []string
+	}{
+		{`{"selection":{"mode":"all"},"delivery":{"mode":"email_link"},"extra":1}`, 400, rekey.ECodeUnknownField, "extra", nil},
+		{`{"selection":{"mode":"all","everyone":true},"delivery":{"mode":"email_link"}}`, 400, rekey.ECodeUnknownField, "everyone", nil},
+		{`{"selection":`, 400, rekey.ECodeInvalidJSON, "", nil},
+		{`{"selection":{"mode":"all"},"delivery":{"mode":"email_link"}}`, 415, rekey.ECodeUnsupportedMedia, "", []string{"Content-Type", "text/plain"}},
+	} {
+		headers := append(admin.bearer(), test.contentHeader...)
+		wantError(t, b.call("POST", "/api/bulk-resets", test.body, headers...), test.status, test.code, test.field)
+	}
+	b.fake.err = rekey.FieldError(rekey.ECodeWeakPassword, "delivery.defaultPassword", "Password is on the list of commonly used passwords.")
+	wantError(t, b.call("POST", "/api/bulk-resets", `{"selection":{"mode":"all"},"delivery":{"mode":"default_password","defaultPassword":"password123"}}`, admin.bearer()...),
+		422, rekey.ECodeWeakPassword, "delivery.defaultPassword")
+	wantError(t, b.call("POST", "/api/bulk-resets", body), 401, rekey.ECodeUnauthenticated, "")
+}
+
+func TestTaskRoutes(t *testing.T) {
+	b := newBulkAPI(t)
+	admin := b.login("district.admin")
+
+	rec := b.call("GET", "/api/tasks?limit=1", "", admin.bearer()...)
+	first := decode[listResponse[rekey.Task]](t, rec)
+	if rec.Code != 200 || len(first.Items) != 1 || first.Items[0].ID != "task2" || first.NextCursor == nil {
+		t.Fatalf("GET /api/tasks = %d %s", rec.Code, rec.Body)
+	}
+	rec = b.call("GET", "/api/tasks?cursor="+*first.NextCursor, "", admin.bearer()...)
+	if second := decode[listResponse[rekey.Task]](t, rec); rec.Code != 200 || len(second.Items) != 1 || second.NextCursor != nil {
+		t.Errorf("second page = %d %s", rec.Code, rec.Body)
+	}
+	teacher := b.login("teacher.one")
+	wantError(t, b.call("GET", "/api/tasks?cursor="+*first.NextCursor, "", teacher.bearer()...), 400, rekey.ECodeInvalidCursor, "")
+	wantError(t, b.call("GET", "/api/tasks?cursor=forged", "", admin.bearer()...), 400, rekey.ECodeInvalidCursor, "")
+
+	rec = b.call("GET", "/api/tasks/task1", "", admin.bearer()...)
+	if task := decode[rekey.Task](t, rec); rec.Code != 200 || task.Processed != 4 || task.Total != 10 {
+		t.Errorf("GET /api/tasks/task1 = %d %s", rec.Code, rec.Body)
+	}
+	wantError(t, b.call("GET", "/api/tasks/other", "", admin.bearer()...), 404, rekey.ECodeNotFound, "")
+	wantError(t, b.call("GET", "/api/tasks/bad%20id", "", admin.bearer()...), 400, rekey.ECodeInvalidID, "")
+
+	rec = b.call("POST", "/api/tasks/task1/cancel", "", admin.bearer()...)
+	if task := decode[rekey.Task](t, rec); rec.Code != http.StatusAccepted || task.Status != rekey.TaskCancelled {
+		t.Errorf("cancel = %d %s, want 202 cancelled", rec.Code, rec.Body)
+	}
+
+	rec = b.call("GET", "/api/tasks/task1/results?limit=50", "", admin.bearer()...)
+	if rec.Code != 200 || strings.Contains(rec.Body.String(), "never shown") {
+		t.Errorf("results = %d %s, want 200 without the password", rec.Code, rec.Body)
+	}
+	var results struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &results); err != nil || results.Items[0]["outcome"] != "password_set" || results.Items[0]["attempts"] != 1.0 {
+		t.Errorf("results body %s, want userId, username, outcome, attempts", rec.Body)
+	}
+
+	rec = b.call("GET", "/api/tasks/task1/results.csv", "", admin.bearer()...)
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" ||
+		!strings.Contains(rec.Header().Get("Content-Disposition"), `filename="rekey-task-task1.csv"`) || !strings.HasPrefix(rec.Body.String(), "username,outcome\n") {
+		t.Errorf("CSV = %d %v %q", rec.Code, rec.Header(), rec.Body)
+	}
+	wantError(t, b.call("GET", "/api/tasks/other/results.csv", "", admin.bearer()...), 404, rekey.ECodeNotFound, "")
+}

@@ -1,0 +1,272 @@
+package bulk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/rekey/rekey/shared/authz"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// PlannerDeps are the Planner's collaborators.
+type PlannerDeps struct {
+	Store planStore
+	// Work is the work queue.
+	Work Queue
+	// Plans is the plan queue, for the rest of a plan that ran out of time.
+	Plans Queue
+	// Logger may be nil: nothing is logged.
+	Logger *slog.Logger
+	// Now may be nil: time.Now.
+	Now func() time.Time
+}
+
+// Planner expands tasks into chunks: the plan queue's consumer.
+type Planner struct {
+	store planStore
+	work  Queue
+	plans Queue
+	log   *slog.Logger
+	now   func() time.Time
+	// pageSize is how many users one page of the selection reads: ten
+	// chunks, one SendMessageBatch.
+	pageSize int
+	// stopMargin is how long before its deadline the planner stops and
+	// queues the rest of its plan.
+	stopMargin time.Duration
+}
+
+// NewPlanner returns a Planner.
+func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
+	if deps.Store == nil || deps.Work == nil || deps.Plans == nil {
+		return nil, errors.New("bulk: the planner needs a Store, the work queue and the plan queue")
+	}
+	cfg = cfg.withDefaults()
+	p := &Planner{store: deps.Store, work: deps.Work, plans: deps.Plans, log: deps.Logger, now: deps.Now,
+		pageSize: 10 * ChunkSize, stopMargin: cfg.StopMargin}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p, nil
+}
+
+// Handle processes a batch from the plan queue and reports the messages
+// that failed, so that SQS retries only those (SECURITY.md 15).
+func (p *Planner) Handle(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, m := range event.Records {
+		var msg Message
+		err := json.Unmarshal([]byte(m.Body), &msg)
+		if err == nil {
+			err = msg.validate(KindPlan)
+		}
+		if err != nil {
+			// A malformed message never gets better: drop it, loudly.
+			p.log.ErrorContext(ctx, "bulk: planner dropped a malformed message", "messageId", m.MessageId, "error", err)
+			continue
+		}
+		if err := p.Plan(ctx, msg.TaskID); err != nil {
+			p.log.WarnContext(ctx, "bulk: planning failed; it will be retried", "task", msg.TaskID,
+				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// Plan expands task taskID from where its plan stands: it reloads the
+// creator (a creator who may no longer list users fails the task), reads
+// the selection page by page inside the creator's current scope, and for
+// each page writes its chunks and moves the plan on in one conditional
+// write, then queues one message per chunk. Run again — after a crash, or
+// by a duplicate message — it resumes after the last page written and
+// re-sends only the messages that may not have gone out; a second planner
+// racing it loses the conditional write and stops.
+func (p *Planner) Plan(ctx context.Context, taskID string) error {
+	rec, err := p.store.GetTask(ctx, taskID)
+	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
+		p.log.WarnContext(ctx, "bulk: plan message for an unknown task", "task", taskID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read task: %w", err)
+	}
+	if rec.Task.Status.Finished() {
+		return nil
+	}
+	plan := rec.Plan
+	if plan.Enqueued < plan.Chunks {
+		// A planner before this one may have died between writing chunks
+		// and queuing them: queue them (again; duplicates are harmless).
+		if err := p.enqueue(ctx, rec, plan.Enqueued, plan.Chunks, nil); err != nil {
+			return err
+		}
+		if err := p.store.MarkEnqueued(ctx, rec.Task.ID, plan.Chunks); err != nil {
+			return fmt.Errorf("record queued chunks: %w", err)
+		}
+		plan.Enqueued = plan.Chunks
+	}
+	if plan.Done {
+		return nil
+	}
+
+	initiator, err := p.store.GetUser(ctx, rec.Task.CreatedBy)
+	if err != nil && rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		return fmt.Errorf("read task creator: %w", err)
+	}
+	scope, ok := authz.ListScope(initiator)
+	if !ok {
+		return p.fail(ctx, rec, "the task's creator may no longer reset users")
+	}
+	pages, err := p.selection(rec, initiator, scope)
+	if err != nil {
+		return p.fail(ctx, rec, err.Error())
+	}
+
+	deadline, hasDeadline := ctx.Deadline()
+	for !plan.Done {
+		if hasDeadline && time.Until(deadline) < p.stopMargin {
+			// Out of time: the rest of the plan goes back on the queue.
+			return p.plans.Send(ctx, Message{Kind: KindPlan, TaskID: rec.Task.ID, InitiatorID: rec.Task.CreatedBy})
+		}
+		ids, next, err := pages(ctx, plan.Cursor)
+		if err != nil {
+			return err
+		}
+		chunks := make([]Chunk, 0, len(ids)/ChunkSize+1)
+		for start := 0; start < len(ids); start += ChunkSize {
+			chunks = append(chunks, Chunk{TaskID: rec.Task.ID, Index: plan.Chunks + len(chunks), UserIDs: ids[start:min(start+ChunkSize, len(ids))]})
+		}
+		to := Plan{Cursor: next, Chunks: plan.Chunks + len(chunks), Enqueued: plan.Enqueued, Done: next == ""}
+		err = p.store.SavePlanPage(ctx, rec.Task.ID, plan, to, chunks, len(ids), p.now())
+		if errors.Is(err, rekey.ErrConflict) {
+			p.log.InfoContext(ctx, "bulk: another planner is ahead; stopping", "task", rec.Task.ID)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("save plan page: %w", err)
+		}
+		if err := p.enqueue(ctx, rec, plan.Chunks, to.Chunks, chunks); err != nil {
+			return err
+		}
+		plan = to
+		if len(chunks) > 0 {
+			if err := p.store.MarkEnqueued(ctx, rec.Task.ID, plan.Chunks); err != nil {
+				return fmt.Errorf("record queued chunks: %w", err)
+			}
+			plan.Enqueued = plan.Chunks
+		}
+	}
+	p.log.InfoContext(ctx, "bulk: task planned", "task", rec.Task.ID, "chunks", plan.Chunks)
+	return nil
+}
+
+// enqueue puts the messages of chunks [from, to) of rec on the work queue.
+// chunks, when given, are those chunks: their messages then carry the user
+// ids, which saves the worker a read.
+func (p *Planner) enqueue(ctx context.Context, rec Record, from, to int, chunks []Chunk) error {
+	if from >= to {
+		return nil
+	}
+	messages := make([]any, 0, to-from)
+	for i := from; i < to; i++ {
+		m := Message{Kind: KindChunk, TaskID: rec.Task.ID, InitiatorID: rec.Task.CreatedBy, Chunk: i}
+		if j := i - from; j < len(chunks) && chunks[j].Index == i {
+			m.UserIDs = chunks[j].UserIDs
+		}
+		messages = append(messages, m)
+	}
+	if err := p.work.SendBatch(ctx, messages); err != nil {
+		return fmt.Errorf("queue chunks %d to %d: %w", from, to-1, err)
+	}
+	return nil
+}
+
+// fail ends a task that cannot be planned.
+func (p *Planner) fail(ctx context.Context, rec Record, reason string) error {
+	p.log.WarnContext(ctx, "bulk: task failed", "task", rec.Task.ID, "reason", reason)
+	if err := p.store.FailTask(ctx, rec.Task.ID, reason, p.now()); err != nil {
+		return fmt.Errorf("record failed task: %w", err)
+	}
+	return nil
+}
+
+// pageReader reads the page of user ids after cursor and returns the
+// cursor after it ("" after the last page).
+type pageReader func(ctx context.Context, cursor string) (ids []string, next string, err error)
+
+// selection returns the pages of user ids that rec's selection reaches
+// inside scope. For selected users the ids are the task's own, in pages of
+// the page size, and each is authorised when reached; otherwise the store
+// is read inside the scope, narrowed by school, role and grade, and only
+// users the creator may reset now are kept (their own account and roles
+// they cannot reset are left out; disabled users stay, to be reported as
+// skipped).
+func (p *Planner) selection(rec Record, initiator rekey.User, scope authz.Scope) (pageReader, error) {
+	sel := rec.Task.Selection
+	if sel.Mode == rekey.SelectSelected {
+		ids := sel.UserIDs
+		return func(_ context.Context, cursor string) ([]string, string, error) {
+			start := 0
+			if cursor != "" {
+				n, err := strconv.Atoi(cursor)
+				if err != nil || n < 0 || n > len(ids) {
+					return nil, "", fmt.Errorf("bad plan cursor %q", cursor)
+				}
+				start = n
+			}
+			end := min(start+p.pageSize, len(ids))
+			next := ""
+			if end < len(ids) {
+				next = strconv.Itoa(end)
+			}
+			return ids[start:end], next, nil
+		}, nil
+	}
+
+	filter := rekey.UserFilter{SchoolID: sel.SchoolID, Role: sel.Role, Grade: sel.Grade}
+	if sel.Mode == rekey.SelectWithoutRole {
+		filter.Role = rekey.RoleStudent
+	}
+	filter, ok := scope.Restrict(filter)
+	if !ok {
+		// Nothing of the selection is inside the scope.
+		return func(context.Context, string) ([]string, string, error) { return nil, "", nil }, nil
+	}
+	excluded := map[string]bool{}
+	if sel.Mode == rekey.SelectAllExcept {
+		for _, id := range sel.UserIDs {
+			excluded[id] = true
+		}
+	}
+	return func(ctx context.Context, cursor string) ([]string, string, error) {
+		users, next, err := p.store.SelectUsers(ctx, filter, cursor, p.pageSize)
+		if err != nil {
+			return nil, "", fmt.Errorf("read selection: %w", err)
+		}
+		ids := make([]string, 0, len(users))
+		for _, u := range users {
+			if excluded[u.ID] || !scope.Contains(u) || !resettable(initiator, u) {
+				continue
+			}
+			ids = append(ids, u.ID)
+		}
+		return ids, next, nil
+	}, nil
+}
+
+// resettable reports whether initiator may reset u, ignoring u's status
+// (disabled users are planned and reported as skipped).
+func resettable(initiator, u rekey.User) bool {
+	u.Status = rekey.StatusActive
+	return authz.Allowed(initiator, u, authz.ActionReset)
+}

@@ -1,0 +1,246 @@
+package bulk
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// ResultPage is one page of a task's per-user results, in the order the
+// task reached its users; Next is empty on the last page.
+type ResultPage struct {
+	Items []rekey.TaskResult
+	Next  string
+}
+
+// Page sizes of result listings.
+const (
+	defaultResultLimit = 100
+	maxResultLimit     = 500
+)
+
+// Results returns one page of the users task id has finished with (users
+// still to be reached appear once they are done). Generated passwords are
+// never part of it: only the CSV carries them, and only for the creator.
+func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (ResultPage, error) {
+	rec, err := s.visible(ctx, actor, id)
+	if err != nil {
+		return ResultPage{}, err
+	}
+	if limit > maxResultLimit {
+		return ResultPage{}, rekey.FieldError(rekey.ECodeInvalidInput, "limit", fmt.Sprintf("Limit must be at most %d.", maxResultLimit))
+	}
+	limit = limitOr(limit, defaultResultLimit)
+	at, err := parseResultCursor(cursor)
+	if err != nil {
+		return ResultPage{}, err
+	}
+	page := ResultPage{Items: make([]rekey.TaskResult, 0, limit)}
+	for at.chunk < rec.Plan.Chunks {
+		chunks, err := s.store.ListChunks(ctx, rec.Task.ID, at.chunk, limit/ChunkSize+2)
+		if err != nil {
+			return ResultPage{}, fmt.Errorf("bulk: read results: %w", err)
+		}
+		if len(chunks) == 0 {
+			break
+		}
+		for _, c := range chunks {
+			if c.Index < at.chunk {
+				continue
+			}
+			if c.Index > at.chunk {
+				at = resultPosition{chunk: c.Index}
+			}
+			for i := at.entry; i < len(c.Entries); i++ {
+				if len(page.Items) == limit {
+					page.Next = at.withEntry(i).String()
+					return page, nil
+				}
+				if e := c.Entries[i]; e.Final() {
+					r := e.Result
+					r.Password = ""
+					page.Items = append(page.Items, r)
+				}
+			}
+			at = resultPosition{chunk: c.Index + 1}
+		}
+	}
+	return page, nil
+}
+
+// resultPosition is where a result listing resumes: an entry of a chunk.
+type resultPosition struct{ chunk, entry int }
+
+func (p resultPosition) withEntry(i int) resultPosition { return resultPosition{p.chunk, i} }
+
+// String is the store-level cursor, "<chunk>.<entry>".
+func (p resultPosition) String() string { return strconv.Itoa(p.chunk) + "." + strconv.Itoa(p.entry) }
+
+var errResultCursor = &rekey.Error{Code: rekey.ECodeInvalidCursor, Field: "cursor", Message: "The cursor is not valid for this listing."}
+
+func parseResultCursor(cursor string) (resultPosition, error) {
+	if cursor == "" {
+		return resultPosition{}, nil
+	}
+	c, e, ok := strings.Cut(cursor, ".")
+	chunk, err1 := strconv.Atoi(c)
+	entry, err2 := strconv.Atoi(e)
+	if !ok || err1 != nil || err2 != nil || chunk < 0 || entry < 0 || entry >= ChunkSize {
+		return resultPosition{}, errResultCursor
+	}
+	return resultPosition{chunk, entry}, nil
+}
+
+// CSVHeader is the first line of a results file; generated-password tasks
+// add a "password" column.
+var CSVHeader = []string{"username", "firstName", "lastName", "externalId", "school", "grade", "email", "outcome", "error"}
+
+// chunksPerRead is how many chunks the CSV export reads at a time.
+const chunksPerRead = 10
+
+// ResultsCSV writes task id's results as CSV for a mail merge: one line per
+// user it has finished with (username, names, externalId, school name,
+// grade, email, outcome, error) and, for generated passwords, the password
+// — filled in only for the task's creator and only within
+// PasswordRetention of the task's start. Every cell that a spreadsheet
+// would read as a formula is neutralised (SECURITY.md 30).
+func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error {
+	rec, err := s.visible(ctx, actor, id)
+	if err != nil {
+		return err
+	}
+	withPasswords := rec.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords
+	key, keyOK, err := s.passwordKey(ctx, actor, rec)
+	if err != nil {
+		return err
+	}
+	schools := &schoolNames{store: s.store, districtID: rec.Task.DistrictID}
+
+	out := csv.NewWriter(w)
+	header := CSVHeader
+	if withPasswords {
+		header = append(header[:len(header):len(header)], "password")
+	}
+	if err := out.Write(header); err != nil {
+		return fmt.Errorf("bulk: write results: %w", err)
+	}
+	for from := 0; from < rec.Plan.Chunks; from += chunksPerRead {
+		chunks, err := s.store.ListChunks(ctx, rec.Task.ID, from, chunksPerRead)
+		if err != nil {
+			return fmt.Errorf("bulk: read results: %w", err)
+		}
+		for _, c := range chunks {
+			for _, e := range c.Entries {
+				if !e.Final() {
+					continue
+				}
+				r := e.Result
+				school, err := schools.name(ctx, r.SchoolID)
+				if err != nil {
+					return err
+				}
+				row := []string{r.Username, r.FirstName, r.LastName, r.ExternalID, school, r.Grade, r.Email, string(r.Outcome), r.Error}
+				if withPasswords {
+					pw := ""
+					if keyOK && len(e.SealedPassword) > 0 {
+						if plain, err := key.Open(e.SealedPassword, passwordBinding(rec.Task.ID, r.UserID)); err == nil {
+							pw = string(plain)
+						}
+					}
+					row = append(row, pw)
+				}
+				for i := range row {
+					row[i] = csvSafe(row[i])
+				}
+				if err := out.Write(row); err != nil {
+					return fmt.Errorf("bulk: write results: %w", err)
+				}
+			}
+		}
+		if len(chunks) < chunksPerRead {
+			break
+		}
+	}
+	out.Flush()
+	if err := out.Error(); err != nil {
+		return fmt.Errorf("bulk: write results: %w", err)
+	}
+	return nil
+}
+
+// passwordKey opens the task's data key when actor may read its generated
+// passwords: the creator, within PasswordRetention. ok is false otherwise.
+func (s *Service) passwordKey(ctx context.Context, actor rekey.User, rec Record) (envelope.Key, bool, error) {
+	if rec.Task.Delivery.Mode != rekey.DeliverGeneratedPasswords || actor.ID != rec.Task.CreatedBy || s.keys == nil {
+		return envelope.Key{}, false, nil
+	}
+	secrets, err := s.store.GetTaskSecrets(ctx, rec.Task.ID)
+	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
+		return envelope.Key{}, false, nil
+	}
+	if err != nil {
+		return envelope.Key{}, false, fmt.Errorf("bulk: read task key: %w", err)
+	}
+	if !s.now().Before(secrets.ExpiresAt) || !s.now().Before(rec.Task.CreatedAt.Add(PasswordRetention)) {
+		return envelope.Key{}, false, nil
+	}
+	key, err := s.keys.OpenKey(ctx, rec.Task.ID, secrets.SealedKey)
+	if err != nil {
+		return envelope.Key{}, false, fmt.Errorf("bulk: open task key: %w", err)
+	}
+	return key, true, nil
+}
+
+// csvSafe neutralises a cell a spreadsheet would run as a formula: one
+// starting with = + - @, a tab, a carriage return or NUL gets a leading
+// single quote (OWASP CSV injection).
+func csvSafe(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r\x00", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
+}
+
+// schoolNames looks school names up once each.
+type schoolNames struct {
+	store      userReader
+	districtID string
+	names      map[string]string
+}
+
+func (n *schoolNames) name(ctx context.Context, id string) (string, error) {
+	if id == "" {
+		return "", nil
+	}
+	if n.names == nil {
+		n.names = map[string]string{}
+		if n.districtID != "" {
+			schools, err := n.store.ListSchools(ctx, n.districtID)
+			if err != nil {
+				return "", fmt.Errorf("bulk: read schools: %w", err)
+			}
+			for _, s := range schools {
+				n.names[s.ID] = s.Name
+			}
+		}
+	}
+	if name, ok := n.names[id]; ok {
+		return name, nil
+	}
+	school, err := n.store.GetSchool(ctx, id)
+	switch {
+	case rekey.ErrorCode(err) == rekey.ECodeNotFound:
+		n.names[id] = ""
+	case err != nil:
+		return "", fmt.Errorf("bulk: read school: %w", err)
+	default:
+		n.names[id] = school.Name
+	}
+	return n.names[id], nil
+}

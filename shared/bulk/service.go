@@ -1,0 +1,378 @@
+package bulk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rekey/rekey/shared/authz"
+	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Audit actions of bulk tasks. A task's start and cancellation are audited
+// under the task's id (and the actor); what it did to each user is in its
+// results.
+const (
+	ActionBulkStart  = "bulk_reset.start"
+	ActionBulkCancel = "bulk_reset.cancel"
+)
+
+// ServiceDeps are the Service's collaborators.
+type ServiceDeps struct {
+	Store taskStore
+	// Plans is the plan queue.
+	Plans Queue
+	// Keys makes the data keys of password deliveries. When nil, those
+	// deliveries are refused.
+	Keys Keyring
+	// Logger may be nil: nothing is logged.
+	Logger *slog.Logger
+	// Now may be nil: time.Now.
+	Now func() time.Time
+}
+
+// Service starts bulk resets and serves the task centre.
+type Service struct {
+	store taskStore
+	plans Queue
+	keys  Keyring
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(deps ServiceDeps) (*Service, error) {
+	if deps.Store == nil || deps.Plans == nil {
+		return nil, errors.New("bulk: the service needs a Store and a plan queue")
+	}
+	s := &Service{store: deps.Store, plans: deps.Plans, keys: deps.Keys, log: deps.Logger, now: deps.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// maxIdempotencyKeyLength bounds the Idempotency-Key header.
+const maxIdempotencyKeyLength = 255
+
+// maxGradeLength bounds selection.grade.
+const maxGradeLength = 32
+
+// IdempotencyKeep is how long an Idempotency-Key maps to its task; the
+// store lets the record expire after it.
+const IdempotencyKeep = 24 * time.Hour
+
+// Start validates a bulk reset, records it as a queued task and puts one
+// message on the plan queue; it returns at once. initiator is the actor as
+// they are now (a schedule passes its creator, reloaded). The selection is
+// always intersected with the initiator's scope when it is planned, and
+// every user is authorised again when reached.
+//
+// A default password must pass the creator's district policy for the
+// strictest role the selection may reach (the staff minimum as soon as any
+// staff can be in it), and each user's own context when reached. It is
+// never stored in clear: it is sealed with the task's data key.
+//
+// With an idempotencyKey, a repeat by the same initiator returns the task
+// the key first started (SECURITY.md 19), queuing it again if it never
+// left the queued state.
+//
+// Errors: 422 invalid_input naming the field (selection.mode,
+// selection.userIds, selection.schoolId, selection.role, selection.grade,
+// delivery.mode, delivery.defaultPassword, Idempotency-Key), 422
+// weak_password on delivery.defaultPassword, rekey.ErrForbidden for actors
+// who may reset nobody.
+func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
+	if err := checkIdempotencyKey(idempotencyKey); err != nil {
+		return rekey.Task{}, err
+	}
+	scope, ok := authz.ListScope(initiator)
+	if !ok {
+		return rekey.Task{}, rekey.ErrForbidden
+	}
+	sel, err := s.checkSelection(ctx, initiator, scope, sel)
+	if err != nil {
+		return rekey.Task{}, err
+	}
+	roles := reachableRoles(initiator, sel)
+	if len(roles) == 0 {
+		if sel.Role != "" {
+			return rekey.Task{}, rekey.FieldError(rekey.ECodeInvalidInput, "selection.role", "You may not reset users of this role.")
+		}
+		return rekey.Task{}, rekey.ErrForbidden
+	}
+	policy, err := s.checkDelivery(ctx, initiator, sel, roles, del)
+	if err != nil {
+		return rekey.Task{}, err
+	}
+
+	now := s.now()
+	rec := Record{
+		Task: rekey.Task{
+			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued,
+			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
+			CreatedBy: initiator.ID, CreatedAt: now,
+		},
+		CreatorRole:     initiator.Role,
+		CreatorSchoolID: initiator.SchoolID,
+		Policy:          policy,
+		RequestID:       requestID,
+	}
+	secrets, err := s.seal(ctx, rec.Task.ID, del, now)
+	if err != nil {
+		return rekey.Task{}, err
+	}
+	idem := ""
+	if idempotencyKey != "" {
+		sum := sha256.Sum256([]byte(idempotencyKey))
+		idem = initiator.ID + "#" + hex.EncodeToString(sum[:])
+	}
+	audit := rekey.AuditEntry{
+		ID: rekey.NewID(), At: now, DistrictID: initiator.DistrictID, ActorID: initiator.ID, ActorName: initiator.FullName(),
+		TargetID: rec.Task.ID, Action: ActionBulkStart, Outcome: rekey.OutcomeSuccess, RequestID: requestID,
+		Detail: fmt.Sprintf("bulk reset started: selection %s, delivery %s", sel.Mode, del.Mode),
+	}
+	taskID, created, err := s.store.CreateTask(ctx, rec, secrets, idem, audit)
+	if err != nil {
+		return rekey.Task{}, fmt.Errorf("bulk: record task: %w", err)
+	}
+	if !created {
+		return s.repeat(ctx, taskID)
+	}
+	if err := s.plans.Send(ctx, Message{Kind: KindPlan, TaskID: rec.Task.ID, InitiatorID: initiator.ID}); err != nil {
+		// The task stays queued; a repeat with the same key queues it again.
+		return rekey.Task{}, fmt.Errorf("bulk: queue task %s: %w", rec.Task.ID, err)
+	}
+	s.log.InfoContext(ctx, "bulk: task started", "task", rec.Task.ID, "selection", string(sel.Mode), "delivery", string(del.Mode))
+	return taskView(rec, now), nil
+}
+
+// repeat answers a repeated Idempotency-Key with the task it started,
+// queuing that task again if it never left the queued state (its first
+// queuing may have failed; the planner ignores a second message).
+func (s *Service) repeat(ctx context.Context, taskID string) (rekey.Task, error) {
+	rec, err := s.store.GetTask(ctx, taskID)
+	if err != nil {
+		return rekey.Task{}, fmt.Errorf("bulk: read task of idempotency key: %w", err)
+	}
+	if rec.Task.Status == rekey.TaskQueued && rec.StartedAt.IsZero() {
+		if err := s.plans.Send(ctx, Message{Kind: KindPlan, TaskID: rec.Task.ID, InitiatorID: rec.Task.CreatedBy}); err != nil {
+			return rekey.Task{}, fmt.Errorf("bulk: queue task %s again: %w", rec.Task.ID, err)
+		}
+	}
+	return taskView(rec, s.now()), nil
+}
+
+// seal makes the task's secrets, for the password deliveries.
+func (s *Service) seal(ctx context.Context, taskID string, del rekey.Delivery, now time.Time) (*Secrets, error) {
+	if del.Mode == rekey.DeliverEmailLink {
+		return nil, nil
+	}
+	if s.keys == nil {
+		return nil, errors.New("bulk: no key service configured for password deliveries")
+	}
+	return NewSecrets(ctx, s.keys, taskID, del, now)
+}
+
+// NewSecrets makes the data key of task taskID, which starts at now, and
+// seals del's default password with it (for default_password). Start uses
+// it; it is exported for tools that create tasks without the Service.
+func NewSecrets(ctx context.Context, keys Keyring, taskID string, del rekey.Delivery, now time.Time) (*Secrets, error) {
+	key, sealedKey, err := keys.NewKey(ctx, taskID)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: make task key: %w", err)
+	}
+	secrets := &Secrets{SealedKey: sealedKey, ExpiresAt: now.Add(PasswordRetention)}
+	if del.Mode == rekey.DeliverDefaultPassword {
+		secrets.SealedDefaultPassword = key.Seal([]byte(del.DefaultPassword), defaultPasswordBinding(taskID))
+	}
+	return secrets, nil
+}
+
+// defaultPasswordBinding and passwordBinding are what sealed passwords are
+// bound to, so that one cannot be moved to another task or user.
+func defaultPasswordBinding(taskID string) string { return "default-password/" + taskID }
+
+func passwordBinding(taskID, userID string) string { return "password/" + taskID + "/" + userID }
+
+// checkIdempotencyKey accepts 1 to 255 printable ASCII characters (or none).
+func checkIdempotencyKey(key string) error {
+	if len(key) > maxIdempotencyKeyLength || strings.IndexFunc(key, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return rekey.FieldError(rekey.ECodeInvalidInput, "Idempotency-Key", "The Idempotency-Key must be at most 255 printable ASCII characters.")
+	}
+	return nil
+}
+
+// checkSelection validates sel for initiator and returns it normalised
+// (user ids de-duplicated, grade trimmed).
+func (s *Service) checkSelection(ctx context.Context, initiator rekey.User, scope authz.Scope, sel rekey.Selection) (rekey.Selection, error) {
+	if !sel.Mode.Valid() {
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.mode", "Choose one of all, all_except, without_role or selected.")
+	}
+	needsIDs := sel.Mode == rekey.SelectSelected || sel.Mode == rekey.SelectAllExcept
+	switch {
+	case needsIDs && len(sel.UserIDs) == 0:
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.userIds", "Pick at least one user.")
+	case !needsIDs && len(sel.UserIDs) > 0:
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.userIds", "User ids apply only to the selected and all_except selections.")
+	case len(sel.UserIDs) > MaxSelectedUsers:
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.userIds", fmt.Sprintf("Pick at most %d users; use a filter for more.", MaxSelectedUsers))
+	}
+	ids := make([]string, 0, len(sel.UserIDs))
+	seen := make(map[string]bool, len(sel.UserIDs))
+	for _, id := range sel.UserIDs {
+		if !rekey.ValidID(id) {
+			return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.userIds", "The list holds an invalid user id.")
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	sel.UserIDs = ids
+
+	if sel.Role != "" && !sel.Role.Valid() {
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.role", "Unknown role.")
+	}
+	if sel.Mode == rekey.SelectWithoutRole && sel.Role != "" && sel.Role != rekey.RoleStudent {
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.role", "Users without a role are students; another role contradicts the selection.")
+	}
+	sel.Grade = strings.TrimSpace(sel.Grade)
+	if utf8.RuneCountInString(sel.Grade) > maxGradeLength || !utf8.ValidString(sel.Grade) || strings.IndexFunc(sel.Grade, unicode.IsControl) >= 0 {
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.grade", "The grade is too long or holds control characters.")
+	}
+	if sel.SchoolID != "" {
+		if err := s.checkSchool(ctx, initiator, scope, sel.SchoolID); err != nil {
+			return sel, err
+		}
+	}
+	return sel, nil
+}
+
+// checkSchool accepts a school the initiator's scope covers.
+func (s *Service) checkSchool(ctx context.Context, initiator rekey.User, scope authz.Scope, schoolID string) error {
+	refuse := rekey.FieldError(rekey.ECodeInvalidInput, "selection.schoolId", "Pick a school you manage.")
+	if !rekey.ValidID(schoolID) {
+		return refuse
+	}
+	school, err := s.store.GetSchool(ctx, schoolID)
+	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
+		return refuse
+	}
+	if err != nil {
+		return fmt.Errorf("bulk: read school: %w", err)
+	}
+	if _, ok := scope.Restrict(rekey.UserFilter{DistrictID: school.DistrictID, SchoolID: school.ID}); !ok {
+		return refuse
+	}
+	if !scope.AllDistricts && school.DistrictID != initiator.DistrictID {
+		return refuse
+	}
+	return nil
+}
+
+// reachableRoles lists the roles of users that initiator may reset and that
+// sel can reach, judged with the permission matrix itself on a stand-in
+// user of each role inside the initiator's scope.
+func reachableRoles(initiator rekey.User, sel rekey.Selection) []rekey.Role {
+	var roles []rekey.Role
+	for _, role := range rekey.Roles {
+		if sel.Role != "" && role != sel.Role || sel.Mode == rekey.SelectWithoutRole && role != rekey.RoleStudent {
+			continue
+		}
+		if sel.SchoolID != "" && !role.SchoolScoped() {
+			continue
+		}
+		probe := rekey.User{ID: "probe", Role: role, Status: rekey.StatusActive, DistrictID: initiator.DistrictID}
+		if probe.DistrictID == "" {
+			probe.DistrictID = "probe-district"
+		}
+		if role.SchoolScoped() {
+			probe.SchoolID = cmpOr(initiator.SchoolID, sel.SchoolID, "probe-school")
+		}
+		if authz.Allowed(initiator, probe, authz.ActionReset) {
+			roles = append(roles, role)
+		}
+	}
+	return roles
+}
+
+// cmpOr returns the first non-empty string.
+func cmpOr(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// checkDelivery validates del and returns the password policy the task
+// runs under (the creator's district's).
+func (s *Service) checkDelivery(ctx context.Context, initiator rekey.User, sel rekey.Selection, roles []rekey.Role, del rekey.Delivery) (rekey.PasswordPolicy, error) {
+	if !del.Mode.Valid() {
+		return rekey.PasswordPolicy{}, rekey.FieldError(rekey.ECodeInvalidInput, "delivery.mode", "Choose one of email_link, default_password or generated_passwords.")
+	}
+	switch {
+	case del.Mode == rekey.DeliverDefaultPassword && del.DefaultPassword == "":
+		return rekey.PasswordPolicy{}, rekey.FieldError(rekey.ECodeInvalidInput, "delivery.defaultPassword", "Type the default password.")
+	case del.Mode != rekey.DeliverDefaultPassword && del.DefaultPassword != "":
+		return rekey.PasswordPolicy{}, rekey.FieldError(rekey.ECodeInvalidInput, "delivery.defaultPassword", "Only the default_password delivery takes a password.")
+	}
+	policy, words, err := s.policyFor(ctx, initiator, sel)
+	if err != nil {
+		return rekey.PasswordPolicy{}, err
+	}
+	if del.Mode == rekey.DeliverDefaultPassword {
+		strictest := rekey.RoleStudent
+		if slices.ContainsFunc(roles, rekey.Role.IsStaff) {
+			strictest = rekey.RoleTeacher
+		}
+		if err := password.Check(policy, "delivery.defaultPassword", del.DefaultPassword, rekey.User{Role: strictest}, words...); err != nil {
+			return rekey.PasswordPolicy{}, err
+		}
+	}
+	return policy, nil
+}
+
+// policyFor returns the initiator's district policy and the district and
+// school names a default password must not contain.
+func (s *Service) policyFor(ctx context.Context, initiator rekey.User, sel rekey.Selection) (rekey.PasswordPolicy, []string, error) {
+	policy := rekey.DefaultPasswordPolicy
+	var words []string
+	if initiator.DistrictID != "" {
+		district, err := s.store.GetDistrict(ctx, initiator.DistrictID)
+		switch {
+		case err == nil:
+			policy = district.Policy.WithDefaults()
+			words = append(words, district.Name)
+		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
+			return policy, nil, fmt.Errorf("bulk: read district: %w", err)
+		}
+	}
+	for _, id := range []string{sel.SchoolID, initiator.SchoolID} {
+		if id == "" {
+			continue
+		}
+		school, err := s.store.GetSchool(ctx, id)
+		switch {
+		case err == nil:
+			words = append(words, school.Name)
+		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
+			return policy, nil, fmt.Errorf("bulk: read school: %w", err)
+		}
+	}
+	return policy, words, nil
+}

@@ -1,0 +1,466 @@
+package bulk
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// fakeStore is the Service's and the Planner's store in memory.
+type fakeStore struct {
+	mu        sync.Mutex
+	users     map[string]rekey.User
+	districts map[string]rekey.District
+	schools   map[string]rekey.School
+	tasks     map[string]Record
+	keys      map[string]string // idempotency key → task id
+	chunks    map[string][]Chunk
+	// failPlanAfter fails SavePlanPage after this many successful calls
+	// (0: never).
+	failPlanAfter int
+	planCalls     int
+}
+
+func newFakeStore() *fakeStore {
+	f := &fakeStore{users: map[string]rekey.User{}, districts: map[string]rekey.District{}, schools: map[string]rekey.School{},
+		tasks: map[string]Record{}, keys: map[string]string{}, chunks: map[string][]Chunk{}}
+	f.districts["d1"] = rekey.District{ID: "d1", Name: "Riverbend Unified"}
+	f.schools["s1"] = rekey.School{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary"}
+	f.schools["s2"] = rekey.School{ID: "s2", DistrictID: "d1", Name: "Hillcrest High"}
+	f.schools["x1"] = rekey.School{ID: "x1", DistrictID: "d2", Name: "Lakeside Primary"}
+	for _, u := range []rekey.User{
+		{ID: "sup", Role: rekey.RoleSupport},
+		{ID: "da1", DistrictID: "d1", Role: rekey.RoleDistrictAdmin},
+		{ID: "sa1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleSchoolAdmin},
+		{ID: "t1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleTeacher},
+		{ID: "st1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Username: "jo.quill", FirstName: "Jo"},
+	} {
+		u.Status = rekey.StatusActive
+		f.users[u.ID] = u
+	}
+	return f
+}
+
+func (f *fakeStore) GetUser(_ context.Context, id string) (rekey.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u, ok := f.users[id]; ok {
+		return u, nil
+	}
+	return rekey.User{}, rekey.ErrNotFound
+}
+
+func (f *fakeStore) GetDistrict(_ context.Context, id string) (rekey.District, error) {
+	if d, ok := f.districts[id]; ok {
+		return d, nil
+	}
+	return rekey.District{}, rekey.ErrNotFound
+}
+
+func (f *fakeStore) GetSchool(_ context.Context, id string) (rekey.School, error) {
+	if s, ok := f.schools[id]; ok {
+		return s, nil
+	}
+	return rekey.School{}, rekey.ErrNotFound
+}
+
+func (f *fakeStore) ListSchools(_ context.Context, districtID string) ([]rekey.School, error) {
+	var out []rekey.School
+	for _, s := range f.schools {
+		if s.DistrictID == districtID {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) CreateTask(_ context.Context, rec Record, _ *Secrets, key string, _ rekey.AuditEntry) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id, ok := f.keys[key]; ok && key != "" {
+		return id, false, nil
+	}
+	f.tasks[rec.Task.ID] = rec
+	if key != "" {
+		f.keys[key] = rec.Task.ID
+	}
+	return rec.Task.ID, true, nil
+}
+
+func (f *fakeStore) GetTask(_ context.Context, id string) (Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rec, ok := f.tasks[id]; ok {
+		return rec, nil
+	}
+	return Record{}, rekey.ErrNotFound
+}
+
+func (f *fakeStore) CancelTask(context.Context, string, string, rekey.AuditEntry) (Record, error) {
+	return Record{}, errors.New("fake: not used")
+}
+
+func (f *fakeStore) FailTask(_ context.Context, id, reason string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rec := f.tasks[id]
+	rec.Task.Status, rec.Reason, rec.Task.FinishedAt = rekey.TaskFailed, reason, at
+	f.tasks[id] = rec
+	return nil
+}
+
+func (f *fakeStore) ListTasks(context.Context, TaskFilter) ([]Record, string, error) {
+	return nil, "", nil
+}
+
+func (f *fakeStore) GetTaskSecrets(context.Context, string) (Secrets, error) {
+	return Secrets{}, rekey.ErrNotFound
+}
+
+func (f *fakeStore) ListChunks(context.Context, string, int, int) ([]Chunk, error) { return nil, nil }
+
+// SelectUsers pages through the users of f's filter (a school or district)
+// in id order, two at a time, whatever the limit, to exercise paging.
+func (f *fakeStore) SelectUsers(_ context.Context, filter rekey.UserFilter, cursor string, _ int) ([]rekey.User, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var all []rekey.User
+	for _, u := range f.users {
+		if (filter.SchoolID == "" || u.SchoolID == filter.SchoolID) && (filter.DistrictID == "" || u.DistrictID == filter.DistrictID) &&
+			(filter.Role == "" || u.Role == filter.Role) && (filter.Grade == "" || u.Grade == filter.Grade) {
+			all = append(all, u)
+		}
+	}
+	sortUsers(all)
+	start := 0
+	if cursor != "" {
+		fmt.Sscan(cursor, &start)
+	}
+	end := min(start+2, len(all))
+	next := ""
+	if end < len(all) {
+		next = fmt.Sprint(end)
+	}
+	return all[start:end], next, nil
+}
+
+func sortUsers(us []rekey.User) {
+	for i := range us {
+		for j := i + 1; j < len(us); j++ {
+			if us[j].ID < us[i].ID {
+				us[i], us[j] = us[j], us[i]
+			}
+		}
+	}
+}
+
+func (f *fakeStore) SavePlanPage(_ context.Context, taskID string, from, to Plan, chunks []Chunk, users int, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.planCalls++
+	if f.failPlanAfter > 0 && f.planCalls > f.failPlanAfter {
+		f.failPlanAfter = 0
+		return errors.New("fake: store unavailable")
+	}
+	rec := f.tasks[taskID]
+	if rec.Plan.Cursor != from.Cursor || rec.Plan.Chunks != from.Chunks || rec.Plan.Done {
+		return rekey.ErrConflict
+	}
+	f.chunks[taskID] = append(f.chunks[taskID], chunks...)
+	rec.Plan.Cursor, rec.Plan.Chunks, rec.Plan.Done = to.Cursor, to.Chunks, to.Done
+	rec.Task.Total += users
+	rec.Task.Status = rekey.TaskRunning
+	if rec.StartedAt.IsZero() {
+		rec.StartedAt = at
+	}
+	f.tasks[taskID] = rec
+	return nil
+}
+
+func (f *fakeStore) MarkEnqueued(_ context.Context, taskID string, n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rec := f.tasks[taskID]
+	rec.Plan.Enqueued = max(rec.Plan.Enqueued, n)
+	f.tasks[taskID] = rec
+	return nil
+}
+
+// fakeQueue records messages; fail fails the next n sends.
+type fakeQueue struct {
+	mu       sync.Mutex
+	messages []Message
+	fail     int
+}
+
+func (q *fakeQueue) Send(_ context.Context, m any) error {
+	return q.SendBatch(context.Background(), []any{m})
+}
+
+func (q *fakeQueue) SendBatch(_ context.Context, ms []any) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail > 0 {
+		q.fail--
+		return errors.New("fake: queue unavailable")
+	}
+	for _, m := range ms {
+		q.messages = append(q.messages, m.(Message))
+	}
+	return nil
+}
+
+// fakeKMS hands out data keys "encrypted" by reversing them.
+type fakeKMS struct{}
+
+func (fakeKMS) GenerateDataKey(_ context.Context, _ *kms.GenerateDataKeyInput, _ ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
+	plain := make([]byte, 32)
+	rand.Read(plain)
+	return &kms.GenerateDataKeyOutput{Plaintext: append([]byte(nil), plain...), CiphertextBlob: reversed(plain)}, nil
+}
+
+func (fakeKMS) Decrypt(_ context.Context, in *kms.DecryptInput, _ ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+	return &kms.DecryptOutput{Plaintext: reversed(in.CiphertextBlob)}, nil
+}
+
+func reversed(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i := range b {
+		out[len(b)-1-i] = b[i]
+	}
+	return out
+}
+
+func newTestService(t *testing.T) (*Service, *fakeStore, *fakeQueue) {
+	t.Helper()
+	store, plans := newFakeStore(), &fakeQueue{}
+	svc, err := NewService(ServiceDeps{Store: store, Plans: plans, Keys: envelope.NewKeys(fakeKMS{}, "key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, store, plans
+}
+
+// TestStartRefusesBadInput: every refusal names its field (422) or is
+// forbidden, and records nothing.
+func TestStartRefusesBadInput(t *testing.T) {
+	link := rekey.Delivery{Mode: rekey.DeliverEmailLink}
+	many := make([]string, MaxSelectedUsers+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("u%d", i)
+	}
+	for _, test := range []struct {
+		name      string
+		actor     string
+		sel       rekey.Selection
+		del       rekey.Delivery
+		key       string
+		wantCode  string
+		wantField string
+	}{
+		{"unknown selection mode", "da1", rekey.Selection{Mode: "everyone"}, link, "", rekey.ECodeInvalidInput, "selection.mode"},
+		{"unknown delivery mode", "da1", rekey.Selection{Mode: rekey.SelectAll}, rekey.Delivery{Mode: "carrier_pigeon"}, "", rekey.ECodeInvalidInput, "delivery.mode"},
+		{"selected without ids", "da1", rekey.Selection{Mode: rekey.SelectSelected}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
+		{"all except without ids", "da1", rekey.Selection{Mode: rekey.SelectAllExcept}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
+		{"ids with all", "da1", rekey.Selection{Mode: rekey.SelectAll, UserIDs: []string{"st1"}}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
+		{"too many ids", "da1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: many}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
+		{"bad id", "da1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"../etc"}}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
+		{"unknown role", "da1", rekey.Selection{Mode: rekey.SelectAll, Role: "wizard"}, link, "", rekey.ECodeInvalidInput, "selection.role"},
+		{"staff role without role", "da1", rekey.Selection{Mode: rekey.SelectWithoutRole, Role: rekey.RoleTeacher}, link, "", rekey.ECodeInvalidInput, "selection.role"},
+		{"role the actor cannot reset", "t1", rekey.Selection{Mode: rekey.SelectAll, Role: rekey.RoleTeacher}, link, "", rekey.ECodeInvalidInput, "selection.role"},
+		{"school of another district", "da1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "x1"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"other school for a school admin", "sa1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "s2"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"unknown school", "da1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "nowhere"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"grade with control characters", "da1", rekey.Selection{Mode: rekey.SelectAll, Grade: "7\n8"}, link, "", rekey.ECodeInvalidInput, "selection.grade"},
+		{"default password missing", "da1", rekey.Selection{Mode: rekey.SelectAll}, rekey.Delivery{Mode: rekey.DeliverDefaultPassword}, "", rekey.ECodeInvalidInput, "delivery.defaultPassword"},
+		{"password with email link", "da1", rekey.Selection{Mode: rekey.SelectAll}, rekey.Delivery{Mode: rekey.DeliverEmailLink, DefaultPassword: "x"}, "", rekey.ECodeInvalidInput, "delivery.defaultPassword"},
+		{"weak default password", "da1", rekey.Selection{Mode: rekey.SelectWithoutRole}, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "password123"}, "", rekey.ECodeWeakPassword, "delivery.defaultPassword"},
+		{"student length for staff", "da1", rekey.Selection{Mode: rekey.SelectAll}, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "otters dance"}, "", rekey.ECodeWeakPassword, "delivery.defaultPassword"},
+		{"default password with the school's name", "sa1", rekey.Selection{Mode: rekey.SelectWithoutRole}, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "northfield elementary rocks"}, "", rekey.ECodeWeakPassword, "delivery.defaultPassword"},
+		{"idempotency key with a newline", "da1", rekey.Selection{Mode: rekey.SelectAll}, link, "a\nb", rekey.ECodeInvalidInput, "Idempotency-Key"},
+		{"a student", "st1", rekey.Selection{Mode: rekey.SelectAll}, link, "", rekey.ECodeForbidden, ""},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			svc, store, plans := newTestService(t)
+			_, err := svc.Start(context.Background(), store.users[test.actor], test.sel, test.del, test.key, "req")
+			var e *rekey.Error
+			if !errors.As(err, &e) || e.Code != test.wantCode || e.Field != test.wantField {
+				t.Fatalf("Start(%+v, %+v) = %v, want %s on %q", test.sel, test.del.Mode, err, test.wantCode, test.wantField)
+			}
+			if len(store.tasks) != 0 || len(plans.messages) != 0 {
+				t.Errorf("a refused start recorded %d tasks and queued %d messages", len(store.tasks), len(plans.messages))
+			}
+		})
+	}
+}
+
+// TestStartChecksDefaultPasswordForTheStrictestRole: a student-length
+// default password is fine for students only; once staff can be reached,
+// the staff minimum applies.
+func TestStartChecksDefaultPasswordForTheStrictestRole(t *testing.T) {
+	for _, test := range []struct {
+		actor string
+		sel   rekey.Selection
+		ok    bool
+	}{
+		{"da1", rekey.Selection{Mode: rekey.SelectWithoutRole}, true},
+		{"da1", rekey.Selection{Mode: rekey.SelectAll, Role: rekey.RoleStudent}, true},
+		{"da1", rekey.Selection{Mode: rekey.SelectAll}, false},
+		{"da1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1"}}, false}, // selected ids may be staff
+		{"t1", rekey.Selection{Mode: rekey.SelectAll}, true},                                  // teachers reset students only
+		{"sa1", rekey.Selection{Mode: rekey.SelectAll}, false},
+	} {
+		svc, store, _ := newTestService(t)
+		_, err := svc.Start(context.Background(), store.users[test.actor], test.sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "otters dance"}, "", "req")
+		if (err == nil) != test.ok {
+			t.Errorf("Start(%s, %+v, 12-character default) = %v, want accepted %v", test.actor, test.sel, err, test.ok)
+		}
+	}
+}
+
+func TestStartRecordsAndQueues(t *testing.T) {
+	svc, store, plans := newTestService(t)
+	sel := rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st1", "t1"}}
+	task, err := svc.Start(context.Background(), store.users["sa1"], sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}, "k1", "req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := store.tasks[task.ID]
+	if rec.Task.Status != rekey.TaskQueued || rec.Task.CreatedBy != "sa1" || rec.CreatorSchoolID != "s1" || len(rec.Task.Selection.UserIDs) != 2 {
+		t.Errorf("recorded task = %+v, want queued, by sa1 of s1, ids de-duplicated", rec)
+	}
+	if rec.Task.Delivery.DefaultPassword != "" || task.Delivery.DefaultPassword != "" {
+		t.Error("the default password is stored or returned in clear")
+	}
+	if want := []Message{{Kind: KindPlan, TaskID: task.ID, InitiatorID: "sa1"}}; !cmp.Equal(plans.messages, want) {
+		t.Errorf("queued %+v, want one plan message", plans.messages)
+	}
+	again, err := svc.Start(context.Background(), store.users["sa1"], sel, rekey.Delivery{Mode: rekey.DeliverEmailLink}, "k1", "req")
+	if err != nil || again.ID != task.ID || len(store.tasks) != 1 {
+		t.Errorf("repeat with the key = %s, %v, %d tasks; want the original", again.ID, err, len(store.tasks))
+	}
+}
+
+const defaultPasswordForTests = "purple otters juggle quietly"
+
+// TestPlannerResumes: a planner that fails midway (after writing a page,
+// before queuing it; or before writing) is run again and ends with every
+// user in exactly one chunk and every chunk queued.
+func TestPlannerResumes(t *testing.T) {
+	store, work, plans := newFakeStore(), &fakeQueue{}, &fakeQueue{}
+	for i := range 9 {
+		id := fmt.Sprintf("p%02d", i)
+		store.users[id] = rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive}
+	}
+	store.tasks["task1"] = Record{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
+		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}
+	p, err := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.pageSize = 2 // the fake pages by two anyway
+
+	store.failPlanAfter = 2 // the third page fails to save
+	work.fail = 1           // and the first page fails to queue
+	if err := p.Plan(context.Background(), "task1"); err == nil {
+		t.Fatal("Plan with a failing queue succeeded")
+	}
+	if err := p.Plan(context.Background(), "task1"); err == nil {
+		t.Fatal("Plan with a failing store succeeded")
+	}
+	if err := p.Plan(context.Background(), "task1"); err != nil {
+		t.Fatalf("Plan, third run: %v", err)
+	}
+	if err := p.Plan(context.Background(), "task1"); err != nil {
+		t.Fatalf("Plan of a planned task: %v", err)
+	}
+	rec := store.tasks["task1"]
+	seen := map[string]int{}
+	for _, c := range store.chunks["task1"] {
+		for _, id := range c.UserIDs {
+			seen[id]++
+		}
+	}
+	queued := map[int]bool{}
+	for _, m := range work.messages {
+		queued[m.Chunk] = true
+	}
+	// The initiator is not a student of s1; st1 and the 9 pupils are.
+	if len(seen) != 10 || rec.Task.Total != 10 || !rec.Plan.Done || len(queued) != rec.Plan.Chunks || rec.Plan.Enqueued != rec.Plan.Chunks {
+		t.Errorf("after resuming: users %v, task %+v, queued chunks %v; want 10 users once each, all chunks queued", seen, rec, queued)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s is in %d chunks, want 1", id, n)
+		}
+	}
+}
+
+func TestPlannerFailsTaskOfCreatorWhoLostRights(t *testing.T) {
+	store, work := newFakeStore(), &fakeQueue{}
+	off := store.users["da1"]
+	off.Status = rekey.StatusDisabled
+	store.users["da1"] = off
+	store.tasks["task1"] = Record{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1", Selection: rekey.Selection{Mode: rekey.SelectAll}}}
+	p, _ := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: &fakeQueue{}})
+	if err := p.Plan(context.Background(), "task1"); err != nil {
+		t.Fatal(err)
+	}
+	if rec := store.tasks["task1"]; rec.Task.Status != rekey.TaskFailed || !strings.Contains(rec.Reason, "creator") || len(work.messages) != 0 {
+		t.Errorf("task = %+v, %d chunks queued; want failed, naming the creator, nothing queued", rec, len(work.messages))
+	}
+}
+
+func TestCSVSafe(t *testing.T) {
+	for _, test := range []struct{ in, want string }{
+		{"=1+1", "'=1+1"}, {"+SUM(A1)", "'+SUM(A1)"}, {"-2", "'-2"}, {"@cmd", "'@cmd"},
+		{"\tx", "'\tx"}, {"\rx", "'\rx"}, {"\x00x", "'\x00x"}, {"jo.quill", "jo.quill"}, {"", ""}, {"a=b", "a=b"},
+	} {
+		if got := csvSafe(test.in); got != test.want {
+			t.Errorf("csvSafe(%q) = %q, want %q", test.in, got, test.want)
+		}
+	}
+}
+
+func TestTaskView(t *testing.T) {
+	t0 := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
+	running := Record{Task: rekey.Task{Status: rekey.TaskRunning, Total: 10, Processed: 10}, Plan: Plan{Done: true}, StartedAt: t0, LastProcessedAt: t0.Add(time.Minute)}
+	withErrors := running
+	withErrors.Task.Failed = 1
+	partly := running
+	partly.Task.Processed = 5
+	unplanned := running
+	unplanned.Plan.Done = false
+	cancelled := running
+	cancelled.Task.Status, cancelled.Task.FinishedAt = rekey.TaskCancelled, t0
+	for _, test := range []struct {
+		name     string
+		rec      Record
+		status   rekey.TaskStatus
+		finished time.Time
+	}{
+		{"all processed", running, rekey.TaskCompleted, t0.Add(time.Minute)},
+		{"with failures", withErrors, rekey.TaskCompletedWithErrors, t0.Add(time.Minute)},
+		{"half way", partly, rekey.TaskRunning, time.Time{}},
+		{"still planning", unplanned, rekey.TaskRunning, time.Time{}},
+		{"cancelled", cancelled, rekey.TaskCancelled, t0},
+	} {
+		got := taskView(test.rec, t0.Add(2*time.Minute))
+		if got.Status != test.status || !got.FinishedAt.Equal(test.finished) {
+			t.Errorf("taskView(%s) = %s finished %v, want %s finished %v", test.name, got.Status, got.FinishedAt, test.status, test.finished)
+		}
+	}
+	if got := taskView(partly, t0.Add(2*time.Minute)); !got.EstimatedFinishAt.Equal(t0.Add(4 * time.Minute)) {
+		t.Errorf("estimate half way after 2 minutes = %v, want 2 more minutes", got.EstimatedFinishAt)
+	}
+}

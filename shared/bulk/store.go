@@ -1,0 +1,120 @@
+package bulk
+
+import (
+	"context"
+	"time"
+
+	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Store is everything the bulk pipeline reads and writes; *dynamo.Store
+// satisfies it. The Service, the Planner and the Worker each ask only for
+// their part.
+type Store interface {
+	taskStore
+	planStore
+	chunkStore
+}
+
+// userReader reads users and their places.
+type userReader interface {
+	GetUser(ctx context.Context, id string) (rekey.User, error)
+	GetDistrict(ctx context.Context, id string) (rekey.District, error)
+	GetSchool(ctx context.Context, id string) (rekey.School, error)
+	ListSchools(ctx context.Context, districtID string) ([]rekey.School, error)
+}
+
+// taskWriter creates and ends tasks.
+//
+// CreateTask writes rec, secrets (when not nil) and audit unless
+// idempotencyKey (already scoped to the actor; "" for none) was used
+// before, in one transaction; it returns the id of the task the key
+// belongs to and whether it was created now. CancelTask sets a task that
+// is not finished to cancelled at audit.At, with audit, and returns it
+// (rekey.ErrConflict when it is finished). FailTask ends a task that
+// cannot run, saying why.
+type taskWriter interface {
+	CreateTask(ctx context.Context, rec Record, secrets *Secrets, idempotencyKey string, audit rekey.AuditEntry) (taskID string, created bool, err error)
+	CancelTask(ctx context.Context, id, reason string, audit rekey.AuditEntry) (Record, error)
+	FailTask(ctx context.Context, id, reason string, at time.Time) error
+}
+
+// taskReader reads tasks, their secrets and their chunks. GetTaskSecrets
+// answers rekey.ErrNotFound when the task has none or they expired;
+// ListChunks returns up to max chunks from index from on, in order.
+type taskReader interface {
+	GetTask(ctx context.Context, id string) (Record, error)
+	ListTasks(ctx context.Context, f TaskFilter) ([]Record, string, error)
+	GetTaskSecrets(ctx context.Context, id string) (Secrets, error)
+	ListChunks(ctx context.Context, taskID string, from, max int) ([]Chunk, error)
+}
+
+// taskStore is the Service's store.
+type taskStore interface {
+	userReader
+	taskWriter
+	taskReader
+}
+
+// planStore is the Planner's store.
+//
+// SelectUsers returns one page of at most limit users matching f (which
+// the planner has already restricted to the creator's scope) from cursor
+// on, with at least their id, role, district, school and status, and the
+// cursor of the next page ("" after the last). SavePlanPage writes chunks
+// and moves the task's plan from from to to, adding users to its total, in
+// one transaction that fails with rekey.ErrConflict when the stored plan is
+// no longer from (another planner got there first). MarkEnqueued records
+// that the first n chunks are on the work queue.
+type planStore interface {
+	GetTask(ctx context.Context, id string) (Record, error)
+	GetUser(ctx context.Context, id string) (rekey.User, error)
+	FailTask(ctx context.Context, id, reason string, at time.Time) error
+	SelectUsers(ctx context.Context, f rekey.UserFilter, cursor string, limit int) ([]rekey.User, string, error)
+	SavePlanPage(ctx context.Context, taskID string, from, to Plan, chunks []Chunk, users int, at time.Time) error
+	MarkEnqueued(ctx context.Context, taskID string, n int) error
+}
+
+// chunkStore is the Worker's store.
+//
+// LoadChunk reads a chunk with its task, the task's secrets, the creator
+// and the chunk's users (userIDs, from the message, lets it do so in one
+// round trip), consistently; a missing chunk or task is rekey.ErrNotFound. SaveChunk applies one
+// ChunkWrite atomically; a failed condition is a *ChunkConflictError.
+// GetUsers reads users by id (missing ones are left out). SetWaiting
+// records why a task is paused and when it should finish.
+// AcquireDailySends counts up to want sends against the daily limit of day
+// and returns how many it granted.
+type chunkStore interface {
+	LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (ChunkWork, error)
+	SaveChunk(ctx context.Context, w ChunkWrite) error
+	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
+	SetWaiting(ctx context.Context, taskID, waiting string, estimatedFinishAt time.Time) error
+	AcquireDailySends(ctx context.Context, day string, want, limit int) (int, error)
+}
+
+// Queue puts messages on one SQS queue; *queue.Sender satisfies it.
+type Queue interface {
+	Send(ctx context.Context, message any) error
+	SendBatch(ctx context.Context, messages []any) error
+}
+
+// DelayedQueue is a Queue that can also hold a message back for a while
+// (at most 15 minutes, SQS's limit): the worker puts the rest of a paused
+// chunk back that way.
+type DelayedQueue interface {
+	Queue
+	SendDelayed(ctx context.Context, message any, delay time.Duration) error
+}
+
+// Keyring makes and opens a task's data key; *envelope.Keys satisfies it.
+type Keyring interface {
+	NewKey(ctx context.Context, owner string) (envelope.Key, []byte, error)
+	OpenKey(ctx context.Context, owner string, sealed []byte) (envelope.Key, error)
+}
+
+// hasher hashes passwords; password.Hasher satisfies it.
+type hasher interface {
+	Hash(password string) (string, error)
+}

@@ -1,0 +1,391 @@
+package bulk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/rekey/rekey/shared/authz"
+	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Mailer sends one email and returns its provider message id; *mail.SES
+// satisfies it. Its errors are *mail.SendError, whose "throttled" reason
+// the worker treats as a signal to slow down, not as a failed attempt.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) (string, error)
+}
+
+// WorkerDeps are the Worker's collaborators.
+type WorkerDeps struct {
+	Store chunkStore
+	// Work is the work queue: the rest of a chunk that must wait (daily
+	// quota) or ran out of time goes back on it.
+	Work DelayedQueue
+	// Keys opens task keys (password deliveries); it may be nil when only
+	// email links are run.
+	Keys Keyring
+	// Mailer and Hasher are required.
+	Mailer Mailer
+	Hasher hasher
+	// Renderer may be nil: English.
+	Renderer *mail.Renderer
+	// Account may be nil (or fail, as on moto): the configured rate and
+	// daily quota apply.
+	Account AccountAPI
+	// Logger may be nil: nothing is logged.
+	Logger *slog.Logger
+	// Now may be nil: time.Now.
+	Now func() time.Time
+}
+
+// Worker resets the users of one chunk at a time: the work queue's
+// consumer.
+type Worker struct {
+	cfg      Config
+	store    chunkStore
+	work     DelayedQueue
+	keys     Keyring
+	mailer   Mailer
+	hasher   hasher
+	renderer *mail.Renderer
+	account  AccountAPI
+	log      *slog.Logger
+	now      func() time.Time
+
+	limitsOnce sync.Once
+	limits     sendingLimits
+	pacer      *pacer
+}
+
+// NewWorker returns a Worker. It makes no network call: SES's limits are
+// read with the first chunk that sends email.
+func NewWorker(cfg Config, deps WorkerDeps) (*Worker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.checkBaseURL(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Work == nil || deps.Mailer == nil || deps.Hasher == nil {
+		return nil, errors.New("bulk: the worker needs a Store, the work queue, a Mailer and a Hasher")
+	}
+	w := &Worker{cfg: cfg, store: deps.Store, work: deps.Work, keys: deps.Keys, mailer: deps.Mailer, hasher: deps.Hasher,
+		renderer: deps.Renderer, account: deps.Account, log: deps.Logger, now: deps.Now}
+	var err error
+	if w.renderer == nil {
+		if w.renderer, err = mail.NewRenderer(mail.English); err != nil {
+			return nil, err
+		}
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	return w, nil
+}
+
+// Handle processes a batch from the work queue and reports the messages to
+// retry (SECURITY.md 15): only a chunk that could not be settled — a store
+// or key service failure, or another worker still holding it — is
+// retried. Users whose email failed three times are recorded as failed
+// and their chunk completes; a chunk that keeps failing ends in the
+// dead-letter queue, and redriving it later resumes where it stopped.
+func (w *Worker) Handle(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, m := range event.Records {
+		var msg Message
+		err := json.Unmarshal([]byte(m.Body), &msg)
+		if err == nil {
+			err = msg.validate(KindChunk)
+		}
+		if err != nil {
+			w.log.ErrorContext(ctx, "bulk: worker dropped a malformed message", "messageId", m.MessageId, "error", err)
+			continue
+		}
+		if err := w.Process(ctx, msg); err != nil {
+			w.log.WarnContext(ctx, "bulk: chunk not settled; it will be retried", "task", msg.TaskID, "chunk", msg.Chunk,
+				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "error", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// errChunkBusy: another worker holds the chunk's lease; try later.
+var errChunkBusy = errors.New("bulk: chunk held by another worker")
+
+// Process works on the chunk msg names until it is complete, must wait, or
+// runs out of time (then the rest goes back on the work queue). An error
+// means "retry the message".
+func (w *Worker) Process(ctx context.Context, msg Message) error {
+	work, err := w.store.LoadChunk(ctx, msg.TaskID, msg.Chunk, msg.InitiatorID, msg.UserIDs)
+	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
+		w.log.WarnContext(ctx, "bulk: chunk message for an unknown chunk", "task", msg.TaskID, "chunk", msg.Chunk)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load chunk: %w", err)
+	}
+	if work.Chunk.Done {
+		return nil
+	}
+	if work.Chunk.LeaseUntil.After(w.now()) {
+		return errChunkBusy
+	}
+	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users, chunk: work.Chunk}
+	if r.users == nil {
+		r.users = map[string]rekey.User{}
+	}
+	r.judgeAll()
+	switch r.task.Task.Delivery.Mode {
+	case rekey.DeliverEmailLink:
+		err = r.emailLinks(ctx)
+	case rekey.DeliverDefaultPassword, rekey.DeliverGeneratedPasswords:
+		err = r.setPasswords(ctx)
+	default:
+		r.finishPending(rekey.OutcomeFailed, "the task has an unknown delivery")
+		err = r.complete(ctx)
+	}
+	if errors.Is(err, errChunkTaken) {
+		w.log.InfoContext(ctx, "bulk: another worker settled the chunk", "task", msg.TaskID, "chunk", msg.Chunk)
+		return nil
+	}
+	return err
+}
+
+// errChunkTaken: the chunk changed under this worker (a duplicate message
+// got there first); this worker stops and leaves it to the other.
+var errChunkTaken = errors.New("bulk: chunk taken by another worker")
+
+// chunkRun is one worker's pass over one chunk.
+type chunkRun struct {
+	w         *Worker
+	msg       Message
+	task      Record
+	secrets   Secrets
+	initiator rekey.User
+	users     map[string]rekey.User
+	// chunk is the chunk as last written (or read): writes are
+	// conditioned on its Version.
+	chunk Chunk
+	// leased is set while this run holds the chunk's lease.
+	leased bool
+}
+
+// judgeAll starts the chunk's entries and settles every user who is not
+// to be reset: the task was cancelled, or the creator — as they are now —
+// may not reset them, or they no longer match the selection.
+func (r *chunkRun) judgeAll() {
+	if r.chunk.Entries == nil {
+		r.chunk.Entries = make([]Entry, len(r.chunk.UserIDs))
+		for i, id := range r.chunk.UserIDs {
+			r.chunk.Entries[i].Result.UserID = id
+		}
+	}
+	cancelled := r.task.Task.Status == rekey.TaskCancelled || r.task.Task.Status == rekey.TaskFailed
+	for i := range r.chunk.Entries {
+		e := &r.chunk.Entries[i]
+		if e.Final() {
+			continue
+		}
+		if cancelled {
+			e.finish(rekey.OutcomeSkipped, "the task was cancelled before this user was reached")
+			continue
+		}
+		r.judge(e)
+	}
+}
+
+// judge settles entry e when its user must not be reset, and refreshes its
+// copy of the user's details otherwise.
+func (r *chunkRun) judge(e *Entry) {
+	u, ok := r.users[e.Result.UserID]
+	if ok && authz.Allowed(r.initiator, u, authz.ActionView) {
+		e.snapshot(u)
+	}
+	switch {
+	case !ok || !authz.Allowed(r.initiator, u, authz.ActionView):
+		e.finish(rekey.OutcomeFailed, "no such user in the task creator's scope")
+	case u.ID == r.initiator.ID:
+		e.finish(rekey.OutcomeSkipped, "the task creator's own account is never reset by a bulk task")
+	case u.Status == rekey.StatusDisabled:
+		e.finish(rekey.OutcomeSkipped, "the account is disabled")
+	case !authz.Allowed(r.initiator, u, authz.ActionReset):
+		e.finish(rekey.OutcomeFailed, "the task creator may not reset this user")
+	case !matchesSelection(r.task.Task.Selection, u):
+		e.finish(rekey.OutcomeSkipped, "the user no longer matches the selection")
+	}
+}
+
+// matchesSelection applies the selection's narrowing to u.
+func matchesSelection(sel rekey.Selection, u rekey.User) bool {
+	switch {
+	case sel.SchoolID != "" && u.SchoolID != sel.SchoolID:
+		return false
+	case sel.Role != "" && u.Role != sel.Role:
+		return false
+	case sel.Mode == rekey.SelectWithoutRole && u.Role != rekey.RoleStudent:
+		return false
+	case sel.Grade != "" && u.Grade != sel.Grade:
+		return false
+	}
+	return true
+}
+
+// snapshot copies what the results file shows of u.
+func (e *Entry) snapshot(u rekey.User) {
+	e.Result.Username, e.Result.FirstName, e.Result.LastName = u.Username, u.FirstName, u.LastName
+	e.Result.ExternalID, e.Result.SchoolID, e.Result.Grade, e.Result.Email = u.ExternalID, u.SchoolID, u.Grade, u.Email
+}
+
+// finish records the entry's outcome.
+func (e *Entry) finish(outcome rekey.Outcome, why string) {
+	e.Result.Outcome, e.Result.Error = outcome, why
+	e.Prepared = false
+}
+
+// finishPending settles every entry still pending.
+func (r *chunkRun) finishPending(outcome rekey.Outcome, why string) {
+	for i := range r.chunk.Entries {
+		if !r.chunk.Entries[i].Final() {
+			r.chunk.Entries[i].finish(outcome, why)
+		}
+	}
+}
+
+// pending returns the indexes of the entries not yet settled.
+func (r *chunkRun) pending() []int {
+	var out []int
+	for i, e := range r.chunk.Entries {
+		if !e.Final() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// save writes the chunk's state (with user writes and, when complete is
+// set, the chunk's completion) conditioned on the version this run last
+// saw; afterwards the run holds the new version.
+func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) error {
+	next := r.chunk
+	next.Version = r.chunk.Version + 1
+	next.Entries = cloneEntries(r.chunk.Entries)
+	write := ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
+	if complete {
+		next.Done, next.LeaseUntil = true, time.Time{}
+		write.Chunk = next
+		counts := countsOf(next.Entries)
+		write.Complete = &counts
+	}
+	err := r.w.store.SaveChunk(ctx, write)
+	var conflict *ChunkConflictError
+	if errors.As(err, &conflict) && conflict.ChunkChanged {
+		return errChunkTaken
+	}
+	if err != nil {
+		return err
+	}
+	r.chunk = next
+	return nil
+}
+
+// complete marks the chunk done and adds its counts to the task, once.
+func (r *chunkRun) complete(ctx context.Context) error {
+	r.chunk.LeaseUntil = time.Time{}
+	if err := r.save(ctx, nil, true); err != nil {
+		return fmt.Errorf("complete chunk: %w", err)
+	}
+	r.leased = false
+	return nil
+}
+
+// pause records the chunk's progress (giving its lease back) and puts the
+// message back on the work queue, to be seen again after delay; when why
+// is set, the task says it is waiting and when it should now finish.
+func (r *chunkRun) pause(ctx context.Context, delay time.Duration, why string, resumeAt time.Time) error {
+	if r.leased {
+		r.chunk.LeaseUntil = time.Time{}
+		if err := r.save(ctx, nil, false); err != nil {
+			return fmt.Errorf("record progress: %w", err)
+		}
+		r.leased = false
+	}
+	if why != "" {
+		rate := r.w.limits.rate
+		if rate <= 0 {
+			rate = r.w.cfg.SendRate
+		}
+		left := max(r.task.Task.Total-r.task.Task.Processed, 0)
+		eta := resumeAt.Add(time.Duration(float64(left) / rate * float64(time.Second))).Truncate(time.Second)
+		waiting := fmt.Sprintf("Waiting: %s; sending resumes at about %s.", why, resumeAt.UTC().Format("2006-01-02 15:04 UTC"))
+		if err := r.w.store.SetWaiting(ctx, r.task.Task.ID, waiting, eta); err != nil {
+			r.w.log.ErrorContext(ctx, "bulk: record that the task waits", "task", r.task.Task.ID, "error", err)
+		}
+	}
+	if err := r.w.work.SendDelayed(ctx, r.msg, min(max(delay, 0), maxQueueDelay)); err != nil {
+		return fmt.Errorf("queue the rest of the chunk: %w", err)
+	}
+	return nil
+}
+
+// maxQueueDelay is the longest SQS holds a message back.
+const maxQueueDelay = 15 * time.Minute
+
+// cloneEntries copies entries, so that a failed write leaves the run's
+// state as it was.
+func cloneEntries(entries []Entry) []Entry {
+	out := make([]Entry, len(entries))
+	copy(out, entries)
+	return out
+}
+
+// deadline is when this run must stop starting work.
+func (r *chunkRun) stopAt(ctx context.Context) (time.Time, bool) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}, false
+	}
+	return d.Add(-r.w.cfg.StopMargin), true
+}
+
+// leaseUntil is how long a lease taken now lasts: past the invocation's
+// deadline, so that no one else starts the chunk while this run may still
+// be sending.
+func (r *chunkRun) leaseUntil(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d.Add(time.Minute)
+	}
+	return r.w.now().Add(r.w.cfg.Lease)
+}
+
+// reread reads users again after they changed under a write, and judges
+// their entries anew.
+func (r *chunkRun) reread(ctx context.Context, ids []string) error {
+	fresh, err := r.w.store.GetUsers(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("read changed users: %w", err)
+	}
+	for _, id := range ids {
+		if u, ok := fresh[id]; ok {
+			r.users[id] = u
+		} else {
+			delete(r.users, id)
+		}
+	}
+	for i := range r.chunk.Entries {
+		e := &r.chunk.Entries[i]
+		if slices.Contains(ids, e.Result.UserID) && !e.Final() {
+			r.judge(e)
+		}
+	}
+	return nil
+}

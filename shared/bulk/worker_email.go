@@ -1,0 +1,291 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/resets"
+)
+
+// noEmailReason is the result of a user who cannot get a link. Their
+// password is left as it is: voiding it would lock them out with no way
+// back in until someone tells them, so they are listed as needing manual
+// notification instead.
+const noEmailReason = "no email address: tell this user another way; their password was not changed"
+
+// emailLinks runs the email_link delivery. In rounds: take as many pending
+// users as the daily quota grants and the time left allows; in one
+// transaction void their passwords, end their sessions and give each a new
+// reset token (only its hash is stored), marking them prepared in the
+// chunk and taking its lease; then send their emails at this worker's
+// share of the SES rate, recording progress every CheckpointEvery sends.
+// A failed send is tried again in a later round with a new token, up to
+// MaxSendAttempts; throttling only slows the worker down.
+func (r *chunkRun) emailLinks(ctx context.Context) error {
+	for _, i := range r.pending() {
+		if u := r.users[r.chunk.Entries[i].Result.UserID]; u.Email == "" {
+			r.chunk.Entries[i].finish(rekey.OutcomeNoEmail, noEmailReason)
+		}
+	}
+	limits := r.w.sendingLimits(ctx)
+	perWorker := limits.rate / float64(r.w.cfg.WorkerConcurrency)
+	stopAt, hasStop := r.stopAt(ctx)
+	for round := 0; ; round++ {
+		pending := r.pending()
+		if len(pending) == 0 {
+			return r.complete(ctx)
+		}
+		if delay := r.retryDelay(pending); delay > 0 {
+			if hasStop && time.Now().Add(delay).After(stopAt) {
+				return r.pause(ctx, delay, "", time.Time{})
+			}
+			if err := sleep(ctx, delay); err != nil {
+				return err
+			}
+		}
+		want := len(pending)
+		if hasStop {
+			left := time.Until(stopAt)
+			if left <= 0 {
+				return r.pause(ctx, 0, "", time.Time{})
+			}
+			want = min(want, max(1, int(left.Seconds()*perWorker)))
+		}
+		granted, retryAt, why, err := limits.quota.acquire(ctx, want)
+		if err != nil {
+			return err
+		}
+		if granted <= 0 {
+			return r.pause(ctx, retryAt.Sub(r.w.now()), why, retryAt)
+		}
+		batch, err := r.prepare(ctx, pending[:granted], perWorker)
+		if err != nil {
+			return err
+		}
+		if err := r.send(ctx, batch, perWorker, stopAt, hasStop); err != nil {
+			return err
+		}
+	}
+}
+
+// retryDelay is the pause before a round that retries failed sends.
+func (r *chunkRun) retryDelay(pending []int) time.Duration {
+	attempts := 0
+	for _, i := range pending {
+		attempts = max(attempts, r.chunk.Entries[i].Result.Attempts)
+	}
+	if attempts == 0 || len(r.w.cfg.RetryDelays) == 0 {
+		return 0
+	}
+	return r.w.cfg.RetryDelays[min(attempts, len(r.w.cfg.RetryDelays))-1]
+}
+
+// outgoing is one email about to be sent.
+type outgoing struct {
+	i         int
+	user      rekey.User
+	token     string
+	expiresAt time.Time
+}
+
+// prepare writes the reset of each user of batch: for a user not yet
+// prepared, the admin link reset of this task (password voided, sessions
+// ended, reset_required); for one prepared before (their email may or may
+// not have gone out), only a new token, which voids the one sent before. A
+// link expires LinkExpiry after its email's planned sending time. Users who
+// changed since they were read are read again and retried.
+func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]outgoing, error) {
+	interval := time.Duration(float64(time.Second) / rate)
+	resetID := taskResetID(r.task.Task.ID)
+	for round := 1; ; round++ {
+		saved := cloneEntries(r.chunk.Entries)
+		now := r.w.now()
+		var (
+			writes []UserWrite
+			out    []outgoing
+		)
+		for _, i := range batch {
+			e := &r.chunk.Entries[i]
+			if e.Final() {
+				continue
+			}
+			u := r.users[e.Result.UserID]
+			raw, hash := resets.NewToken(u.ID)
+			expiresAt := now.Add(time.Duration(len(out))*interval + r.w.cfg.LinkExpiry)
+			var after rekey.User
+			if e.Prepared {
+				if pending, ok := resets.PendingReset(u); !ok || pending.ID != resetID {
+					e.finish(rekey.OutcomeSkipped, "a newer reset or a password change replaced this task's link")
+					continue
+				}
+				after = u
+				after.ResetTokenHash, after.ResetExpiresAt, after.Version = hash, expiresAt, u.Version+1
+			} else {
+				after = resets.ApplyLinkReset(u, resets.Reset{
+					ID: resetID, UserID: u.ID, Purpose: resets.PurposeAdmin, Email: u.Email, CreatedBy: r.initiator.ID,
+					CreatedAt: now, ExpiresAt: expiresAt, TokenHash: hash,
+				}, now)
+			}
+			e.Prepared = true
+			writes = append(writes, UserWrite{Before: u, After: after})
+			out = append(out, outgoing{i: i, user: after, token: raw, expiresAt: expiresAt})
+		}
+		r.chunk.LeaseUntil = r.leaseUntil(ctx)
+		err := r.save(ctx, writes, false)
+		var conflict *ChunkConflictError
+		if errors.As(err, &conflict) && !conflict.ChunkChanged {
+			r.chunk.Entries = saved
+			if err := r.reread(ctx, conflict.Users); err != nil {
+				return nil, err
+			}
+			if round >= maxUserRounds {
+				for _, i := range batch {
+					e := &r.chunk.Entries[i]
+					if !e.Final() && slices.Contains(conflict.Users, e.Result.UserID) {
+						e.finish(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
+					}
+				}
+			}
+			continue
+		}
+		if err != nil {
+			r.chunk.Entries = saved
+			return nil, fmt.Errorf("prepare resets: %w", err)
+		}
+		r.leased = true
+		for _, o := range out {
+			r.users[o.user.ID] = o.user
+		}
+		return out, nil
+	}
+}
+
+// send emails the prepared users of batch at this worker's pace, several
+// in flight at once, and records each outcome in the chunk; every
+// CheckpointEvery emails the chunk is saved. It stops starting sends at
+// stopAt; the users it did not reach stay prepared for the next round.
+func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, stopAt time.Time, hasStop bool) error {
+	var (
+		mu       sync.Mutex // guards r.chunk and the counters below
+		sent     int
+		saveErr  error
+		wg       sync.WaitGroup
+		items    = make(chan outgoing)
+		inFlight = min(16, max(1, int(rate/4)+1))
+	)
+	stopping := func() bool { return ctx.Err() != nil || hasStop && time.Now().After(stopAt) }
+	record := func(o outgoing, messageID string, sendErr error) {
+		mu.Lock()
+		defer mu.Unlock()
+		e := &r.chunk.Entries[o.i]
+		e.Result.Attempts++
+		if sendErr == nil {
+			e.MessageID = messageID
+			e.finish(rekey.OutcomeEmailed, "")
+			sent++
+			if sent%r.w.cfg.CheckpointEvery == 0 && saveErr == nil {
+				saveErr = r.save(ctx, nil, false)
+			}
+			return
+		}
+		reason := sendReason(sendErr)
+		if e.Result.Attempts >= MaxSendAttempts {
+			e.finish(rekey.OutcomeFailed, fmt.Sprintf("email not sent after %d attempts: %s", e.Result.Attempts, reason))
+			return
+		}
+		e.Result.Error = "email not sent yet: " + reason
+	}
+	for range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range items {
+				if stopping() {
+					continue
+				}
+				msg, err := r.render(o)
+				if err != nil {
+					mu.Lock()
+					r.chunk.Entries[o.i].finish(rekey.OutcomeFailed, "the email could not be made")
+					mu.Unlock()
+					continue
+				}
+				id, err := r.sendOne(ctx, msg, stopping)
+				if errors.Is(err, errStopped) {
+					continue
+				}
+				record(o, id, err)
+			}
+		}()
+	}
+	for _, o := range batch {
+		items <- o
+	}
+	close(items)
+	wg.Wait()
+	if saveErr != nil {
+		return fmt.Errorf("record progress: %w", saveErr)
+	}
+	return nil
+}
+
+// errStopped: the worker stopped before the email went out.
+var errStopped = errors.New("bulk: stopped before sending")
+
+// sendOne sends msg when the pacer allows it, backing off and trying
+// again, without limit, while SES throttles.
+func (r *chunkRun) sendOne(ctx context.Context, msg mail.Message, stopping func() bool) (string, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		if err := r.w.pacer.wait(ctx); err != nil {
+			return "", errStopped
+		}
+		id, err := r.w.mailer.Send(ctx, msg)
+		var sendErr *mail.SendError
+		if err == nil || !errors.As(err, &sendErr) || sendErr.Reason != "throttled" {
+			return id, err
+		}
+		r.w.pacer.backOff(backoff)
+		backoff = min(2*backoff, r.w.cfg.MaxBackoff)
+		if stopping() {
+			return "", errStopped
+		}
+	}
+}
+
+// sendReason is a short, address-free description of a failed send.
+func sendReason(err error) string {
+	var sendErr *mail.SendError
+	if errors.As(err, &sendErr) {
+		return sendErr.Reason
+	}
+	return "unavailable"
+}
+
+// render makes the link email of o.
+func (r *chunkRun) render(o outgoing) (mail.Message, error) {
+	link := r.w.cfg.PublicBaseURL + "/reset-password?token=" + url.QueryEscape(o.token)
+	return r.w.renderer.Render(mail.KindResetLink, o.user.Email, mail.Data{
+		Name: o.user.FirstName, Username: o.user.Username, Link: link, ExpiresIn: o.expiresAt.Sub(r.w.now()),
+	})
+}
+
+// sendingLimits reads SES's limits once per worker and sets its pace.
+func (w *Worker) sendingLimits(ctx context.Context) sendingLimits {
+	w.limitsOnce.Do(func() {
+		limits, err := readLimits(ctx, w.account, w.cfg, w.store, w.now)
+		if err != nil {
+			w.log.InfoContext(ctx, "bulk: SES sending limits unavailable; using the configured ones", "rate", w.cfg.SendRate, "dailyQuota", w.cfg.DailyQuota, "error", err)
+		}
+		w.limits = limits
+		w.pacer = newPacer(limits.rate / float64(w.cfg.WorkerConcurrency))
+	})
+	return w.limits
+}

@@ -1,0 +1,176 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/resets"
+)
+
+// maxUserRounds bounds how often a chunk write is retried for users who
+// changed under it (a sign-in rehash, an edit) before they are failed.
+const maxUserRounds = 3
+
+// setPasswords runs the default_password and generated_passwords
+// deliveries: every pending user gets an argon2id hash with their own salt
+// of the default password (which must also pass the policy against their
+// own names) or of a newly generated one, must change it at next sign-in,
+// loses every session and any pending link. No email is sent. The users,
+// the chunk's results (generated passwords sealed with the task's key) and
+// the task's counters are written in one transaction, so the chunk is done
+// entirely or not at all.
+func (r *chunkRun) setPasswords(ctx context.Context) error {
+	if len(r.pending()) == 0 {
+		return r.complete(ctx)
+	}
+	key, defaultPassword, why, err := r.openSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		r.finishPending(rekey.OutcomeFailed, why)
+		return r.complete(ctx)
+	}
+	generated := r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords
+
+	writes := map[string]UserWrite{} // by user id, for entries set in this run
+	for round := 1; ; round++ {
+		var todo []int
+		for _, i := range r.pending() {
+			if _, done := writes[r.chunk.Entries[i].Result.UserID]; !done {
+				todo = append(todo, i)
+			}
+		}
+		if err := r.hashAll(todo, key, defaultPassword, generated, writes); err != nil {
+			return err
+		}
+		users := make([]UserWrite, 0, len(writes))
+		for _, e := range r.chunk.Entries {
+			if w, ok := writes[e.Result.UserID]; ok && e.Result.Outcome == rekey.OutcomePasswordSet {
+				users = append(users, w)
+			}
+		}
+		err := r.save(ctx, users, true)
+		var conflict *ChunkConflictError
+		if !errors.As(err, &conflict) || len(conflict.Users) == 0 {
+			if err != nil {
+				return fmt.Errorf("complete chunk: %w", err)
+			}
+			return nil
+		}
+		// Some users changed since they were read: read them again and
+		// redo only them.
+		for i := range r.chunk.Entries {
+			e := &r.chunk.Entries[i]
+			for _, id := range conflict.Users {
+				if e.Result.UserID == id {
+					delete(writes, id)
+					e.Result.Outcome, e.Result.Error, e.Result.Attempts, e.SealedPassword = "", "", 0, nil
+				}
+			}
+		}
+		if err := r.reread(ctx, conflict.Users); err != nil {
+			return err
+		}
+		if round == maxUserRounds {
+			r.finishPending(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
+		}
+	}
+}
+
+// openSecrets opens the task's key and, for default_password, the default
+// password. why is set instead when they can no longer be used (expired).
+func (r *chunkRun) openSecrets(ctx context.Context) (key envelope.Key, defaultPassword, why string, err error) {
+	if r.w.keys == nil {
+		return envelope.Key{}, "", "", errors.New("bulk: no key service configured for password deliveries")
+	}
+	if len(r.secrets.SealedKey) == 0 || !r.w.now().Before(r.secrets.ExpiresAt) {
+		return envelope.Key{}, "", "the task's key expired before this user was reached", nil
+	}
+	key, err = r.w.keys.OpenKey(ctx, r.task.Task.ID, r.secrets.SealedKey)
+	if err != nil {
+		return envelope.Key{}, "", "", fmt.Errorf("open task key: %w", err)
+	}
+	if r.task.Task.Delivery.Mode == rekey.DeliverDefaultPassword {
+		plain, err := key.Open(r.secrets.SealedDefaultPassword, defaultPasswordBinding(r.task.Task.ID))
+		if err != nil {
+			return envelope.Key{}, "", "the task's default password could not be read", nil
+		}
+		defaultPassword = string(plain)
+	}
+	return key, defaultPassword, "", nil
+}
+
+// hashAll computes the new password of each entry of todo, in parallel (an
+// argon2id hash is the costly part), and records it in writes and the
+// entry. A default password that the policy refuses for one user fails
+// only that user.
+func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string, generated bool, writes map[string]UserWrite) error {
+	type result struct {
+		i      int
+		write  UserWrite
+		sealed []byte
+		why    string
+		err    error
+	}
+	results := make([]result, len(todo))
+	now := r.w.now()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for n, i := range todo {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			e := r.chunk.Entries[i]
+			u := r.users[e.Result.UserID]
+			res := result{i: i}
+			pw := defaultPassword
+			if generated {
+				if pw, res.err = password.Generate(); res.err != nil {
+					results[n] = res
+					return
+				}
+			} else if err := password.Check(r.task.Policy, "delivery.defaultPassword", pw, u); err != nil {
+				res.why = "the default password cannot be used for this user: " + rekey.ErrorMessage(err)
+				results[n] = res
+				return
+			}
+			hash, err := r.w.hasher.Hash(pw)
+			if err != nil {
+				res.err = err
+				results[n] = res
+				return
+			}
+			res.write = UserWrite{Before: u, After: resets.ApplyTemporaryPassword(u, hash, now)}
+			if generated {
+				res.sealed = key.Seal([]byte(pw), passwordBinding(r.task.Task.ID, u.ID))
+			}
+			results[n] = res
+		}()
+	}
+	wg.Wait()
+	for _, res := range results {
+		e := &r.chunk.Entries[res.i]
+		switch {
+		case res.err != nil:
+			return fmt.Errorf("make password: %w", res.err)
+		case res.why != "":
+			e.finish(rekey.OutcomeFailed, res.why)
+			e.Result.Attempts = 1
+		default:
+			writes[e.Result.UserID] = res.write
+			e.finish(rekey.OutcomePasswordSet, "")
+			e.Result.Attempts = 1
+			e.SealedPassword = res.sealed
+		}
+	}
+	return nil
+}

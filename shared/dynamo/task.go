@@ -1,0 +1,357 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Keys of bulk tasks and the items around them (docs/data-model.md).
+const (
+	taskPrefix        = "TASK#"
+	taskSK            = "TASK"
+	taskKeySK         = "KEY"
+	chunkPrefix       = "CHUNK#"
+	taskDistrictGSI   = "TASKS#" // GSI1: tasks of a district, newest first
+	allTasksGSI       = "TASKS"  // GSI2: every task, newest first (support)
+	idempotencyPrefix = "IDEMPOTENCY#"
+	idempotencySK     = "IDEMPOTENCY"
+)
+
+func taskPK(id string) string { return taskPrefix + id }
+
+// taskItem is a bulk task (TASK#<id> / TASK): the task centre's view, its
+// plan and its counters, which chunks ADD to.
+type taskItem struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK string `dynamodbav:"GSI2PK"`
+	GSI2SK string `dynamodbav:"GSI2SK"`
+
+	ID                string            `dynamodbav:"id"`
+	Kind              string            `dynamodbav:"kind"`
+	Status            string            `dynamodbav:"status"`
+	DistrictID        string            `dynamodbav:"districtId,omitempty"`
+	Selection         taskSelectionItem `dynamodbav:"selection"`
+	DeliveryMode      string            `dynamodbav:"deliveryMode"`
+	ScheduleID        string            `dynamodbav:"scheduleId,omitempty"`
+	Total             int               `dynamodbav:"total"`
+	Processed         int               `dynamodbav:"processed"`
+	Succeeded         int               `dynamodbav:"succeeded"`
+	Emailed           int               `dynamodbav:"emailed"`
+	NoEmail           int               `dynamodbav:"noEmail"`
+	Failed            int               `dynamodbav:"failed"`
+	Skipped           int               `dynamodbav:"skipped"`
+	CreatedBy         string            `dynamodbav:"createdBy"`
+	CreatedAt         string            `dynamodbav:"createdAt"`
+	FinishedAt        string            `dynamodbav:"finishedAt,omitempty"`
+	Waiting           string            `dynamodbav:"waiting,omitempty"`
+	EstimatedFinishAt string            `dynamodbav:"estimatedFinishAt,omitempty"`
+
+	CreatorRole     string     `dynamodbav:"creatorRole"`
+	CreatorSchoolID string     `dynamodbav:"creatorSchoolId,omitempty"`
+	Policy          policyItem `dynamodbav:"policy"`
+	RequestID       string     `dynamodbav:"requestId,omitempty"`
+	Reason          string     `dynamodbav:"reason,omitempty"`
+	StartedAt       string     `dynamodbav:"startedAt,omitempty"`
+	LastProcessedAt string     `dynamodbav:"lastProcessedAt,omitempty"`
+	PlanCursor      string     `dynamodbav:"planCursor"`
+	PlanChunks      int        `dynamodbav:"planChunks"`
+	PlanEnqueued    int        `dynamodbav:"planEnqueued"`
+	PlanDone        bool       `dynamodbav:"planDone"`
+	TTL             int64      `dynamodbav:"ttl"`
+}
+
+// taskSelectionItem is a task's selection as stored.
+type taskSelectionItem struct {
+	Mode     string   `dynamodbav:"mode"`
+	UserIDs  []string `dynamodbav:"userIds,omitempty"`
+	SchoolID string   `dynamodbav:"schoolId,omitempty"`
+	Role     string   `dynamodbav:"role,omitempty"`
+	Grade    string   `dynamodbav:"grade,omitempty"`
+}
+
+// taskSortKey orders task listings by creation, newest last in the index
+// (listings read it backwards).
+func taskSortKey(t rekey.Task) string { return formatTime(t.CreatedAt) + "#" + t.ID }
+
+func newTaskItem(rec bulk.Record) taskItem {
+	t := rec.Task
+	it := taskItem{
+		PK: taskPK(t.ID), SK: taskSK,
+		GSI2PK: allTasksGSI, GSI2SK: taskSortKey(t),
+		ID: t.ID, Kind: t.Kind, Status: string(t.Status), DistrictID: t.DistrictID,
+		Selection: taskSelectionItem{
+			Mode: string(t.Selection.Mode), UserIDs: t.Selection.UserIDs, SchoolID: t.Selection.SchoolID,
+			Role: string(t.Selection.Role), Grade: t.Selection.Grade,
+		},
+		DeliveryMode: string(t.Delivery.Mode), ScheduleID: t.ScheduleID,
+		Total: t.Total, Processed: t.Processed, Succeeded: t.Succeeded, Emailed: t.Emailed,
+		NoEmail: t.NoEmail, Failed: t.Failed, Skipped: t.Skipped,
+		CreatedBy: t.CreatedBy, CreatedAt: formatTime(t.CreatedAt), FinishedAt: formatTime(t.FinishedAt),
+		Waiting: t.Waiting, EstimatedFinishAt: formatTime(t.EstimatedFinishAt),
+		CreatorRole: string(rec.CreatorRole), CreatorSchoolID: rec.CreatorSchoolID,
+		Policy:    policyItem{rec.Policy.MinLengthStaff, rec.Policy.MinLengthStudent, rec.Policy.MaxLength},
+		RequestID: rec.RequestID, Reason: rec.Reason,
+		StartedAt: formatTime(rec.StartedAt), LastProcessedAt: formatTime(rec.LastProcessedAt),
+		PlanCursor: rec.Plan.Cursor, PlanChunks: rec.Plan.Chunks, PlanEnqueued: rec.Plan.Enqueued, PlanDone: rec.Plan.Done,
+		TTL: ttlAfter(t.CreatedAt.Add(bulk.ResultRetention)),
+	}
+	if t.DistrictID != "" {
+		it.GSI1PK, it.GSI1SK = taskDistrictGSI+t.DistrictID, taskSortKey(t)
+	}
+	return it
+}
+
+func (it taskItem) record() (bulk.Record, error) {
+	var p timeParser
+	rec := bulk.Record{
+		Task: rekey.Task{
+			ID: it.ID, Kind: it.Kind, Status: rekey.TaskStatus(it.Status), DistrictID: it.DistrictID,
+			Selection: rekey.Selection{
+				Mode: rekey.SelectionMode(it.Selection.Mode), UserIDs: it.Selection.UserIDs, SchoolID: it.Selection.SchoolID,
+				Role: rekey.Role(it.Selection.Role), Grade: it.Selection.Grade,
+			},
+			Delivery:   rekey.Delivery{Mode: rekey.DeliveryMode(it.DeliveryMode)},
+			ScheduleID: it.ScheduleID,
+			Total:      it.Total, Processed: it.Processed, Succeeded: it.Succeeded, Emailed: it.Emailed,
+			NoEmail: it.NoEmail, Failed: it.Failed, Skipped: it.Skipped,
+			CreatedBy: it.CreatedBy, CreatedAt: p.parse("createdAt", it.CreatedAt), FinishedAt: p.parse("finishedAt", it.FinishedAt),
+			Waiting: it.Waiting, EstimatedFinishAt: p.parse("estimatedFinishAt", it.EstimatedFinishAt),
+		},
+		CreatorRole:     rekey.Role(it.CreatorRole),
+		CreatorSchoolID: it.CreatorSchoolID,
+		Policy:          rekey.PasswordPolicy{MinLengthStaff: it.Policy.MinLengthStaff, MinLengthStudent: it.Policy.MinLengthStudent, MaxLength: it.Policy.MaxLength},
+		RequestID:       it.RequestID,
+		Reason:          it.Reason,
+		StartedAt:       p.parse("startedAt", it.StartedAt),
+		LastProcessedAt: p.parse("lastProcessedAt", it.LastProcessedAt),
+		Plan:            bulk.Plan{Cursor: it.PlanCursor, Chunks: it.PlanChunks, Enqueued: it.PlanEnqueued, Done: it.PlanDone},
+	}
+	if rec.Task.Selection.UserIDs == nil {
+		rec.Task.Selection.UserIDs = []string{}
+	}
+	return rec, p.err
+}
+
+// secretsItem is a task's sealed key (TASK#<id> / KEY); DynamoDB deletes
+// it after bulk.PasswordRetention, which erases every password sealed with
+// it, and the store stops returning it at that moment.
+type secretsItem struct {
+	PK                    string `dynamodbav:"PK"`
+	SK                    string `dynamodbav:"SK"`
+	SealedKey             []byte `dynamodbav:"sealedKey"`
+	SealedDefaultPassword []byte `dynamodbav:"sealedDefaultPassword,omitempty"`
+	ExpiresAt             string `dynamodbav:"expiresAt"`
+	TTL                   int64  `dynamodbav:"ttl"`
+}
+
+func (it secretsItem) secrets() (bulk.Secrets, error) {
+	var p timeParser
+	s := bulk.Secrets{SealedKey: it.SealedKey, SealedDefaultPassword: it.SealedDefaultPassword, ExpiresAt: p.parse("expiresAt", it.ExpiresAt)}
+	return s, p.err
+}
+
+// idempotencyItem maps an actor's Idempotency-Key to the task it started.
+type idempotencyItem struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	TaskID string `dynamodbav:"taskId"`
+	TTL    int64  `dynamodbav:"ttl"`
+}
+
+// errKeyUsed is the private outcome of an Idempotency-Key used before.
+var errKeyUsed = errors.New("idempotency key used")
+
+// CreateTask writes a new task (and its secrets and audit entry) in one
+// transaction; with an idempotency key (already scoped to the actor) it
+// also claims the key, and a key used before returns the task it started
+// instead, created false.
+func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.Secrets, idempotencyKey string, audit rekey.AuditEntry) (string, bool, error) {
+	id := rec.Task.ID
+	if !rekey.ValidID(id) || rec.Task.CreatedAt.IsZero() {
+		return "", false, fmt.Errorf("dynamo: create task: id %q and createdAt are required", id)
+	}
+	absent := expression.AttributeNotExists(expression.Name("PK"))
+	var tx transaction
+	step, err := s.txPut(newTaskItem(rec), absent)
+	tx.add(step, err, rekey.ErrConflict)
+	if secrets != nil {
+		step, err = s.txPut(secretsItem{
+			PK: taskPK(id), SK: taskKeySK, SealedKey: secrets.SealedKey, SealedDefaultPassword: secrets.SealedDefaultPassword,
+			ExpiresAt: formatTime(secrets.ExpiresAt), TTL: ttlAfter(secrets.ExpiresAt),
+		}, absent)
+		tx.add(step, err, rekey.ErrConflict)
+	}
+	if idempotencyKey != "" {
+		step, err = s.txPut(idempotencyItem{
+			PK: idempotencyPrefix + idempotencyKey, SK: idempotencySK, TaskID: id,
+			TTL: ttlAfter(rec.Task.CreatedAt.Add(bulk.IdempotencyKeep)),
+		}, absent)
+		tx.add(step, err, errKeyUsed)
+	}
+	s.addAudit(&tx, audit)
+	err = s.transact(ctx, &tx)
+	if errors.Is(err, errKeyUsed) {
+		var it idempotencyItem
+		if err := s.getItem(ctx, idempotencyPrefix+idempotencyKey, idempotencySK, &it); err != nil {
+			return "", false, fmt.Errorf("dynamo: create task: read idempotency key: %w", err)
+		}
+		return it.TaskID, false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("dynamo: create task %s: %w", id, err)
+	}
+	return id, true, nil
+}
+
+// GetTask returns task id, or rekey.ErrNotFound.
+func (s *Store) GetTask(ctx context.Context, id string) (bulk.Record, error) {
+	var it taskItem
+	if err := s.getItem(ctx, taskPK(id), taskSK, &it); err != nil {
+		return bulk.Record{}, fmt.Errorf("dynamo: get task %s: %w", id, err)
+	}
+	rec, err := it.record()
+	if err != nil {
+		return bulk.Record{}, fmt.Errorf("dynamo: get task %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// GetTaskSecrets returns task id's sealed key, or rekey.ErrNotFound when it
+// has none or they have expired (DynamoDB deletes expired items late).
+func (s *Store) GetTaskSecrets(ctx context.Context, id string) (bulk.Secrets, error) {
+	var it secretsItem
+	if err := s.getItem(ctx, taskPK(id), taskKeySK, &it); err != nil {
+		return bulk.Secrets{}, fmt.Errorf("dynamo: get task key %s: %w", id, err)
+	}
+	secrets, err := it.secrets()
+	if err != nil {
+		return bulk.Secrets{}, fmt.Errorf("dynamo: get task key %s: %w", id, err)
+	}
+	if !s.now().Before(secrets.ExpiresAt) {
+		return bulk.Secrets{}, fmt.Errorf("dynamo: get task key %s: expired: %w", id, rekey.ErrNotFound)
+	}
+	return secrets, nil
+}
+
+// ListTasks returns one page of tasks, newest first: every task (GSI2) or a
+// district's (GSI1), narrowed to those created by f.CreatedBy or by
+// someone of school f.CreatorSchoolID when either is set.
+func (s *Store) ListTasks(ctx context.Context, f bulk.TaskFilter) ([]bulk.Record, string, error) {
+	index, pkName, skName, partition := "GSI2", "GSI2PK", "GSI2SK", allTasksGSI
+	if !f.AllDistricts {
+		if f.DistrictID == "" {
+			return nil, "", nil
+		}
+		index, pkName, skName, partition = "GSI1", "GSI1PK", "GSI1SK", taskDistrictGSI+f.DistrictID
+	}
+	var filters []expression.ConditionBuilder
+	var mine []expression.ConditionBuilder
+	if f.CreatedBy != "" {
+		mine = append(mine, expression.Name("createdBy").Equal(expression.Value(f.CreatedBy)))
+	}
+	if f.CreatorSchoolID != "" {
+		mine = append(mine, expression.Name("creatorSchoolId").Equal(expression.Value(f.CreatorSchoolID)))
+	}
+	switch len(mine) {
+	case 1:
+		filters = append(filters, mine[0])
+	case 2:
+		filters = append(filters, expression.Or(mine[0], mine[1]))
+	}
+	query, err := s.newQuery(index, expression.Key(pkName).Equal(expression.Value(partition)), filters, true)
+	if err != nil {
+		return nil, "", fmt.Errorf("dynamo: list tasks: %w", err)
+	}
+	l := listing{
+		query:    query,
+		keyNames: []string{"PK", "SK", pkName, skName},
+		owns: func(key map[string]string) bool {
+			return strings.HasPrefix(key["PK"], taskPrefix) && key["SK"] == taskSK && key[pkName] == partition
+		},
+		filtered: len(filters) > 0,
+	}
+	items, next, err := s.read(ctx, l, f.Cursor, limitOrDefault(f.Limit, 25, 100))
+	if err != nil {
+		return nil, "", fmt.Errorf("dynamo: list tasks: %w", err)
+	}
+	out := make([]bulk.Record, 0, len(items))
+	for _, item := range items {
+		var it taskItem
+		if err := unmarshalItem(item, &it); err != nil {
+			return nil, "", fmt.Errorf("dynamo: list tasks: %w", err)
+		}
+		rec, err := it.record()
+		if err != nil {
+			return nil, "", fmt.Errorf("dynamo: list tasks: task %s: %w", it.ID, err)
+		}
+		out = append(out, rec)
+	}
+	return out, next, nil
+}
+
+// unfinished is the condition that a task may still change state: queued
+// or running, and not fully planned and processed.
+func unfinished() expression.ConditionBuilder {
+	status := expression.Name("status")
+	active := status.Equal(expression.Value(string(rekey.TaskQueued))).Or(status.Equal(expression.Value(string(rekey.TaskRunning))))
+	done := expression.Name("planDone").Equal(expression.Value(true)).
+		And(expression.Name("processed").GreaterThanEqual(expression.Name("total")))
+	return active.And(expression.Not(done))
+}
+
+// CancelTask sets task id to cancelled with reason, at audit.At, and writes
+// audit, in one transaction; a finished (or missing) task is
+// rekey.ErrConflict. It returns the task as it is afterwards.
+func (s *Store) CancelTask(ctx context.Context, id, reason string, audit rekey.AuditEntry) (bulk.Record, error) {
+	at := audit.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	update := expression.Set(expression.Name("status"), expression.Value(string(rekey.TaskCancelled))).
+		Set(expression.Name("finishedAt"), expression.Value(formatTime(at))).
+		Set(expression.Name("reason"), expression.Value(reason)).
+		Remove(expression.Name("waiting")).
+		Remove(expression.Name("estimatedFinishAt"))
+	var tx transaction
+	step, err := s.taskTxUpdate(taskPK(id), taskSK, update, unfinished())
+	tx.add(step, err, rekey.ErrConflict)
+	s.addAudit(&tx, audit)
+	if err := s.transact(ctx, &tx); err != nil {
+		return bulk.Record{}, fmt.Errorf("dynamo: cancel task %s: %w", id, err)
+	}
+	return s.GetTask(ctx, id)
+}
+
+// FailTask ends task id as failed, saying why, unless it has finished.
+func (s *Store) FailTask(ctx context.Context, id, reason string, at time.Time) error {
+	update := expression.Set(expression.Name("status"), expression.Value(string(rekey.TaskFailed))).
+		Set(expression.Name("finishedAt"), expression.Value(formatTime(at))).
+		Set(expression.Name("reason"), expression.Value(reason))
+	cond := unfinished()
+	_, err := s.updateItem(ctx, taskPK(id), taskSK, update, &cond, rekey.ErrConflict)
+	if err != nil && !errors.Is(err, rekey.ErrConflict) {
+		return fmt.Errorf("dynamo: fail task %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetWaiting records why task id is paused and when it should finish.
+func (s *Store) SetWaiting(ctx context.Context, id, waiting string, estimatedFinishAt time.Time) error {
+	update := expression.Set(expression.Name("waiting"), expression.Value(waiting)).
+		Set(expression.Name("estimatedFinishAt"), expression.Value(formatTime(estimatedFinishAt)))
+	cond := expression.AttributeExists(expression.Name("PK"))
+	if _, err := s.updateItem(ctx, taskPK(id), taskSK, update, &cond, rekey.ErrNotFound); err != nil {
+		return fmt.Errorf("dynamo: set task %s waiting: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,205 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// The bulk pipeline's store, as the bulk package asks for it.
+var _ bulk.Store = (*Store)(nil)
+
+func testTask(id, district, createdBy string, at time.Time) bulk.Record {
+	return bulk.Record{
+		Task: rekey.Task{
+			ID: id, Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued, DistrictID: district,
+			Selection: rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"u1", "u2"}, SchoolID: "s1", Role: rekey.RoleStudent, Grade: "7"},
+			Delivery:  rekey.Delivery{Mode: rekey.DeliverEmailLink}, CreatedBy: createdBy, CreatedAt: at,
+		},
+		CreatorRole: rekey.RoleSchoolAdmin, CreatorSchoolID: "s1", Policy: rekey.DefaultPasswordPolicy, RequestID: "req",
+	}
+}
+
+func TestTaskLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, clock := newStore(t)
+	rec := testTask("task1", "d1", "sa1", t0)
+	secrets := &bulk.Secrets{SealedKey: []byte("sealed-key"), SealedDefaultPassword: []byte("sealed-pw"), ExpiresAt: t0.Add(24 * time.Hour)}
+	id, created, err := s.CreateTask(ctx, rec, secrets, "sa1#k", rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: bulk.ActionBulkStart})
+	if err != nil || id != "task1" || !created {
+		t.Fatalf("CreateTask = %s, %v, %v; want task1 created", id, created, err)
+	}
+	again := testTask("task2", "d1", "sa1", t0)
+	if id, created, err := s.CreateTask(ctx, again, nil, "sa1#k", rekey.AuditEntry{TargetID: "task2", Action: bulk.ActionBulkStart}); err != nil || id != "task1" || created {
+		t.Errorf("CreateTask with a used key = %s, %v, %v; want task1, not created", id, created, err)
+	}
+	if _, err := s.GetTask(ctx, "task2"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("the refused task was written: %v", err)
+	}
+	got, err := s.GetTask(ctx, "task1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rec, got); diff != "" {
+		t.Errorf("GetTask round trip (-want +got):\n%s", diff)
+	}
+	gotSecrets, err := s.GetTaskSecrets(ctx, "task1")
+	if err != nil || string(gotSecrets.SealedKey) != "sealed-key" || string(gotSecrets.SealedDefaultPassword) != "sealed-pw" {
+		t.Errorf("GetTaskSecrets = %+v, %v", gotSecrets, err)
+	}
+
+	// Plan: one page, then a stale second writer loses.
+	chunk := bulk.Chunk{TaskID: "task1", Index: 0, UserIDs: []string{"u1", "u2"}}
+	to := bulk.Plan{Chunks: 1, Done: true}
+	if err := s.SavePlanPage(ctx, "task1", bulk.Plan{}, to, []bulk.Chunk{chunk}, 2, t0); err != nil {
+		t.Fatalf("SavePlanPage: %v", err)
+	}
+	if err := s.SavePlanPage(ctx, "task1", bulk.Plan{}, to, []bulk.Chunk{chunk}, 2, t0); !errors.Is(err, rekey.ErrConflict) {
+		t.Errorf("SavePlanPage from a stale plan = %v, want ErrConflict", err)
+	}
+	if err := s.MarkEnqueued(ctx, "task1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkEnqueued(ctx, "task1", 0); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetTask(ctx, "task1")
+	if got.Task.Status != rekey.TaskRunning || got.Task.Total != 2 || got.Plan != (bulk.Plan{Chunks: 1, Enqueued: 1, Done: true}) || !got.StartedAt.Equal(t0) {
+		t.Errorf("task after planning = %+v, want running, total 2, planned and queued", got)
+	}
+
+	// Work: a user that changed fails its write alone; a stale chunk fails.
+	if err := s.CreateUser(ctx, rekey.User{ID: "u1", Username: "u1", Role: rekey.RoleStudent, Status: rekey.StatusActive, Version: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	u1, _ := s.GetUser(ctx, "u1")
+	stale := u1
+	stale.Version = 7
+	staleAfter := stale
+	staleAfter.Version = 8
+	work, err := s.LoadChunk(ctx, "task1", 0, "sa1", []string{"u1", "u2"})
+	if err != nil || len(work.Users) != 1 || work.Task.Task.ID != "task1" || string(work.Secrets.SealedKey) != "sealed-key" {
+		t.Fatalf("LoadChunk = %+v, %v; want the chunk, the task, its key and u1", work, err)
+	}
+	next := work.Chunk
+	next.Version = 1
+	next.Entries = []bulk.Entry{{Result: rekey.TaskResult{UserID: "u1", Outcome: rekey.OutcomePasswordSet}}, {Result: rekey.TaskResult{UserID: "u2", Outcome: rekey.OutcomeFailed}}}
+	next.Done = true
+	err = s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: stale, After: staleAfter}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0})
+	var conflict *bulk.ChunkConflictError
+	if !errors.As(err, &conflict) || conflict.ChunkChanged || !cmp.Equal(conflict.Users, []string{"u1"}) {
+		t.Fatalf("SaveChunk with a stale user = %v, want a conflict naming u1", err)
+	}
+	after := u1
+	after.Version, after.MustChangePassword = 2, true
+	write := bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: u1, After: after}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0.Add(time.Minute)}
+	if err := s.SaveChunk(ctx, write); err != nil {
+		t.Fatalf("SaveChunk: %v", err)
+	}
+	write.Users = nil
+	if err := s.SaveChunk(ctx, write); !errors.As(err, &conflict) || !conflict.ChunkChanged {
+		t.Errorf("completing the chunk twice = %v, want the chunk changed", err)
+	}
+	got, _ = s.GetTask(ctx, "task1")
+	if got.Task.Processed != 2 || got.Task.Succeeded != 1 || got.Task.Failed != 1 || !got.LastProcessedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("counters = %+v, want processed 2, succeeded 1, failed 1 (added once)", got.Task)
+	}
+	chunks, err := s.ListChunks(ctx, "task1", 0, 10)
+	if err != nil || len(chunks) != 1 || !chunks[0].Done || chunks[0].Entries[0].Result.Outcome != rekey.OutcomePasswordSet {
+		t.Errorf("ListChunks = %+v, %v", chunks, err)
+	}
+
+	// A finished task cannot be cancelled; the key expires after 24 hours.
+	if _, err := s.CancelTask(ctx, "task1", "by test", rekey.AuditEntry{TargetID: "task1", Action: bulk.ActionBulkCancel}); !errors.Is(err, rekey.ErrConflict) {
+		t.Errorf("CancelTask of a finished task = %v, want ErrConflict", err)
+	}
+	clock.Set(t0.Add(24 * time.Hour))
+	if _, err := s.GetTaskSecrets(ctx, "task1"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("GetTaskSecrets after 24 hours = %v, want ErrNotFound", err)
+	}
+}
+
+func TestListAndCancelTasks(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	for i, rec := range []bulk.Record{
+		testTask("a", "d1", "sa1", t0),
+		testTask("b", "d1", "t1", t0.Add(time.Minute)),
+		testTask("c", "d2", "x", t0.Add(2*time.Minute)),
+	} {
+		if rec.Task.CreatedBy == "t1" {
+			rec.CreatorRole, rec.CreatorSchoolID = rekey.RoleTeacher, "s2"
+		}
+		if _, _, err := s.CreateTask(ctx, rec, nil, "", rekey.AuditEntry{TargetID: rec.Task.ID, Action: bulk.ActionBulkStart}); err != nil {
+			t.Fatalf("CreateTask %d: %v", i, err)
+		}
+	}
+	ids := func(f bulk.TaskFilter) []string {
+		recs, _, err := s.ListTasks(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.Task.ID)
+		}
+		return out
+	}
+	for _, test := range []struct {
+		f    bulk.TaskFilter
+		want []string
+	}{
+		{bulk.TaskFilter{AllDistricts: true}, []string{"c", "b", "a"}},
+		{bulk.TaskFilter{DistrictID: "d1"}, []string{"b", "a"}},
+		{bulk.TaskFilter{DistrictID: "d1", CreatedBy: "t1"}, []string{"b"}},
+		{bulk.TaskFilter{DistrictID: "d1", CreatedBy: "nobody", CreatorSchoolID: "s1"}, []string{"a"}},
+		{bulk.TaskFilter{DistrictID: "d9"}, nil},
+	} {
+		if got := ids(test.f); !cmp.Equal(got, test.want) {
+			t.Errorf("ListTasks(%+v) = %v, want %v", test.f, got, test.want)
+		}
+	}
+	page, next, err := s.ListTasks(ctx, bulk.TaskFilter{AllDistricts: true, Limit: 2})
+	if err != nil || len(page) != 2 || next == "" {
+		t.Fatalf("first page = %d, %q, %v", len(page), next, err)
+	}
+	rest, next, err := s.ListTasks(ctx, bulk.TaskFilter{AllDistricts: true, Limit: 2, Cursor: next})
+	if err != nil || len(rest) != 1 || rest[0].Task.ID != "a" || next != "" {
+		t.Errorf("second page = %+v, %q, %v; want a alone", rest, next, err)
+	}
+
+	rec, err := s.CancelTask(ctx, "a", "cancelled by test", rekey.AuditEntry{TargetID: "a", ActorID: "sa1", Action: bulk.ActionBulkCancel, At: t0.Add(time.Hour)})
+	if err != nil || rec.Task.Status != rekey.TaskCancelled || !rec.Task.FinishedAt.Equal(t0.Add(time.Hour)) || rec.Reason != "cancelled by test" {
+		t.Errorf("CancelTask = %+v, %v; want cancelled at the audit time", rec, err)
+	}
+	if _, err := s.CancelTask(ctx, "a", "again", rekey.AuditEntry{TargetID: "a", Action: bulk.ActionBulkCancel}); !errors.Is(err, rekey.ErrConflict) {
+		t.Errorf("cancelling twice = %v, want ErrConflict", err)
+	}
+	if err := s.FailTask(ctx, "b", "creator left", t0); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _ := s.GetTask(ctx, "b"); rec.Task.Status != rekey.TaskFailed || rec.Reason != "creator left" {
+		t.Errorf("failed task = %+v", rec)
+	}
+}
+
+func TestAcquireDailySends(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	for _, test := range []struct {
+		day        string
+		want, gave int
+	}{
+		{"2026-09-01", 4, 4}, {"2026-09-01", 4, 4}, {"2026-09-01", 4, 2}, {"2026-09-01", 1, 0}, {"2026-09-02", 3, 3},
+	} {
+		got, err := s.AcquireDailySends(ctx, test.day, test.want, 10)
+		if err != nil || got != test.gave {
+			t.Errorf("AcquireDailySends(%s, %d, 10) = %d, %v; want %d", test.day, test.want, got, err, test.gave)
+		}
+	}
+}
