@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.yaml.in/yaml/v3"
@@ -149,7 +150,7 @@ const samplePassword = "correct horse battery staple"
 
 // sampleApp is the system against moto, with the demo district seeded, the
 // template's queues created and the sender identity verified.
-func sampleApp(t *testing.T) *app.App {
+func sampleApp(t *testing.T) *sample {
 	t.Helper()
 	ctx := context.Background()
 	awsCfg := mototest.Config(t)
@@ -161,7 +162,13 @@ func sampleApp(t *testing.T) *app.App {
 	suffix := strings.ToLower(rekey.NewID()[:8])
 	queues, err := stack.CreateQueues(ctx, sqs.NewFromConfig(awsCfg), template, map[string]string{
 		"MailQueue": "mail-" + suffix, "MailDLQ": "mail-dlq-" + suffix,
+		"BulkPlanQueue": "plan-" + suffix, "BulkPlanDLQ": "plan-dlq-" + suffix,
+		"BulkWorkQueue": "work-" + suffix, "BulkWorkDLQ": "work-dlq-" + suffix,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +179,8 @@ func sampleApp(t *testing.T) *app.App {
 	cheap := password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
 	a, err := app.New(ctx, app.Config{
 		Table: table, PublicBaseURL: "https://rekey.example.org", SenderEmail: sender, MailQueueURL: queues["MailQueue"].URL,
+		BulkPlanQueueURL: queues["BulkPlanQueue"].URL, BulkWorkQueueURL: queues["BulkWorkQueue"].URL,
+		TaskKeyID: aws.ToString(key.KeyMetadata.KeyId),
 	}, awsCfg, app.Options{Hasher: cheap})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +188,29 @@ func sampleApp(t *testing.T) *app.App {
 	if _, err := seed.Demo(ctx, a.Store, cheap, seed.Options{Password: samplePassword, StudentsPerSchool: 3}); err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return &sample{App: a, sqs: sqs.NewFromConfig(awsCfg), queues: queues}
+}
+
+// sample is the system the sample events run against, with its queues.
+type sample struct {
+	*app.App
+	sqs    *sqs.Client
+	queues map[string]stack.Queue
+}
+
+// receive takes one message off a queue, as the event source would.
+func (s *sample) receive(t *testing.T, queue string) string {
+	t.Helper()
+	out, err := s.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(s.queues[queue].URL), MaxNumberOfMessages: 1, WaitTimeSeconds: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 {
+		t.Fatalf("%s holds no message", queue)
+	}
+	return aws.ToString(out.Messages[0].Body)
 }
 
 func readEvent(t *testing.T, function string, into any) {
@@ -194,7 +225,7 @@ func readEvent(t *testing.T, function string, into any) {
 }
 
 // signInDemoAdmin returns a live bearer token of the demo district admin.
-func signInDemoAdmin(t *testing.T, a *app.App) string {
+func signInDemoAdmin(t *testing.T, a *sample) string {
 	t.Helper()
 	res, err := a.Auth.Login(context.Background(), seed.DistrictAdminUsername, samplePassword, "198.51.100.23", "test")
 	if err != nil {
@@ -242,6 +273,16 @@ func TestSampleEventsDriveHTTPHandlers(t *testing.T) {
 		{"console", false, http.StatusOK, func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
 			if !strings.HasPrefix(resp.Headers["Content-Type"], "text/html") || resp.Headers["Referrer-Policy"] != "no-referrer" {
 				t.Errorf("reset page headers = %v, want HTML with Referrer-Policy no-referrer", resp.Headers)
+			}
+		}},
+		{"api-bulk", true, http.StatusAccepted, func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
+			if body := jsonBody(t, resp); body["taskId"] == "" {
+				t.Errorf("body = %v, want a task id", body)
+			}
+		}},
+		{"api-tasks", true, http.StatusOK, func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
+			if _, ok := jsonBody(t, resp)["items"].([]any); !ok {
+				t.Errorf("body = %s, want items", resp.Body)
 			}
 		}},
 		// Forgot password answers 202 with the one generic message.
@@ -292,5 +333,53 @@ func TestSampleEventDrivesMailWorker(t *testing.T) {
 	}
 	if len(resp.BatchItemFailures) != 0 {
 		t.Errorf("mail worker failed %v, want no failures", resp.BatchItemFailures)
+	}
+}
+
+// The bulk pipeline's sample events carry made-up task and user ids; the
+// test starts a real task and drives each function with the sample's
+// envelope around the real message, as the event source would deliver it.
+func TestSampleEventsDriveBulkPipeline(t *testing.T) {
+	ctx := context.Background()
+	a := sampleApp(t)
+	admin, err := a.Store.GetUserByUsername(ctx, seed.DistrictAdminUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := a.Bulk.Start(ctx, admin, rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "demo-school-1"},
+		rekey.Delivery{Mode: rekey.DeliverEmailLink}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		function, queue string
+		handle          func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	}{
+		{"bulk-planner", "BulkPlanQueue", a.BulkPlanner.Handle},
+		{"bulk-worker", "BulkWorkQueue", a.BulkWorker.Handle},
+	} {
+		var ev events.SQSEvent
+		readEvent(t, step.function, &ev)
+		ev.Records[0].Body = a.receive(t, step.queue)
+		resp, err := step.handle(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%s = %v, %v; want no failures", step.function, resp, err)
+		}
+	}
+	got, err := a.Bulk.Get(ctx, admin, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != 3 || got.Processed != 3 || !got.Status.Finished() {
+		t.Errorf("task after planner and worker = %+v, want 3 of 3 done", got)
+	}
+}
+
+func TestSampleEventDrivesScheduleDispatcher(t *testing.T) {
+	a := sampleApp(t)
+	var ev events.CloudWatchEvent
+	readEvent(t, "schedule-dispatcher", &ev)
+	if err := a.Dispatcher.Handle(context.Background(), ev); err != nil {
+		t.Errorf("dispatcher = %v, want nil", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -27,6 +28,7 @@ import (
 	"github.com/rekey/rekey/infra/seed"
 	"github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/app"
+	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
@@ -45,6 +47,12 @@ type Options struct {
 	Logger            *slog.Logger
 	// Hasher defaults to argon2id at the production cost.
 	Hasher password.Hasher
+	// SendRate is the emails per second all bulk workers share (moto has
+	// no SES quota to read); defaults to 14, a new SES account's rate.
+	SendRate float64
+	// DispatchEvery is how often the schedule dispatcher ticks; a minute
+	// by default, as the EventBridge rule does.
+	DispatchEvery time.Duration
 }
 
 // Stack is a running local system.
@@ -80,6 +88,9 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.DispatchEvery <= 0 {
+		opt.DispatchEvery = time.Minute
+	}
 	s := &Stack{done: make(chan error, 1)}
 	defer func() {
 		if err != nil {
@@ -103,9 +114,15 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	queues, err := stack.CreateQueues(ctx, sqsClient, template, map[string]string{
 		"MailQueue": opt.Table + "-mail", "MailDLQ": opt.Table + "-mail-dlq",
+		"BulkPlanQueue": opt.Table + "-bulk-plan", "BulkPlanDLQ": opt.Table + "-bulk-plan-dlq",
+		"BulkWorkQueue": opt.Table + "-bulk-work", "BulkWorkDLQ": opt.Table + "-bulk-work-dlq",
 	})
 	if err != nil {
 		return nil, err
+	}
+	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rekey local task key")})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: create the task key: %w", err)
 	}
 	const sender = "no-reply@rekey.example.org"
 	if err := verifySender(ctx, sesv2.NewFromConfig(awsCfg), sender); err != nil {
@@ -118,7 +135,14 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("devstack: listen on %s (set REKEY_ADDR to use another address): %w", opt.Addr, err)
 	}
 	s.URL = "http://" + listener.Addr().String()
-	cfg := app.Config{Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: sender, MailQueueURL: queues["MailQueue"].URL}
+	cfg := app.Config{
+		Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: sender,
+		MailQueueURL:     queues["MailQueue"].URL,
+		BulkPlanQueueURL: queues["BulkPlanQueue"].URL,
+		BulkWorkQueueURL: queues["BulkWorkQueue"].URL,
+		TaskKeyID:        aws.ToString(key.KeyMetadata.KeyId),
+		Bulk:             bulk.Config{SendRate: opt.SendRate, WorkerConcurrency: localWorkers},
+	}
 	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher, Mailer: s.mail})
 	if err != nil {
 		listener.Close()
@@ -143,15 +167,45 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	// mappings would; failed messages come back after a few seconds.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	s.stop = stopWork
-	mailPoller := queue.NewPoller(sqsClient, queues["MailQueue"].URL, queues["MailQueue"].ARN, awsCfg.Region, s.App.MailWorker.Handle)
-	mailPoller.WaitTime = time.Second
-	mailPoller.FailedVisibility = 2 * time.Second
-	mailPoller.Logger = opt.Logger
-	s.workers.Go(func() { mailPoller.Run(workCtx) })
+	poll := func(q stack.Queue, h queue.Handler) {
+		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, h)
+		p.WaitTime = time.Second
+		p.FailedVisibility = 2 * time.Second
+		p.Logger = opt.Logger
+		s.workers.Go(func() { p.Run(workCtx) })
+	}
+	poll(queues["MailQueue"], s.App.MailWorker.Handle)
+	poll(queues["BulkPlanQueue"], s.App.BulkPlanner.Handle)
+	for range localWorkers {
+		poll(queues["BulkWorkQueue"], s.App.BulkWorker.Handle)
+	}
+	// EventBridge never fires on moto: tick the schedule dispatcher here.
+	s.workers.Go(func() { s.tickDispatcher(workCtx, opt.DispatchEvery, opt.Logger) })
 
 	s.server = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.done <- s.server.Serve(listener) }()
 	return s, nil
+}
+
+// localWorkers is how many bulk workers run in process, as the work queue's
+// MaximumConcurrency does on AWS.
+const localWorkers = 2
+
+// tickDispatcher runs the schedule dispatcher now and then every interval
+// until ctx ends; errors are logged, never fatal.
+func (s *Stack) tickDispatcher(ctx context.Context, every time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if _, err := s.App.Dispatcher.Run(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			logger.ErrorContext(ctx, "schedule dispatcher", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // verifySender creates the SES identity of the sender, as the template's

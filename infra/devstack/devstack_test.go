@@ -27,6 +27,7 @@ func startStack(t *testing.T) *Stack {
 		Addr:              "127.0.0.1:0",
 		DemoPassword:      demoPassword,
 		StudentsPerSchool: 40,
+		SendRate:          500, // moto has no quota; keep the bulk tests quick
 		// A cheap hash keeps seeding fast; production cost is tested in shared/password.
 		Hasher: password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}},
 	})

@@ -28,6 +28,8 @@ const (
 	FunctionResets    = "api-resets"
 	FunctionSchedules = "api-schedules"
 	FunctionConsole   = "console"
+	FunctionBulk      = "api-bulk"
+	FunctionTasks     = "api-tasks"
 )
 
 // Routes is the one route table.
@@ -51,6 +53,12 @@ var Routes = []Route{
 	{http.MethodGet, "/api/schedules/{id}", FunctionSchedules},
 	{http.MethodPatch, "/api/schedules/{id}", FunctionSchedules},
 	{http.MethodDelete, "/api/schedules/{id}", FunctionSchedules},
+	{http.MethodPost, "/api/bulk-resets", FunctionBulk},
+	{http.MethodGet, "/api/tasks", FunctionTasks},
+	{http.MethodGet, "/api/tasks/{id}", FunctionTasks},
+	{http.MethodPost, "/api/tasks/{id}/cancel", FunctionTasks},
+	{http.MethodGet, "/api/tasks/{id}/results", FunctionTasks},
+	{http.MethodGet, "/api/tasks/{id}/results.csv", FunctionTasks},
 	// The console serves every GET outside /api/ (on API Gateway: the routes
 	// "GET /" and "GET /{proxy+}").
 	{http.MethodGet, consolePattern, FunctionConsole},

@@ -10,6 +10,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 
@@ -51,6 +52,7 @@ type Deps struct {
 	Secrets   SecretStore
 	Resets    ResetService
 	Schedules ScheduleService
+	Bulk      BulkService
 	// Console serves the admin console's pages and assets (console.Handler).
 	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
@@ -109,5 +111,6 @@ func New(deps Deps) *Server {
 		"PATCH /api/schedules/{id}":                  s.signedIn(fullAccess, s.patchSchedule),
 		"DELETE /api/schedules/{id}":                 s.signedIn(fullAccess, s.deleteSchedule),
 	}
+	maps.Copy(s.handlers, s.bulkHandlers(deps.Bulk))
 	return s
 }

@@ -17,11 +17,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/bulk/envelope"
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
@@ -47,6 +50,16 @@ type Config struct {
 	// Resets holds link expiries and forgot-password limits
 	// (REKEY_RESET_LINK_EXPIRY and friends; see resets.ConfigFromEnv).
 	Resets resets.Config
+	// BulkPlanQueueURL and BulkWorkQueueURL are the bulk pipeline's queues
+	// (REKEY_BULK_PLAN_QUEUE_URL, REKEY_BULK_WORK_QUEUE_URL).
+	BulkPlanQueueURL string
+	BulkWorkQueueURL string
+	// TaskKeyID is the KMS key that seals bulk tasks' passwords
+	// (REKEY_TASK_KEY_ID).
+	TaskKeyID string
+	// Bulk holds the SES rate, daily quota and worker concurrency
+	// (REKEY_SES_RATE and friends; see bulk.ConfigFromEnv).
+	Bulk bulk.Config
 }
 
 // ConfigFromEnv reads the configuration and says which variable is missing
@@ -57,9 +70,16 @@ func ConfigFromEnv() (Config, error) {
 		PublicBaseURL: strings.TrimRight(os.Getenv("REKEY_PUBLIC_BASE_URL"), "/"),
 		SenderEmail:   os.Getenv("REKEY_SENDER_EMAIL"),
 		MailQueueURL:  os.Getenv("REKEY_MAIL_QUEUE_URL"),
+
+		BulkPlanQueueURL: os.Getenv("REKEY_BULK_PLAN_QUEUE_URL"),
+		BulkWorkQueueURL: os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
+		TaskKeyID:        os.Getenv("REKEY_TASK_KEY_ID"),
 	}
 	var err error
 	if cfg.Resets, err = resets.ConfigFromEnv(os.LookupEnv); err != nil {
+		return cfg, fmt.Errorf("app: %w", err)
+	}
+	if cfg.Bulk, err = bulk.ConfigFromEnv(os.LookupEnv); err != nil {
 		return cfg, fmt.Errorf("app: %w", err)
 	}
 	return cfg, cfg.Validate()
@@ -77,8 +97,15 @@ func (c Config) Validate() error {
 	if !strings.Contains(c.SenderEmail, "@") {
 		return fmt.Errorf("app: REKEY_SENDER_EMAIL must be an email address, got %q", c.SenderEmail)
 	}
-	if c.MailQueueURL == "" {
-		return fmt.Errorf("app: REKEY_MAIL_QUEUE_URL is not set")
+	for name, value := range map[string]string{
+		"REKEY_MAIL_QUEUE_URL":      c.MailQueueURL,
+		"REKEY_BULK_PLAN_QUEUE_URL": c.BulkPlanQueueURL,
+		"REKEY_BULK_WORK_QUEUE_URL": c.BulkWorkQueueURL,
+		"REKEY_TASK_KEY_ID":         c.TaskKeyID,
+	} {
+		if value == "" {
+			return fmt.Errorf("app: %s is not set", name)
+		}
 	}
 	return nil
 }
@@ -92,9 +119,16 @@ type App struct {
 	Resets *resets.Service
 	// Schedules saves bulk resets that run on an expression.
 	Schedules *schedule.Service
-	API       *api.Server
+	// Bulk starts bulk resets and serves the task centre.
+	Bulk *bulk.Service
+	API  *api.Server
 	// MailWorker handles the mail queue's batches.
 	MailWorker *mailworker.Handler
+	// BulkPlanner and BulkWorker handle the bulk plan and work queues.
+	BulkPlanner *bulk.Planner
+	BulkWorker  *bulk.Worker
+	// Dispatcher starts due schedules (EventBridge, every minute).
+	Dispatcher *schedule.Dispatcher
 	Logger     *slog.Logger
 }
 
@@ -155,13 +189,34 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	sqsClient := sqs.NewFromConfig(awsCfg)
+	plans, work := bulk.NewSQSQueue(sqsClient, cfg.BulkPlanQueueURL), bulk.NewSQSQueue(sqsClient, cfg.BulkWorkQueueURL)
+	keys := envelope.NewKeys(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
+	bulkCfg := cfg.Bulk
+	bulkCfg.PublicBaseURL = cfg.PublicBaseURL
+	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Logger: serviceLog, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	planner, err := bulk.NewPlanner(bulkCfg, bulk.PlannerDeps{Store: store, Work: work, Plans: plans, Logger: logger, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	bulkWorker, err := bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
+		Store: store, Work: work, Keys: keys, Mailer: mailer, Hasher: opt.Hasher,
+		Account: sesv2.NewFromConfig(awsCfg), Logger: logger, Now: now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	server := api.New(api.Deps{
-		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules,
+		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
 		Console: console.Handler(), Logger: logger,
 	})
 	return &App{
-		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules,
-		API: server, MailWorker: worker, Logger: logger,
+		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
+		API: server, MailWorker: worker, BulkPlanner: planner, BulkWorker: bulkWorker,
+		Dispatcher: schedule.NewDispatcher(store, bulkSvc, logger), Logger: logger,
 	}, nil
 }
 

@@ -6,7 +6,8 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
-	good := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q"}
+	good := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q",
+		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key"}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v, want nil", good, err)
 	}
@@ -21,6 +22,9 @@ func TestConfigValidate(t *testing.T) {
 		{"base URL not http", func(c *Config) { c.PublicBaseURL = "ftp://x.example" }, "REKEY_PUBLIC_BASE_URL"},
 		{"bad sender", func(c *Config) { c.SenderEmail = "nobody" }, "REKEY_SENDER_EMAIL"},
 		{"no mail queue", func(c *Config) { c.MailQueueURL = "" }, "REKEY_MAIL_QUEUE_URL"},
+		{"no plan queue", func(c *Config) { c.BulkPlanQueueURL = "" }, "REKEY_BULK_PLAN_QUEUE_URL"},
+		{"no work queue", func(c *Config) { c.BulkWorkQueueURL = "" }, "REKEY_BULK_WORK_QUEUE_URL"},
+		{"no task key", func(c *Config) { c.TaskKeyID = "" }, "REKEY_TASK_KEY_ID"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			c := good
@@ -37,6 +41,9 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("REKEY_PUBLIC_BASE_URL", "https://rekey.example.org/")
 	t.Setenv("REKEY_SENDER_EMAIL", "no-reply@example.org")
 	t.Setenv("REKEY_MAIL_QUEUE_URL", "http://127.0.0.1:1/q")
+	t.Setenv("REKEY_BULK_PLAN_QUEUE_URL", "http://127.0.0.1:1/plan")
+	t.Setenv("REKEY_BULK_WORK_QUEUE_URL", "http://127.0.0.1:1/work")
+	t.Setenv("REKEY_TASK_KEY_ID", "key")
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)

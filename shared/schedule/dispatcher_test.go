@@ -464,7 +464,7 @@ func TestHandle(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	sc := e.create(t, "sa1", autumn())
-	data, err := os.ReadFile("testdata/schedule-dispatcher.json")
+	data, err := os.ReadFile("../../events/schedule-dispatcher.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,171 @@
+package devstack
+
+import (
+	"encoding/csv"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// waitForTask polls the task centre until the task has finished.
+func waitForTask(t *testing.T, c *client, id string) rekey.Task {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var task rekey.Task
+	for time.Now().Before(deadline) {
+		if status, e := c.do("GET", "/api/tasks/"+id, nil, &task); status != 200 {
+			t.Fatalf("GET task = %d %+v", status, e)
+		}
+		if task.Status.Finished() {
+			return task
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("task %s did not finish: %+v", id, task)
+	return task
+}
+
+func startBulk(t *testing.T, c *client, body map[string]any) rekey.Task {
+	t.Helper()
+	var started struct{ TaskID string }
+	if status, e := c.do("POST", "/api/bulk-resets", body, &started); status != 202 || started.TaskID == "" {
+		t.Fatalf("POST /api/bulk-resets %v = %d %+v, want 202 with a task id", body, status, e)
+	}
+	return waitForTask(t, c, started.TaskID)
+}
+
+func resultsCSV(t *testing.T, c *client, id string) [][]string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", c.base+"/api/tasks/"+id+"/results.csv", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("results.csv = %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestBulkResetsEndToEnd(t *testing.T) {
+	s := startStack(t)
+	admin := signIn(t, s, "district.admin")
+
+	var school1 []rekey.User
+	for _, u := range s.Demo.Users {
+		if u.Role == rekey.RoleStudent && u.SchoolID == "demo-school-1" {
+			school1 = append(school1, u)
+		}
+	}
+
+	t.Run("email links to one school's students", func(t *testing.T) {
+		before := len(s.Mail())
+		task := startBulk(t, admin, map[string]any{
+			"selection": map[string]any{"mode": "without_role", "userIds": []string{}, "schoolId": "demo-school-1"},
+			"delivery":  map[string]any{"mode": "email_link"},
+		})
+		if task.Total != len(school1) || task.Emailed+task.NoEmail != task.Total || task.Status != rekey.TaskCompleted {
+			t.Errorf("task = %+v, want %d users, emailed + noEmail = total, completed", task, len(school1))
+		}
+		sent := s.Mail()[before:]
+		perAddress := map[string]int{}
+		for _, m := range sent {
+			perAddress[strings.ToLower(m.To)]++
+		}
+		for _, u := range school1 {
+			want := 0
+			if u.Email != "" {
+				want = 1
+			}
+			if got := perAddress[strings.ToLower(u.Email)]; u.Email != "" && got != want {
+				t.Errorf("%s got %d emails, want %d", u.Username, got, want)
+			}
+		}
+		if len(sent) != task.Emailed {
+			t.Errorf("%d emails sent, task says %d emailed", len(sent), task.Emailed)
+		}
+	})
+
+	pick := school1[:3]
+	t.Run("selected users with a default password", func(t *testing.T) {
+		const shared = "river stones and autumn leaves"
+		ids := []string{pick[0].ID, pick[1].ID}
+		task := startBulk(t, admin, map[string]any{
+			"selection": map[string]any{"mode": "selected", "userIds": ids},
+			"delivery":  map[string]any{"mode": "default_password", "defaultPassword": shared},
+		})
+		if task.Total != 2 || task.Succeeded != 2 {
+			t.Errorf("task = %+v, want 2 succeeded", task)
+		}
+		for _, u := range pick[:2] {
+			if _, status, e, mustChange := signInWith(t, s, u.Username, shared); status != 200 || !mustChange {
+				t.Errorf("%s signing in with the default password = %d %+v mustChange=%v, want 200 and a forced change", u.Username, status, e, mustChange)
+			}
+		}
+	})
+
+	t.Run("all except one, generated passwords in the CSV", func(t *testing.T) {
+		excluded := pick[2]
+		task := startBulk(t, admin, map[string]any{
+			"selection": map[string]any{"mode": "all_except", "userIds": []string{excluded.ID}, "schoolId": "demo-school-1", "role": "student"},
+			"delivery":  map[string]any{"mode": "generated_passwords"},
+		})
+		if task.Total != len(school1)-1 || task.Succeeded != task.Total {
+			t.Errorf("task = %+v, want %d users all succeeded", task, len(school1)-1)
+		}
+		rows := resultsCSV(t, admin, task.ID)
+		header := rows[0]
+		col := func(name string) int { return slices.Index(header, name) }
+		if col("username") < 0 || col("password") < 0 || col("outcome") < 0 {
+			t.Fatalf("CSV header = %v, want username, outcome and password columns", header)
+		}
+		passwords := map[string]string{}
+		for _, row := range rows[1:] {
+			passwords[row[col("username")]] = row[col("password")]
+		}
+		if _, ok := passwords[excluded.Username]; ok {
+			t.Errorf("excluded user %s is in the results", excluded.Username)
+		}
+		if len(passwords) != task.Total {
+			t.Errorf("CSV has %d users, want %d", len(passwords), task.Total)
+		}
+		u := pick[0]
+		if _, status, e, mustChange := signInWith(t, s, u.Username, passwords[u.Username]); status != 200 || !mustChange {
+			t.Errorf("%s signing in with the generated password = %d %+v mustChange=%v", u.Username, status, e, mustChange)
+		}
+		// Only the task's creator reads the passwords.
+		other := signIn(t, s, demoUser(t, s, func(u rekey.User) bool { return u.Role == rekey.RoleSchoolAdmin && u.SchoolID == "demo-school-2" }).Username)
+		if status, _ := other.do("GET", "/api/tasks/"+task.ID, nil, nil); status != 404 {
+			t.Errorf("another school's admin reading the task = %d, want 404", status)
+		}
+	})
+
+	t.Run("bad requests are refused", func(t *testing.T) {
+		for _, test := range []struct {
+			name  string
+			body  map[string]any
+			field string
+		}{
+			{"unknown selection mode", map[string]any{"selection": map[string]any{"mode": "everyone", "userIds": []string{}}, "delivery": map[string]any{"mode": "email_link"}}, "selection.mode"},
+			{"unknown delivery mode", map[string]any{"selection": map[string]any{"mode": "all", "userIds": []string{}}, "delivery": map[string]any{"mode": "carrier_pigeon"}}, "delivery.mode"},
+			{"weak default password", map[string]any{"selection": map[string]any{"mode": "all", "userIds": []string{}}, "delivery": map[string]any{"mode": "default_password", "defaultPassword": "password1"}}, "delivery.defaultPassword"},
+		} {
+			status, e := admin.do("POST", "/api/bulk-resets", test.body, nil)
+			if status != 422 || e.Field != test.field {
+				t.Errorf("%s = %d %+v, want 422 naming %s", test.name, status, e, test.field)
+			}
+		}
+	})
+}
