@@ -8,14 +8,18 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// Schools lists the schools the actor may pick from: every school of their
-// district for district admins and support (support: of the district asked
-// for, or their own), their own school for teachers and school admins, none
-// for students.
+// Schools lists the schools the actor may pick from or needs to name: every
+// school of their district for district admins and support (support: of the
+// district asked for, or their own), and their own school for everyone else,
+// students included (their account page names it).
 func (s *Service) Schools(ctx context.Context, actor rekey.User, districtID string) ([]rekey.School, error) {
 	scope, ok := authz.ListScope(actor)
 	if !ok {
-		return nil, rekey.ErrForbidden
+		// Users who may list nobody still see their own school.
+		scope = authz.Scope{DistrictID: actor.DistrictID, SchoolID: actor.SchoolID}
+		if actor.SchoolID == "" {
+			return []rekey.School{}, nil
+		}
 	}
 	if districtID == "" || !scope.AllDistricts {
 		districtID = actor.DistrictID

@@ -481,3 +481,35 @@ func (f *fakeStore) ListSchools(_ context.Context, districtID string) ([]rekey.S
 	slices.SortFunc(out, func(a, b rekey.School) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
+
+func TestSchools(t *testing.T) {
+	for _, test := range []struct {
+		actor    string
+		district string
+		want     []string
+	}{
+		{"dadmin1", "", []string{"s1", "s2"}},
+		{"dadmin1", "d2", []string{"s1", "s2"}}, // a district admin cannot look into another district
+		{"support1", "d2", []string{"s3"}},
+		{"sadmin1", "", []string{"s1"}},
+		{"teacher1", "d2", []string{"s1"}},
+		{"student1", "", []string{"s1"}}, // a student's account page names their school
+		{"student3", "d1", []string{"s3"}},
+	} {
+		t.Run(test.actor+"/"+test.district, func(t *testing.T) {
+			store := newStore()
+			got, err := newTestService(store).Schools(context.Background(), store.users[test.actor], test.district)
+			if err != nil {
+				t.Fatalf("Schools error = %v", err)
+			}
+			var gotIDs []string
+			for _, s := range got {
+				gotIDs = append(gotIDs, s.ID)
+			}
+			slices.Sort(gotIDs)
+			if diff := cmp.Diff(test.want, gotIDs); diff != "" {
+				t.Errorf("Schools mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
