@@ -10,35 +10,17 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/auth"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/testclock"
 	"github.com/rekey/rekey/shared/users"
 )
 
 const goodPassword = "correct horse battery staple"
-
-// clock is a settable clock shared by the services under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // testAPI is the whole HTTP API over the real auth and users services and
 // an in-memory store, with its log captured.
@@ -46,7 +28,7 @@ type testAPI struct {
 	t     *testing.T
 	h     http.Handler
 	store *memStore
-	clock *clock
+	clock *testclock.Clock
 	logs  *bytes.Buffer
 }
 
@@ -82,7 +64,7 @@ func newTestAPI(t *testing.T, functions ...string) *testAPI {
 	tmp.MustChangePassword = true
 	store.users["tmp"] = tmp
 
-	c := &clock{t: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC))
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	authService := auth.NewService(auth.Config{}, auth.Deps{
@@ -297,10 +279,10 @@ func TestLoginThrottling(t *testing.T) {
 	}
 	// Keep failing, each time after the wait, until the lock.
 	for range 5 {
-		a.clock.Advance(time.Minute)
+		a.clock.Add(time.Minute)
 		attempt()
 	}
-	a.clock.Advance(time.Minute)
+	a.clock.Add(time.Minute)
 	rec = a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`)
 	wantError(t, rec, http.StatusTooManyRequests, rekey.ECodeTooManyAttempts, "")
 	if got := rec.Header().Get("Retry-After"); got != "840" {
@@ -309,7 +291,7 @@ func TestLoginThrottling(t *testing.T) {
 	if a.store.auditFor("teacher1") == 0 {
 		t.Errorf("no audit entries for the failures and lockout")
 	}
-	a.clock.Advance(15 * time.Minute)
+	a.clock.Add(15 * time.Minute)
 	if rec := a.do("POST", "/api/auth/login", `{"username":"teacher.one","password":"`+goodPassword+`"}`); rec.Code != http.StatusOK {
 		t.Errorf("login after the lock = %d %s, want 200", rec.Code, rec.Body)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/testclock"
 )
 
 const (
@@ -27,7 +28,7 @@ type world struct {
 	store     *fakeStore
 	throttles *fakeThrottles
 	hasher    *fakeHasher
-	clock     *fakeClock
+	clock     *testclock.Clock
 	notifier  *fakeNotifier
 }
 
@@ -37,7 +38,7 @@ func newWorld(t *testing.T) *world {
 		store:     newFakeStore(),
 		throttles: newFakeThrottles(),
 		hasher:    &fakeHasher{},
-		clock:     &fakeClock{t: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)},
+		clock:     testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)),
 		notifier:  &fakeNotifier{},
 	}
 	w.store.districts["d1"] = rekey.District{ID: "d1", Name: "Riverside Unified"}
@@ -187,7 +188,7 @@ func TestLoginThrottlesAccounts(t *testing.T) {
 		w := newWorld(t)
 		var got []attempt
 		step := func(wait time.Duration) {
-			w.clock.Advance(wait)
+			w.clock.Add(wait)
 			_, err := w.svc.Login(context.Background(), login, "wrong password!", clientIP, requestID)
 			got = append(got, outcome(err))
 		}
@@ -232,7 +233,7 @@ func TestLoginThrottlesAccounts(t *testing.T) {
 	// Even the right password waits out a lock.
 	w = newWorld(t)
 	for range 10 {
-		w.clock.Advance(time.Minute)
+		w.clock.Add(time.Minute)
 		w.svc.Login(context.Background(), "ada.user", "wrong password!", clientIP, requestID)
 	}
 	if _, err := w.svc.Login(context.Background(), "ada.user", goodPassword, clientIP, requestID); rekey.ErrorCode(err) != rekey.ECodeTooManyAttempts {
@@ -287,8 +288,8 @@ func TestAuthenticate(t *testing.T) {
 		ok     bool
 	}{
 		{"fresh", func(*world) {}, true},
-		{"29 minutes idle", func(w *world) { w.clock.Advance(29 * time.Minute) }, true},
-		{"30 minutes idle", func(w *world) { w.clock.Advance(30 * time.Minute) }, false},
+		{"29 minutes idle", func(w *world) { w.clock.Add(29 * time.Minute) }, true},
+		{"30 minutes idle", func(w *world) { w.clock.Add(30 * time.Minute) }, false},
 		{"password changed elsewhere", func(w *world) {
 			u := w.store.users["ada"]
 			u.SessionGen++
@@ -331,7 +332,7 @@ func TestAuthenticateAbsoluteTimeoutAndTouch(t *testing.T) {
 		if _, _, err := w.svc.Authenticate(context.Background(), login.Token); err != nil {
 			t.Fatalf("after %s: Authenticate error = %v", elapsed, err)
 		}
-		w.clock.Advance(20 * time.Minute)
+		w.clock.Add(20 * time.Minute)
 	}
 	if _, _, err := w.svc.Authenticate(context.Background(), login.Token); err != ErrUnauthenticated {
 		t.Errorf("after 12 h: Authenticate error = %v, want ErrUnauthenticated", err)
@@ -340,13 +341,13 @@ func TestAuthenticateAbsoluteTimeoutAndTouch(t *testing.T) {
 	w = newWorld(t)
 	login = signIn(t, w, "ada.user")
 	for range 10 {
-		w.clock.Advance(5 * time.Second)
+		w.clock.Add(5 * time.Second)
 		w.svc.Authenticate(context.Background(), login.Token)
 	}
 	if w.store.touches != 0 {
 		t.Errorf("10 requests within a minute wrote the session %d times, want 0", w.store.touches)
 	}
-	w.clock.Advance(15 * time.Second)
+	w.clock.Add(15 * time.Second)
 	w.svc.Authenticate(context.Background(), login.Token)
 	if w.store.touches != 1 {
 		t.Errorf("a request a minute after sign-in wrote the session %d times, want 1", w.store.touches)
@@ -423,7 +424,7 @@ func TestChangePassword(t *testing.T) {
 		w := newWorld(t)
 		login := signIn(t, w, "tmp.user")
 		other := signIn(t, w, "tmp.user")
-		w.clock.Advance(time.Minute)
+		w.clock.Add(time.Minute)
 		if err := w.svc.ChangePassword(context.Background(), login.User, goodPassword, newPassword, clientIP, requestID); err != nil {
 			t.Fatalf("ChangePassword error = %v", err)
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
+	"github.com/rekey/rekey/shared/testclock"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -46,23 +47,6 @@ const (
 
 // fastHasher keeps tests quick; production uses password.DefaultParams.
 var fastHasher = password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // flakyMailer wraps the SES sender to inject failures: the first throttle
 // sends are throttled, an address in failures fails that many times, one
@@ -130,7 +114,7 @@ func (q *recordingQueue) SendDelayed(ctx context.Context, message any, delay tim
 // a second school and a second district.
 type world struct {
 	ctx        context.Context
-	clock      *clock
+	clock      *testclock.Clock
 	calls      *callcount.Counter
 	cfg        bulk.Config
 	store      *dynamo.Store
@@ -163,7 +147,7 @@ type worldOptions struct {
 func newWorld(t *testing.T, opt worldOptions) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{ctx: ctx, clock: &clock{now: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)}, calls: &callcount.Counter{},
+	w := &world{ctx: ctx, clock: testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)), calls: &callcount.Counter{},
 		users: map[string]rekey.User{}, tag: strings.ToLower(rekey.NewID()[:10]), endpoint: os.Getenv("AWS_ENDPOINT_URL")}
 	cfg := w.calls.Attach(mototest.Config(t))
 	w.store = dynamo.New(dynamodb.NewFromConfig(cfg), mototest.Table(t, cfg), w.clock.Now)

@@ -8,37 +8,20 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/rekey/rekey/infra/moto/mototest"
+	"github.com/rekey/rekey/shared/testclock"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
-
-// fakeClock is a settable clock for expiry tests.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
 
 // t0 is the tests' reference time.
 var t0 = time.Date(2026, 9, 1, 7, 0, 0, 123456789, time.UTC)
 
 // newStore returns a store on a fresh table in moto, with a fake clock set
 // to t0.
-func newStore(t *testing.T) (*Store, *fakeClock) {
+func newStore(t *testing.T) (*Store, *testclock.Clock) {
 	t.Helper()
 	cfg := mototest.Config(t)
-	clock := &fakeClock{now: t0}
+	clock := testclock.New(t0)
 	return New(dynamodb.NewFromConfig(cfg), mototest.Table(t, cfg), clock.Now), clock
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
+	"github.com/rekey/rekey/shared/testclock"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -40,23 +41,6 @@ const (
 	senderAddress = "no-reply@rekey.example.org"
 	consoleOrigin = "https://console.example.org"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // flakyMailer wraps the SES sender: it fails the first failures sends, and
 // with crashAfterSend it panics right after the first successful send, as
@@ -86,7 +70,7 @@ func (m *flakyMailer) Send(ctx context.Context, msg mail.Message) (string, error
 }
 
 type pipeline struct {
-	clock  *clock
+	clock  *testclock.Clock
 	store  *dynamo.Store
 	db     *dynamodb.Client
 	table  string
@@ -109,7 +93,7 @@ func newPipeline(t *testing.T) *pipeline {
 	t.Helper()
 	ctx := context.Background()
 	cfg := mototest.Config(t)
-	p := &pipeline{clock: &clock{now: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)}, users: map[string]rekey.User{}}
+	p := &pipeline{clock: testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)), users: map[string]rekey.User{}}
 	p.db = dynamodb.NewFromConfig(cfg)
 	p.table = mototest.Table(t, cfg)
 	p.store = dynamo.New(p.db, p.table, p.clock.Now)

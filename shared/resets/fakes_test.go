@@ -12,6 +12,7 @@ import (
 
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/testclock"
 )
 
 // fakeStore keeps everything in maps and applies the conditions the real
@@ -186,24 +187,6 @@ func (q *fakeQueue) take(t *testing.T) []MailJob {
 	return jobs
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fastHasher keeps tests quick; production uses password.DefaultParams.
 var fastHasher = password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
 
@@ -223,7 +206,7 @@ type world struct {
 	svc   *Service
 	store *fakeStore
 	queue *fakeQueue
-	clock *fakeClock
+	clock *testclock.Clock
 	users map[string]rekey.User // by username
 }
 
@@ -232,7 +215,7 @@ const oldPassword = "seeded password of the demo"
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{store: newFakeStore(), queue: &fakeQueue{}, clock: &fakeClock{now: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)}, users: map[string]rekey.User{}}
+	w := &world{store: newFakeStore(), queue: &fakeQueue{}, clock: testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)), users: map[string]rekey.User{}}
 	w.store.districts[district] = rekey.District{ID: district, Name: "Riverbend Unified"}
 	w.store.districts[otherDistrict] = rekey.District{ID: otherDistrict, Name: "Lakeside District"}
 	w.store.schools[school1] = rekey.School{ID: school1, DistrictID: district, Name: "Northfield Elementary"}

@@ -2,7 +2,6 @@ package schedule_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/schedule"
+	"github.com/rekey/rekey/shared/testclock"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -21,24 +21,6 @@ var (
 	_ schedule.DispatchStore = (*dynamo.Store)(nil)
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // t0 is the tests' reference time: 1 August 2026, 10:00 UTC.
 var t0 = time.Date(2026, 8, 1, 10, 0, 0, 0, time.UTC)
 
@@ -46,7 +28,7 @@ var t0 = time.Date(2026, 8, 1, 10, 0, 0, 0, time.UTC)
 // and a clock set to t0.
 type env struct {
 	store *dynamo.Store
-	clock *clock
+	clock *testclock.Clock
 	svc   *schedule.Service
 	users map[string]rekey.User
 }
@@ -68,7 +50,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	cfg := mototest.Config(t)
-	c := &clock{now: t0}
+	c := testclock.New(t0)
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), mototest.Table(t, cfg), c.Now)
 	e := &env{store: store, clock: c, svc: schedule.NewService(store, c.Now), users: map[string]rekey.User{}}
 	for _, sc := range []rekey.School{{ID: "s1", DistrictID: "d1", Name: "North"}, {ID: "s2", DistrictID: "d1", Name: "South"}, {ID: "s3", DistrictID: "d2", Name: "East"}} {
