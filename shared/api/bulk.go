@@ -93,33 +93,16 @@ func (b bulkRoutes) list(w http.ResponseWriter, r *http.Request, p principal) {
 // get is GET /api/tasks/{id}: the task with its live counters; 404 for a
 // task the caller may not see.
 func (b bulkRoutes) get(w http.ResponseWriter, r *http.Request, p principal) {
-	id, err := pathID(r)
-	if err != nil {
-		b.s.writeError(w, r, err)
-		return
-	}
-	task, err := b.svc.Get(r.Context(), p.user, id)
-	if err != nil {
-		b.s.writeError(w, r, err)
-		return
-	}
-	b.s.writeJSON(w, r, http.StatusOK, task)
+	byID(b.s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Task, error) {
+		return b.svc.Get(ctx, p.user, id)
+	})
 }
 
 // cancel is POST /api/tasks/{id}/cancel: 202 with the cancelled task.
 func (b bulkRoutes) cancel(w http.ResponseWriter, r *http.Request, p principal) {
-	id, err := pathID(r)
-	if err != nil {
-		b.s.writeError(w, r, err)
-		return
-	}
-	ctx := r.Context()
-	task, err := b.svc.Cancel(ctx, p.user, id, RequestID(ctx))
-	if err != nil {
-		b.s.writeError(w, r, err)
-		return
-	}
-	b.s.writeJSON(w, r, http.StatusAccepted, task)
+	byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (rekey.Task, error) {
+		return b.svc.Cancel(ctx, p.user, id, RequestID(ctx))
+	})
 }
 
 // results is GET /api/tasks/{id}/results?limit=&cursor=: per-user results

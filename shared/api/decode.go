@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,4 +136,34 @@ func pathID(r *http.Request) (string, error) {
 		return "", fail(rekey.ECodeInvalidID, "That is not a valid id.")
 	}
 	return id, nil
+}
+
+// byID serves a request about the one resource named by the {id} path
+// value: a bad id is 400 invalid_id, then do's error or its result with
+// status.
+func byID[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, do func(ctx context.Context, id string) (T, error)) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := do(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, status, out)
+}
+
+// patchByID is byID for PATCH: the body is decoded into a P (strictly, as
+// decodeJSON does) before do runs, and the result is 200.
+func patchByID[P, T any](s *Server, w http.ResponseWriter, r *http.Request, do func(ctx context.Context, id string, patch P) (T, error)) {
+	byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (T, error) {
+		var patch P
+		if err := decodeJSON(r, &patch); err != nil {
+			var zero T
+			return zero, err
+		}
+		return do(ctx, id, patch)
+	})
 }

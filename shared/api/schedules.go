@@ -58,39 +58,17 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, p princip
 // getSchedule is GET /api/schedules/{id}: 404 for schedules the caller may
 // not see.
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request, p principal) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	sc, err := s.schedules.Get(r.Context(), p.user, id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, sc)
+	byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Schedule, error) {
+		return s.schedules.Get(ctx, p.user, id)
+	})
 }
 
 // patchSchedule is PATCH /api/schedules/{id} with any of name, expression,
 // timezone, selection, delivery, enabled, and the version that was read.
 func (s *Server) patchSchedule(w http.ResponseWriter, r *http.Request, p principal) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var patch schedule.Patch
-	if err := decodeJSON(r, &patch); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ctx := r.Context()
-	sc, err := s.schedules.Update(ctx, p.user, id, patch, RequestID(ctx))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, sc)
+	patchByID(s, w, r, func(ctx context.Context, id string, patch schedule.Patch) (rekey.Schedule, error) {
+		return s.schedules.Update(ctx, p.user, id, patch, RequestID(ctx))
+	})
 }
 
 // deleteSchedule is DELETE /api/schedules/{id}: 204. Tasks already started

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -42,39 +43,17 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p principal) 
 
 // getUser is GET /api/users/{id}: 404 for users outside the caller's view.
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, p principal) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	user, err := s.users.Get(r.Context(), p.user, id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, user)
+	byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.User, error) {
+		return s.users.Get(ctx, p.user, id)
+	})
 }
 
 // patchUser is PATCH /api/users/{id} with any editable fields and the
 // version that was read.
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, p principal) {
-	id, err := pathID(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var patch users.Patch
-	if err := decodeJSON(r, &patch); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ctx := r.Context()
-	user, err := s.users.Update(ctx, p.user, id, patch, RequestID(ctx))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, r, http.StatusOK, user)
+	patchByID(s, w, r, func(ctx context.Context, id string, patch users.Patch) (rekey.User, error) {
+		return s.users.Update(ctx, p.user, id, patch, RequestID(ctx))
+	})
 }
 
 // userActivity is GET /api/users/{id}/activity?limit=&cursor=: the user's

@@ -131,7 +131,7 @@ func (s *Store) SavePlanPage(ctx context.Context, taskID string, from, to bulk.P
 		And(expression.Name("planChunks").Equal(expression.Value(from.Chunks))).
 		And(expression.Name("planDone").Equal(expression.Value(false))).
 		And(status.Equal(expression.Value(string(rekey.TaskQueued))).Or(status.Equal(expression.Value(string(rekey.TaskRunning)))))
-	step, err := s.taskTxUpdate(taskPK(taskID), taskSK, update, cond)
+	step, err := s.txUpdate(taskPK(taskID), taskSK, update, cond)
 	tx.add(step, err, rekey.ErrConflict)
 	if err := s.transact(ctx, &tx); err != nil {
 		return fmt.Errorf("dynamo: save plan of task %s: %w", taskID, err)
@@ -456,7 +456,7 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 			Set(expression.Name("lastProcessedAt"), expression.Value(formatTime(w.At))).
 			Remove(expression.Name("waiting")).
 			Remove(expression.Name("estimatedFinishAt"))
-		step, err := s.taskTxUpdate(taskPK(w.Chunk.TaskID), taskSK, update, expression.AttributeExists(expression.Name("PK")))
+		step, err := s.txUpdate(taskPK(w.Chunk.TaskID), taskSK, update, expression.AttributeExists(expression.Name("PK")))
 		if err != nil {
 			return err
 		}
@@ -528,22 +528,6 @@ func (s *Store) transactReasons(ctx context.Context, steps []types.TransactWrite
 			return nil, err
 		}
 	}
-}
-
-// taskTxUpdate is a transaction step that applies update to pk/sk on cond.
-func (s *Store) taskTxUpdate(pk, sk string, update expression.UpdateBuilder, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
-	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
-	if err != nil {
-		return types.TransactWriteItem{}, fmt.Errorf("build update: %w", err)
-	}
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                 aws.String(s.table),
-		Key:                       itemKey(pk, sk),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	}}, nil
 }
 
 // Key prefix and sort key of the daily send counters.

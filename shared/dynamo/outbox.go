@@ -80,15 +80,9 @@ func (s *Store) ClaimDelivery(ctx context.Context, key string, kind resets.JobKi
 		Or(state.Equal(expression.Value(string(resets.DeliveryPending)))).
 		Or(state.Equal(expression.Value(string(resets.DeliverySending))).
 			And(expression.Name("leaseUntil").LessThanEqual(expression.Value(now))))
-	claim := expression.Set(expression.Name("key"), expression.Value(key)).
+	claim := leaseClaim(expression.Set(expression.Name("key"), expression.Value(key)).
 		Set(expression.Name("kind"), expression.Value(string(kind))).
-		Set(state, expression.Value(string(resets.DeliverySending))).
-		Set(expression.Name("claimId"), expression.Value(rekey.NewID())).
-		Set(expression.Name("leaseUntil"), expression.Value(formatTime(at.Add(lease)))).
-		Set(expression.Name("updatedAt"), expression.Value(now)).
-		Set(expression.Name("createdAt"), expression.IfNotExists(expression.Name("createdAt"), expression.Value(now))).
-		Set(expression.Name("ttl"), expression.IfNotExists(expression.Name("ttl"), expression.Value(ttlAfter(at.Add(deliveryKeep))))).
-		Add(expression.Name("attempts"), expression.Value(1))
+		Set(state, expression.Value(string(resets.DeliverySending))), at, lease, deliveryKeep)
 
 	item, err := s.updateItem(ctx, deliveryPrefix+key, deliverySK, claim, &claimable, errDeliveryTaken)
 	if errors.Is(err, errDeliveryTaken) {

@@ -78,15 +78,9 @@ func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at 
 	claimable := expression.AttributeNotExists(expression.Name("PK")).
 		Or(state.Equal(expression.Value(string(schedule.RunClaimed))).
 			And(expression.Name("leaseUntil").LessThanEqual(expression.Value(now))))
-	claim := expression.Set(expression.Name("scheduleId"), expression.Value(scheduleID)).
+	claim := leaseClaim(expression.Set(expression.Name("scheduleId"), expression.Value(scheduleID)).
 		Set(expression.Name("occurrence"), expression.Value(formatTime(occurrence))).
-		Set(state, expression.Value(string(schedule.RunClaimed))).
-		Set(expression.Name("claimId"), expression.Value(rekey.NewID())).
-		Set(expression.Name("leaseUntil"), expression.Value(formatTime(at.Add(lease)))).
-		Set(expression.Name("updatedAt"), expression.Value(now)).
-		Set(expression.Name("createdAt"), expression.IfNotExists(expression.Name("createdAt"), expression.Value(now))).
-		Set(expression.Name("ttl"), expression.IfNotExists(expression.Name("ttl"), expression.Value(ttlAfter(at.Add(runKeep))))).
-		Add(expression.Name("attempts"), expression.Value(1))
+		Set(state, expression.Value(string(schedule.RunClaimed))), at, lease, runKeep)
 
 	item, err := s.updateItem(ctx, schedulePK(scheduleID), runSK(occurrence), claim, &claimable, errRunTaken)
 	if errors.Is(err, errRunTaken) {
@@ -154,4 +148,18 @@ func (s *Store) GetRun(ctx context.Context, scheduleID string, occurrence time.T
 		return schedule.Run{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
 	return r, nil
+}
+
+// leaseClaim adds to update what every leased claim writes: a new claim
+// id, the lease's end, the times, a TTL of keep (set once) and one more
+// attempt.
+func leaseClaim(update expression.UpdateBuilder, at time.Time, lease, keep time.Duration) expression.UpdateBuilder {
+	now := expression.Value(formatTime(at))
+	return update.
+		Set(expression.Name("claimId"), expression.Value(rekey.NewID())).
+		Set(expression.Name("leaseUntil"), expression.Value(formatTime(at.Add(lease)))).
+		Set(expression.Name("updatedAt"), now).
+		Set(expression.Name("createdAt"), expression.IfNotExists(expression.Name("createdAt"), now)).
+		Set(expression.Name("ttl"), expression.IfNotExists(expression.Name("ttl"), expression.Value(ttlAfter(at.Add(keep))))).
+		Add(expression.Name("attempts"), expression.Value(1))
 }

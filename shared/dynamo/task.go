@@ -323,7 +323,7 @@ func (s *Store) CancelTask(ctx context.Context, id, reason string, audit rekey.A
 		Remove(expression.Name("waiting")).
 		Remove(expression.Name("estimatedFinishAt"))
 	var tx transaction
-	step, err := s.taskTxUpdate(taskPK(id), taskSK, update, unfinished())
+	step, err := s.txUpdate(taskPK(id), taskSK, update, unfinished())
 	tx.add(step, err, rekey.ErrConflict)
 	s.addAudit(&tx, audit)
 	if err := s.transact(ctx, &tx); err != nil {
