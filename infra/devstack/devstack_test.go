@@ -1,12 +1,9 @@
 package devstack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"testing"
 
@@ -51,33 +48,13 @@ type client struct {
 // do sends a JSON request and decodes a JSON answer into out (when non-nil).
 func (c *client) do(method, path string, body any, out any) (int, apiError) {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	resp, raw, err := Call(c.base, c.token, method, path, body)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	if resp.Header.Get("X-Request-Id") == "" {
 		c.t.Errorf("%s %s: no X-Request-Id", method, path)
 	}
-	raw, _ := io.ReadAll(resp.Body)
 	var e struct{ Error apiError }
 	if resp.StatusCode >= 400 {
 		if err := json.Unmarshal(raw, &e); err != nil {
