@@ -31,7 +31,7 @@ func benchCalls(ctx context.Context, l *localAWS, users int) error {
 			return fmt.Errorf("%s: task %+v, want %d users done", del.Mode, task, users)
 		}
 		per1000 := func(n int) float64 { return float64(n) * 1000 / float64(users) }
-		bench("aws_calls_per_1000_users_"+string(del.Mode), per1000(l.calls.Total("SESv2")), "calls")
+		bench("non_ses_calls_per_1000_users_"+string(del.Mode), per1000(l.calls.Total("SESv2")), "calls")
 		if del.Mode == rekey.DeliverEmailLink {
 			bench("ses_sendemail_per_1000_users_email_link", per1000(l.calls.Of("SESv2.SendEmail")), "calls")
 		}
