@@ -2,6 +2,7 @@ package moto
 
 import (
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -34,6 +35,14 @@ func startSerializingProxy(target string) (*serializingProxy, error) {
 		return nil, err
 	}
 	forward := httputil.NewSingleHostReverseProxy(u)
+	// A client that gives up (a poller stopping on Ctrl-C, a test ending)
+	// is not an error worth a log line; anything else is answered 502.
+	forward.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Err() == nil {
+			log.Printf("moto proxy: %s %s: %v", r.Method, r.URL.Path, err)
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}
 	var dynamo sync.Mutex
 	p := &serializingProxy{listener: listener, done: make(chan struct{})}
 	p.server = &http.Server{

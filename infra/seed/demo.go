@@ -28,7 +28,11 @@ const DemoDistrictID = "demo-district"
 type store interface {
 	PutDistrict(ctx context.Context, d rekey.District) error
 	PutSchool(ctx context.Context, s rekey.School) error
-	CreateUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error
+	// SeedUsers writes users and their username and email claims in
+	// batches, without the transactions of CreateUser: the demo's names
+	// are distinct by construction and it is only seeded into a store
+	// without its district.
+	SeedUsers(ctx context.Context, users []rekey.User) error
 	GetUserByUsername(ctx context.Context, username string) (rekey.User, error)
 }
 
@@ -118,10 +122,8 @@ func Demo(ctx context.Context, st store, h hasher, opt Options) (Summary, error)
 	if err := hashAll(users, h, opt.Password); err != nil {
 		return Summary{}, err
 	}
-	for _, u := range users {
-		if err := st.CreateUser(ctx, u, nil); err != nil {
-			return Summary{}, fmt.Errorf("seed: create %s: %w", u.Username, err)
-		}
+	if err := st.SeedUsers(ctx, users); err != nil {
+		return Summary{}, fmt.Errorf("seed: write users: %w", err)
 	}
 	sum.Users = users
 	return sum, nil
