@@ -31,10 +31,10 @@ func main() {
 	callUsers := flag.Int("call-users", 1000, "users of the call-count runs on moto (0 skips them)")
 	e2eUsers := flag.Int("e2e-users", 10000, "users of the end-to-end email-link run on moto (0 skips it)")
 	e2eLimit := flag.Duration("e2e-limit", 10*time.Minute, "give the end-to-end run up to this long, then report its rate")
-	scales := flag.String("memory-scales", "1000,10000,50000", "task sizes of the memory runs")
-	pacingUsers := flag.Int("pacing-users", 2000, "users of the pacing run")
+	scales := flag.String("memory-scales", "1000,10000,50000", "task sizes of the memory runs (empty skips them)")
+	pacingUsers := flag.Int("pacing-users", 2000, "users of the pacing run (0 skips it)")
 	pacingRate := flag.Float64("pacing-rate", 100, "sends per second the SES stand-in allows")
-	cpuUsers := flag.Int("cpu-users", 48, "users hashed at production cost for the CPU figure")
+	cpuUsers := flag.Int("cpu-users", 48, "users hashed at production cost for the CPU figure (0 skips it)")
 	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
 	flag.Parse()
 
@@ -71,9 +71,15 @@ func main() {
 	if *e2eUsers > 0 {
 		report("end-to-end", benchEndToEnd(ctx, l, *e2eUsers, *e2eLimit))
 	}
-	report("memory", benchMemory(ctx, *scales))
-	report("pacing", benchPacing(ctx, *pacingUsers, *pacingRate))
-	report("cpu", benchCPU(ctx, *cpuUsers))
+	if *scales != "" {
+		report("memory", benchMemory(ctx, *scales))
+	}
+	if *pacingUsers > 0 {
+		report("pacing", benchPacing(ctx, *pacingUsers, *pacingRate))
+	}
+	if *cpuUsers > 0 {
+		report("cpu", benchCPU(ctx, *cpuUsers))
+	}
 	if failed {
 		l.stop()
 		os.Exit(1)

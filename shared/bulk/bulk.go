@@ -42,11 +42,14 @@ import (
 )
 
 // ChunkSize is the most users one chunk (and one work message) carries. It
-// is what fits one DynamoDB round: a BatchGetItem of the chunk, the task,
-// its key, the creator and 96 users is 100 keys, and a transaction of 96
-// user updates, the chunk, the task and a quota counter stays under 100
-// items.
+// is what fits one DynamoDB read: a BatchGetItem of the chunk, the task,
+// its key, the creator and 96 users is 100 keys.
 const ChunkSize = 96
+
+// MaxUsersPerWrite is the most users one chunk write changes: each user's
+// update and its audit entry, the chunk and the task make 98 items, under
+// DynamoDB's 100 per transaction. A chunk's users are reset in two writes.
+const MaxUsersPerWrite = 48
 
 // MaxSelectedUsers bounds selection.userIds.
 const MaxSelectedUsers = 1000
@@ -176,6 +179,9 @@ func countsOf(entries []Entry) Counts {
 // the user is still at Before's version.
 type UserWrite struct {
 	Before, After rekey.User
+	// Audit, when set, is the entry about this change in the user's
+	// activity; it is written with the change or not at all.
+	Audit *rekey.AuditEntry
 }
 
 // ChunkWrite is one atomic step of a worker: the chunk's new state (written

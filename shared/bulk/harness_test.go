@@ -128,6 +128,7 @@ type world struct {
 	planPoll   *queue.Poller
 	workPoll   *queue.Poller
 	mailer     *flakyMailer
+	keys       *envelope.Keys
 	users      map[string]rekey.User // by username, as seeded
 	tag        string
 	endpoint   string
@@ -165,6 +166,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 		t.Fatalf("CreateKey: %v", err)
 	}
 	keys := envelope.NewKeys(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
+	w.keys = keys
 
 	sesClient := sesv2.NewFromConfig(cfg)
 	var exists *sestypes.AlreadyExistsException
@@ -460,4 +462,21 @@ func (w *world) snapshot(t *testing.T) map[string]rekey.User {
 		t.Fatal(err)
 	}
 	return users
+}
+
+// auditOfTask returns the entries in user id's activity written by task
+// taskID.
+func (w *world) auditOfTask(t *testing.T, id, taskID string) []rekey.AuditEntry {
+	t.Helper()
+	page, err := w.store.ListAudit(w.ctx, id, 200, "")
+	if err != nil {
+		t.Fatalf("ListAudit(%s): %v", id, err)
+	}
+	var out []rekey.AuditEntry
+	for _, e := range page.Items {
+		if strings.Contains(e.Detail, taskID) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -77,6 +77,13 @@ func TestEverySelectionAndDelivery(t *testing.T) {
 					}
 					u := w.byID(t, id)
 					after := afterAll[id]
+					audits := w.auditOfTask(t, id, task.ID)
+					switch wantAction := map[rekey.Outcome]string{rekey.OutcomeEmailed: rekey.ActionResetLink, rekey.OutcomePasswordSet: rekey.ActionResetTemporary}[r.Outcome]; {
+					case wantAction == "" && len(audits) != 0:
+						t.Errorf("%s %s: audit entries %+v, want none", id, r.Outcome, audits)
+					case wantAction != "" && (len(audits) != 1 || audits[0].Action != wantAction || audits[0].ActorID != "da1" || audits[0].Outcome != rekey.OutcomeSuccess):
+						t.Errorf("%s %s: audit entries %+v, want one %s by da1", id, r.Outcome, audits, wantAction)
+					}
 					sent := emailsAfter[strings.ToLower(u.Email)] - emailsBefore[strings.ToLower(u.Email)]
 					switch r.Outcome {
 					case rekey.OutcomeEmailed:

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/sentmail"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
@@ -121,7 +122,9 @@ func diffCounts(before, after map[string]int) string {
 // chunk over once the lease ends and sends at most one extra email to the
 // unrecorded user, whose older link then no longer works (SECURITY.md 18).
 func TestCrashBetweenSendAndCheckpoint(t *testing.T) {
-	w := newWorld(t, worldOptions{config: func(c *bulk.Config) { c.CheckpointEvery = 2 }})
+	// At 3 emails a second a worker has one send in flight at a time, so
+	// the crash comes after exactly the third.
+	w := newWorld(t, worldOptions{config: func(c *bulk.Config) { c.CheckpointEvery, c.SendRate = 2, 3 }})
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st2", "st3", "st4"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)
 	msg := w.receiveChunk(t)
@@ -424,5 +427,78 @@ func TestOutOfTimeContinues(t *testing.T) {
 	w.run(t)
 	if got := w.task(t, "dana.admin", task.ID); got.Emailed != 2 || got.Status != rekey.TaskCompleted {
 		t.Errorf("task = %+v, want 2 emailed, completed", got)
+	}
+}
+
+// crashingStore fails the failAt-th chunk write, as a worker dying between
+// the two writes of a 96-user chunk.
+type crashingStore struct {
+	*dynamo.Store
+	mu      sync.Mutex
+	saves   int
+	failAt  int
+	crashed bool
+}
+
+func (s *crashingStore) SaveChunk(ctx context.Context, w bulk.ChunkWrite) error {
+	s.mu.Lock()
+	s.saves++
+	crash := s.saves == s.failAt
+	s.crashed = s.crashed || crash
+	s.mu.Unlock()
+	if crash {
+		return errors.New("worker crashed")
+	}
+	return s.Store.SaveChunk(ctx, w)
+}
+
+// TestPasswordsOfAFullChunk: a 100-student default-password task resets a
+// full chunk of 96 in two writes of 48 (users and their audit entries); a
+// worker dying between them leaves the first half done and recorded, and
+// the redelivered message does only the rest: every student is set once,
+// has one audit entry, and the counters add up once.
+func TestPasswordsOfAFullChunk(t *testing.T) {
+	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 98}})
+	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"},
+		rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword})
+	w.drain(t, w.planPoll)
+
+	crashing := &crashingStore{Store: w.store, failAt: 2}
+	deps := bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
+	dying, err := bulk.NewWorker(w.cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []bulk.Message{w.receiveChunk(t), w.receiveChunk(t)}
+	for _, msg := range msgs {
+		_ = dying.Process(w.ctx, msg)
+	}
+	if !crashing.crashed {
+		t.Fatal("the worker never got to its second write")
+	}
+	if got := w.task(t, "dana.admin", task.ID); got.Processed == got.Total {
+		t.Fatalf("task = %+v after the crash, want some users left", got)
+	}
+	for _, msg := range msgs {
+		if err := w.worker.Process(w.ctx, msg); err != nil {
+			t.Fatalf("Process after the crash: %v", err)
+		}
+	}
+
+	got := w.task(t, "dana.admin", task.ID)
+	if got.Status != rekey.TaskCompleted || got.Total != 100 || got.Processed != 100 || got.Succeeded != 100 {
+		t.Errorf("task = %+v, want 100 of 100 set, completed", got)
+	}
+	for _, u := range w.users {
+		if u.SchoolID != "s2" || u.Role != rekey.RoleStudent {
+			continue
+		}
+		after := w.current(t, u.Username)
+		if ok, _, _ := fastHasher.Verify(after.PasswordHash, defaultPassword); !ok || !after.MustChangePassword || after.Version != u.Version+1 {
+			t.Errorf("%s: default password %v, must change %v, version %d; want true, true, %d (set once)", u.Username, ok, after.MustChangePassword, after.Version, u.Version+1)
+		}
+		if entries := w.auditOfTask(t, u.ID, task.ID); len(entries) != 1 || entries[0].Action != rekey.ActionResetTemporary || entries[0].ActorID != "da1" {
+			t.Errorf("%s: audit entries of the task = %+v, want one temporary-password entry by da1", u.Username, entries)
+		}
 	}
 }

@@ -161,6 +161,19 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	return err
 }
 
+// auditEntry is the entry in u's activity for this task's reset of u
+// (after is u once reset), on behalf of the task's creator.
+func (r *chunkRun) auditEntry(u, after rekey.User, action string, at time.Time, detail string) *rekey.AuditEntry {
+	return &rekey.AuditEntry{
+		ID: rekey.NewID(), At: at, DistrictID: u.DistrictID,
+		ActorID: r.initiator.ID, ActorName: r.initiator.FullName(), TargetID: u.ID,
+		Action: action, Outcome: rekey.OutcomeSuccess,
+		Before: u.AuditView(), After: after.AuditView(),
+		Detail:    fmt.Sprintf("bulk reset task %s: %s", r.task.Task.ID, detail),
+		RequestID: r.task.RequestID,
+	}
+}
+
 // errChunkTaken: the chunk changed under this worker (a duplicate message
 // got there first); this worker stops and leaves it to the other.
 var errChunkTaken = errors.New("bulk: chunk taken by another worker")

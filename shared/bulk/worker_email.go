@@ -50,7 +50,7 @@ func (r *chunkRun) emailLinks(ctx context.Context) error {
 				return err
 			}
 		}
-		want := len(pending)
+		want := min(len(pending), MaxUsersPerWrite)
 		if hasStop {
 			left := time.Until(stopAt)
 			if left <= 0 {
@@ -119,7 +119,10 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 			u := r.users[e.Result.UserID]
 			raw, hash := resets.NewToken(u.ID)
 			expiresAt := now.Add(time.Duration(len(out))*interval + r.w.cfg.LinkExpiry)
-			var after rekey.User
+			var (
+				after rekey.User
+				audit *rekey.AuditEntry
+			)
 			if e.Prepared {
 				if pending, ok := resets.PendingReset(u); !ok || pending.ID != resetID {
 					e.finish(rekey.OutcomeSkipped, "a newer reset or a password change replaced this task's link")
@@ -132,9 +135,11 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 					ID: resetID, UserID: u.ID, Purpose: resets.PurposeAdmin, Email: u.Email, CreatedBy: r.initiator.ID,
 					CreatedAt: now, ExpiresAt: expiresAt, TokenHash: hash,
 				}, now)
+				audit = r.auditEntry(u, after, rekey.ActionResetLink, now,
+					"password voided, all sessions ended; a reset link is emailed")
 			}
 			e.Prepared = true
-			writes = append(writes, UserWrite{Before: u, After: after})
+			writes = append(writes, UserWrite{Before: u, After: after, Audit: audit})
 			out = append(out, outgoing{i: i, user: after, token: raw, expiresAt: expiresAt})
 		}
 		r.chunk.LeaseUntil = r.leaseUntil(ctx)

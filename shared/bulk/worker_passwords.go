@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/rekey/rekey/shared/bulk/envelope"
@@ -22,9 +23,11 @@ const maxUserRounds = 3
 // of the default password (which must also pass the policy against their
 // own names) or of a newly generated one, must change it at next sign-in,
 // loses every session and any pending link. No email is sent. The users,
-// the chunk's results (generated passwords sealed with the task's key) and
-// the task's counters are written in one transaction, so the chunk is done
-// entirely or not at all.
+// their audit entries and the chunk's results (generated passwords sealed
+// with the task's key) are written MaxUsersPerWrite users at a time, each
+// group in one transaction; the last one also adds the chunk's counts to
+// the task. A worker that stops between groups leaves the first one done
+// and recorded, and the next delivery of the message does the rest.
 func (r *chunkRun) setPasswords(ctx context.Context) error {
 	if len(r.pending()) == 0 {
 		return r.complete(ctx)
@@ -37,13 +40,30 @@ func (r *chunkRun) setPasswords(ctx context.Context) error {
 		r.finishPending(rekey.OutcomeFailed, why)
 		return r.complete(ctx)
 	}
-	generated := r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords
+	for {
+		pending := r.pending()
+		group := pending[:min(len(pending), MaxUsersPerWrite)]
+		last := len(group) == len(pending)
+		if err := r.setGroup(ctx, group, key, defaultPassword, last); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+	}
+}
 
+// setGroup sets the passwords of the entries of group and saves them (and,
+// when complete is set, the chunk's completion). Users who changed since
+// they were read are read again and redone, up to maxUserRounds times.
+func (r *chunkRun) setGroup(ctx context.Context, group []int, key envelope.Key, defaultPassword string, complete bool) error {
+	generated := r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords
 	writes := map[string]UserWrite{} // by user id, for entries set in this run
 	for round := 1; ; round++ {
 		var todo []int
-		for _, i := range r.pending() {
-			if _, done := writes[r.chunk.Entries[i].Result.UserID]; !done {
+		for _, i := range group {
+			e := r.chunk.Entries[i]
+			if _, done := writes[e.Result.UserID]; !done && !e.Final() {
 				todo = append(todo, i)
 			}
 		}
@@ -51,35 +71,38 @@ func (r *chunkRun) setPasswords(ctx context.Context) error {
 			return err
 		}
 		users := make([]UserWrite, 0, len(writes))
-		for _, e := range r.chunk.Entries {
+		for _, i := range group {
+			e := r.chunk.Entries[i]
 			if w, ok := writes[e.Result.UserID]; ok && e.Result.Outcome == rekey.OutcomePasswordSet {
 				users = append(users, w)
 			}
 		}
-		err := r.save(ctx, users, true)
+		err := r.save(ctx, users, complete)
 		var conflict *ChunkConflictError
 		if !errors.As(err, &conflict) || len(conflict.Users) == 0 {
 			if err != nil {
-				return fmt.Errorf("complete chunk: %w", err)
+				return fmt.Errorf("save passwords: %w", err)
 			}
 			return nil
 		}
 		// Some users changed since they were read: read them again and
 		// redo only them.
-		for i := range r.chunk.Entries {
+		for _, i := range group {
 			e := &r.chunk.Entries[i]
-			for _, id := range conflict.Users {
-				if e.Result.UserID == id {
-					delete(writes, id)
-					e.Result.Outcome, e.Result.Error, e.Result.Attempts, e.SealedPassword = "", "", 0, nil
-				}
+			if slices.Contains(conflict.Users, e.Result.UserID) {
+				delete(writes, e.Result.UserID)
+				e.Result.Outcome, e.Result.Error, e.Result.Attempts, e.SealedPassword = "", "", 0, nil
 			}
 		}
 		if err := r.reread(ctx, conflict.Users); err != nil {
 			return err
 		}
 		if round == maxUserRounds {
-			r.finishPending(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
+			for _, i := range group {
+				if e := &r.chunk.Entries[i]; !e.Final() {
+					e.finish(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
+				}
+			}
 		}
 	}
 }
@@ -149,7 +172,12 @@ func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string,
 				results[n] = res
 				return
 			}
-			res.write = UserWrite{Before: u, After: resets.ApplyTemporaryPassword(u, hash, now)}
+			after := resets.ApplyTemporaryPassword(u, hash, now)
+			detail := "the task's default password set; it must be changed at next sign-in"
+			if generated {
+				detail = "a generated password set (in the task's results file for 24 hours); it must be changed at next sign-in"
+			}
+			res.write = UserWrite{Before: u, After: after, Audit: r.auditEntry(u, after, rekey.ActionResetTemporary, now, detail)}
 			if generated {
 				res.sealed = key.Seal([]byte(pw), passwordBinding(r.task.Task.ID, u.ID))
 			}

@@ -410,7 +410,8 @@ func decodeUser(av map[string]types.AttributeValue) (rekey.User, error) {
 }
 
 // SaveChunk applies one step of a worker in one transaction: the users'
-// changes (each only if the user is still at the version read), the
+// changes (each only if the user is still at the version read) with their
+// audit entries, the
 // chunk's new state (only if it is still at w.ExpectVersion and not done)
 // and, when the step completes the chunk, its counts ADDed to the task.
 // A failed condition is a *bulk.ChunkConflictError naming the users that
@@ -423,8 +424,8 @@ func (s *Store) SaveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 }
 
 func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
-	if len(w.Users) > bulk.ChunkSize {
-		return fmt.Errorf("%d user writes, at most %d", len(w.Users), bulk.ChunkSize)
+	if len(w.Users) > bulk.MaxUsersPerWrite {
+		return fmt.Errorf("%d user writes, at most %d", len(w.Users), bulk.MaxUsersPerWrite)
 	}
 	var steps []types.TransactWriteItem
 	var owners []string // the user id of each user step
@@ -462,6 +463,17 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 		}
 		steps = append(steps, step)
 	}
+	// The audit entries go last: their conditions (a new item) never fail.
+	for _, u := range w.Users {
+		if u.Audit == nil {
+			continue
+		}
+		step, err := s.txPut(newAuditItem(s.completeAudit(*u.Audit)), expression.AttributeNotExists(expression.Name("PK")))
+		if err != nil {
+			return err
+		}
+		steps = append(steps, step)
+	}
 
 	reasons, err := s.transactReasons(ctx, steps)
 	if err != nil || reasons == nil {
@@ -477,8 +489,10 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 			conflict.Users = append(conflict.Users, owners[i])
 		case i == len(owners):
 			conflict.ChunkChanged = true
-		default:
+		case i == len(owners)+1 && w.Complete != nil:
 			return fmt.Errorf("task: %w", rekey.ErrNotFound)
+		default:
+			return fmt.Errorf("audit entry %d already written: %w", i, rekey.ErrConflict)
 		}
 	}
 	if len(conflict.Users) == 0 && !conflict.ChunkChanged {

@@ -90,16 +90,25 @@ func TestTaskLifecycle(t *testing.T) {
 	next.Version = 1
 	next.Entries = []bulk.Entry{{Result: rekey.TaskResult{UserID: "u1", Outcome: rekey.OutcomePasswordSet}}, {Result: rekey.TaskResult{UserID: "u2", Outcome: rekey.OutcomeFailed}}}
 	next.Done = true
-	err = s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: stale, After: staleAfter}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0})
+	audit := func() *rekey.AuditEntry {
+		return &rekey.AuditEntry{ID: rekey.NewID(), At: t0, ActorID: "sa1", TargetID: "u1", Action: rekey.ActionResetTemporary, Outcome: rekey.OutcomeSuccess}
+	}
+	err = s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: stale, After: staleAfter, Audit: audit()}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0})
 	var conflict *bulk.ChunkConflictError
 	if !errors.As(err, &conflict) || conflict.ChunkChanged || !cmp.Equal(conflict.Users, []string{"u1"}) {
 		t.Fatalf("SaveChunk with a stale user = %v, want a conflict naming u1", err)
 	}
+	if page, err := s.ListAudit(ctx, "u1", 10, ""); err != nil || len(page.Items) != 0 {
+		t.Errorf("audit of u1 after a failed chunk write = %+v, %v; want nothing", page.Items, err)
+	}
 	after := u1
 	after.Version, after.MustChangePassword = 2, true
-	write := bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: u1, After: after}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0.Add(time.Minute)}
+	write := bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: u1, After: after, Audit: audit()}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0.Add(time.Minute)}
 	if err := s.SaveChunk(ctx, write); err != nil {
 		t.Fatalf("SaveChunk: %v", err)
+	}
+	if page, err := s.ListAudit(ctx, "u1", 10, ""); err != nil || len(page.Items) != 1 || page.Items[0].Action != rekey.ActionResetTemporary {
+		t.Errorf("audit of u1 after the chunk write = %+v, %v; want the reset", page.Items, err)
 	}
 	write.Users = nil
 	if err := s.SaveChunk(ctx, write); !errors.As(err, &conflict) || !conflict.ChunkChanged {
