@@ -1,6 +1,7 @@
 package api
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -189,4 +190,22 @@ func TestTaskRoutes(t *testing.T) {
 		t.Errorf("CSV = %d %v %q", rec.Code, rec.Header(), rec.Body)
 	}
 	wantError(t, b.call("GET", "/api/tasks/other/results.csv", "", admin.bearer()...), 404, rekey.ECodeNotFound, "")
+
+	// Compressed for clients that accept gzip; refused when too large for
+	// one Lambda response.
+	rec = b.call("GET", "/api/tasks/task1/results.csv", "", append(admin.bearer(), "Accept-Encoding", "br, gzip;q=0.8")...)
+	zr, err := gzip.NewReader(rec.Body)
+	if rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" || err != nil {
+		t.Fatalf("gzip CSV = %d %v, %v", rec.Code, rec.Header(), err)
+	}
+	if plain, err := io.ReadAll(zr); err != nil || string(plain) != "username,outcome\nstudent.1,password_set\n" {
+		t.Errorf("gzip CSV decompresses to %q, %v", plain, err)
+	}
+	rec = b.call("GET", "/api/tasks/task1/results.csv", "", append(admin.bearer(), "Accept-Encoding", "gzip;q=0")...)
+	if rec.Header().Get("Content-Encoding") != "" {
+		t.Errorf("gzip;q=0 got Content-Encoding %q, want none", rec.Header().Get("Content-Encoding"))
+	}
+	defer func(old int) { maxDownloadBytes = old }(maxDownloadBytes)
+	maxDownloadBytes = 10
+	wantError(t, b.call("GET", "/api/tasks/task1/results.csv", "", admin.bearer()...), 422, rekey.ECodeResultsTooLarge, "")
 }

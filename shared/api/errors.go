@@ -38,6 +38,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeInvalidInput:           http.StatusUnprocessableEntity,
 	rekey.ECodeWeakPassword:           http.StatusUnprocessableEntity,
 	rekey.ECodeNoEmail:                http.StatusUnprocessableEntity,
+	rekey.ECodeResultsTooLarge:        http.StatusUnprocessableEntity,
 	rekey.ECodeTooManyAttempts:        http.StatusTooManyRequests,
 	rekey.ECodeInternal:               http.StatusInternalServerError,
 }

@@ -33,6 +33,7 @@ const (
 	ECodeMethodNotAllowed       = "method_not_allowed"
 	ECodeUnsupportedMedia       = "unsupported_media_type"
 	ECodeConflict               = "conflict"
+	ECodeResultsTooLarge        = "results_too_large"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
