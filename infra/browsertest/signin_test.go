@@ -106,3 +106,25 @@ func TestSignInWithTheKeyboardOnly(t *testing.T) {
 		t.Errorf("focus after sign-in is on %q, want the H1 Users heading", got)
 	}
 }
+
+// TestANewTabStaysSignedIn: a tab opened after sign-in (same cookies, its
+// own sessionStorage) is signed in and can make changes: signing out there
+// ends the session, which the first tab sees on reload.
+func TestANewTabStaysSignedIn(t *testing.T) {
+	t.Parallel()
+	first := newTab(t, 90*time.Second)
+	first.signInAdmin()
+
+	second := first.sibling(90 * time.Second)
+	second.open("/#/users?tab=teachers")
+	second.waitUsersLoaded()
+	if who := second.text("#signed-in-as"); !strings.Contains(who, "Dana Okafor") {
+		t.Errorf("the new tab shows %q, want the district admin signed in", who)
+	}
+	second.click("#signout")
+	second.waitVisible("#signin-form")
+
+	first.expectHTTP(http.StatusUnauthorized) // its GET /api/me finds the session ended
+	first.open("/")
+	first.waitVisible("#signin-form")
+}

@@ -51,8 +51,22 @@ const cspReporter = `document.addEventListener('securitypolicyviolation', (e) =>
 // newTab opens a tab that lives until the test ends or timeout passes.
 func newTab(t *testing.T, timeout time.Duration) *tab {
 	t.Helper()
+	return openTab(t, shared, timeout, chromedp.WithNewBrowserContext())
+}
+
+// sibling opens another tab in tb's browser context: same cookies, its
+// own sessionStorage, as when a user opens a link in a new tab.
+func (tb *tab) sibling(timeout time.Duration) *tab {
+	tb.t.Helper()
+	return openTab(tb.t, tb.ctx, timeout)
+}
+
+// openTab opens a tab from parent (the browser, or a tab whose browser
+// context it shares).
+func openTab(t *testing.T, parent context.Context, timeout time.Duration, opts ...chromedp.ContextOption) *tab {
+	t.Helper()
 	tb := &tab{t: t, expected: map[int]bool{}}
-	ctx, cancel := chromedp.NewContext(shared, chromedp.WithNewBrowserContext(), chromedp.WithListener(tb.onEvent))
+	ctx, cancel := chromedp.NewContext(parent, append(opts, chromedp.WithListener(tb.onEvent))...)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	tb.ctx = ctx
 	t.Cleanup(func() {

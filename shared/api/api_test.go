@@ -350,6 +350,37 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
+// TestCSRFTokenForANewTab: a tab that has the session cookie but not the
+// CSRF token (opened after sign-in) gets the same token again; a bearer
+// client, a cross-site page and a caller without a session do not.
+func TestCSRFTokenForANewTab(t *testing.T) {
+	a := newTestAPI(t)
+	s := a.login("teacher.one")
+	rec := a.do("GET", "/api/auth/csrf", "", s.cookie()...)
+	got := decode[struct{ CSRFToken string }](t, rec)
+	if rec.Code != http.StatusOK || got.CSRFToken != s.csrf {
+		t.Fatalf("GET /api/auth/csrf with the cookie = %d %s, want 200 and the token of sign-in", rec.Code, rec.Body)
+	}
+	if rec := a.do("PATCH", "/api/users/st1", fmt.Sprintf(`{"grade":"4","version":%d}`, a.store.users["st1"].Version), append(s.cookie(), CSRFHeader, got.CSRFToken)...); rec.Code != http.StatusOK {
+		t.Errorf("a change with the fetched token = %d %s, want 200", rec.Code, rec.Body)
+	}
+	other := a.login("teacher.one")
+	if got := decode[struct{ CSRFToken string }](t, a.do("GET", "/api/auth/csrf", "", other.cookie()...)); got.CSRFToken == s.csrf {
+		t.Error("two sessions share a CSRF token")
+	}
+	wantError(t, a.do("GET", "/api/auth/csrf", "", s.bearer()...), http.StatusUnprocessableEntity, rekey.ECodeInvalidInput, "")
+	wantError(t, a.do("GET", "/api/auth/csrf", "", append(s.cookie(), "Sec-Fetch-Site", "cross-site")...), http.StatusForbidden, rekey.ECodeCSRF, "")
+	noSession := func(name string, headers ...string) {
+		t.Helper()
+		if rec := a.do("GET", "/api/auth/csrf", "", headers...); rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"csrfToken":null}` {
+			t.Errorf("GET /api/auth/csrf %s = %d %s, want 200 {\"csrfToken\":null}", name, rec.Code, rec.Body)
+		}
+	}
+	noSession("without a session")
+	a.do("POST", "/api/auth/logout", "", append(s.cookie(), CSRFHeader, s.csrf)...)
+	noSession("after sign-out", s.cookie()...)
+}
+
 func TestCrossSiteRequestsRefused(t *testing.T) {
 	a := newTestAPI(t)
 	s := a.login("teacher.one")

@@ -37,6 +37,7 @@ var Routes = []Route{
 	{http.MethodPost, "/api/auth/login", FunctionAuth},
 	{http.MethodPost, "/api/auth/logout", FunctionAuth},
 	{http.MethodGet, "/api/me", FunctionAuth},
+	{http.MethodGet, "/api/auth/csrf", FunctionAuth},
 	{http.MethodPost, "/api/password/change", FunctionAuth},
 	{http.MethodGet, "/api/users", FunctionUsers},
 	{http.MethodGet, "/api/users/{id}", FunctionUsers},

@@ -94,6 +94,7 @@ func New(deps Deps) *Server {
 		"POST /api/auth/login":                       http.HandlerFunc(s.login),
 		"POST /api/auth/logout":                      http.HandlerFunc(s.logout),
 		"GET /api/me":                                s.signedIn(duringPasswordChange, s.me),
+		"GET /api/auth/csrf":                         http.HandlerFunc(s.csrfToken),
 		"POST /api/password/change":                  s.signedIn(duringPasswordChange, s.changePassword),
 		"GET /api/users":                             s.signedIn(fullAccess, s.listUsers),
 		"GET /api/users/{id}":                        s.signedIn(fullAccess, s.getUser),

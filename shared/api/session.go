@@ -36,6 +36,9 @@ const (
 type principal struct {
 	user    rekey.User
 	session rekey.Session
+	// cookieToken is the session token when it came in the session
+	// cookie (empty for bearer tokens).
+	cookieToken string
 }
 
 // signedInHandler is a handler for a signed-in caller.
@@ -73,7 +76,11 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if byCookie && !safeMethod(r.Method) && !auth.CSRFMatches(session, r.Header.Get(CSRFHeader)) {
 		return principal{}, errCSRF
 	}
-	return principal{user: user, session: session}, nil
+	p := principal{user: user, session: session}
+	if byCookie {
+		p.cookieToken = token
+	}
+	return p, nil
 }
 
 // credentials returns the session token of r: the Authorization bearer
@@ -196,6 +203,39 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 // me is GET /api/me: the signed-in user.
 func (s *Server) me(w http.ResponseWriter, r *http.Request, p principal) {
 	s.writeJSON(w, r, http.StatusOK, p.user)
+}
+
+// csrfToken is GET /api/auth/csrf: {csrfToken} of the caller's cookie
+// session, for a console tab opened after sign-in (each tab keeps the
+// token in its own sessionStorage), or {csrfToken: null} when the request
+// carries no valid session, so that the sign-in page loads without an
+// error. Other origins cannot read the answer; bearer-token clients need
+// no CSRF token and get 422.
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) {
+	// Browsers say where a request comes from; only the console's own
+	// pages (or the address bar) may ask. The cookie is SameSite=Strict
+	// anyway.
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		s.writeError(w, r, fail(rekey.ECodeCSRF, "Cross-origin request refused."))
+		return
+	}
+	var answer struct {
+		CSRFToken *string `json:"csrfToken"`
+	}
+	p, err := s.authenticate(r)
+	switch {
+	case rekey.ErrorCode(err) == rekey.ECodeUnauthenticated:
+	case err != nil:
+		s.writeError(w, r, err)
+		return
+	case p.cookieToken == "":
+		s.writeError(w, r, fail(rekey.ECodeInvalidInput, "Only sessions kept in the console's cookie use a CSRF token."))
+		return
+	default:
+		token := auth.CSRFToken(p.cookieToken)
+		answer.CSRFToken = &token
+	}
+	s.writeJSON(w, r, http.StatusOK, answer)
 }
 
 type passwordChangeRequest struct {

@@ -58,10 +58,21 @@ func CSRFMatches(session rekey.Session, csrfToken string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashToken(csrfToken)), []byte(session.CSRFTokenHash)) == 1
 }
 
+// CSRFToken is the CSRF token of the session whose token is
+// sessionToken: derived from it one way (domain-separated SHA-256), so a
+// browser tab that holds the session cookie can ask for it again, while
+// nobody without the session token can compute it or learn the session
+// token from it.
+func CSRFToken(sessionToken string) string {
+	sum := sha256.Sum256([]byte("rekey csrf token\x00" + sessionToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 // openSession stores a new session for user and returns its token and CSRF
 // token.
 func (s *Service) openSession(ctx context.Context, user rekey.User) (token, csrf string, err error) {
-	token, csrf = newToken(), newToken()
+	token = newToken()
+	csrf = CSRFToken(token)
 	now := s.now()
 	session := rekey.Session{
 		TokenHash:     HashToken(token),

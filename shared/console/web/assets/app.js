@@ -66,12 +66,17 @@ api.onAuthProblem({
 });
 
 async function boot() {
-  if (!api.csrfToken()) {
-    // Without this tab's CSRF token no change could be saved: sign in afresh.
-    showSignIn();
-    return;
-  }
   try {
+    if (!api.csrfToken()) {
+      // A tab opened after sign-in has the session cookie but not yet the
+      // CSRF token: ask for it (null when there is no session).
+      const { csrfToken } = await api.get('/api/auth/csrf', { quiet: true });
+      if (!csrfToken) {
+        showSignIn();
+        return;
+      }
+      api.setCsrfToken(csrfToken);
+    }
     const me = await api.get('/api/me', { quiet: true });
     session.user = me;
     if (me.mustChangePassword) showForcedChange();
