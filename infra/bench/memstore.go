@@ -144,7 +144,17 @@ func (s *synthStore) SaveChunk(_ context.Context, w bulk.ChunkWrite) error {
 	for _, u := range w.Users {
 		s.versions[u.After.ID] = u.After.Version
 	}
-	if w.Complete == nil {
+	if c := w.Add; c != nil {
+		t := &s.task.Task
+		t.Processed += c.Processed
+		t.Succeeded += c.Succeeded
+		t.Emailed += c.Emailed
+		t.NoEmail += c.NoEmail
+		t.Failed += c.Failed
+		t.Skipped += c.Skipped
+		s.task.LastProcessedAt = w.At
+	}
+	if !w.Chunk.Done {
 		s.inFlight[w.Chunk.Index] = w.Chunk
 		return nil
 	}
@@ -153,14 +163,6 @@ func (s *synthStore) SaveChunk(_ context.Context, w bulk.ChunkWrite) error {
 	for _, id := range w.Chunk.UserIDs {
 		delete(s.versions, id) // a finished chunk's users are never read again
 	}
-	t := &s.task.Task
-	t.Processed += w.Complete.Processed
-	t.Succeeded += w.Complete.Succeeded
-	t.Emailed += w.Complete.Emailed
-	t.NoEmail += w.Complete.NoEmail
-	t.Failed += w.Complete.Failed
-	t.Skipped += w.Complete.Skipped
-	s.task.LastProcessedAt = w.At
 	return nil
 }
 

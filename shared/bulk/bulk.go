@@ -13,10 +13,10 @@
 //	                        to ChunkSize users and one message per chunk ──▶ work queue
 //	Worker (work queue):   per chunk, one read of the chunk, the task, its
 //	                        key, the creator and the users; per user the
-//	                        creator's current permissions; one transaction
-//	                        resets the chunk's users; emails paced to the
-//	                        SES rate; one transaction completes the chunk
-//	                        and adds its counts to the task.
+//	                        creator's current permissions; transactions
+//	                        of up to 48 users reset them with their audit
+//	                        entries; emails paced to the SES rate; every
+//	                        chunk write adds what it settled to the task.
 //
 // Every piece of state is keyed by business identity, never by SQS message
 // id (SECURITY.md 17): a chunk is TASK#<task>/CHUNK#<n>, and its entry for
@@ -27,9 +27,11 @@
 // email to SES and recording it (SECURITY.md 18); the retry then sends one
 // more with a new token, and only that newest link works.
 //
-// Counters are exact and not a hot key: a chunk's counts are added to the
-// task in the same transaction that marks the chunk done, on the condition
-// that it was not done before. A task is finished when it is fully planned
+// Counters are exact and not a hot key: each chunk write adds the users it
+// settled to the task's counters in the same transaction, on the condition
+// that the chunk is still at the version the worker read, so progress
+// shows while a chunk is worked on and nothing is counted twice. A task
+// is finished when it is fully planned
 // and processed equals total; its status and finishedAt are derived from
 // the counters when it is read, so finishing costs no write.
 package bulk
@@ -152,10 +154,14 @@ type Counts struct {
 	Processed, Succeeded, Emailed, NoEmail, Failed, Skipped int
 }
 
-// countsOf totals the outcomes of entries.
+// countsOf totals the outcomes of the settled entries: what a chunk in
+// that state has added to its task's counters.
 func countsOf(entries []Entry) Counts {
 	var c Counts
 	for _, e := range entries {
+		if !e.Final() {
+			continue
+		}
 		c.Processed++
 		switch e.Result.Outcome {
 		case rekey.OutcomeEmailed:
@@ -175,6 +181,14 @@ func countsOf(entries []Entry) Counts {
 	return c
 }
 
+// minus is c less d, field by field.
+func (c Counts) minus(d Counts) Counts {
+	return Counts{
+		Processed: c.Processed - d.Processed, Succeeded: c.Succeeded - d.Succeeded, Emailed: c.Emailed - d.Emailed,
+		NoEmail: c.NoEmail - d.NoEmail, Failed: c.Failed - d.Failed, Skipped: c.Skipped - d.Skipped,
+	}
+}
+
 // UserWrite is one user's change in a chunk write: After is stored only if
 // the user is still at Before's version.
 type UserWrite struct {
@@ -186,15 +200,18 @@ type UserWrite struct {
 
 // ChunkWrite is one atomic step of a worker: the chunk's new state (written
 // only if its stored version is still ExpectVersion), the users it changes,
-// and, when the chunk completes, the counts it adds to its task.
+// and what the step settled, added to the task's counters: each user is
+// counted by the write that records their outcome, so the task's counters
+// move as the chunk does and always equal what its chunks hold.
 type ChunkWrite struct {
 	Chunk         Chunk
 	ExpectVersion int
 	Users         []UserWrite
-	// Complete, when not nil, marks the chunk done and adds the counts to
-	// the task, at At.
-	Complete *Counts
-	At       time.Time
+	// Add, when not nil, is added to the task's counters (and the task's
+	// last progress set to At); the write that completes a chunk always
+	// has one.
+	Add *Counts
+	At  time.Time
 }
 
 // ChunkConflictError is a chunk write that was not applied because a

@@ -140,6 +140,11 @@ func TestCrashBetweenSendAndCheckpoint(t *testing.T) {
 	if n := len(w.mailer.log); n != 3 {
 		t.Fatalf("%d emails before the crash, want 3", n)
 	}
+	// Progress shows before the chunk is done: the checkpoint after the
+	// second email counted two users.
+	if got := w.task(t, "dana.admin", task.ID); got.Processed != 2 || got.Emailed != 2 || got.Status != rekey.TaskRunning {
+		t.Errorf("task after the crash = %+v, want running with 2 processed and emailed", got)
+	}
 	if err := w.worker.Process(w.ctx, msg); err == nil {
 		t.Fatal("a second worker took the chunk while the first one's lease was live")
 	}

@@ -140,7 +140,8 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	if work.Chunk.LeaseUntil.After(w.now()) {
 		return errChunkBusy
 	}
-	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users, chunk: work.Chunk}
+	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
+		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries)}
 	if r.users == nil {
 		r.users = map[string]rekey.User{}
 	}
@@ -189,6 +190,9 @@ type chunkRun struct {
 	// chunk is the chunk as last written (or read): writes are
 	// conditioned on its Version.
 	chunk Chunk
+	// counted is what the chunk as last written (or read) has added to
+	// the task's counters.
+	counted Counts
 	// leased is set while this run holds the chunk's lease.
 	leased bool
 }
@@ -296,8 +300,10 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	if complete {
 		next.Done, next.LeaseUntil = true, time.Time{}
 		write.Chunk = next
-		counts := countsOf(next.Entries)
-		write.Complete = &counts
+	}
+	counted := countsOf(next.Entries)
+	if delta := counted.minus(r.counted); complete || delta != (Counts{}) {
+		write.Add = &delta
 	}
 	err := r.w.store.SaveChunk(ctx, write)
 	var conflict *ChunkConflictError
@@ -307,7 +313,7 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	if err != nil {
 		return err
 	}
-	r.chunk = next
+	r.chunk, r.counted = next, counted
 	return nil
 }
 

@@ -411,9 +411,8 @@ func decodeUser(av map[string]types.AttributeValue) (rekey.User, error) {
 
 // SaveChunk applies one step of a worker in one transaction: the users'
 // changes (each only if the user is still at the version read) with their
-// audit entries, the
-// chunk's new state (only if it is still at w.ExpectVersion and not done)
-// and, when the step completes the chunk, its counts ADDed to the task.
+// audit entries, the chunk's new state (only if it is still at
+// w.ExpectVersion and not done) and w.Add ADDed to the task's counters.
 // A failed condition is a *bulk.ChunkConflictError naming the users that
 // changed, or saying the chunk did; nothing is written then.
 func (s *Store) SaveChunk(ctx context.Context, w bulk.ChunkWrite) error {
@@ -447,7 +446,7 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 		return err
 	}
 	steps = append(steps, step)
-	if c := w.Complete; c != nil {
+	if c := w.Add; c != nil {
 		update := expression.Add(expression.Name("processed"), expression.Value(c.Processed)).
 			Add(expression.Name("succeeded"), expression.Value(c.Succeeded)).
 			Add(expression.Name("emailed"), expression.Value(c.Emailed)).
@@ -489,7 +488,7 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 			conflict.Users = append(conflict.Users, owners[i])
 		case i == len(owners):
 			conflict.ChunkChanged = true
-		case i == len(owners)+1 && w.Complete != nil:
+		case i == len(owners)+1 && w.Add != nil:
 			return fmt.Errorf("task: %w", rekey.ErrNotFound)
 		default:
 			return fmt.Errorf("audit entry %d already written: %w", i, rekey.ErrConflict)

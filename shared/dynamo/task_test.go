@@ -93,7 +93,7 @@ func TestTaskLifecycle(t *testing.T) {
 	audit := func() *rekey.AuditEntry {
 		return &rekey.AuditEntry{ID: rekey.NewID(), At: t0, ActorID: "sa1", TargetID: "u1", Action: rekey.ActionResetTemporary, Outcome: rekey.OutcomeSuccess}
 	}
-	err = s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: stale, After: staleAfter, Audit: audit()}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0})
+	err = s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: stale, After: staleAfter, Audit: audit()}}, Add: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0})
 	var conflict *bulk.ChunkConflictError
 	if !errors.As(err, &conflict) || conflict.ChunkChanged || !cmp.Equal(conflict.Users, []string{"u1"}) {
 		t.Fatalf("SaveChunk with a stale user = %v, want a conflict naming u1", err)
@@ -103,7 +103,7 @@ func TestTaskLifecycle(t *testing.T) {
 	}
 	after := u1
 	after.Version, after.MustChangePassword = 2, true
-	write := bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: u1, After: after, Audit: audit()}}, Complete: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0.Add(time.Minute)}
+	write := bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: u1, After: after, Audit: audit()}}, Add: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0.Add(time.Minute)}
 	if err := s.SaveChunk(ctx, write); err != nil {
 		t.Fatalf("SaveChunk: %v", err)
 	}
