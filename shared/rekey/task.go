@@ -1,6 +1,9 @@
 package rekey
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // SelectionMode says which users a bulk reset reaches, before the actor's
 // scope and the optional narrowing are applied.
@@ -110,6 +113,20 @@ const (
 	OutcomeFailed      Outcome = "failed"
 	OutcomeSkipped     Outcome = "skipped"
 )
+
+// MarshalJSON writes finishedAt as null until the task ends, so that every
+// field of the API's task is always present.
+func (t Task) MarshalJSON() ([]byte, error) {
+	type plain Task // without this method
+	var finished *time.Time
+	if !t.FinishedAt.IsZero() {
+		finished = &t.FinishedAt
+	}
+	return json.Marshal(struct {
+		plain
+		FinishedAt *time.Time `json:"finishedAt"`
+	}{plain(t), finished})
+}
 
 // TaskResult is one user's line in a task's results (and its CSV export).
 // Password is the generated password, kept only for the task's creator and
