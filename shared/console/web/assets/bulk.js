@@ -47,6 +47,7 @@ export function buildWho(prefix, { rank, initialMode = 'all' }) {
   drawChosen();
 
   const schoolField = field({ id: `${prefix}-school`, name: 'schoolId', label: 'School', type: 'select', options: [{ value: '', label: 'All schools' }] });
+  schoolField.classList.add('span-all'); // school names are long: a line of its own
   const roleOptions = [{ value: '', label: 'Any role' }, ...['student', 'teacher', 'school_admin', 'district_admin'].filter((r, i) => i + 1 <= Math.max(rank, 1)).map((r) => ({ value: r, label: roleLabel(r) }))];
   const roleField = field({ id: `${prefix}-role`, name: 'role', label: 'Role', type: 'select', options: roleOptions });
   const gradeField = field({
