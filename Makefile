@@ -15,9 +15,10 @@ dev: check-go check-moto
 test: check-go check-moto check-cfn-lint check-browser lint
 	$(GO) test -count=1 ./...
 
-## bench: the benchmark figures, one `BENCH <name> <value> <unit>` line each
+## bench: the benchmark figures, one `BENCH <name> <value> <unit>` line each (binary sizes last)
 bench: check-go check-moto
 	$(GO) run ./infra/bench
+	@$(MAKE) --no-print-directory sizes
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
