@@ -22,6 +22,11 @@ func TestCreateAndPauseASchedule(t *testing.T) {
 
 	tb.click("#schedules-new")
 	tb.waitVisible("dialog#schedule-dialog #schedule-form")
+	// A schedule never keeps a password: the default password is offered
+	// only as a disabled choice that says why.
+	if !evalT[bool](tb, `document.querySelector('#schedule-delivery-default_password').disabled`) {
+		t.Error("the schedule dialog lets a default password be chosen, which the API refuses for schedules")
+	}
 	tb.fill("#schedule-name", name)
 	tb.fill("#schedule-expression", "cron(0 7 1 9 ? *)")
 	tb.choose("#schedule-timezone", "America/Chicago")

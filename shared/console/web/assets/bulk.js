@@ -173,8 +173,10 @@ export function buildWho(prefix, { rank, initialMode = 'all' }) {
 /**
  * buildHow draws the delivery part with the live policy check of the
  * default password. studentsOnly() tells which minimum length applies.
+ * noDefault offers the default password only as a disabled choice, with
+ * the reason (schedules never store a password).
  */
-export function buildHow(prefix, { studentsOnly, initial = 'email_link' }) {
+export function buildHow(prefix, { studentsOnly, initial = 'email_link', noDefault = '' }) {
   const pw = passwordField({ id: `${prefix}-default-password`, name: 'defaultPassword', label: 'Default password', autocomplete: 'new-password', hint: 'Checked against your district’s password policy.' });
   const check = h('p', { id: `${prefix}-password-check`, class: 'password-check', 'aria-live': 'polite' });
   pw.append(check);
@@ -186,7 +188,9 @@ export function buildHow(prefix, { studentsOnly, initial = 'email_link' }) {
     value: initial,
     options: [
       { value: 'email_link', label: DELIVERY_LABELS.email_link, hint: 'Each user gets a single-use link. Their current password stops working at once. Users without an email address are listed as needing manual notification.' },
-      { value: 'default_password', label: DELIVERY_LABELS.default_password, hint: 'Everyone gets the password you type. No email is sent; they must choose their own at next sign-in.', extra: box },
+      noDefault
+        ? { value: 'default_password', label: DELIVERY_LABELS.default_password, hint: noDefault, disabled: true }
+        : { value: 'default_password', label: DELIVERY_LABELS.default_password, hint: 'Everyone gets the password you type. No email is sent; they must choose their own at next sign-in.', extra: box },
       { value: 'generated_passwords', label: DELIVERY_LABELS.generated_passwords, hint: 'A different temporary password for each user, in a file you download from the task for printing or a mail merge. No email is sent. The file is kept for 24 hours.' },
     ],
   });

@@ -197,7 +197,7 @@ export function mount(main, ctx) {
     const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
     const tz = field({ id: 'schedule-timezone', name: 'timezone', label: 'Time zone', type: 'select', value: ownZone, options: timeZones().map((z) => ({ value: z, label: z.replace(/_/g, ' ') })) });
     const who = buildWho('schedule', { rank: ctx.rank, initialMode: 'without_role' });
-    const how = buildHow('schedule', { studentsOnly: () => who.studentsOnly() });
+    const how = buildHow('schedule', { studentsOnly: () => who.studentsOnly(), noDefault: 'Not for schedules: a saved schedule never keeps a password. Use a reset link or generated passwords.' });
     who.onChange(() => how.refresh());
     const enabled = checkbox({ id: 'schedule-enabled', name: 'enabled', label: 'Enabled: run at the times above', checked: true });
     const save = h('button', { type: 'submit', id: 'schedule-save', class: 'button primary', text: 'Save schedule' });
