@@ -92,8 +92,9 @@ export function menuButton({ id, label, text = '', items, menuId = 'row-menu', c
         entries[next].focus({ preventScroll: true });
       }
     });
-    // Inside a modal dialog the menu must live in the dialog's top layer.
-    const host = button.closest('dialog') || document.body;
+    // Inside a modal dialog the menu must live in the dialog's top layer;
+    // elsewhere it stays inside the page's landmark (main) for screen readers.
+    const host = button.closest('dialog') || button.closest('main') || document.body;
     host.append(list);
     button.setAttribute('aria-expanded', 'true');
     button.setAttribute('aria-controls', menuId);
