@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/rekey/rekey/shared/authz"
@@ -14,12 +15,10 @@ import (
 // students included (their account page names it).
 func (s *Service) Schools(ctx context.Context, actor rekey.User, districtID string) ([]rekey.School, error) {
 	scope, ok := authz.ListScope(actor)
-	if !ok {
-		// Users who may list nobody still see their own school.
-		scope = authz.Scope{DistrictID: actor.DistrictID, SchoolID: actor.SchoolID}
-		if actor.SchoolID == "" {
-			return []rekey.School{}, nil
-		}
+	if !ok || scope.SchoolID != "" {
+		// School staff, and users who may list nobody (students), see only
+		// their own school: one read, not the district's list.
+		return s.ownSchool(ctx, actor)
 	}
 	if districtID == "" || !scope.AllDistricts {
 		districtID = actor.DistrictID
@@ -31,15 +30,25 @@ func (s *Service) Schools(ctx context.Context, actor rekey.User, districtID stri
 	if err != nil {
 		return nil, fmt.Errorf("users: list schools: %w", err)
 	}
-	if scope.SchoolID == "" {
-		return all, nil
+	return all, nil
+}
+
+// ownSchool is the actor's own school, as a list of one (none when the
+// actor has no school or it is gone or in another district).
+func (s *Service) ownSchool(ctx context.Context, actor rekey.User) ([]rekey.School, error) {
+	if actor.SchoolID == "" {
+		return []rekey.School{}, nil
 	}
-	for _, sc := range all {
-		if sc.ID == scope.SchoolID {
-			return []rekey.School{sc}, nil
-		}
+	sc, err := s.store.GetSchool(ctx, actor.SchoolID)
+	switch {
+	case errors.Is(err, rekey.ErrNotFound):
+		return []rekey.School{}, nil
+	case err != nil:
+		return nil, fmt.Errorf("users: own school: %w", err)
+	case sc.DistrictID != actor.DistrictID:
+		return []rekey.School{}, nil
 	}
-	return []rekey.School{}, nil
+	return []rekey.School{sc}, nil
 }
 
 // PasswordPolicy is the policy of the actor's district (defaults filled in),

@@ -495,9 +495,15 @@ func TestSchools(t *testing.T) {
 		{"teacher1", "d2", []string{"s1"}},
 		{"student1", "", []string{"s1"}}, // a student's account page names their school
 		{"student3", "d1", []string{"s3"}},
+		{"lost", "", nil},   // a school that is gone
+		{"astray", "", nil}, // a school of another district
+		{"nomad", "", nil},  // no school at all
 	} {
 		t.Run(test.actor+"/"+test.district, func(t *testing.T) {
 			store := newStore()
+			store.users["lost"] = rekey.User{ID: "lost", Role: rekey.RoleStudent, DistrictID: "d1", SchoolID: "s9", Status: rekey.StatusActive}
+			store.users["astray"] = rekey.User{ID: "astray", Role: rekey.RoleTeacher, DistrictID: "d1", SchoolID: "s3", Status: rekey.StatusActive}
+			store.users["nomad"] = rekey.User{ID: "nomad", Role: rekey.RoleStudent, DistrictID: "d1", Status: rekey.StatusActive}
 			got, err := newTestService(store).Schools(context.Background(), store.users[test.actor], test.district)
 			if err != nil {
 				t.Fatalf("Schools error = %v", err)
