@@ -6,9 +6,9 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -147,7 +147,7 @@ func (b bulkRoutes) resultsCSV(w http.ResponseWriter, r *http.Request, p princip
 	var buf bytes.Buffer
 	out := io.Writer(&buf)
 	var zw *gzip.Writer
-	if acceptsGzip(r) {
+	if console.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		zw = gzip.NewWriter(&buf)
 		out = zw
 	}
@@ -181,19 +181,3 @@ func (b bulkRoutes) resultsCSV(w http.ResponseWriter, r *http.Request, p princip
 // maxDownloadBytes bounds a file answer: Lambda's response payload limit
 // is 6 MB, and a compressed body travels base64-encoded (4/3 larger).
 var maxDownloadBytes = 4 << 20
-
-// acceptsGzip says whether the request's Accept-Encoding allows gzip
-// (listed without q=0).
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-				continue
-			}
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-		}
-	}
-	return false
-}

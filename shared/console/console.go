@@ -207,7 +207,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, f *file, cacheCo
 	hdr := w.Header()
 	if f.gz != nil {
 		hdr.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		if AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 			body, etag = f.gz, f.gzEtag
 			hdr.Set("Content-Encoding", "gzip")
 		}
@@ -231,9 +231,10 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, f *file, cacheCo
 	}
 }
 
-// acceptsGzip reports whether an Accept-Encoding header allows gzip: a
-// "gzip" coding whose q-value is not zero, or else a non-zero "*".
-func acceptsGzip(header string) bool {
+// AcceptsGzip reports whether an Accept-Encoding header allows gzip: a
+// "gzip" coding whose q-value is not zero, or else a non-zero "*". The API
+// uses it too, for the results CSV.
+func AcceptsGzip(header string) bool {
 	gzipQ, starQ := -1.0, -1.0
 	for part := range strings.SplitSeq(header, ",") {
 		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")

@@ -167,8 +167,8 @@ func TestAcceptsGzip(t *testing.T) {
 		{"identity", false},
 		{"x-gzip", true},
 	} {
-		if got := acceptsGzip(test.header); got != test.want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", test.header, got, test.want)
+		if got := AcceptsGzip(test.header); got != test.want {
+			t.Errorf("AcceptsGzip(%q) = %v, want %v", test.header, got, test.want)
 		}
 	}
 }
