@@ -12,8 +12,11 @@ dev: check-go check-moto
 	$(GO) run ./infra/local
 
 ## test: every test - formatting, vet, template lint, unit, integration (moto) and end-to-end
+# -timeout 30m: go test's default of 10 minutes per package is within reach of the browser tests
+# on a busy machine (about 6 minutes with seven other builds on two cores); each test's own waits
+# stop at infra/testwait's deadline, with a message, long before.
 test: check-go check-moto check-cfn-lint check-browser lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 ## bench: the benchmark figures, one `BENCH <name> <value> <unit>` line each (binary sizes last)
 bench: check-go check-moto

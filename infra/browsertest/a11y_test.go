@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -73,7 +72,7 @@ func TestAccessibilityOfEveryScreen(t *testing.T) {
 	for _, w := range walks {
 		t.Run(w.name, func(t *testing.T) {
 			t.Parallel()
-			tb := newTab(t, 150*time.Second)
+			tb := newTab(t)
 			var audited []string
 			w.walk(t, tb, func(name string) {
 				tb.audit(name)

@@ -2,15 +2,16 @@ package browsertest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rekey/rekey/infra/devstack"
 	"github.com/rekey/rekey/infra/seed"
+	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -119,18 +120,18 @@ func demoUsers(match func(rekey.User) bool) []rekey.User {
 // first `after` and returns the newest such one.
 func newestMailTo(t *testing.T, address string, after int) devstack.SentEmail {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	var found devstack.SentEmail
+	testwait.Until(t, "an email to "+address, func() (bool, string) {
 		sent := stack.Mail()
 		for i := len(sent) - 1; i >= min(after, len(sent)); i-- {
 			if strings.EqualFold(sent[i].To, address) {
-				return sent[i]
+				found = sent[i]
+				return true, ""
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no email to %s arrived within 20 s", address)
-	return devstack.SentEmail{}
+		return false, fmt.Sprintf("%d emails sent, none to %s after the first %d", len(sent), address, after)
+	})
+	return found
 }
 
 var resetLink = regexp.MustCompile(`https?://[^\s"<>]+/reset-password\?token=[A-Za-z0-9._~%-]+`)

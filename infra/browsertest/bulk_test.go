@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rekey/rekey/shared/rekey"
+
+	"github.com/rekey/rekey/infra/testwait"
 )
 
 // taskView is what the task detail screen shows.
@@ -37,7 +39,7 @@ func TestBulkResetOfASchoolWithLiveProgressAndCSV(t *testing.T) {
 	t.Parallel()
 	students := demoUsers(func(u rekey.User) bool { return u.Role == rekey.RoleStudent && u.SchoolID == bulkSchool })
 	admin := apiAdmin(t)
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.signInAdmin()
 	tb.goHash("#/bulk")
 	tb.waitVisible("#bulk-form")
@@ -65,7 +67,7 @@ func TestBulkResetOfASchoolWithLiveProgressAndCSV(t *testing.T) {
 	tb.click("#confirm-ok")
 
 	// The console goes to the new task, or says why it could not start it.
-	tb.waitFor("the task page or an error", `location.hash.startsWith('#/tasks/') || document.querySelector('#bulk-error')?.textContent.trim()`, stepTimeout)
+	tb.waitFor("the task page or an error", `location.hash.startsWith('#/tasks/') || document.querySelector('#bulk-error')?.textContent.trim()`)
 	hash := evalT[string](tb, `location.hash`)
 	if !strings.HasPrefix(hash, "#/tasks/") {
 		msg := tb.text("#bulk-error")
@@ -79,7 +81,7 @@ func TestBulkResetOfASchoolWithLiveProgressAndCSV(t *testing.T) {
 	evalT[chromedp.Void](tb, `window.__sameDocument = true`)
 	tb.waitVisible("#task-progress")
 	var seen []string
-	deadline := time.Now().Add(40 * time.Second)
+	start, deadline := time.Now(), testwait.Deadline(t)
 	var v taskView
 	for {
 		v = tb.taskView()
@@ -91,9 +93,9 @@ func TestBulkResetOfASchoolWithLiveProgressAndCSV(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			tb.screenshot("bulk-task-stuck")
-			t.Fatalf("the task did not finish within 40 s; the screen went through %v", seen)
+			t.Fatalf("the task did not finish within %s; the screen went through %v", time.Since(start).Round(time.Second), seen)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(testwait.Interval)
 	}
 	t.Logf("the task screen showed: %s", strings.Join(seen, " → "))
 	if !evalT[bool](tb, `window.__sameDocument === true`) {
@@ -154,18 +156,20 @@ func TestBulkResetOfASchoolWithLiveProgressAndCSV(t *testing.T) {
 // waitForDownload waits for one finished file in dir.
 func waitForDownload(t *testing.T, dir string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		entries, _ := os.ReadDir(dir)
+	var file string
+	testwait.Until(t, "a finished download in "+dir, func() (bool, string) {
+		entries, err := os.ReadDir(dir)
+		var names []string
 		for _, e := range entries {
 			if !strings.HasSuffix(e.Name(), ".crdownload") && !e.IsDir() {
-				return filepath.Join(dir, e.Name())
+				file = filepath.Join(dir, e.Name())
+				return true, ""
 			}
+			names = append(names, e.Name())
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no download arrived in %s", dir)
-	return ""
+		return false, fmt.Sprintf("the folder holds %v (read error: %v)", names, err)
+	})
+	return file
 }
 
 func readCSV(t *testing.T, file string) [][]string {

@@ -5,20 +5,19 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestEditWithAFieldErrorAndAVersionConflict(t *testing.T) {
 	t.Parallel()
 	student := claimStudent(t, true)
 	admin := apiAdmin(t)
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.signInAdmin()
 	tb.findUser(student)
 
 	tb.click("#name-" + student.ID)
 	tb.waitVisible("dialog#editor #edit-form")
-	tb.waitFor("the focus in the editor", `document.activeElement?.id === 'edit-firstName'`, stepTimeout)
+	tb.waitFor("the focus in the editor", `document.activeElement?.id === 'edit-firstName'`)
 	if got := tb.value("#edit-email"); got != student.Email {
 		t.Errorf("#edit-email = %q, want %q", got, student.Email)
 	}
@@ -65,7 +64,7 @@ func TestEditWithAFieldErrorAndAVersionConflict(t *testing.T) {
 
 	// Reload shows the other change; saving again works.
 	tb.click("#edit-reload")
-	tb.waitFor("the reloaded record", `document.querySelector('#edit-lastName')?.value === 'Elsewhere'`, stepTimeout)
+	tb.waitFor("the reloaded record", `document.querySelector('#edit-lastName')?.value === 'Elsewhere'`)
 	tb.waitText("#edit-alert", "latest version")
 	tb.fill("#edit-firstName", "Browser")
 	tb.click("#edit-save")

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestForcedPasswordChange(t *testing.T) {
@@ -16,13 +15,13 @@ func TestForcedPasswordChange(t *testing.T) {
 		t.Fatal("the temporary reset gave no generated password")
 	}
 
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.open("/")
 	tb.fill("#signin-username", student.Username)
 	tb.fill("#signin-password", temp.TemporaryPassword)
 	tb.click("#signin-submit")
 	tb.waitVisible("#change-form")
-	tb.waitFor("the focus on the current password", `document.activeElement?.id === 'change-current'`, stepTimeout)
+	tb.waitFor("the focus on the current password", `document.activeElement?.id === 'change-current'`)
 
 	// A weak new password is refused next to the field.
 	tb.expectHTTP(http.StatusUnprocessableEntity)
@@ -58,7 +57,7 @@ func TestForcedPasswordChange(t *testing.T) {
 func TestStudentAccountNamesTheSchool(t *testing.T) {
 	t.Parallel()
 	student := claimStudent(t, true)
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.signIn(student.Username, demoPassword)
 	tb.waitVisible("#account-details")
 	want := ""
@@ -67,7 +66,7 @@ func TestStudentAccountNamesTheSchool(t *testing.T) {
 			want = s.Name
 		}
 	}
-	tb.waitFor("the school row to fill in", `![...document.querySelectorAll('#account-details dd')].some((dd) => dd.textContent === '…')`, stepTimeout)
+	tb.waitFor("the school row to fill in", `![...document.querySelectorAll('#account-details dd')].some((dd) => dd.textContent === '…')`)
 	if got := tb.text("#account-details"); !strings.Contains(got, want) {
 		t.Errorf("a student's account shows %q, want their school's name %q", got, want)
 	}

@@ -3,16 +3,15 @@ package browsertest
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 // askForALink submits the forgot-password form and returns what the page
 // then says.
 func askForALink(t *testing.T, login, screenshot string) string {
 	t.Helper()
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.open("/forgot-password")
-	tb.waitFor("the focus on the login field", `document.activeElement?.id === 'forgot-login'`, stepTimeout)
+	tb.waitFor("the focus on the login field", `document.activeElement?.id === 'forgot-login'`)
 	tb.keys(login)
 	tb.keys("\r")
 	tb.waitVisible("#forgot-done")

@@ -3,7 +3,6 @@ package browsertest
 import (
 	"fmt"
 	"testing"
-	"time"
 )
 
 // layoutProblem describes what sticks out sideways, or "" when nothing does.
@@ -36,7 +35,7 @@ func TestLayoutAt320And1920PixelsWide(t *testing.T) {
 		for _, w := range walks {
 			t.Run(fmt.Sprintf("%d/%s", size.width, w.name), func(t *testing.T) {
 				t.Parallel()
-				tb := newTab(t, 150*time.Second)
+				tb := newTab(t)
 				tb.viewport(size.width, size.height)
 				w.walk(t, tb, func(name string) {
 					tb.settle()

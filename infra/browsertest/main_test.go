@@ -101,14 +101,17 @@ func run(m *testing.M) int {
 	var cancelBrowser context.CancelFunc
 	shared, cancelBrowser = chromedp.NewContext(allocCtx)
 	defer cancelBrowser()
-	start, cancelStart := context.WithTimeout(ctx, 30*time.Second)
+	// Starting chromium takes a second on an idle machine and much longer
+	// on a busy one: wait generously, but not for ever.
+	const startLimit = 2 * time.Minute
+	start, cancelStart := context.WithTimeout(ctx, startLimit)
 	defer cancelStart()
 	started := make(chan error, 1)
 	go func() { started <- chromedp.Do(shared) }()
 	select {
 	case err = <-started:
 	case <-start.Done():
-		err = errors.New("chromium did not start within 30 s")
+		err = fmt.Errorf("chromium did not start within %s", startLimit)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "browsertest: start %s: %v\n", chromium, err)

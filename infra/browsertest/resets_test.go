@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -13,7 +12,7 @@ func TestResetByLinkThenSetAPasswordFromTheEmail(t *testing.T) {
 	t.Parallel()
 	student := claimStudent(t, true)
 	admin := apiAdmin(t)
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.signInAdmin()
 	tb.findUser(student)
 
@@ -52,7 +51,7 @@ func TestResetByLinkThenSetAPasswordFromTheEmail(t *testing.T) {
 	// Opening the link (in the browser, and by a mail scanner's GET)
 	// consumes nothing: the page takes the token out of the address bar and
 	// waits for the form.
-	look := newTab(t, 90*time.Second)
+	look := newTab(t)
 	look.openURL(link)
 	look.waitVisible("#newpw-form")
 	if loc := evalT[string](look, `location.href`); strings.Contains(loc, "token") {
@@ -70,7 +69,7 @@ func TestResetByLinkThenSetAPasswordFromTheEmail(t *testing.T) {
 
 	// Later, in a fresh browser, the form redeems the same link.
 	const chosen = "lanterns over the harbour at dusk"
-	redeem := newTab(t, 90*time.Second)
+	redeem := newTab(t)
 	redeem.openURL(link)
 	redeem.waitVisible("#newpw-form")
 	redeem.fill("#newpw-password", chosen)
@@ -88,7 +87,7 @@ func TestResetByLinkThenSetAPasswordFromTheEmail(t *testing.T) {
 	}
 
 	// The used link is refused with a way forward.
-	again := newTab(t, 90*time.Second)
+	again := newTab(t)
 	again.expectHTTP(http.StatusBadRequest)
 	again.openURL(link)
 	again.fill("#newpw-password", chosen+" again")

@@ -14,11 +14,11 @@ func TestCreateAndPauseASchedule(t *testing.T) {
 	t.Parallel()
 	admin := apiAdmin(t)
 	name := fmt.Sprintf("First day of term %d", time.Now().UnixNano())
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.signInAdmin()
 	tb.goHash("#/schedules")
 	tb.waitVisible("#schedules-new")
-	tb.waitFor("the schedules list to load", `document.querySelector('#schedules-status')?.textContent !== 'Loading schedules…'`, stepTimeout)
+	tb.waitFor("the schedules list to load", `document.querySelector('#schedules-status')?.textContent !== 'Loading schedules…'`)
 
 	tb.click("#schedules-new")
 	tb.waitVisible("dialog#schedule-dialog #schedule-form")

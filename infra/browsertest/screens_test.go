@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -146,7 +145,7 @@ func walkConsole(t *testing.T, tb *tab, visit func(name string)) {
 	tb.waitGone("dialog#reset-dialog")
 
 	tb.goHash("#/users/" + subject.ID + "/activity")
-	tb.waitFor("the activity to load", `document.querySelector('#activity-empty')?.hidden === false || document.querySelectorAll('#activity-table tbody tr').length > 0`, stepTimeout)
+	tb.waitFor("the activity to load", `document.querySelector('#activity-empty')?.hidden === false || document.querySelectorAll('#activity-table tbody tr').length > 0`)
 	visit("activity")
 
 	tb.goHash("#/bulk")
@@ -166,20 +165,20 @@ func walkConsole(t *testing.T, tb *tab, visit func(name string)) {
 
 	taskID, why := taskForScreens(t)
 	tb.goHash("#/tasks")
-	tb.waitFor("the task list to load", `document.querySelector('#tasks-status')?.textContent !== 'Loading tasks…'`, stepTimeout)
+	tb.waitFor("the task list to load", `document.querySelector('#tasks-status')?.textContent !== 'Loading tasks…'`)
 	visit("tasks")
 	if taskID == "" {
 		t.Errorf("the task detail screen cannot be shown: %s", why)
 	} else {
 		tb.goHash("#/tasks/" + taskID)
 		tb.waitVisible("#task-progress")
-		tb.waitFor("the task to finish", `/Completed|Failed|Cancelled/.test(document.querySelector('#task-status').textContent)`, 20*time.Second)
+		tb.waitFor("the task to finish", `/Completed|Failed|Cancelled/.test(document.querySelector('#task-status').textContent)`)
 		tb.waitText("#task-results-status", "shown")
 		visit("task-detail")
 	}
 
 	tb.goHash("#/schedules")
-	tb.waitFor("the schedules to load", `document.querySelector('#schedules-status')?.textContent !== 'Loading schedules…'`, stepTimeout)
+	tb.waitFor("the schedules to load", `document.querySelector('#schedules-status')?.textContent !== 'Loading schedules…'`)
 	visit("schedules")
 	tb.click("#schedules-new")
 	tb.waitVisible("dialog#schedule-dialog #schedule-form")

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rekey/rekey/infra/seed"
 )
@@ -17,7 +16,7 @@ func (tb *tab) signIn(username, pw string) {
 	tb.fill("#signin-password", pw)
 	tb.click("#signin-submit")
 	// At narrow widths the menu hides behind #nav-toggle: wait for it to exist.
-	tb.waitFor("the signed-in console", `!!document.querySelector('#nav')`, stepTimeout)
+	tb.waitFor("the signed-in console", `!!document.querySelector('#nav')`)
 }
 
 // signInAdmin signs in as the district admin and waits for the students.
@@ -34,12 +33,12 @@ func (tb *tab) waitUsersLoaded() {
   const t = document.querySelector('#users-table');
   if (!t || t.getAttribute('aria-busy') === 'true') return false;
   return document.querySelectorAll('#users-table tbody tr[data-user-id]').length > 0 || !document.querySelector('#users-empty').hidden;
-})()`, stepTimeout)
+})()`)
 }
 
 func TestSignInWithTheMouse(t *testing.T) {
 	t.Parallel()
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.open("/")
 	tb.waitVisible("#signin-form")
 
@@ -48,7 +47,7 @@ func TestSignInWithTheMouse(t *testing.T) {
 	tb.fill("#signin-username", seed.DistrictAdminUsername)
 	tb.fill("#signin-password", "not the password at all")
 	tb.click("#signin-submit")
-	tb.waitFor("the sign-in error", `document.querySelector('#signin-error').textContent.trim() !== ''`, stepTimeout)
+	tb.waitFor("the sign-in error", `document.querySelector('#signin-error').textContent.trim() !== ''`)
 	t.Logf("wrong password: %q", tb.text("#signin-error"))
 	tb.screenshot("signin-error")
 
@@ -71,12 +70,12 @@ func TestSignInWithTheMouse(t *testing.T) {
 
 func TestSignInWithTheKeyboardOnly(t *testing.T) {
 	t.Parallel()
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.open("/")
 	tb.waitVisible("#signin-form")
 
 	// The username field has the focus as soon as the screen shows.
-	tb.waitFor("the focus on the username field", `document.activeElement?.id === 'signin-username'`, stepTimeout)
+	tb.waitFor("the focus on the username field", `document.activeElement?.id === 'signin-username'`)
 	tb.keys(seed.DistrictAdminUsername)
 	tb.keys("\t")
 	focused := evalT[struct {
@@ -112,10 +111,10 @@ func TestSignInWithTheKeyboardOnly(t *testing.T) {
 // ends the session, which the first tab sees on reload.
 func TestANewTabStaysSignedIn(t *testing.T) {
 	t.Parallel()
-	first := newTab(t, 90*time.Second)
+	first := newTab(t)
 	first.signInAdmin()
 
-	second := first.sibling(90 * time.Second)
+	second := first.sibling()
 	second.open("/#/users?tab=teachers")
 	second.waitUsersLoaded()
 	if who := second.text("#signed-in-as"); !strings.Contains(who, "Dana Okafor") {

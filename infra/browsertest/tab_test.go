@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/rekey/rekey/infra/testwait"
 )
 
 // Viewport sizes: the default desktop, a narrow phone and a large screen.
@@ -48,26 +50,31 @@ const cspReporter = `document.addEventListener('securitypolicyviolation', (e) =>
   console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline code') + ' in ' + e.sourceFile + ':' + e.lineNumber);
 });`
 
-// newTab opens a tab that lives until the test ends or timeout passes.
-func newTab(t *testing.T, timeout time.Duration) *tab {
+// newTab opens a tab that lives until the test ends or its deadline
+// (testwait.Deadline) passes.
+func newTab(t *testing.T) *tab {
 	t.Helper()
-	return openTab(t, shared, timeout, chromedp.WithNewBrowserContext())
+	return openTab(t, shared, chromedp.WithNewBrowserContext())
 }
 
 // sibling opens another tab in tb's browser context: same cookies, its
 // own sessionStorage, as when a user opens a link in a new tab.
-func (tb *tab) sibling(timeout time.Duration) *tab {
+func (tb *tab) sibling() *tab {
 	tb.t.Helper()
-	return openTab(tb.t, tb.ctx, timeout)
+	return openTab(tb.t, tb.ctx)
 }
 
 // openTab opens a tab from parent (the browser, or a tab whose browser
-// context it shares).
-func openTab(t *testing.T, parent context.Context, timeout time.Duration, opts ...chromedp.ContextOption) *tab {
+// context it shares). Every step in the tab (a click, a wait) may take
+// until the test's deadline: there is no per-step limit, which a busy
+// machine would overrun while nothing is wrong.
+func openTab(t *testing.T, parent context.Context, opts ...chromedp.ContextOption) *tab {
 	t.Helper()
 	tb := &tab{t: t, expected: map[int]bool{}}
 	ctx, cancel := chromedp.NewContext(parent, append(opts, chromedp.WithListener(tb.onEvent))...)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	// The tab outlives the waits by testwait.Grace: time to read what the
+	// page shows, take a screenshot and fail with that.
+	ctx, cancelTimeout := context.WithDeadline(ctx, testwait.Deadline(t).Add(testwait.Grace))
 	tb.ctx = ctx
 	t.Cleanup(func() {
 		// A last round trip: every event sent before its answer has been
@@ -168,17 +175,16 @@ func (tb *tab) problem(format string, args ...any) {
 	tb.problems = append(tb.problems, fmt.Sprintf(format, args...))
 }
 
-// stepTimeout bounds one step (a click, a wait), so that a stuck step
-// fails fast with its own name.
-const stepTimeout = 15 * time.Second
-
-// do runs actions, failing the test with what was being done.
+// do runs actions, failing the test with what was being done. It waits
+// as long as the test may (testwait.Deadline): a step that never succeeds
+// still fails with its own name, and a slow one on a busy machine passes.
 func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	start := time.Now()
+	ctx, cancel := tb.waitContext()
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		tb.t.Fatalf("%s: %v", what, err)
+		tb.t.Fatalf("%s: %v (after %s)", what, err, time.Since(start).Round(time.Millisecond))
 	}
 }
 
@@ -209,7 +215,7 @@ func (tb *tab) waitVisible(sel string) {
 // waitGone waits until the element is hidden or removed.
 func (tb *tab) waitGone(sel string) {
 	tb.t.Helper()
-	tb.waitFor(sel+" to go", fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !el || !el.checkVisibility(); })()`, sel), stepTimeout)
+	tb.waitFor(sel+" to go", fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !el || !el.checkVisibility(); })()`, sel))
 }
 
 // click clicks an element with the mouse, once it is shown.
@@ -297,27 +303,39 @@ func evalT[T any](tb *tab, js string, opts ...chromedp.EvaluateOption) T {
 	return v
 }
 
+// waitContext bounds a wait by the test's deadline, not by a guess of how
+// long one step takes.
+func (tb *tab) waitContext() (context.Context, context.CancelFunc) {
+	return context.WithDeadline(tb.ctx, testwait.Deadline(tb.t))
+}
+
+// poll waits in the page until condition is truthy or the test's
+// deadline passes (chromedp's own 30 s polling limit is off).
+func (tb *tab) poll(condition string) error {
+	ctx, cancel := tb.waitContext()
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+condition+")", chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	return err
+}
+
 // waitFor polls a JavaScript expression until it is truthy, and fails with
 // what was awaited.
-func (tb *tab) waitFor(what, condition string, timeout time.Duration) {
+func (tb *tab) waitFor(what, condition string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, timeout)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+condition+")", chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-	if err != nil {
-		tb.t.Fatalf("waiting for %s: %v", what, err)
+	start := time.Now()
+	if err := tb.poll(condition); err != nil {
+		tb.t.Fatalf("waiting for %s: %v (after %s)", what, err, time.Since(start).Round(time.Millisecond))
 	}
 }
 
 // waitText waits until sel's text contains want and returns the text.
 func (tb *tab) waitText(sel, want string) string {
 	tb.t.Helper()
+	start := time.Now()
 	cond := fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.textContent.includes(%q); })()`, sel, want)
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	if err := tb.poll(cond); err != nil {
 		got, _ := chromedp.Run(tb.ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.textContent ?? '(no such element)'`, sel)))
-		tb.t.Fatalf("waiting for %s to say %q: %v; it says %q", sel, want, err, strings.TrimSpace(got))
+		tb.t.Fatalf("waiting for %s to say %q: %v (after %s); it says %q", sel, want, err, time.Since(start).Round(time.Millisecond), strings.TrimSpace(got))
 	}
 	return tb.text(sel)
 }

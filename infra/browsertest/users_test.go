@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -32,7 +31,7 @@ func (tb *tab) findUser(u rekey.User) {
 // name order, so it runs alone: other tests rename students, and a rename
 // can move one across the page boundary between two reads.
 func TestSearchAndPageThroughStudents(t *testing.T) {
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.signInAdmin()
 	const pageSize = 50
 	total := len(demoUsers(func(u rekey.User) bool { return u.Role == rekey.RoleStudent }))
@@ -82,7 +81,7 @@ func TestSearchAndPageThroughStudents(t *testing.T) {
 	tb.waitFor("the search to narrow the list", fmt.Sprintf(`(() => {
   const rows = [...document.querySelectorAll('#users-table tbody tr[data-user-id]')];
   return rows.length > 0 && rows.every((tr) => tr.textContent.includes(%q));
-})()`, target.Username), stepTimeout)
+})()`, target.Username))
 	if ids := tb.rowIDs(); !slices.Contains(ids, target.ID) {
 		t.Errorf("searching %q shows %v, want %s among them", target.Username, ids, target.ID)
 	}
@@ -97,7 +96,7 @@ func TestSearchAndPageThroughStudents(t *testing.T) {
 	tb.waitText("#users-empty", "No students match")
 	tb.screenshot("users-search-empty")
 	tb.click("#users-empty-clear")
-	tb.waitFor("the full list to come back", `document.querySelectorAll('#users-table tbody tr[data-user-id]').length === 50`, stepTimeout)
+	tb.waitFor("the full list to come back", `document.querySelectorAll('#users-table tbody tr[data-user-id]').length === 50`)
 	if v := tb.value("#users-search"); v != "" {
 		t.Errorf("the search box holds %q after clearing", v)
 	}
@@ -107,7 +106,7 @@ func TestSearchAndPageThroughStudents(t *testing.T) {
 	tb.waitFor("the school filter", `(() => {
   const rows = [...document.querySelectorAll('#users-table tbody tr[data-user-id]')];
   return rows.length > 0 && rows.length < 50 && rows.every((tr) => tr.textContent.includes('Hillcrest High School'));
-})()`, stepTimeout)
+})()`)
 	if n := len(tb.rowIDs()); n != studentsPerSchool {
 		t.Errorf("school filter shows %d students, want %d", n, studentsPerSchool)
 	}

@@ -3,7 +3,6 @@ package browsertest
 import (
 	"net/http"
 	"testing"
-	"time"
 )
 
 // hostileName would run script if any screen parsed it as HTML.
@@ -20,7 +19,7 @@ func TestAHostileNameShowsAsText(t *testing.T) {
 	}
 	fullName := hostileName + " " + student.LastName
 
-	tb := newTab(t, 90*time.Second)
+	tb := newTab(t)
 	tb.signInAdmin()
 	tb.findUser(student)
 	noImage := func(where string) {

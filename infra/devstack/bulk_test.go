@@ -2,31 +2,27 @@ package devstack
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
 // waitForTask polls the task centre until the task has finished.
 func waitForTask(t *testing.T, c *client, id string) rekey.Task {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
 	var task rekey.Task
-	for time.Now().Before(deadline) {
+	testwait.Until(t, "task "+id+" to finish", func() (bool, string) {
 		if status, e := c.do("GET", "/api/tasks/"+id, nil, &task); status != 200 {
 			t.Fatalf("GET task = %d %+v", status, e)
 		}
-		if task.Status.Finished() {
-			return task
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("task %s did not finish: %+v", id, task)
+		return task.Status.Finished(), fmt.Sprintf("%+v", task)
+	})
 	return task
 }
 

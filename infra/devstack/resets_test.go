@@ -1,12 +1,14 @@
 package devstack
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -14,18 +16,18 @@ import (
 // after the first `after` emails, or fails the test.
 func waitForMail(t *testing.T, s *Stack, address string, after int) SentEmail {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	var found SentEmail
+	testwait.Until(t, "an email to "+address, func() (bool, string) {
 		sent := s.Mail()
 		for _, m := range sent[min(after, len(sent)):] {
 			if strings.EqualFold(m.To, address) {
-				return m
+				found = m
+				return true, ""
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no email to %s arrived", address)
-	return SentEmail{}
+		return false, fmt.Sprintf("%d emails sent, none to %s after the first %d", len(sent), address, after)
+	})
+	return found
 }
 
 var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+/reset-password\?token=([A-Za-z0-9._~%-]+)`)

@@ -15,8 +15,11 @@ import (
 	"time"
 )
 
-// startupTimeout bounds how long Start waits for moto_server to answer.
-const startupTimeout = 10 * time.Second
+// startupTimeout bounds how long Start waits for moto_server to answer. It
+// is generous because the wait ends as soon as moto answers (or exits):
+// moto_server starts in about a second on an idle machine but can take
+// well over ten while other builds and tests share the cores.
+const startupTimeout = 2 * time.Minute
 
 // Server is a moto_server child process on a free loopback port.
 type Server struct {

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -37,9 +36,8 @@ func Main(m *testing.M) {
 func run(m *testing.M) int {
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	if endpoint == "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		server, err := moto.Start(ctx)
-		cancel()
+		// Start bounds its own wait for moto_server to answer.
+		server, err := moto.Start(context.Background())
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "mototest: integration tests need moto_server (pip install 'moto[server]'): %v\n", err)
 			return 1

@@ -3,7 +3,7 @@
 import { h } from './dom.js';
 import { roleLabel, fullName } from './format.js';
 import * as api from './api.js';
-import { changePasswordForm } from './signin.js';
+import { changePasswordForm } from './changepassword.js';
 
 /** mount draws the account screen. */
 export function mount(main, ctx) {

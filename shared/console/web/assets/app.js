@@ -34,6 +34,18 @@ const ROUTES = {
   account: { load: () => import('./account.js'), title: 'My account', minRank: 1 },
 };
 
+/**
+ * DIALOGS are the screens that open over another screen (the record editor,
+ * one user's reset). The shell loads them when first used, as it loads
+ * ROUTES, and hands them to screens as ctx.dialogs: a screen never imports
+ * another screen.
+ */
+const DIALOGS = {
+  openEditor: (...args) => import('./editor.js').then((m) => m.openEditor(...args)),
+  openResetDialog: (...args) => import('./userreset.js').then((m) => m.openResetDialog(...args)),
+  resendEmail: (...args) => import('./userreset.js').then((m) => m.resendEmail(...args)),
+};
+
 let shell = null;
 let current = null; // { cleanup }
 let routeSeq = 0;
@@ -276,6 +288,7 @@ async function route(moveFocus = true) {
       else location.hash = hash;
     },
     toast,
+    dialogs: DIALOGS,
     /** endSession returns to sign-in, e.g. after the password changed. */
     endSession: (text, kind) => signedOut(text, kind),
   };

@@ -8,7 +8,7 @@ import { openDialog } from './dialog.js';
 import { field, alertBox, setAlert, setFieldError, clearErrors, showError, busy, setOptions } from './form.js';
 import { describe, fallbackText } from './errors.js';
 import { fullName, roleLabel, when, STATUS } from './format.js';
-import { GRADES } from './users.js';
+import { GRADES } from './grades.js';
 
 const SCHOOL_SCOPED = new Set(['student', 'teacher', 'school_admin']);
 

@@ -31,6 +31,7 @@ const FALLBACK = {
   method_not_allowed: 'That action is not available.',
   unsupported_media_type: 'The request could not be read. Reload the page and try again.',
   conflict: 'Something changed at the same time. Try again.',
+  results_too_large: 'The results file is too large to download in one piece. Read the results on the task page instead.',
   network: 'Rekey cannot be reached. Check your connection and try again.',
 };
 

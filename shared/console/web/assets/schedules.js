@@ -7,7 +7,7 @@ import { openDialog, confirmDialog } from './dialog.js';
 import { field, checkbox, alertBox, setAlert, setFieldError, clearErrors, showError, busy } from './form.js';
 import { describe } from './errors.js';
 import { inZone, roleLabel, DELIVERY_LABELS, SELECTION_LABELS } from './format.js';
-import { buildWho, buildHow } from './bulk.js';
+import { buildWho, buildHow } from './bulkform.js';
 
 /** EXAMPLES are offered under the expression field. */
 const EXAMPLES = [

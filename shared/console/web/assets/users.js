@@ -7,12 +7,11 @@ import * as api from './api.js';
 import { describe } from './errors.js';
 import { badge, STATUS, fullName, roleLabel, num } from './format.js';
 import { menuButton } from './menu.js';
+import { GRADES } from './grades.js';
 import { selection, setSelected, setManySelected, selectMatching, clearSelection, onSelectionChange, selectedCount, countUsers } from './selection.js';
 
 const PAGE_SIZE = 50;
 
-/** GRADES offered by the grade filter; a grade from the URL is added if missing. */
-export const GRADES = ['K', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12'];
 
 /** emailText shows an address that may wrap only after the "@". */
 function emailText(email) {
@@ -396,19 +395,18 @@ export function mount(main, ctx) {
     return tr;
   }
 
-  async function openEditor(u) {
-    const { openEditor: open } = await import('./editor.js');
-    open(u.id, { actor: ctx.user, rank: ctx.rank, onSaved: () => load() });
+  // The editor and the reset dialog are screens of their own: the shell
+  // loads them (ctx.dialogs), so that this screen does not import them.
+  function openEditor(u) {
+    return ctx.dialogs.openEditor(u.id, { actor: ctx.user, rank: ctx.rank, onSaved: () => load() });
   }
 
-  async function openReset(u) {
-    const { openResetDialog } = await import('./userreset.js');
-    openResetDialog(u, { onDone: () => load() });
+  function openReset(u) {
+    return ctx.dialogs.openResetDialog(u, { onDone: () => load() });
   }
 
-  async function resend(u) {
-    const { resendEmail } = await import('./userreset.js');
-    resendEmail(u, ctx);
+  function resend(u) {
+    return ctx.dialogs.resendEmail(u);
   }
 
   let counting = null;
