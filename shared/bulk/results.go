@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rekey/rekey/shared/authz"
 	"github.com/rekey/rekey/shared/bulk/envelope"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -26,8 +27,10 @@ const (
 )
 
 // Results returns one page of the users task id has finished with (users
-// still to be reached appear once they are done). Generated passwords are
-// never part of it: only the CSV carries them, and only for the creator.
+// still to be reached appear once they are done). Each row is judged
+// against actor's current scope (see rowScope): a user actor may no longer
+// view keeps only their id, outcome, attempts and error. Generated
+// passwords are never part of it: only the CSV carries them.
 func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (ResultPage, error) {
 	rec, err := s.visible(ctx, actor, id)
 	if err != nil {
@@ -57,14 +60,17 @@ func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limi
 			if c.Index > at.chunk {
 				at = resultPosition{chunk: c.Index}
 			}
+			rows, err := s.scopeRows(ctx, actor, c.Entries[min(at.entry, len(c.Entries)):], limit-len(page.Items))
+			if err != nil {
+				return ResultPage{}, err
+			}
 			for i := at.entry; i < len(c.Entries); i++ {
 				if len(page.Items) == limit {
 					page.Next = at.withEntry(i).String()
 					return page, nil
 				}
 				if e := c.Entries[i]; e.Final() {
-					r := e.Result
-					r.Password = ""
+					r, _ := rows.result(e)
 					page.Items = append(page.Items, r)
 				}
 			}
@@ -107,9 +113,12 @@ const chunksPerRead = 10
 // ResultsCSV writes task id's results as CSV for a mail merge: one line per
 // user it has finished with (username, names, externalId, school name,
 // grade, email, outcome, error) and, for generated passwords, the password
-// — filled in only for the task's creator and only within
-// PasswordRetention of the task's start. Every cell that a spreadsheet
-// would read as a formula is neutralised (SECURITY.md 30).
+// — filled in only for the task's creator, only within PasswordRetention
+// of the task's start, and only while the creator may still reset that
+// user. Rows are judged against actor's current scope like Results': a
+// user actor may no longer view keeps only the outcome and error. Every
+// cell that a spreadsheet would read as a formula is neutralised
+// (SECURITY.md 30).
 func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error {
 	rec, err := s.visible(ctx, actor, id)
 	if err != nil {
@@ -135,12 +144,20 @@ func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w
 		if err != nil {
 			return fmt.Errorf("bulk: read results: %w", err)
 		}
+		var entries []Entry
+		for _, c := range chunks {
+			entries = append(entries, c.Entries...)
+		}
+		rows, err := s.scopeRows(ctx, actor, entries, len(entries))
+		if err != nil {
+			return err
+		}
 		for _, c := range chunks {
 			for _, e := range c.Entries {
 				if !e.Final() {
 					continue
 				}
-				r := e.Result
+				r, passwordOK := rows.result(e)
 				school, err := schools.name(ctx, r.SchoolID)
 				if err != nil {
 					return err
@@ -148,7 +165,7 @@ func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w
 				row := []string{r.Username, r.FirstName, r.LastName, r.ExternalID, school, r.Grade, r.Email, string(r.Outcome), r.Error}
 				if withPasswords {
 					pw := ""
-					if keyOK && len(e.SealedPassword) > 0 {
+					if keyOK && passwordOK && len(e.SealedPassword) > 0 {
 						if plain, err := key.Open(e.SealedPassword, passwordBinding(rec.Task.ID, r.UserID)); err == nil {
 							pw = string(plain)
 						}
@@ -176,6 +193,8 @@ func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w
 
 // passwordKey opens the task's data key when actor may read its generated
 // passwords: the creator, within PasswordRetention. ok is false otherwise.
+// Being the creator is necessary, not sufficient: each password is then
+// shown only if rowScope allows it for its user.
 func (s *Service) passwordKey(ctx context.Context, actor rekey.User, rec Record) (envelope.Key, bool, error) {
 	if rec.Task.Delivery.Mode != rekey.DeliverGeneratedPasswords || actor.ID != rec.Task.CreatedBy || s.keys == nil {
 		return envelope.Key{}, false, nil
@@ -195,6 +214,60 @@ func (s *Service) passwordKey(ctx context.Context, actor rekey.User, rec Record)
 		return envelope.Key{}, false, fmt.Errorf("bulk: open task key: %w", err)
 	}
 	return key, true, nil
+}
+
+// rowScope decides, row by row, what a viewer may read of a task's results
+// as things stand now (SECURITY.md 21–22): a task's rows outlive the
+// authority its creator had when it ran, so creating or seeing the task
+// grants nothing about its users. Each row's user is re-read and judged
+// with the permission matrix:
+//
+//   - a user the viewer may view (authz.ActionView) shows in full;
+//   - any other user — moved out of the viewer's scope, now of a role the
+//     viewer may not see, or deleted — keeps only their id, the outcome,
+//     the attempts and the error (which never hold personal data), so that
+//     the rows still add up to the task's counters;
+//   - a password may be shown only for a user the viewer may reset
+//     (authz.ActionReset) now: someone who could set a new password anyway.
+type rowScope struct {
+	viewer rekey.User
+	users  map[string]rekey.User // current records, by id; missing = gone
+}
+
+// scopeRows reads, in one batch, the current records of the users of the
+// first limit final entries: the rows about to be shown.
+func (s *Service) scopeRows(ctx context.Context, viewer rekey.User, entries []Entry, limit int) (rowScope, error) {
+	ids := make([]string, 0, min(len(entries), limit))
+	for _, e := range entries {
+		if len(ids) == limit {
+			break
+		}
+		if e.Final() {
+			ids = append(ids, e.Result.UserID)
+		}
+	}
+	rows := rowScope{viewer: viewer, users: map[string]rekey.User{}}
+	if len(ids) == 0 {
+		return rows, nil
+	}
+	users, err := s.store.GetUsers(ctx, ids)
+	if err != nil {
+		return rowScope{}, fmt.Errorf("bulk: read the users of the results: %w", err)
+	}
+	rows.users = users
+	return rows, nil
+}
+
+// result is what the viewer may read of e's result, never its password;
+// passwordOK says whether they may read the user's generated password.
+func (g rowScope) result(e Entry) (r rekey.TaskResult, passwordOK bool) {
+	r = e.Result
+	r.Password = ""
+	u, ok := g.users[r.UserID]
+	if !ok || !authz.Allowed(g.viewer, u, authz.ActionView) {
+		return rekey.TaskResult{UserID: r.UserID, Outcome: r.Outcome, Attempts: r.Attempts, Error: r.Error}, false
+	}
+	return r, authz.Allowed(g.viewer, u, authz.ActionReset)
 }
 
 // csvSafe neutralises a cell a spreadsheet would run as a formula: one

@@ -25,6 +25,9 @@ type fakeStore struct {
 	tasks     map[string]Record
 	keys      map[string]string // idempotency key → task id
 	chunks    map[string][]Chunk
+	secrets   map[string]Secrets
+	// userReads counts the GetUsers calls.
+	userReads int
 	// failPlanAfter fails SavePlanPage after this many successful calls
 	// (0: never).
 	failPlanAfter int
@@ -33,7 +36,7 @@ type fakeStore struct {
 
 func newFakeStore() *fakeStore {
 	f := &fakeStore{users: map[string]rekey.User{}, districts: map[string]rekey.District{}, schools: map[string]rekey.School{},
-		tasks: map[string]Record{}, keys: map[string]string{}, chunks: map[string][]Chunk{}}
+		tasks: map[string]Record{}, keys: map[string]string{}, chunks: map[string][]Chunk{}, secrets: map[string]Secrets{}}
 	f.districts["d1"] = rekey.District{ID: "d1", Name: "Riverbend Unified"}
 	f.schools["s1"] = rekey.School{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary"}
 	f.schools["s2"] = rekey.School{ID: "s2", DistrictID: "d1", Name: "Hillcrest High"}
@@ -84,13 +87,29 @@ func (f *fakeStore) ListSchools(_ context.Context, districtID string) ([]rekey.S
 	return out, nil
 }
 
-func (f *fakeStore) CreateTask(_ context.Context, rec Record, _ *Secrets, key string, _ rekey.AuditEntry) (string, bool, error) {
+func (f *fakeStore) GetUsers(_ context.Context, ids []string) (map[string]rekey.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.userReads++
+	out := map[string]rekey.User{}
+	for _, id := range ids {
+		if u, ok := f.users[id]; ok {
+			out[id] = u
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) CreateTask(_ context.Context, rec Record, secrets *Secrets, key string, _ rekey.AuditEntry) (string, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if id, ok := f.keys[key]; ok && key != "" {
 		return id, false, nil
 	}
 	f.tasks[rec.Task.ID] = rec
+	if secrets != nil {
+		f.secrets[rec.Task.ID] = *secrets
+	}
 	if key != "" {
 		f.keys[key] = rec.Task.ID
 	}
@@ -123,11 +142,26 @@ func (f *fakeStore) ListTasks(context.Context, TaskFilter) ([]Record, string, er
 	return nil, "", nil
 }
 
-func (f *fakeStore) GetTaskSecrets(context.Context, string) (Secrets, error) {
+func (f *fakeStore) GetTaskSecrets(_ context.Context, id string) (Secrets, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.secrets[id]; ok {
+		return s, nil
+	}
 	return Secrets{}, rekey.ErrNotFound
 }
 
-func (f *fakeStore) ListChunks(context.Context, string, int, int) ([]Chunk, error) { return nil, nil }
+func (f *fakeStore) ListChunks(_ context.Context, taskID string, from, max int) ([]Chunk, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Chunk
+	for _, c := range f.chunks[taskID] {
+		if c.Index >= from && len(out) < max {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
 
 // SelectUsers pages through the users of f's filter (a school or district)
 // in id order, two at a time, whatever the limit, to exercise paging.

@@ -50,9 +50,17 @@ type taskReader interface {
 	ListChunks(ctx context.Context, taskID string, from, max int) ([]Chunk, error)
 }
 
+// rowUserReader reads the current records of a task's result rows, many
+// at a time (*dynamo.Store: one BatchGetItem per 100 users); missing users
+// are left out.
+type rowUserReader interface {
+	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
+}
+
 // taskStore is the Service's store.
 type taskStore interface {
 	userReader
+	rowUserReader
 	taskWriter
 	taskReader
 }

@@ -119,7 +119,10 @@ func (s *Service) visible(ctx context.Context, actor rekey.User, id string) (Rec
 
 // canSee reports whether actor, as they are now, may see task rec: its
 // creator, support, a district admin of its district, or a school admin of
-// the school of its (school-scoped) creator.
+// the school of its (school-scoped) creator. A creator who may still act
+// keeps their task (its counts, and cancelling it, which only stops work)
+// wherever they were moved; its rows are judged one by one against their
+// current scope (rowScope), so being the creator reveals no user.
 func canSee(actor rekey.User, rec Record) bool {
 	if _, ok := authz.ListScope(actor); !ok {
 		return false

@@ -102,9 +102,9 @@ const (
 // resets would only send users a string of emails.
 //
 // Paused schedules are never due: pausing removes them from the due index.
-// A run whose creator is gone, disabled, no longer an admin or moved out of
-// the schedule's district is recorded as failed with the reason, without a
-// task; so is one the bulk service refuses (a *rekey.Error other than
+// A run whose creator is gone, disabled, no longer an admin, moved out of
+// the schedule's district or (a school admin) away from the school the
+// schedule names is recorded as failed with the reason, without a task; so is one the bulk service refuses (a *rekey.Error other than
 // internal, conflict or too_many_attempts). Other errors leave the claim to
 // be retried, up to MaxStartAttempts claims.
 type Dispatcher struct {
@@ -268,6 +268,9 @@ func (d *Dispatcher) creator(ctx context.Context, sc rekey.Schedule) (rekey.User
 	}
 	if districtOf(u) != sc.DistrictID {
 		return u, "The schedule's creator has moved to another district.", nil
+	}
+	if !inCreatorsPlace(u, sc) {
+		return u, "The schedule's creator has moved to another school.", nil
 	}
 	return u, "", nil
 }

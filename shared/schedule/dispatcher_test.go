@@ -263,6 +263,7 @@ func TestDispatchCreatorCannotRun(t *testing.T) {
 		{"reset required", func(u *rekey.User) { u.Status = rekey.StatusResetRequired }, "new password"},
 		{"demoted", func(u *rekey.User) { u.Role = rekey.RoleTeacher }, "no longer an administrator"},
 		{"moved district", func(u *rekey.User) { u.DistrictID, u.SchoolID = "d2", "s3" }, "another district"},
+		{"moved school", func(u *rekey.User) { u.SchoolID = "s2" }, "another school"},
 		{"deleted", nil, "no longer exists"},
 	} {
 		t.Run(test.name, func(t *testing.T) {

@@ -25,6 +25,10 @@
 // school do not see each other's schedules (deny by default: equal scope is
 // not authority over the other's saved resets). A support user's schedule
 // reaches every district, so it belongs to none and only support sees it.
+// Being the creator grants nothing by itself (SECURITY.md 21): a school
+// admin's schedule is bound to their school when saved, and a creator who
+// was demoted or moved to another school or district no longer sees it,
+// and its runs fail, saying why.
 //
 // # Why no default password
 //

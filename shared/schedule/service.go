@@ -75,19 +75,47 @@ func mayUseSchedules(actor rekey.User) bool {
 }
 
 // canManage reports whether actor may see, edit, pause and delete sc: its
-// creator, a district admin of its district, or support.
+// creator while sc still lies where they now stand (see inCreatorsPlace),
+// a district admin of its district, or support. Having created a schedule
+// grants nothing by itself (SECURITY.md 21): a creator moved to another
+// school or district, or demoted, no longer sees it.
 func canManage(actor rekey.User, sc rekey.Schedule) bool {
 	if !mayUseSchedules(actor) {
 		return false
 	}
 	switch {
-	case actor.ID == sc.CreatedBy, actor.Role == rekey.RoleSupport:
+	case actor.Role == rekey.RoleSupport:
 		return true
+	case actor.ID == sc.CreatedBy:
+		return inCreatorsPlace(actor, sc)
 	case actor.Role == rekey.RoleDistrictAdmin:
 		return sc.DistrictID != "" && sc.DistrictID == actor.DistrictID
 	default:
 		return false
 	}
+}
+
+// inCreatorsPlace reports whether schedule sc lies where its creator u now
+// stands: u's district is the schedule's, and a school-scoped creator's
+// schedule names u's school (or none: such a schedule runs on whatever
+// school its creator has, as a bulk reset started now would).
+func inCreatorsPlace(u rekey.User, sc rekey.Schedule) bool {
+	if districtOf(u) != sc.DistrictID {
+		return false
+	}
+	return !u.Role.SchoolScoped() || sc.Selection.SchoolID == "" || sc.Selection.SchoolID == u.SchoolID
+}
+
+// boundToSchool is sel as a school-scoped actor saves it: narrowed to
+// their school, which then stays with the schedule. A school admin's scope
+// is their school, so this changes nothing the schedule reaches; it makes
+// the schedule stop — unseen by its creator, its runs failing — once the
+// creator moves to another school, instead of carrying on there.
+func boundToSchool(actor rekey.User, sel rekey.Selection) rekey.Selection {
+	if actor.Role.SchoolScoped() && sel.SchoolID == "" {
+		sel.SchoolID = actor.SchoolID
+	}
+	return sel
 }
 
 // districtOf is the district a schedule created by u belongs to. Support
@@ -128,6 +156,7 @@ func (s *Service) Create(ctx context.Context, actor rekey.User, in Input, reques
 	if err != nil {
 		return rekey.Schedule{}, err
 	}
+	sel = boundToSchool(actor, sel)
 	district := districtOf(actor)
 	if err := s.checkSchool(ctx, actor, district, sel.SchoolID); err != nil {
 		return rekey.Schedule{}, err
@@ -225,6 +254,9 @@ func (s *Service) Update(ctx context.Context, actor rekey.User, id string, patch
 		return rekey.Schedule{}, rekey.ErrVersionConflict
 	}
 	after := patch.applyTo(before)
+	if patch.Selection != nil {
+		after.Selection = boundToSchool(actor, after.Selection)
+	}
 	if patch.Selection != nil && after.Selection.SchoolID != before.Selection.SchoolID {
 		if err := s.checkSchool(ctx, actor, before.DistrictID, after.Selection.SchoolID); err != nil {
 			return rekey.Schedule{}, err

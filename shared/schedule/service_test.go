@@ -390,3 +390,64 @@ func TestDelete(t *testing.T) {
 		t.Errorf("audit after delete = %+v, %v; want schedule.delete with the schedule before", audit.Items, err)
 	}
 }
+
+// TestCreatorMovedAway: a schedule's creator keeps it only while it lies
+// where they now stand (SECURITY.md 21): moved to another school or
+// district, or demoted, they no longer see, list, edit or delete it, while
+// the district admin still does. A school admin's schedule saved without a
+// school is bound to theirs, so that it cannot follow them elsewhere.
+func TestCreatorMovedAway(t *testing.T) {
+	for _, test := range []struct {
+		name   string
+		change func(u *rekey.User)
+		sees   bool
+	}{
+		{"stays", func(*rekey.User) {}, true},
+		{"promoted to district admin", func(u *rekey.User) { u.Role, u.SchoolID = rekey.RoleDistrictAdmin, "" }, true},
+		{"moved to another school", func(u *rekey.User) { u.SchoolID = "s2" }, false},
+		{"moved to another district", func(u *rekey.User) { u.DistrictID, u.SchoolID = "d2", "s3" }, false},
+		{"demoted to teacher", func(u *rekey.User) { u.Role = rekey.RoleTeacher }, false},
+		{"disabled", func(u *rekey.User) { u.Status = rekey.StatusDisabled }, false},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			in := autumn()
+			in.Selection.SchoolID = ""
+			sc := e.create(t, "sa1", in)
+			if sc.Selection.SchoolID != "s1" {
+				t.Fatalf("school admin's schedule selection = %+v, want it bound to school s1", sc.Selection)
+			}
+			before, err := e.store.GetUser(ctx, "sa1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			creator := before
+			test.change(&creator)
+			creator.Version++
+			if err := e.store.UpdateUser(ctx, before, creator, nil); err != nil {
+				t.Fatal(err)
+			}
+
+			_, err = e.svc.Get(ctx, creator, sc.ID)
+			if test.sees != (err == nil) || !test.sees && !errors.Is(err, rekey.ErrNotFound) {
+				t.Errorf("Get by the creator = %v, want visible %v (else not found)", err, test.sees)
+			}
+			page, err := e.svc.List(ctx, creator, 0, "")
+			if listed := err == nil && len(page.Items) == 1; listed != test.sees {
+				t.Errorf("List by the creator = %+v, %v; want listed %v", page.Items, err, test.sees)
+			}
+			if !test.sees {
+				if _, err := e.svc.Update(ctx, creator, sc.ID, schedule.Patch{Enabled: ptr(true), Name: ptr("Still mine"), Version: ptr(sc.Version)}, "req"); !errors.Is(err, rekey.ErrNotFound) {
+					t.Errorf("Update by the creator = %v, want not found", err)
+				}
+				if err := e.svc.Delete(ctx, creator, sc.ID, "req"); !errors.Is(err, rekey.ErrNotFound) {
+					t.Errorf("Delete by the creator = %v, want not found", err)
+				}
+			}
+			if _, err := e.svc.Get(ctx, e.user(t, "da1"), sc.ID); err != nil {
+				t.Errorf("Get by the district admin = %v, want the schedule", err)
+			}
+		})
+	}
+}
