@@ -41,7 +41,7 @@ func run(m *testing.M) int {
 		server, err := moto.Start(ctx)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "mototest: integration tests need moto_server (pip install 'moto[server]'): %v\n", err)
+			fmt.Fprintf(os.Stderr, "mototest: integration tests need moto_server: %v\n", err)
 			return 1
 		}
 		defer func() {
