@@ -145,7 +145,8 @@ install() {
 	if [[ -e $venv && ! -f $venv/pyvenv.cfg ]]; then
 		fail_install "$venv exists but is not a Python virtual environment; move it away"
 	fi
-	[[ -e $venv ]] || created=yes
+	# Ours to remove on failure: a new .venv/, or one a killed build left.
+	[[ -e $venv && ! -e $building ]] || created=yes
 	say "Preparing the Python tools: building .venv/ with moto $moto_pin and cfn-lint $cfn_pin ($req_rel; python3 -m venv, pip)..."
 	mkdir -p "$venv"
 	: >"$building"
