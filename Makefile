@@ -15,7 +15,7 @@ PYTOOLS = PATH="$$(infra/tools/pytools.sh path)"
 
 ## dev: the whole system on loopback with a seeded demo district (console at http://127.0.0.1:8080)
 dev: check-go check-moto go-modules
-	@echo "Compiling Rekey (the first time takes a minute or two; later runs reuse Go's build cache)..."
+	@echo "Compiling Rekey (the first time takes minutes; later runs reuse Go's build cache)..."
 	@$(GO) build -o .build/rekey-local ./infra/local
 	@$(PYTOOLS) exec .build/rekey-local
 
