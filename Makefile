@@ -5,32 +5,47 @@ GO ?= go
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 export CGO_ENABLED := 0
 
-.PHONY: dev test bench build sizes check-go check-moto check-cfn-lint check-browser lint clean
+# The Python tools (moto_server, cfn-lint) are pinned in infra/tools/requirements.txt;
+# infra/tools/pytools.sh finds them in .venv/ or on PATH, or builds .venv/.
+# Recipes that run them, or run Go code that starts them, begin with $(PYTOOLS):
+# .venv/bin first on PATH when .venv/ is complete.
+PYTOOLS = PATH="$$(infra/tools/pytools.sh path)"
+
+.PHONY: dev test bench build sizes tools go-modules check-go check-moto check-cfn-lint check-browser lint clean
 
 ## dev: the whole system on loopback with a seeded demo district (console at http://127.0.0.1:8080)
-dev: check-go check-moto
-	$(GO) run ./infra/local
+dev: check-go check-moto go-modules
+	@echo "Compiling Rekey (the first time takes minutes; later runs reuse Go's build cache)..."
+	@$(GO) build -o .build/rekey-local ./infra/local
+	@$(PYTOOLS) exec .build/rekey-local
+
+# make dev needs no moto_server of its own when AWS_ENDPOINT_URL names an emulator.
+dev: MOTO_FLAGS := --endpoint-ok
 
 ## test: every test - formatting, vet, template lint, unit, integration (moto) and end-to-end
 # -timeout 30m: go test's default of 10 minutes per package is within reach of the browser tests
 # on a busy machine (about 6 minutes with seven other builds on two cores); each test's own waits
 # stop at infra/testwait's deadline, with a message, long before.
-test: check-go check-moto check-cfn-lint check-browser lint
-	$(GO) test -count=1 -timeout 30m ./...
+test: check-go check-moto check-cfn-lint check-browser go-modules lint
+	$(PYTOOLS) $(GO) test -count=1 -timeout 30m ./...
 
 ## bench: the benchmark figures, one `BENCH <name> <value> <unit>` line each (binary sizes last)
-bench: check-go check-moto
-	$(GO) run ./infra/bench
+bench: check-go check-moto go-modules
+	$(PYTOOLS) $(GO) run ./infra/bench
 	@$(MAKE) --no-print-directory sizes
 
-lint:
+lint: check-cfn-lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt: not formatted: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
-	cfn-lint template.yaml
+	$(PYTOOLS) cfn-lint template.yaml
+
+## tools: (re)build .venv/ with the pinned moto and cfn-lint (make dev/test do it when they are missing)
+tools:
+	@infra/tools/pytools.sh install
 
 ## build: stripped linux/arm64 bootstrap binaries, as SAM deploys them, into .build/
-build: check-go
+build: check-go go-modules
 	@for f in $(FUNCTIONS); do \
 	  GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags='-s -w' -o .build/$$f/bootstrap ./functions/$$f; \
 	done
@@ -43,11 +58,17 @@ check-go:
 	@command -v $(GO) >/dev/null || { echo "missing: Go 1.26 or newer - install it from https://go.dev/dl/" >&2; exit 1; }
 	@$(GO) version | awk '{split($$3,v,"."); if (v[2]+0 < 26) {print "missing: Go 1.26 or newer (found " $$3 ")" > "/dev/stderr"; exit 1}}'
 
+# go-modules downloads the Go modules on the first run and says so first; later
+# runs find every package they build in the module cache, offline.
+go-modules:
+	@GOPROXY=off $(GO) list -deps -test ./... >/dev/null 2>&1 || { \
+	  echo "Downloading Go modules (go mod download)..."; $(GO) mod download; }
+
 check-moto:
-	@command -v moto_server >/dev/null || { echo "missing: moto_server (local AWS) - install it with: pip install 'moto[server]'" >&2; exit 1; }
+	@infra/tools/pytools.sh ensure $(MOTO_FLAGS) moto_server
 
 check-cfn-lint:
-	@command -v cfn-lint >/dev/null || { echo "missing: cfn-lint (template checks) - install it with: pip install cfn-lint" >&2; exit 1; }
+	@infra/tools/pytools.sh ensure cfn-lint
 
 # The browser tests drive Debian's chromium headless and audit pages with
 # axe-core from npm (pinned in infra/browsertest/package-lock.json).

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/rekey/rekey/infra/moto"
 )
@@ -17,12 +18,23 @@ import (
 //go:embed motopatch.py
 var motoPatch string
 
+// motoPatchVersion is the moto whose internals motoPatch replaces, the one
+// pinned in infra/tools/requirements.txt.
+const motoPatchVersion = "5.2.1"
+
 // startMoto starts moto through infra/moto (with its serializing proxy),
-// patched as motoPatch says when python3 can import moto; otherwise moto
-// as installed.
+// patched as motoPatch says when python3 imports moto motoPatchVersion;
+// otherwise moto as installed, saying why.
 func startMoto(ctx context.Context) (*moto.Server, error) {
-	if err := exec.CommandContext(ctx, "python3", "-c", "import moto.dynamodb.models, moto.server").Run(); err != nil {
+	out, err := exec.CommandContext(ctx, "python3", "-c",
+		"import importlib.metadata, moto.dynamodb.models, moto.server; print(importlib.metadata.version('moto'))").Output()
+	if err != nil {
 		note("moto runs unpatched (python3 cannot import moto: %v); transactions will be slow", err)
+		return moto.Start(ctx)
+	}
+	if v := strings.TrimSpace(string(out)); v != motoPatchVersion {
+		note("moto %s is installed, but infra/bench/motopatch.py patches moto %s's internals: moto runs unpatched, transactions will be slow "+
+			"and the figures are not comparable - `make tools` installs moto %s (infra/tools/requirements.txt) into .venv/", v, motoPatchVersion, motoPatchVersion)
 		return moto.Start(ctx)
 	}
 	dir, err := os.MkdirTemp("", "rekey-bench-moto")

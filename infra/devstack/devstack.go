@@ -53,6 +53,9 @@ type Options struct {
 	// DispatchEvery is how often the schedule dispatcher ticks; a minute
 	// by default, as the EventBridge rule does.
 	DispatchEvery time.Duration
+	// Progress, when set, is told each step of Start as it begins, so that
+	// `make dev` can say what a slow first start is doing.
+	Progress func(step string)
 }
 
 // Stack is a running local system.
@@ -91,12 +94,20 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if opt.DispatchEvery <= 0 {
 		opt.DispatchEvery = time.Minute
 	}
+	if opt.Progress == nil {
+		opt.Progress = func(string) {}
+	}
 	s := &Stack{done: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
+	if endpoint := os.Getenv("AWS_ENDPOINT_URL"); endpoint != "" {
+		opt.Progress("using the AWS emulator at AWS_ENDPOINT_URL=" + endpoint)
+	} else {
+		opt.Progress("starting moto_server (local AWS)")
+	}
 	if err := s.awsEnvironment(ctx); err != nil {
 		return nil, err
 	}
@@ -108,6 +119,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	opt.Progress("creating the table, queues, task key and mail sender from template.yaml")
 	if err := stack.CreateTables(ctx, dynamodb.NewFromConfig(awsCfg), template, map[string]string{"Table": opt.Table}); err != nil {
 		return nil, fmt.Errorf("devstack: create tables: %w", err)
 	}
@@ -156,6 +168,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
+	opt.Progress("seeding the demo district unless the store holds it (hashing every demo password with argon2id takes longest)")
 	s.Demo, err = seed.Demo(ctx, s.App.Store, opt.Hasher, seed.Options{Password: s.Password, StudentsPerSchool: opt.StudentsPerSchool})
 	if err != nil {
 		listener.Close()

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/rekey/rekey/infra/seed"
@@ -20,16 +22,32 @@ const demoPassword = "correct horse battery staple"
 
 func startStack(t *testing.T) *Stack {
 	t.Helper()
+	var steps []string
+	wantSteps := []string{"starting moto_server", "creating the table", "seeding the demo district"}
+	if os.Getenv("AWS_ENDPOINT_URL") != "" {
+		wantSteps[0] = "using the AWS emulator at"
+	}
 	s, err := Start(context.Background(), Options{
 		Addr:              "127.0.0.1:0",
 		DemoPassword:      demoPassword,
 		StudentsPerSchool: 40,
 		SendRate:          500, // moto has no quota; keep the bulk tests quick
 		// A cheap hash keeps seeding fast; production cost is tested in shared/password.
-		Hasher: password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}},
+		Hasher:   password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}},
+		Progress: func(step string) { steps = append(steps, step) },
 	})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
+	}
+	// make dev prints these steps: a slow first start says what it is doing.
+	if len(steps) != len(wantSteps) {
+		t.Errorf("Start reported steps %q, want %d beginning %q", steps, len(wantSteps), wantSteps)
+	} else {
+		for i, want := range wantSteps {
+			if !strings.HasPrefix(steps[i], want) {
+				t.Errorf("step %d = %q, want it to begin %q", i, steps[i], want)
+			}
+		}
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {

@@ -32,11 +32,15 @@ func run() error {
 		addr = "127.0.0.1:8080"
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	fmt.Printf("Starting Rekey on %s:\n", addr)
 	s, err := devstack.Start(ctx, devstack.Options{
 		Addr:         addr,
 		DemoPassword: os.Getenv("REKEY_DEMO_PASSWORD"),
 		Table:        os.Getenv("REKEY_TABLE"),
 		Logger:       logger,
+		// Each step with the time since start: the first start on a busy
+		// machine takes a while, and should say where it is.
+		Progress: func(step string) { fmt.Printf("  %5.1fs  %s...\n", time.Since(began).Seconds(), step) },
 	})
 	if err != nil {
 		return err

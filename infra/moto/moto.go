@@ -15,6 +15,14 @@ import (
 	"time"
 )
 
+// InstallHint says how to get moto_server where a system-wide `pip install`
+// is refused (Debian and Ubuntu, PEP 668): the project's .venv/ with the
+// versions pinned in infra/tools/requirements.txt, which make builds itself.
+const InstallHint = "`make dev` and `make test` install the pinned moto into .venv/ when it is missing; by hand: " +
+	"python3 -m venv .venv && .venv/bin/pip install -r infra/tools/requirements.txt && export PATH=\"$PWD/.venv/bin:$PATH\" " +
+	"(on Debian and Ubuntu first: sudo apt-get install -y python3-venv); " +
+	"or set AWS_ENDPOINT_URL to an AWS emulator running elsewhere"
+
 // startupTimeout bounds how long Start waits for moto_server to answer. It
 // is generous because the wait ends as soon as moto answers (or exits):
 // moto_server starts in about a second on an idle machine but can take
@@ -39,7 +47,7 @@ type Server struct {
 func Start(ctx context.Context) (*Server, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		return nil, fmt.Errorf("moto: moto_server not found on PATH (install it with `pip install 'moto[server]'`): %w", err)
+		return nil, fmt.Errorf("moto: moto_server not found on PATH (%s): %w", InstallHint, err)
 	}
 	// Another process may grab the port between our probe and moto's bind;
 	// a second or third port nearly always works.

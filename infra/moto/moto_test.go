@@ -47,7 +47,16 @@ func TestStartWithoutMotoServer(t *testing.T) {
 		_ = s.Stop()
 		t.Fatal("Start() with moto_server missing: error = nil, want one")
 	}
-	if want := "pip install 'moto[server]'"; !strings.Contains(err.Error(), want) {
-		t.Errorf("Start() error = %q, want it to contain %q", err, want)
+	// The advice must work where a system-wide pip install is refused
+	// (Debian, Ubuntu): the pinned virtual environment, or another emulator.
+	for _, want := range []string{
+		"python3 -m venv .venv",
+		".venv/bin/pip install -r infra/tools/requirements.txt",
+		"apt-get install -y python3-venv",
+		"AWS_ENDPOINT_URL",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Start() error = %q, want it to contain %q", err, want)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func run(m *testing.M) int {
 		// Start bounds its own wait for moto_server to answer.
 		server, err := moto.Start(context.Background())
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "mototest: integration tests need moto_server (pip install 'moto[server]'): %v\n", err)
+			fmt.Fprintf(os.Stderr, "mototest: integration tests need moto_server: %v\n", err)
 			return 1
 		}
 		defer func() {
