@@ -31,6 +31,7 @@ const FALLBACK = {
   method_not_allowed: 'That action is not available.',
   unsupported_media_type: 'The request could not be read. Reload the page and try again.',
   conflict: 'Something changed at the same time. Try again.',
+  idempotency_key_reused: 'This form was already sent with other choices. Reload the page and start again.',
   network: 'Rekey cannot be reached. Check your connection and try again.',
 };
 
