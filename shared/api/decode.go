@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -30,20 +31,135 @@ func decodeJSON(r *http.Request, dst any) error {
 	if err != nil || mediaType != "application/json" {
 		return fail(rekey.ECodeUnsupportedMedia, "Send the body as application/json.")
 	}
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			if e := decodeError(err); rekey.ErrorCode(e) == rekey.ECodeBodyTooLarge {
-				return e
-			}
-		}
 		return fail(rekey.ECodeInvalidJSON, "The body must hold a single JSON value.")
 	}
+	if field, ok := invalidText(raw); ok {
+		return rekey.FieldError(rekey.ECodeInvalidInput, field,
+			fmt.Sprintf("Field %q holds an unpaired UTF-16 surrogate or invalid UTF-8; send valid Unicode text.", field))
+	}
 	return nil
+}
+
+// invalidText finds the first string in the valid JSON document data that
+// encoding/json would silently change: an escaped UTF-16 surrogate without
+// its other half ("\ud800") or bytes that are not UTF-8. Go replaces both
+// with U+FFFD, so a name would be stored other than it was sent, and the
+// decoded value cannot tell a replacement from a U+FFFD the client meant.
+// field names the string's place as error answers do: the object keys
+// leading to it joined by dots (an array's items are named by the array,
+// "selection.userIds"); a key at fault names itself.
+func invalidText(data []byte) (field string, found bool) {
+	type frame struct {
+		object    bool
+		key       string
+		expectKey bool
+	}
+	var stack []frame
+	path := func(last string) string {
+		var names []string
+		for _, f := range stack {
+			if f.object && f.key != "" {
+				names = append(names, f.key)
+			}
+		}
+		if last != "" {
+			names = append(names, last)
+		}
+		return strings.Join(names, ".")
+	}
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '{':
+			stack = append(stack, frame{object: true, expectKey: true})
+		case '[':
+			stack = append(stack, frame{})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
+		case '"':
+			end, ok := scanString(data, i+1)
+			raw := data[i : end+1]
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				var key string
+				_ = json.Unmarshal(raw, &key) // valid: the document was decoded
+				stack[n-1].key, stack[n-1].expectKey = key, false
+				if !ok {
+					return path(""), true
+				}
+			} else if !ok {
+				return path(""), true
+			}
+			i = end
+		}
+	}
+	return "", false
+}
+
+// scanString reads the JSON string whose contents start at data[start] (a
+// valid string: the document was decoded) and returns the index of its
+// closing quote and whether its text is valid Unicode: UTF-8 bytes, and
+// every escaped surrogate paired (a high one, U+D800–U+DBFF, followed at
+// once by an escaped low one, U+DC00–U+DFFF).
+func scanString(data []byte, start int) (end int, ok bool) {
+	ok = true
+	i := start
+	for i < len(data) && data[i] != '"' {
+		if data[i] != '\\' {
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				ok = false
+			}
+			i += size
+			continue
+		}
+		if i+1 < len(data) && data[i+1] != 'u' {
+			i += 2
+			continue
+		}
+		v, valid := hex4(data, i+2)
+		switch {
+		case !valid:
+			ok = false
+			i += 2
+		case v >= 0xd800 && v < 0xdc00:
+			if low, lowOK := hex4(data, i+8); lowOK && data[i+6] == '\\' && data[i+7] == 'u' && low >= 0xdc00 && low < 0xe000 {
+				i += 12
+				continue
+			}
+			ok = false
+			i += 6
+		case v >= 0xdc00 && v < 0xe000:
+			ok = false
+			i += 6
+		default:
+			i += 6
+		}
+	}
+	return i, ok
+}
+
+// hex4 reads the four hexadecimal digits at data[at:at+4].
+func hex4(data []byte, at int) (rune, bool) {
+	if at < 0 || at+4 > len(data) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(data[at:at+4]), 16, 32)
+	return rune(v), err == nil
 }
 
 // decodeError translates an encoding/json or body-limit error.
