@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -27,27 +28,51 @@ var errBodyTooLarge = fail(rekey.ECodeBodyTooLarge, fmt.Sprintf("The request bod
 // type and anything after the value are 400 invalid_json, and a body over
 // the limit is 413.
 func decodeJSON(r *http.Request, dst any) error {
+	_, err := decodeJSONBody(r, dst)
+	return err
+}
+
+// decodeJSONBody is decodeJSON that also returns the raw body.
+func decodeJSONBody(r *http.Request, dst any) ([]byte, error) {
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {
-		return fail(rekey.ECodeUnsupportedMedia, "Send the body as application/json.")
+		return nil, fail(rekey.ECodeUnsupportedMedia, "Send the body as application/json.")
 	}
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return decodeError(err)
+		return nil, decodeError(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return nil, decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fail(rekey.ECodeInvalidJSON, "The body must hold a single JSON value.")
+		return nil, fail(rekey.ECodeInvalidJSON, "The body must hold a single JSON value.")
 	}
 	if field, ok := invalidText(raw); ok {
-		return rekey.FieldError(rekey.ECodeInvalidInput, field,
+		return nil, rekey.FieldError(rekey.ECodeInvalidInput, field,
 			fmt.Sprintf("Field %q holds an unpaired UTF-16 surrogate or invalid UTF-8; send valid Unicode text.", field))
 	}
-	return nil
+	return raw, nil
+}
+
+// nullMember returns the first member (by name) of the JSON object body
+// whose value is null. A PATCH decodes into pointers, where null and a
+// missing member both become nil: without this, {"firstName": null} would
+// be a silent no-op. Null never means "clear" in this API; an optional
+// text field is cleared with "", as it always has been.
+func nullMember(body []byte) (string, bool) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return "", false // not an object: the decoder has already said so
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		if string(bytes.TrimSpace(members[name])) == "null" {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // invalidText finds the first string in the valid JSON document data that
@@ -272,13 +297,19 @@ func byID[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // patchByID is byID for PATCH: the body is decoded into a P (strictly, as
-// decodeJSON does) before do runs, and the result is 200.
+// decodeJSON does) before do runs, and the result is 200. A member sent as
+// null is 422 naming it: leave a field out to keep it.
 func patchByID[P, T any](s *Server, w http.ResponseWriter, r *http.Request, do func(ctx context.Context, id string, patch P) (T, error)) {
 	byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (T, error) {
 		var patch P
-		if err := decodeJSON(r, &patch); err != nil {
-			var zero T
+		var zero T
+		body, err := decodeJSONBody(r, &patch)
+		if err != nil {
 			return zero, err
+		}
+		if name, ok := nullMember(body); ok {
+			return zero, rekey.FieldError(rekey.ECodeInvalidInput, name,
+				fmt.Sprintf("Field %q cannot be null: leave it out to keep its value, or send a value (\"\" clears an optional text field).", name))
 		}
 		return do(ctx, id, patch)
 	})

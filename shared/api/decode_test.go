@@ -39,3 +39,24 @@ func TestInvalidText(t *testing.T) {
 		}
 	}
 }
+
+func TestNullMember(t *testing.T) {
+	for _, test := range []struct {
+		body string
+		name string // "" = none
+	}{
+		{`{"firstName":"Jo","version":1}`, ""},
+		{`{"firstName":"null","version":1}`, ""},
+		{`{"selection":{"role":null},"version":1}`, ""}, // nested: the member is an object
+		{`{"firstName":null}`, "firstName"},
+		{`{"version":1, "title" :  null }`, "title"},
+		{`{"lastName":null,"email":null}`, "email"}, // the first by name
+		{`null`, ""},
+		{`[null]`, ""},
+	} {
+		name, found := nullMember([]byte(test.body))
+		if found != (test.name != "") || name != test.name {
+			t.Errorf("nullMember(%s) = %q, %v; want %q", test.body, name, found, test.name)
+		}
+	}
+}
