@@ -518,9 +518,50 @@ func TestListUsersBadQuery(t *testing.T) {
 		{"?sort=name", 400, rekey.ECodeUnknownField, "sort"},
 		{"?role=student&role=teacher", 422, rekey.ECodeInvalidInput, "role"},
 		{"?cursor=garbage", 400, rekey.ECodeInvalidCursor, ""},
+		{"?schoolId=../x", 422, rekey.ECodeInvalidInput, "schoolId"},
+		{"?districtId=..%2Fx", 422, rekey.ECodeInvalidInput, "districtId"},
+		{"?districtId=d1%23x", 422, rekey.ECodeInvalidInput, "districtId"},
 	} {
 		rec := a.do("GET", "/api/users"+test.query, "", s.bearer()...)
 		wantError(t, rec, test.status, test.code, test.field)
+	}
+}
+
+// TestListSchoolsQuery: districtId must be an id (400 invalid_id naming
+// it), for every caller, whether or not their scope would use it.
+func TestListSchoolsQuery(t *testing.T) {
+	a := newTestAPI(t)
+	a.store.users["sup"] = rekey.User{ID: "sup", Username: "support.one", Role: rekey.RoleSupport, FirstName: "Sam", LastName: "Support",
+		Status: rekey.StatusActive, PasswordHash: "h:" + goodPassword, Version: 1, SessionGen: 1}
+	for _, test := range []struct {
+		actor, query string
+		status       int
+		code         string
+		want         []string // school ids, for 200
+	}{
+		{"support.one", "?districtId=d2", 200, "", []string{"s3"}},
+		{"support.one", "?districtId=../x", 400, rekey.ECodeInvalidID, nil},
+		{"support.one", "?districtId=..%2F..%2Fd1", 400, rekey.ECodeInvalidID, nil},
+		{"support.one", "?districtId=d1%00", 400, rekey.ECodeInvalidID, nil},
+		{"district.admin", "?districtId=../x", 400, rekey.ECodeInvalidID, nil},
+		{"district.admin", "", 200, "", []string{"s1", "s2"}},
+		{"teacher.one", "?districtId=../x", 400, rekey.ECodeInvalidID, nil},
+	} {
+		s := a.login(test.actor)
+		rec := a.do("GET", "/api/schools"+test.query, "", s.bearer()...)
+		if test.status != 200 {
+			wantError(t, rec, test.status, test.code, "districtId")
+			continue
+		}
+		got := decode[listResponse[rekey.School]](t, rec)
+		var ids []string
+		for _, sc := range got.Items {
+			ids = append(ids, sc.ID)
+		}
+		slices.Sort(ids)
+		if rec.Code != 200 || !slices.Equal(ids, test.want) {
+			t.Errorf("%s GET /api/schools%s = %d %v, want %v", test.actor, test.query, rec.Code, ids, test.want)
+		}
 	}
 }
 

@@ -270,6 +270,17 @@ func queryLimit(values url.Values) (int, error) {
 	return n, nil
 }
 
+// queryID returns the optional id query parameter name ("" when absent), or
+// 400 invalid_id naming it: an id such as "../x" must not reach a store
+// key.
+func queryID(values url.Values, name string) (string, error) {
+	id := values.Get(name)
+	if id != "" && !rekey.ValidID(id) {
+		return "", rekey.FieldError(rekey.ECodeInvalidID, name, fmt.Sprintf("%q is not a valid id.", name))
+	}
+	return id, nil
+}
+
 // pathID returns the {id} path segment, or 400 invalid_id.
 func pathID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
