@@ -766,6 +766,42 @@ func TestUserActivity(t *testing.T) {
 	}
 }
 
+// TestUserActivityClientIPs: a teacher reading a school admin's activity
+// does not see where they signed in from; the admin and the district
+// admin do.
+func TestUserActivityClientIPs(t *testing.T) {
+	a := newTestAPI(t)
+	sadm := a.store.users["teacher1"]
+	sadm.ID, sadm.Username, sadm.Email, sadm.Role = "sadm", "school.admin", "school.admin@example.org", rekey.RoleSchoolAdmin
+	a.store.users["sadm"] = sadm
+	a.login("school.admin") // from 192.0.2.10, as every test request
+	for _, test := range []struct {
+		viewer string
+		sees   bool
+	}{
+		{"teacher.one", false},
+		{"school.admin", true},
+		{"district.admin", true},
+	} {
+		rec := a.do("GET", "/api/users/sadm/activity", "", a.login(test.viewer).bearer()...)
+		page := decode[listResponse[rekey.AuditEntry]](t, rec)
+		var login *rekey.AuditEntry
+		for i, e := range page.Items {
+			if e.Action == rekey.ActionLoginSuccess {
+				login = &page.Items[i]
+			}
+		}
+		switch {
+		case rec.Code != 200 || login == nil:
+			t.Errorf("%s: activity = %d %s, want a sign-in entry", test.viewer, rec.Code, rec.Body)
+		case test.sees && login.ClientIP != "192.0.2.10":
+			t.Errorf("%s: sign-in entry %+v, want clientIp 192.0.2.10", test.viewer, *login)
+		case !test.sees && strings.Contains(rec.Body.String(), "192.0.2.10"):
+			t.Errorf("%s sees the address: %s", test.viewer, rec.Body)
+		}
+	}
+}
+
 func TestUnknownPathsAndMethods(t *testing.T) {
 	a := newTestAPI(t)
 	wantError(t, a.do("GET", "/api/nothing-here", ""), 404, rekey.ECodeNotFound, "")
