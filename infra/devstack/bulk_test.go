@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,6 +162,59 @@ func TestBulkResetsEndToEnd(t *testing.T) {
 			status, e := admin.do("POST", "/api/bulk-resets", test.body, nil)
 			if status != 422 || e.Field != test.field {
 				t.Errorf("%s = %d %+v, want 422 naming %s", test.name, status, e, test.field)
+			}
+		}
+	})
+
+	// SECURITY.md 19: a repeat returns the original task; the same key
+	// with a different body is 422 idempotency_key_reused.
+	t.Run("an Idempotency-Key is bound to its request", func(t *testing.T) {
+		one, two := school1[0].ID, school1[1].ID
+		post := func(body string) (int, string, apiError) {
+			t.Helper()
+			req, _ := http.NewRequest("POST", s.URL+"/api/bulk-resets", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+admin.token)
+			req.Header.Set("Idempotency-Key", "devstack-idem-1")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out struct {
+				TaskID string
+				Error  apiError
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatalf("POST /api/bulk-resets = %d, body not JSON: %v", resp.StatusCode, err)
+			}
+			return resp.StatusCode, out.TaskID, out.Error
+		}
+		first := `{"selection":{"mode":"selected","userIds":["` + one + `","` + two + `"]},"delivery":{"mode":"email_link"}}`
+		status, id, e := post(first)
+		if status != 202 || id == "" {
+			t.Fatalf("first POST = %d %+v, want 202", status, e)
+		}
+		defer waitForTask(t, admin, id)
+		for _, test := range []struct {
+			name   string
+			body   string
+			status int
+		}{
+			{"the same body", first, 202},
+			{"the same request, other spacing, field order and id order", `{ "delivery": {"mode": "email_link"},
+				"selection": {"userIds": ["` + two + `", "` + one + `"], "mode": "selected"} }`, 202},
+			{"another selection", `{"selection":{"mode":"selected","userIds":["` + one + `"]},"delivery":{"mode":"email_link"}}`, 422},
+			{"another delivery", `{"selection":{"mode":"selected","userIds":["` + one + `","` + two + `"]},"delivery":{"mode":"generated_passwords"}}`, 422},
+		} {
+			status, got, e := post(test.body)
+			switch {
+			case status != test.status:
+				t.Errorf("%s = %d %+v, want %d", test.name, status, e, test.status)
+			case status == 202 && got != id:
+				t.Errorf("%s = task %s, want the first task %s", test.name, got, id)
+			case status == 422 && (e.Code != rekey.ECodeIdempotencyKeyReused || e.Field != "Idempotency-Key"):
+				t.Errorf("%s = %+v, want idempotency_key_reused on Idempotency-Key", test.name, e)
 			}
 		}
 	})

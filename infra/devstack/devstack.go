@@ -56,6 +56,37 @@ type Options struct {
 	// Progress, when set, is told each step of Start as it begins, so that
 	// `make dev` can say what a slow first start is doing.
 	Progress func(step string)
+	// ReadTimeout bounds reading one whole request, body included;
+	// DefaultReadTimeout when zero. Tests shorten it.
+	ReadTimeout time.Duration
+}
+
+// Timeouts of the local HTTP server. Without them a client that sends less
+// body than its Content-Length (or half its headers) holds a connection
+// and a goroutine for ever. API Gateway, in front of the Lambdas, gives up
+// on a request after 30 seconds; the local runner does the same.
+const (
+	DefaultReadTimeout = 30 * time.Second
+	// maxReadHeaderTimeout bounds the headers alone, which are small.
+	maxReadHeaderTimeout = 10 * time.Second
+	// idleTimeout closes keep-alive connections nobody uses.
+	idleTimeout = 2 * time.Minute
+)
+
+// newHTTPServer returns the server of the local runner: h, with read
+// timeouts of readTimeout for a whole request (headers within the smaller
+// of it and maxReadHeaderTimeout) and idleTimeout between requests. There is
+// no write timeout: a large results.csv may take a while to download.
+func newHTTPServer(h http.Handler, readTimeout time.Duration) *http.Server {
+	if readTimeout <= 0 {
+		readTimeout = DefaultReadTimeout
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadTimeout:       readTimeout,
+		ReadHeaderTimeout: min(readTimeout, maxReadHeaderTimeout),
+		IdleTimeout:       idleTimeout,
+	}
 }
 
 // Stack is a running local system.
@@ -195,7 +226,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	// EventBridge never fires on moto: tick the schedule dispatcher here.
 	s.workers.Go(func() { s.tickDispatcher(workCtx, opt.DispatchEvery, opt.Logger) })
 
-	s.server = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.server = newHTTPServer(s.handler(), opt.ReadTimeout)
 	go func() { s.done <- s.server.Serve(listener) }()
 	return s, nil
 }

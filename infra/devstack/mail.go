@@ -40,11 +40,12 @@ func (m *recordingMailer) Send(ctx context.Context, msg mail.Message) (string, e
 	return id, nil
 }
 
-// Sent returns the emails sent so far, oldest first.
+// Sent returns the emails sent so far, oldest first; never nil, so that
+// GET /_local/mail answers [] rather than null before the first email.
 func (m *recordingMailer) Sent() []SentEmail {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]SentEmail(nil), m.sent...)
+	return append([]SentEmail{}, m.sent...)
 }
 
 // serveMail is GET /_local/mail: every email sent, newest last.

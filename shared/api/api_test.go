@@ -244,6 +244,7 @@ func TestLoginBadInput(t *testing.T) {
 		{`{"username":"","password":"x"}`, "", 422, rekey.ECodeInvalidInput, "username"},
 		{`{"username":"a"}`, "", 422, rekey.ECodeInvalidInput, "password"},
 		{`{"username":"a","password":"x","remember":true}`, "", 400, rekey.ECodeUnknownField, "remember"},
+		{`{"username":"a\udc00","password":"x"}`, "", 422, rekey.ECodeInvalidInput, "username"},
 		{`{"username":"a",`, "", 400, rekey.ECodeInvalidJSON, ""},
 		{`{"username":"a","password":"x"} {}`, "", 400, rekey.ECodeInvalidJSON, ""},
 		{`{"username":1,"password":"x"}`, "", 400, rekey.ECodeInvalidJSON, "username"},
@@ -517,9 +518,50 @@ func TestListUsersBadQuery(t *testing.T) {
 		{"?sort=name", 400, rekey.ECodeUnknownField, "sort"},
 		{"?role=student&role=teacher", 422, rekey.ECodeInvalidInput, "role"},
 		{"?cursor=garbage", 400, rekey.ECodeInvalidCursor, ""},
+		{"?schoolId=../x", 422, rekey.ECodeInvalidInput, "schoolId"},
+		{"?districtId=..%2Fx", 422, rekey.ECodeInvalidInput, "districtId"},
+		{"?districtId=d1%23x", 422, rekey.ECodeInvalidInput, "districtId"},
 	} {
 		rec := a.do("GET", "/api/users"+test.query, "", s.bearer()...)
 		wantError(t, rec, test.status, test.code, test.field)
+	}
+}
+
+// TestListSchoolsQuery: districtId must be an id (400 invalid_id naming
+// it), for every caller, whether or not their scope would use it.
+func TestListSchoolsQuery(t *testing.T) {
+	a := newTestAPI(t)
+	a.store.users["sup"] = rekey.User{ID: "sup", Username: "support.one", Role: rekey.RoleSupport, FirstName: "Sam", LastName: "Support",
+		Status: rekey.StatusActive, PasswordHash: "h:" + goodPassword, Version: 1, SessionGen: 1}
+	for _, test := range []struct {
+		actor, query string
+		status       int
+		code         string
+		want         []string // school ids, for 200
+	}{
+		{"support.one", "?districtId=d2", 200, "", []string{"s3"}},
+		{"support.one", "?districtId=../x", 400, rekey.ECodeInvalidID, nil},
+		{"support.one", "?districtId=..%2F..%2Fd1", 400, rekey.ECodeInvalidID, nil},
+		{"support.one", "?districtId=d1%00", 400, rekey.ECodeInvalidID, nil},
+		{"district.admin", "?districtId=../x", 400, rekey.ECodeInvalidID, nil},
+		{"district.admin", "", 200, "", []string{"s1", "s2"}},
+		{"teacher.one", "?districtId=../x", 400, rekey.ECodeInvalidID, nil},
+	} {
+		s := a.login(test.actor)
+		rec := a.do("GET", "/api/schools"+test.query, "", s.bearer()...)
+		if test.status != 200 {
+			wantError(t, rec, test.status, test.code, "districtId")
+			continue
+		}
+		got := decode[listResponse[rekey.School]](t, rec)
+		var ids []string
+		for _, sc := range got.Items {
+			ids = append(ids, sc.ID)
+		}
+		slices.Sort(ids)
+		if rec.Code != 200 || !slices.Equal(ids, test.want) {
+			t.Errorf("%s GET /api/schools%s = %d %v, want %v", test.actor, test.query, rec.Code, ids, test.want)
+		}
 	}
 }
 
@@ -619,6 +661,18 @@ func TestPatchUser(t *testing.T) {
 			body: `{"email":"not-an-email","version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "email"},
 		{name: "control characters in a name", actor: "teacher.one", target: "st1",
 			body: `{"lastName":"Smith\u0000\u001b[31m","version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "lastName"},
+		{name: "unpaired surrogate in a name", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"Jo\ud800","version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "firstName"},
+		{name: "invalid UTF-8 in a name", actor: "teacher.one", target: "st1",
+			body: "{\"lastName\":\"Sm\xffith\",\"version\":1}", status: 422, code: rekey.ECodeInvalidInput, field: "lastName"},
+		{name: "null for a required field", actor: "teacher.one", target: "st1",
+			body: `{"firstName":null,"version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "firstName"},
+		{name: "null for a clearable field", actor: "teacher.one", target: "st1",
+			body: `{"email": null ,"version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "email"},
+		{name: "null beside a change", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"Jo","grade":null,"version":1}`, status: 422, code: rekey.ECodeInvalidInput, field: "grade"},
+		{name: "null version", actor: "teacher.one", target: "st1",
+			body: `{"firstName":"Jo","version":null}`, status: 422, code: rekey.ECodeInvalidInput, field: "version"},
 		{name: "unknown field", actor: "teacher.one", target: "st1",
 			body: `{"firstName":"X","isAdmin":true,"version":1}`, status: 400, code: rekey.ECodeUnknownField, field: "isAdmin"},
 		{name: "managed field", actor: "teacher.one", target: "st1",
@@ -709,6 +763,42 @@ func TestUserActivity(t *testing.T) {
 	wantError(t, a.do("GET", "/api/users/st6/activity", "", s.bearer()...), 404, rekey.ECodeNotFound, "")
 	if rec := a.do("GET", "/api/users/st2/activity", "", s.bearer()...); !strings.Contains(rec.Body.String(), `"items":[]`) {
 		t.Errorf("empty activity = %s, want items []", rec.Body)
+	}
+}
+
+// TestUserActivityClientIPs: a teacher reading a school admin's activity
+// does not see where they signed in from; the admin and the district
+// admin do.
+func TestUserActivityClientIPs(t *testing.T) {
+	a := newTestAPI(t)
+	sadm := a.store.users["teacher1"]
+	sadm.ID, sadm.Username, sadm.Email, sadm.Role = "sadm", "school.admin", "school.admin@example.org", rekey.RoleSchoolAdmin
+	a.store.users["sadm"] = sadm
+	a.login("school.admin") // from 192.0.2.10, as every test request
+	for _, test := range []struct {
+		viewer string
+		sees   bool
+	}{
+		{"teacher.one", false},
+		{"school.admin", true},
+		{"district.admin", true},
+	} {
+		rec := a.do("GET", "/api/users/sadm/activity", "", a.login(test.viewer).bearer()...)
+		page := decode[listResponse[rekey.AuditEntry]](t, rec)
+		var login *rekey.AuditEntry
+		for i, e := range page.Items {
+			if e.Action == rekey.ActionLoginSuccess {
+				login = &page.Items[i]
+			}
+		}
+		switch {
+		case rec.Code != 200 || login == nil:
+			t.Errorf("%s: activity = %d %s, want a sign-in entry", test.viewer, rec.Code, rec.Body)
+		case test.sees && login.ClientIP != "192.0.2.10":
+			t.Errorf("%s: sign-in entry %+v, want clientIp 192.0.2.10", test.viewer, *login)
+		case !test.sees && strings.Contains(rec.Body.String(), "192.0.2.10"):
+			t.Errorf("%s sees the address: %s", test.viewer, rec.Body)
+		}
 	}
 }
 

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -26,24 +28,163 @@ var errBodyTooLarge = fail(rekey.ECodeBodyTooLarge, fmt.Sprintf("The request bod
 // type and anything after the value are 400 invalid_json, and a body over
 // the limit is 413.
 func decodeJSON(r *http.Request, dst any) error {
+	_, err := decodeJSONBody(r, dst)
+	return err
+}
+
+// decodeJSONBody is decodeJSON that also returns the raw body.
+func decodeJSONBody(r *http.Request, dst any) ([]byte, error) {
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {
-		return fail(rekey.ECodeUnsupportedMedia, "Send the body as application/json.")
+		return nil, fail(rekey.ECodeUnsupportedMedia, "Send the body as application/json.")
 	}
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err)
+		return nil, decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err != nil {
-			if e := decodeError(err); rekey.ErrorCode(e) == rekey.ECodeBodyTooLarge {
-				return e
+		return nil, fail(rekey.ECodeInvalidJSON, "The body must hold a single JSON value.")
+	}
+	if field, ok := invalidText(raw); ok {
+		return nil, rekey.FieldError(rekey.ECodeInvalidInput, field,
+			fmt.Sprintf("Field %q holds an unpaired UTF-16 surrogate or invalid UTF-8; send valid Unicode text.", field))
+	}
+	return raw, nil
+}
+
+// nullMember returns the first member (by name) of the JSON object body
+// whose value is null. A PATCH decodes into pointers, where null and a
+// missing member both become nil: without this, {"firstName": null} would
+// be a silent no-op. Null never means "clear" in this API; an optional
+// text field is cleared with "", as it always has been.
+func nullMember(body []byte) (string, bool) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return "", false // not an object: the decoder has already said so
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		if string(bytes.TrimSpace(members[name])) == "null" {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// invalidText finds the first string in the valid JSON document data that
+// encoding/json would silently change: an escaped UTF-16 surrogate without
+// its other half ("\ud800") or bytes that are not UTF-8. Go replaces both
+// with U+FFFD, so a name would be stored other than it was sent, and the
+// decoded value cannot tell a replacement from a U+FFFD the client meant.
+// field names the string's place as error answers do: the object keys
+// leading to it joined by dots (an array's items are named by the array,
+// "selection.userIds"); a key at fault names itself.
+func invalidText(data []byte) (field string, found bool) {
+	type frame struct {
+		object    bool
+		key       string
+		expectKey bool
+	}
+	var stack []frame
+	path := func(last string) string {
+		var names []string
+		for _, f := range stack {
+			if f.object && f.key != "" {
+				names = append(names, f.key)
 			}
 		}
-		return fail(rekey.ECodeInvalidJSON, "The body must hold a single JSON value.")
+		if last != "" {
+			names = append(names, last)
+		}
+		return strings.Join(names, ".")
 	}
-	return nil
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '{':
+			stack = append(stack, frame{object: true, expectKey: true})
+		case '[':
+			stack = append(stack, frame{})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
+		case '"':
+			end, ok := scanString(data, i+1)
+			raw := data[i : end+1]
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				var key string
+				_ = json.Unmarshal(raw, &key) // valid: the document was decoded
+				stack[n-1].key, stack[n-1].expectKey = key, false
+				if !ok {
+					return path(""), true
+				}
+			} else if !ok {
+				return path(""), true
+			}
+			i = end
+		}
+	}
+	return "", false
+}
+
+// scanString reads the JSON string whose contents start at data[start] (a
+// valid string: the document was decoded) and returns the index of its
+// closing quote and whether its text is valid Unicode: UTF-8 bytes, and
+// every escaped surrogate paired (a high one, U+D800–U+DBFF, followed at
+// once by an escaped low one, U+DC00–U+DFFF).
+func scanString(data []byte, start int) (end int, ok bool) {
+	ok = true
+	i := start
+	for i < len(data) && data[i] != '"' {
+		if data[i] != '\\' {
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				ok = false
+			}
+			i += size
+			continue
+		}
+		if i+1 < len(data) && data[i+1] != 'u' {
+			i += 2
+			continue
+		}
+		v, valid := hex4(data, i+2)
+		switch {
+		case !valid:
+			ok = false
+			i += 2
+		case v >= 0xd800 && v < 0xdc00:
+			if low, lowOK := hex4(data, i+8); lowOK && data[i+6] == '\\' && data[i+7] == 'u' && low >= 0xdc00 && low < 0xe000 {
+				i += 12
+				continue
+			}
+			ok = false
+			i += 6
+		case v >= 0xdc00 && v < 0xe000:
+			ok = false
+			i += 6
+		default:
+			i += 6
+		}
+	}
+	return i, ok
+}
+
+// hex4 reads the four hexadecimal digits at data[at:at+4].
+func hex4(data []byte, at int) (rune, bool) {
+	if at < 0 || at+4 > len(data) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(data[at:at+4]), 16, 32)
+	return rune(v), err == nil
 }
 
 // decodeError translates an encoding/json or body-limit error.
@@ -129,6 +270,17 @@ func queryLimit(values url.Values) (int, error) {
 	return n, nil
 }
 
+// queryID returns the optional id query parameter name ("" when absent), or
+// 400 invalid_id naming it: an id such as "../x" must not reach a store
+// key.
+func queryID(values url.Values, name string) (string, error) {
+	id := values.Get(name)
+	if id != "" && !rekey.ValidID(id) {
+		return "", rekey.FieldError(rekey.ECodeInvalidID, name, fmt.Sprintf("%q is not a valid id.", name))
+	}
+	return id, nil
+}
+
 // pathID returns the {id} path segment, or 400 invalid_id.
 func pathID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
@@ -156,13 +308,19 @@ func byID[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // patchByID is byID for PATCH: the body is decoded into a P (strictly, as
-// decodeJSON does) before do runs, and the result is 200.
+// decodeJSON does) before do runs, and the result is 200. A member sent as
+// null is 422 naming it: leave a field out to keep it.
 func patchByID[P, T any](s *Server, w http.ResponseWriter, r *http.Request, do func(ctx context.Context, id string, patch P) (T, error)) {
 	byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (T, error) {
 		var patch P
-		if err := decodeJSON(r, &patch); err != nil {
-			var zero T
+		var zero T
+		body, err := decodeJSONBody(r, &patch)
+		if err != nil {
 			return zero, err
+		}
+		if name, ok := nullMember(body); ok {
+			return zero, rekey.FieldError(rekey.ECodeInvalidInput, name,
+				fmt.Sprintf("Field %q cannot be null: leave it out to keep its value, or send a value (\"\" clears an optional text field).", name))
 		}
 		return do(ctx, id, patch)
 	})

@@ -39,6 +39,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeWeakPassword:           http.StatusUnprocessableEntity,
 	rekey.ECodeNoEmail:                http.StatusUnprocessableEntity,
 	rekey.ECodeResultsTooLarge:        http.StatusUnprocessableEntity,
+	rekey.ECodeIdempotencyKeyReused:   http.StatusUnprocessableEntity,
 	rekey.ECodeTooManyAttempts:        http.StatusTooManyRequests,
 	rekey.ECodeInternal:               http.StatusInternalServerError,
 }

@@ -153,6 +153,7 @@ func TestSchedulesAPI(t *testing.T) {
 	}
 	wantError(t, a.do("PATCH", "/api/schedules/"+created.ID, `{"enabled":true,"version":1}`, s.bearer()...), 409, rekey.ECodeVersionConflict, "")
 	wantError(t, a.do("PATCH", "/api/schedules/"+created.ID, `{"enabled":true}`, s.bearer()...), 422, rekey.ECodeInvalidInput, "version")
+	wantError(t, a.do("PATCH", "/api/schedules/"+created.ID, `{"expression":null,"version":2}`, s.bearer()...), 422, rekey.ECodeInvalidInput, "expression")
 	wantError(t, a.do("PATCH", "/api/schedules/"+created.ID, `{"createdBy":"x","version":2}`, s.bearer()...), 400, rekey.ECodeUnknownField, "createdBy")
 
 	wantError(t, a.do("POST", "/api/schedules", `{"name":"x","delivery":{"mode":"default_password","defaultPassword":"a long passphrase here"}}`, s.bearer()...),

@@ -121,7 +121,12 @@ func (s *Server) listSchools(w http.ResponseWriter, r *http.Request, p principal
 		s.writeError(w, r, err)
 		return
 	}
-	schools, err := s.users.Schools(r.Context(), p.user, q.Get("districtId"))
+	districtID, err := queryID(q, "districtId")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	schools, err := s.users.Schools(r.Context(), p.user, districtID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

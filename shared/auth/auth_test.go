@@ -483,3 +483,40 @@ func TestRealPasswordCheckIsTheDefault(t *testing.T) {
 		t.Errorf("default check = %v, want password.Check's %v", err, want)
 	}
 }
+
+// TestAuditKeepsClientIPApart: the address a sign-in or password change
+// came from is in the entry's ClientIP, never in its Detail, so that the
+// activity can show the entry to viewers who may not see the address.
+func TestAuditKeepsClientIPApart(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.svc.Login(ctx, "ada.user", goodPassword, clientIP, requestID)                    // success
+	w.svc.Login(ctx, "res.user", goodPassword, clientIP, requestID)                    // reset required
+	w.svc.Login(ctx, "dis.user", goodPassword, clientIP, requestID)                    // disabled
+	w.svc.ChangePassword(ctx, w.store.users["ada"], "wrong", "x", clientIP, requestID) // wrong current password
+	for range 10 {
+		w.clock.Add(time.Minute)
+		w.svc.Login(ctx, "old.user", "wrong password!", clientIP, requestID) // failures, then a lockout
+	}
+	seen := map[string]bool{}
+	for _, e := range w.store.audit {
+		if strings.Contains(e.Detail, clientIP) || strings.Contains(e.Detail, "from") {
+			t.Errorf("%s entry detail %q holds the address", e.Action, e.Detail)
+		}
+		if e.Action != rekey.ActionPasswordChange || e.Outcome != rekey.OutcomeSuccess {
+			if e.ClientIP != clientIP {
+				t.Errorf("%s (%s) entry ClientIP = %q, want %q", e.Action, e.Outcome, e.ClientIP, clientIP)
+			}
+		}
+		seen[e.Action+"/"+e.Outcome] = true
+	}
+	for _, want := range []string{
+		rekey.ActionLoginSuccess + "/" + rekey.OutcomeSuccess, rekey.ActionLoginFailure + "/" + rekey.OutcomeDenied,
+		rekey.ActionLoginFailure + "/" + rekey.OutcomeFailure, rekey.ActionLoginLockout + "/" + rekey.OutcomeDenied,
+		rekey.ActionPasswordChange + "/" + rekey.OutcomeFailure,
+	} {
+		if !seen[want] {
+			t.Errorf("no %s entry was written; seen %v", want, seen)
+		}
+	}
+}

@@ -36,7 +36,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 		return err
 	}
 	if ok, _ := s.verify(ctx, actor.PasswordHash, current); !ok {
-		s.audit(ctx, s.auditEntry(actor, rekey.ActionPasswordChange, rekey.OutcomeFailure, "wrong current password; from "+clientIP, requestID))
+		s.audit(ctx, s.auditFrom(actor, rekey.ActionPasswordChange, rekey.OutcomeFailure, "wrong current password", clientIP, requestID))
 		if err := s.recordFailure(ctx, account, client, &actor, clientIP, requestID); err != nil {
 			return err
 		}

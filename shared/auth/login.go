@@ -72,7 +72,7 @@ func (s *Service) Login(ctx context.Context, login, password, clientIP, requestI
 	ok, needsRehash := s.verify(ctx, hash, password)
 	switch {
 	case user.Status == rekey.StatusResetRequired && ok:
-		s.audit(ctx, s.auditEntry(user, rekey.ActionLoginFailure, rekey.OutcomeDenied, "password was reset by an administrator; from "+clientIP, requestID))
+		s.audit(ctx, s.auditFrom(user, rekey.ActionLoginFailure, rekey.OutcomeDenied, "password was reset by an administrator", clientIP, requestID))
 		return LoginResult{}, ErrPasswordResetRequired
 	case !ok:
 		return LoginResult{}, s.refuse(ctx, account, client, &user, "wrong password", clientIP, requestID)
@@ -88,7 +88,7 @@ func (s *Service) Login(ctx context.Context, login, password, clientIP, requestI
 	if err != nil {
 		return LoginResult{}, err
 	}
-	s.audit(ctx, s.auditEntry(user, rekey.ActionLoginSuccess, rekey.OutcomeSuccess, "from "+clientIP, requestID))
+	s.audit(ctx, s.auditFrom(user, rekey.ActionLoginSuccess, rekey.OutcomeSuccess, "", clientIP, requestID))
 	return LoginResult{Token: token, CSRFToken: csrf, MustChangePassword: user.MustChangePassword, User: user}, nil
 }
 
@@ -132,7 +132,7 @@ func (s *Service) verify(ctx context.Context, hash, password string) (ok, needsR
 // returns ErrInvalidCredentials (or the error of the counting itself).
 func (s *Service) refuse(ctx context.Context, account, client string, user *rekey.User, reason, clientIP, requestID string) error {
 	if user != nil {
-		s.audit(ctx, s.auditEntry(*user, rekey.ActionLoginFailure, rekey.OutcomeFailure, reason+"; from "+clientIP, requestID))
+		s.audit(ctx, s.auditFrom(*user, rekey.ActionLoginFailure, rekey.OutcomeFailure, reason, clientIP, requestID))
 	}
 	if err := s.recordFailure(ctx, account, client, user, clientIP, requestID); err != nil {
 		return err

@@ -227,6 +227,15 @@ func (s *Service) audit(ctx context.Context, entry rekey.AuditEntry) {
 	}
 }
 
+// auditFrom is auditEntry for an attempt from the network address
+// clientIP, which goes in its own field (never in the detail) so that
+// viewers who may not see it can be shown the entry without it.
+func (s *Service) auditFrom(user rekey.User, action, outcome, detail, clientIP, requestID string) rekey.AuditEntry {
+	e := s.auditEntry(user, action, outcome, detail, requestID)
+	e.ClientIP = clientIP
+	return e
+}
+
 // auditEntry starts an audit entry about user acting on their own account.
 func (s *Service) auditEntry(user rekey.User, action, outcome, detail, requestID string) rekey.AuditEntry {
 	return rekey.AuditEntry{

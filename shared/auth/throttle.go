@@ -136,8 +136,8 @@ func (s *Service) recordFailure(ctx context.Context, account, client string, use
 		return fmt.Errorf("auth: lock account: %w", err)
 	}
 	if user != nil {
-		detail := fmt.Sprintf("%d failed attempts; locked for %s; last from %s", a.Failures, s.cfg.LockFor, clientIP)
-		s.audit(ctx, s.auditEntry(*user, rekey.ActionLoginLockout, rekey.OutcomeDenied, detail, requestID))
+		detail := fmt.Sprintf("%d failed attempts; locked for %s", a.Failures, s.cfg.LockFor)
+		s.audit(ctx, s.auditFrom(*user, rekey.ActionLoginLockout, rekey.OutcomeDenied, detail, clientIP, requestID))
 	}
 	return nil
 }

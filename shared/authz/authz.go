@@ -13,6 +13,9 @@
 //	                support users excepted
 //	support         everyone                       everyone
 //
+// The network addresses in a user's activity (ActionSeeClientIPs) are for
+// the user, district admins and support only.
+//
 // Decisions the specification leaves open, taken the safe way:
 //   - Only an actor whose Status is active may do anything. Disabled actors are
 //     denied as the specification says; so are reset_required actors (an admin
@@ -47,6 +50,12 @@ const (
 	ActionView  Action = "view"  // read the record, its activity
 	ActionEdit  Action = "edit"  // change record fields
 	ActionReset Action = "reset" // reset the password (link / temporary / in a bulk task)
+	// ActionSeeClientIPs: read the network addresses in the target's
+	// activity (where they signed in from). An address locates a person
+	// and their home, so a viewer sees it only when their role needs it:
+	// the user themselves, district admins of the user's district and
+	// support; not a teacher or school admin looking at a colleague.
+	ActionSeeClientIPs Action = "see_client_ips"
 )
 
 // Allowed reports whether actor may perform a on target as they stand now.
@@ -64,6 +73,8 @@ func Allowed(actor, target rekey.User, a Action) bool {
 		return canEdit(actor, target)
 	case ActionReset:
 		return canReset(actor, target)
+	case ActionSeeClientIPs:
+		return canView(actor, target) && (isSelf(actor, target) || actor.Role == rekey.RoleSupport || actor.Role == rekey.RoleDistrictAdmin)
 	default:
 		return false
 	}

@@ -194,3 +194,36 @@ func TestAllowedActorState(t *testing.T) {
 		})
 	}
 }
+
+// TestAllowedSeeClientIPs: sign-in addresses are for the user, district
+// admins of their district and support; never for a viewer who cannot see
+// the user at all.
+func TestAllowedSeeClientIPs(t *testing.T) {
+	for _, test := range []struct {
+		actor  rekey.Role
+		target rekey.Role
+		at     place
+		want   bool
+	}{
+		{rekey.RoleSupport, rekey.RoleSchoolAdmin, otherDistrict, true},
+		{rekey.RoleDistrictAdmin, rekey.RoleSchoolAdmin, sameSchool, true},
+		{rekey.RoleDistrictAdmin, rekey.RoleTeacher, otherSchoolSameDist, true},
+		{rekey.RoleDistrictAdmin, rekey.RoleTeacher, otherDistrict, false},
+		{rekey.RoleSchoolAdmin, rekey.RoleTeacher, sameSchool, false},
+		{rekey.RoleSchoolAdmin, rekey.RoleSchoolAdmin, sameSchool, false},
+		{rekey.RoleTeacher, rekey.RoleSchoolAdmin, sameSchool, false},
+		{rekey.RoleTeacher, rekey.RoleStudent, sameSchool, false},
+		{rekey.RoleStudent, rekey.RoleStudent, sameSchool, false},
+	} {
+		actor, target := actorOf(test.actor), targetAt(test.target, test.at)
+		if got := Allowed(actor, target, ActionSeeClientIPs); got != test.want {
+			t.Errorf("Allowed(%s, %s at %v, see client IPs) = %v, want %v", test.actor, test.target, test.at, got, test.want)
+		}
+	}
+	for _, r := range rekey.Roles {
+		self := actorOf(r)
+		if !Allowed(self, self, ActionSeeClientIPs) {
+			t.Errorf("a %s may not see their own sign-in addresses", r)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package bulk
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,14 +87,15 @@ const IdempotencyKeep = 24 * time.Hour
 // staff can be in it), and each user's own context when reached. It is
 // never stored in clear: it is sealed with the task's data key.
 //
-// With an idempotencyKey, a repeat by the same initiator returns the task
-// the key first started (SECURITY.md 19), queuing it again if it never
-// left the queued state.
+// With an idempotencyKey, a repeat of the same request by the same
+// initiator returns the task the key first started (SECURITY.md 19),
+// queuing it again if it never left the queued state; the key with a
+// different request is 422 idempotency_key_reused.
 //
 // Errors: 422 invalid_input naming the field (selection.mode,
 // selection.userIds, selection.schoolId, selection.role, selection.grade,
 // delivery.mode, delivery.defaultPassword, Idempotency-Key), 422
-// weak_password on delivery.defaultPassword, rekey.ErrForbidden for actors
+// weak_password on delivery.defaultPassword, 422 idempotency_key_reused, rekey.ErrForbidden for actors
 // who may reset nobody.
 func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
@@ -134,10 +137,9 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	idem := ""
-	if idempotencyKey != "" {
-		sum := sha256.Sum256([]byte(idempotencyKey))
-		idem = initiator.ID + "#" + hex.EncodeToString(sum[:])
+	idem, err := idempotency(initiator.ID, idempotencyKey, sel, del)
+	if err != nil {
+		return rekey.Task{}, err
 	}
 	audit := rekey.AuditEntry{
 		ID: rekey.NewID(), At: now, DistrictID: initiator.DistrictID, ActorID: initiator.ID, ActorName: initiator.FullName(),
@@ -157,6 +159,36 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	}
 	s.log.InfoContext(ctx, "bulk: task started", "task", rec.Task.ID, "selection", string(sel.Mode), "delivery", string(del.Mode))
 	return taskView(rec, now), nil
+}
+
+// idempotency returns the claim of idempotencyKey ("" for none) by actor
+// for the request sel (normalised) and del.
+//
+// The request hash is an HMAC-SHA256 of the request's canonical form (the
+// decoded selection with its user ids sorted, and the delivery), so that
+// the same request sent with other whitespace, field order or user id
+// order is the same body. The delivery's default password is part of it
+// (another password is another request) but is never stored in clear; the
+// hash is keyed with the raw Idempotency-Key, which is stored only as its
+// SHA-256, so that a reader of the table cannot test guesses of the
+// password against it without also knowing the key.
+func idempotency(actorID, idempotencyKey string, sel rekey.Selection, del rekey.Delivery) (Idempotency, error) {
+	if idempotencyKey == "" {
+		return Idempotency{}, nil
+	}
+	sum := sha256.Sum256([]byte(idempotencyKey))
+	canonical := struct {
+		Selection rekey.Selection `json:"selection"`
+		Delivery  rekey.Delivery  `json:"delivery"`
+	}{sel, del}
+	canonical.Selection.UserIDs = slices.Sorted(slices.Values(sel.UserIDs))
+	body, err := json.Marshal(canonical)
+	if err != nil {
+		return Idempotency{}, fmt.Errorf("bulk: encode request for its hash: %w", err)
+	}
+	mac := hmac.New(sha256.New, []byte(idempotencyKey))
+	mac.Write(body)
+	return Idempotency{Key: actorID + "#" + hex.EncodeToString(sum[:]), RequestHash: hex.EncodeToString(mac.Sum(nil))}, nil
 }
 
 // repeat answers a repeated Idempotency-Key with the task it started,

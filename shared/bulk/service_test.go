@@ -23,7 +23,7 @@ type fakeStore struct {
 	districts map[string]rekey.District
 	schools   map[string]rekey.School
 	tasks     map[string]Record
-	keys      map[string]string // idempotency key → task id
+	keys      map[string]Idempotency // idempotency key → task id and request hash
 	chunks    map[string][]Chunk
 	secrets   map[string]Secrets
 	// userReads counts the GetUsers calls.
@@ -36,7 +36,7 @@ type fakeStore struct {
 
 func newFakeStore() *fakeStore {
 	f := &fakeStore{users: map[string]rekey.User{}, districts: map[string]rekey.District{}, schools: map[string]rekey.School{},
-		tasks: map[string]Record{}, keys: map[string]string{}, chunks: map[string][]Chunk{}, secrets: map[string]Secrets{}}
+		tasks: map[string]Record{}, keys: map[string]Idempotency{}, chunks: map[string][]Chunk{}, secrets: map[string]Secrets{}}
 	f.districts["d1"] = rekey.District{ID: "d1", Name: "Riverbend Unified"}
 	f.schools["s1"] = rekey.School{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary"}
 	f.schools["s2"] = rekey.School{ID: "s2", DistrictID: "d1", Name: "Hillcrest High"}
@@ -100,18 +100,21 @@ func (f *fakeStore) GetUsers(_ context.Context, ids []string) (map[string]rekey.
 	return out, nil
 }
 
-func (f *fakeStore) CreateTask(_ context.Context, rec Record, secrets *Secrets, key string, _ rekey.AuditEntry) (string, bool, error) {
+func (f *fakeStore) CreateTask(_ context.Context, rec Record, secrets *Secrets, idem Idempotency, _ rekey.AuditEntry) (string, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if id, ok := f.keys[key]; ok && key != "" {
-		return id, false, nil
+	if first, ok := f.keys[idem.Key]; ok && idem.Key != "" {
+		if first.RequestHash != idem.RequestHash {
+			return "", false, rekey.ErrIdempotencyKeyReused
+		}
+		return first.Key, false, nil
 	}
 	f.tasks[rec.Task.ID] = rec
 	if secrets != nil {
 		f.secrets[rec.Task.ID] = *secrets
 	}
-	if key != "" {
-		f.keys[key] = rec.Task.ID
+	if idem.Key != "" {
+		f.keys[idem.Key] = Idempotency{Key: rec.Task.ID, RequestHash: idem.RequestHash}
 	}
 	return rec.Task.ID, true, nil
 }
@@ -379,9 +382,83 @@ func TestStartRecordsAndQueues(t *testing.T) {
 	if want := []Message{{Kind: KindPlan, TaskID: task.ID, InitiatorID: "sa1"}}; !cmp.Equal(plans.messages, want) {
 		t.Errorf("queued %+v, want one plan message", plans.messages)
 	}
-	again, err := svc.Start(context.Background(), store.users["sa1"], sel, rekey.Delivery{Mode: rekey.DeliverEmailLink}, "k1", "req")
+	again, err := svc.Start(context.Background(), store.users["sa1"], sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}, "k1", "req")
 	if err != nil || again.ID != task.ID || len(store.tasks) != 1 {
 		t.Errorf("repeat with the key = %s, %v, %d tasks; want the original", again.ID, err, len(store.tasks))
+	}
+}
+
+// TestStartIdempotencyKeyBindsTheRequest: a repeated Idempotency-Key
+// returns the first task only for the same request (the same decoded
+// selection and delivery; user id order and duplicates do not matter);
+// any other request with it is 422 idempotency_key_reused, and starts
+// nothing (SECURITY.md 19).
+func TestStartIdempotencyKeyBindsTheRequest(t *testing.T) {
+	first := rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "t1"}}
+	pw := rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}
+	for _, test := range []struct {
+		name  string
+		actor string
+		sel   rekey.Selection
+		del   rekey.Delivery
+		same  bool // the first task comes back
+		code  string
+	}{
+		{"the same request", "sa1", first, pw, true, ""},
+		{"user ids in another order, one twice", "sa1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"t1", "st1", "t1"}}, pw, true, ""},
+		{"another default password", "sa1", first, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "purple otters juggle loudly"}, false, rekey.ECodeIdempotencyKeyReused},
+		{"another delivery", "sa1", first, rekey.Delivery{Mode: rekey.DeliverEmailLink}, false, rekey.ECodeIdempotencyKeyReused},
+		{"fewer users", "sa1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1"}}, pw, false, rekey.ECodeIdempotencyKeyReused},
+		{"another mode", "sa1", rekey.Selection{Mode: rekey.SelectAllExcept, UserIDs: []string{"st1", "t1"}}, pw, false, rekey.ECodeIdempotencyKeyReused},
+		{"a grade filter", "sa1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "t1"}, Grade: "7"}, pw, false, rekey.ECodeIdempotencyKeyReused},
+		{"another actor's key space", "da1", rekey.Selection{Mode: rekey.SelectAll}, rekey.Delivery{Mode: rekey.DeliverEmailLink}, false, ""},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			svc, store, plans := newTestService(t)
+			ctx := context.Background()
+			task, err := svc.Start(ctx, store.users["sa1"], first, pw, "k1", "req")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := svc.Start(ctx, store.users[test.actor], test.sel, test.del, "k1", "req")
+			switch {
+			case rekey.ErrorCode(err) != test.code:
+				t.Fatalf("repeat = %+v, %v; want code %q", got, err, test.code)
+			case test.code != "":
+				var e *rekey.Error
+				if !errors.As(err, &e) || e.Field != "Idempotency-Key" {
+					t.Errorf("repeat = %v, want the field Idempotency-Key", err)
+				}
+				if len(store.tasks) != 1 || len(plans.messages) != 1 {
+					t.Errorf("refused repeat left %d tasks, %d plan messages; want 1, 1", len(store.tasks), len(plans.messages))
+				}
+			case test.same && got.ID != task.ID:
+				t.Errorf("repeat = task %s, want the first, %s", got.ID, task.ID)
+			case !test.same && got.ID == task.ID:
+				t.Errorf("repeat = the first task %s, want a new one", got.ID)
+			}
+		})
+	}
+}
+
+func TestIdempotencyHashHidesTheDefaultPassword(t *testing.T) {
+	del := rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}
+	a, err := idempotency("sa1", "k1", rekey.Selection{Mode: rekey.SelectAll}, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := idempotency("sa1", "k2", rekey.Selection{Mode: rekey.SelectAll}, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(a.Key+a.RequestHash, "otters") || strings.Contains(a.Key, "k1") {
+		t.Errorf("idempotency = %+v holds the password or the raw key", a)
+	}
+	if a.RequestHash == b.RequestHash {
+		t.Error("the request hash does not depend on the key: a table reader could test password guesses against it")
+	}
+	if none, err := idempotency("sa1", "", rekey.Selection{Mode: rekey.SelectAll}, del); err != nil || none != (Idempotency{}) {
+		t.Errorf("idempotency without a key = %+v, %v; want none", none, err)
 	}
 }
 

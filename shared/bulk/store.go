@@ -28,16 +28,26 @@ type userReader interface {
 // taskWriter creates and ends tasks.
 //
 // CreateTask writes rec, secrets (when not nil) and audit unless
-// idempotencyKey (already scoped to the actor; "" for none) was used
-// before, in one transaction; it returns the id of the task the key
-// belongs to and whether it was created now. CancelTask sets a task that
+// idem.Key (already scoped to the actor; "" for none) was used before, in
+// one transaction; it returns the id of the task the key belongs to and
+// whether it was created now. A key used before with another
+// idem.RequestHash is rekey.ErrIdempotencyKeyReused. CancelTask sets a task that
 // is not finished to cancelled at audit.At, with audit, and returns it
 // (rekey.ErrConflict when it is finished). FailTask ends a task that
 // cannot run, saying why.
 type taskWriter interface {
-	CreateTask(ctx context.Context, rec Record, secrets *Secrets, idempotencyKey string, audit rekey.AuditEntry) (taskID string, created bool, err error)
+	CreateTask(ctx context.Context, rec Record, secrets *Secrets, idem Idempotency, audit rekey.AuditEntry) (taskID string, created bool, err error)
 	CancelTask(ctx context.Context, id, reason string, audit rekey.AuditEntry) (Record, error)
 	FailTask(ctx context.Context, id, reason string, at time.Time) error
+}
+
+// Idempotency is the Idempotency-Key a task claims: Key is the actor's id
+// and a hash of the header; RequestHash is a keyed hash of the request
+// that came with it, so that the key cannot start one task and then be
+// answered for another request (SECURITY.md 19).
+type Idempotency struct {
+	Key         string
+	RequestHash string
 }
 
 // taskReader reads tasks, their secrets and their chunks. GetTaskSecrets

@@ -35,6 +35,7 @@ type auditItem struct {
 	Before     map[string]any `dynamodbav:"before,omitempty"`
 	After      map[string]any `dynamodbav:"after,omitempty"`
 	Detail     string         `dynamodbav:"detail,omitempty"`
+	ClientIP   string         `dynamodbav:"clientIp,omitempty"`
 	RequestID  string         `dynamodbav:"requestId,omitempty"`
 }
 
@@ -46,7 +47,7 @@ func newAuditItem(e rekey.AuditEntry) auditItem {
 		ID: e.ID, At: formatTime(e.At), DistrictID: e.DistrictID,
 		ActorID: e.ActorID, ActorName: e.ActorName, TargetID: e.TargetID,
 		Action: e.Action, Outcome: e.Outcome, Before: e.Before, After: e.After,
-		Detail: e.Detail, RequestID: e.RequestID,
+		Detail: e.Detail, ClientIP: e.ClientIP, RequestID: e.RequestID,
 	}
 	// An anonymous event (e.g. a forgot-password request) has no actor and
 	// stays out of the actor index.
@@ -62,7 +63,7 @@ func (it auditItem) entry() (rekey.AuditEntry, error) {
 		ID: it.ID, At: p.parse("at", it.At), DistrictID: it.DistrictID,
 		ActorID: it.ActorID, ActorName: it.ActorName, TargetID: it.TargetID,
 		Action: it.Action, Outcome: it.Outcome, Before: it.Before, After: it.After,
-		Detail: it.Detail, RequestID: it.RequestID,
+		Detail: it.Detail, ClientIP: it.ClientIP, RequestID: it.RequestID,
 	}
 	return e, p.err
 }

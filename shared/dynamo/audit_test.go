@@ -36,7 +36,7 @@ func TestAudit(t *testing.T) {
 		}
 	}
 	// admin1's oldest entry is about u2.
-	other := rekey.AuditEntry{ID: "other", At: t0.Add(-time.Second), ActorID: "admin1", TargetID: "u2", Action: rekey.ActionResetLink}
+	other := rekey.AuditEntry{ID: "other", At: t0.Add(-time.Second), ActorID: "admin1", TargetID: "u2", Action: rekey.ActionResetLink, ClientIP: "192.0.2.7"}
 	if err := s.PutAudit(ctx, other); err != nil {
 		t.Fatalf("PutAudit(other) error: %v", err)
 	}

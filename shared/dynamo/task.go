@@ -161,11 +161,14 @@ func (it secretsItem) secrets() (bulk.Secrets, error) {
 }
 
 // idempotencyItem maps an actor's Idempotency-Key to the task it started.
+// RequestHash is absent on items written before it existed; those match
+// any request.
 type idempotencyItem struct {
-	PK     string `dynamodbav:"PK"`
-	SK     string `dynamodbav:"SK"`
-	TaskID string `dynamodbav:"taskId"`
-	TTL    int64  `dynamodbav:"ttl"`
+	PK          string `dynamodbav:"PK"`
+	SK          string `dynamodbav:"SK"`
+	TaskID      string `dynamodbav:"taskId"`
+	RequestHash string `dynamodbav:"requestHash,omitempty"`
+	TTL         int64  `dynamodbav:"ttl"`
 }
 
 // errKeyUsed is the private outcome of an Idempotency-Key used before.
@@ -173,9 +176,11 @@ var errKeyUsed = errors.New("idempotency key used")
 
 // CreateTask writes a new task (and its secrets and audit entry) in one
 // transaction; with an idempotency key (already scoped to the actor) it
-// also claims the key, and a key used before returns the task it started
-// instead, created false.
-func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.Secrets, idempotencyKey string, audit rekey.AuditEntry) (string, bool, error) {
+// also claims the key with its request hash, and a key used before returns
+// the task it started instead, created false, or
+// rekey.ErrIdempotencyKeyReused when it came with another request.
+func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.Secrets, idem bulk.Idempotency, audit rekey.AuditEntry) (string, bool, error) {
+	idempotencyKey := idem.Key
 	id := rec.Task.ID
 	if !rekey.ValidID(id) || rec.Task.CreatedAt.IsZero() {
 		return "", false, fmt.Errorf("dynamo: create task: id %q and createdAt are required", id)
@@ -193,7 +198,7 @@ func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.S
 	}
 	if idempotencyKey != "" {
 		step, err = s.txPut(idempotencyItem{
-			PK: idempotencyPrefix + idempotencyKey, SK: idempotencySK, TaskID: id,
+			PK: idempotencyPrefix + idempotencyKey, SK: idempotencySK, TaskID: id, RequestHash: idem.RequestHash,
 			TTL: ttlAfter(rec.Task.CreatedAt.Add(bulk.IdempotencyKeep)),
 		}, absent)
 		tx.add(step, err, errKeyUsed)
@@ -204,6 +209,9 @@ func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.S
 		var it idempotencyItem
 		if err := s.getItem(ctx, idempotencyPrefix+idempotencyKey, idempotencySK, &it); err != nil {
 			return "", false, fmt.Errorf("dynamo: create task: read idempotency key: %w", err)
+		}
+		if it.RequestHash != "" && it.RequestHash != idem.RequestHash {
+			return "", false, fmt.Errorf("dynamo: create task: %w", rekey.ErrIdempotencyKeyReused)
 		}
 		return it.TaskID, false, nil
 	}

@@ -30,13 +30,18 @@ func TestTaskLifecycle(t *testing.T) {
 	s, clock := newStore(t)
 	rec := testTask("task1", "d1", "sa1", t0)
 	secrets := &bulk.Secrets{SealedKey: []byte("sealed-key"), SealedDefaultPassword: []byte("sealed-pw"), ExpiresAt: t0.Add(24 * time.Hour)}
-	id, created, err := s.CreateTask(ctx, rec, secrets, "sa1#k", rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: bulk.ActionBulkStart})
+	idem := bulk.Idempotency{Key: "sa1#k", RequestHash: "hash-a"}
+	id, created, err := s.CreateTask(ctx, rec, secrets, idem, rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: bulk.ActionBulkStart})
 	if err != nil || id != "task1" || !created {
 		t.Fatalf("CreateTask = %s, %v, %v; want task1 created", id, created, err)
 	}
 	again := testTask("task2", "d1", "sa1", t0)
-	if id, created, err := s.CreateTask(ctx, again, nil, "sa1#k", rekey.AuditEntry{TargetID: "task2", Action: bulk.ActionBulkStart}); err != nil || id != "task1" || created {
+	if id, created, err := s.CreateTask(ctx, again, nil, idem, rekey.AuditEntry{TargetID: "task2", Action: bulk.ActionBulkStart}); err != nil || id != "task1" || created {
 		t.Errorf("CreateTask with a used key = %s, %v, %v; want task1, not created", id, created, err)
+	}
+	other := bulk.Idempotency{Key: "sa1#k", RequestHash: "hash-b"}
+	if id, created, err := s.CreateTask(ctx, again, nil, other, rekey.AuditEntry{TargetID: "task2", Action: bulk.ActionBulkStart}); !errors.Is(err, rekey.ErrIdempotencyKeyReused) || id != "" || created {
+		t.Errorf("CreateTask with a used key and another request = %s, %v, %v; want idempotency_key_reused", id, created, err)
 	}
 	if _, err := s.GetTask(ctx, "task2"); !errors.Is(err, rekey.ErrNotFound) {
 		t.Errorf("the refused task was written: %v", err)
@@ -144,7 +149,7 @@ func TestListAndCancelTasks(t *testing.T) {
 		if rec.Task.CreatedBy == "t1" {
 			rec.CreatorRole, rec.CreatorSchoolID = rekey.RoleTeacher, "s2"
 		}
-		if _, _, err := s.CreateTask(ctx, rec, nil, "", rekey.AuditEntry{TargetID: rec.Task.ID, Action: bulk.ActionBulkStart}); err != nil {
+		if _, _, err := s.CreateTask(ctx, rec, nil, bulk.Idempotency{}, rekey.AuditEntry{TargetID: rec.Task.ID, Action: bulk.ActionBulkStart}); err != nil {
 			t.Fatalf("CreateTask %d: %v", i, err)
 		}
 	}

@@ -34,6 +34,7 @@ const (
 	ECodeUnsupportedMedia       = "unsupported_media_type"
 	ECodeConflict               = "conflict"
 	ECodeResultsTooLarge        = "results_too_large"
+	ECodeIdempotencyKeyReused   = "idempotency_key_reused"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
@@ -99,4 +100,8 @@ var (
 	ErrConflict = &Error{Code: ECodeConflict, Message: "The request conflicts with the current state; try again."}
 	// ErrForbidden: the actor may not do this to this target.
 	ErrForbidden = &Error{Code: ECodeForbidden, Message: "You do not have permission to do that."}
+	// ErrIdempotencyKeyReused: an Idempotency-Key came back with another
+	// request than the one it started (SECURITY.md 19).
+	ErrIdempotencyKeyReused = &Error{Code: ECodeIdempotencyKeyReused, Field: "Idempotency-Key",
+		Message: "This Idempotency-Key was already used for a different request; send a new key for a new request."}
 )

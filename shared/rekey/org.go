@@ -83,7 +83,11 @@ type AuditEntry struct {
 	Before     map[string]any `json:"before,omitempty"`
 	After      map[string]any `json:"after,omitempty"`
 	Detail     string         `json:"detail,omitempty"`
-	RequestID  string         `json:"requestId"`
+	// ClientIP is the network address a sign-in (or a failed one) came
+	// from. It is blanked for viewers who may not see it
+	// (authz.ActionSeeClientIPs), so it is kept out of Detail.
+	ClientIP  string `json:"clientIp,omitempty"`
+	RequestID string `json:"requestId"`
 }
 
 // Audit actions.

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,15 @@ type bitset [4]uint64
 
 func (b *bitset) add(i int)     { b[i/64] |= 1 << (i % 64) }
 func (b bitset) has(i int) bool { return i >= 0 && i < 256 && b[i/64]&(1<<(i%64)) != 0 }
+
+// count returns how many members b has.
+func (b bitset) count() int {
+	n := 0
+	for _, w := range b {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
 
 // cronSpec is a parsed cron(...) expression. Exactly one of dom and dow is
 // in use (the other field was "?").

@@ -102,6 +102,33 @@ func parseRate(body string) (Expression, error) {
 	return Expression{text: fmt.Sprintf("rate(%d %s)", n, unit), every: time.Duration(n) * length}, nil
 }
 
+// MinInterval is the shortest time a new or edited schedule may leave
+// between two runs. Every run resets a whole selection's passwords; a
+// schedule that fires every few minutes would keep those users locked out
+// and flood their mailboxes, and is almost always a typo.
+const MinInterval = time.Hour
+
+// checkFrequency refuses an expression that can run twice within
+// MinInterval. A rate is at least an hour. A cron expression fires at every
+// minute of its minutes field in every hour it names, so it runs at most
+// once per clock hour, and never twice within an hour, exactly when that
+// field names a single minute: cron(0 7-9 * * ? *) runs at 07:00, 08:00,
+// 09:00; cron(0,30 7 * * ? *) runs twice at 07. The answer is the same
+// however far ahead one looks, so no occurrences need walking. (A
+// spring-forward night may still move one wall time next to another, as
+// it does for any zone with daylight saving.) Stored schedules are not
+// re-checked: Parse accepts what was saved before this rule.
+func (e Expression) checkFrequency() error {
+	const rule = "A schedule runs at most once an hour: use rate(1 hour) or longer, or cron() with one minute, such as cron(0 7 * * ? *) or cron(30 * * * ? *)."
+	switch {
+	case e.every > 0 && e.every < MinInterval:
+		return expressionError("%s", rule)
+	case e.cron != nil && e.cron.minutes.count() > 1:
+		return expressionError("%s", rule)
+	}
+	return nil
+}
+
 // String returns the expression in its canonical form (single spaces).
 func (e Expression) String() string { return e.text }
 

@@ -272,3 +272,66 @@ func TestLoadLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckFrequency: new schedules run at most once an hour; the rule is
+// said in the message, on the expression field.
+func TestCheckFrequency(t *testing.T) {
+	for _, test := range []struct {
+		expr string
+		ok   bool
+	}{
+		{"rate(1 minute)", false},
+		{"rate(59 minutes)", false},
+		{"rate(60 minutes)", true},
+		{"rate(90 minutes)", true},
+		{"rate(1 hour)", true},
+		{"rate(7 days)", true},
+		{"cron(* * * * ? *)", false},
+		{"cron(0/15 * * * ? *)", false},
+		{"cron(0,30 7 * * ? *)", false},
+		{"cron(0,59 7 1 9 ? *)", false},
+		{"cron(58-59 23 31 12 ? *)", false},
+		{"cron(0 * * * ? *)", true},
+		{"cron(30 7-9 * * ? *)", true},
+		{"cron(0 7 1 9 ? *)", true},
+		{"cron(59 0/1 ? * MON-FRI *)", true},
+	} {
+		expr, err := Parse(test.expr)
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", test.expr, err)
+		}
+		err = expr.checkFrequency()
+		if test.ok {
+			if err != nil {
+				t.Errorf("checkFrequency(%s) = %v, want accepted", test.expr, err)
+			}
+			continue
+		}
+		var re *rekey.Error
+		if !errors.As(err, &re) || re.Code != rekey.ECodeInvalidInput || re.Field != "expression" || !strings.Contains(re.Message, "at most once an hour") {
+			t.Errorf("checkFrequency(%s) = %v, want invalid_input on expression saying the rule", test.expr, err)
+		}
+		// The smallest gap between consecutive runs, walked over two days
+		// from the first run, agrees: the refused expressions run twice
+		// within an hour.
+		first := expr.Next(utc(t, "2026-01-01T00:00:00Z"), time.UTC)
+		if gap := smallestGap(expr, first.Add(-time.Minute), 48*time.Hour); gap >= time.Hour {
+			t.Errorf("%s: smallest gap over two days = %v, yet refused", test.expr, gap)
+		}
+	}
+}
+
+// smallestGap walks the occurrences of e in [from, from+horizon] (UTC).
+func smallestGap(e Expression, from time.Time, horizon time.Duration) time.Duration {
+	smallest := horizon
+	prev := e.Next(from, time.UTC)
+	for !prev.IsZero() && prev.Before(from.Add(horizon)) {
+		next := e.Next(prev, time.UTC)
+		if next.IsZero() {
+			break
+		}
+		smallest = min(smallest, next.Sub(prev))
+		prev = next
+	}
+	return smallest
+}

@@ -127,6 +127,9 @@ func TestCreateInvalid(t *testing.T) {
 		{"no expression", "da1", func(in *schedule.Input) { in.Expression = "" }, "expression"},
 		{"expression in the past", "da1", func(in *schedule.Input) { in.Expression = "cron(0 7 1 9 ? 2025)" }, "expression"},
 		{"expression that never runs", "da1", func(in *schedule.Input) { in.Expression = "cron(0 7 30 2 ? *)" }, "expression"},
+		{"every minute", "da1", func(in *schedule.Input) { in.Expression = "rate(1 minute)" }, "expression"},
+		{"every minute by cron", "da1", func(in *schedule.Input) { in.Expression = "cron(* * * * ? *)" }, "expression"},
+		{"twice an hour by cron", "da1", func(in *schedule.Input) { in.Expression = "cron(0,30 7 1 9 ? *)" }, "expression"},
 		{"no name", "da1", func(in *schedule.Input) { in.Name = "   " }, "name"},
 		{"long name", "da1", func(in *schedule.Input) { in.Name = strings.Repeat("é", 101) }, "name"},
 		{"control in name", "da1", func(in *schedule.Input) { in.Name = "Autumn\nresets" }, "name"},
@@ -305,7 +308,7 @@ func TestUpdate(t *testing.T) {
 		for field, patch := range map[string]schedule.Patch{
 			"delivery.mode":  {Delivery: &rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "a long and strong passphrase"}},
 			"timezone":       {Timezone: ptr("Nowhere/Special")},
-			"expression":     {Expression: ptr("rate(1 minutes)")},
+			"expression":     {Expression: ptr("rate(30 minutes)")},
 			"name":           {Name: ptr("")},
 			"selection.mode": {Selection: &rekey.Selection{}},
 		} {

@@ -86,11 +86,14 @@ type timing struct {
 }
 
 // checkTiming parses the expression (anchored at the schedule's creation)
-// and the time zone, and refuses an expression that would never run again
-// after now.
+// and the time zone, and refuses an expression that runs more often than
+// once an hour (MinInterval) or would never run again after now.
 func checkTiming(expression, timezone string, createdAt, now time.Time) (timing, error) {
 	expr, err := Parse(expression)
 	if err != nil {
+		return timing{}, err
+	}
+	if err := expr.checkFrequency(); err != nil {
 		return timing{}, err
 	}
 	loc, err := LoadLocation(timezone)

@@ -7,6 +7,8 @@ package users
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/rekey/rekey/shared/authz"
@@ -118,7 +120,8 @@ func (s *Service) Activity(ctx context.Context, actor rekey.User, id string, lim
 	if err != nil {
 		return rekey.AuditPage{}, err
 	}
-	if _, err := s.Get(ctx, actor, id); err != nil {
+	target, err := s.Get(ctx, actor, id)
+	if err != nil {
 		return rekey.AuditPage{}, err
 	}
 	page, err := s.store.ListAudit(ctx, id, limit, cursor)
@@ -128,7 +131,28 @@ func (s *Service) Activity(ctx context.Context, actor rekey.User, id string, lim
 	if page.Items == nil {
 		page.Items = []rekey.AuditEntry{}
 	}
+	if !authz.Allowed(actor, target, authz.ActionSeeClientIPs) {
+		for i, e := range page.Items {
+			page.Items[i] = withoutClientIP(e)
+		}
+	}
 	return page, nil
+}
+
+// legacyClientIP matches the address that sign-in entries written before
+// AuditEntry.ClientIP existed carry at the end of their detail: "from
+// 192.0.2.1", "wrong password; from 192.0.2.1", "10 failed attempts;
+// locked for 15m0s; last from 192.0.2.1".
+var legacyClientIP = regexp.MustCompile(`(^|; )(last )?from \S+$`)
+
+// withoutClientIP returns e with its network address removed, from its own
+// field and from the detail of older sign-in and password entries.
+func withoutClientIP(e rekey.AuditEntry) rekey.AuditEntry {
+	e.ClientIP = ""
+	if strings.HasPrefix(e.Action, "auth.") || e.Action == rekey.ActionPasswordChange {
+		e.Detail = legacyClientIP.ReplaceAllString(e.Detail, "")
+	}
+	return e
 }
 
 // pageLimit applies the default and bounds of a page size.

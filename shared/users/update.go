@@ -13,7 +13,8 @@ import (
 // Patch is an edit of one user record, as PATCH /api/users/{id} receives it:
 // each field is optional (nil leaves it unchanged) except Version, the
 // version the caller read, which every edit must send. The JSON names are
-// the API's, and the field names in error answers.
+// the API's, and the field names in error answers. The API refuses a
+// field sent as null (422): "" clears an optional text field.
 type Patch struct {
 	FirstName  *string       `json:"firstName"`
 	LastName   *string       `json:"lastName"`

@@ -519,3 +519,69 @@ func TestSchools(t *testing.T) {
 		})
 	}
 }
+
+// TestActivityClientIPs: the network addresses of sign-ins are shown only
+// to the user themselves, district admins and support; other viewers (a
+// teacher or school admin looking at a colleague) get the entries without
+// them, including entries written before the address had its own field.
+func TestActivityClientIPs(t *testing.T) {
+	const ip = "192.0.2.7"
+	entries := []rekey.AuditEntry{
+		{ID: "a1", TargetID: "sadmin1", Action: rekey.ActionLoginSuccess, Outcome: rekey.OutcomeSuccess, ClientIP: ip},
+		{ID: "a2", TargetID: "sadmin1", Action: rekey.ActionLoginSuccess, Outcome: rekey.OutcomeSuccess, Detail: "from " + ip},
+		{ID: "a3", TargetID: "sadmin1", Action: rekey.ActionLoginFailure, Outcome: rekey.OutcomeFailure, Detail: "wrong password; from " + ip},
+		{ID: "a4", TargetID: "sadmin1", Action: rekey.ActionLoginLockout, Outcome: rekey.OutcomeDenied, Detail: "10 failed attempts; locked for 15m0s; last from " + ip},
+		{ID: "a5", TargetID: "sadmin1", Action: rekey.ActionPasswordChange, Outcome: rekey.OutcomeFailure, Detail: "wrong current password; from " + ip},
+		{ID: "a6", TargetID: "sadmin1", Action: rekey.ActionUserUpdate, Outcome: rekey.OutcomeSuccess, Detail: "moved from Hillcrest"},
+	}
+	hidden := []rekey.AuditEntry{
+		{ID: "a6", TargetID: "sadmin1", Action: rekey.ActionUserUpdate, Outcome: rekey.OutcomeSuccess, Detail: "moved from Hillcrest"},
+		{ID: "a5", TargetID: "sadmin1", Action: rekey.ActionPasswordChange, Outcome: rekey.OutcomeFailure, Detail: "wrong current password"},
+		{ID: "a4", TargetID: "sadmin1", Action: rekey.ActionLoginLockout, Outcome: rekey.OutcomeDenied, Detail: "10 failed attempts; locked for 15m0s"},
+		{ID: "a3", TargetID: "sadmin1", Action: rekey.ActionLoginFailure, Outcome: rekey.OutcomeFailure, Detail: "wrong password"},
+		{ID: "a2", TargetID: "sadmin1", Action: rekey.ActionLoginSuccess, Outcome: rekey.OutcomeSuccess},
+		{ID: "a1", TargetID: "sadmin1", Action: rekey.ActionLoginSuccess, Outcome: rekey.OutcomeSuccess},
+	}
+	for _, test := range []struct {
+		viewer, target string
+		sees           bool
+	}{
+		{"sadmin1", "sadmin1", true},  // themselves
+		{"dadmin1", "sadmin1", true},  // their district admin
+		{"support1", "sadmin1", true}, // support
+		{"teacher1", "sadmin1", false},
+		{"sadmin2", "sadmin1", false},
+		{"sadmin1", "teacher1", false},
+		{"teacher2", "teacher1", false},
+		{"teacher1", "teacher1", true},
+	} {
+		t.Run(test.viewer+" on "+test.target, func(t *testing.T) {
+			store := newStore()
+			store.users["sadmin2"] = rekey.User{ID: "sadmin2", Role: rekey.RoleSchoolAdmin, DistrictID: "d1", SchoolID: "s1", Status: rekey.StatusActive, Username: "sadmin2"}
+			for _, e := range entries {
+				e.TargetID = test.target
+				store.audit = append(store.audit, e)
+			}
+			page, err := newTestService(store).Activity(context.Background(), store.users[test.viewer], test.target, 0, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(entries)
+			slices.Reverse(want)
+			if !test.sees {
+				want = slices.Clone(hidden)
+			}
+			for i := range want {
+				want[i].TargetID = test.target
+			}
+			if diff := cmp.Diff(want, page.Items); diff != "" {
+				t.Errorf("activity (-want +got):\n%s", diff)
+			}
+			for _, e := range page.Items {
+				if !test.sees && (e.ClientIP != "" || strings.Contains(e.Detail, ip)) {
+					t.Errorf("%s sees the address in %+v", test.viewer, e)
+				}
+			}
+		})
+	}
+}

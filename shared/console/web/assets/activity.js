@@ -11,7 +11,9 @@ export function changeList(entry) {
   const before = entry.before || {};
   const after = entry.after || {};
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-  if (keys.length === 0) return entry.detail ? h('span', { text: entry.detail }) : h('span', { class: 'muted', text: '—' });
+  // The server sends clientIp only to viewers who may see it.
+  const detail = [entry.detail, entry.clientIp ? `from ${entry.clientIp}` : ''].filter(Boolean).join('; ');
+  if (keys.length === 0) return detail ? h('span', { text: detail }) : h('span', { class: 'muted', text: '—' });
   const list = h('ul', { class: 'changes' });
   for (const k of keys) {
     list.append(
@@ -24,7 +26,7 @@ export function changeList(entry) {
       ),
     );
   }
-  if (entry.detail) list.append(h('li', { class: 'muted', text: entry.detail }));
+  if (detail) list.append(h('li', { class: 'muted', text: detail }));
   return list;
 }
 

@@ -181,7 +181,7 @@ export function mount(main, ctx) {
       autocomplete: 'off',
       spellcheck: 'false',
       value: EXAMPLES[0].expression,
-      hint: 'An EventBridge expression: cron(minutes hours day-of-month month day-of-week year) or rate(7 days). Times are in the time zone below.',
+      hint: 'An EventBridge expression: cron(minutes hours day-of-month month day-of-week year) or rate(7 days), at most once an hour. Times are in the time zone below.',
     });
     const examples = h('div', { class: 'examples', id: 'schedule-examples' }, h('span', { class: 'muted', text: 'Examples: ' }));
     for (const ex of EXAMPLES) {
