@@ -85,8 +85,8 @@ func (l AttemptLimit) wait(failures int) time.Duration {
 // one more attempt is allowed: fewer than Max counted and the wait after
 // the last one over. The wait is a function of the count, which a condition
 // expression cannot compute, so the condition lists the counts 0..Max-1 in
-// runs of equal wait: "failures BETWEEN 0 AND 4 OR (failures = 5 AND
-// lastFailureAt <= at-1s) OR …". A wait that grows up to a cap makes a
+// runs of equal wait: "failures <= 4 OR (failures = 5 AND lastFailureAt <=
+// at-1s) OR …". A wait that grows up to a cap makes a
 // handful of runs.
 func (l AttemptLimit) allows(at time.Time) expression.ConditionBuilder {
 	failures, last := expression.Name("failures"), expression.Name("lastFailureAt")
@@ -96,7 +96,17 @@ func (l AttemptLimit) allows(at time.Time) expression.ConditionBuilder {
 		for hi+1 < l.Max && l.wait(hi+1) == wait {
 			hi++
 		}
-		run := failures.Between(expression.Value(lo), expression.Value(hi))
+		// Not BETWEEN: moto's never holds for a count of 0 (its truth test
+		// takes the number 0 for a missing value).
+		var run expression.ConditionBuilder
+		switch {
+		case lo == hi:
+			run = failures.Equal(expression.Value(lo))
+		case lo == 0:
+			run = failures.LessThanEqual(expression.Value(hi))
+		default:
+			run = failures.GreaterThanEqual(expression.Value(lo)).And(failures.LessThanEqual(expression.Value(hi)))
+		}
 		if wait > 0 {
 			run = run.And(last.LessThanEqual(expression.Value(formatTime(at.Add(-wait)))))
 		}

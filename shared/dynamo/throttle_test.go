@@ -206,7 +206,15 @@ func TestReleaseAttempt(t *testing.T) {
 	s, clock := newStore(t)
 	const key = "CLIENT#192.0.2.1"
 	limit := AttemptLimit{Window: time.Minute, Max: 2}
+	// Given back down to no attempts in an open window, and counted again.
 	first, _, _ := s.ReserveAttempt(ctx, key, t0, limit)
+	if err := s.ReleaseAttempt(ctx, key, first); err != nil {
+		t.Fatalf("ReleaseAttempt error: %v", err)
+	}
+	first, reserved, err := s.ReserveAttempt(ctx, key, t0, limit)
+	if err != nil || !reserved || first.Failures != 1 || !first.FirstFailureAt.Equal(t0) {
+		t.Errorf("ReserveAttempt after releasing the only attempt = %+v, %v, %v; want the 1st attempt of the same window", first, reserved, err)
+	}
 	second, _, _ := s.ReserveAttempt(ctx, key, t0, limit)
 	if err := s.ReleaseAttempt(ctx, key, second); err != nil {
 		t.Fatalf("ReleaseAttempt error: %v", err)
