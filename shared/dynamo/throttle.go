@@ -90,6 +90,9 @@ func (l AttemptLimit) wait(failures int) time.Duration {
 // handful of runs.
 func (l AttemptLimit) allows(at time.Time) expression.ConditionBuilder {
 	failures, last := expression.Name("failures"), expression.Name("lastFailureAt")
+	if l.Wait == nil {
+		return failures.LessThan(expression.Value(l.Max))
+	}
 	var runs []expression.ConditionBuilder
 	for lo := 0; lo < l.Max; {
 		wait, hi := l.wait(lo), lo
