@@ -206,23 +206,33 @@ func (m *memStore) DeleteSession(_ context.Context, hash string) error {
 	return nil
 }
 
-func (m *memStore) RecordFailure(_ context.Context, key string, at time.Time, window time.Duration) (auth.Throttle, error) {
+func (m *memStore) ReserveAttempt(_ context.Context, key string, at time.Time, limit auth.AttemptLimit) (auth.Throttle, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t := m.throttles[key]
-	if t.Failures == 0 || at.Sub(t.FirstFailureAt) >= window {
+	if t.LockedUntil.After(at) {
+		return t, false, nil
+	}
+	if t.FirstFailureAt.IsZero() || at.Sub(t.FirstFailureAt) >= limit.Window {
 		t = auth.Throttle{Key: key, FirstFailureAt: at, LockedUntil: t.LockedUntil}
+	} else if t.Failures >= limit.Max || limit.Wait != nil && at.Before(t.LastFailureAt.Add(limit.Wait(t.Failures))) {
+		return t, false, nil
 	}
 	t.Failures++
 	t.LastFailureAt = at
 	m.throttles[key] = t
-	return t, nil
+	return t, true, nil
 }
 
-func (m *memStore) GetThrottle(_ context.Context, key string) (auth.Throttle, error) {
+func (m *memStore) ReleaseAttempt(_ context.Context, key string, reserved auth.Throttle) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.throttles[key], nil
+	t := m.throttles[key]
+	if t.Failures > 0 && t.FirstFailureAt.Equal(reserved.FirstFailureAt) {
+		t.Failures--
+		m.throttles[key] = t
+	}
+	return nil
 }
 
 func (m *memStore) LockThrottle(_ context.Context, key string, until time.Time) error {

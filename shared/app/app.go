@@ -223,14 +223,13 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 // throttles adapts the store's throttle records to the auth service's view.
 type throttles struct{ *dynamo.Store }
 
-func (t throttles) RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (auth.Throttle, error) {
-	th, err := t.Store.RecordFailure(ctx, key, at, window)
-	return auth.Throttle(th), err
+func (t throttles) ReserveAttempt(ctx context.Context, key string, at time.Time, limit auth.AttemptLimit) (auth.Throttle, bool, error) {
+	th, reserved, err := t.Store.ReserveAttempt(ctx, key, at, dynamo.AttemptLimit(limit))
+	return auth.Throttle(th), reserved, err
 }
 
-func (t throttles) GetThrottle(ctx context.Context, key string) (auth.Throttle, error) {
-	th, err := t.Store.GetThrottle(ctx, key)
-	return auth.Throttle(th), err
+func (t throttles) ReleaseAttempt(ctx context.Context, key string, th auth.Throttle) error {
+	return t.Store.ReleaseAttempt(ctx, key, dynamo.Throttle(th))
 }
 
 // Load is what every function's main does at cold start: read the

@@ -111,9 +111,9 @@ func TestLoginRefusals(t *testing.T) {
 		want                  error
 		wantAudit             []string
 	}{
-		{"unknown user", "nobody", goodPassword, ErrInvalidCredentials, nil},
-		{"unknown email", "nobody@example.org", goodPassword, ErrInvalidCredentials, nil},
-		{"empty login", "", goodPassword, ErrInvalidCredentials, nil},
+		{"unknown user", "nobody", goodPassword, ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
+		{"unknown email", "nobody@example.org", goodPassword, ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
+		{"empty login", "", goodPassword, ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
 		{"wrong password", "ada.user", "wrong password!", ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
 		{"disabled, right password", "dis.user", goodPassword, ErrInvalidCredentials, []string{rekey.ActionLoginFailure}},
 		{"reset required, voided password", "res.user", goodPassword, ErrPasswordResetRequired, []string{rekey.ActionLoginFailure}},
@@ -127,6 +127,11 @@ func TestLoginRefusals(t *testing.T) {
 			}
 			if diff := cmp.Diff(test.wantAudit, w.store.auditActions()); diff != "" {
 				t.Errorf("audit actions (-want +got):\n%s", diff)
+			}
+			for _, e := range w.store.audit {
+				if text := fmt.Sprintf("%+v", e); test.login != "" && strings.Contains(text, test.login) || strings.Contains(text, test.password) {
+					t.Errorf("audit entry holds the typed name or password: %s", text)
+				}
 			}
 			if len(w.store.sessions) != 0 {
 				t.Errorf("a refused sign-in stored %d sessions", len(w.store.sessions))
@@ -241,6 +246,82 @@ func TestLoginThrottlesAccounts(t *testing.T) {
 	}
 }
 
+func TestLoginLockCoversEveryNameOfTheAccount(t *testing.T) {
+	// Failures count against the user, whichever of their names was typed:
+	// a lock earned under one name holds under the other, and failures
+	// spread over both names add up.
+	for _, test := range []struct {
+		name       string
+		failWith   []string // the ten failing sign-ins take turns at these names
+		signInWith string
+	}{
+		{"locked by username, sign in by email", []string{"ada.user"}, "ada@example.org"},
+		{"locked by email, sign in by username", []string{"Ada@Example.org"}, "ada.user"},
+		{"failures under both names, sign in by username", []string{"ada.user", "ada@example.org"}, "ADA.USER"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			for i := range 10 {
+				w.clock.Add(time.Minute) // past every delay: only the lock can refuse
+				login := test.failWith[i%len(test.failWith)]
+				if _, err := w.svc.Login(context.Background(), login, "wrong password!", clientIP, requestID); err != ErrInvalidCredentials {
+					t.Fatalf("failure %d with %q: error %v, want ErrInvalidCredentials", i+1, login, err)
+				}
+			}
+			w.clock.Add(time.Minute)
+			_, err := w.svc.Login(context.Background(), test.signInWith, goodPassword, clientIP, requestID)
+			if got := outcome(err); got != (attempt{rekey.ECodeTooManyAttempts, 14 * time.Minute}) {
+				t.Errorf("Login(%q) with the right password after the lock = %+v, want too_many_attempts for 14m", test.signInWith, got)
+			}
+			if len(w.store.sessions) != 0 {
+				t.Errorf("a locked account got %d sessions", len(w.store.sessions))
+			}
+		})
+	}
+}
+
+func TestLoginFailuresCostTheSameForUnknownAndKnownUsers(t *testing.T) {
+	// The deterministic half of "the timing for unknown user and wrong
+	// password is the same": the same store requests, in the same order, at
+	// every stage of the throttle (SECURITY.md 5).
+	calls := func(login string) [][]string {
+		w := newWorld(t)
+		r := &recorder{store: w.store, throttles: w.throttles}
+		svc := NewService(Config{}, Deps{Store: r, Throttles: r, Hasher: w.hasher, Now: w.clock.Now})
+		var stages [][]string
+		// Five free failures, one refused for its delay, five more failures
+		// (the last locks), one refused by the lock.
+		m := time.Minute
+		for _, wait := range []time.Duration{0, 0, 0, 0, 0, 0, m, m, m, m, m, m} {
+			w.clock.Add(wait)
+			svc.Login(context.Background(), login, "wrong password!", clientIP, requestID)
+			stages = append(stages, r.take())
+		}
+		return stages
+	}
+	for _, test := range []struct{ known, unknown string }{
+		{"ada.user", "nobody"},
+		{"ada@example.org", "nobody@example.org"},
+		{"dis.user", "nobody"}, // disabled: refused with the right password too
+	} {
+		known, unknown := calls(test.known), calls(test.unknown)
+		if diff := cmp.Diff(known, unknown); diff != "" {
+			t.Errorf("store calls of failed sign-ins differ (-%s +%s):\n%s", test.known, test.unknown, diff)
+		}
+		lookup := "GetUserByUsername"
+		if strings.Contains(test.known, "@") {
+			lookup = "GetUserByEmail"
+		}
+		failure := []string{lookup, "ReserveAttempt", "ReserveAttempt", "PutAudit"}
+		refused := []string{lookup, "ReserveAttempt", "ReserveAttempt", "ReleaseAttempt"}
+		locking := []string{lookup, "ReserveAttempt", "ReserveAttempt", "LockThrottle", "PutAudit"}
+		want := [][]string{failure, failure, failure, failure, failure, refused, failure, failure, failure, failure, locking, refused}
+		if diff := cmp.Diff(want, known); diff != "" {
+			t.Errorf("store calls of failed sign-ins with %q (-want +got):\n%s", test.known, diff)
+		}
+	}
+}
+
 func TestLoginSuccessClearsFailures(t *testing.T) {
 	w := newWorld(t)
 	for range 4 {
@@ -249,7 +330,7 @@ func TestLoginSuccessClearsFailures(t *testing.T) {
 	if _, err := w.svc.Login(context.Background(), "ada.user", goodPassword, clientIP, requestID); err != nil {
 		t.Fatalf("Login error = %v", err)
 	}
-	if got := w.throttles.m[accountKey("ada.user")]; got.Failures != 0 {
+	if got := w.throttles.m[userKey("ada")]; got.Failures != 0 {
 		t.Errorf("account failures after success = %d, want 0", got.Failures)
 	}
 }

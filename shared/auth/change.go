@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -31,17 +30,25 @@ var errSamePassword = &rekey.Error{
 // every session of the user, this one included: the client must sign in
 // again (SECURITY.md 13). actor is the user as Authenticate returned it.
 func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current, next, clientIP, requestID string) error {
-	account, client := accountKey(strings.ToLower(actor.Username)), clientKey(clientIP)
-	if err := s.checkThrottles(ctx, account, client); err != nil {
+	r, err := s.reserve(ctx, userKey(actor.ID), clientKey(clientIP))
+	if err != nil {
 		return err
 	}
 	if ok, _ := s.verify(ctx, actor.PasswordHash, current); !ok {
 		s.audit(ctx, s.auditFrom(actor, rekey.ActionPasswordChange, rekey.OutcomeFailure, "wrong current password", clientIP, requestID))
-		if err := s.recordFailure(ctx, account, client, &actor, clientIP, requestID); err != nil {
+		locked, err := s.failed(ctx, r)
+		if locked {
+			detail := fmt.Sprintf("%d failed attempts; locked for %s", r.accountCount.Failures, s.cfg.LockFor)
+			s.audit(ctx, s.auditFrom(actor, rekey.ActionLoginLockout, rekey.OutcomeDenied, detail, clientIP, requestID))
+		}
+		if err != nil {
 			return err
 		}
 		return ErrWrongCurrentPassword
 	}
+	// The right current password: the attempt was no failure, whatever
+	// becomes of the new password.
+	s.succeeded(ctx, r)
 	if next == current {
 		return errSamePassword
 	}
@@ -71,7 +78,6 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 	if err := s.store.UpdateUser(ctx, actor, after, &entry); err != nil {
 		return fmt.Errorf("auth: store new password: %w", err)
 	}
-	s.clearFailures(ctx, account)
 
 	if s.notifier != nil {
 		if err := s.notifier.PasswordChanged(ctx, after, requestID); err != nil {

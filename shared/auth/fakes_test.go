@@ -155,23 +155,33 @@ type fakeThrottles struct {
 
 func newFakeThrottles() *fakeThrottles { return &fakeThrottles{m: map[string]Throttle{}} }
 
-func (f *fakeThrottles) RecordFailure(_ context.Context, key string, at time.Time, window time.Duration) (Throttle, error) {
+func (f *fakeThrottles) ReserveAttempt(_ context.Context, key string, at time.Time, limit AttemptLimit) (Throttle, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := f.m[key]
-	if t.Failures == 0 || at.Sub(t.FirstFailureAt) >= window {
+	if t.LockedUntil.After(at) {
+		return t, false, nil
+	}
+	if t.FirstFailureAt.IsZero() || at.Sub(t.FirstFailureAt) >= limit.Window {
 		t = Throttle{Key: key, FirstFailureAt: at, LockedUntil: t.LockedUntil}
+	} else if t.Failures >= limit.Max || limit.Wait != nil && at.Before(t.LastFailureAt.Add(limit.Wait(t.Failures))) {
+		return t, false, nil
 	}
 	t.Failures++
 	t.LastFailureAt = at
 	f.m[key] = t
-	return t, nil
+	return t, true, nil
 }
 
-func (f *fakeThrottles) GetThrottle(_ context.Context, key string) (Throttle, error) {
+func (f *fakeThrottles) ReleaseAttempt(_ context.Context, key string, reserved Throttle) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.m[key], nil
+	t := f.m[key]
+	if t.Failures > 0 && t.FirstFailureAt.Equal(reserved.FirstFailureAt) {
+		t.Failures--
+		f.m[key] = t
+	}
+	return nil
 }
 
 func (f *fakeThrottles) LockThrottle(_ context.Context, key string, until time.Time) error {
@@ -225,4 +235,103 @@ type fakeNotifier struct{ notified []string }
 func (n *fakeNotifier) PasswordChanged(_ context.Context, u rekey.User, _ string) error {
 	n.notified = append(n.notified, u.ID)
 	return nil
+}
+
+// recorder passes every store and throttle call on to a fakeStore and a
+// fakeThrottles and records the name of each method called, in order.
+type recorder struct {
+	store     *fakeStore
+	throttles *fakeThrottles
+	mu        sync.Mutex
+	calls     []string
+}
+
+func (r *recorder) record(method string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, method)
+}
+
+// take returns the calls recorded so far and forgets them.
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	calls := r.calls
+	r.calls = nil
+	return calls
+}
+
+func (r *recorder) GetUser(ctx context.Context, id string) (rekey.User, error) {
+	r.record("GetUser")
+	return r.store.GetUser(ctx, id)
+}
+
+func (r *recorder) GetUserByUsername(ctx context.Context, username string) (rekey.User, error) {
+	r.record("GetUserByUsername")
+	return r.store.GetUserByUsername(ctx, username)
+}
+
+func (r *recorder) GetUserByEmail(ctx context.Context, email string) (rekey.User, error) {
+	r.record("GetUserByEmail")
+	return r.store.GetUserByEmail(ctx, email)
+}
+
+func (r *recorder) UpdateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
+	r.record("UpdateUser")
+	return r.store.UpdateUser(ctx, before, after, audit)
+}
+
+func (r *recorder) PutAudit(ctx context.Context, e rekey.AuditEntry) error {
+	r.record("PutAudit")
+	return r.store.PutAudit(ctx, e)
+}
+
+func (r *recorder) GetDistrict(ctx context.Context, id string) (rekey.District, error) {
+	r.record("GetDistrict")
+	return r.store.GetDistrict(ctx, id)
+}
+
+func (r *recorder) GetSchool(ctx context.Context, id string) (rekey.School, error) {
+	r.record("GetSchool")
+	return r.store.GetSchool(ctx, id)
+}
+
+func (r *recorder) PutSession(ctx context.Context, s rekey.Session) error {
+	r.record("PutSession")
+	return r.store.PutSession(ctx, s)
+}
+
+func (r *recorder) GetSession(ctx context.Context, hash string) (rekey.Session, error) {
+	r.record("GetSession")
+	return r.store.GetSession(ctx, hash)
+}
+
+func (r *recorder) TouchSession(ctx context.Context, hash string, at time.Time) error {
+	r.record("TouchSession")
+	return r.store.TouchSession(ctx, hash, at)
+}
+
+func (r *recorder) DeleteSession(ctx context.Context, hash string) error {
+	r.record("DeleteSession")
+	return r.store.DeleteSession(ctx, hash)
+}
+
+func (r *recorder) ReserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (Throttle, bool, error) {
+	r.record("ReserveAttempt")
+	return r.throttles.ReserveAttempt(ctx, key, at, limit)
+}
+
+func (r *recorder) ReleaseAttempt(ctx context.Context, key string, t Throttle) error {
+	r.record("ReleaseAttempt")
+	return r.throttles.ReleaseAttempt(ctx, key, t)
+}
+
+func (r *recorder) LockThrottle(ctx context.Context, key string, until time.Time) error {
+	r.record("LockThrottle")
+	return r.throttles.LockThrottle(ctx, key, until)
+}
+
+func (r *recorder) ClearThrottle(ctx context.Context, key string) error {
+	r.record("ClearThrottle")
+	return r.throttles.ClearThrottle(ctx, key)
 }

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -44,43 +46,51 @@ type LoginResult struct {
 // account alike, with ErrPasswordResetRequired for the password an
 // administrator voided, and with a *TooManyAttemptsError while the account
 // or client is throttled.
+//
+// The attempt is counted against the account (the user, whichever of their
+// names was typed) and the client before the password is checked, so that
+// parallel guesses cannot all slip past the limits (SECURITY.md 5). An
+// unknown name and a wrong password cost the same store requests — one read
+// of the name, the two reservations, one audit entry — so that neither the
+// answer nor its timing says whether the user exists.
 func (s *Service) Login(ctx context.Context, login, password, clientIP, requestID string) (LoginResult, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	if len(login) > maxLoginLen {
 		login = ""
 	}
-	account, client := accountKey(login), clientKey(clientIP)
-	if err := s.checkThrottles(ctx, account, client); err != nil {
+	user, found, err := s.lookup(ctx, login)
+	if err != nil {
 		return LoginResult{}, err
 	}
-
-	user, found, err := s.lookup(ctx, login)
+	r, err := s.reserve(ctx, accountKey(login, user, found), clientKey(clientIP))
 	if err != nil {
 		return LoginResult{}, err
 	}
 	if !found {
 		s.hasher.Burn(password)
-		return LoginResult{}, s.refuse(ctx, account, client, nil, "", clientIP, requestID)
+		return LoginResult{}, s.refuse(ctx, r, s.unknownNameEntry(login, requestID), "unknown sign-in name", clientIP)
 	}
 
 	// A reset_required user's password was voided; only the voided one is
-	// checked, and only to say why it no longer works.
+	// checked, and only to say why it no longer works. The attempt stays
+	// counted: the voided password opens nothing.
 	hash := user.PasswordHash
 	if user.Status == rekey.StatusResetRequired {
 		hash = user.VoidedPasswordHash
 	}
 	ok, needsRehash := s.verify(ctx, hash, password)
+	entry := s.auditEntry(user, rekey.ActionLoginFailure, rekey.OutcomeFailure, "", requestID)
 	switch {
 	case user.Status == rekey.StatusResetRequired && ok:
 		s.audit(ctx, s.auditFrom(user, rekey.ActionLoginFailure, rekey.OutcomeDenied, "password was reset by an administrator", clientIP, requestID))
 		return LoginResult{}, ErrPasswordResetRequired
 	case !ok:
-		return LoginResult{}, s.refuse(ctx, account, client, &user, "wrong password", clientIP, requestID)
+		return LoginResult{}, s.refuse(ctx, r, entry, "wrong password", clientIP)
 	case user.Status != rekey.StatusActive:
-		return LoginResult{}, s.refuse(ctx, account, client, &user, "account "+string(user.Status), clientIP, requestID)
+		return LoginResult{}, s.refuse(ctx, r, entry, "account "+string(user.Status), clientIP)
 	}
 
-	s.clearFailures(ctx, account)
+	s.succeeded(ctx, r)
 	if needsRehash {
 		user = s.rehash(ctx, user, password)
 	}
@@ -128,17 +138,45 @@ func (s *Service) verify(ctx context.Context, hash, password string) (ok, needsR
 	return ok, needsRehash
 }
 
-// refuse counts a failed sign-in, audits it when the user exists, and
-// returns ErrInvalidCredentials (or the error of the counting itself).
-func (s *Service) refuse(ctx context.Context, account, client string, user *rekey.User, reason, clientIP, requestID string) error {
-	if user != nil {
-		s.audit(ctx, s.auditFrom(*user, rekey.ActionLoginFailure, rekey.OutcomeFailure, reason, clientIP, requestID))
+// refuse settles a failed sign-in (locking the account on its last allowed
+// attempt) and writes its one audit entry, entry completed with reason and
+// the outcome: a login_failure, or the login_lockout when this failure
+// locked the account. Known users and names nobody has get the same single
+// write, so the failure costs the same either way (SECURITY.md 5). It
+// returns ErrInvalidCredentials, or the error of the locking itself.
+func (s *Service) refuse(ctx context.Context, r reservation, entry rekey.AuditEntry, reason, clientIP string) error {
+	locked, err := s.failed(ctx, r)
+	entry.Action, entry.Outcome, entry.Detail, entry.ClientIP = rekey.ActionLoginFailure, rekey.OutcomeFailure, reason, clientIP
+	if locked {
+		entry.Action, entry.Outcome = rekey.ActionLoginLockout, rekey.OutcomeDenied
+		entry.Detail = fmt.Sprintf("%s; %d failed attempts; locked for %s", reason, r.accountCount.Failures, s.cfg.LockFor)
 	}
-	if err := s.recordFailure(ctx, account, client, user, clientIP, requestID); err != nil {
+	s.audit(ctx, entry)
+	if err != nil {
 		return err
 	}
 	return ErrInvalidCredentials
 }
+
+// unknownNameEntry starts the audit entry of a failed sign-in with a name
+// nobody has. It has no actor and no district, so no administrator's view
+// lists it; its target is a pseudonym of the name (a SHA-256 prefix), which
+// keeps the typed name — often a password typed into the wrong field — out
+// of the audit trail, spreads such entries over partitions as users' are,
+// and still lets an operator who knows a name find the attempts on it.
+func (s *Service) unknownNameEntry(login, requestID string) rekey.AuditEntry {
+	sum := sha256.Sum256([]byte(login))
+	return rekey.AuditEntry{
+		ID:        rekey.NewID(),
+		At:        s.now(),
+		TargetID:  unknownNamePrefix + hex.EncodeToString(sum[:16]),
+		RequestID: requestID,
+	}
+}
+
+// unknownNamePrefix starts the audit target of a name nobody has; user ids
+// never contain ':'.
+const unknownNamePrefix = "unknown-name:"
 
 // rehash stores a fresh hash of password after a sign-in whose stored hash
 // was made with weaker parameters. It returns the user as stored; on failure

@@ -54,20 +54,35 @@ type sessionStore interface {
 	DeleteSession(ctx context.Context, tokenHash string) error
 }
 
-// ThrottleStore counts failed attempts per key ("ACCOUNT#<login>",
-// "CLIENT#<ip>"). RecordFailure adds one failure at `at` and returns the
-// counter after the change; it must start a new count (Failures 1,
-// FirstFailureAt at) when the stored one began `window` or more before `at`.
-// GetThrottle returns the zero Throttle when there is none. LockThrottle sets
-// LockedUntil; ClearThrottle forgets the key.
+// ThrottleStore counts attempts per key ("ACCOUNT#USER#<id>",
+// "ACCOUNT#NAME#<name>", "CLIENT#<ip>") so that they can be limited.
+// ReserveAttempt counts one attempt at `at` only if limit allows it, in one
+// atomic step, and otherwise answers reserved false with the counter as it
+// stands: it must refuse while LockedUntil is after `at`, start a new count
+// (Failures 1, FirstFailureAt at) when the stored one began limit.Window or
+// more before `at`, and otherwise refuse when Failures has reached
+// limit.Max or `at` is before LastFailureAt + limit.Wait(Failures).
+// ReleaseAttempt takes back one attempt of the window t (a counter that
+// ReserveAttempt returned) began. LockThrottle sets LockedUntil;
+// ClearThrottle forgets the key.
 //
-// dynamo.Store has these methods returning dynamo.Throttle, a struct with the
-// same fields, so the wiring adapts it with a conversion (auth.Throttle(t)).
+// dynamo.Store has these methods with dynamo.Throttle and
+// dynamo.AttemptLimit, structs with the same fields, so the wiring adapts
+// it with conversions (auth.Throttle(t)).
 type ThrottleStore interface {
-	RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (Throttle, error)
-	GetThrottle(ctx context.Context, key string) (Throttle, error)
+	ReserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (t Throttle, reserved bool, err error)
+	ReleaseAttempt(ctx context.Context, key string, t Throttle) error
 	LockThrottle(ctx context.Context, key string, until time.Time) error
 	ClearThrottle(ctx context.Context, key string) error
+}
+
+// AttemptLimit says when one more attempt of a key may be counted: at most
+// Max in a Window that opens at the first, and after n of them the next
+// not before Wait(n) has passed since the last (nil: no wait).
+type AttemptLimit struct {
+	Window time.Duration
+	Max    int
+	Wait   func(failures int) time.Duration
 }
 
 // Throttle is the failure counter of one key.
@@ -117,7 +132,8 @@ type Config struct {
 	// each failure beyond it, up to MaxDelay.
 	FreeFailures int
 	MaxDelay     time.Duration
-	// LockAfter failures lock the account (as a sign-in name) for LockFor.
+	// LockAfter failures lock the account for LockFor, whatever name
+	// (username or email) they were made with.
 	LockAfter int
 	LockFor   time.Duration
 	// ClientMaxFailures failures from one client in the window refuse its

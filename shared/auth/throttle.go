@@ -38,20 +38,29 @@ func tooMany(wait time.Duration) error {
 	return &TooManyAttemptsError{Wait: max(wait, time.Second)}
 }
 
-// Throttle keys: failures count per sign-in name, whether or not a user has
-// it, and per client address.
+// Throttle keys: failures count per account and per client address. An
+// account is the user, whatever name was typed (username or email); a name
+// nobody has counts on its own, so that it is throttled like an account.
 const (
-	accountKeyPrefix = "ACCOUNT#"
-	clientKeyPrefix  = "CLIENT#"
+	userKeyPrefix   = "ACCOUNT#USER#"
+	nameKeyPrefix   = "ACCOUNT#NAME#"
+	clientKeyPrefix = "CLIENT#"
 )
 
-// accountKey is the throttle key of a normalised (lower-case) sign-in name,
-// or "" when the name is empty and so no account can have it.
-func accountKey(login string) string {
-	if login == "" {
+// userKey is the throttle key of a user's account.
+func userKey(id string) string { return userKeyPrefix + id }
+
+// accountKey is the throttle key of a sign-in: the user's when the
+// (normalised) name found one, the name's otherwise, and "" for an empty
+// name, which no account can have.
+func accountKey(login string, user rekey.User, found bool) string {
+	switch {
+	case found:
+		return userKey(user.ID)
+	case login == "":
 		return ""
 	}
-	return accountKeyPrefix + login
+	return nameKeyPrefix + login
 }
 
 // clientKey is the throttle key of a client address.
@@ -60,12 +69,6 @@ func clientKey(ip string) string {
 		ip = "unknown"
 	}
 	return clientKeyPrefix + ip
-}
-
-// counting reports whether t's failures still count at now: the window that
-// began with its first failure has not ended.
-func (s *Service) counting(t Throttle, now time.Time) bool {
-	return t.Failures > 0 && now.Sub(t.FirstFailureAt) < s.cfg.FailureWindow
 }
 
 // delay is how long after its last failure an account with this many
@@ -82,73 +85,101 @@ func (s *Service) delay(failures int) time.Duration {
 	return min(time.Second<<extra, s.cfg.MaxDelay)
 }
 
-// checkThrottles refuses an attempt with a TooManyAttemptsError when the
-// client has used up its failures, the account is locked, or the account must
-// still wait after its last failure. An empty account key checks the client
-// only. The answer depends only on the counters, never on whether a user
-// exists.
-func (s *Service) checkThrottles(ctx context.Context, account, client string) error {
+// accountLimit is what an account may try: LockAfter attempts in the
+// window, with the growing delay after FreeFailures.
+func (s *Service) accountLimit() AttemptLimit {
+	return AttemptLimit{Window: s.cfg.FailureWindow, Max: s.cfg.LockAfter, Wait: s.delay}
+}
+
+// clientLimit is what one client address may try in the window.
+func (s *Service) clientLimit() AttemptLimit {
+	return AttemptLimit{Window: s.cfg.FailureWindow, Max: s.cfg.ClientMaxFailures}
+}
+
+// reservation is a password check that the throttles allowed and counted
+// before it was made.
+type reservation struct {
+	account, client string
+	// accountCount and clientCount are the counters with this attempt.
+	accountCount, clientCount Throttle
+}
+
+// reserve counts an attempt against the client and the account before the
+// password is checked, each in one conditional write (ReserveAttempt), so
+// that N parallel guesses are N counted attempts and no more get a password
+// check than the limits allow. It refuses with a TooManyAttemptsError when
+// the client or the account may not try now; a refused attempt counts
+// against neither. An empty account key counts the client only. The answer
+// depends only on the counters, never on whether a user exists.
+func (s *Service) reserve(ctx context.Context, account, client string) (reservation, error) {
 	now := s.now()
-	c, err := s.throttles.GetThrottle(ctx, client)
+	r := reservation{account: account, client: client}
+	c, ok, err := s.throttles.ReserveAttempt(ctx, client, now, s.clientLimit())
 	if err != nil {
-		return fmt.Errorf("auth: read client throttle: %w", err)
+		return reservation{}, fmt.Errorf("auth: reserve client attempt: %w", err)
 	}
-	if s.counting(c, now) && c.Failures >= s.cfg.ClientMaxFailures {
-		return tooMany(c.FirstFailureAt.Add(s.cfg.FailureWindow).Sub(now))
+	if !ok {
+		return reservation{}, tooMany(c.FirstFailureAt.Add(s.cfg.FailureWindow).Sub(now))
 	}
+	r.clientCount = c
 	if account == "" {
-		return nil
+		return r, nil
 	}
-	a, err := s.throttles.GetThrottle(ctx, account)
+	a, ok, err := s.throttles.ReserveAttempt(ctx, account, now, s.accountLimit())
 	if err != nil {
-		return fmt.Errorf("auth: read account throttle: %w", err)
+		s.releaseClient(ctx, r)
+		return reservation{}, fmt.Errorf("auth: reserve account attempt: %w", err)
 	}
-	if a.LockedUntil.After(now) {
-		return tooMany(a.LockedUntil.Sub(now))
+	if !ok {
+		s.releaseClient(ctx, r)
+		return reservation{}, tooMany(s.accountWait(a, now))
 	}
-	if s.counting(a, now) {
-		if next := a.LastFailureAt.Add(s.delay(a.Failures)); now.Before(next) {
-			return tooMany(next.Sub(now))
+	r.accountCount = a
+	return r, nil
+}
+
+// accountWait is how long an account whose attempt was refused must wait:
+// until its lock ends, until its window ends when it has used all its
+// attempts (its lock is being written), or until its delay is over.
+func (s *Service) accountWait(a Throttle, now time.Time) time.Duration {
+	switch {
+	case a.LockedUntil.After(now):
+		return a.LockedUntil.Sub(now)
+	case a.Failures >= s.cfg.LockAfter:
+		return a.FirstFailureAt.Add(s.cfg.FailureWindow).Sub(now)
+	}
+	return a.LastFailureAt.Add(s.delay(a.Failures)).Sub(now)
+}
+
+// failed settles a reservation whose password check failed: the attempts
+// stay counted, and the account is locked for LockFor when this was its
+// last allowed attempt. locked reports whether it was.
+func (s *Service) failed(ctx context.Context, r reservation) (locked bool, err error) {
+	if r.account == "" || r.accountCount.Failures < s.cfg.LockAfter {
+		return false, nil
+	}
+	if err := s.throttles.LockThrottle(ctx, r.account, s.now().Add(s.cfg.LockFor)); err != nil {
+		return false, fmt.Errorf("auth: lock account: %w", err)
+	}
+	return true, nil
+}
+
+// succeeded settles a reservation whose password check passed: the
+// account's failures are forgotten and the client's attempt is given back,
+// so that successes never count against a shared address. Failing to do so
+// only leaves the user or the address a little slower, so it is logged.
+func (s *Service) succeeded(ctx context.Context, r reservation) {
+	if r.account != "" {
+		if err := s.throttles.ClearThrottle(ctx, r.account); err != nil {
+			s.log.ErrorContext(ctx, "auth: clear account throttle", "error", err)
 		}
 	}
-	return nil
+	s.releaseClient(ctx, r)
 }
 
-// recordFailure counts a failed attempt against the client and the account,
-// and locks the account when it reaches LockAfter failures. user is the
-// account's owner when one exists, for the lockout's audit entry.
-func (s *Service) recordFailure(ctx context.Context, account, client string, user *rekey.User, clientIP, requestID string) error {
-	now := s.now()
-	if _, err := s.throttles.RecordFailure(ctx, client, now, s.cfg.FailureWindow); err != nil {
-		return fmt.Errorf("auth: record client failure: %w", err)
-	}
-	if account == "" {
-		return nil
-	}
-	a, err := s.throttles.RecordFailure(ctx, account, now, s.cfg.FailureWindow)
-	if err != nil {
-		return fmt.Errorf("auth: record account failure: %w", err)
-	}
-	if a.Failures < s.cfg.LockAfter {
-		return nil
-	}
-	if err := s.throttles.LockThrottle(ctx, account, now.Add(s.cfg.LockFor)); err != nil {
-		return fmt.Errorf("auth: lock account: %w", err)
-	}
-	if user != nil {
-		detail := fmt.Sprintf("%d failed attempts; locked for %s", a.Failures, s.cfg.LockFor)
-		s.audit(ctx, s.auditFrom(*user, rekey.ActionLoginLockout, rekey.OutcomeDenied, detail, clientIP, requestID))
-	}
-	return nil
-}
-
-// clearFailures forgets an account's failures after a success. A failure to
-// do so only leaves the user a little slower next time, so it is logged.
-func (s *Service) clearFailures(ctx context.Context, account string) {
-	if account == "" {
-		return
-	}
-	if err := s.throttles.ClearThrottle(ctx, account); err != nil {
-		s.log.ErrorContext(ctx, "auth: clear account throttle", "error", err)
+// releaseClient gives the client's reserved attempt back.
+func (s *Service) releaseClient(ctx context.Context, r reservation) {
+	if err := s.throttles.ReleaseAttempt(ctx, r.client, r.clientCount); err != nil {
+		s.log.ErrorContext(ctx, "auth: release client attempt", "error", err)
 	}
 }

@@ -29,7 +29,8 @@ var _ interface {
 	GetSession(ctx context.Context, tokenHash string) (rekey.Session, error)
 	TouchSession(ctx context.Context, tokenHash string, at time.Time) error
 	DeleteSession(ctx context.Context, tokenHash string) error
-	RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (Throttle, error)
+	ReserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (Throttle, bool, error)
+	ReleaseAttempt(ctx context.Context, key string, t Throttle) error
 	GetThrottle(ctx context.Context, key string) (Throttle, error)
 	LockThrottle(ctx context.Context, key string, until time.Time) error
 	ClearThrottle(ctx context.Context, key string) error

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -62,66 +64,199 @@ func (it throttleItem) throttle(key string, now time.Time) (Throttle, error) {
 // ttlAfter is the ttl (epoch seconds) that keeps an item until t.
 func ttlAfter(t time.Time) int64 { return t.Unix() + 1 }
 
-// Private outcomes of the conditional steps of RecordFailure.
-var (
-	errWindowClosed = errors.New("no open window")
-	errWindowOpen   = errors.New("window already open")
-	errTTLLater     = errors.New("ttl already later")
-)
-
-// RecordFailure counts one failure at time at. Failures are counted in a
-// window that opens at the first failure and lasts window; a failure after
-// the window has ended starts a new window with a count of 1. It returns the
-// counter as it is afterwards.
-func (s *Store) RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (Throttle, error) {
-	if window <= 0 {
-		return Throttle{}, fmt.Errorf("dynamo: record failure: window %v is not positive", window)
-	}
-	t, err := s.recordFailure(ctx, key, at, window)
-	if err != nil {
-		return Throttle{}, fmt.Errorf("dynamo: record failure: %w", err)
-	}
-	return t, nil
+// AttemptLimit says when one more attempt of a key may be counted. Attempts
+// count in a window that opens at the first one and lasts Window; at most Max
+// are counted in one window; and after n counted attempts the next must come
+// at least Wait(n) after the last one (nil: no wait).
+type AttemptLimit struct {
+	Window time.Duration
+	Max    int
+	Wait   func(failures int) time.Duration
 }
 
-func (s *Store) recordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (Throttle, error) {
+func (l AttemptLimit) wait(failures int) time.Duration {
+	if l.Wait == nil {
+		return 0
+	}
+	return l.Wait(failures)
+}
+
+// allows is the condition, on a counter whose window is open at at, that
+// one more attempt is allowed: fewer than Max counted and the wait after
+// the last one over. The wait is a function of the count, which a condition
+// expression cannot compute, so the condition lists the counts 0..Max-1 in
+// runs of equal wait: "failures <= 4 OR (failures = 5 AND lastFailureAt <=
+// at-1s) OR …". A wait that grows up to a cap makes a
+// handful of runs.
+func (l AttemptLimit) allows(at time.Time) expression.ConditionBuilder {
+	failures, last := expression.Name("failures"), expression.Name("lastFailureAt")
+	if l.Wait == nil {
+		return failures.LessThan(expression.Value(l.Max))
+	}
+	var runs []expression.ConditionBuilder
+	for lo := 0; lo < l.Max; {
+		wait, hi := l.wait(lo), lo
+		for hi+1 < l.Max && l.wait(hi+1) == wait {
+			hi++
+		}
+		// Not BETWEEN: moto's never holds for a count of 0 (its truth test
+		// takes the number 0 for a missing value).
+		var run expression.ConditionBuilder
+		switch {
+		case lo == hi:
+			run = failures.Equal(expression.Value(lo))
+		case lo == 0:
+			run = failures.LessThanEqual(expression.Value(hi))
+		default:
+			run = failures.GreaterThanEqual(expression.Value(lo)).And(failures.LessThanEqual(expression.Value(hi)))
+		}
+		if wait > 0 {
+			run = run.And(last.LessThanEqual(expression.Value(formatTime(at.Add(-wait)))))
+		}
+		runs = append(runs, run)
+		lo = hi + 1
+	}
+	if len(runs) == 1 {
+		return runs[0]
+	}
+	return expression.Or(runs[0], runs[1], runs[2:]...)
+}
+
+// notLocked is the condition that no lock is in force at at.
+func notLocked(at time.Time) expression.ConditionBuilder {
+	locked := expression.Name("lockedUntil")
+	return locked.AttributeNotExists().Or(locked.LessThanEqual(expression.Value(formatTime(at))))
+}
+
+// Private outcomes of conditional steps.
+var (
+	errTTLLater       = errors.New("ttl already later")
+	errWindowReplaced = errors.New("window replaced")
+)
+
+// ReserveAttempt counts one attempt of key at time at before the attempt is
+// made, if limit allows it, in one conditional write: parallel attempts are
+// each counted, and no more of them get through than limit allows whatever
+// their timing (SECURITY.md 5). reserved is false, with the counter as it
+// stands, when the key is locked or limit refuses the attempt; the caller
+// tells the client how long to wait from it. An attempt after the window has
+// ended starts a new window with a count of 1. When reserved, the counter is
+// returned as it is afterwards; the caller clears it (ClearThrottle) or gives
+// the attempt back (ReleaseAttempt) when the attempt succeeds.
+func (s *Store) ReserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (t Throttle, reserved bool, err error) {
+	if limit.Window <= 0 || limit.Max <= 0 {
+		return Throttle{}, false, fmt.Errorf("dynamo: reserve attempt: window %v and max %d must be positive", limit.Window, limit.Max)
+	}
+	t, reserved, err = s.reserveAttempt(ctx, key, at, limit)
+	if err != nil {
+		return Throttle{}, false, fmt.Errorf("dynamo: reserve attempt: %w", err)
+	}
+	return t, reserved, nil
+}
+
+func (s *Store) reserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (Throttle, bool, error) {
 	pk, atText := throttlePrefix+key, formatTime(at)
 	windowEndsAt := expression.Name("windowEndsAt")
-	// Two racing first failures both find no window; the loser of the
+	open := windowEndsAt.GreaterThan(expression.Value(atText))
+	closed := windowEndsAt.AttributeNotExists().Or(windowEndsAt.LessThanEqual(expression.Value(atText)))
+	// Two racing first attempts both find no window; the loser of the
 	// conditional start counts into the winner's window on the next round.
 	for range 3 {
-		open := windowEndsAt.GreaterThan(expression.Value(atText))
 		count := expression.Add(expression.Name("failures"), expression.Value(1)).
 			Set(expression.Name("lastFailureAt"), expression.Value(atText))
-		item, err := s.updateItem(ctx, pk, throttleSK, count, &open, errWindowClosed)
-		if err == nil {
-			return decodeThrottle(item, key, at)
+		item, current, err := s.updateOrCurrent(ctx, pk, count, open.And(notLocked(at)).And(limit.allows(at)))
+		if err != nil {
+			return Throttle{}, false, err
 		}
-		if !errors.Is(err, errWindowClosed) {
-			return Throttle{}, err
+		if item != nil {
+			t, err := decodeThrottle(item, key, at)
+			return t, err == nil, err
+		}
+		if refused, t, err := openOrLocked(current, key, at); err != nil || refused {
+			return t, false, err // the window is open or the key locked: limit refused
 		}
 
-		end := at.Add(window)
-		closed := windowEndsAt.AttributeNotExists().Or(windowEndsAt.LessThanEqual(expression.Value(atText)))
+		end := at.Add(limit.Window)
 		start := expression.Set(expression.Name("key"), expression.Value(key)).
 			Set(expression.Name("failures"), expression.Value(1)).
 			Set(expression.Name("firstFailureAt"), expression.Value(atText)).
 			Set(expression.Name("lastFailureAt"), expression.Value(atText)).
 			Set(windowEndsAt, expression.Value(formatTime(end))).
 			Set(expression.Name("ttl"), expression.IfNotExists(expression.Name("ttl"), expression.Value(ttlAfter(end))))
-		item, err = s.updateItem(ctx, pk, throttleSK, start, &closed, errWindowOpen)
-		if errors.Is(err, errWindowOpen) {
-			continue
-		}
+		item, _, err = s.updateOrCurrent(ctx, pk, start, closed.And(notLocked(at)))
 		if err != nil {
-			return Throttle{}, err
+			return Throttle{}, false, err
+		}
+		if item == nil {
+			continue // another attempt opened a window or locked the key: look again
 		}
 		if err := s.extendTTL(ctx, pk, throttleSK, item, ttlAfter(end)); err != nil {
-			return Throttle{}, err
+			return Throttle{}, false, err
 		}
-		return decodeThrottle(item, key, at)
+		t, err := decodeThrottle(item, key, at)
+		return t, err == nil, err
 	}
-	return Throttle{}, rekey.ErrConflict
+	return Throttle{}, false, rekey.ErrConflict
+}
+
+// updateOrCurrent applies update to the item pk/THROTTLE under cond. It
+// returns the item as it is afterwards, or, when cond fails, a nil item and
+// the item as it stood (nil when there is none), read in the same request.
+func (s *Store) updateOrCurrent(ctx context.Context, pk string, update expression.UpdateBuilder, cond expression.ConditionBuilder) (item, current map[string]types.AttributeValue, err error) {
+	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
+	if err != nil {
+		return nil, nil, fmt.Errorf("build update: %w", err)
+	}
+	resp, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 itemKey(pk, throttleSK),
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return nil, failed.Item, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.Attributes, nil, nil
+}
+
+// ReleaseAttempt gives back an attempt that ReserveAttempt counted and that
+// succeeded, so that only failures count (e.g. per client, where many users
+// share an address). t is the counter ReserveAttempt returned: an attempt of
+// a window that has since been replaced is not taken from the new one.
+func (s *Store) ReleaseAttempt(ctx context.Context, key string, t Throttle) error {
+	failures := expression.Name("failures")
+	sameWindow := expression.Name("firstFailureAt").Equal(expression.Value(formatTime(t.FirstFailureAt))).
+		And(failures.GreaterThan(expression.Value(0)))
+	_, err := s.updateItem(ctx, throttlePrefix+key, throttleSK,
+		expression.Add(failures, expression.Value(-1)), &sameWindow, errWindowReplaced)
+	if err != nil && !errors.Is(err, errWindowReplaced) {
+		return fmt.Errorf("dynamo: release attempt: %w", err)
+	}
+	return nil
+}
+
+// openOrLocked reports whether item (nil for none) has a window open at at
+// or a lock in force, with the counter it holds.
+func openOrLocked(item map[string]types.AttributeValue, key string, at time.Time) (bool, Throttle, error) {
+	var it throttleItem
+	if err := unmarshalItem(item, &it); err != nil {
+		return false, Throttle{}, err
+	}
+	t, err := it.throttle(key, at)
+	if err != nil {
+		return false, Throttle{}, err
+	}
+	var p timeParser
+	open := at.Before(p.parse("windowEndsAt", it.WindowEndsAt))
+	return open || !t.LockedUntil.IsZero(), t, p.err
 }
 
 func decodeThrottle(item map[string]types.AttributeValue, key string, now time.Time) (Throttle, error) {

@@ -188,6 +188,9 @@ func (s *Store) getUser(ctx context.Context, id string) (rekey.User, error) {
 	return it.user()
 }
 
+// noUserID is an id no user can have (rekey.ValidID refuses '~').
+const noUserID = "~"
+
 // GetUserByUsername returns the user holding username, compared without
 // regard to case, or rekey.ErrNotFound.
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (rekey.User, error) {
@@ -217,6 +220,12 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (rekey.User, e
 func (s *Store) getUserByClaim(ctx context.Context, pk func(string) string, value string, claimed func(rekey.User) string) (rekey.User, error) {
 	var claim claimItem
 	if err := s.getItem(ctx, pk(value), claimSK, &claim); err != nil {
+		if errors.Is(err, rekey.ErrNotFound) {
+			// Read a user anyway, one that cannot exist, so that a name
+			// nobody has costs the same two reads as a name someone has:
+			// sign-in must not tell them apart by its timing (SECURITY.md 5).
+			_, _ = s.getUser(ctx, noUserID)
+		}
 		return rekey.User{}, err
 	}
 	u, err := s.getUser(ctx, claim.UserID)
