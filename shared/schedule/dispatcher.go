@@ -193,7 +193,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 	if err != nil {
 		return false, err
 	}
-	occurrence := tm.expr.latestBy(sc.NextRunAt, now, tm.loc)
+	occurrence := tm.expr.LatestBy(sc.NextRunAt, now, tm.loc)
 	next := tm.expr.Next(occurrence, tm.loc)
 	log := d.log.With("schedule", sc.ID, "occurrence", occurrence)
 
@@ -238,11 +238,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 
 // storedTiming reads a stored schedule's expression and zone.
 func storedTiming(sc rekey.Schedule) (timing, error) {
-	expr, err := Parse(sc.Expression)
+	expr, err := parseExpression(sc.Expression)
 	if err != nil {
 		return timing{}, fmt.Errorf("stored expression %q: %w", sc.Expression, err)
 	}
-	loc, err := LoadLocation(sc.Timezone)
+	loc, err := loadLocation(sc.Timezone)
 	if err != nil {
 		return timing{}, fmt.Errorf("stored time zone %q: %w", sc.Timezone, err)
 	}

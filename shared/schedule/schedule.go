@@ -6,13 +6,17 @@
 //
 // # Expressions
 //
-// Parse reads rate(N minute|minutes|hour|hours|day|days) and
-// cron(Minutes Hours Day-of-month Month Day-of-week Year) with EventBridge's
-// rules (see Parse and Expression.Next). Cron expressions follow the wall
-// clock of the schedule's IANA time zone, across daylight-saving changes: a
-// skipped time runs at the end of the gap, a repeated time runs at its first
-// instant, each once. Rates are fixed intervals counted from the schedule's
-// creation.
+// Package cron (shared/schedule/cron) reads the expressions,
+// rate(N minute|minutes|hour|hours|day|days) and cron(Minutes Hours
+// Day-of-month Month Day-of-week Year) with EventBridge's rules, and walks
+// their occurrences. Cron expressions follow the wall clock of the
+// schedule's IANA time zone, across daylight-saving changes: a skipped time
+// runs at the end of the gap, a repeated time runs at its first instant,
+// each once. Rates are fixed intervals counted from the schedule's creation.
+// What is a schedule's rule rather than the syntax's stays here: a new or
+// edited schedule runs at most once an hour (MinInterval) and must run again
+// after now, and cron's plain errors become 422 answers on the expression
+// or timezone field.
 //
 // # Who may do what
 //

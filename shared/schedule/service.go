@@ -321,7 +321,7 @@ func (p Patch) normalise() (Patch, error) {
 		p.Name = &name
 	}
 	if p.Expression != nil {
-		expr, err := Parse(*p.Expression)
+		expr, err := parseExpression(*p.Expression)
 		if err != nil {
 			return p, err
 		}
@@ -329,7 +329,7 @@ func (p Patch) normalise() (Patch, error) {
 		p.Expression = &canonical
 	}
 	if p.Timezone != nil {
-		if _, err := LoadLocation(*p.Timezone); err != nil {
+		if _, err := loadLocation(*p.Timezone); err != nil {
 			return p, err
 		}
 	}

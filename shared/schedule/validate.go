@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/schedule/cron"
 )
 
 // Field limits. maxSelectedUsers keeps a schedule item and its audit entry
@@ -79,9 +80,15 @@ func checkName(name string) (string, error) {
 	return name, nil
 }
 
+// MinInterval is the shortest time a new or edited schedule may leave
+// between two runs. Every run resets a whole selection's passwords; a
+// schedule that fires every few minutes would keep those users locked out
+// and flood their mailboxes, and is almost always a typo.
+const MinInterval = time.Hour
+
 // timing is a checked expression and time zone.
 type timing struct {
-	expr Expression
+	expr cron.Expression
 	loc  *time.Location
 }
 
@@ -89,22 +96,56 @@ type timing struct {
 // and the time zone, and refuses an expression that runs more often than
 // once an hour (MinInterval) or would never run again after now.
 func checkTiming(expression, timezone string, createdAt, now time.Time) (timing, error) {
-	expr, err := Parse(expression)
+	expr, err := parseExpression(expression)
 	if err != nil {
 		return timing{}, err
 	}
-	if err := expr.checkFrequency(); err != nil {
+	if err := checkFrequency(expr); err != nil {
 		return timing{}, err
 	}
-	loc, err := LoadLocation(timezone)
+	loc, err := loadLocation(timezone)
 	if err != nil {
 		return timing{}, err
 	}
 	expr = expr.Anchored(createdAt)
 	if expr.Next(now, loc).IsZero() {
-		return timing{}, expressionError("This expression never runs after now; check its dates and year.")
+		return timing{}, invalid("expression", "This expression never runs after now; check its dates and year.")
 	}
 	return timing{expr: expr, loc: loc}, nil
+}
+
+// parseExpression is cron.Parse answering a bad expression with a 422 on
+// the expression field, its message cron's sentence.
+func parseExpression(expression string) (cron.Expression, error) {
+	expr, err := cron.Parse(expression)
+	if err != nil {
+		return cron.Expression{}, invalid("expression", "%s", err)
+	}
+	return expr, nil
+}
+
+// loadLocation is cron.LoadLocation answering a bad zone with a 422 on the
+// timezone field, its message cron's sentence.
+func loadLocation(name string) (*time.Location, error) {
+	loc, err := cron.LoadLocation(name)
+	if err != nil {
+		return nil, invalid("timezone", "%s", err)
+	}
+	return loc, nil
+}
+
+// checkFrequency refuses an expression that can run twice within
+// MinInterval, judged by its cron.Expression.MinGap: a rate is at least an
+// hour, a cron expression names a single minute. The answer is the same
+// however far ahead one looks, so no occurrences need walking. (A
+// spring-forward night may still move one wall time next to another, as it
+// does for any zone with daylight saving.) Stored schedules are not
+// re-checked: the dispatcher runs what was saved before this rule.
+func checkFrequency(expr cron.Expression) error {
+	if expr.MinGap() < MinInterval {
+		return invalid("expression", "A schedule runs at most once an hour: use rate(1 hour) or longer, or cron() with one minute, such as cron(0 7 * * ? *) or cron(30 * * * ? *).")
+	}
+	return nil
 }
 
 // checkSelection checks the shape of a selection and returns it normalised

@@ -1,6 +1,22 @@
-package schedule
+// Package cron reads EventBridge schedule expressions, rate(N unit) and
+// cron(Minutes Hours Day-of-month Month Day-of-week Year), and finds their
+// occurrences on the wall clock of an IANA time zone.
+//
+// Parse reads rate(N minute|minutes|hour|hours|day|days) and cron() with
+// EventBridge's rules, including L, W and # (see Parse and Expression.Next).
+// Cron expressions follow the wall clock of the time zone across
+// daylight-saving changes: a skipped time runs at the end of the gap, a
+// repeated time runs at its first instant, each once. Rates are fixed
+// intervals counted from an anchor (Expression.Anchored).
+//
+// The package knows nothing of schedules, stores or the API. Its errors are
+// plain errors whose messages are sentences for the person who wrote the
+// expression or the zone name; a caller such as the schedule service shows
+// them as they are, on the field they came from.
+package cron
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,8 +26,6 @@ import (
 	// Embedded IANA time zone data, so that the dispatcher Lambda (whose
 	// provided.al2023 image has no /usr/share/zoneinfo) can load any zone.
 	_ "time/tzdata"
-
-	"github.com/rekey/rekey/shared/rekey"
 )
 
 // maxExpressionLen is EventBridge's limit on a schedule expression.
@@ -30,9 +44,9 @@ type Expression struct {
 	cron   *cronSpec
 }
 
-// Parse parses an EventBridge schedule expression. Errors are *rekey.Error
-// values with code invalid_input and Field "expression", whose message says
-// what is wrong.
+// Parse parses an EventBridge schedule expression. Every error is about the
+// expression, and its message says what is wrong in a sentence fit to show
+// the person who wrote it.
 func Parse(expr string) (Expression, error) {
 	expr = strings.TrimSpace(expr)
 	switch {
@@ -65,9 +79,9 @@ func cutCall(expr, name string) (string, bool) {
 	return strings.CutSuffix(body, ")")
 }
 
-// expressionError is a 422 answer about the expression field.
-func expressionError(format string, args ...any) *rekey.Error {
-	return rekey.FieldError(rekey.ECodeInvalidInput, "expression", fmt.Sprintf(format, args...))
+// expressionError is an error about the expression, its message a sentence.
+func expressionError(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
 }
 
 // rateUnits maps the singular unit of rate() to its length.
@@ -102,31 +116,27 @@ func parseRate(body string) (Expression, error) {
 	return Expression{text: fmt.Sprintf("rate(%d %s)", n, unit), every: time.Duration(n) * length}, nil
 }
 
-// MinInterval is the shortest time a new or edited schedule may leave
-// between two runs. Every run resets a whole selection's passwords; a
-// schedule that fires every few minutes would keep those users locked out
-// and flood their mailboxes, and is almost always a typo.
-const MinInterval = time.Hour
-
-// checkFrequency refuses an expression that can run twice within
-// MinInterval. A rate is at least an hour. A cron expression fires at every
-// minute of its minutes field in every hour it names, so it runs at most
-// once per clock hour, and never twice within an hour, exactly when that
-// field names a single minute: cron(0 7-9 * * ? *) runs at 07:00, 08:00,
-// 09:00; cron(0,30 7 * * ? *) runs twice at 07. The answer is the same
-// however far ahead one looks, so no occurrences need walking. (A
-// spring-forward night may still move one wall time next to another, as
-// it does for any zone with daylight saving.) Stored schedules are not
-// re-checked: Parse accepts what was saved before this rule.
-func (e Expression) checkFrequency() error {
-	const rule = "A schedule runs at most once an hour: use rate(1 hour) or longer, or cron() with one minute, such as cron(0 7 * * ? *) or cron(30 * * * ? *)."
+// MinGap is a lower bound on the time between two consecutive occurrences
+// of e, so that a caller can refuse expressions that run too often without
+// walking their occurrences. For rate(N unit) it is N units, exactly. A cron
+// expression fires at every minute of its minutes field in every hour it
+// names, so its bound is the shortest step between those minutes, counting
+// the step from the last one round to the first one of the next hour: an
+// hour when the field names a single minute (cron(0 7-9 * * ? *) runs at
+// 07:00, 08:00, 09:00), 30 minutes for cron(0,30 7 * * ? *), one minute for
+// cron(0,59 * * * ? *). The hours and days can only make the real gaps
+// longer. The bound holds on a clock without daylight-saving changes: a
+// spring-forward night may move a skipped wall time next to another one.
+// The zero Expression, which never fires, has MinGap 0.
+func (e Expression) MinGap() time.Duration {
 	switch {
-	case e.every > 0 && e.every < MinInterval:
-		return expressionError("%s", rule)
-	case e.cron != nil && e.cron.minutes.count() > 1:
-		return expressionError("%s", rule)
+	case e.every > 0:
+		return e.every
+	case e.cron != nil:
+		return e.cron.minGap()
+	default:
+		return 0
 	}
-	return nil
 }
 
 // String returns the expression in its canonical form (single spaces).
@@ -136,10 +146,10 @@ func (e Expression) String() string { return e.text }
 func (e Expression) IsRate() bool { return e.every > 0 }
 
 // Anchored returns e with rate occurrences counted from t, truncated to the
-// minute: a rate(N unit) schedule fires at t + N units, t + 2N units, and so
-// on. A schedule anchors its rate at its creation time, as EventBridge does.
-// Without an anchor, rates count from the Unix epoch. Cron expressions
-// ignore the anchor.
+// minute: a rate(N unit) expression fires at t + N units, t + 2N units, and
+// so on. The schedule service anchors a schedule's rate at its creation
+// time, as EventBridge does. Without an anchor, rates count from the Unix
+// epoch. Cron expressions ignore the anchor.
 func (e Expression) Anchored(t time.Time) Expression {
 	e.anchor = t.Truncate(time.Minute)
 	return e
@@ -187,12 +197,13 @@ func (e Expression) nextRate(after time.Time) time.Time {
 	return anchor.Add(k * e.every)
 }
 
-// latestBy returns the last occurrence in [from, now], where from must be
-// an occurrence at or before now, so that a schedule that missed several
-// occurrences runs only the newest of them. It gives up walking after
-// maxSteps occurrences and returns the one it reached, which is then still
-// due and is caught up by the following dispatches.
-func (e Expression) latestBy(from, now time.Time, loc *time.Location) time.Time {
+// LatestBy returns the last occurrence in [from, now], where from must be
+// an occurrence at or before now, so that a caller that missed several
+// occurrences (a dispatcher that was down) can run only the newest of them.
+// It gives up walking after maxSteps occurrences and returns the one it
+// reached, which is then still at or before now; a later call from it
+// carries on.
+func (e Expression) LatestBy(from, now time.Time, loc *time.Location) time.Time {
 	if e.every > 0 && !e.anchor.IsZero() {
 		if latest := e.anchor.Add(now.Sub(e.anchor) / e.every * e.every); latest.After(from) {
 			return latest
@@ -215,9 +226,9 @@ func (e Expression) latestBy(from, now time.Time, loc *time.Location) time.Time 
 const maxTimezoneLen = 64
 
 // LoadLocation loads an IANA time zone such as Europe/London (or UTC).
-// Errors are *rekey.Error values with code invalid_input and Field
-// "timezone". "Local" and the empty name are refused: a schedule's zone
-// must not depend on the machine that runs it.
+// Every error is about the name, and its message says what to give instead.
+// "Local" and the empty name are refused: when an expression is read in a
+// zone, the zone must not depend on the machine that reads it.
 func LoadLocation(name string) (*time.Location, error) {
 	switch {
 	case name == "":
@@ -234,7 +245,7 @@ func LoadLocation(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// timezoneError is a 422 answer about the timezone field.
-func timezoneError(message string) *rekey.Error {
-	return rekey.FieldError(rekey.ECodeInvalidInput, "timezone", message)
+// timezoneError is an error about the zone name, its message a sentence.
+func timezoneError(message string) error {
+	return errors.New(message)
 }

@@ -1,4 +1,4 @@
-package schedule
+package cron
 
 import (
 	"math/bits"
@@ -19,13 +19,17 @@ type bitset [4]uint64
 func (b *bitset) add(i int)     { b[i/64] |= 1 << (i % 64) }
 func (b bitset) has(i int) bool { return i >= 0 && i < 256 && b[i/64]&(1<<(i%64)) != 0 }
 
-// count returns how many members b has.
-func (b bitset) count() int {
-	n := 0
-	for _, w := range b {
-		n += bits.OnesCount64(w)
+// members returns b's members in increasing order.
+func (b bitset) members() []int {
+	var ms []int
+	for i, w := range b {
+		for w != 0 {
+			bit := bits.TrailingZeros64(w)
+			ms = append(ms, i*64+bit)
+			w &^= 1 << bit
+		}
 	}
-	return n
+	return ms
 }
 
 // cronSpec is a parsed cron(...) expression. Exactly one of dom and dow is
@@ -369,6 +373,21 @@ func (s *dowSpec) matches(y int, m time.Month, d int) bool {
 		}
 	}
 	return false
+}
+
+// minGap is Expression.MinGap of a cron expression: the shortest step
+// between the minutes of its minutes field, counting the step from the last
+// minute round to the first minute of the next hour.
+func (c *cronSpec) minGap() time.Duration {
+	ms := c.minutes.members()
+	if len(ms) == 0 {
+		return 0
+	}
+	gap := 60 - ms[len(ms)-1] + ms[0] // a single minute: an hour
+	for i := 1; i < len(ms); i++ {
+		gap = min(gap, ms[i]-ms[i-1])
+	}
+	return time.Duration(gap) * time.Minute
 }
 
 // next is the first occurrence strictly after after, walking the wall

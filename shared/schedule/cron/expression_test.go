@@ -1,12 +1,9 @@
-package schedule
+package cron
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rekey/rekey/shared/rekey"
 )
 
 // utc parses an RFC 3339 instant.
@@ -160,9 +157,9 @@ func TestLatestBy(t *testing.T) {
 			if test.anchor != "" {
 				e = e.Anchored(utc(t, test.anchor))
 			}
-			got := e.latestBy(utc(t, test.from), utc(t, test.now), time.UTC)
+			got := e.LatestBy(utc(t, test.from), utc(t, test.now), time.UTC)
 			if want := utc(t, test.want); !got.Equal(want) {
-				t.Errorf("latestBy(%s, %s) = %v, want %v", test.from, test.now, got, want)
+				t.Errorf("LatestBy(%s, %s) = %v, want %v", test.from, test.now, got, want)
 			}
 		})
 	}
@@ -235,15 +232,11 @@ func TestParseInvalid(t *testing.T) {
 	} {
 		t.Run(test.expr, func(t *testing.T) {
 			_, err := Parse(test.expr)
-			var e *rekey.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("Parse(%q) error = %v, want a *rekey.Error", test.expr, err)
+			if err == nil {
+				t.Fatalf("Parse(%q) error = nil, want one mentioning %q", test.expr, test.wantInMessage)
 			}
-			if e.Code != rekey.ECodeInvalidInput || e.Field != "expression" {
-				t.Errorf("Parse(%q) error = %+v, want invalid_input on field expression", test.expr, e)
-			}
-			if !strings.Contains(e.Message, test.wantInMessage) {
-				t.Errorf("Parse(%q) message = %q, want it to mention %q", test.expr, e.Message, test.wantInMessage)
+			if !strings.Contains(err.Error(), test.wantInMessage) {
+				t.Errorf("Parse(%q) error = %q, want it to mention %q", test.expr, err, test.wantInMessage)
 			}
 		})
 	}
@@ -266,72 +259,68 @@ func TestLoadLocation(t *testing.T) {
 		if test.ok && loc.String() != test.name {
 			t.Errorf("LoadLocation(%q) = %v", test.name, loc)
 		}
-		var e *rekey.Error
-		if !test.ok && (!errors.As(err, &e) || e.Field != "timezone" || e.Code != rekey.ECodeInvalidInput) {
-			t.Errorf("LoadLocation(%q) error = %v, want invalid_input on field timezone", test.name, err)
+		if !test.ok && !strings.Contains(err.Error(), "Europe/London") {
+			t.Errorf("LoadLocation(%q) error = %q, want it to name an example zone", test.name, err)
 		}
 	}
 }
 
-// TestCheckFrequency: new schedules run at most once an hour; the rule is
-// said in the message, on the expression field.
-func TestCheckFrequency(t *testing.T) {
+// TestMinGap: MinGap is exact for rates and an hour for a cron expression
+// with one minute, and never more than the smallest gap between
+// consecutive runs, walked over two days from the first run.
+func TestMinGap(t *testing.T) {
 	for _, test := range []struct {
 		expr string
-		ok   bool
+		want time.Duration
 	}{
-		{"rate(1 minute)", false},
-		{"rate(59 minutes)", false},
-		{"rate(60 minutes)", true},
-		{"rate(90 minutes)", true},
-		{"rate(1 hour)", true},
-		{"rate(7 days)", true},
-		{"cron(* * * * ? *)", false},
-		{"cron(0/15 * * * ? *)", false},
-		{"cron(0,30 7 * * ? *)", false},
-		{"cron(0,59 7 1 9 ? *)", false},
-		{"cron(58-59 23 31 12 ? *)", false},
-		{"cron(0 * * * ? *)", true},
-		{"cron(30 7-9 * * ? *)", true},
-		{"cron(0 7 1 9 ? *)", true},
-		{"cron(59 0/1 ? * MON-FRI *)", true},
+		{"rate(1 minute)", time.Minute},
+		{"rate(59 minutes)", 59 * time.Minute},
+		{"rate(60 minutes)", time.Hour},
+		{"rate(90 minutes)", 90 * time.Minute},
+		{"rate(1 hour)", time.Hour},
+		{"rate(7 days)", 7 * 24 * time.Hour},
+		{"cron(* * * * ? *)", time.Minute},
+		{"cron(0/15 * * * ? *)", 15 * time.Minute},
+		{"cron(0,30 7 * * ? *)", 30 * time.Minute},
+		{"cron(0,59 7 1 9 ? *)", time.Minute},
+		{"cron(10,20,50 * * * ? *)", 10 * time.Minute},
+		{"cron(58-59 23 31 12 ? *)", time.Minute},
+		{"cron(0 * * * ? *)", time.Hour},
+		{"cron(30 7-9 * * ? *)", time.Hour},
+		{"cron(0 7 1 9 ? *)", time.Hour},
+		{"cron(59 0/1 ? * MON-FRI *)", time.Hour},
 	} {
 		expr, err := Parse(test.expr)
 		if err != nil {
 			t.Fatalf("Parse(%s): %v", test.expr, err)
 		}
-		err = expr.checkFrequency()
-		if test.ok {
-			if err != nil {
-				t.Errorf("checkFrequency(%s) = %v, want accepted", test.expr, err)
-			}
-			continue
+		if got := expr.MinGap(); got != test.want {
+			t.Errorf("Parse(%s).MinGap() = %v, want %v", test.expr, got, test.want)
 		}
-		var re *rekey.Error
-		if !errors.As(err, &re) || re.Code != rekey.ECodeInvalidInput || re.Field != "expression" || !strings.Contains(re.Message, "at most once an hour") {
-			t.Errorf("checkFrequency(%s) = %v, want invalid_input on expression saying the rule", test.expr, err)
-		}
-		// The smallest gap between consecutive runs, walked over two days
-		// from the first run, agrees: the refused expressions run twice
-		// within an hour.
 		first := expr.Next(utc(t, "2026-01-01T00:00:00Z"), time.UTC)
-		if gap := smallestGap(expr, first.Add(-time.Minute), 48*time.Hour); gap >= time.Hour {
-			t.Errorf("%s: smallest gap over two days = %v, yet refused", test.expr, gap)
+		if gap, ok := smallestGap(expr, first.Add(-time.Minute), 48*time.Hour); ok && gap < expr.MinGap() {
+			t.Errorf("%s: smallest gap over two days = %v, below MinGap %v", test.expr, gap, expr.MinGap())
 		}
+	}
+	if got := (Expression{}).MinGap(); got != 0 {
+		t.Errorf("Expression{}.MinGap() = %v, want 0", got)
 	}
 }
 
-// smallestGap walks the occurrences of e in [from, from+horizon] (UTC).
-func smallestGap(e Expression, from time.Time, horizon time.Duration) time.Duration {
-	smallest := horizon
+// smallestGap walks the occurrences of e in [from, from+horizon] (UTC) and
+// returns the smallest gap between two of them; ok is false when there were
+// fewer than two.
+func smallestGap(e Expression, from time.Time, horizon time.Duration) (gap time.Duration, ok bool) {
 	prev := e.Next(from, time.UTC)
 	for !prev.IsZero() && prev.Before(from.Add(horizon)) {
 		next := e.Next(prev, time.UTC)
-		if next.IsZero() {
+		if next.IsZero() || next.After(from.Add(horizon)) {
 			break
 		}
-		smallest = min(smallest, next.Sub(prev))
+		if !ok || next.Sub(prev) < gap {
+			gap, ok = next.Sub(prev), true
+		}
 		prev = next
 	}
-	return smallest
+	return gap, ok
 }
