@@ -8,10 +8,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,6 +145,123 @@ func TestEveryFunctionHasTemplateEntryEventAndRoutes(t *testing.T) {
 	for name := range routesByFunction {
 		if !slices.Contains(folders, name) {
 			t.Errorf("route table names function %q, which has no folder", name)
+		}
+	}
+}
+
+// functionConstants returns shared/api's function-name constants
+// (Function*), name to value, read from its source.
+func functionConstants(t *testing.T) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join("..", "shared", "api", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string]string{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, id := range vs.Names {
+					if !strings.HasPrefix(id.Name, "Function") || i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("api.%s is not a string literal constant", id.Name)
+					}
+					value, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					consts[id.Name] = value
+				}
+			}
+		}
+	}
+	return consts
+}
+
+// handlerArgs returns the arguments of every call to a method named
+// Handler in a function's main.go: api.Function* selectors by constant
+// name, anything else as its source position.
+func handlerArgs(t *testing.T, folder string) (named []string, other []string) {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(folder, "main.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Handler" {
+			return true
+		}
+		for _, arg := range call.Args {
+			if sel, ok := arg.(*ast.SelectorExpr); ok {
+				if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "api" && strings.HasPrefix(sel.Sel.Name, "Function") {
+					named = append(named, sel.Sel.Name)
+					continue
+				}
+			}
+			other = append(other, fset.Position(arg.Pos()).String())
+		}
+		return true
+	})
+	return named, other
+}
+
+// TestFunctionNamesHaveMains ties the function-name constants, the route
+// table and the mains together: every constant names a folder whose main.go
+// selects its routes by that constant (never a string literal), and every
+// function in the route table is one of the constants.
+func TestFunctionNamesHaveMains(t *testing.T) {
+	consts := functionConstants(t)
+	if len(consts) == 0 {
+		t.Fatal("found no Function* constants in shared/api")
+	}
+	values := map[string]string{} // value -> constant name
+	for name, value := range consts {
+		if other, dup := values[value]; dup {
+			t.Errorf("api.%s and api.%s both name %q", name, other, value)
+		}
+		values[value] = name
+		if _, err := os.Stat(filepath.Join(value, "main.go")); err != nil {
+			t.Errorf("api.%s = %q has no main: %v", name, value, err)
+		}
+	}
+	for _, r := range api.Routes {
+		if _, ok := values[r.Function]; !ok {
+			t.Errorf("route %s %s: function %q is not an api.Function* constant", r.Method, r.Pattern, r.Function)
+		}
+	}
+	for _, folder := range functionFolders(t) {
+		named, other := handlerArgs(t, folder)
+		for _, pos := range other {
+			t.Errorf("%s: Handler argument is not an api.Function* constant", pos)
+		}
+		for _, name := range named {
+			if consts[name] != folder {
+				t.Errorf("functions/%s/main.go serves api.%s (%q), not its own routes", folder, name, consts[name])
+			}
+		}
+		if want, ok := values[folder]; ok && !slices.Contains(named, want) {
+			t.Errorf("functions/%s/main.go does not select its routes by api.%s", folder, want)
 		}
 	}
 }

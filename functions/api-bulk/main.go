@@ -1,6 +1,6 @@
 // Command api-bulk starts bulk password resets: it records the task and
 // enqueues it for the planner, answering at once, behind the HTTP API.
-// It serves the routes of shared/api's route table marked "api-bulk".
+// It serves the routes of shared/api's route table marked api.FunctionBulk.
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
 )
@@ -18,5 +19,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	lambda.Start(httplambda.New(a.API.Handler("api-bulk")).Invoke)
+	lambda.Start(httplambda.New(a.API.Handler(api.FunctionBulk)).Invoke)
 }

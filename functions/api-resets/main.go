@@ -1,6 +1,6 @@
 // Command api-resets resets passwords behind the HTTP API: by emailed link,
 // by temporary password, self-service, and redemption of links.
-// It serves the routes of shared/api's route table marked "api-resets".
+// It serves the routes of shared/api's route table marked api.FunctionResets.
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
 )
@@ -18,5 +19,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	lambda.Start(httplambda.New(a.API.Handler("api-resets")).Invoke)
+	lambda.Start(httplambda.New(a.API.Handler(api.FunctionResets)).Invoke)
 }

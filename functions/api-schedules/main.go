@@ -1,6 +1,6 @@
 // Command api-schedules saves, lists, pauses and deletes scheduled bulk
 // resets, behind the HTTP API.
-// It serves the routes of shared/api's route table marked "api-schedules".
+// It serves the routes of shared/api's route table marked api.FunctionSchedules.
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
 )
@@ -18,5 +19,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	lambda.Start(httplambda.New(a.API.Handler("api-schedules")).Invoke)
+	lambda.Start(httplambda.New(a.API.Handler(api.FunctionSchedules)).Invoke)
 }

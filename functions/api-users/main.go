@@ -1,5 +1,5 @@
 // Command api-users lists, reads and edits user records and their activity, behind the HTTP API.
-// It serves the routes of shared/api's route table marked "api-users".
+// It serves the routes of shared/api's route table marked api.FunctionUsers.
 package main
 
 import (
@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
 )
@@ -17,5 +18,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	lambda.Start(httplambda.New(a.API.Handler("api-users")).Invoke)
+	lambda.Start(httplambda.New(a.API.Handler(api.FunctionUsers)).Invoke)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
 )
@@ -17,5 +18,5 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	lambda.Start(httplambda.New(a.API.Handler("console")).Invoke)
+	lambda.Start(httplambda.New(a.API.Handler(api.FunctionConsole)).Invoke)
 }

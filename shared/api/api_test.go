@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -825,31 +826,89 @@ func TestHandlerMountsOnlyNamedFunctions(t *testing.T) {
 
 var functionName = regexp.MustCompile(`^[a-z]+(-[a-z]+)*$`)
 
-func TestRoutesAllHaveHandlers(t *testing.T) {
+// TestRouteTable checks the one route table: each method+pattern once,
+// each with a handler and a function, and Routes read off it unchanged.
+func TestRouteTable(t *testing.T) {
 	s := New(Deps{})
+	table := s.routes()
 	seen := map[string]bool{}
-	handled := 0
-	for _, r := range Routes {
-		if r.Pattern == consolePattern {
-			continue // served by Deps.Console
-		}
-		handled++
-		if _, ok := s.handlers[r.key()]; !ok {
-			t.Errorf("route %s has no handler", r.key())
-		}
+	consoleRoutes := 0
+	for _, r := range table {
 		if seen[r.key()] {
 			t.Errorf("route %s listed twice", r.key())
 		}
 		seen[r.key()] = true
+		if r.handler == nil {
+			t.Errorf("route %s has no handler", r.key())
+		}
+		if r.Pattern == consolePattern {
+			consoleRoutes++
+		}
 		// functions_test checks each name against the folders in functions/.
 		if !functionName.MatchString(r.Function) {
 			t.Errorf("route %s: function %q is not a function folder name", r.key(), r.Function)
 		}
 	}
-	if len(s.handlers) != handled {
-		t.Errorf("%d handlers for %d routes", len(s.handlers), handled)
+	if consoleRoutes != 1 {
+		t.Errorf("%d console catch-all routes, want 1", consoleRoutes)
 	}
-	s.Handler() // panics on a missing handler or a pattern conflict
+	var want []Route
+	for _, r := range table {
+		want = append(want, r.Route)
+	}
+	if diff := cmp.Diff(want, Routes); diff != "" {
+		t.Errorf("Routes differs from the route table (-table +Routes):\n%s", diff)
+	}
+	s.Handler() // panics on a pattern conflict
+}
+
+// TestHandlerErrorsGoThroughOneWrapper checks serve, the one place a
+// handler's error is written: codes by the table, anything else a logged
+// 500 that shows nothing of the error.
+func TestHandlerErrorsGoThroughOneWrapper(t *testing.T) {
+	logs := &bytes.Buffer{}
+	s := New(Deps{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	for _, test := range []struct {
+		name    string
+		err     error
+		status  int
+		code    string
+		field   string
+		message string
+	}{
+		{"application error", rekey.FieldError(rekey.ECodeInvalidInput, "name", "Enter a name."), 422, rekey.ECodeInvalidInput, "name", "Enter a name."},
+		{"wrapped application error", fmt.Errorf("users: update: %w", rekey.ErrNotFound), 404, rekey.ECodeNotFound, "", ""},
+		{"unknown error", errors.New("dynamo: connection reset by peer"), 500, rekey.ECodeInternal, "", "Internal error."},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			logs.Reset()
+			h := s.serve(func(w http.ResponseWriter, r *http.Request) error { return test.err })
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/x", nil))
+			wantError(t, rec, test.status, test.code, test.field)
+			if test.message != "" {
+				if got := apiError(t, rec).Message; got != test.message {
+					t.Errorf("message = %q, want %q", got, test.message)
+				}
+			}
+			logged := strings.Contains(logs.String(), "internal error")
+			if logged != (test.status == 500) {
+				t.Errorf("logged internal error = %v, want %v:\n%s", logged, test.status == 500, logs)
+			}
+			if test.status == 500 && strings.Contains(rec.Body.String(), "connection reset") {
+				t.Errorf("answer shows the internal error: %s", rec.Body)
+			}
+		})
+	}
+	// A handler that wrote its answer and returned nil is left alone.
+	rec := httptest.NewRecorder()
+	s.serve(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/x", nil))
+	if rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {
+		t.Errorf("nil error: %d %q, want 204 and no body", rec.Code, rec.Body)
+	}
 }
 
 func TestRequestIDs(t *testing.T) {

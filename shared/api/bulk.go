@@ -23,22 +23,9 @@ type BulkService interface {
 	ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error
 }
 
-// bulkHandlers returns the handlers of the bulk reset and task routes
-// (functions api-bulk and api-tasks), by route key, served by svc.
-func (s *Server) bulkHandlers(svc BulkService) map[string]http.Handler {
-	b := bulkRoutes{s: s, svc: svc}
-	return map[string]http.Handler{
-		"POST /api/bulk-resets":           s.signedIn(fullAccess, b.start),
-		"GET /api/tasks":                  s.signedIn(fullAccess, b.list),
-		"GET /api/tasks/{id}":             s.signedIn(fullAccess, b.get),
-		"POST /api/tasks/{id}/cancel":     s.signedIn(fullAccess, b.cancel),
-		"GET /api/tasks/{id}/results":     s.signedIn(fullAccess, b.results),
-		"GET /api/tasks/{id}/results.csv": s.signedIn(fullAccess, b.resultsCSV),
-	}
-}
-
-// bulkRoutes are the handlers of the bulk routes.
-type bulkRoutes struct {
+// bulkHandlers are the handlers of the bulk reset and task routes
+// (functions api-bulk and api-tasks), served by svc.
+type bulkHandlers struct {
 	s   *Server
 	svc BulkService
 }
@@ -57,36 +44,33 @@ type bulkResetResponse struct {
 // start is POST /api/bulk-resets {selection, delivery} with an optional
 // Idempotency-Key header: 202 {taskId} at once; a repeat of the key by the
 // same user answers the task it started.
-func (b bulkRoutes) start(w http.ResponseWriter, r *http.Request, p principal) {
+func (b bulkHandlers) start(w http.ResponseWriter, r *http.Request, p principal) error {
 	var req bulkResetRequest
 	if err := decodeJSON(r, &req); err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	task, err := b.svc.Start(ctx, p.user, req.Selection, req.Delivery, r.Header.Get("Idempotency-Key"), RequestID(ctx))
 	if err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
 	b.s.writeJSON(w, r, http.StatusAccepted, bulkResetResponse{TaskID: task.ID})
+	return nil
 }
 
 // list is GET /api/tasks?limit=&cursor=: the tasks the caller may see,
 // newest first.
-func (b bulkRoutes) list(w http.ResponseWriter, r *http.Request, p principal) {
+func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
 	q, err := queryParams(r, "limit", "cursor")
 	if err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
 	limit, err := queryLimit(q)
 	if err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
-	writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID}, func(cursor string) ([]rekey.Task, string, error) {
+	return writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID}, func(cursor string) ([]rekey.Task, string, error) {
 		page, err := b.svc.List(ctx, p.user, limit, cursor)
 		return page.Items, page.Next, err
 	})
@@ -94,39 +78,36 @@ func (b bulkRoutes) list(w http.ResponseWriter, r *http.Request, p principal) {
 
 // get is GET /api/tasks/{id}: the task with its live counters; 404 for a
 // task the caller may not see.
-func (b bulkRoutes) get(w http.ResponseWriter, r *http.Request, p principal) {
-	byID(b.s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Task, error) {
+func (b bulkHandlers) get(w http.ResponseWriter, r *http.Request, p principal) error {
+	return byID(b.s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Task, error) {
 		return b.svc.Get(ctx, p.user, id)
 	})
 }
 
 // cancel is POST /api/tasks/{id}/cancel: 202 with the cancelled task.
-func (b bulkRoutes) cancel(w http.ResponseWriter, r *http.Request, p principal) {
-	byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (rekey.Task, error) {
+func (b bulkHandlers) cancel(w http.ResponseWriter, r *http.Request, p principal) error {
+	return byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (rekey.Task, error) {
 		return b.svc.Cancel(ctx, p.user, id, RequestID(ctx))
 	})
 }
 
 // results is GET /api/tasks/{id}/results?limit=&cursor=: per-user results
 // {userId, username, outcome, attempts, error?, …}, never a password.
-func (b bulkRoutes) results(w http.ResponseWriter, r *http.Request, p principal) {
+func (b bulkHandlers) results(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := pathID(r)
 	if err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	q, err := queryParams(r, "limit", "cursor")
 	if err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
 	limit, err := queryLimit(q)
 	if err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
-	writePage(b.s, w, r, q.Get("cursor"), []string{"task-results", p.user.ID, id}, func(cursor string) ([]rekey.TaskResult, string, error) {
+	return writePage(b.s, w, r, q.Get("cursor"), []string{"task-results", p.user.ID, id}, func(cursor string) ([]rekey.TaskResult, string, error) {
 		page, err := b.svc.Results(ctx, p.user, id, limit, cursor)
 		return page.Items, page.Next, err
 	})
@@ -138,11 +119,10 @@ func (b bulkRoutes) results(w http.ResponseWriter, r *http.Request, p principal)
 // 6 MB response limit). It is built before anything is sent, so a failure
 // is still a JSON error; a file too large for one response is refused
 // with results_too_large, naming the paged JSON results instead.
-func (b bulkRoutes) resultsCSV(w http.ResponseWriter, r *http.Request, p principal) {
+func (b bulkHandlers) resultsCSV(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := pathID(r)
 	if err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
 	var buf bytes.Buffer
 	out := io.Writer(&buf)
@@ -152,20 +132,17 @@ func (b bulkRoutes) resultsCSV(w http.ResponseWriter, r *http.Request, p princip
 		out = zw
 	}
 	if err := b.svc.ResultsCSV(r.Context(), p.user, id, out); err != nil {
-		b.s.writeError(w, r, err)
-		return
+		return err
 	}
 	if zw != nil {
 		if err := zw.Close(); err != nil {
-			b.s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	if buf.Len() > maxDownloadBytes {
-		b.s.writeError(w, r, rekey.Errorf(rekey.ECodeResultsTooLarge,
+		return rekey.Errorf(rekey.ECodeResultsTooLarge,
 			"The results file is larger than %d MB and cannot be downloaded in one piece; read the results page by page from /api/tasks/%s/results.",
-			maxDownloadBytes>>20, id))
-		return
+			maxDownloadBytes>>20, id)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
@@ -176,6 +153,7 @@ func (b bulkRoutes) resultsCSV(w http.ResponseWriter, r *http.Request, p princip
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
+	return nil
 }
 
 // maxDownloadBytes bounds a file answer: Lambda's response payload limit

@@ -78,17 +78,14 @@ type bulkAPI struct {
 func newBulkAPI(t *testing.T) *bulkAPI {
 	t.Helper()
 	a := newTestAPI(t)
+	fake := &fakeBulk{}
 	s := New(Deps{
 		Auth:    auth.NewService(auth.Config{}, auth.Deps{Store: a.store, Throttles: a.store, Hasher: fastHasher{}, Now: a.clock.Now}),
 		Users:   users.NewService(a.store, a.clock.Now),
 		Secrets: a.store,
+		Bulk:    fake,
 	})
-	fake := &fakeBulk{}
-	mux := http.NewServeMux()
-	for pattern, h := range s.bulkHandlers(fake) {
-		mux.Handle(pattern, h)
-	}
-	return &bulkAPI{testAPI: a, h: s.middleware(mux), fake: fake}
+	return &bulkAPI{testAPI: a, h: s.Handler(FunctionBulk, FunctionTasks), fake: fake}
 }
 
 func (b *bulkAPI) call(method, path, body string, headers ...string) *httptest.ResponseRecorder {

@@ -293,25 +293,24 @@ func pathID(r *http.Request) (string, error) {
 // byID serves a request about the one resource named by the {id} path
 // value: a bad id is 400 invalid_id, then do's error or its result with
 // status.
-func byID[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, do func(ctx context.Context, id string) (T, error)) {
+func byID[T any](s *Server, w http.ResponseWriter, r *http.Request, status int, do func(ctx context.Context, id string) (T, error)) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out, err := do(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, r, status, out)
+	return nil
 }
 
 // patchByID is byID for PATCH: the body is decoded into a P (strictly, as
 // decodeJSON does) before do runs, and the result is 200. A member sent as
 // null is 422 naming it: leave a field out to keep it.
-func patchByID[P, T any](s *Server, w http.ResponseWriter, r *http.Request, do func(ctx context.Context, id string, patch P) (T, error)) {
-	byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (T, error) {
+func patchByID[P, T any](s *Server, w http.ResponseWriter, r *http.Request, do func(ctx context.Context, id string, patch P) (T, error)) error {
+	return byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (T, error) {
 		var patch P
 		var zero T
 		body, err := decodeJSONBody(r, &patch)

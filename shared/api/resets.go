@@ -38,63 +38,58 @@ type resetResponse struct {
 // resetPassword is POST /api/users/{id}/password-reset: 202 {mode, expiresAt}
 // for a link, 200 {mode, temporaryPassword?} for a temporary password (the
 // password is echoed only when Rekey generated it).
-func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req resetRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	switch req.Mode {
 	case resetModeLink:
 		if req.TemporaryPassword != "" {
-			s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "temporaryPassword", "A temporary password goes only with mode \"temporary\"."))
-			return
+			return rekey.FieldError(rekey.ECodeInvalidInput, "temporaryPassword", "A temporary password goes only with mode \"temporary\".")
 		}
 		expires, err := s.resets.ResetByLink(ctx, p.user, id, RequestID(ctx))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		s.writeJSON(w, r, http.StatusAccepted, resetResponse{Mode: resetModeLink, ExpiresAt: &expires})
+		return nil
 	case resetModeTemporary:
 		generated, err := s.resets.ResetTemporary(ctx, p.user, id, req.TemporaryPassword, RequestID(ctx))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		s.writeJSON(w, r, http.StatusOK, resetResponse{Mode: resetModeTemporary, TemporaryPassword: generated})
+		return nil
 	default:
-		s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "mode", "Mode must be \"link\" or \"temporary\"."))
+		return rekey.FieldError(rekey.ECodeInvalidInput, "mode", "Mode must be \"link\" or \"temporary\".")
 	}
 }
 
 // resendReset is POST /api/users/{id}/password-reset/resend: a new link that
 // voids the previous one.
-func (s *Server) resendReset(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) resendReset(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := decodeOptionalJSON(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	expires, err := s.resets.Resend(ctx, p.user, id, RequestID(ctx))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, r, http.StatusAccepted, struct {
 		ExpiresAt time.Time `json:"expiresAt"`
 	}{expires})
+	return nil
 }
 
 type forgotRequest struct {
@@ -109,22 +104,20 @@ var forgotAnswer = struct {
 
 // forgotPassword is POST /api/password/forgot: 202 with the same body for
 // known, unknown and disabled accounts; the email goes out asynchronously.
-func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
+func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) error {
 	var req forgotRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Login == "" || len(req.Login) > 254 {
-		s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "login", "Enter your username or email address."))
-		return
+		return rekey.FieldError(rekey.ECodeInvalidInput, "login", "Enter your username or email address.")
 	}
 	ctx := r.Context()
 	if err := s.resets.Forgot(ctx, req.Login, clientIP(r), RequestID(ctx)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, r, http.StatusAccepted, forgotAnswer)
+	return nil
 }
 
 type redeemRequest struct {
@@ -134,26 +127,23 @@ type redeemRequest struct {
 
 // redeemReset is POST /api/password/reset: the emailed token and a new
 // password; 204, and the user signs in afresh.
-func (s *Server) redeemReset(w http.ResponseWriter, r *http.Request) {
+func (s *Server) redeemReset(w http.ResponseWriter, r *http.Request) error {
 	var req redeemRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Token == "" || len(req.Token) > 512 {
-		s.writeError(w, r, rekey.Errorf(rekey.ECodeInvalidToken, "This reset link is invalid or has expired. Ask for a new one."))
-		return
+		return rekey.Errorf(rekey.ECodeInvalidToken, "This reset link is invalid or has expired. Ask for a new one.")
 	}
 	if req.NewPassword == "" {
-		s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "newPassword", "Enter a new password."))
-		return
+		return rekey.FieldError(rekey.ECodeInvalidInput, "newPassword", "Enter a new password.")
 	}
 	ctx := r.Context()
 	if err := s.resets.ResetWithToken(ctx, req.Token, req.NewPassword, RequestID(ctx)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // decodeOptionalJSON accepts an empty body or an empty JSON object, for

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,7 +20,8 @@ type Route struct {
 // key is the ServeMux pattern of the route, "METHOD /path".
 func (r Route) key() string { return r.Method + " " + r.Pattern }
 
-// Function names.
+// Function names: the folders under functions/ whose Lambdas serve routes.
+// Each function's main.go names its routes by one of these.
 const (
 	FunctionAuth      = "api-auth"
 	FunctionUsers     = "api-users"
@@ -32,41 +32,71 @@ const (
 	FunctionTasks     = "api-tasks"
 )
 
-// Routes is the one route table.
-var Routes = []Route{
-	{http.MethodPost, "/api/auth/login", FunctionAuth},
-	{http.MethodPost, "/api/auth/logout", FunctionAuth},
-	{http.MethodGet, "/api/me", FunctionAuth},
-	{http.MethodGet, "/api/auth/csrf", FunctionAuth},
-	{http.MethodPost, "/api/password/change", FunctionAuth},
-	{http.MethodGet, "/api/users", FunctionUsers},
-	{http.MethodGet, "/api/users/{id}", FunctionUsers},
-	{http.MethodPatch, "/api/users/{id}", FunctionUsers},
-	{http.MethodGet, "/api/users/{id}/activity", FunctionUsers},
-	{http.MethodGet, "/api/schools", FunctionUsers},
-	{http.MethodPost, "/api/users/{id}/password-reset", FunctionResets},
-	{http.MethodPost, "/api/users/{id}/password-reset/resend", FunctionResets},
-	{http.MethodPost, "/api/password/forgot", FunctionResets},
-	{http.MethodPost, "/api/password/reset", FunctionResets},
-	{http.MethodGet, "/api/password/policy", FunctionResets},
-	{http.MethodPost, "/api/schedules", FunctionSchedules},
-	{http.MethodGet, "/api/schedules", FunctionSchedules},
-	{http.MethodGet, "/api/schedules/{id}", FunctionSchedules},
-	{http.MethodPatch, "/api/schedules/{id}", FunctionSchedules},
-	{http.MethodDelete, "/api/schedules/{id}", FunctionSchedules},
-	{http.MethodPost, "/api/bulk-resets", FunctionBulk},
-	{http.MethodGet, "/api/tasks", FunctionTasks},
-	{http.MethodGet, "/api/tasks/{id}", FunctionTasks},
-	{http.MethodPost, "/api/tasks/{id}/cancel", FunctionTasks},
-	{http.MethodGet, "/api/tasks/{id}/results", FunctionTasks},
-	{http.MethodGet, "/api/tasks/{id}/results.csv", FunctionTasks},
-	// The console serves every GET outside /api/ (on API Gateway: the routes
-	// "GET /" and "GET /{proxy+}").
-	{http.MethodGet, consolePattern, FunctionConsole},
+// handlerFunc is a route's handler: it writes the answer, or returns an
+// error, which serve writes (through the code→status table) so that no
+// handler writes errors itself.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one line of the route table: the endpoint and its handler.
+type route struct {
+	Route
+	handler handlerFunc
 }
 
-// consolePattern marks the console's catch-all route in Routes.
+// routes is the one route table: every endpoint, the function that serves
+// it and its handler, each listed once. Routes and Handler both read it.
+func (s *Server) routes() []route {
+	b := bulkHandlers{s: s, svc: s.bulk}
+	return []route{
+		{Route{http.MethodPost, "/api/auth/login", FunctionAuth}, s.login},
+		{Route{http.MethodPost, "/api/auth/logout", FunctionAuth}, s.logout},
+		{Route{http.MethodGet, "/api/me", FunctionAuth}, s.signedIn(duringPasswordChange, s.me)},
+		{Route{http.MethodGet, "/api/auth/csrf", FunctionAuth}, s.csrfToken},
+		{Route{http.MethodPost, "/api/password/change", FunctionAuth}, s.signedIn(duringPasswordChange, s.changePassword)},
+		{Route{http.MethodGet, "/api/users", FunctionUsers}, s.signedIn(fullAccess, s.listUsers)},
+		{Route{http.MethodGet, "/api/users/{id}", FunctionUsers}, s.signedIn(fullAccess, s.getUser)},
+		{Route{http.MethodPatch, "/api/users/{id}", FunctionUsers}, s.signedIn(fullAccess, s.patchUser)},
+		{Route{http.MethodGet, "/api/users/{id}/activity", FunctionUsers}, s.signedIn(fullAccess, s.userActivity)},
+		{Route{http.MethodGet, "/api/schools", FunctionUsers}, s.signedIn(fullAccess, s.listSchools)},
+		{Route{http.MethodPost, "/api/users/{id}/password-reset", FunctionResets}, s.signedIn(fullAccess, s.resetPassword)},
+		{Route{http.MethodPost, "/api/users/{id}/password-reset/resend", FunctionResets}, s.signedIn(fullAccess, s.resendReset)},
+		{Route{http.MethodPost, "/api/password/forgot", FunctionResets}, s.forgotPassword},
+		{Route{http.MethodPost, "/api/password/reset", FunctionResets}, s.redeemReset},
+		{Route{http.MethodGet, "/api/password/policy", FunctionResets}, s.signedIn(duringPasswordChange, s.passwordPolicy)},
+		{Route{http.MethodPost, "/api/schedules", FunctionSchedules}, s.signedIn(fullAccess, s.createSchedule)},
+		{Route{http.MethodGet, "/api/schedules", FunctionSchedules}, s.signedIn(fullAccess, s.listSchedules)},
+		{Route{http.MethodGet, "/api/schedules/{id}", FunctionSchedules}, s.signedIn(fullAccess, s.getSchedule)},
+		{Route{http.MethodPatch, "/api/schedules/{id}", FunctionSchedules}, s.signedIn(fullAccess, s.patchSchedule)},
+		{Route{http.MethodDelete, "/api/schedules/{id}", FunctionSchedules}, s.signedIn(fullAccess, s.deleteSchedule)},
+		{Route{http.MethodPost, "/api/bulk-resets", FunctionBulk}, s.signedIn(fullAccess, b.start)},
+		{Route{http.MethodGet, "/api/tasks", FunctionTasks}, s.signedIn(fullAccess, b.list)},
+		{Route{http.MethodGet, "/api/tasks/{id}", FunctionTasks}, s.signedIn(fullAccess, b.get)},
+		{Route{http.MethodPost, "/api/tasks/{id}/cancel", FunctionTasks}, s.signedIn(fullAccess, b.cancel)},
+		{Route{http.MethodGet, "/api/tasks/{id}/results", FunctionTasks}, s.signedIn(fullAccess, b.results)},
+		{Route{http.MethodGet, "/api/tasks/{id}/results.csv", FunctionTasks}, s.signedIn(fullAccess, b.resultsCSV)},
+		// The console serves every GET outside /api/ (on API Gateway: the
+		// routes "GET /" and "GET /{proxy+}"); Handler mounts it as the
+		// catch-all.
+		{Route{http.MethodGet, consolePattern, FunctionConsole}, s.serveConsole},
+	}
+}
+
+// consolePattern marks the console's catch-all route in the route table.
 const consolePattern = "/"
+
+// Routes lists every endpoint and the function that serves it, read off the
+// route table, for the template checks and for tools.
+var Routes = routeList()
+
+// routeList is the route table without its handlers. Building the table
+// calls no service, so a Server with none will do.
+func routeList() []Route {
+	var out []Route
+	for _, rt := range (&Server{}).routes() {
+		out = append(out, rt.Route)
+	}
+	return out
+}
 
 // Handler returns the HTTP handler for the routes of the named functions,
 // or of every function when none is named: the local runner mounts all of
@@ -77,47 +107,64 @@ func (s *Server) Handler(functions ...string) http.Handler {
 	mux := http.NewServeMux()
 	methods := map[string][]string{} // path pattern -> methods mounted
 	var paths []string
-	var console http.Handler
-	for _, route := range Routes {
-		if len(functions) > 0 && !slices.Contains(functions, route.Function) {
+	fallback := handlerFunc(noEndpoint)
+	for _, rt := range s.routes() {
+		if len(functions) > 0 && !slices.Contains(functions, rt.Function) {
 			continue
 		}
-		if route.Pattern == consolePattern {
-			console = s.console
+		if rt.Pattern == consolePattern {
+			fallback = rt.handler
 			continue
 		}
-		h, ok := s.handlers[route.key()]
-		if !ok {
-			panic(fmt.Sprintf("api: no handler for route %s", route.key()))
+		mux.Handle(rt.key(), s.serve(rt.handler))
+		if _, seen := methods[rt.Pattern]; !seen {
+			paths = append(paths, rt.Pattern)
 		}
-		mux.Handle(route.key(), h)
-		if _, seen := methods[route.Pattern]; !seen {
-			paths = append(paths, route.Pattern)
-		}
-		methods[route.Pattern] = append(methods[route.Pattern], route.Method)
+		methods[rt.Pattern] = append(methods[rt.Pattern], rt.Method)
 	}
 	for _, path := range paths {
-		mux.Handle(path, s.methodNotAllowed(methods[path]))
+		mux.Handle(path, s.serve(methodNotAllowed(methods[path])))
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if console != nil && r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") {
-			console.ServeHTTP(w, r)
-			return
-		}
-		s.writeError(w, r, fail(rekey.ECodeNotFound, "No such endpoint."))
-	})
+	mux.Handle("/", s.serve(fallback))
 	return s.middleware(mux)
 }
 
+// serve adapts a route's handler to net/http: the one place a handler's
+// error is written, with its code's status; an error without a known code
+// is logged and answered as "Internal error." (writeError).
+func (s *Server) serve(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// errNoEndpoint answers a path no mounted route has.
+var errNoEndpoint = fail(rekey.ECodeNotFound, "No such endpoint.")
+
+// noEndpoint answers every request with 404 not_found.
+func noEndpoint(http.ResponseWriter, *http.Request) error { return errNoEndpoint }
+
+// serveConsole is the console's catch-all: its pages and assets for every
+// path outside /api/ (which stays JSON, 404 not_found).
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request) error {
+	if s.console == nil || r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+		return errNoEndpoint
+	}
+	s.console.ServeHTTP(w, r)
+	return nil
+}
+
 // methodNotAllowed answers 405 for a known path, listing the methods it has.
-func (s *Server) methodNotAllowed(methods []string) http.Handler {
+func methodNotAllowed(methods []string) handlerFunc {
 	allowed := slices.Clone(methods)
 	if slices.Contains(allowed, http.MethodGet) {
 		allowed = append(allowed, http.MethodHead)
 	}
 	allow := strings.Join(allowed, ", ")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
-		s.writeError(w, r, fail(rekey.ECodeMethodNotAllowed, "This endpoint does not support "+r.Method+"."))
-	})
+		return fail(rekey.ECodeMethodNotAllowed, "This endpoint does not support "+r.Method+".")
+	}
 }

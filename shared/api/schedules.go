@@ -20,36 +20,33 @@ type ScheduleService interface {
 
 // createSchedule is POST /api/schedules {name, expression, timezone,
 // selection, delivery, enabled?}: 201 with the schedule.
-func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, p principal) error {
 	var in schedule.Input
 	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	sc, err := s.schedules.Create(ctx, p.user, in, RequestID(ctx))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.writeJSON(w, r, http.StatusCreated, sc)
+	return nil
 }
 
 // listSchedules is GET /api/schedules?limit=&cursor=: the schedules the
 // caller may see.
-func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
 	q, err := queryParams(r, "limit", "cursor")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	limit, err := queryLimit(q)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writePage(s, w, r, q.Get("cursor"), []string{"schedules", p.user.ID}, func(cursor string) ([]rekey.Schedule, string, error) {
+	return writePage(s, w, r, q.Get("cursor"), []string{"schedules", p.user.ID}, func(cursor string) ([]rekey.Schedule, string, error) {
 		page, err := s.schedules.List(ctx, p.user, limit, cursor)
 		return page.Items, page.Next, err
 	})
@@ -57,32 +54,31 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, p princip
 
 // getSchedule is GET /api/schedules/{id}: 404 for schedules the caller may
 // not see.
-func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request, p principal) {
-	byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Schedule, error) {
+func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request, p principal) error {
+	return byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Schedule, error) {
 		return s.schedules.Get(ctx, p.user, id)
 	})
 }
 
 // patchSchedule is PATCH /api/schedules/{id} with any of name, expression,
 // timezone, selection, delivery, enabled, and the version that was read.
-func (s *Server) patchSchedule(w http.ResponseWriter, r *http.Request, p principal) {
-	patchByID(s, w, r, func(ctx context.Context, id string, patch schedule.Patch) (rekey.Schedule, error) {
+func (s *Server) patchSchedule(w http.ResponseWriter, r *http.Request, p principal) error {
+	return patchByID(s, w, r, func(ctx context.Context, id string, patch schedule.Patch) (rekey.Schedule, error) {
 		return s.schedules.Update(ctx, p.user, id, patch, RequestID(ctx))
 	})
 }
 
 // deleteSchedule is DELETE /api/schedules/{id}: 204. Tasks already started
 // by the schedule carry on.
-func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) deleteSchedule(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	if err := s.schedules.Delete(ctx, p.user, id, RequestID(ctx)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

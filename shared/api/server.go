@@ -10,7 +10,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"net/http"
 	"sync"
 
@@ -67,9 +66,9 @@ type Server struct {
 	secrets   SecretStore
 	resets    ResetService
 	schedules ScheduleService
+	bulk      BulkService
 	console   http.Handler
 	log       *slog.Logger
-	handlers  map[string]http.Handler // by Route.key()
 
 	cursorMu  sync.Mutex
 	cursorKey []byte // fetched on first use, then kept
@@ -81,37 +80,14 @@ func New(deps Deps) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{
+	return &Server{
 		auth:      deps.Auth,
 		users:     deps.Users,
 		secrets:   deps.Secrets,
 		resets:    deps.Resets,
 		schedules: deps.Schedules,
+		bulk:      deps.Bulk,
 		console:   deps.Console,
 		log:       WithRequestIDs(logger),
 	}
-	s.handlers = map[string]http.Handler{
-		"POST /api/auth/login":                       http.HandlerFunc(s.login),
-		"POST /api/auth/logout":                      http.HandlerFunc(s.logout),
-		"GET /api/me":                                s.signedIn(duringPasswordChange, s.me),
-		"GET /api/auth/csrf":                         http.HandlerFunc(s.csrfToken),
-		"POST /api/password/change":                  s.signedIn(duringPasswordChange, s.changePassword),
-		"GET /api/users":                             s.signedIn(fullAccess, s.listUsers),
-		"GET /api/users/{id}":                        s.signedIn(fullAccess, s.getUser),
-		"PATCH /api/users/{id}":                      s.signedIn(fullAccess, s.patchUser),
-		"GET /api/users/{id}/activity":               s.signedIn(fullAccess, s.userActivity),
-		"GET /api/schools":                           s.signedIn(fullAccess, s.listSchools),
-		"POST /api/users/{id}/password-reset":        s.signedIn(fullAccess, s.resetPassword),
-		"POST /api/users/{id}/password-reset/resend": s.signedIn(fullAccess, s.resendReset),
-		"POST /api/password/forgot":                  http.HandlerFunc(s.forgotPassword),
-		"POST /api/password/reset":                   http.HandlerFunc(s.redeemReset),
-		"GET /api/password/policy":                   s.signedIn(duringPasswordChange, s.passwordPolicy),
-		"POST /api/schedules":                        s.signedIn(fullAccess, s.createSchedule),
-		"GET /api/schedules":                         s.signedIn(fullAccess, s.listSchedules),
-		"GET /api/schedules/{id}":                    s.signedIn(fullAccess, s.getSchedule),
-		"PATCH /api/schedules/{id}":                  s.signedIn(fullAccess, s.patchSchedule),
-		"DELETE /api/schedules/{id}":                 s.signedIn(fullAccess, s.deleteSchedule),
-	}
-	maps.Copy(s.handlers, s.bulkHandlers(deps.Bulk))
-	return s
 }

@@ -42,24 +42,22 @@ type principal struct {
 }
 
 // signedInHandler is a handler for a signed-in caller.
-type signedInHandler func(w http.ResponseWriter, r *http.Request, p principal)
+type signedInHandler func(w http.ResponseWriter, r *http.Request, p principal) error
 
 // signedIn authenticates a request before h sees it: by bearer token, or by
 // session cookie together with the CSRF header on unsafe methods. Sessions
 // with a forced password change pending pass only routes that allow it.
-func (s *Server) signedIn(a access, h signedInHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signedIn(a access, h signedInHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if a == fullAccess && p.user.MustChangePassword {
-			s.writeError(w, r, errPasswordChangeRequired)
-			return
+			return errPasswordChangeRequired
 		}
-		h(w, r, p)
-	})
+		return h(w, r, p)
+	}
 }
 
 // authenticate finds r's session and checks the CSRF token when it came in
@@ -149,60 +147,56 @@ type loginResponse struct {
 
 // login is POST /api/auth/login: 200 with the tokens (and the session
 // cookie), or the same 401 for an unknown user and a wrong password.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	switch {
 	case strings.TrimSpace(req.Username) == "":
-		s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "username", "Enter your username or email address."))
-		return
+		return rekey.FieldError(rekey.ECodeInvalidInput, "username", "Enter your username or email address.")
 	case req.Password == "":
-		s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "password", "Enter your password."))
-		return
+		return rekey.FieldError(rekey.ECodeInvalidInput, "password", "Enter your password.")
 	}
 	ctx := r.Context()
 	res, err := s.auth.Login(ctx, req.Username, req.Password, clientIP(r), RequestID(ctx))
 	if err != nil {
 		s.log.InfoContext(ctx, "sign-in refused", "login", loginRef(req.Username), "code", rekey.ErrorCode(err))
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	setSessionCookie(w, res.Token)
 	s.writeJSON(w, r, http.StatusOK, loginResponse{
 		Token: res.Token, CSRFToken: res.CSRFToken, MustChangePassword: res.MustChangePassword, User: res.User,
 	})
+	return nil
 }
 
 // logout is POST /api/auth/logout: it ends the caller's session (a cookie
 // session only with its CSRF token) and clears the cookie. It answers 204
 // even when the session had already ended, so a client can always sign out.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	token, byCookie, err := credentials(r)
 	if err == nil {
 		_, session, authErr := s.auth.Authenticate(r.Context(), token)
 		switch {
 		case authErr == nil && byCookie && !auth.CSRFMatches(session, r.Header.Get(CSRFHeader)):
-			s.writeError(w, r, errCSRF)
-			return
+			return errCSRF
 		case authErr != nil && rekey.ErrorCode(authErr) != rekey.ECodeUnauthenticated:
-			s.writeError(w, r, authErr)
-			return
+			return authErr
 		}
 		if err := s.auth.Logout(r.Context(), token); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // me is GET /api/me: the signed-in user.
-func (s *Server) me(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p principal) error {
 	s.writeJSON(w, r, http.StatusOK, p.user)
+	return nil
 }
 
 // csrfToken is GET /api/auth/csrf: {csrfToken} of the caller's cookie
@@ -211,13 +205,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, p principal) {
 // carries no valid session, so that the sign-in page loads without an
 // error. Other origins cannot read the answer; bearer-token clients need
 // no CSRF token and get 422.
-func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) error {
 	// Browsers say where a request comes from; only the console's own
 	// pages (or the address bar) may ask. The cookie is SameSite=Strict
 	// anyway.
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		s.writeError(w, r, fail(rekey.ECodeCSRF, "Cross-origin request refused."))
-		return
+		return fail(rekey.ECodeCSRF, "Cross-origin request refused.")
 	}
 	var answer struct {
 		CSRFToken *string `json:"csrfToken"`
@@ -226,16 +219,15 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rekey.ErrorCode(err) == rekey.ECodeUnauthenticated:
 	case err != nil:
-		s.writeError(w, r, err)
-		return
+		return err
 	case p.cookieToken == "":
-		s.writeError(w, r, fail(rekey.ECodeInvalidInput, "Only sessions kept in the console's cookie use a CSRF token."))
-		return
+		return fail(rekey.ECodeInvalidInput, "Only sessions kept in the console's cookie use a CSRF token.")
 	default:
 		token := auth.CSRFToken(p.cookieToken)
 		answer.CSRFToken = &token
 	}
 	s.writeJSON(w, r, http.StatusOK, answer)
+	return nil
 }
 
 type passwordChangeRequest struct {
@@ -245,25 +237,22 @@ type passwordChangeRequest struct {
 
 // changePassword is POST /api/password/change: 204, after which every
 // session of the user, this one included, has ended (SECURITY.md 13).
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p principal) {
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p principal) error {
 	var req passwordChangeRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	switch {
 	case req.CurrentPassword == "":
-		s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "currentPassword", "Enter your current password."))
-		return
+		return rekey.FieldError(rekey.ECodeInvalidInput, "currentPassword", "Enter your current password.")
 	case req.NewPassword == "":
-		s.writeError(w, r, rekey.FieldError(rekey.ECodeInvalidInput, "newPassword", "Enter a new password."))
-		return
+		return rekey.FieldError(rekey.ECodeInvalidInput, "newPassword", "Enter a new password.")
 	}
 	ctx := r.Context()
 	if err := s.auth.ChangePassword(ctx, p.user, req.CurrentPassword, req.NewPassword, clientIP(r), RequestID(ctx)); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
