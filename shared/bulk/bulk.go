@@ -152,6 +152,8 @@ func (e Entry) Final() bool { return e.Result.Outcome != "" }
 // Counts are what a chunk adds to its task's counters when it completes.
 type Counts struct {
 	Processed, Succeeded, Emailed, NoEmail, Failed, Skipped int
+	// Notified counts password-changed notices queued.
+	Notified int
 }
 
 // countsOf totals the outcomes of the settled entries: what a chunk in
@@ -163,6 +165,9 @@ func countsOf(entries []Entry) Counts {
 			continue
 		}
 		c.Processed++
+		if e.Result.Notified {
+			c.Notified++
+		}
 		switch e.Result.Outcome {
 		case rekey.OutcomeEmailed:
 			c.Succeeded++
@@ -186,6 +191,7 @@ func (c Counts) minus(d Counts) Counts {
 	return Counts{
 		Processed: c.Processed - d.Processed, Succeeded: c.Succeeded - d.Succeeded, Emailed: c.Emailed - d.Emailed,
 		NoEmail: c.NoEmail - d.NoEmail, Failed: c.Failed - d.Failed, Skipped: c.Skipped - d.Skipped,
+		Notified: c.Notified - d.Notified,
 	}
 }
 

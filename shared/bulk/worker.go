@@ -23,6 +23,13 @@ type Mailer interface {
 	Send(ctx context.Context, m mail.Message) (string, error)
 }
 
+// NoticeQueue is the mail queue, where password deliveries put the users'
+// "your password was changed" notices (resets.MailJob); *queue.Sender
+// satisfies it. SendBatch sends up to ten messages per SQS call.
+type NoticeQueue interface {
+	SendBatch(ctx context.Context, messages []any) error
+}
+
 // WorkerDeps are the Worker's collaborators.
 type WorkerDeps struct {
 	Store chunkStore
@@ -32,6 +39,9 @@ type WorkerDeps struct {
 	// Keys opens task keys (password deliveries); it may be nil when only
 	// email links are run.
 	Keys Keyring
+	// Notices is the mail queue; it may be nil when only email links are
+	// run.
+	Notices NoticeQueue
 	// Mailer and Hasher are required.
 	Mailer Mailer
 	Hasher hasher
@@ -53,6 +63,7 @@ type Worker struct {
 	store    chunkStore
 	work     DelayedQueue
 	keys     Keyring
+	notices  NoticeQueue
 	mailer   Mailer
 	hasher   hasher
 	renderer *mail.Renderer
@@ -75,7 +86,7 @@ func NewWorker(cfg Config, deps WorkerDeps) (*Worker, error) {
 	if deps.Store == nil || deps.Work == nil || deps.Mailer == nil || deps.Hasher == nil {
 		return nil, errors.New("bulk: the worker needs a Store, the work queue, a Mailer and a Hasher")
 	}
-	w := &Worker{cfg: cfg, store: deps.Store, work: deps.Work, keys: deps.Keys, mailer: deps.Mailer, hasher: deps.Hasher,
+	w := &Worker{cfg: cfg, store: deps.Store, work: deps.Work, keys: deps.Keys, notices: deps.Notices, mailer: deps.Mailer, hasher: deps.Hasher,
 		renderer: deps.Renderer, account: deps.Account, log: deps.Logger, now: deps.Now}
 	var err error
 	if w.renderer == nil {
