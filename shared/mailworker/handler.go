@@ -245,8 +245,13 @@ func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job resets.
 	var failed []error
 	users := job.Split()
 	for i, one := range users {
-		if *budget <= 0 || h.nearDeadline(ctx) {
+		if *budget <= 0 || h.nearDeadline(ctx, 0) {
 			return errors.Join(h.putBack(ctx, log, job, job.UserIDs[i:], h.noticeDelay), errors.Join(failed...))
+		}
+		// After a throttle this worker's next notice may be further off
+		// than this invocation lasts: the rest waits on the queue instead.
+		if wait := h.paceWait(); h.nearDeadline(ctx, wait) {
+			return errors.Join(h.putBack(ctx, log, job, job.UserIDs[i:], max(wait, h.noticeDelay)), errors.Join(failed...))
 		}
 		paced := func(ctx context.Context) error {
 			*budget--
@@ -283,10 +288,18 @@ func (h *Handler) putBack(ctx context.Context, log *slog.Logger, job resets.Mail
 	return nil
 }
 
-// nearDeadline reports whether the invocation must stop starting sends.
-func (h *Handler) nearDeadline(ctx context.Context) bool {
+// nearDeadline reports whether the invocation must stop starting sends
+// that first wait for wait.
+func (h *Handler) nearDeadline(ctx context.Context, wait time.Duration) bool {
 	d, ok := ctx.Deadline()
-	return ok && time.Until(d) < deadlineMargin
+	return ok && time.Until(d) < deadlineMargin+wait
+}
+
+// paceWait is how long the next notice would wait for its slot.
+func (h *Handler) paceWait() time.Duration {
+	h.paceMu.Lock()
+	defer h.paceMu.Unlock()
+	return max(h.nextNotice.Sub(h.now()), 0)
 }
 
 // pace waits until the next notice may go, and books the slot after it.

@@ -225,3 +225,27 @@ func TestMailJobManyUsersValidate(t *testing.T) {
 		t.Errorf("Split keys (-want +got):\n%s", diff)
 	}
 }
+
+// After a throttle, an invocation that ends before the back-off does puts
+// the notices back for the back-off instead of waiting on its claim.
+func TestBulkNoticeBackOffLongerThanTheInvocation(t *testing.T) {
+	w, requeue, jobs := bulkNotices(t, Config{}, 3)
+	w.mailer.failures = 1
+	w.h.Handle(context.Background(), events.SQSEvent{Records: records(t, jobs, "m")})
+	back := requeue.jobs
+	requeue.jobs, requeue.delays = nil, nil
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w.h.sleep = func(context.Context, time.Duration) error {
+		t.Error("the worker waited for the back-off inside a 30-second invocation")
+		return nil
+	}
+	resp, _ := w.h.Handle(ctx, events.SQSEvent{Records: records(t, back, "later")})
+	if len(resp.BatchItemFailures) != 0 || len(w.mailer.sent) != 0 {
+		t.Fatalf("failures %v, %d sent; want the job put back, nothing sent", failedIDs(resp), len(w.mailer.sent))
+	}
+	if len(requeue.jobs) != 1 || len(requeue.jobs[0].UserIDs) != 3 || requeue.delays[0] < throttledDelay-time.Second {
+		t.Errorf("put back %+v after %v, want the 3 users after about %v", requeue.jobs, requeue.delays, throttledDelay)
+	}
+}
