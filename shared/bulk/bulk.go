@@ -144,6 +144,11 @@ type Entry struct {
 	MessageID string
 	// SealedPassword is the generated password sealed with the task's key.
 	SealedPassword []byte
+	// Held: the outcome is recorded but not yet added to the task's
+	// counters; the chunk's completion adds it. A password delivery holds
+	// its last users' counts until their notices are queued, so that the
+	// task does not show completed before it has counted its notices.
+	Held bool
 }
 
 // Final reports whether nothing more will be done for the entry's user.
@@ -161,7 +166,7 @@ type Counts struct {
 func countsOf(entries []Entry) Counts {
 	var c Counts
 	for _, e := range entries {
-		if !e.Final() {
+		if !e.Final() || e.Held {
 			continue
 		}
 		c.Processed++

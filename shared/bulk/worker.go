@@ -152,7 +152,7 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return errChunkBusy
 	}
 	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
-		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries)}
+		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries)}
 	if r.users == nil {
 		r.users = map[string]rekey.User{}
 	}
@@ -204,6 +204,11 @@ type chunkRun struct {
 	// counted is what the chunk as last written (or read) has added to
 	// the task's counters.
 	counted Counts
+	// written are the entries as last written (or read).
+	written []Entry
+	// hold makes writes that do not complete the chunk hold the counts of
+	// the users they settle (Entry.Held).
+	hold bool
 	// leased is set while this run holds the chunk's lease.
 	leased bool
 }
@@ -308,10 +313,19 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	next.Version = r.chunk.Version + 1
 	next.Entries = cloneEntries(r.chunk.Entries)
 	write := ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
+	for i := range next.Entries {
+		e := &next.Entries[i]
+		switch {
+		case complete:
+			e.Held = false
+		case r.hold && e.Final() && (i >= len(r.written) || !r.written[i].Final()):
+			e.Held = true
+		}
+	}
 	if complete {
 		next.Done, next.LeaseUntil = true, time.Time{}
-		write.Chunk = next
 	}
+	write.Chunk = next
 	counted := countsOf(next.Entries)
 	if delta := counted.minus(r.counted); complete || delta != (Counts{}) {
 		write.Add = &delta
@@ -324,7 +338,7 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	if err != nil {
 		return err
 	}
-	r.chunk, r.counted = next, counted
+	r.chunk, r.counted, r.written = next, counted, cloneEntries(next.Entries)
 	return nil
 }
 

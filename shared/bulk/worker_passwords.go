@@ -49,6 +49,9 @@ func (r *chunkRun) setPasswords(ctx context.Context) error {
 	for len(r.pending()) > 0 {
 		pending := r.pending()
 		group := pending[:min(len(pending), MaxUsersPerWrite)]
+		// The last group's counts wait for the completion, so that the
+		// task shows completed only once its notices are queued.
+		r.hold = len(group) == len(pending)
 		if err := r.setGroup(ctx, group, key, defaultPassword, false); err != nil {
 			return err
 		}

@@ -53,6 +53,7 @@ type entryItem struct {
 	Attempts       int    `dynamodbav:"attempts,omitempty"`
 	Error          string `dynamodbav:"error,omitempty"`
 	Prepared       bool   `dynamodbav:"prepared,omitempty"`
+	Held           bool   `dynamodbav:"held,omitempty"`
 	Notified       bool   `dynamodbav:"notified,omitempty"`
 	MessageID      string `dynamodbav:"messageId,omitempty"`
 	SealedPassword []byte `dynamodbav:"sealedPassword,omitempty"`
@@ -72,7 +73,7 @@ func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 				UserID: r.UserID, Username: r.Username, FirstName: r.FirstName, LastName: r.LastName,
 				ExternalID: r.ExternalID, SchoolID: r.SchoolID, Grade: r.Grade, Email: r.Email,
 				Outcome: string(r.Outcome), Attempts: r.Attempts, Error: r.Error, Notified: r.Notified,
-				Prepared: e.Prepared, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
 			}
 		}
 	}
@@ -94,7 +95,7 @@ func (it chunkItem) chunk() (bulk.Chunk, error) {
 					ExternalID: e.ExternalID, SchoolID: e.SchoolID, Grade: e.Grade, Email: e.Email,
 					Outcome: rekey.Outcome(e.Outcome), Attempts: e.Attempts, Error: e.Error, Notified: e.Notified,
 				},
-				Prepared: e.Prepared, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
 			}
 		}
 	}
