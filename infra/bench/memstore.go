@@ -150,6 +150,7 @@ func (s *synthStore) SaveChunk(_ context.Context, w bulk.ChunkWrite) error {
 		t.Succeeded += c.Succeeded
 		t.Emailed += c.Emailed
 		t.NoEmail += c.NoEmail
+		t.Notified += c.Notified
 		t.Failed += c.Failed
 		t.Skipped += c.Skipped
 		s.task.LastProcessedAt = w.At

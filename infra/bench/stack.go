@@ -112,6 +112,13 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 		return nil, err
 	}
 	plans, work := bulk.NewSQSQueue(sqsClient, planURL), bulk.NewSQSQueue(sqsClient, workURL)
+	// The mail queue takes the password deliveries' notices; the mail
+	// worker that sends them is not part of this pipeline.
+	mailURL, err := createQueue(ctx, sqsClient, "bench-mail-"+rekey.NewID())
+	if err != nil {
+		return nil, err
+	}
+	notices := queue.NewSender(sqsClient, mailURL)
 
 	kmsClient := kms.NewFromConfig(l.cfg)
 	key, err := kmsClient.CreateKey(ctx, &kms.CreateKeyInput{})
@@ -133,7 +140,7 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	if p.worker, err = bulk.NewWorker(cfg, bulk.WorkerDeps{Store: p.store, Work: work, Keys: keys, Mailer: mail.NewSES(sesClient, senderAddress, ""), Hasher: fastHasher}); err != nil {
+	if p.worker, err = bulk.NewWorker(cfg, bulk.WorkerDeps{Store: p.store, Work: work, Keys: keys, Notices: notices, Mailer: mail.NewSES(sesClient, senderAddress, ""), Hasher: fastHasher}); err != nil {
 		return nil, err
 	}
 	p.plans = queue.NewPoller(sqsClient, planURL, "", "us-east-1", planner.Handle)

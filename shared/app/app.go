@@ -30,7 +30,6 @@ import (
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/password"
-	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/schedule"
 	"github.com/rekey/rekey/shared/users"
@@ -159,9 +158,13 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	serviceLog := api.WithRequestIDs(logger)
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, now)
+	sqsClient := sqs.NewFromConfig(awsCfg)
+	// The mail queue: one job at a time from the API, batches of notices
+	// from the bulk worker, and delayed leftovers from the mail worker.
+	mailQueue := bulk.NewSQSQueue(sqsClient, cfg.MailQueueURL)
 	resetSvc, err := resets.NewService(cfg.Resets, resets.Deps{
 		Store:  store,
-		Queue:  queue.NewSender(sqs.NewFromConfig(awsCfg), cfg.MailQueueURL),
+		Queue:  mailQueue,
 		Hasher: opt.Hasher,
 		Logger: serviceLog,
 		Now:    now,
@@ -184,12 +187,11 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		mailer = mail.NewSES(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
 	}
 	worker, err := mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
-		Deliveries: store, Resets: resetSvc, Mailer: mailer, Logger: logger, Now: now,
+		Deliveries: store, Resets: resetSvc, Mailer: mailer, Requeue: mailQueue, Logger: logger, Now: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	sqsClient := sqs.NewFromConfig(awsCfg)
 	plans, work := bulk.NewSQSQueue(sqsClient, cfg.BulkPlanQueueURL), bulk.NewSQSQueue(sqsClient, cfg.BulkWorkQueueURL)
 	keys := envelope.NewKeys(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
@@ -203,7 +205,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	bulkWorker, err := bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
-		Store: store, Work: work, Keys: keys, Mailer: mailer, Hasher: opt.Hasher,
+		Store: store, Work: work, Keys: keys, Notices: mailQueue, Mailer: mailer, Hasher: opt.Hasher,
 		Account: sesv2.NewFromConfig(awsCfg), Logger: logger, Now: now,
 	})
 	if err != nil {

@@ -144,6 +144,11 @@ type Entry struct {
 	MessageID string
 	// SealedPassword is the generated password sealed with the task's key.
 	SealedPassword []byte
+	// Held: the outcome is recorded but not yet added to the task's
+	// counters; the chunk's completion adds it. A password delivery holds
+	// its last users' counts until their notices are queued, so that the
+	// task does not show completed before it has counted its notices.
+	Held bool
 }
 
 // Final reports whether nothing more will be done for the entry's user.
@@ -152,6 +157,8 @@ func (e Entry) Final() bool { return e.Result.Outcome != "" }
 // Counts are what a chunk adds to its task's counters when it completes.
 type Counts struct {
 	Processed, Succeeded, Emailed, NoEmail, Failed, Skipped int
+	// Notified counts password-changed notices queued.
+	Notified int
 }
 
 // countsOf totals the outcomes of the settled entries: what a chunk in
@@ -159,10 +166,13 @@ type Counts struct {
 func countsOf(entries []Entry) Counts {
 	var c Counts
 	for _, e := range entries {
-		if !e.Final() {
+		if !e.Final() || e.Held {
 			continue
 		}
 		c.Processed++
+		if e.Result.Notified {
+			c.Notified++
+		}
 		switch e.Result.Outcome {
 		case rekey.OutcomeEmailed:
 			c.Succeeded++
@@ -186,6 +196,7 @@ func (c Counts) minus(d Counts) Counts {
 	return Counts{
 		Processed: c.Processed - d.Processed, Succeeded: c.Succeeded - d.Succeeded, Emailed: c.Emailed - d.Emailed,
 		NoEmail: c.NoEmail - d.NoEmail, Failed: c.Failed - d.Failed, Skipped: c.Skipped - d.Skipped,
+		Notified: c.Notified - d.Notified,
 	}
 }
 

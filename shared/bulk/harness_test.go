@@ -109,6 +109,39 @@ func (q *recordingQueue) SendDelayed(ctx context.Context, message any, delay tim
 	return q.SQSQueue.SendDelayed(ctx, message, 0)
 }
 
+// noticeRecorder stands in for the mail queue: it keeps the
+// password-changed jobs the worker queues, one SendBatch call per entry of
+// calls; while fail is positive a call fails (queuing nothing).
+type noticeRecorder struct {
+	mu    sync.Mutex
+	jobs  []resets.MailJob
+	calls int
+	fail  int
+}
+
+func (q *noticeRecorder) SendBatch(_ context.Context, messages []any) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail > 0 {
+		q.fail--
+		return errors.New("injected: mail queue unavailable")
+	}
+	q.calls++
+	for _, m := range messages {
+		q.jobs = append(q.jobs, m.(resets.MailJob))
+	}
+	return nil
+}
+
+// taken returns the jobs queued so far and forgets them.
+func (q *noticeRecorder) taken() []resets.MailJob {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	jobs := q.jobs
+	q.jobs = nil
+	return jobs
+}
+
 // world is the pipeline on a fresh table and fresh queues, with a small
 // district: every role, students with and without email, a disabled one,
 // a second school and a second district.
@@ -128,6 +161,7 @@ type world struct {
 	planPoll   *queue.Poller
 	workPoll   *queue.Poller
 	mailer     *flakyMailer
+	notices    *noticeRecorder
 	keys       *envelope.Keys
 	users      map[string]rekey.User // by username, as seeded
 	tag        string
@@ -185,7 +219,8 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	if w.planner, err = bulk.NewPlanner(w.cfg, bulk.PlannerDeps{Store: w.store, Work: w.work, Plans: plans, Now: w.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: keys, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
+	w.notices = &noticeRecorder{}
+	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
 	if opt.sesAccount {
 		deps.Account = sesClient
 	}

@@ -108,6 +108,9 @@ func TestEverySelectionAndDelivery(t *testing.T) {
 						if !ok || !after.MustChangePassword || after.Status != rekey.StatusActive || sent != 0 || after.ResetID != "" {
 							t.Errorf("%s password_set: verifies %v, must change %v, status %s, %d emails; want true, true, active, 0", id, ok, after.MustChangePassword, after.Status, sent)
 						}
+						if r.Notified != (u.Email != "") {
+							t.Errorf("%s password_set: notified %v, want %v (has email: %q)", id, r.Notified, u.Email != "", u.Email)
+						}
 					default:
 						if diff := cmp.Diff(before[id], after); diff != "" || sent != 0 {
 							t.Errorf("%s %s: %d emails and record changed (-before +after):\n%s", id, r.Outcome, sent, diff)
@@ -119,7 +122,19 @@ func TestEverySelectionAndDelivery(t *testing.T) {
 						t.Errorf("%s is outside the selection but was changed", id)
 					}
 				}
+				notified := 0
+				for id, r := range results {
+					if r.Notified {
+						notified++
+						if r.Outcome != rekey.OutcomePasswordSet {
+							t.Errorf("%s %s: notified, want a notice only for a password set", id, r.Outcome)
+						}
+					}
+				}
 				got := w.task(t, "dana.admin", task.ID)
+				if got.Notified != notified {
+					t.Errorf("task notified = %d, want %d (the results marked notified)", got.Notified, notified)
+				}
 				wantStatus := rekey.TaskCompleted
 				if counts[rekey.OutcomeFailed] > 0 {
 					wantStatus = rekey.TaskCompletedWithErrors

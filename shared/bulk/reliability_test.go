@@ -470,7 +470,7 @@ func TestPasswordsOfAFullChunk(t *testing.T) {
 	w.drain(t, w.planPoll)
 
 	crashing := &crashingStore{Store: w.store}
-	deps := bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
+	deps := bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
 	dying, err := bulk.NewWorker(w.cfg, deps)
 	if err != nil {
 		t.Fatal(err)

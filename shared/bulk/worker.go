@@ -23,6 +23,13 @@ type Mailer interface {
 	Send(ctx context.Context, m mail.Message) (string, error)
 }
 
+// NoticeQueue is the mail queue, where password deliveries put the users'
+// "your password was changed" notices (resets.MailJob); *queue.Sender
+// satisfies it. SendBatch sends up to ten messages per SQS call.
+type NoticeQueue interface {
+	SendBatch(ctx context.Context, messages []any) error
+}
+
 // WorkerDeps are the Worker's collaborators.
 type WorkerDeps struct {
 	Store chunkStore
@@ -32,6 +39,9 @@ type WorkerDeps struct {
 	// Keys opens task keys (password deliveries); it may be nil when only
 	// email links are run.
 	Keys Keyring
+	// Notices is the mail queue; it may be nil when only email links are
+	// run.
+	Notices NoticeQueue
 	// Mailer and Hasher are required.
 	Mailer Mailer
 	Hasher hasher
@@ -53,6 +63,7 @@ type Worker struct {
 	store    chunkStore
 	work     DelayedQueue
 	keys     Keyring
+	notices  NoticeQueue
 	mailer   Mailer
 	hasher   hasher
 	renderer *mail.Renderer
@@ -75,7 +86,7 @@ func NewWorker(cfg Config, deps WorkerDeps) (*Worker, error) {
 	if deps.Store == nil || deps.Work == nil || deps.Mailer == nil || deps.Hasher == nil {
 		return nil, errors.New("bulk: the worker needs a Store, the work queue, a Mailer and a Hasher")
 	}
-	w := &Worker{cfg: cfg, store: deps.Store, work: deps.Work, keys: deps.Keys, mailer: deps.Mailer, hasher: deps.Hasher,
+	w := &Worker{cfg: cfg, store: deps.Store, work: deps.Work, keys: deps.Keys, notices: deps.Notices, mailer: deps.Mailer, hasher: deps.Hasher,
 		renderer: deps.Renderer, account: deps.Account, log: deps.Logger, now: deps.Now}
 	var err error
 	if w.renderer == nil {
@@ -141,7 +152,7 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return errChunkBusy
 	}
 	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
-		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries)}
+		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries)}
 	if r.users == nil {
 		r.users = map[string]rekey.User{}
 	}
@@ -193,6 +204,11 @@ type chunkRun struct {
 	// counted is what the chunk as last written (or read) has added to
 	// the task's counters.
 	counted Counts
+	// written are the entries as last written (or read).
+	written []Entry
+	// hold makes writes that do not complete the chunk hold the counts of
+	// the users they settle (Entry.Held).
+	hold bool
 	// leased is set while this run holds the chunk's lease.
 	leased bool
 }
@@ -297,10 +313,19 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	next.Version = r.chunk.Version + 1
 	next.Entries = cloneEntries(r.chunk.Entries)
 	write := ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
+	for i := range next.Entries {
+		e := &next.Entries[i]
+		switch {
+		case complete:
+			e.Held = false
+		case r.hold && e.Final() && (i >= len(r.written) || !r.written[i].Final()):
+			e.Held = true
+		}
+	}
 	if complete {
 		next.Done, next.LeaseUntil = true, time.Time{}
-		write.Chunk = next
 	}
+	write.Chunk = next
 	counted := countsOf(next.Entries)
 	if delta := counted.minus(r.counted); complete || delta != (Counts{}) {
 		write.Add = &delta
@@ -313,7 +338,7 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	if err != nil {
 		return err
 	}
-	r.chunk, r.counted = next, counted
+	r.chunk, r.counted, r.written = next, counted, cloneEntries(next.Entries)
 	return nil
 }
 

@@ -22,15 +22,21 @@ const maxUserRounds = 3
 // deliveries: every pending user gets an argon2id hash with their own salt
 // of the default password (which must also pass the policy against their
 // own names) or of a newly generated one, must change it at next sign-in,
-// loses every session and any pending link. No email is sent. The users,
+// loses every session and any pending link. The password is never emailed;
+// every user with an email address is sent the "your password was
+// changed" notice through the mail queue (SECURITY.md 13). The users,
 // their audit entries and the chunk's results (generated passwords sealed
 // with the task's key) are written MaxUsersPerWrite users at a time, each
-// group in one transaction; the last one also adds the chunk's counts to
-// the task. A worker that stops between groups leaves the first one done
-// and recorded, and the next delivery of the message does the rest.
+// group in one transaction. A worker that stops between groups leaves the
+// first one done and recorded, and the next delivery of the message does
+// the rest. Then the notices are queued and the chunk completes, adding
+// its counts to the task (see notifyAndComplete).
 func (r *chunkRun) setPasswords(ctx context.Context) error {
+	if r.w.notices == nil {
+		return errors.New("bulk: no mail queue configured for password deliveries")
+	}
 	if len(r.pending()) == 0 {
-		return r.complete(ctx)
+		return r.notifyAndComplete(ctx)
 	}
 	key, defaultPassword, why, err := r.openSecrets(ctx)
 	if err != nil {
@@ -38,19 +44,55 @@ func (r *chunkRun) setPasswords(ctx context.Context) error {
 	}
 	if why != "" {
 		r.finishPending(rekey.OutcomeFailed, why)
-		return r.complete(ctx)
+		return r.notifyAndComplete(ctx)
 	}
-	for {
+	for len(r.pending()) > 0 {
 		pending := r.pending()
 		group := pending[:min(len(pending), MaxUsersPerWrite)]
-		last := len(group) == len(pending)
-		if err := r.setGroup(ctx, group, key, defaultPassword, last); err != nil {
+		// The last group's counts wait for the completion, so that the
+		// task shows completed only once its notices are queued.
+		r.hold = len(group) == len(pending)
+		if err := r.setGroup(ctx, group, key, defaultPassword, false); err != nil {
 			return err
 		}
-		if last {
-			return nil
+	}
+	return r.notifyAndComplete(ctx)
+}
+
+// notifyAndComplete queues the password-changed notices of the chunk's
+// users whose password was set, who have an email address and whose
+// notice is not yet recorded as queued, in one SQS call for the whole
+// chunk (ten users a message, ten messages a call), then marks them
+// notified and completes the chunk in one write. Queuing comes after the
+// passwords are stored, so no notice announces a change that failed; a
+// worker that stops between queuing and completing queues the same
+// notices again on the next delivery, and the mail worker sends each user
+// one notice per task all the same, because the outbox key is the task and
+// the user (resets.BulkPasswordChangedJobs).
+func (r *chunkRun) notifyAndComplete(ctx context.Context) error {
+	var ids []string
+	var entries []*Entry
+	for i := range r.chunk.Entries {
+		e := &r.chunk.Entries[i]
+		if e.Result.Outcome == rekey.OutcomePasswordSet && e.Result.Email != "" && !e.Result.Notified {
+			ids = append(ids, e.Result.UserID)
+			entries = append(entries, e)
 		}
 	}
+	if len(ids) > 0 {
+		jobs := resets.BulkPasswordChangedJobs(r.task.Task.ID, ids, r.task.RequestID)
+		messages := make([]any, len(jobs))
+		for i, job := range jobs {
+			messages[i] = job
+		}
+		if err := r.w.notices.SendBatch(ctx, messages); err != nil {
+			return fmt.Errorf("queue password-changed notices: %w", err)
+		}
+		for _, e := range entries {
+			e.Result.Notified = true
+		}
+	}
+	return r.complete(ctx)
 }
 
 // setGroup sets the passwords of the entries of group and saves them (and,

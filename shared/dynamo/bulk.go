@@ -53,6 +53,8 @@ type entryItem struct {
 	Attempts       int    `dynamodbav:"attempts,omitempty"`
 	Error          string `dynamodbav:"error,omitempty"`
 	Prepared       bool   `dynamodbav:"prepared,omitempty"`
+	Held           bool   `dynamodbav:"held,omitempty"`
+	Notified       bool   `dynamodbav:"notified,omitempty"`
 	MessageID      string `dynamodbav:"messageId,omitempty"`
 	SealedPassword []byte `dynamodbav:"sealedPassword,omitempty"`
 }
@@ -70,8 +72,8 @@ func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 			it.Entries[i] = entryItem{
 				UserID: r.UserID, Username: r.Username, FirstName: r.FirstName, LastName: r.LastName,
 				ExternalID: r.ExternalID, SchoolID: r.SchoolID, Grade: r.Grade, Email: r.Email,
-				Outcome: string(r.Outcome), Attempts: r.Attempts, Error: r.Error,
-				Prepared: e.Prepared, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				Outcome: string(r.Outcome), Attempts: r.Attempts, Error: r.Error, Notified: r.Notified,
+				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
 			}
 		}
 	}
@@ -91,9 +93,9 @@ func (it chunkItem) chunk() (bulk.Chunk, error) {
 				Result: rekey.TaskResult{
 					UserID: e.UserID, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName,
 					ExternalID: e.ExternalID, SchoolID: e.SchoolID, Grade: e.Grade, Email: e.Email,
-					Outcome: rekey.Outcome(e.Outcome), Attempts: e.Attempts, Error: e.Error,
+					Outcome: rekey.Outcome(e.Outcome), Attempts: e.Attempts, Error: e.Error, Notified: e.Notified,
 				},
-				Prepared: e.Prepared, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
 			}
 		}
 	}
@@ -451,6 +453,7 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 			Add(expression.Name("succeeded"), expression.Value(c.Succeeded)).
 			Add(expression.Name("emailed"), expression.Value(c.Emailed)).
 			Add(expression.Name("noEmail"), expression.Value(c.NoEmail)).
+			Add(expression.Name("notified"), expression.Value(c.Notified)).
 			Add(expression.Name("failed"), expression.Value(c.Failed)).
 			Add(expression.Name("skipped"), expression.Value(c.Skipped)).
 			Set(expression.Name("lastProcessedAt"), expression.Value(formatTime(w.At))).

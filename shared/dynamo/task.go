@@ -48,6 +48,7 @@ type taskItem struct {
 	Succeeded         int               `dynamodbav:"succeeded"`
 	Emailed           int               `dynamodbav:"emailed"`
 	NoEmail           int               `dynamodbav:"noEmail"`
+	Notified          int               `dynamodbav:"notified"`
 	Failed            int               `dynamodbav:"failed"`
 	Skipped           int               `dynamodbav:"skipped"`
 	CreatedBy         string            `dynamodbav:"createdBy"`
@@ -95,7 +96,7 @@ func newTaskItem(rec bulk.Record) taskItem {
 		},
 		DeliveryMode: string(t.Delivery.Mode), ScheduleID: t.ScheduleID,
 		Total: t.Total, Processed: t.Processed, Succeeded: t.Succeeded, Emailed: t.Emailed,
-		NoEmail: t.NoEmail, Failed: t.Failed, Skipped: t.Skipped,
+		NoEmail: t.NoEmail, Notified: t.Notified, Failed: t.Failed, Skipped: t.Skipped,
 		CreatedBy: t.CreatedBy, CreatedAt: formatTime(t.CreatedAt), FinishedAt: formatTime(t.FinishedAt),
 		Waiting: t.Waiting, EstimatedFinishAt: formatTime(t.EstimatedFinishAt),
 		CreatorRole: string(rec.CreatorRole), CreatorSchoolID: rec.CreatorSchoolID,
@@ -123,7 +124,7 @@ func (it taskItem) record() (bulk.Record, error) {
 			Delivery:   rekey.Delivery{Mode: rekey.DeliveryMode(it.DeliveryMode)},
 			ScheduleID: it.ScheduleID,
 			Total:      it.Total, Processed: it.Processed, Succeeded: it.Succeeded, Emailed: it.Emailed,
-			NoEmail: it.NoEmail, Failed: it.Failed, Skipped: it.Skipped,
+			NoEmail: it.NoEmail, Notified: it.Notified, Failed: it.Failed, Skipped: it.Skipped,
 			CreatedBy: it.CreatedBy, CreatedAt: p.parse("createdAt", it.CreatedAt), FinishedAt: p.parse("finishedAt", it.FinishedAt),
 			Waiting: it.Waiting, EstimatedFinishAt: p.parse("estimatedFinishAt", it.EstimatedFinishAt),
 		},

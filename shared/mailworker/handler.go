@@ -11,6 +11,17 @@
 // the claim's lease runs out, the retried message sends once more with a new
 // token, and only that newest link works.
 //
+// A password_changed job may name many users (a bulk task's notices, see
+// resets.MailJob): each user is sent to as a job of their own, with their
+// own outbox record (MailJob.Split), so a chunk enqueued twice sends each
+// user one notice. Those notices are paced (NoticeRate per worker
+// instance) and only NoticeBudget of them are sent per invocation; the
+// users left over go back on the queue as a new job, delayed by
+// NoticeDelay, and a throttled send puts the rest back the same way. So a
+// 100,000-user task's notices neither outrun the account's SES rate nor
+// hold the queue: between two of its slices, the reset links and forgot
+// links queued behind it go out.
+//
 // Failed messages are reported in BatchItemFailures only (SECURITY.md 15),
 // so SQS retries just those; after the queue's maxReceiveCount they move to
 // the dead-letter queue, and the outbox record keeps the last error.
@@ -23,7 +34,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -51,6 +64,28 @@ type Mailer interface {
 	Send(ctx context.Context, m mail.Message) (string, error)
 }
 
+// Requeuer puts a job back on the mail queue after delay; *queue.Sender
+// satisfies it.
+type Requeuer interface {
+	SendDelayed(ctx context.Context, message any, delay time.Duration) error
+}
+
+// Defaults of the pacing of many-user notice jobs. Lambda runs at most 5
+// mail workers at once (template.yaml): 5 × 2/s stays under SES's lowest
+// production rate, 14/s, and leaves room for links and the bulk worker's
+// own sends, which pace themselves to the account's rate.
+const (
+	DefaultNoticeRate   = 2.0
+	DefaultNoticeBudget = 20
+	DefaultNoticeDelay  = 30 * time.Second
+	// throttledDelay is how long the rest of a notice job waits after SES
+	// throttled one of its sends.
+	throttledDelay = time.Minute
+	// deadlineMargin is the time an invocation keeps for recording and
+	// requeuing; no notice is started closer to the deadline.
+	deadlineMargin = 5 * time.Second
+)
+
 // DefaultLease is how long a claim keeps other attempts from sending the
 // same email. It must be longer than one send takes (the function timeout)
 // and shorter than the queue's visibility timeout, so that a retry after a
@@ -65,6 +100,15 @@ type Config struct {
 	PublicBaseURL string
 	// Lease of a claim; DefaultLease when zero.
 	Lease time.Duration
+	// NoticeRate is the most notices of many-user jobs one worker sends per
+	// second (DefaultNoticeRate when zero).
+	NoticeRate float64
+	// NoticeBudget is the most such notices one invocation sends before the
+	// rest goes back on the queue (DefaultNoticeBudget when zero).
+	NoticeBudget int
+	// NoticeDelay is how long users put back on the queue wait
+	// (DefaultNoticeDelay when zero).
+	NoticeDelay time.Duration
 }
 
 // Deps are the worker's collaborators.
@@ -72,6 +116,9 @@ type Deps struct {
 	Deliveries Deliveries
 	Resets     Preparer
 	Mailer     Mailer
+	// Requeue may be nil: the users of a many-user job left over are then
+	// retried with the message, after the queue's visibility timeout.
+	Requeue Requeuer
 	// Renderer may be nil: emails are rendered in English.
 	Renderer *mail.Renderer
 	// Logger may be nil: nothing is logged.
@@ -87,9 +134,19 @@ type Handler struct {
 	deliveries Deliveries
 	resets     Preparer
 	mailer     Mailer
+	requeue    Requeuer
 	renderer   *mail.Renderer
 	log        *slog.Logger
 	now        func() time.Time
+
+	noticeEvery  time.Duration
+	noticeBudget int
+	noticeDelay  time.Duration
+	// sleep waits for d or until ctx ends; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+	// paceMu guards nextNotice, the earliest time the next notice may go.
+	paceMu     sync.Mutex
+	nextNotice time.Time
 }
 
 // NewHandler returns a Handler; the base URL must be an absolute http(s)
@@ -108,6 +165,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 		deliveries: deps.Deliveries,
 		resets:     deps.Resets,
 		mailer:     deps.Mailer,
+		requeue:    deps.Requeue,
 		renderer:   deps.Renderer,
 		log:        deps.Logger,
 		now:        deps.Now,
@@ -115,6 +173,18 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	if h.lease <= 0 {
 		h.lease = DefaultLease
 	}
+	rate := cfg.NoticeRate
+	if rate <= 0 {
+		rate = DefaultNoticeRate
+	}
+	h.noticeEvery = time.Duration(float64(time.Second) / rate)
+	if h.noticeBudget = cfg.NoticeBudget; h.noticeBudget <= 0 {
+		h.noticeBudget = DefaultNoticeBudget
+	}
+	if h.noticeDelay = cfg.NoticeDelay; h.noticeDelay <= 0 {
+		h.noticeDelay = DefaultNoticeDelay
+	}
+	h.sleep = sleep
 	if h.renderer == nil {
 		if h.renderer, err = mail.NewRenderer(mail.English); err != nil {
 			return nil, err
@@ -134,8 +204,9 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 // a whole.
 func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
+	budget := h.noticeBudget
 	for _, m := range event.Records {
-		if err := h.process(ctx, m); err != nil {
+		if err := h.process(ctx, m, &budget); err != nil {
 			h.log.WarnContext(ctx, "mailworker: job failed; it will be retried",
 				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "error", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
@@ -144,8 +215,9 @@ func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQS
 	return resp, nil
 }
 
-// process handles one message; an error means "retry it".
-func (h *Handler) process(ctx context.Context, m events.SQSMessage) error {
+// process handles one message; an error means "retry it". budget is what
+// is left of this invocation's notices of many-user jobs.
+func (h *Handler) process(ctx context.Context, m events.SQSMessage, budget *int) error {
 	var job resets.MailJob
 	if err := json.Unmarshal([]byte(m.Body), &job); err != nil {
 		return fmt.Errorf("decode job: %w", err)
@@ -153,8 +225,125 @@ func (h *Handler) process(ctx context.Context, m events.SQSMessage) error {
 	if err := job.Validate(); err != nil {
 		return err
 	}
+	log := h.log.With("messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"])
+	if len(job.UserIDs) > 0 {
+		return h.processMany(ctx, log, job, budget)
+	}
+	return h.processOne(ctx, log.With("job", job.Key()), job, nil)
+}
+
+// errThrottled: SES refused a send for the account's rate.
+var errThrottled = errors.New("mailworker: SES throttled the send")
+
+// processMany sends the notices of a job that names many users, one job
+// (and one outbox record) per user, paced, while the invocation's budget
+// and time last; users already sent to cost no budget. The users left over, and those after a throttled send, go
+// back on the queue as one job; users whose send failed otherwise make the
+// message fail, so that it is retried (the users already sent are skipped
+// by their outbox records).
+func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job resets.MailJob, budget *int) error {
+	var failed []error
+	users := job.Split()
+	for i, one := range users {
+		if *budget <= 0 || h.nearDeadline(ctx, 0) {
+			return errors.Join(h.putBack(ctx, log, job, job.UserIDs[i:], h.noticeDelay), errors.Join(failed...))
+		}
+		// After a throttle this worker's next notice may be further off
+		// than this invocation lasts: the rest waits on the queue instead.
+		if wait := h.paceWait(); h.nearDeadline(ctx, wait) {
+			return errors.Join(h.putBack(ctx, log, job, job.UserIDs[i:], max(wait, h.noticeDelay)), errors.Join(failed...))
+		}
+		paced := func(ctx context.Context) error {
+			*budget--
+			return h.pace(ctx)
+		}
+		err := h.processOne(ctx, log.With("job", one.Key()), one, paced)
+		if ctx.Err() != nil {
+			return errors.Join(err, h.putBack(ctx, log, job, job.UserIDs[i:], h.noticeDelay), errors.Join(failed...))
+		}
+		if errors.Is(err, errThrottled) {
+			h.backOff(throttledDelay)
+			return errors.Join(h.putBack(ctx, log, job, job.UserIDs[i:], throttledDelay), errors.Join(failed...))
+		}
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// putBack queues the users of job still to be sent to as a new job with the
+// same id (so the same outbox keys), after delay. Without a Requeuer it
+// fails the message instead, so that SQS retries it.
+func (h *Handler) putBack(ctx context.Context, log *slog.Logger, job resets.MailJob, userIDs []string, delay time.Duration) error {
+	if h.requeue == nil {
+		return fmt.Errorf("job %s: %d notices left for a later attempt", job.Key(), len(userIDs))
+	}
+	rest := job
+	rest.UserIDs = slices.Clone(userIDs)
+	if err := h.requeue.SendDelayed(ctx, rest, delay); err != nil {
+		return fmt.Errorf("job %s: queue the %d notices left: %w", job.Key(), len(userIDs), err)
+	}
+	log.InfoContext(ctx, "mailworker: notices left for later", "job", job.Key(), "users", len(userIDs), "delay", delay)
+	return nil
+}
+
+// nearDeadline reports whether the invocation must stop starting sends
+// that first wait for wait.
+func (h *Handler) nearDeadline(ctx context.Context, wait time.Duration) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < deadlineMargin+wait
+}
+
+// paceWait is how long the next notice would wait for its slot.
+func (h *Handler) paceWait() time.Duration {
+	h.paceMu.Lock()
+	defer h.paceMu.Unlock()
+	return max(h.nextNotice.Sub(h.now()), 0)
+}
+
+// pace waits until the next notice may go, and books the slot after it.
+func (h *Handler) pace(ctx context.Context) error {
+	h.paceMu.Lock()
+	now := h.now()
+	at := now
+	if h.nextNotice.After(now) {
+		at = h.nextNotice
+	}
+	h.nextNotice = at.Add(h.noticeEvery)
+	h.paceMu.Unlock()
+	if wait := at.Sub(now); wait > 0 {
+		return h.sleep(ctx, wait)
+	}
+	return nil
+}
+
+// backOff keeps this worker's next notice at least d away.
+func (h *Handler) backOff(d time.Duration) {
+	h.paceMu.Lock()
+	defer h.paceMu.Unlock()
+	if until := h.now().Add(d); until.After(h.nextNotice) {
+		h.nextNotice = until
+	}
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// processOne sends the email of a one-user job, at most once per key.
+// beforeSend, when set, runs right before the email goes to SES (pacing);
+// its error gives the claim back.
+func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job resets.MailJob, beforeSend func(context.Context) error) error {
 	key := job.Key()
-	log := h.log.With("job", key, "messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"])
 
 	d, err := h.deliveries.ClaimDelivery(ctx, key, job.Kind, h.now(), h.lease)
 	switch {
@@ -186,6 +375,12 @@ func (h *Handler) process(ctx context.Context, m events.SQSMessage) error {
 		h.release(ctx, log, d, err.Error())
 		return fmt.Errorf("render job %s: %w", key, err)
 	}
+	if beforeSend != nil {
+		if err := beforeSend(ctx); err != nil {
+			h.release(ctx, log, d, "not sent: "+err.Error())
+			return fmt.Errorf("job %s: %w", key, err)
+		}
+	}
 	messageID, err := h.mailer.Send(ctx, msg)
 	if err != nil {
 		reason := "send failed"
@@ -195,6 +390,9 @@ func (h *Handler) process(ctx context.Context, m events.SQSMessage) error {
 		}
 		h.release(ctx, log, d, reason)
 		// The SES error may quote addresses: only the reason is returned.
+		if sendErr != nil && sendErr.Reason == "throttled" {
+			return fmt.Errorf("job %s: %w", key, errThrottled)
+		}
 		return fmt.Errorf("job %s: %s", key, reason)
 	}
 

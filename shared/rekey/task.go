@@ -77,7 +77,9 @@ const TaskKindBulkReset = "bulk_reset"
 
 // Task is a background job as the task centre shows it. Counters are exact:
 // processed = succeeded + failed (+ skipped), and emailed + noEmail count
-// email-link deliveries.
+// email-link deliveries. Notified counts the users of a password delivery
+// (default or generated passwords) whose "your password was changed" notice
+// was queued: those with an email address.
 type Task struct {
 	ID         string     `json:"id"`
 	Kind       string     `json:"kind"`
@@ -91,6 +93,7 @@ type Task struct {
 	Succeeded  int        `json:"succeeded"`
 	Emailed    int        `json:"emailed"`
 	NoEmail    int        `json:"noEmail"`
+	Notified   int        `json:"notified"`
 	Failed     int        `json:"failed"`
 	Skipped    int        `json:"skipped"`
 	CreatedBy  string     `json:"createdBy"`
@@ -143,7 +146,10 @@ type TaskResult struct {
 	Outcome    Outcome `json:"outcome"`
 	Attempts   int     `json:"attempts"`
 	Error      string  `json:"error,omitempty"`
-	Password   string  `json:"-"`
+	// Notified: the user's password-changed notice was queued (password
+	// deliveries).
+	Notified bool   `json:"notified,omitempty"`
+	Password string `json:"-"`
 }
 
 // Schedule is a saved bulk reset that runs on an EventBridge-syntax

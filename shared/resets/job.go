@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -34,10 +35,20 @@ const (
 //	{"kind":"reset_link","id":"<resetId>","userId":"…","resetId":"<resetId>","expiresAt":"…"}
 //	{"kind":"forgot","id":"<requestId>","login":"jo.doe","requestedAt":"…"}
 //	{"kind":"password_changed","id":"<userId>#v<version>","userId":"…","changedAt":"…"}
+//	{"kind":"password_changed","id":"bulk#<taskId>","userIds":["…","…"],"changedAt":"…"}
+//
+// A password_changed job may name many users (UserIDs, at most
+// MaxJobUsers) instead of one: a bulk task's notices, so that a 100,000-user
+// task puts thousands, not 100,000, messages on the queue. Each user of
+// such a job is still its own email with its own outbox record, keyed by
+// Split: "password_changed#bulk#<taskId>#<userId>", the task#user#action
+// business key (SECURITY.md 17), so that a chunk enqueued twice sends each
+// user one notice.
 type MailJob struct {
 	Kind        JobKind   `json:"kind"`
 	ID          string    `json:"id"`
 	UserID      string    `json:"userId,omitempty"`
+	UserIDs     []string  `json:"userIds,omitempty"`
 	ResetID     string    `json:"resetId,omitempty"`
 	ExpiresAt   time.Time `json:"expiresAt,omitzero"`
 	Login       string    `json:"login,omitempty"`
@@ -70,13 +81,39 @@ func (j MailJob) Validate() error {
 			return fmt.Errorf("resets: %s job %s needs login and requestedAt", j.Kind, j.ID)
 		}
 	case JobPasswordChanged:
-		if j.UserID == "" {
-			return fmt.Errorf("resets: %s job %s needs userId", j.Kind, j.ID)
+		if (j.UserID == "") == (len(j.UserIDs) == 0) {
+			return fmt.Errorf("resets: %s job %s needs userId or userIds, not both", j.Kind, j.ID)
+		}
+		if len(j.UserIDs) > MaxJobUsers {
+			return fmt.Errorf("resets: %s job %s names %d users, more than %d", j.Kind, j.ID, len(j.UserIDs), MaxJobUsers)
+		}
+		if slices.Contains(j.UserIDs, "") {
+			return fmt.Errorf("resets: %s job %s names an empty user id", j.Kind, j.ID)
 		}
 	default:
 		return fmt.Errorf("resets: unknown mail job kind %q", j.Kind)
 	}
 	return nil
+}
+
+// MaxJobUsers is the most users one password_changed job names: few enough
+// that the mail worker sends them well within one invocation.
+const MaxJobUsers = 10
+
+// Split returns the one-user jobs of a job that names many users (UserIDs),
+// each with its own id "<job id>#<user id>" and so its own outbox key; a
+// one-user job is returned as it is.
+func (j MailJob) Split() []MailJob {
+	if len(j.UserIDs) == 0 {
+		return []MailJob{j}
+	}
+	out := make([]MailJob, len(j.UserIDs))
+	for i, id := range j.UserIDs {
+		one := j
+		one.ID, one.UserID, one.UserIDs = j.ID+"#"+id, id, nil
+		out[i] = one
+	}
+	return out
 }
 
 // DeliveryState is where one email stands (SECURITY.md 18).

@@ -2,6 +2,7 @@ package resets
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -35,4 +36,19 @@ func (s *Service) notifyChanged(ctx context.Context, user rekey.User, requestID 
 	if err := s.PasswordChanged(ctx, user, requestID); err != nil {
 		s.log.ErrorContext(ctx, "resets: queue password-changed notice", "user", user.ID, "error", err)
 	}
+}
+
+// BulkPasswordChangedJobs are the "your password was changed" notices of
+// bulk task taskID for userIDs (who must have an email address): jobs of
+// at most MaxJobUsers users each. Every user's outbox key is
+// "password_changed#bulk#<taskId>#<userId>" (MailJob.Split), whichever job
+// carries them, so that queuing a chunk's notices again after a crash
+// sends nobody a second notice for the same task. The jobs carry no time:
+// the worker tells the time the user's record gives.
+func BulkPasswordChangedJobs(taskID string, userIDs []string, requestID string) []MailJob {
+	var jobs []MailJob
+	for ids := range slices.Chunk(userIDs, MaxJobUsers) {
+		jobs = append(jobs, MailJob{Kind: JobPasswordChanged, ID: "bulk#" + taskID, UserIDs: slices.Clone(ids), RequestID: requestID})
+	}
+	return jobs
 }

@@ -127,7 +127,8 @@ func linkMessage(p Purpose) Message {
 }
 
 // preparePasswordChanged addresses the password-changed notice to the user
-// as they are now.
+// as they are now; a job without a time (a bulk task's) tells the time of
+// the user's last password change.
 func (s *Service) preparePasswordChanged(ctx context.Context, job MailJob) (Outgoing, error) {
 	user, err := s.store.GetUser(ctx, job.UserID)
 	if isNotFound(err) {
@@ -139,5 +140,9 @@ func (s *Service) preparePasswordChanged(ctx context.Context, job MailJob) (Outg
 	if user.Email == "" {
 		return skip("no email address"), nil
 	}
-	return Outgoing{Message: MessagePasswordChanged, User: user, ChangedAt: job.ChangedAt}, nil
+	changedAt := job.ChangedAt
+	if changedAt.IsZero() {
+		changedAt = user.PasswordChangedAt
+	}
+	return Outgoing{Message: MessagePasswordChanged, User: user, ChangedAt: changedAt}, nil
 }
