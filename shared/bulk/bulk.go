@@ -127,9 +127,14 @@ type Chunk struct {
 	// version read, so two workers can never both act on one chunk.
 	Version int
 	// LeaseUntil keeps other workers off a chunk whose emails are being
-	// sent.
+	// sent. The lease is short (Config.Lease) and its Holder renews it
+	// while it works, so a lease that ran out means a dead worker: the
+	// Sweeper finds such chunks and puts them back on the work queue.
 	LeaseUntil time.Time
-	Done       bool
+	// Holder identifies the worker run that holds the lease ("" when
+	// none); only that run may renew it.
+	Holder string
+	Done   bool
 }
 
 // Entry is the (task, user) record: the user's result so far and where
