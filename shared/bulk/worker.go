@@ -131,7 +131,9 @@ var errChunkBusy = errors.New("bulk: chunk held by another worker")
 // chunkBusyError is errChunkBusy with the end of the holder's lease.
 type chunkBusyError struct{ until time.Time }
 
-func (e *chunkBusyError) Error() string        { return errChunkBusy.Error() + " until " + e.until.UTC().Format(time.RFC3339) }
+func (e *chunkBusyError) Error() string {
+	return errChunkBusy.Error() + " until " + e.until.UTC().Format(time.RFC3339)
+}
 func (e *chunkBusyError) Is(target error) bool { return target == errChunkBusy }
 
 // retryWhenFree puts msg back on the work queue to be seen just after the
