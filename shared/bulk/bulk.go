@@ -17,6 +17,15 @@
 //	                        of up to 48 users reset them with their audit
 //	                        entries; emails paced to the SES rate; every
 //	                        chunk write adds what it settled to the task.
+//	Sweeper (every minute): chunks whose worker died holding them (its
+//	                        30 s lease, renewed while it works, ran out)
+//	                        ───────────────────────────────────────────▶ work queue
+//
+// A worker that dies after voiding a chunk's passwords and before sending
+// the links would leave those users locked out until the work queue's
+// visibility timeout (30 minutes, 6 × the worker's timeout) brought the
+// message back; the Sweeper resumes the chunk within about a minute
+// instead, without shortening the queue's timeouts (see Sweeper).
 //
 // Every piece of state is keyed by business identity, never by SQS message
 // id (SECURITY.md 17): a chunk is TASK#<task>/CHUNK#<n>, and its entry for
