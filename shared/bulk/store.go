@@ -102,12 +102,13 @@ type chunkStore interface {
 //
 // StaleChunks returns up to limit chunks, not done, whose lease ended at or
 // before now and which no sweep has claimed since, reading only the chunks
-// that hold a lease. ClaimStaleChunk marks such a chunk as put back on the
-// queue, so that sweeps leave it alone until recheckAt, on the condition
-// that it is still as StaleChunks returned it (else rekey.ErrConflict).
+// that hold a lease. ClaimStaleChunk marks such a chunk, read at now, as
+// put back on the queue, so that sweeps leave it alone until recheckAt, on
+// the condition that it is still as StaleChunks returned it and unclaimed
+// (else rekey.ErrConflict).
 type sweepStore interface {
 	StaleChunks(ctx context.Context, now time.Time, limit int) ([]Chunk, error)
-	ClaimStaleChunk(ctx context.Context, c Chunk, recheckAt time.Time) error
+	ClaimStaleChunk(ctx context.Context, c Chunk, now, recheckAt time.Time) error
 	GetTask(ctx context.Context, id string) (Record, error)
 }
 

@@ -101,7 +101,7 @@ func (s *Sweeper) Sweep(ctx context.Context, now time.Time) (int, error) {
 			if rekey.ErrorCode(err) == rekey.ECodeNotFound {
 				// The task expired before its chunk: nothing to resume.
 				s.log.WarnContext(ctx, "bulk: stale chunk of a task that is gone", "task", c.TaskID, "chunk", c.Index)
-				_ = s.store.ClaimStaleChunk(ctx, c, now.Add(ResultRetention))
+				_ = s.store.ClaimStaleChunk(ctx, c, now, now.Add(ResultRetention))
 				continue
 			}
 			if err != nil {
@@ -111,7 +111,7 @@ func (s *Sweeper) Sweep(ctx context.Context, now time.Time) (int, error) {
 			creator = rec.Task.CreatedBy
 			creators[c.TaskID] = creator
 		}
-		err := s.store.ClaimStaleChunk(ctx, c, now.Add(SweepGrace))
+		err := s.store.ClaimStaleChunk(ctx, c, now, now.Add(SweepGrace))
 		if rekey.ErrorCode(err) == rekey.ECodeConflict {
 			continue // its worker renewed the lease, finished, or another sweep claimed it
 		}

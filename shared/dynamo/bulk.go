@@ -290,19 +290,21 @@ func (s *Store) StaleChunks(ctx context.Context, now time.Time, limit int) ([]bu
 	return chunks, nil
 }
 
-// ClaimStaleChunk records that chunk c, as StaleChunks returned it, is
-// being put back on the work queue: its index entry moves on to recheckAt,
-// so that later sweeps leave it alone until then, on the condition that
-// no worker has touched the chunk since (same version and lease, not
-// done); otherwise rekey.ErrConflict. The lease itself is left as it was,
+// ClaimStaleChunk records that chunk c, as StaleChunks returned it at now,
+// is being put back on the work queue: its index entry moves on to
+// recheckAt, so that later sweeps leave it alone until then, on the
+// condition that no worker has touched the chunk since (same version and
+// lease, not done) and no other sweep claimed it (its entry is still due
+// at now); otherwise rekey.ErrConflict. The lease itself is left as it was,
 // ended, so the worker that gets the message can take the chunk at once.
-func (s *Store) ClaimStaleChunk(ctx context.Context, c bulk.Chunk, recheckAt time.Time) error {
+func (s *Store) ClaimStaleChunk(ctx context.Context, c bulk.Chunk, now, recheckAt time.Time) error {
 	_, sk := leasedIndexKeys(c.TaskID, c.Index, recheckAt)
 	update := expression.Set(expression.Name("GSI1SK"), expression.Value(sk))
 	cond := expression.Name("version").Equal(expression.Value(c.Version)).
 		And(expression.Name("leaseUntil").Equal(expression.Value(formatTime(c.LeaseUntil)))).
 		And(expression.Name("done").Equal(expression.Value(false))).
-		And(expression.Name("GSI1PK").Equal(expression.Value(leasedChunks)))
+		And(expression.Name("GSI1PK").Equal(expression.Value(leasedChunks))).
+		And(expression.Name("GSI1SK").LessThanEqual(expression.Value(formatTime(now) + "#~")))
 	if _, err := s.updateItem(ctx, taskPK(c.TaskID), chunkSK(c.Index), update, &cond, rekey.ErrConflict); err != nil {
 		return fmt.Errorf("dynamo: claim stale chunk %d of task %s: %w", c.Index, c.TaskID, err)
 	}
