@@ -105,10 +105,14 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	event := p.event(out.Messages)
-	settle, cancelSettle := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer cancelSettle()
+	// settle bounds the calls that settle the batch, from when they start.
+	settle := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	}
 	if ctx.Err() != nil {
-		return len(out.Messages), p.release(settle, event.Records, 0)
+		sctx, cancel := settle()
+		defer cancel()
+		return len(out.Messages), p.release(sctx, event.Records, 0)
 	}
 	failed := p.handle(ctx, event)
 
@@ -126,7 +130,9 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	} else if visibility <= 0 {
 		retry = nil // left to the queue's visibility timeout, as Lambda does
 	}
-	return len(out.Messages), errors.Join(p.delete(settle, done), p.release(settle, retry, visibility))
+	sctx, cancelSettle := settle()
+	defer cancelSettle()
+	return len(out.Messages), errors.Join(p.delete(sctx, done), p.release(sctx, retry, visibility))
 }
 
 // settleTimeout bounds the calls that settle a batch once the poller's
