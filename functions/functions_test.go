@@ -504,3 +504,12 @@ func TestSampleEventDrivesScheduleDispatcher(t *testing.T) {
 		t.Errorf("dispatcher = %v, want nil", err)
 	}
 }
+
+func TestSampleEventDrivesBulkSweeper(t *testing.T) {
+	a := sampleApp(t)
+	var ev events.CloudWatchEvent
+	readEvent(t, "bulk-sweeper", &ev)
+	if err := a.BulkSweeper.Handle(context.Background(), ev); err != nil {
+		t.Errorf("sweeper = %v, want nil", err)
+	}
+}

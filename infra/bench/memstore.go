@@ -167,6 +167,20 @@ func (s *synthStore) SaveChunk(_ context.Context, w bulk.ChunkWrite) error {
 	return nil
 }
 
+// RenewChunkLease moves the lease of a chunk in progress on, while holder
+// holds it.
+func (s *synthStore) RenewChunkLease(_ context.Context, _ string, index int, holder string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.inFlight[index]
+	if !ok || c.Holder != holder {
+		return rekey.ErrConflict
+	}
+	c.LeaseUntil = until
+	s.inFlight[index] = c
+	return nil
+}
+
 func (s *synthStore) GetUsers(_ context.Context, ids []string) (map[string]rekey.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -50,8 +50,8 @@ type Options struct {
 	// SendRate is the emails per second all bulk workers share (moto has
 	// no SES quota to read); defaults to 14, a new SES account's rate.
 	SendRate float64
-	// DispatchEvery is how often the schedule dispatcher ticks; a minute
-	// by default, as the EventBridge rule does.
+	// DispatchEvery is how often the schedule dispatcher and the bulk
+	// sweeper tick; a minute by default, as their EventBridge rules do.
 	DispatchEvery time.Duration
 	// Progress, when set, is told each step of Start as it begins, so that
 	// `make dev` can say what a slow first start is doing.
@@ -223,7 +223,8 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	for range localWorkers {
 		poll(queues["BulkWorkQueue"], s.App.BulkWorker.Handle)
 	}
-	// EventBridge never fires on moto: tick the schedule dispatcher here.
+	// EventBridge never fires on moto: tick the schedule dispatcher and
+	// the bulk sweeper here.
 	s.workers.Go(func() { s.tickDispatcher(workCtx, opt.DispatchEvery, opt.Logger) })
 
 	s.server = newHTTPServer(s.handler(), opt.ReadTimeout)
@@ -235,14 +236,18 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 // MaximumConcurrency does on AWS.
 const localWorkers = 2
 
-// tickDispatcher runs the schedule dispatcher now and then every interval
-// until ctx ends; errors are logged, never fatal.
+// tickDispatcher runs the schedule dispatcher and the bulk sweeper now and
+// then every interval until ctx ends, as their EventBridge rules do;
+// errors are logged, never fatal.
 func (s *Stack) tickDispatcher(ctx context.Context, every time.Duration, logger *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		if _, err := s.App.Dispatcher.Run(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			logger.ErrorContext(ctx, "schedule dispatcher", "err", err)
+		}
+		if _, err := s.App.BulkSweeper.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			logger.ErrorContext(ctx, "bulk sweeper", "err", err)
 		}
 		select {
 		case <-ctx.Done():

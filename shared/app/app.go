@@ -126,6 +126,9 @@ type App struct {
 	// BulkPlanner and BulkWorker handle the bulk plan and work queues.
 	BulkPlanner *bulk.Planner
 	BulkWorker  *bulk.Worker
+	// BulkSweeper puts back the chunks of dead workers (EventBridge,
+	// every minute).
+	BulkSweeper *bulk.Sweeper
 	// Dispatcher starts due schedules (EventBridge, every minute).
 	Dispatcher *schedule.Dispatcher
 	Logger     *slog.Logger
@@ -211,13 +214,17 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	sweeper, err := bulk.NewSweeper(bulk.SweeperDeps{Store: store, Work: work, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	server := api.New(api.Deps{
 		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
 		Console: console.Handler(), Logger: logger,
 	})
 	return &App{
 		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
-		API: server, MailWorker: worker, BulkPlanner: planner, BulkWorker: bulkWorker,
+		API: server, MailWorker: worker, BulkPlanner: planner, BulkWorker: bulkWorker, BulkSweeper: sweeper,
 		Dispatcher: schedule.NewDispatcher(store, bulkSvc, logger), Logger: logger,
 	}, nil
 }

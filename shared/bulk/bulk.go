@@ -17,6 +17,15 @@
 //	                        of up to 48 users reset them with their audit
 //	                        entries; emails paced to the SES rate; every
 //	                        chunk write adds what it settled to the task.
+//	Sweeper (every minute): chunks whose worker died holding them (its
+//	                        30 s lease, renewed while it works, ran out)
+//	                        ───────────────────────────────────────────▶ work queue
+//
+// A worker that dies after voiding a chunk's passwords and before sending
+// the links would leave those users locked out until the work queue's
+// visibility timeout (30 minutes, 6 × the worker's timeout) brought the
+// message back; the Sweeper resumes the chunk within about a minute
+// instead, without shortening the queue's timeouts (see Sweeper).
 //
 // Every piece of state is keyed by business identity, never by SQS message
 // id (SECURITY.md 17): a chunk is TASK#<task>/CHUNK#<n>, and its entry for
@@ -127,9 +136,14 @@ type Chunk struct {
 	// version read, so two workers can never both act on one chunk.
 	Version int
 	// LeaseUntil keeps other workers off a chunk whose emails are being
-	// sent.
+	// sent. The lease is short (Config.Lease) and its Holder renews it
+	// while it works, so a lease that ran out means a dead worker: the
+	// Sweeper finds such chunks and puts them back on the work queue.
 	LeaseUntil time.Time
-	Done       bool
+	// Holder identifies the worker run that holds the lease ("" when
+	// none); only that run may renew it.
+	Holder string
+	Done   bool
 }
 
 // Entry is the (task, user) record: the user's result so far and where

@@ -30,6 +30,9 @@ const (
 	// DefaultSendRate is the SES sending rate of a new production account.
 	DefaultSendRate          = 14.0
 	DefaultWorkerConcurrency = 2
+	// DefaultLease with the Sweeper's one-minute schedule resumes a chunk
+	// whose worker died 30 to 90 seconds after the crash.
+	DefaultLease = 30 * time.Second
 )
 
 // Config configures the Service, the Planner and the Worker (each uses
@@ -59,8 +62,10 @@ type Config struct {
 	// MaxBackoff caps the pause after SES throttles a send (5 s by
 	// default); throttled sends are retried without using an attempt.
 	MaxBackoff time.Duration
-	// Lease is how long a worker holds a chunk when its context has no
-	// deadline (15 minutes by default); with one, the deadline plus a minute.
+	// Lease is how long a worker's hold on a chunk lasts unrenewed (30 s
+	// by default); the worker renews it every third of that while it works,
+	// so it runs out only when the worker died. It bounds how long a
+	// crashed chunk's users wait before the Sweeper resumes them.
 	Lease time.Duration
 	// StopMargin is how long before its deadline a worker stops starting
 	// sends, records its progress and queues the rest (20 s by default).
@@ -123,7 +128,7 @@ func (c Config) withDefaults() Config {
 		c.MaxBackoff = 5 * time.Second
 	}
 	if c.Lease <= 0 {
-		c.Lease = 15 * time.Minute
+		c.Lease = DefaultLease
 	}
 	if c.StopMargin <= 0 {
 		c.StopMargin = 20 * time.Second

@@ -15,6 +15,7 @@ type Store interface {
 	taskStore
 	planStore
 	chunkStore
+	sweepStore
 }
 
 // userReader reads users and their places.
@@ -103,13 +104,30 @@ type planStore interface {
 // GetUsers reads users by id (missing ones are left out). SetWaiting
 // records why a task is paused and when it should finish.
 // AcquireDailySends counts up to want sends against the daily limit of day
-// and returns how many it granted.
+// and returns how many it granted. RenewChunkLease moves a chunk's lease on
+// to until while holder holds it (else rekey.ErrConflict), without changing
+// its version.
 type chunkStore interface {
 	LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (ChunkWork, error)
 	SaveChunk(ctx context.Context, w ChunkWrite) error
+	RenewChunkLease(ctx context.Context, taskID string, index int, holder string, until time.Time) error
 	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
 	SetWaiting(ctx context.Context, taskID, waiting string, estimatedFinishAt time.Time) error
 	AcquireDailySends(ctx context.Context, day string, want, limit int) (int, error)
+}
+
+// sweepStore is the Sweeper's store.
+//
+// StaleChunks returns up to limit chunks, not done, whose lease ended at or
+// before now and which no sweep has claimed since, reading only the chunks
+// that hold a lease. ClaimStaleChunk marks such a chunk, read at now, as
+// put back on the queue, so that sweeps leave it alone until recheckAt, on
+// the condition that it is still as StaleChunks returned it and unclaimed
+// (else rekey.ErrConflict).
+type sweepStore interface {
+	StaleChunks(ctx context.Context, now time.Time, limit int) ([]Chunk, error)
+	ClaimStaleChunk(ctx context.Context, c Chunk, now, recheckAt time.Time) error
+	GetTask(ctx context.Context, id string) (Record, error)
 }
 
 // Queue puts messages on one SQS queue; *queue.Sender satisfies it.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -121,7 +122,12 @@ func (w *Worker) Handle(ctx context.Context, event events.SQSEvent) (events.SQSE
 			w.log.ErrorContext(ctx, "bulk: worker dropped a malformed message", "messageId", m.MessageId, "error", err)
 			continue
 		}
-		if err := w.Process(ctx, msg); err != nil {
+		err = w.Process(ctx, msg)
+		var busy *chunkBusyError
+		if errors.As(err, &busy) {
+			err = w.retryWhenFree(ctx, msg, busy.until)
+		}
+		if err != nil {
 			w.log.WarnContext(ctx, "bulk: chunk not settled; it will be retried", "task", msg.TaskID, "chunk", msg.Chunk,
 				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "error", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
@@ -132,6 +138,30 @@ func (w *Worker) Handle(ctx context.Context, event events.SQSEvent) (events.SQSE
 
 // errChunkBusy: another worker holds the chunk's lease; try later.
 var errChunkBusy = errors.New("bulk: chunk held by another worker")
+
+// chunkBusyError is errChunkBusy with the end of the holder's lease.
+type chunkBusyError struct{ until time.Time }
+
+func (e *chunkBusyError) Error() string {
+	return errChunkBusy.Error() + " until " + e.until.UTC().Format(time.RFC3339)
+}
+func (e *chunkBusyError) Is(target error) bool { return target == errChunkBusy }
+
+// retryWhenFree puts msg back on the work queue to be seen just after the
+// lease that kept it off its chunk ends, instead of failing it: a failed
+// message would come back only after the queue's visibility timeout, or,
+// retried sooner (the local runner), use up its receives and land in the
+// dead-letter queue while a live worker still holds the chunk. When the
+// message comes back the chunk is done (dropped), held under a renewed
+// lease (put back again) or free (its holder died: this message resumes
+// it, as would the Sweeper).
+func (w *Worker) retryWhenFree(ctx context.Context, msg Message, until time.Time) error {
+	delay := until.Sub(w.now()) + time.Second
+	if err := w.work.SendDelayed(ctx, msg, delay); err != nil {
+		return fmt.Errorf("put back a message for a held chunk: %w", err)
+	}
+	return nil
+}
 
 // Process works on the chunk msg names until it is complete, must wait, or
 // runs out of time (then the rest goes back on the work queue). An error
@@ -149,10 +179,11 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return nil
 	}
 	if work.Chunk.LeaseUntil.After(w.now()) {
-		return errChunkBusy
+		return &chunkBusyError{until: work.Chunk.LeaseUntil}
 	}
 	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
-		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries)}
+		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
+	defer r.stopRenewing()
 	if r.users == nil {
 		r.users = map[string]rekey.User{}
 	}
@@ -211,6 +242,17 @@ type chunkRun struct {
 	hold bool
 	// leased is set while this run holds the chunk's lease.
 	leased bool
+	// holder identifies this run as the lease's holder.
+	holder string
+	// heldUntil is the end of the lease as last written (Unix nanoseconds
+	// of the worker's clock); lost is set when a renewal found the lease
+	// gone. Both are read by the sending goroutines: a run that cannot
+	// show it holds the chunk stops sending, so that it never sends
+	// alongside a worker that took the chunk over.
+	heldUntil atomic.Int64
+	lost      atomic.Bool
+	// stopRenewal ends the renewing goroutine, when one runs.
+	stopRenewal func()
 }
 
 // judgeAll starts the chunk's entries and settles every user who is not
@@ -312,7 +354,10 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	next := r.chunk
 	next.Version = r.chunk.Version + 1
 	next.Entries = cloneEntries(r.chunk.Entries)
-	write := ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
+	if !next.LeaseUntil.IsZero() {
+		// Every write while the lease is held renews it.
+		next.LeaseUntil, next.Holder = r.leaseEnd(), r.holder
+	}
 	for i := range next.Entries {
 		e := &next.Entries[i]
 		switch {
@@ -323,9 +368,9 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 		}
 	}
 	if complete {
-		next.Done, next.LeaseUntil = true, time.Time{}
+		next.Done, next.LeaseUntil, next.Holder = true, time.Time{}, ""
 	}
-	write.Chunk = next
+	write := ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
 	counted := countsOf(next.Entries)
 	if delta := counted.minus(r.counted); complete || delta != (Counts{}) {
 		write.Add = &delta
@@ -339,12 +384,15 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 		return err
 	}
 	r.chunk, r.counted, r.written = next, counted, cloneEntries(next.Entries)
+	if !next.LeaseUntil.IsZero() {
+		r.heldUntil.Store(next.LeaseUntil.UnixNano())
+	}
 	return nil
 }
 
 // complete marks the chunk done and adds its counts to the task, once.
 func (r *chunkRun) complete(ctx context.Context) error {
-	r.chunk.LeaseUntil = time.Time{}
+	r.chunk.LeaseUntil, r.chunk.Holder = time.Time{}, ""
 	if err := r.save(ctx, nil, true); err != nil {
 		return fmt.Errorf("complete chunk: %w", err)
 	}
@@ -357,7 +405,7 @@ func (r *chunkRun) complete(ctx context.Context) error {
 // is set, the task says it is waiting and when it should now finish.
 func (r *chunkRun) pause(ctx context.Context, delay time.Duration, why string, resumeAt time.Time) error {
 	if r.leased {
-		r.chunk.LeaseUntil = time.Time{}
+		r.chunk.LeaseUntil, r.chunk.Holder = time.Time{}, ""
 		if err := r.save(ctx, nil, false); err != nil {
 			return fmt.Errorf("record progress: %w", err)
 		}
@@ -401,14 +449,67 @@ func (r *chunkRun) stopAt(ctx context.Context) (time.Time, bool) {
 	return d.Add(-r.w.cfg.StopMargin), true
 }
 
-// leaseUntil is how long a lease taken now lasts: past the invocation's
-// deadline, so that no one else starts the chunk while this run may still
-// be sending.
-func (r *chunkRun) leaseUntil(ctx context.Context) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d.Add(time.Minute)
+// leaseEnd is when a lease taken or renewed now ends. It is short
+// (Config.Lease): the run renews it while it works (renewLease), so it
+// runs out only when the worker died, and the Sweeper then puts the chunk
+// back on the work queue within about a minute instead of leaving its
+// prepared users without a password or a link until the message's
+// visibility timeout (30 minutes) brings it back.
+func (r *chunkRun) leaseEnd() time.Time { return r.w.now().Add(r.w.cfg.Lease) }
+
+// renewLease starts renewing the chunk's lease every third of Config.Lease
+// until stopRenewing. A renewal that finds the lease gone (given back, or
+// taken by another worker after this one stalled) marks it lost, and the
+// run stops sending; one that fails otherwise is tried at the next tick,
+// and the run stops sending if the lease runs out meanwhile.
+func (r *chunkRun) renewLease(ctx context.Context) {
+	if r.stopRenewal != nil {
+		return
 	}
-	return r.w.now().Add(r.w.cfg.Lease)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	r.stopRenewal = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(r.w.cfg.Lease/3, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			until := r.leaseEnd()
+			err := r.w.store.RenewChunkLease(ctx, r.msg.TaskID, r.msg.Chunk, r.holder, until)
+			switch {
+			case err == nil:
+				r.heldUntil.Store(until.UnixNano())
+			case rekey.ErrorCode(err) == rekey.ECodeConflict:
+				r.lost.Store(true)
+				return
+			case ctx.Err() == nil:
+				r.w.log.WarnContext(ctx, "bulk: renew chunk lease", "task", r.msg.TaskID, "chunk", r.msg.Chunk, "error", err)
+			}
+		}
+	}()
+}
+
+// stopRenewing ends the lease renewals, if any; the lease stays as last
+// written (given back by complete or pause, or left to run out).
+func (r *chunkRun) stopRenewing() {
+	if r.stopRenewal != nil {
+		r.stopRenewal()
+	}
+}
+
+// leaseLost reports whether this run may no longer act as the chunk's
+// holder: its lease was taken over or has run out unrenewed.
+func (r *chunkRun) leaseLost() bool {
+	if r.lost.Load() {
+		return true
+	}
+	held := r.heldUntil.Load()
+	return held != 0 && !r.w.now().Before(time.Unix(0, held))
 }
 
 // reread reads users again after they changed under a write, and judges

@@ -142,7 +142,7 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 			writes = append(writes, UserWrite{Before: u, After: after, Audit: audit})
 			out = append(out, outgoing{i: i, user: after, token: raw, expiresAt: expiresAt})
 		}
-		r.chunk.LeaseUntil = r.leaseUntil(ctx)
+		r.chunk.LeaseUntil, r.chunk.Holder = r.leaseEnd(), r.holder
 		err := r.save(ctx, writes, false)
 		var conflict *ChunkConflictError
 		if errors.As(err, &conflict) && !conflict.ChunkChanged {
@@ -165,6 +165,7 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 			return nil, fmt.Errorf("prepare resets: %w", err)
 		}
 		r.leased = true
+		r.renewLease(ctx)
 		for _, o := range out {
 			r.users[o.user.ID] = o.user
 		}
@@ -185,7 +186,7 @@ func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, sto
 		items    = make(chan outgoing)
 		inFlight = min(16, max(1, int(rate/4)+1))
 	)
-	stopping := func() bool { return ctx.Err() != nil || hasStop && time.Now().After(stopAt) }
+	stopping := func() bool { return ctx.Err() != nil || hasStop && time.Now().After(stopAt) || r.leaseLost() }
 	record := func(o outgoing, messageID string, sendErr error) {
 		mu.Lock()
 		defer mu.Unlock()

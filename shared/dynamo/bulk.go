@@ -35,8 +35,26 @@ type chunkItem struct {
 	Entries    []entryItem `dynamodbav:"entries,omitempty"`
 	Version    int         `dynamodbav:"version"`
 	LeaseUntil string      `dynamodbav:"leaseUntil,omitempty"`
+	Holder     string      `dynamodbav:"leaseHolder,omitempty"`
 	Done       bool        `dynamodbav:"done"`
 	TTL        int64       `dynamodbav:"ttl"`
+	// GSI1PK and GSI1SK index the chunk while a worker holds it (see
+	// leasedIndexKeys): the sweeper reads only those.
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+}
+
+// leasedChunks is the GSI1 partition of the chunks a worker holds (or
+// held, until it died): sparse, so the sweeper never reads the rest of
+// the table. One partition for all tasks is enough: a chunk is written a
+// few times a minute while worked on, and only a few are worked on at once
+// (the work queue's MaximumConcurrency).
+const leasedChunks = "CHUNKS#LEASED"
+
+// leasedIndexKeys are the GSI1 keys of a chunk held until until (or to be
+// looked at again then): sorted by that time, so the stale ones come first.
+func leasedIndexKeys(taskID string, index int, until time.Time) (pk, sk string) {
+	return leasedChunks, fmt.Sprintf("%s#%s#%06d", formatTime(until), taskID, index)
 }
 
 // entryItem is one user's entry of a chunk.
@@ -63,7 +81,10 @@ type entryItem struct {
 func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 	it := chunkItem{
 		PK: taskPK(c.TaskID), SK: chunkSK(c.Index), TaskID: c.TaskID, Index: c.Index, UserIDs: c.UserIDs,
-		Version: c.Version, LeaseUntil: formatTime(c.LeaseUntil), Done: c.Done, TTL: ttlAfter(expires),
+		Version: c.Version, LeaseUntil: formatTime(c.LeaseUntil), Holder: c.Holder, Done: c.Done, TTL: ttlAfter(expires),
+	}
+	if !c.Done && !c.LeaseUntil.IsZero() {
+		it.GSI1PK, it.GSI1SK = leasedIndexKeys(c.TaskID, c.Index, c.LeaseUntil)
 	}
 	if c.Entries != nil {
 		it.Entries = make([]entryItem, len(c.Entries))
@@ -84,7 +105,7 @@ func (it chunkItem) chunk() (bulk.Chunk, error) {
 	var p timeParser
 	c := bulk.Chunk{
 		TaskID: it.TaskID, Index: it.Index, UserIDs: it.UserIDs, Version: it.Version,
-		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil), Done: it.Done,
+		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil), Holder: it.Holder, Done: it.Done,
 	}
 	if it.Entries != nil {
 		c.Entries = make([]bulk.Entry, len(it.Entries))
@@ -219,6 +240,77 @@ func (s *Store) ListChunks(ctx context.Context, taskID string, from, n int) ([]b
 		in.Limit = aws.Int32(int32(n - len(chunks)))
 	}
 	return chunks, nil
+}
+
+// RenewChunkLease moves the lease of chunk index of task taskID on to
+// until, if holder still holds it and the chunk is not done; otherwise
+// rekey.ErrConflict (the lease was given back, or another worker took the
+// chunk over). It leaves the chunk's version alone, so the holder's own
+// writes, conditioned on it, are not disturbed.
+func (s *Store) RenewChunkLease(ctx context.Context, taskID string, index int, holder string, until time.Time) error {
+	_, sk := leasedIndexKeys(taskID, index, until)
+	update := expression.Set(expression.Name("leaseUntil"), expression.Value(formatTime(until))).
+		Set(expression.Name("GSI1PK"), expression.Value(leasedChunks)).
+		Set(expression.Name("GSI1SK"), expression.Value(sk))
+	cond := expression.Name("leaseHolder").Equal(expression.Value(holder)).
+		And(expression.Name("done").Equal(expression.Value(false)))
+	if _, err := s.updateItem(ctx, taskPK(taskID), chunkSK(index), update, &cond, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: renew lease of chunk %d of task %s: %w", index, taskID, err)
+	}
+	return nil
+}
+
+// StaleChunks returns up to limit chunks (at most 100) whose lease ended
+// at or before now and that nobody has been sent to since: a Query of the sparse
+// GSI1 partition of held chunks, oldest first, that reads nothing else.
+// The index is eventually consistent; ClaimStaleChunk checks again.
+func (s *Store) StaleChunks(ctx context.Context, now time.Time, limit int) ([]bulk.Chunk, error) {
+	limit = min(max(limit, 1), 100)
+	key := expression.Key("GSI1PK").Equal(expression.Value(leasedChunks)).
+		And(expression.Key("GSI1SK").LessThanEqual(expression.Value(formatTime(now) + "#~")))
+	in, err := s.newQuery("GSI1", key, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: stale chunks: %w", err)
+	}
+	in.Limit = aws.Int32(int32(limit))
+	resp, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: stale chunks: %w", err)
+	}
+	chunks := make([]bulk.Chunk, 0, len(resp.Items))
+	for _, item := range resp.Items {
+		var it chunkItem
+		if err := unmarshalItem(item, &it); err != nil {
+			return nil, fmt.Errorf("dynamo: stale chunks: %w", err)
+		}
+		c, err := it.chunk()
+		if err != nil {
+			return nil, fmt.Errorf("dynamo: stale chunks: chunk %d of task %s: %w", it.Index, it.TaskID, err)
+		}
+		chunks = append(chunks, c)
+	}
+	return chunks, nil
+}
+
+// ClaimStaleChunk records that chunk c, as StaleChunks returned it at now,
+// is being put back on the work queue: its index entry moves on to
+// recheckAt, so that later sweeps leave it alone until then, on the
+// condition that no worker has touched the chunk since (same version and
+// lease, not done) and no other sweep claimed it (its entry is still due
+// at now); otherwise rekey.ErrConflict. The lease itself is left as it was,
+// ended, so the worker that gets the message can take the chunk at once.
+func (s *Store) ClaimStaleChunk(ctx context.Context, c bulk.Chunk, now, recheckAt time.Time) error {
+	_, sk := leasedIndexKeys(c.TaskID, c.Index, recheckAt)
+	update := expression.Set(expression.Name("GSI1SK"), expression.Value(sk))
+	cond := expression.Name("version").Equal(expression.Value(c.Version)).
+		And(expression.Name("leaseUntil").Equal(expression.Value(formatTime(c.LeaseUntil)))).
+		And(expression.Name("done").Equal(expression.Value(false))).
+		And(expression.Name("GSI1PK").Equal(expression.Value(leasedChunks))).
+		And(expression.Name("GSI1SK").LessThanEqual(expression.Value(formatTime(now) + "#~")))
+	if _, err := s.updateItem(ctx, taskPK(c.TaskID), chunkSK(c.Index), update, &cond, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: claim stale chunk %d of task %s: %w", c.Index, c.TaskID, err)
+	}
+	return nil
 }
 
 // batchGetter is the BatchGetItem call of *dynamodb.Client. DB leaves it

@@ -217,3 +217,91 @@ func TestAcquireDailySends(t *testing.T) {
 		}
 	}
 }
+
+// TestLeasedChunkIndex: only chunks under a lease are in the sweeper's
+// index; a renewal by another holder, or after the chunk is done, is a
+// conflict; a stale chunk is claimed once, and not again after its holder
+// renewed the lease or within the claim's recheck time.
+func TestLeasedChunkIndex(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if _, _, err := s.CreateTask(ctx, testTask("task1", "d1", "sa1", t0), nil, bulk.Idempotency{}, rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: bulk.ActionBulkStart}); err != nil {
+		t.Fatal(err)
+	}
+	chunks := []bulk.Chunk{{TaskID: "task1", Index: 0, UserIDs: []string{"u1"}}, {TaskID: "task1", Index: 1, UserIDs: []string{"u2"}}}
+	if err := s.SavePlanPage(ctx, "task1", bulk.Plan{}, bulk.Plan{Chunks: 2, Done: true}, chunks, 2, t0); err != nil {
+		t.Fatal(err)
+	}
+	stale := func(at time.Time) []int {
+		t.Helper()
+		got, err := s.StaleChunks(ctx, at, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int
+		for _, c := range got {
+			out = append(out, c.Index)
+		}
+		return out
+	}
+	if got := stale(t0.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("StaleChunks before any lease = %v, want none", got)
+	}
+	// Chunk 0 is taken under a 30 s lease; chunk 1 is done.
+	leased := chunks[0]
+	leased.Version, leased.LeaseUntil, leased.Holder = 1, t0.Add(30*time.Second), "run-a"
+	if err := s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: leased, ExpectVersion: 0, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	finished := chunks[1]
+	finished.Version, finished.Done = 1, true
+	if err := s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: finished, ExpectVersion: 0, Add: &bulk.Counts{}, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got := stale(t0.Add(29 * time.Second)); len(got) != 0 {
+		t.Errorf("StaleChunks during the lease = %v, want none", got)
+	}
+	if got := stale(t0.Add(30 * time.Second)); !cmp.Equal(got, []int{0}) {
+		t.Errorf("StaleChunks when the lease ends = %v, want [0] (never the done chunk)", got)
+	}
+	for _, test := range []struct {
+		index  int
+		holder string
+	}{{0, "run-b"}, {1, "run-a"}} {
+		if err := s.RenewChunkLease(ctx, "task1", test.index, test.holder, t0.Add(time.Minute)); !errors.Is(err, rekey.ErrConflict) {
+			t.Errorf("RenewChunkLease(chunk %d, %s) = %v, want conflict", test.index, test.holder, err)
+		}
+	}
+	// The holder renews: the chunk is not stale, and a claim of what the
+	// sweeper read before the renewal fails.
+	seen, err := s.StaleChunks(ctx, t0.Add(30*time.Second), 10)
+	if err != nil || len(seen) != 1 {
+		t.Fatalf("StaleChunks = %v, %v", seen, err)
+	}
+	if err := s.RenewChunkLease(ctx, "task1", 0, "run-a", t0.Add(70*time.Second)); err != nil {
+		t.Fatalf("RenewChunkLease by its holder: %v", err)
+	}
+	if got := stale(t0.Add(69 * time.Second)); len(got) != 0 {
+		t.Errorf("StaleChunks after the renewal = %v, want none", got)
+	}
+	if err := s.ClaimStaleChunk(ctx, seen[0], t0.Add(30*time.Second), t0.Add(5*time.Minute)); !errors.Is(err, rekey.ErrConflict) {
+		t.Errorf("ClaimStaleChunk after a renewal = %v, want conflict", err)
+	}
+	// The holder dies: claimed once, then left alone until the recheck.
+	seen, err = s.StaleChunks(ctx, t0.Add(70*time.Second), 10)
+	if err != nil || len(seen) != 1 {
+		t.Fatalf("StaleChunks = %v, %v", seen, err)
+	}
+	if err := s.ClaimStaleChunk(ctx, seen[0], t0.Add(70*time.Second), t0.Add(6*time.Minute)); err != nil {
+		t.Fatalf("ClaimStaleChunk: %v", err)
+	}
+	if err := s.ClaimStaleChunk(ctx, seen[0], t0.Add(70*time.Second), t0.Add(6*time.Minute)); !errors.Is(err, rekey.ErrConflict) {
+		t.Errorf("a second sweep claiming the same read = %v, want conflict", err)
+	}
+	if got := stale(t0.Add(6*time.Minute - time.Second)); len(got) != 0 {
+		t.Errorf("StaleChunks before the recheck = %v, want none", got)
+	}
+	if got := stale(t0.Add(6 * time.Minute)); !cmp.Equal(got, []int{0}) {
+		t.Errorf("StaleChunks at the recheck = %v, want [0]", got)
+	}
+}

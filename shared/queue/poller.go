@@ -74,13 +74,24 @@ func (p *Poller) Run(ctx context.Context) error {
 
 // PollOnce receives one batch (waiting up to WaitTime for it), hands it to
 // the handler and settles it. It returns how many messages it received.
+//
+// When ctx ends (the local runner stopping), the messages in hand are
+// still settled, with a context of their own: those handled are deleted,
+// and those not (the handler was cut off, or ctx ended before it ran) are
+// made visible again at once, so that the next start resumes them without
+// waiting for the queue's visibility timeout (30 minutes on the work
+// queue). For the same reason a receive is never cut off midway: a
+// long poll abandoned while SQS hands it messages would leave them
+// invisible; stopping takes at most WaitTime.
 func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	maxMessages := p.MaxMessages
 	if maxMessages < 1 || maxMessages > MaxBatch {
 		maxMessages = MaxBatch
 	}
 	wait := min(max(p.WaitTime, 0), 20*time.Second)
-	out, err := p.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+	receiveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait+settleTimeout)
+	defer cancel()
+	out, err := p.client.ReceiveMessage(receiveCtx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.url),
 		MaxNumberOfMessages:         maxMessages,
 		WaitTimeSeconds:             int32(wait / time.Second),
@@ -94,6 +105,15 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	event := p.event(out.Messages)
+	// settle bounds the calls that settle the batch, from when they start.
+	settle := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	}
+	if ctx.Err() != nil {
+		sctx, cancel := settle()
+		defer cancel()
+		return len(out.Messages), p.release(sctx, event.Records, 0)
+	}
 	failed := p.handle(ctx, event)
 
 	var done, retry []events.SQSMessage
@@ -104,8 +124,20 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 			done = append(done, m)
 		}
 	}
-	return len(out.Messages), errors.Join(p.delete(ctx, done), p.release(ctx, retry))
+	visibility := p.FailedVisibility
+	if ctx.Err() != nil {
+		visibility = 0
+	} else if visibility <= 0 {
+		retry = nil // left to the queue's visibility timeout, as Lambda does
+	}
+	sctx, cancelSettle := settle()
+	defer cancelSettle()
+	return len(out.Messages), errors.Join(p.delete(sctx, done), p.release(sctx, retry, visibility))
 }
+
+// settleTimeout bounds the calls that settle a batch once the poller's
+// context has ended.
+const settleTimeout = 5 * time.Second
 
 // handle runs the handler and returns the ids of the failed messages. As
 // with Lambda, an error, a panic or a failure id not in the batch fails the
@@ -188,21 +220,25 @@ func (p *Poller) delete(ctx context.Context, messages []events.SQSMessage) error
 	return nil
 }
 
-// release makes failed messages visible again after FailedVisibility, when
-// it is set.
-func (p *Poller) release(ctx context.Context, messages []events.SQSMessage) error {
-	if len(messages) == 0 || p.FailedVisibility <= 0 {
+// release makes messages visible again after visibility (whole seconds;
+// below a second means at once).
+func (p *Poller) release(ctx context.Context, messages []events.SQSMessage, visibility time.Duration) error {
+	if len(messages) == 0 {
 		return nil
 	}
 	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(messages))
 	for i, m := range messages {
 		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
 			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle),
-			VisibilityTimeout: int32(p.FailedVisibility / time.Second),
+			VisibilityTimeout: int32(max(visibility, 0) / time.Second),
 		}
 	}
-	if _, err := p.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(p.url), Entries: entries}); err != nil {
-		return fmt.Errorf("queue: release failed messages: %w", err)
+	out, err := p.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(p.url), Entries: entries})
+	if err != nil {
+		return fmt.Errorf("queue: release messages: %w", err)
+	}
+	if len(out.Failed) > 0 {
+		return fmt.Errorf("queue: release messages: %d not released (%s)", len(out.Failed), aws.ToString(out.Failed[0].Code))
 	}
 	return nil
 }

@@ -293,3 +293,57 @@ func TestPollerRunStopsWithContext(t *testing.T) {
 		t.Fatal("Run did not stop after the context ended")
 	}
 }
+
+// TestPollerReleasesMessagesOnShutdown: the runner stops while the handler
+// has a batch in hand. What the handler settled is deleted; what it did
+// not is visible again at once (not after the queue's 30 s visibility
+// timeout), whatever FailedVisibility says, so a restart resumes it.
+func TestPollerReleasesMessagesOnShutdown(t *testing.T) {
+	for _, test := range []struct {
+		name             string
+		failedVisibility time.Duration
+		handlerErr       error
+		want             []string
+	}{
+		{"as Lambda", 0, nil, []string{`{"n":2}`}},
+		{"as the local runner", 2 * time.Second, nil, []string{`{"n":2}`}},
+		{"handler error", 0, errors.New("stopped"), []string{`{"n":1}`, `{"n":2}`}},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			q := newTestQueues(t)
+			if err := NewSender(q.client, q.url).SendBatch(context.Background(), []any{job{1}, job{2}}); err != nil {
+				t.Fatal(err)
+			}
+			inHand := make(chan struct{})
+			p := NewPoller(q.client, q.url, q.arn, "us-east-1", func(ctx context.Context, e events.SQSEvent) (events.SQSEventResponse, error) {
+				close(inHand)
+				<-ctx.Done() // the runner stops mid-batch
+				var resp events.SQSEventResponse
+				for _, m := range e.Records {
+					if m.Body != `{"n":1}` {
+						resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+					}
+				}
+				return resp, test.handlerErr
+			})
+			p.WaitTime, p.FailedVisibility = time.Second, test.failedVisibility
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			select {
+			case <-inHand:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the handler got no batch within 5 s")
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			got := drain(t, q.client, q.url)
+			slices.Sort(got)
+			if !slices.Equal(got, test.want) {
+				t.Errorf("right after shutdown the queue shows %v, want %v", got, test.want)
+			}
+		})
+	}
+}
