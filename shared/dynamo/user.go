@@ -33,39 +33,39 @@ type userItem struct {
 	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
 
-	ID                  string `dynamodbav:"id"`
-	DistrictID          string `dynamodbav:"districtId,omitempty"`
-	SchoolID            string `dynamodbav:"schoolId,omitempty"`
-	Role                string `dynamodbav:"role"`
-	FirstName           string `dynamodbav:"firstName,omitempty"`
-	LastName            string `dynamodbav:"lastName,omitempty"`
-	Username            string `dynamodbav:"username"`
-	Email               string `dynamodbav:"email,omitempty"`
-	Grade               string `dynamodbav:"grade,omitempty"`
-	Title               string `dynamodbav:"title,omitempty"`
-	ExternalID          string `dynamodbav:"externalId,omitempty"`
-	Status              string `dynamodbav:"status"`
-	MustChangePassword  bool   `dynamodbav:"mustChangePassword"`
-	PasswordChangedAt   string `dynamodbav:"passwordChangedAt,omitempty"`
-	Version             int    `dynamodbav:"version"`
-	CreatedAt           string `dynamodbav:"createdAt,omitempty"`
-	UpdatedAt           string `dynamodbav:"updatedAt,omitempty"`
-	PasswordHash        string `dynamodbav:"passwordHash,omitempty"`
-	VoidedPasswordHash  string `dynamodbav:"voidedPasswordHash,omitempty"`
-	SessionGen          int    `dynamodbav:"sessionGen"`
-	ResetTokenHash      string `dynamodbav:"resetTokenHash,omitempty"`
-	ResetID             string `dynamodbav:"resetId,omitempty"`
-	ResetPurpose        string `dynamodbav:"resetPurpose,omitempty"`
-	ResetEmail          string `dynamodbav:"resetEmail,omitempty"`
-	ResetBy             string `dynamodbav:"resetBy,omitempty"`
-	ResetCreatedAt      string `dynamodbav:"resetCreatedAt,omitempty"`
-	ResetExpiresAt      string `dynamodbav:"resetExpiresAt,omitempty"`
-	SelfResetID         string `dynamodbav:"selfResetId,omitempty"`
-	SelfResetEmail      string `dynamodbav:"selfResetEmail,omitempty"`
-	SelfResetCreatedAt  string `dynamodbav:"selfResetCreatedAt,omitempty"`
-	SelfResetExpiresAt  string `dynamodbav:"selfResetExpiresAt,omitempty"`
-	SelfResetTokenHash  string `dynamodbav:"selfResetTokenHash,omitempty"`
-	SpentResetTokenHash string `dynamodbav:"spentResetTokenHash,omitempty"`
+	ID                 string `dynamodbav:"id"`
+	DistrictID         string `dynamodbav:"districtId,omitempty"`
+	SchoolID           string `dynamodbav:"schoolId,omitempty"`
+	Role               string `dynamodbav:"role"`
+	FirstName          string `dynamodbav:"firstName,omitempty"`
+	LastName           string `dynamodbav:"lastName,omitempty"`
+	Username           string `dynamodbav:"username"`
+	Email              string `dynamodbav:"email,omitempty"`
+	Grade              string `dynamodbav:"grade,omitempty"`
+	Title              string `dynamodbav:"title,omitempty"`
+	ExternalID         string `dynamodbav:"externalId,omitempty"`
+	Status             string `dynamodbav:"status"`
+	MustChangePassword bool   `dynamodbav:"mustChangePassword"`
+	PasswordChangedAt  string `dynamodbav:"passwordChangedAt,omitempty"`
+	Version            int    `dynamodbav:"version"`
+	CreatedAt          string `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt          string `dynamodbav:"updatedAt,omitempty"`
+	PasswordHash       string `dynamodbav:"passwordHash,omitempty"`
+	VoidedPasswordHash string `dynamodbav:"voidedPasswordHash,omitempty"`
+	SessionGen         int    `dynamodbav:"sessionGen"`
+	ResetTokenHash     string `dynamodbav:"resetTokenHash,omitempty"`
+	ResetID            string `dynamodbav:"resetId,omitempty"`
+	ResetPurpose       string `dynamodbav:"resetPurpose,omitempty"`
+	ResetEmail         string `dynamodbav:"resetEmail,omitempty"`
+	ResetBy            string `dynamodbav:"resetBy,omitempty"`
+	ResetCreatedAt     string `dynamodbav:"resetCreatedAt,omitempty"`
+	ResetExpiresAt     string `dynamodbav:"resetExpiresAt,omitempty"`
+	SelfResetID        string `dynamodbav:"selfResetId,omitempty"`
+	SelfResetEmail     string `dynamodbav:"selfResetEmail,omitempty"`
+	SelfResetCreatedAt string `dynamodbav:"selfResetCreatedAt,omitempty"`
+	SelfResetExpiresAt string `dynamodbav:"selfResetExpiresAt,omitempty"`
+	SelfResetTokenHash string `dynamodbav:"selfResetTokenHash,omitempty"`
+	SpentTokenHash     string `dynamodbav:"spentResetTokenHash,omitempty"`
 	// Search is what a listing's text query matches within.
 	Search string `dynamodbav:"search"`
 }
@@ -98,42 +98,42 @@ func searchText(u rekey.User) string {
 
 func newUserItem(u rekey.User) userItem {
 	it := userItem{
-		PK:                  userPK(u.ID),
-		SK:                  userSK,
-		ID:                  u.ID,
-		DistrictID:          u.DistrictID,
-		SchoolID:            u.SchoolID,
-		Role:                string(u.Role),
-		FirstName:           u.FirstName,
-		LastName:            u.LastName,
-		Username:            u.Username,
-		Email:               u.Email,
-		Grade:               u.Grade,
-		Title:               u.Title,
-		ExternalID:          u.ExternalID,
-		Status:              string(u.Status),
-		MustChangePassword:  u.MustChangePassword,
-		PasswordChangedAt:   formatTime(u.PasswordChangedAt),
-		Version:             u.Version,
-		CreatedAt:           formatTime(u.CreatedAt),
-		UpdatedAt:           formatTime(u.UpdatedAt),
-		PasswordHash:        u.PasswordHash,
-		VoidedPasswordHash:  u.VoidedPasswordHash,
-		SessionGen:          u.SessionGen,
-		ResetTokenHash:      u.ResetTokenHash,
-		ResetID:             u.ResetID,
-		ResetPurpose:        u.ResetPurpose,
-		ResetEmail:          u.ResetEmail,
-		ResetBy:             u.ResetBy,
-		ResetCreatedAt:      formatTime(u.ResetCreatedAt),
-		ResetExpiresAt:      formatTime(u.ResetExpiresAt),
-		SelfResetID:         u.SelfResetID,
-		SelfResetEmail:      u.SelfResetEmail,
-		SelfResetCreatedAt:  formatTime(u.SelfResetCreatedAt),
-		SelfResetExpiresAt:  formatTime(u.SelfResetExpiresAt),
-		SelfResetTokenHash:  u.SelfResetTokenHash,
-		SpentResetTokenHash: u.SpentResetTokenHash,
-		Search:              searchText(u),
+		PK:                 userPK(u.ID),
+		SK:                 userSK,
+		ID:                 u.ID,
+		DistrictID:         u.DistrictID,
+		SchoolID:           u.SchoolID,
+		Role:               string(u.Role),
+		FirstName:          u.FirstName,
+		LastName:           u.LastName,
+		Username:           u.Username,
+		Email:              u.Email,
+		Grade:              u.Grade,
+		Title:              u.Title,
+		ExternalID:         u.ExternalID,
+		Status:             string(u.Status),
+		MustChangePassword: u.MustChangePassword,
+		PasswordChangedAt:  formatTime(u.PasswordChangedAt),
+		Version:            u.Version,
+		CreatedAt:          formatTime(u.CreatedAt),
+		UpdatedAt:          formatTime(u.UpdatedAt),
+		PasswordHash:       u.PasswordHash,
+		VoidedPasswordHash: u.VoidedPasswordHash,
+		SessionGen:         u.SessionGen,
+		ResetTokenHash:     u.ResetTokenHash,
+		ResetID:            u.ResetID,
+		ResetPurpose:       u.ResetPurpose,
+		ResetEmail:         u.ResetEmail,
+		ResetBy:            u.ResetBy,
+		ResetCreatedAt:     formatTime(u.ResetCreatedAt),
+		ResetExpiresAt:     formatTime(u.ResetExpiresAt),
+		SelfResetID:        u.SelfResetID,
+		SelfResetEmail:     u.SelfResetEmail,
+		SelfResetCreatedAt: formatTime(u.SelfResetCreatedAt),
+		SelfResetExpiresAt: formatTime(u.SelfResetExpiresAt),
+		SelfResetTokenHash: u.SelfResetTokenHash,
+		Search:             searchText(u),
+		SpentTokenHash:     u.SpentResetTokenHash,
 	}
 	// Index keys may not be empty strings: a user without a district or
 	// school is simply absent from that index.
@@ -149,40 +149,40 @@ func newUserItem(u rekey.User) userItem {
 func (it userItem) user() (rekey.User, error) {
 	var p timeParser
 	u := rekey.User{
-		ID:                  it.ID,
-		DistrictID:          it.DistrictID,
-		SchoolID:            it.SchoolID,
-		Role:                rekey.Role(it.Role),
-		FirstName:           it.FirstName,
-		LastName:            it.LastName,
-		Username:            it.Username,
-		Email:               it.Email,
-		Grade:               it.Grade,
-		Title:               it.Title,
-		ExternalID:          it.ExternalID,
-		Status:              rekey.Status(it.Status),
-		MustChangePassword:  it.MustChangePassword,
-		PasswordChangedAt:   p.parse("passwordChangedAt", it.PasswordChangedAt),
-		Version:             it.Version,
-		CreatedAt:           p.parse("createdAt", it.CreatedAt),
-		UpdatedAt:           p.parse("updatedAt", it.UpdatedAt),
-		PasswordHash:        it.PasswordHash,
-		VoidedPasswordHash:  it.VoidedPasswordHash,
-		SessionGen:          it.SessionGen,
-		ResetTokenHash:      it.ResetTokenHash,
-		ResetID:             it.ResetID,
-		ResetPurpose:        it.ResetPurpose,
-		ResetEmail:          it.ResetEmail,
-		ResetBy:             it.ResetBy,
-		ResetCreatedAt:      p.parse("resetCreatedAt", it.ResetCreatedAt),
-		ResetExpiresAt:      p.parse("resetExpiresAt", it.ResetExpiresAt),
-		SelfResetID:         it.SelfResetID,
-		SelfResetEmail:      it.SelfResetEmail,
-		SelfResetCreatedAt:  p.parse("selfResetCreatedAt", it.SelfResetCreatedAt),
-		SelfResetExpiresAt:  p.parse("selfResetExpiresAt", it.SelfResetExpiresAt),
-		SelfResetTokenHash:  it.SelfResetTokenHash,
-		SpentResetTokenHash: it.SpentResetTokenHash,
+		ID:                 it.ID,
+		DistrictID:         it.DistrictID,
+		SchoolID:           it.SchoolID,
+		Role:               rekey.Role(it.Role),
+		FirstName:          it.FirstName,
+		LastName:           it.LastName,
+		Username:           it.Username,
+		Email:              it.Email,
+		Grade:              it.Grade,
+		Title:              it.Title,
+		ExternalID:         it.ExternalID,
+		Status:             rekey.Status(it.Status),
+		MustChangePassword: it.MustChangePassword,
+		PasswordChangedAt:  p.parse("passwordChangedAt", it.PasswordChangedAt),
+		Version:            it.Version,
+		CreatedAt:          p.parse("createdAt", it.CreatedAt),
+		UpdatedAt:          p.parse("updatedAt", it.UpdatedAt),
+		PasswordHash:       it.PasswordHash,
+		VoidedPasswordHash: it.VoidedPasswordHash,
+		SessionGen:         it.SessionGen,
+		ResetTokenHash:     it.ResetTokenHash,
+		ResetID:            it.ResetID,
+		ResetPurpose:       it.ResetPurpose,
+		ResetEmail:         it.ResetEmail,
+		ResetBy:            it.ResetBy,
+		ResetCreatedAt:     p.parse("resetCreatedAt", it.ResetCreatedAt),
+		ResetExpiresAt:     p.parse("resetExpiresAt", it.ResetExpiresAt),
+		SelfResetID:        it.SelfResetID,
+		SelfResetEmail:     it.SelfResetEmail,
+		SelfResetCreatedAt: p.parse("selfResetCreatedAt", it.SelfResetCreatedAt),
+		SelfResetExpiresAt: p.parse("selfResetExpiresAt", it.SelfResetExpiresAt),
+		SelfResetTokenHash: it.SelfResetTokenHash,
 	}
+	u.SpentResetTokenHash = it.SpentTokenHash
 	return u, p.err
 }
 
