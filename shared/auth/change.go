@@ -64,7 +64,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 	after := actor
 	after.PasswordHash = hash
 	after.VoidedPasswordHash = ""
-	after.ResetTokenHash = ""
+	after.ResetTokenHash, after.SelfResetTokenHash = "", ""
 	after.PasswordChangedAt = now
 	after.MustChangePassword = false
 	after.SessionGen = actor.SessionGen + 1

@@ -96,6 +96,8 @@ func changedManagedField(before, after rekey.User) (string, bool) {
 		return "sessionGen", true
 	case before.ResetTokenHash != after.ResetTokenHash:
 		return "resetTokenHash", true
+	case before.SelfResetTokenHash != after.SelfResetTokenHash:
+		return "selfResetTokenHash", true
 	}
 	return "", false
 }

@@ -62,6 +62,11 @@ const ChunkSize = 96
 // DynamoDB's 100 per transaction. A chunk's users are reset in two writes.
 const MaxUsersPerWrite = 48
 
+// MaxWriteItems is DynamoDB's limit of items in one transaction: a chunk
+// write's users, their audit entries, refusal entries, the chunk and the
+// task together stay within it.
+const MaxWriteItems = 100
+
 // MaxSelectedUsers bounds selection.userIds.
 const MaxSelectedUsers = 1000
 
@@ -232,6 +237,11 @@ type ChunkWrite struct {
 	Chunk         Chunk
 	ExpectVersion int
 	Users         []UserWrite
+	// Refusals are the audit entries of users this write settles without
+	// changing them because the task's creator may not reset them
+	// (SECURITY.md 25): each goes into the refused user's activity,
+	// written with the chunk or not at all.
+	Refusals []rekey.AuditEntry
 	// Add, when not nil, is added to the task's counters (and the task's
 	// last progress set to At); the write that completes a chunk always
 	// has one.

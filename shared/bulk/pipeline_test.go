@@ -262,6 +262,72 @@ func TestForeignIDFailsOnlyThatItem(t *testing.T) {
 	if u := w.current(t, "far.away"); u.Version != 1 {
 		t.Errorf("the foreign user was changed: %+v", u)
 	}
+	// The refusal is in the foreign user's activity too, not only in the
+	// task's results.
+	if entries := w.auditOfTask(t, "x1", task.ID); len(entries) != 1 || entries[0].Outcome != rekey.OutcomeDenied || entries[0].ActorID != "sa1" {
+		t.Errorf("audit of the task in x1's activity = %+v, want one denied entry by sa1", entries)
+	}
+}
+
+// TestRefusalsOfAFullChunkAreAudited: a chunk of 96 selected users of whom
+// 48 are outside the creator's scope: the 48 others are reset in one write
+// (96 items with their audit entries), so the 48 refusals, each written in
+// the refused user's activity with the chunk write that records it, must
+// go in a write of their own to stay within 100 items per transaction.
+func TestRefusalsOfAFullChunkAreAudited(t *testing.T) {
+	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s1": 48, "s2": 48}})
+	var ids, foreign []string
+	for i := range 48 {
+		own, other := w.users[pupil("s1", i)].ID, w.users[pupil("s2", i)].ID
+		ids, foreign = append(ids, own, other), append(foreign, other)
+	}
+	task := w.start(t, "sam.head", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: ids}, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword})
+	w.run(t)
+	got := w.task(t, "sam.head", task.ID)
+	if got.Total != 96 || got.Succeeded != 48 || got.Failed != 48 || got.Status != rekey.TaskCompletedWithErrors {
+		t.Errorf("task = %+v, want 48 set and 48 failed of 96", got)
+	}
+	for _, id := range foreign {
+		if u := w.byID(t, id); w.current(t, u.Username).Version != 1 {
+			t.Errorf("%s outside the scope was changed", id)
+		}
+		entries := w.auditOfTask(t, id, task.ID)
+		if len(entries) != 1 || entries[0].Outcome != rekey.OutcomeDenied || entries[0].ActorID != "sa1" || entries[0].Action != rekey.ActionResetTemporary {
+			t.Errorf("%s: audit of the task = %+v, want one denied temporary-password entry by sa1", id, entries)
+		}
+	}
+}
+
+// TestUserMovedOutOfScopeIsAudited: a user the creator could reset when
+// the task was planned, moved to another school before the worker reaches
+// them, is refused (SECURITY.md 21) and the refusal shows in their
+// activity.
+func TestUserMovedOutOfScopeIsAudited(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	task := w.start(t, "sam.head", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
+	w.drain(t, w.planPoll)
+	before := w.current(t, "jo.quill")
+	moved := before
+	moved.SchoolID, moved.Version = "s2", before.Version+1
+	if err := w.store.UpdateUser(w.ctx, before, moved, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.run(t)
+	if r := w.results(t, "dana.admin", task.ID)["st1"]; r.Outcome != rekey.OutcomeFailed {
+		t.Errorf("result of the moved user = %+v, want failed", r)
+	}
+	if u := w.current(t, "jo.quill"); u.Version != moved.Version || u.PasswordHash != before.PasswordHash {
+		t.Errorf("the moved user was reset: %+v", u)
+	}
+	entries := w.auditOfTask(t, "st1", task.ID)
+	if len(entries) != 1 || entries[0].Outcome != rekey.OutcomeDenied || entries[0].ActorID != "sa1" ||
+		entries[0].Action != rekey.ActionResetLink || !strings.Contains(entries[0].Detail, "scope") {
+		t.Errorf("audit of the task in the moved user's activity = %+v, want one denied link entry by sa1", entries)
+	}
+	// Users still in scope are reset as usual, with no refusal.
+	if entries := w.auditOfTask(t, "st2", task.ID); len(entries) != 1 || entries[0].Outcome != rekey.OutcomeSuccess {
+		t.Errorf("audit of the task in st2's activity = %+v, want one success", entries)
+	}
 }
 
 // pupil is the username of extra student i of school.

@@ -188,10 +188,12 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		r.users = map[string]rekey.User{}
 	}
 	r.judgeAll()
-	switch r.task.Task.Delivery.Mode {
-	case rekey.DeliverEmailLink:
+	err = r.saveRefusals(ctx)
+	switch {
+	case err != nil:
+	case r.task.Task.Delivery.Mode == rekey.DeliverEmailLink:
 		err = r.emailLinks(ctx)
-	case rekey.DeliverDefaultPassword, rekey.DeliverGeneratedPasswords:
+	case r.task.Task.Delivery.Mode == rekey.DeliverDefaultPassword, r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords:
 		err = r.setPasswords(ctx)
 	default:
 		r.finishPending(rekey.OutcomeFailed, "the task has an unknown delivery")
@@ -253,6 +255,9 @@ type chunkRun struct {
 	lost      atomic.Bool
 	// stopRenewal ends the renewing goroutine, when one runs.
 	stopRenewal func()
+	// refusals are the audit entries of users this run refused and the
+	// chunk does not yet record; the next chunk write carries them.
+	refusals []rekey.AuditEntry
 }
 
 // judgeAll starts the chunk's entries and settles every user who is not
@@ -287,17 +292,51 @@ func (r *chunkRun) judge(e *Entry) {
 		e.snapshot(u)
 	}
 	switch {
-	case !ok || !authz.Allowed(r.initiator, u, authz.ActionView):
+	case !ok:
 		e.finish(rekey.OutcomeFailed, "no such user in the task creator's scope")
+	case !authz.Allowed(r.initiator, u, authz.ActionView):
+		e.finish(rekey.OutcomeFailed, "no such user in the task creator's scope")
+		r.refuse(u, "the user is outside the task creator's scope")
 	case u.ID == r.initiator.ID:
 		e.finish(rekey.OutcomeSkipped, "the task creator's own account is never reset by a bulk task")
 	case u.Status == rekey.StatusDisabled:
 		e.finish(rekey.OutcomeSkipped, "the account is disabled")
 	case !authz.Allowed(r.initiator, u, authz.ActionReset):
 		e.finish(rekey.OutcomeFailed, "the task creator may not reset this user")
+		r.refuse(u, "the task creator may not reset this user")
 	case !matchesSelection(r.task.Task.Selection, u):
 		e.finish(rekey.OutcomeSkipped, "the user no longer matches the selection")
 	}
+}
+
+// refuse keeps, for the next chunk write, the entry in u's activity saying
+// that the task's creator, as they are now, was refused u (SECURITY.md 21,
+// 25): the task's results are not the only trace of it.
+func (r *chunkRun) refuse(u rekey.User, why string) {
+	action := rekey.ActionResetTemporary
+	if r.task.Task.Delivery.Mode == rekey.DeliverEmailLink {
+		action = rekey.ActionResetLink
+	}
+	r.refusals = append(r.refusals, rekey.AuditEntry{
+		ID: rekey.NewID(), At: r.w.now(), DistrictID: u.DistrictID,
+		ActorID: r.initiator.ID, ActorName: r.initiator.FullName(), TargetID: u.ID,
+		Action: action, Outcome: rekey.OutcomeDenied,
+		Detail:    fmt.Sprintf("bulk reset task %s: refused: %s", r.task.Task.ID, why),
+		RequestID: r.task.RequestID,
+	})
+}
+
+// saveRefusals records the users judgeAll refused, with their audit
+// entries, before any user is changed: a later write has room for the
+// entries of users refused on the way (who leave it a user write each),
+// not for a whole chunk of refusals beside MaxUsersPerWrite resets.
+func (r *chunkRun) saveRefusals(ctx context.Context) error {
+	for len(r.refusals) > 0 {
+		if err := r.save(ctx, nil, false); err != nil {
+			return fmt.Errorf("record refused users: %w", err)
+		}
+	}
+	return nil
 }
 
 // matchesSelection applies the selection's narrowing to u.
@@ -375,6 +414,14 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	if delta := counted.minus(r.counted); complete || delta != (Counts{}) {
 		write.Add = &delta
 	}
+	room := MaxWriteItems - 2 // the chunk and the task
+	for _, u := range users {
+		room--
+		if u.Audit != nil {
+			room--
+		}
+	}
+	write.Refusals = r.refusals[:min(len(r.refusals), max(room, 0))]
 	err := r.w.store.SaveChunk(ctx, write)
 	var conflict *ChunkConflictError
 	if errors.As(err, &conflict) && conflict.ChunkChanged {
@@ -387,6 +434,7 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	if !next.LeaseUntil.IsZero() {
 		r.heldUntil.Store(next.LeaseUntil.UnixNano())
 	}
+	r.refusals = r.refusals[len(write.Refusals):]
 	return nil
 }
 

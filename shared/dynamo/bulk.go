@@ -505,7 +505,7 @@ func decodeUser(av map[string]types.AttributeValue) (rekey.User, error) {
 
 // SaveChunk applies one step of a worker in one transaction: the users'
 // changes (each only if the user is still at the version read) with their
-// audit entries, the chunk's new state (only if it is still at
+// audit entries, the refused users' audit entries, the chunk's new state (only if it is still at
 // w.ExpectVersion and not done) and w.Add ADDed to the task's counters.
 // A failed condition is a *bulk.ChunkConflictError naming the users that
 // changed, or saying the chunk did; nothing is written then.
@@ -558,15 +558,21 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 		steps = append(steps, step)
 	}
 	// The audit entries go last: their conditions (a new item) never fail.
+	audits := append([]rekey.AuditEntry(nil), w.Refusals...)
 	for _, u := range w.Users {
-		if u.Audit == nil {
-			continue
+		if u.Audit != nil {
+			audits = append(audits, *u.Audit)
 		}
-		step, err := s.txPut(newAuditItem(s.completeAudit(*u.Audit)), expression.AttributeNotExists(expression.Name("PK")))
+	}
+	for _, a := range audits {
+		step, err := s.txPut(newAuditItem(s.completeAudit(a)), expression.AttributeNotExists(expression.Name("PK")))
 		if err != nil {
 			return err
 		}
 		steps = append(steps, step)
+	}
+	if len(steps) > bulk.MaxWriteItems {
+		return fmt.Errorf("%d items in one transaction, at most %d", len(steps), bulk.MaxWriteItems)
 	}
 
 	reasons, err := s.transactReasons(ctx, steps)

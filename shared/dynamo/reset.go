@@ -9,10 +9,13 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// A user's pending reset lives on the user item (resetId, resetPurpose,
-// resetEmail, resetBy, resetCreatedAt, resetExpiresAt, resetTokenHash; see
-// resets.Reset), so each step of a reset — starting it, issuing or replacing
-// its link, redeeming it — writes that one item, conditioned on its version.
+// A user's pending resets live on the user item — the admin's in resetId,
+// resetPurpose, resetEmail, resetBy, resetCreatedAt, resetExpiresAt,
+// resetTokenHash, the self-service one in selfResetId, selfResetEmail,
+// selfResetCreatedAt, selfResetExpiresAt, selfResetTokenHash (see
+// resets.Reset) — so each step of a reset — starting it, issuing or
+// replacing its link, redeeming it — writes that one item, conditioned on
+// its version.
 
 // SaveReset writes after, the user with a changed reset state or password,
 // provided the stored user is still at before's version (else
@@ -40,8 +43,9 @@ func (s *Store) SaveReset(ctx context.Context, before, after rekey.User, audit *
 
 // RedeemReset writes after (the user with a new password and no pending
 // reset) and audit in one transaction, on the condition that the stored
-// user is still at before's version and still holds tokenHash as its reset
-// token (SECURITY.md 7: of concurrent redemptions, one wins). A failed
+// user is still at before's version and still holds tokenHash as the token
+// of one of its resets (SECURITY.md 7: of concurrent redemptions of any of
+// the user's links, one wins). A failed
 // condition is rekey.ErrVersionConflict: the caller reads the user again to
 // learn whether the token was spent or only something else changed.
 func (s *Store) RedeemReset(ctx context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error {
@@ -52,7 +56,8 @@ func (s *Store) RedeemReset(ctx context.Context, tokenHash string, before, after
 		return errors.New("dynamo: redeem reset: no token hash")
 	}
 	var tx transaction
-	holds := expression.Name("resetTokenHash").Equal(expression.Value(tokenHash))
+	holds := expression.Name("resetTokenHash").Equal(expression.Value(tokenHash)).
+		Or(expression.Name("selfResetTokenHash").Equal(expression.Value(tokenHash)))
 	s.addUserVersionPut(&tx, before, after, &holds)
 	s.addAudit(&tx, audit)
 	if err := s.transact(ctx, &tx); err != nil {

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/infra/moto/mototest"
+	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
+	"github.com/rekey/rekey/shared/testclock"
 )
 
 // resetT0 is the reset tests' reference time.
@@ -237,5 +240,200 @@ func TestCountRequest(t *testing.T) {
 	// A sign-in throttle of the same name is a different item.
 	if th, err := s.GetThrottle(ctx, "FORGOT#CLIENT#192.0.2.1"); err != nil || th.Failures != 0 {
 		t.Errorf("GetThrottle after CountRequest = %+v, %v; want no failures", th, err)
+	}
+}
+
+// jobQueue keeps the mail jobs the reset service queues.
+type jobQueue struct {
+	mu   sync.Mutex
+	jobs []resets.MailJob
+}
+
+func (q *jobQueue) Send(_ context.Context, message any) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.jobs = append(q.jobs, message.(resets.MailJob))
+	return nil
+}
+
+// linkWorld is the reset service over the moto store, with its mail jobs
+// turned into links as the mail worker would.
+type linkWorld struct {
+	store *Store
+	svc   *resets.Service
+	queue *jobQueue
+	clock *testclock.Clock
+	user  rekey.User
+	admin rekey.User
+}
+
+func newLinkWorld(t *testing.T) *linkWorld {
+	t.Helper()
+	s, u := newResetStore(t)
+	admin := rekey.User{ID: "admin1", DistrictID: "d1", Role: rekey.RoleDistrictAdmin, FirstName: "Dee", LastName: "Admin",
+		Username: "dee.admin", Email: "dee@example.org", Status: rekey.StatusActive, Version: 1, SessionGen: 1, CreatedAt: resetT0, UpdatedAt: resetT0}
+	if err := s.CreateUser(context.Background(), admin, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := &linkWorld{store: s, queue: &jobQueue{}, clock: testclock.New(resetT0), user: u, admin: admin}
+	svc, err := resets.NewService(resets.Config{}, resets.Deps{Store: s, Queue: w.queue,
+		Hasher: password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.svc = svc
+	return w
+}
+
+// mail runs the queued jobs through PrepareMail and returns the one token
+// they email.
+func (w *linkWorld) mail(t *testing.T) string {
+	t.Helper()
+	w.queue.mu.Lock()
+	jobs := w.queue.jobs
+	w.queue.jobs = nil
+	w.queue.mu.Unlock()
+	var tokens []string
+	for _, job := range jobs {
+		out, err := w.svc.PrepareMail(context.Background(), job)
+		if err != nil {
+			t.Fatalf("PrepareMail(%+v): %v", job, err)
+		}
+		if out.Token != "" {
+			tokens = append(tokens, out.Token)
+		}
+	}
+	if len(tokens) != 1 {
+		t.Fatalf("jobs %+v emailed %d links, want 1", jobs, len(tokens))
+	}
+	return tokens[0]
+}
+
+// adminLink is link A: an admin's reset by link.
+func (w *linkWorld) adminLink(t *testing.T) string {
+	t.Helper()
+	if _, err := w.svc.ResetByLink(context.Background(), w.admin, w.user.ID, "req-admin"); err != nil {
+		t.Fatal(err)
+	}
+	return w.mail(t)
+}
+
+// forgotLink is link B: an anonymous forgot-password request.
+func (w *linkWorld) forgotLink(t *testing.T) string {
+	t.Helper()
+	if err := w.svc.Forgot(context.Background(), w.user.Username, "192.0.2.7", "req-forgot"); err != nil {
+		t.Fatal(err)
+	}
+	return w.mail(t)
+}
+
+// refusals returns the details of the refused redemptions in the user's
+// activity.
+func (w *linkWorld) refusals(t *testing.T) []string {
+	t.Helper()
+	page, err := w.store.ListAudit(context.Background(), w.user.ID, 50, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range page.Items {
+		if e.Action == rekey.ActionResetFailed {
+			out = append(out, e.Detail)
+		}
+	}
+	return out
+}
+
+// TestForgotNeverVoidsAdminLink: on DynamoDB, an anonymous forgot-password
+// request leaves the admin's link A working beside the self-service link
+// B; using either voids the other (SECURITY.md 9), and the refused one is
+// recorded in the user's activity. An admin link issued after B voids B.
+func TestForgotNeverVoidsAdminLink(t *testing.T) {
+	ctx := context.Background()
+	const pw = "a fresh and long passphrase"
+	for _, test := range []struct {
+		name       string
+		issue      func(t *testing.T, w *linkWorld) (use, dead string)
+		deadReason string
+	}{
+		{"A then B, A used", func(t *testing.T, w *linkWorld) (string, string) {
+			a := w.adminLink(t)
+			w.clock.Add(time.Minute)
+			return a, w.forgotLink(t)
+		}, "link voided"},
+		{"A then B, B used", func(t *testing.T, w *linkWorld) (string, string) {
+			a := w.adminLink(t)
+			w.clock.Add(time.Minute)
+			return w.forgotLink(t), a
+		}, "link voided"},
+		{"B then A: the admin's newer link voids B", func(t *testing.T, w *linkWorld) (string, string) {
+			b := w.forgotLink(t)
+			w.clock.Add(time.Minute)
+			return w.adminLink(t), b
+		}, "link voided"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newLinkWorld(t)
+			use, dead := test.issue(t, w)
+			if err := w.svc.ResetWithToken(ctx, use, pw, "req"); err != nil {
+				t.Fatalf("ResetWithToken(live link) = %v, want success", err)
+			}
+			if err := w.svc.ResetWithToken(ctx, dead, pw+" again", "req"); !errors.Is(err, resets.ErrInvalidToken) {
+				t.Errorf("ResetWithToken(other link) = %v, want invalid_token", err)
+			}
+			if err := w.svc.ResetWithToken(ctx, use, pw+" again", "req"); !errors.Is(err, resets.ErrInvalidToken) {
+				t.Errorf("ResetWithToken(used link again) = %v, want invalid_token", err)
+			}
+			got := w.refusals(t)
+			slices.Sort(got) // entries written in the same instant come in any order
+			if len(got) != 2 || !strings.Contains(got[0], "link already used") || !strings.Contains(got[1], test.deadReason) {
+				t.Errorf("refusals in the activity = %q, want one 'link already used' and one %q", got, test.deadReason)
+			}
+			for _, d := range got {
+				_, secret, _ := strings.Cut(dead, ".")
+				if strings.Contains(d, secret) {
+					t.Errorf("audit detail %q holds a token", d)
+				}
+			}
+		})
+	}
+}
+
+// TestConcurrentRedemptionsOfAdminAndForgotLinks: 8 simultaneous
+// redemptions, four with the admin's link A and four with the
+// self-service link B, on DynamoDB: exactly one succeeds (SECURITY.md 7).
+func TestConcurrentRedemptionsOfAdminAndForgotLinks(t *testing.T) {
+	w := newLinkWorld(t)
+	a := w.adminLink(t)
+	w.clock.Add(time.Minute)
+	tokens := []string{a, w.forgotLink(t)}
+	// Both links are live when the race starts.
+	if u, err := w.store.GetUser(context.Background(), w.user.ID); err != nil ||
+		u.ResetTokenHash != resets.HashToken(a) || u.SelfResetTokenHash != resets.HashToken(tokens[1]) {
+		t.Fatalf("before the race the user holds %q and %q (%v), want the hashes of A and B", u.ResetTokenHash, u.SelfResetTokenHash, err)
+	}
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		successes int
+		others    []error
+	)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := w.svc.ResetWithToken(context.Background(), tokens[i%2], "concurrent passphrase "+strings.Repeat("x", i), "req")
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				successes++
+			} else if !errors.Is(err, resets.ErrInvalidToken) {
+				others = append(others, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if successes != 1 || len(others) != 0 {
+		t.Errorf("8 concurrent redemptions of A and B: %d succeeded, other errors %v; want exactly 1 success", successes, others)
 	}
 }

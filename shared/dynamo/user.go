@@ -60,6 +60,12 @@ type userItem struct {
 	ResetBy            string `dynamodbav:"resetBy,omitempty"`
 	ResetCreatedAt     string `dynamodbav:"resetCreatedAt,omitempty"`
 	ResetExpiresAt     string `dynamodbav:"resetExpiresAt,omitempty"`
+	SelfResetID        string `dynamodbav:"selfResetId,omitempty"`
+	SelfResetEmail     string `dynamodbav:"selfResetEmail,omitempty"`
+	SelfResetCreatedAt string `dynamodbav:"selfResetCreatedAt,omitempty"`
+	SelfResetExpiresAt string `dynamodbav:"selfResetExpiresAt,omitempty"`
+	SelfResetTokenHash string `dynamodbav:"selfResetTokenHash,omitempty"`
+	SpentTokenHash     string `dynamodbav:"spentResetTokenHash,omitempty"`
 	// Search is what a listing's text query matches within.
 	Search string `dynamodbav:"search"`
 }
@@ -121,7 +127,13 @@ func newUserItem(u rekey.User) userItem {
 		ResetBy:            u.ResetBy,
 		ResetCreatedAt:     formatTime(u.ResetCreatedAt),
 		ResetExpiresAt:     formatTime(u.ResetExpiresAt),
+		SelfResetID:        u.SelfResetID,
+		SelfResetEmail:     u.SelfResetEmail,
+		SelfResetCreatedAt: formatTime(u.SelfResetCreatedAt),
+		SelfResetExpiresAt: formatTime(u.SelfResetExpiresAt),
+		SelfResetTokenHash: u.SelfResetTokenHash,
 		Search:             searchText(u),
+		SpentTokenHash:     u.SpentResetTokenHash,
 	}
 	// Index keys may not be empty strings: a user without a district or
 	// school is simply absent from that index.
@@ -164,7 +176,13 @@ func (it userItem) user() (rekey.User, error) {
 		ResetBy:            it.ResetBy,
 		ResetCreatedAt:     p.parse("resetCreatedAt", it.ResetCreatedAt),
 		ResetExpiresAt:     p.parse("resetExpiresAt", it.ResetExpiresAt),
+		SelfResetID:        it.SelfResetID,
+		SelfResetEmail:     it.SelfResetEmail,
+		SelfResetCreatedAt: p.parse("selfResetCreatedAt", it.SelfResetCreatedAt),
+		SelfResetExpiresAt: p.parse("selfResetExpiresAt", it.SelfResetExpiresAt),
+		SelfResetTokenHash: it.SelfResetTokenHash,
 	}
+	u.SpentResetTokenHash = it.SpentTokenHash
 	return u, p.err
 }
 

@@ -93,8 +93,8 @@ type User struct {
 	// SessionGen is bumped to end every session of the user at once:
 	// a session is valid only while its generation equals the user's.
 	SessionGen int `json:"-"`
-	// ResetTokenHash is the SHA-256 (hex) of the one reset token that is
-	// currently valid for this user; issuing a new one voids the old.
+	// ResetTokenHash is the SHA-256 (hex) of the token of the admin's (or a
+	// bulk task's) pending reset; issuing a new one voids the old.
 	ResetTokenHash string `json:"-"`
 
 	// The user's one pending password reset by link lives on the record
@@ -112,6 +112,20 @@ type User struct {
 	ResetBy        string    `json:"-"`
 	ResetCreatedAt time.Time `json:"-"`
 	ResetExpiresAt time.Time `json:"-"`
+
+	// The user's pending self-service reset (a "forgot password" link) has
+	// a slot of its own beside the one above, so that an anonymous request
+	// never voids a link an admin sent (SECURITY.md 9): both stay valid
+	// until one is used. Its purpose is always self_service and its
+	// creator the user; SelfResetID is empty when none is pending.
+	SelfResetID        string    `json:"-"`
+	SelfResetEmail     string    `json:"-"`
+	SelfResetCreatedAt time.Time `json:"-"`
+	SelfResetExpiresAt time.Time `json:"-"`
+	SelfResetTokenHash string    `json:"-"`
+	// SpentResetTokenHash is the hash of the last reset token used, kept
+	// only so that a second use of it is audited as "link already used".
+	SpentResetTokenHash string `json:"-"`
 }
 
 // FullName is the display name.

@@ -117,7 +117,7 @@ func (f *fakeStore) SaveReset(_ context.Context, before, after rekey.User, audit
 func (f *fakeStore) RedeemReset(_ context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.users[before.ID].ResetTokenHash != tokenHash {
+	if stored := f.users[before.ID]; stored.ResetTokenHash != tokenHash && stored.SelfResetTokenHash != tokenHash {
 		return rekey.ErrVersionConflict
 	}
 	if err := f.checkVersion(before, after); err != nil {

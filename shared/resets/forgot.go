@@ -71,8 +71,11 @@ func (s *Service) windowLeft(now time.Time) time.Duration {
 // disabled or email-less account or one over its limit; a pointer to the
 // school sign-in for users of a single sign-on school; otherwise the link of
 // a self-service reset, created here with the job's id so that a retried
-// job reuses it. A reset issued after the request (an admin's, say) is
-// newer and wins: the job then sends nothing.
+// job reuses it. The new link replaces an earlier self-service link but
+// never an admin's, which stays valid beside it (SECURITY.md 9: otherwise
+// anyone could keep voiding the links an admin sends a user). A reset
+// issued after the request (an admin's, say) is newer and wins: the job
+// then sends nothing.
 func (s *Service) prepareForgot(ctx context.Context, job MailJob) (Outgoing, error) {
 	user, err := s.findLogin(ctx, job.Login)
 	if err != nil {
@@ -109,12 +112,11 @@ func (s *Service) prepareForgot(ctx context.Context, job MailJob) (Outgoing, err
 	}
 
 	now := s.now()
-	current, found := PendingReset(user)
-	switch {
-	case found && current.ID == job.ID:
+	if _, found := resetByID(user, job.ID); found {
 		// A retry of this job: its reset exists already.
 		return s.issueLink(ctx, user.ID, job.ID)
-	case found && current.CreatedAt.After(job.RequestedAt):
+	}
+	if newest, found := newestReset(user); found && newest.CreatedAt.After(job.RequestedAt) {
 		return skip("superseded by a newer reset"), nil
 	}
 	n, err := s.store.CountRequest(ctx, forgotUserKey+user.ID, now, s.cfg.ForgotWindow)

@@ -56,8 +56,9 @@ func (s *Service) resetByLink(ctx context.Context, actor rekey.User, targetID, r
 }
 
 // Resend issues a new link for the user's pending reset: a new reset id and
-// a new expiry replace the old ones, so the link emailed before stops
-// working at once (SECURITY.md 9), and a new email is queued. The new reset
+// a new expiry replace the old ones, so the links emailed before — the
+// admin's and any self-service one — stop working at once (SECURITY.md 9),
+// and a new email is queued. The new reset
 // is the admin's, with the admin expiry, whoever started the pending one;
 // the pending one may have expired (resending is how an admin recovers from
 // that), up to KeepAfterExpiry. Errors: as ResetByLink, plus
@@ -78,7 +79,7 @@ func (s *Service) resend(ctx context.Context, actor rekey.User, targetID, reques
 		return time.Time{}, err
 	}
 	now := s.now()
-	old, ok := PendingReset(target)
+	old, ok := newestReset(target)
 	if !ok || now.After(old.ExpiresAt.Add(KeepAfterExpiry)) {
 		return time.Time{}, ErrNoPendingReset
 	}
@@ -91,7 +92,7 @@ func (s *Service) resend(ctx context.Context, actor rekey.User, targetID, reques
 	after := WithReset(target, r)
 	after.Version = target.Version + 1
 	entry := s.entry(actor, target, rekey.ActionResetResend, rekey.OutcomeSuccess,
-		"earlier link voided; new link expires at "+r.ExpiresAt.UTC().Format(time.RFC3339), requestID)
+		"earlier links voided; new link expires at "+r.ExpiresAt.UTC().Format(time.RFC3339), requestID)
 	if err := s.store.SaveReset(ctx, target, after, &entry); err != nil {
 		return time.Time{}, fmt.Errorf("resets: replace pending reset: %w", err)
 	}

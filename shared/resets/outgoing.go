@@ -97,11 +97,11 @@ func (s *Service) issueLinkOnce(ctx context.Context, userID, resetID string) (Ou
 	if err != nil {
 		return Outgoing{}, fmt.Errorf("read user: %w", err)
 	}
-	r, ok := PendingReset(user)
+	r, ok := resetByID(user, resetID)
 	switch {
-	case !ok:
+	case !ok && len(pendingResets(user)) == 0:
 		return skip("no pending reset"), nil
-	case r.ID != resetID:
+	case !ok:
 		return skip("superseded by a newer reset"), nil
 	}
 	if why := voidedFor(r, user, s.now()); why != "" {
@@ -109,8 +109,7 @@ func (s *Service) issueLinkOnce(ctx context.Context, userID, resetID string) (Ou
 	}
 
 	raw, hash := NewToken(user.ID)
-	after := user
-	after.ResetTokenHash = hash
+	after := withTokenHash(user, r, hash)
 	after.Version = user.Version + 1
 	if err := s.store.SaveReset(ctx, user, after, nil); err != nil {
 		return Outgoing{}, err

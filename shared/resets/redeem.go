@@ -15,16 +15,23 @@ import (
 // ErrInvalidToken. A new password that fails the policy is a weak_password
 // error on field "newPassword" and leaves the token usable.
 //
+// A refused token that names an existing user is audited in that user's
+// activity (SECURITY.md 14) with why it was refused, never with the token:
+// the answer stays the same, so the audit log is no oracle for whoever
+// holds the token. A token that names no user is only logged.
+//
 // The token names its user, so redemption reads that one record and writes
 // it once, on the condition that it still holds the token's hash and has
 // not changed since it was read (SECURITY.md 7): the new password (active,
-// no forced change, every session ended), the end of the pending reset and
-// the audit entry are written together, so of many concurrent redemptions
-// exactly one succeeds. The user is not signed in; a "your password was
-// changed" notice is queued.
+// no forced change, every session ended), the end of every pending reset
+// (an admin's link and a self-service one alike) and the audit entry are
+// written together, so of many concurrent redemptions of any of the user's
+// links exactly one succeeds. The user is not signed in; a "your password
+// was changed" notice is queued.
 func (s *Service) ResetWithToken(ctx context.Context, rawToken, newPassword, requestID string) error {
 	userID, ok := tokenUser(rawToken)
 	if !ok {
+		s.log.InfoContext(ctx, "resets: malformed reset token refused", "requestId", requestID)
 		return ErrInvalidToken
 	}
 	hash := HashToken(rawToken)
@@ -45,24 +52,27 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 	now := s.now()
 	user, err := s.store.GetUser(ctx, userID)
 	if isNotFound(err) {
+		s.log.InfoContext(ctx, "resets: reset token for no known user refused", "requestId", requestID)
 		return ErrInvalidToken
 	}
 	if err != nil {
 		return fmt.Errorf("resets: read user: %w", err)
 	}
-	r, pending := PendingReset(user)
-	if !pending || !hashMatches(r.TokenHash, hash) {
-		// Forged, superseded or spent: nothing ties it to this user, so it
-		// is not audited on them (anyone could name any user id).
-		return ErrInvalidToken
-	}
-	// fail refuses the user's own current token, auditing why.
-	fail := func(why string) error {
-		s.audit(ctx, s.entry(user, user, rekey.ActionResetFailed, rekey.OutcomeFailure, "reset token refused: "+why, requestID))
+	r, pending := resetByToken(user, hash)
+	if !pending {
+		// Anyone may name any user id in a token, so the actor is
+		// anonymous; the entry says only what became of the token.
+		why := "link voided (replaced by a newer link, or ended by the use of another link or a password change) or never issued"
+		if hashMatches(user.SpentResetTokenHash, hash) {
+			why = "link already used"
+		}
+		s.audit(ctx, s.refusal(rekey.User{}, user, rekey.OutcomeDenied, why, requestID))
 		return ErrInvalidToken
 	}
 	if why := voidedFor(r, user, now); why != "" {
-		return fail(why)
+		// The holder had the user's own current link.
+		s.audit(ctx, s.refusal(user, user, rekey.OutcomeFailure, why, requestID))
+		return ErrInvalidToken
 	}
 
 	if err := s.checkPassword(ctx, user, "newPassword", newPassword); err != nil {
@@ -74,6 +84,7 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 	}
 	now = s.now()
 	after := WithoutReset(user)
+	after.SpentResetTokenHash = hash
 	after.PasswordHash = passwordHash
 	after.VoidedPasswordHash = ""
 	after.Status = rekey.StatusActive
@@ -83,7 +94,7 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 	after.Version = user.Version + 1
 	after.UpdatedAt = now
 	entry := s.entry(user, user, rekey.ActionResetComplete, rekey.OutcomeSuccess,
-		"new password set with a "+string(r.Purpose)+" reset link; all sessions ended", requestID)
+		"new password set with a "+string(r.Purpose)+" reset link; all sessions ended and every other pending link voided", requestID)
 	entry.Before, entry.After = user.AuditView(), after.AuditView()
 
 	err = s.store.RedeemReset(ctx, hash, user, after, entry)
@@ -95,4 +106,10 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 	}
 	s.notifyChanged(ctx, after, requestID)
 	return nil
+}
+
+// refusal is the audit entry of a refused redemption of a token naming
+// user; actor is the zero User when the holder is anonymous.
+func (s *Service) refusal(actor, user rekey.User, outcome, why, requestID string) rekey.AuditEntry {
+	return s.entry(actor, user, rekey.ActionResetFailed, outcome, "reset token refused: "+why, requestID)
 }

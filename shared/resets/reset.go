@@ -29,17 +29,21 @@ const (
 // Valid reports whether p is a defined purpose.
 func (p Purpose) Valid() bool { return p == PurposeAdmin || p == PurposeSelfService }
 
-// Reset is a user's one pending password reset by link. A user has at most
-// one: starting another (an admin's link, a resend, a forgot-password
-// request, a bulk task) replaces it, so the newest issued wins and every
-// earlier link stops working at once. It ends when its link is used, when a
+// Reset is one of a user's pending password resets by link. A user has at
+// most two, in two slots of the user record: an admin's (a reset by link,
+// a resend or a bulk task) and a self-service one (a forgot-password
+// request). A new admin link voids every earlier link, of either kind; a
+// new self-service link voids only an earlier self-service one, never an
+// admin's (SECURITY.md 9), so both may be pending at once and either
+// works until one is used, which ends both. A reset also ends when a
 // temporary password is set, or when it expires.
 //
 // A Reset is not stored on its own: it is a view of the reset fields of the
-// user record (rekey.User.ResetID and the fields after it), so that every
-// step of a reset writes one item. The raw token is never stored: TokenHash
-// is the SHA-256 of the newest token emailed (empty until the first email
-// is sent), and a token whose hash differs from it is superseded.
+// user record (rekey.User.ResetID and the fields after it for the admin's,
+// SelfResetID and after for the self-service one), so that every step of a
+// reset writes one item. The raw token is never stored: TokenHash is the
+// SHA-256 of the newest token emailed for the reset (empty until the first
+// email is sent), and a token whose hash matches neither slot is void.
 type Reset struct {
 	ID        string
 	UserID    string
@@ -60,7 +64,10 @@ func (r Reset) Expired(now time.Time) bool { return !now.Before(r.ExpiresAt) }
 // ErrNoPendingReset and a new reset is needed.
 const KeepAfterExpiry = 7 * 24 * time.Hour
 
-// PendingReset returns u's pending reset, if u has one.
+// PendingReset returns u's pending admin reset (the slot an admin's link,
+// a resend or a bulk task writes), if u has one. Records written before
+// self-service links had a slot of their own may hold a self-service reset
+// here; it works as it did.
 func PendingReset(u rekey.User) (Reset, bool) {
 	if u.ResetID == "" {
 		return Reset{}, false
@@ -77,9 +84,92 @@ func PendingReset(u rekey.User) (Reset, bool) {
 	}, true
 }
 
-// WithReset returns u with r as its pending reset, replacing any other (and
-// so voiding its link). It changes nothing else: callers bump the version.
+// SelfServiceReset returns u's pending self-service reset, if u has one.
+func SelfServiceReset(u rekey.User) (Reset, bool) {
+	if u.SelfResetID == "" {
+		return Reset{}, false
+	}
+	return Reset{
+		ID:        u.SelfResetID,
+		UserID:    u.ID,
+		Purpose:   PurposeSelfService,
+		Email:     u.SelfResetEmail,
+		CreatedBy: u.ID,
+		CreatedAt: u.SelfResetCreatedAt,
+		ExpiresAt: u.SelfResetExpiresAt,
+		TokenHash: u.SelfResetTokenHash,
+	}, true
+}
+
+// pendingResets returns every pending reset of u: the admin's first.
+func pendingResets(u rekey.User) []Reset {
+	var out []Reset
+	if r, ok := PendingReset(u); ok {
+		out = append(out, r)
+	}
+	if r, ok := SelfServiceReset(u); ok {
+		out = append(out, r)
+	}
+	return out
+}
+
+// resetByID returns u's pending reset whose id is id.
+func resetByID(u rekey.User, id string) (Reset, bool) {
+	for _, r := range pendingResets(u) {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Reset{}, false
+}
+
+// resetByToken returns u's pending reset whose newest token has hash hash.
+func resetByToken(u rekey.User, hash string) (Reset, bool) {
+	for _, r := range pendingResets(u) {
+		if hashMatches(r.TokenHash, hash) {
+			return r, true
+		}
+	}
+	return Reset{}, false
+}
+
+// newestReset returns u's most recently created pending reset.
+func newestReset(u rekey.User) (Reset, bool) {
+	all := pendingResets(u)
+	if len(all) == 0 {
+		return Reset{}, false
+	}
+	newest := all[0]
+	for _, r := range all[1:] {
+		if r.CreatedAt.After(newest.CreatedAt) {
+			newest = r
+		}
+	}
+	return newest, true
+}
+
+// WithReset returns u with r as a pending reset. A self-service r takes the
+// self-service slot and voids only an earlier self-service link (also one
+// kept in the admin slot by an older record); an admin r takes the admin
+// slot and voids every earlier link, the self-service one included. It
+// changes nothing else: callers bump the version.
 func WithReset(u rekey.User, r Reset) rekey.User {
+	if r.Purpose == PurposeSelfService {
+		if Purpose(u.ResetPurpose) == PurposeSelfService {
+			u = withAdminSlot(u, Reset{})
+		}
+		u.SelfResetID = r.ID
+		u.SelfResetEmail = r.Email
+		u.SelfResetCreatedAt = r.CreatedAt
+		u.SelfResetExpiresAt = r.ExpiresAt
+		u.SelfResetTokenHash = r.TokenHash
+		return u
+	}
+	return withoutSelfService(withAdminSlot(u, r))
+}
+
+// withAdminSlot returns u with r in the admin slot.
+func withAdminSlot(u rekey.User, r Reset) rekey.User {
 	u.ResetID = r.ID
 	u.ResetPurpose = string(r.Purpose)
 	u.ResetEmail = r.Email
@@ -90,16 +180,35 @@ func WithReset(u rekey.User, r Reset) rekey.User {
 	return u
 }
 
+// withoutSelfService returns u with its self-service slot empty.
+func withoutSelfService(u rekey.User) rekey.User {
+	u.SelfResetID, u.SelfResetEmail, u.SelfResetTokenHash = "", "", ""
+	u.SelfResetCreatedAt, u.SelfResetExpiresAt = time.Time{}, time.Time{}
+	return u
+}
+
+// withTokenHash returns u with hash as the newest token of its pending
+// reset r (which voids the token emailed before for r alone).
+func withTokenHash(u rekey.User, r Reset, hash string) rekey.User {
+	if u.SelfResetID != "" && u.SelfResetID == r.ID {
+		u.SelfResetTokenHash = hash
+	} else {
+		u.ResetTokenHash = hash
+	}
+	return u
+}
+
 // WithoutReset returns u with no pending reset: every link it was sent
 // stops working.
-func WithoutReset(u rekey.User) rekey.User { return WithReset(u, Reset{}) }
+func WithoutReset(u rekey.User) rekey.User { return withoutSelfService(withAdminSlot(u, Reset{})) }
 
 // ApplyLinkReset returns target as it stands once an admin's reset by link
 // r has started at now: the password stops working (it is kept only as
 // VoidedPasswordHash, so that sign-in with it can say
 // password_reset_required), the status is reset_required, every session
-// ends, r is the pending reset (with r.TokenHash, which may still be
-// empty), and the version moves on. The single-user reset and bulk tasks
+// ends, r is the pending admin reset (with r.TokenHash, which may still be
+// empty) and any earlier link, self-service ones included, is void, and the
+// version moves on. The single-user reset and bulk tasks
 // both start link resets through it.
 func ApplyLinkReset(target rekey.User, r Reset, now time.Time) rekey.User {
 	after := WithReset(target, r)
@@ -191,13 +300,13 @@ func hashMatches(stored, hash string) bool {
 func voidedFor(r Reset, u rekey.User, now time.Time) string {
 	switch {
 	case r.Expired(now):
-		return "expired"
+		return "link expired"
 	case u.Status == rekey.StatusDisabled:
-		return "account disabled"
+		return "link voided: account disabled"
 	case u.Email == "" || !strings.EqualFold(u.Email, r.Email):
-		return "email address changed"
+		return "link voided: email address changed"
 	case u.PasswordChangedAt.After(r.CreatedAt):
-		return "password changed since"
+		return "link voided: password changed since"
 	default:
 		return ""
 	}

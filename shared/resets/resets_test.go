@@ -584,10 +584,10 @@ func TestForgotKeepsPasswordAndWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Only the pending reset (and so the version) changes: the current
-	// password keeps working.
+	// Only the self-service reset (and so the version) changes: the
+	// current password keeps working.
 	if diff := cmp.Diff(before, w.user(t, "jo.student"), cmpopts.IgnoreFields(rekey.User{}, "Version",
-		"ResetID", "ResetPurpose", "ResetEmail", "ResetBy", "ResetCreatedAt", "ResetExpiresAt", "ResetTokenHash")); diff != "" {
+		"SelfResetID", "SelfResetEmail", "SelfResetCreatedAt", "SelfResetExpiresAt", "SelfResetTokenHash")); diff != "" {
 		t.Errorf("a forgot request changed the user (the current password must keep working):\n%s", diff)
 	}
 	// The worker retries the same job (its send failed): the same reset is
@@ -607,54 +607,243 @@ func TestForgotKeepsPasswordAndWorks(t *testing.T) {
 	}
 }
 
-// TestNewestResetWins: a forgot request and an admin's link for one user
-// share the user's one pending reset; whichever was issued last works.
-func TestNewestResetWins(t *testing.T) {
+// TestAdminAndSelfServiceLinks: a forgot-password request (anyone may make
+// one) never voids a link an admin sent: both work until one is used, and
+// using either ends both (SECURITY.md 9). An admin's newer link voids an
+// earlier self-service one, and a newer self-service link an earlier
+// self-service one.
+func TestAdminAndSelfServiceLinks(t *testing.T) {
 	ctx := context.Background()
-	t.Run("admin link after a forgot request", func(t *testing.T) {
+	const newPassword = "forgotten but found again"
+	// forgotToken makes a forgot-password request for jo.student and
+	// returns the emailed token.
+	forgotToken := func(t *testing.T, w *world) string {
+		t.Helper()
+		if err := w.svc.Forgot(ctx, "jo.student", "192.0.2.1", "req"); err != nil {
+			t.Fatal(err)
+		}
+		out := w.mailFor(t)
+		if len(out) != 1 || out[0].Message != MessageForgotLink || out[0].Token == "" {
+			t.Fatalf("forgot request mailed %+v, want one self-service link", out)
+		}
+		return out[0].Token
+	}
+	for _, test := range []struct {
+		name string
+		// issue sends the links and returns the one to use, the one that
+		// must be dead afterwards, and one that is dead already ("" none).
+		issue func(t *testing.T, w *world) (use, deadAfter, deadBefore string)
+	}{
+		{"admin link, then forgot request, admin link used", func(t *testing.T, w *world) (string, string, string) {
+			admin := w.linkToken(t, "jo.student")
+			w.clock.Add(time.Minute)
+			return admin, forgotToken(t, w), ""
+		}},
+		{"admin link, then forgot request, forgot link used", func(t *testing.T, w *world) (string, string, string) {
+			admin := w.linkToken(t, "jo.student")
+			w.clock.Add(time.Minute)
+			return forgotToken(t, w), admin, ""
+		}},
+		{"admin link, then two forgot requests: the newer self-service link replaces the older", func(t *testing.T, w *world) (string, string, string) {
+			admin := w.linkToken(t, "jo.student")
+			w.clock.Add(time.Minute)
+			older := forgotToken(t, w)
+			w.clock.Add(time.Minute)
+			return admin, forgotToken(t, w), older
+		}},
+		{"forgot request, then admin link: the admin's newer link voids the self-service one", func(t *testing.T, w *world) (string, string, string) {
+			forgot := forgotToken(t, w)
+			w.clock.Add(time.Minute)
+			return w.linkToken(t, "jo.student"), "", forgot
+		}},
+		{"admin link, forgot request, then a resend: the resend voids both", func(t *testing.T, w *world) (string, string, string) {
+			admin := w.linkToken(t, "jo.student")
+			w.clock.Add(time.Minute)
+			forgot := forgotToken(t, w)
+			w.clock.Add(time.Minute)
+			if _, err := w.svc.Resend(ctx, w.users["district.admin"], "st1", "req"); err != nil {
+				t.Fatal(err)
+			}
+			out := w.mailFor(t)
+			if len(out) != 1 || out[0].Token == "" {
+				t.Fatalf("resend mailed %+v", out)
+			}
+			if err := w.svc.ResetWithToken(ctx, forgot, newPassword, "req"); !errors.Is(err, ErrInvalidToken) {
+				t.Errorf("self-service link after a resend = %v, want ErrInvalidToken", err)
+			}
+			return out[0].Token, "", admin
+		}},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			use, deadAfter, deadBefore := test.issue(t, w)
+			if u := w.user(t, "jo.student"); u.Status != rekey.StatusResetRequired || u.PasswordHash != "" {
+				t.Errorf("a forgot request undid the admin's reset: %+v", u)
+			}
+			if deadBefore != "" {
+				if err := w.svc.ResetWithToken(ctx, deadBefore, newPassword, "req"); !errors.Is(err, ErrInvalidToken) {
+					t.Errorf("replaced link = %v, want ErrInvalidToken", err)
+				}
+			}
+			if err := w.svc.ResetWithToken(ctx, use, newPassword, "req"); err != nil {
+				t.Fatalf("link = %v, want success", err)
+			}
+			if deadAfter != "" {
+				if err := w.svc.ResetWithToken(ctx, deadAfter, "another long passphrase", "req"); !errors.Is(err, ErrInvalidToken) {
+					t.Errorf("the other link after one was used = %v, want ErrInvalidToken", err)
+				}
+			}
+			u := w.user(t, "jo.student")
+			if ok, _, _ := fastHasher.Verify(u.PasswordHash, newPassword); !ok || len(pendingResets(u)) != 0 {
+				t.Errorf("after redemption: password set %v, pending resets %+v; want set and none", ok, pendingResets(u))
+			}
+		})
+	}
+	t.Run("a redelivered forgot job does not take back an admin link issued after it", func(t *testing.T) {
 		w := newWorld(t)
 		if err := w.svc.Forgot(ctx, "jo.student", "192.0.2.1", "req"); err != nil {
 			t.Fatal(err)
 		}
 		forgotJobs := w.queue.take(t)
-		forgot, err := w.svc.PrepareMail(ctx, forgotJobs[0])
-		if err != nil || forgot.Token == "" {
-			t.Fatal(forgot, err)
-		}
 		w.clock.Add(time.Minute)
 		adminToken := w.linkToken(t, "jo.student")
-		if err := w.svc.ResetWithToken(ctx, forgot.Token, "forgotten but found again", "req"); !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("forgot token after an admin link = %v, want ErrInvalidToken", err)
-		}
-		// A redelivered forgot job must not take the reset back.
 		if out, err := w.svc.PrepareMail(ctx, forgotJobs[0]); err != nil || out.Message != "" {
-			t.Errorf("redelivered forgot job after an admin link = %+v, %v; want nothing sent", out, err)
+			t.Errorf("forgot job after a newer admin link = %+v, %v; want nothing sent", out, err)
 		}
-		if err := w.svc.ResetWithToken(ctx, adminToken, "forgotten but found again", "req"); err != nil {
+		if err := w.svc.ResetWithToken(ctx, adminToken, newPassword, "req"); err != nil {
 			t.Errorf("admin token = %v, want success", err)
 		}
 	})
-	t.Run("forgot request after an admin link", func(t *testing.T) {
-		w := newWorld(t)
-		adminToken := w.linkToken(t, "jo.student")
-		w.clock.Add(time.Minute)
-		if err := w.svc.Forgot(ctx, "jo.student", "192.0.2.1", "req"); err != nil {
-			t.Fatal(err)
-		}
-		out := w.mailFor(t)
-		if len(out) != 1 || out[0].Message != MessageForgotLink {
-			t.Fatalf("forgot after admin link would send %+v", out)
-		}
-		if u := w.user(t, "jo.student"); u.Status != rekey.StatusResetRequired || u.PasswordHash != "" {
-			t.Errorf("a forgot request undid the admin's reset: %+v", u)
-		}
-		if err := w.svc.ResetWithToken(ctx, adminToken, "forgotten but found again", "req"); !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("admin token after a newer forgot link = %v, want ErrInvalidToken", err)
-		}
-		if err := w.svc.ResetWithToken(ctx, out[0].Token, "forgotten but found again", "req"); err != nil {
-			t.Errorf("forgot token = %v, want success", err)
-		}
-	})
+}
+
+// TestConcurrentRedemptionsOfBothLinks: 8 simultaneous redemptions, half
+// with the admin's link and half with the self-service one: exactly one
+// succeeds (SECURITY.md 7).
+func TestConcurrentRedemptionsOfBothLinks(t *testing.T) {
+	w := newWorld(t)
+	admin := w.linkToken(t, "jo.student")
+	if err := w.svc.Forgot(context.Background(), "jo.student", "192.0.2.1", "req"); err != nil {
+		t.Fatal(err)
+	}
+	out := w.mailFor(t)
+	if len(out) != 1 || out[0].Token == "" {
+		t.Fatalf("forgot mailed %+v", out)
+	}
+	tokens := []string{admin, out[0].Token}
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		successes int
+		others    []error
+	)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := w.svc.ResetWithToken(context.Background(), tokens[i%2], "concurrent passphrase "+strings.Repeat("x", i), "req")
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				successes++
+			} else if !errors.Is(err, ErrInvalidToken) {
+				others = append(others, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if successes != 1 || len(others) != 0 {
+		t.Errorf("8 concurrent redemptions of two links: %d succeeded, unexpected errors %v; want exactly 1", successes, others)
+	}
+}
+
+// TestRefusedRedemptionsAreAudited: every refused token that names an
+// existing user leaves an entry in that user's activity saying why, never
+// the token, while the answer stays the one generic invalid_token
+// (SECURITY.md 14). Tokens that name no user leave no entry.
+func TestRefusedRedemptionsAreAudited(t *testing.T) {
+	ctx := context.Background()
+	const newPassword = "a fresh and long passphrase"
+	for _, test := range []struct {
+		name    string
+		spoil   func(t *testing.T, w *world, token string) string // returns the token to try
+		target  string                                            // "" when no entry is expected
+		actor   string                                            // the entry's actor: "" anonymous
+		outcome string
+		why     string
+	}{
+		{"already used", func(t *testing.T, w *world, token string) string {
+			if err := w.svc.ResetWithToken(ctx, token, "first use of the link", "req"); err != nil {
+				t.Fatal(err)
+			}
+			return token
+		}, "st1", "", rekey.OutcomeDenied, "link already used"},
+		{"expired", func(t *testing.T, w *world, token string) string {
+			w.clock.Add(15*time.Minute + time.Second)
+			return token
+		}, "st1", "st1", rekey.OutcomeFailure, "link expired"},
+		{"voided by a resend", func(t *testing.T, w *world, token string) string {
+			if _, err := w.svc.Resend(ctx, w.users["district.admin"], "st1", "req"); err != nil {
+				t.Fatal(err)
+			}
+			w.queue.take(t)
+			return token
+		}, "st1", "", rekey.OutcomeDenied, "link voided"},
+		{"voided by a temporary password", func(t *testing.T, w *world, token string) string {
+			if _, err := w.svc.ResetTemporary(ctx, w.users["teacher"], "st1", "", "req"); err != nil {
+				t.Fatal(err)
+			}
+			w.queue.take(t)
+			return token
+		}, "st1", "", rekey.OutcomeDenied, "link voided"},
+		{"voided by disabling the account", func(t *testing.T, w *world, token string) string {
+			u := w.user(t, "jo.student")
+			u.Status = rekey.StatusDisabled
+			w.store.users[u.ID] = u
+			return token
+		}, "st1", "st1", rekey.OutcomeFailure, "link voided: account disabled"},
+		{"forged for a known user", func(t *testing.T, w *world, token string) string {
+			return "st1." + strings.Repeat("A", 43)
+		}, "st1", "", rekey.OutcomeDenied, "link voided"},
+		{"forged for an unknown user", func(t *testing.T, w *world, token string) string {
+			return "nobody1." + strings.Repeat("A", 43)
+		}, "", "", "", ""},
+		{"malformed", func(t *testing.T, w *world, token string) string { return token + "!" }, "", "", "", ""},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			token := w.linkToken(t, "jo.student")
+			try := test.spoil(t, w, token)
+			auditBefore := len(w.store.audit)
+			err := w.svc.ResetWithToken(ctx, try, newPassword, "req-refused")
+			var e *rekey.Error
+			if !errors.As(err, &e) || *e != *ErrInvalidToken {
+				t.Fatalf("ResetWithToken(%s) = %v, want exactly the generic ErrInvalidToken", test.name, err)
+			}
+			added := w.store.audit[auditBefore:]
+			if test.target == "" {
+				if len(added) != 0 {
+					t.Errorf("a token naming no user was audited: %+v", added)
+				}
+				return
+			}
+			if len(added) != 1 {
+				t.Fatalf("audit entries written = %+v, want one", added)
+			}
+			got := added[0]
+			_, secret, _ := strings.Cut(try, ".")
+			if got.TargetID != test.target || got.ActorID != test.actor || got.Action != rekey.ActionResetFailed ||
+				got.Outcome != test.outcome || !strings.Contains(got.Detail, test.why) || got.RequestID != "req-refused" {
+				t.Errorf("audit entry = %+v, want target %s, actor %q, %s, %s, detail with %q", got, test.target, test.actor,
+					rekey.ActionResetFailed, test.outcome, test.why)
+			}
+			if strings.Contains(got.Detail, secret) || strings.Contains(got.Detail, HashToken(try)) {
+				t.Errorf("audit entry %q holds the token or its hash", got.Detail)
+			}
+			if test.why != "link already used" && strings.Contains(got.Detail, "already used") {
+				t.Errorf("audit entry %q says already used", got.Detail)
+			}
+		})
+	}
 }
 
 func TestNothingSecretIsQueuedOrStored(t *testing.T) {

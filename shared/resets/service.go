@@ -11,9 +11,12 @@
 // Reset tokens are made at that moment and only their SHA-256 is stored; no
 // raw token or password is ever stored, queued or logged.
 //
-// Each user has at most one pending Reset, kept on the user record: the
-// newest issued (an admin's link, a resend, a forgot-password request or a
-// bulk task) replaces the one before and voids its link. Every change of
+// Each user has at most two pending Resets, kept on the user record: an
+// admin's (a link reset, a resend or a bulk task) and a self-service one (a
+// forgot-password request). A new admin link replaces both and voids their
+// links; a new self-service link replaces only the earlier self-service
+// one, so an anonymous request can never void a link an admin sent
+// (SECURITY.md 9); using either link ends both. Every change of
 // reset state moves the record's version on, so that a concurrent edit
 // written from an older copy can never bring a voided token back. A self-service request does not void the current password,
 // and it does not undo an admin's reset either: a user whose password an
@@ -72,7 +75,7 @@ type auditLog interface {
 // is not nil, atomically; it never renames a user or changes their email.
 // RedeemReset does the same for the redemption of the token whose hash is
 // tokenHash, on the further condition that the stored user still holds that
-// hash; a failed condition is rekey.ErrVersionConflict either way, and the
+// hash in either reset slot; a failed condition is rekey.ErrVersionConflict either way, and the
 // caller reads the user again to learn which.
 type resetWriter interface {
 	SaveReset(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error

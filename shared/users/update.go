@@ -138,7 +138,7 @@ func (s *Service) Update(ctx context.Context, actor rekey.User, id string, patch
 	}
 
 	if after.Email != before.Email || after.Status == rekey.StatusDisabled && before.Status != rekey.StatusDisabled {
-		after.ResetTokenHash = ""
+		after.ResetTokenHash, after.SelfResetTokenHash = "", ""
 	}
 	if after.Status == rekey.StatusDisabled && before.Status != rekey.StatusDisabled {
 		after.SessionGen = before.SessionGen + 1
