@@ -137,7 +137,7 @@ func (s *Store) ListAuditByActor(ctx context.Context, actorID string, limit int,
 }
 
 func (s *Store) auditPage(ctx context.Context, l listing, limit int, cursor string) (rekey.AuditPage, error) {
-	items, next, err := s.read(ctx, l, cursor, limitOrDefault(limit, 50, 200))
+	items, next, err := s.read(ctx, l, cursor, rekey.AuditPaging.Clamp(limit))
 	if err != nil {
 		return rekey.AuditPage{}, err
 	}

@@ -250,7 +250,7 @@ func (s *Store) DeleteSchedule(ctx context.Context, sc rekey.Schedule, audit *re
 // ListSchedules returns one page of schedules (GSI2, partition SCHEDULES):
 // every schedule when f.AllDistricts, else those of f.DistrictID; only
 // f.CreatedBy's when set. Pages come in district, then name order, at most
-// f.Limit (default 50, at most 200) schedules each.
+// f.Limit (rekey.SchedulePaging) schedules each.
 func (s *Store) ListSchedules(ctx context.Context, f schedule.Filter) (schedule.Page, error) {
 	page, err := s.listSchedules(ctx, f)
 	if err != nil {
@@ -285,12 +285,12 @@ func (s *Store) listSchedules(ctx context.Context, f schedule.Filter) (schedule.
 				key["GSI2PK"] == allSchedules && strings.HasPrefix(key["GSI2SK"], prefix)
 		},
 		filtered: len(filters) > 0,
-	}, limitOrDefault(f.Limit, 50, 200), f.Cursor)
+	}, rekey.SchedulePaging.Clamp(f.Limit), f.Cursor)
 }
 
 // DueSchedules returns one page of the enabled schedules whose NextRunAt is
 // at or before now (GSI1, partition SCHEDULES#DUE), soonest first, at most
-// limit (default 100, at most 200) each. The index is eventually
+// limit (rekey.DueSchedulePaging) each. The index is eventually
 // consistent: callers read each schedule again before acting on it.
 func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int, cursor string) (schedule.Page, error) {
 	// "~" sorts after every character of an id, so every schedule due at
@@ -307,7 +307,7 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int, curs
 		owns: func(key map[string]string) bool {
 			return strings.HasPrefix(key["PK"], schedulePrefix) && key["SK"] == scheduleSK && key["GSI1PK"] == dueSchedules
 		},
-	}, limitOrDefault(limit, 100, 200), cursor)
+	}, rekey.DueSchedulePaging.Clamp(limit), cursor)
 	if err != nil {
 		return schedule.Page{}, fmt.Errorf("dynamo: due schedules: %w", err)
 	}

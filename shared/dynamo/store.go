@@ -278,11 +278,3 @@ func (s *Store) transact(ctx context.Context, t *transaction) error {
 		}
 	}
 }
-
-// limitOrDefault clamps a requested page size.
-func limitOrDefault(limit, def, maximum int) int {
-	if limit <= 0 {
-		return def
-	}
-	return min(limit, maximum)
-}

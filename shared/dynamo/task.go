@@ -289,7 +289,7 @@ func (s *Store) ListTasks(ctx context.Context, f bulk.TaskFilter) ([]bulk.Record
 		},
 		filtered: len(filters) > 0,
 	}
-	items, next, err := s.read(ctx, l, f.Cursor, limitOrDefault(f.Limit, 25, 100))
+	items, next, err := s.read(ctx, l, f.Cursor, rekey.TaskPaging.Clamp(f.Limit))
 	if err != nil {
 		return nil, "", fmt.Errorf("dynamo: list tasks: %w", err)
 	}
