@@ -595,49 +595,6 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 	return conflict
 }
 
-// maxCompetingAttempts bounds retries of a transaction cancelled only
-// because a concurrent one touched the same items (chunks completing at
-// once all update their task).
-const maxCompetingAttempts = 8
-
-// transactReasons runs steps as one transaction. It returns nil reasons on
-// success; when DynamoDB cancels the transaction for a failed condition,
-// the cancellation code of every step, so the caller can tell which
-// conditions failed. Cancellations caused only by competing transactions
-// are retried with a growing, jittered pause.
-func (s *Store) transactReasons(ctx context.Context, steps []types.TransactWriteItem) ([]string, error) {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: steps}
-	for attempt := 1; ; attempt++ {
-		_, err := s.db.TransactWriteItems(ctx, in)
-		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) {
-			return nil, err
-		}
-		reasons := make([]string, len(steps))
-		failed, competing := false, false
-		for i, r := range cancelled.CancellationReasons {
-			if i < len(reasons) {
-				reasons[i] = aws.ToString(r.Code)
-			}
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed":
-				failed = true
-			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
-				competing = true
-			}
-		}
-		if failed {
-			return reasons, nil
-		}
-		if !competing || attempt == maxCompetingAttempts {
-			return nil, err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
-	}
-}
-
 // Key prefix and sort key of the daily send counters.
 const (
 	sendCountPrefix = "SENDS#"

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -211,70 +210,4 @@ func (s *Store) txDelete(pk, sk string, cond expression.ConditionBuilder) (types
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 	}}, nil
-}
-
-// transaction collects the steps of one TransactWriteItems together with
-// the domain error that each step's failed condition means.
-type transaction struct {
-	steps    []types.TransactWriteItem
-	failures []error
-	err      error // the first error building a step
-}
-
-func (t *transaction) add(step types.TransactWriteItem, err error, onConditionFailed error) {
-	if t.err != nil {
-		return
-	}
-	if err != nil {
-		t.err = err
-		return
-	}
-	t.steps = append(t.steps, step)
-	t.failures = append(t.failures, onConditionFailed)
-}
-
-// maxTransactAttempts bounds retries of a transaction cancelled only
-// because a competing transaction touched the same items.
-const maxTransactAttempts = 4
-
-// transact runs t atomically. When DynamoDB cancels it, the error is the
-// one registered for the first step whose condition failed; a cancellation
-// caused only by a competing transaction is retried, so that the loser of a
-// race learns the real reason (e.g. the username is taken).
-func (s *Store) transact(ctx context.Context, t *transaction) error {
-	if t.err != nil {
-		return t.err
-	}
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: t.steps}
-	for attempt := 1; ; attempt++ {
-		_, err := s.db.TransactWriteItems(ctx, in)
-		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) {
-			return err
-		}
-		competing := false
-		for i, reason := range cancelled.CancellationReasons {
-			switch aws.ToString(reason.Code) {
-			case "ConditionalCheckFailed":
-				if i < len(t.failures) && t.failures[i] != nil {
-					return t.failures[i]
-				}
-				return rekey.ErrConflict
-			case "TransactionConflict":
-				competing = true
-			}
-		}
-		if !competing {
-			return err
-		}
-		if attempt == maxTransactAttempts {
-			return rekey.ErrConflict
-		}
-		backoff := time.Duration(attempt)*20*time.Millisecond + rand.N(20*time.Millisecond)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-	}
 }
