@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -659,7 +658,7 @@ func (s *Store) SeedUsers(ctx context.Context, users []rekey.User) error {
 	}
 	var requests []types.WriteRequest
 	add := func(item any) error {
-		av, err := attributevalue.MarshalMap(item)
+		av, err := marshalItem(item)
 		if err != nil {
 			return err
 		}

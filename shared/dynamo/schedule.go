@@ -45,11 +45,11 @@ type scheduleItem struct {
 	DeliveryMode string        `dynamodbav:"deliveryMode"`
 	Enabled      bool          `dynamodbav:"enabled"`
 	CreatedBy    string        `dynamodbav:"createdBy"`
-	CreatedAt    string        `dynamodbav:"createdAt,omitempty"`
-	UpdatedAt    string        `dynamodbav:"updatedAt,omitempty"`
+	CreatedAt    storedTime    `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt    storedTime    `dynamodbav:"updatedAt,omitempty"`
 	Version      int           `dynamodbav:"version"`
-	NextRunAt    string        `dynamodbav:"nextRunAt,omitempty"`
-	LastRunAt    string        `dynamodbav:"lastRunAt,omitempty"`
+	NextRunAt    storedTime    `dynamodbav:"nextRunAt,omitempty"`
+	LastRunAt    storedTime    `dynamodbav:"lastRunAt,omitempty"`
 	LastTaskID   string        `dynamodbav:"lastTaskId,omitempty"`
 }
 
@@ -99,19 +99,18 @@ func newScheduleItem(sc rekey.Schedule) scheduleItem {
 		DeliveryMode: string(sc.Delivery.Mode),
 		Enabled:      sc.Enabled,
 		CreatedBy:    sc.CreatedBy,
-		CreatedAt:    formatTime(sc.CreatedAt),
-		UpdatedAt:    formatTime(sc.UpdatedAt),
+		CreatedAt:    storedTime{sc.CreatedAt},
+		UpdatedAt:    storedTime{sc.UpdatedAt},
 		Version:      sc.Version,
-		NextRunAt:    formatTime(sc.NextRunAt),
-		LastRunAt:    formatTime(sc.LastRunAt),
+		NextRunAt:    storedTime{sc.NextRunAt},
+		LastRunAt:    storedTime{sc.LastRunAt},
 		LastTaskID:   sc.LastTaskID,
 	}
 	it.GSI1PK, it.GSI1SK = dueIndexKeys(sc)
 	return it
 }
 
-func (it scheduleItem) schedule() (rekey.Schedule, error) {
-	var p timeParser
+func (it scheduleItem) schedule() rekey.Schedule {
 	sc := rekey.Schedule{
 		ID:         it.ID,
 		DistrictID: it.DistrictID,
@@ -125,14 +124,14 @@ func (it scheduleItem) schedule() (rekey.Schedule, error) {
 		Delivery:   rekey.Delivery{Mode: rekey.DeliveryMode(it.DeliveryMode)},
 		Enabled:    it.Enabled,
 		CreatedBy:  it.CreatedBy,
-		CreatedAt:  p.parse("createdAt", it.CreatedAt),
-		UpdatedAt:  p.parse("updatedAt", it.UpdatedAt),
+		CreatedAt:  it.CreatedAt.Time,
+		UpdatedAt:  it.UpdatedAt.Time,
 		Version:    it.Version,
-		NextRunAt:  p.parse("nextRunAt", it.NextRunAt),
-		LastRunAt:  p.parse("lastRunAt", it.LastRunAt),
+		NextRunAt:  it.NextRunAt.Time,
+		LastRunAt:  it.LastRunAt.Time,
 		LastTaskID: it.LastTaskID,
 	}
-	return sc, p.err
+	return sc
 }
 
 // PutSchedule creates sc (the caller sets ID, Version 1, the timestamps
@@ -171,7 +170,7 @@ func (s *Store) getSchedule(ctx context.Context, id string) (rekey.Schedule, err
 	if err := s.getItem(ctx, schedulePK(id), scheduleSK, &it); err != nil {
 		return rekey.Schedule{}, err
 	}
-	return it.schedule()
+	return it.schedule(), nil
 }
 
 // UpdateSchedule writes the editable fields of after (name, expression,
@@ -203,11 +202,11 @@ func (s *Store) updateSchedule(ctx context.Context, before, after rekey.Schedule
 		Set(expression.Name("selection"), expression.Value(it.Selection)).
 		Set(expression.Name("deliveryMode"), expression.Value(it.DeliveryMode)).
 		Set(expression.Name("enabled"), expression.Value(it.Enabled)).
-		Set(expression.Name("updatedAt"), expression.Value(it.UpdatedAt)).
+		Set(expression.Name("updatedAt"), expression.Value(formatTime(after.UpdatedAt))).
 		Set(expression.Name("version"), expression.Value(it.Version)).
 		Set(expression.Name("GSI2SK"), expression.Value(it.GSI2SK))
 	if !after.NextRunAt.Equal(before.NextRunAt) || after.Enabled != before.Enabled {
-		update = setOrRemove(update, "nextRunAt", it.NextRunAt)
+		update = setOrRemove(update, "nextRunAt", formatTime(after.NextRunAt))
 		update = setOrRemove(update, "GSI1PK", it.GSI1PK)
 		update = setOrRemove(update, "GSI1SK", it.GSI1SK)
 	}
@@ -325,11 +324,7 @@ func (s *Store) schedulePage(ctx context.Context, l listing, limit int, cursor s
 		if err := unmarshalItem(item, &it); err != nil {
 			return schedule.Page{}, err
 		}
-		sc, err := it.schedule()
-		if err != nil {
-			return schedule.Page{}, fmt.Errorf("decode schedule %s: %w", it.ID, err)
-		}
-		page.Items = append(page.Items, sc)
+		page.Items = append(page.Items, it.schedule())
 	}
 	return page, nil
 }

@@ -67,6 +67,49 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(timeLayout)
 }
 
+// storedTime is a time attribute of an item: formatTime's text (RFC 3339
+// UTC, fixed nine-digit fraction, so stored times sort and compare as
+// strings in conditions). The zero time is no attribute at all —
+// marshalItem omits it from omitempty fields — and a missing attribute, ""
+// or NULL reads back as the zero time.
+type storedTime struct{ time.Time }
+
+// MarshalDynamoDBAttributeValue implements attributevalue.Marshaler.
+func (t storedTime) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	if t.IsZero() {
+		return &types.AttributeValueMemberNULL{Value: true}, nil
+	}
+	return &types.AttributeValueMemberS{Value: formatTime(t.Time)}, nil
+}
+
+// UnmarshalDynamoDBAttributeValue implements attributevalue.Unmarshaler.
+func (t *storedTime) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	t.Time = time.Time{}
+	switch v := av.(type) {
+	case nil, *types.AttributeValueMemberNULL:
+		return nil
+	case *types.AttributeValueMemberS:
+		if v.Value == "" {
+			return nil
+		}
+		parsed, err := time.Parse(time.RFC3339Nano, v.Value)
+		if err != nil {
+			return fmt.Errorf("stored time: %w", err)
+		}
+		t.Time = parsed
+		return nil
+	}
+	return fmt.Errorf("stored time: %T is not a string", av)
+}
+
+// marshalItem encodes one of the item structs; a zero storedTime in an
+// omitempty field is left out, as an empty string is.
+func marshalItem(item any) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMapWithOptions(item, func(o *attributevalue.EncoderOptions) {
+		o.OmitNullAttributeValues = true
+	})
+}
+
 // timeParser parses stored times, keeping the first error so that an item
 // with many time attributes is checked once.
 type timeParser struct{ err error }
@@ -118,7 +161,7 @@ func unmarshalItem(item map[string]types.AttributeValue, out any) error {
 // putItem writes item, replacing any item with the same key. When cond is
 // set and fails, the error is onConditionFailed.
 func (s *Store) putItem(ctx context.Context, item any, cond *expression.ConditionBuilder, onConditionFailed error) error {
-	av, err := attributevalue.MarshalMap(item)
+	av, err := marshalItem(item)
 	if err != nil {
 		return fmt.Errorf("encode item: %w", err)
 	}
@@ -180,7 +223,7 @@ func conditionError(err, onConditionFailed error) error {
 
 // txPut is a transaction step that writes item on condition cond.
 func (s *Store) txPut(item any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
-	av, err := attributevalue.MarshalMap(item)
+	av, err := marshalItem(item)
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("encode item: %w", err)
 	}
