@@ -33,7 +33,7 @@ type chunkItem struct {
 	UserIDs    []string    `dynamodbav:"userIds"`
 	Entries    []entryItem `dynamodbav:"entries,omitempty"`
 	Version    int         `dynamodbav:"version"`
-	LeaseUntil string      `dynamodbav:"leaseUntil,omitempty"`
+	LeaseUntil storedTime  `dynamodbav:"leaseUntil,omitempty"`
 	Holder     string      `dynamodbav:"leaseHolder,omitempty"`
 	Done       bool        `dynamodbav:"done"`
 	TTL        int64       `dynamodbav:"ttl"`
@@ -80,7 +80,7 @@ type entryItem struct {
 func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 	it := chunkItem{
 		PK: taskPK(c.TaskID), SK: chunkSK(c.Index), TaskID: c.TaskID, Index: c.Index, UserIDs: c.UserIDs,
-		Version: c.Version, LeaseUntil: formatTime(c.LeaseUntil), Holder: c.Holder, Done: c.Done, TTL: ttlAfter(expires),
+		Version: c.Version, LeaseUntil: storedTime{c.LeaseUntil}, Holder: c.Holder, Done: c.Done, TTL: ttlAfter(expires),
 	}
 	if !c.Done && !c.LeaseUntil.IsZero() {
 		it.GSI1PK, it.GSI1SK = leasedIndexKeys(c.TaskID, c.Index, c.LeaseUntil)
@@ -101,10 +101,9 @@ func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 }
 
 func (it chunkItem) chunk() (bulk.Chunk, error) {
-	var p timeParser
 	c := bulk.Chunk{
 		TaskID: it.TaskID, Index: it.Index, UserIDs: it.UserIDs, Version: it.Version,
-		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil), Holder: it.Holder, Done: it.Done,
+		LeaseUntil: it.LeaseUntil.Time, Holder: it.Holder, Done: it.Done,
 	}
 	if it.Entries != nil {
 		c.Entries = make([]bulk.Entry, len(it.Entries))
@@ -119,7 +118,7 @@ func (it chunkItem) chunk() (bulk.Chunk, error) {
 			}
 		}
 	}
-	return c, p.err
+	return c, nil
 }
 
 // chunkTTL is when a task's chunks expire: with the task. The chunk does

@@ -110,21 +110,6 @@ func marshalItem(item any) (map[string]types.AttributeValue, error) {
 	})
 }
 
-// timeParser parses stored times, keeping the first error so that an item
-// with many time attributes is checked once.
-type timeParser struct{ err error }
-
-func (p *timeParser) parse(attribute, value string) time.Time {
-	if value == "" || p.err != nil {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, value)
-	if err != nil {
-		p.err = fmt.Errorf("attribute %s: %w", attribute, err)
-	}
-	return t
-}
-
 // itemKey is the primary key of an item.
 func itemKey(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
