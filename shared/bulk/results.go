@@ -20,12 +20,6 @@ type ResultPage struct {
 	Next  string
 }
 
-// Page sizes of result listings.
-const (
-	defaultResultLimit = 100
-	maxResultLimit     = 500
-)
-
 // Results returns one page of the users task id has finished with (users
 // still to be reached appear once they are done). Each row is judged
 // against actor's current scope (see rowScope): a user actor may no longer
@@ -36,10 +30,10 @@ func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limi
 	if err != nil {
 		return ResultPage{}, err
 	}
-	if limit > maxResultLimit {
-		return ResultPage{}, rekey.FieldError(rekey.ECodeInvalidInput, "limit", fmt.Sprintf("Limit must be at most %d.", maxResultLimit))
+	limit, err = rekey.TaskResultPaging.Limit(limit)
+	if err != nil {
+		return ResultPage{}, err
 	}
-	limit = limitOr(limit, defaultResultLimit)
 	at, err := parseResultCursor(cursor)
 	if err != nil {
 		return ResultPage{}, err

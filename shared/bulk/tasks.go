@@ -17,12 +17,6 @@ type TaskPage struct {
 	Next  string
 }
 
-// Page sizes of task listings.
-const (
-	defaultTaskLimit = 25
-	maxTaskLimit     = 100
-)
-
 // List returns the tasks actor may see, newest first: their own, and those
 // of users whose scope theirs covers — every task of the district for a
 // district admin, of the school's staff for a school admin, every task for
@@ -32,10 +26,11 @@ func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor 
 	if !ok {
 		return TaskPage{Items: []rekey.Task{}}, nil
 	}
-	if limit > maxTaskLimit {
-		return TaskPage{}, rekey.FieldError(rekey.ECodeInvalidInput, "limit", fmt.Sprintf("Limit must be at most %d.", maxTaskLimit))
+	limit, err := rekey.TaskPaging.Limit(limit)
+	if err != nil {
+		return TaskPage{}, err
 	}
-	f.Limit, f.Cursor = limitOr(limit, defaultTaskLimit), cursor
+	f.Limit, f.Cursor = limit, cursor
 	records, next, err := s.store.ListTasks(ctx, f)
 	if err != nil {
 		return TaskPage{}, fmt.Errorf("bulk: list tasks: %w", err)
@@ -196,12 +191,4 @@ func taskView(rec Record, now time.Time) rekey.Task {
 		t.EstimatedFinishAt = now.Add(perUser * time.Duration(max(t.Total-t.Processed, 0))).Truncate(time.Second)
 	}
 	return t
-}
-
-// limitOr is limit, or def when limit is not positive.
-func limitOr(limit, def int) int {
-	if limit <= 0 {
-		return def
-	}
-	return limit
 }

@@ -25,7 +25,7 @@ type auditItem struct {
 	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
 
 	ID         string         `dynamodbav:"id"`
-	At         string         `dynamodbav:"at"`
+	At         storedTime     `dynamodbav:"at,omitempty"`
 	DistrictID string         `dynamodbav:"districtId,omitempty"`
 	ActorID    string         `dynamodbav:"actorId,omitempty"`
 	ActorName  string         `dynamodbav:"actorName,omitempty"`
@@ -44,7 +44,7 @@ func newAuditItem(e rekey.AuditEntry) auditItem {
 	sk := formatTime(e.At) + "#" + e.ID
 	it := auditItem{
 		PK: auditPrefix + e.TargetID, SK: sk,
-		ID: e.ID, At: formatTime(e.At), DistrictID: e.DistrictID,
+		ID: e.ID, At: storedTime{e.At}, DistrictID: e.DistrictID,
 		ActorID: e.ActorID, ActorName: e.ActorName, TargetID: e.TargetID,
 		Action: e.Action, Outcome: e.Outcome, Before: e.Before, After: e.After,
 		Detail: e.Detail, ClientIP: e.ClientIP, RequestID: e.RequestID,
@@ -57,15 +57,13 @@ func newAuditItem(e rekey.AuditEntry) auditItem {
 	return it
 }
 
-func (it auditItem) entry() (rekey.AuditEntry, error) {
-	var p timeParser
-	e := rekey.AuditEntry{
-		ID: it.ID, At: p.parse("at", it.At), DistrictID: it.DistrictID,
+func (it auditItem) entry() rekey.AuditEntry {
+	return rekey.AuditEntry{
+		ID: it.ID, At: it.At.Time, DistrictID: it.DistrictID,
 		ActorID: it.ActorID, ActorName: it.ActorName, TargetID: it.TargetID,
 		Action: it.Action, Outcome: it.Outcome, Before: it.Before, After: it.After,
 		Detail: it.Detail, ClientIP: it.ClientIP, RequestID: it.RequestID,
 	}
-	return e, p.err
 }
 
 // completeAudit fills an entry's ID and time when the caller left them out.
@@ -137,7 +135,7 @@ func (s *Store) ListAuditByActor(ctx context.Context, actorID string, limit int,
 }
 
 func (s *Store) auditPage(ctx context.Context, l listing, limit int, cursor string) (rekey.AuditPage, error) {
-	items, next, err := s.read(ctx, l, cursor, limitOrDefault(limit, 50, 200))
+	items, next, err := s.read(ctx, l, cursor, rekey.AuditPaging.Clamp(limit))
 	if err != nil {
 		return rekey.AuditPage{}, err
 	}
@@ -147,11 +145,7 @@ func (s *Store) auditPage(ctx context.Context, l listing, limit int, cursor stri
 		if err := unmarshalItem(item, &it); err != nil {
 			return rekey.AuditPage{}, err
 		}
-		e, err := it.entry()
-		if err != nil {
-			return rekey.AuditPage{}, fmt.Errorf("decode audit entry %s: %w", it.ID, err)
-		}
-		page.Items = append(page.Items, e)
+		page.Items = append(page.Items, it.entry())
 	}
 	return page, nil
 }

@@ -68,7 +68,7 @@ func TestAudit(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s page %d error: %v", test.name, pages, err)
 				}
-				if most := limitOrDefault(test.limit, 50, 200); len(page.Items) > most {
+				if most := rekey.AuditPaging.Clamp(test.limit); len(page.Items) > most {
 					t.Fatalf("%s page %d has %d items, want at most %d", test.name, pages, len(page.Items), most)
 				}
 				got = append(got, page.Items...)
@@ -149,13 +149,5 @@ func TestAuditWrittenWithUserChanges(t *testing.T) {
 	}
 	if diff := cmp.Diff([]rekey.AuditEntry{updated, created}, page.Items); diff != "" {
 		t.Errorf("ListAudit(u1) mismatch (-want +got):\n%s", diff)
-	}
-}
-
-func TestLimitOrDefault(t *testing.T) {
-	for _, test := range []struct{ limit, want int }{{-1, 50}, {0, 50}, {1, 1}, {200, 200}, {201, 200}, {10000, 200}} {
-		if got := limitOrDefault(test.limit, 50, 200); got != test.want {
-			t.Errorf("limitOrDefault(%d, 50, 200) = %d, want %d", test.limit, got, test.want)
-		}
 	}
 }

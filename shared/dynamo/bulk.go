@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -34,7 +33,7 @@ type chunkItem struct {
 	UserIDs    []string    `dynamodbav:"userIds"`
 	Entries    []entryItem `dynamodbav:"entries,omitempty"`
 	Version    int         `dynamodbav:"version"`
-	LeaseUntil string      `dynamodbav:"leaseUntil,omitempty"`
+	LeaseUntil storedTime  `dynamodbav:"leaseUntil,omitempty"`
 	Holder     string      `dynamodbav:"leaseHolder,omitempty"`
 	Done       bool        `dynamodbav:"done"`
 	TTL        int64       `dynamodbav:"ttl"`
@@ -81,7 +80,7 @@ type entryItem struct {
 func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 	it := chunkItem{
 		PK: taskPK(c.TaskID), SK: chunkSK(c.Index), TaskID: c.TaskID, Index: c.Index, UserIDs: c.UserIDs,
-		Version: c.Version, LeaseUntil: formatTime(c.LeaseUntil), Holder: c.Holder, Done: c.Done, TTL: ttlAfter(expires),
+		Version: c.Version, LeaseUntil: storedTime{c.LeaseUntil}, Holder: c.Holder, Done: c.Done, TTL: ttlAfter(expires),
 	}
 	if !c.Done && !c.LeaseUntil.IsZero() {
 		it.GSI1PK, it.GSI1SK = leasedIndexKeys(c.TaskID, c.Index, c.LeaseUntil)
@@ -102,10 +101,9 @@ func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 }
 
 func (it chunkItem) chunk() (bulk.Chunk, error) {
-	var p timeParser
 	c := bulk.Chunk{
 		TaskID: it.TaskID, Index: it.Index, UserIDs: it.UserIDs, Version: it.Version,
-		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil), Holder: it.Holder, Done: it.Done,
+		LeaseUntil: it.LeaseUntil.Time, Holder: it.Holder, Done: it.Done,
 	}
 	if it.Entries != nil {
 		c.Entries = make([]bulk.Entry, len(it.Entries))
@@ -120,7 +118,7 @@ func (it chunkItem) chunk() (bulk.Chunk, error) {
 			}
 		}
 	}
-	return c, p.err
+	return c, nil
 }
 
 // chunkTTL is when a task's chunks expire: with the task. The chunk does
@@ -601,49 +599,6 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 	return conflict
 }
 
-// maxCompetingAttempts bounds retries of a transaction cancelled only
-// because a concurrent one touched the same items (chunks completing at
-// once all update their task).
-const maxCompetingAttempts = 8
-
-// transactReasons runs steps as one transaction. It returns nil reasons on
-// success; when DynamoDB cancels the transaction for a failed condition,
-// the cancellation code of every step, so the caller can tell which
-// conditions failed. Cancellations caused only by competing transactions
-// are retried with a growing, jittered pause.
-func (s *Store) transactReasons(ctx context.Context, steps []types.TransactWriteItem) ([]string, error) {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: steps}
-	for attempt := 1; ; attempt++ {
-		_, err := s.db.TransactWriteItems(ctx, in)
-		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) {
-			return nil, err
-		}
-		reasons := make([]string, len(steps))
-		failed, competing := false, false
-		for i, r := range cancelled.CancellationReasons {
-			if i < len(reasons) {
-				reasons[i] = aws.ToString(r.Code)
-			}
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed":
-				failed = true
-			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
-				competing = true
-			}
-		}
-		if failed {
-			return reasons, nil
-		}
-		if !competing || attempt == maxCompetingAttempts {
-			return nil, err
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
-	}
-}
-
 // Key prefix and sort key of the daily send counters.
 const (
 	sendCountPrefix = "SENDS#"
@@ -708,7 +663,7 @@ func (s *Store) SeedUsers(ctx context.Context, users []rekey.User) error {
 	}
 	var requests []types.WriteRequest
 	add := func(item any) error {
-		av, err := attributevalue.MarshalMap(item)
+		av, err := marshalItem(item)
 		if err != nil {
 			return err
 		}

@@ -214,8 +214,8 @@ func (l listing) decodeCursor(cursor string) (map[string]types.AttributeValue, e
 // else of a district (GSI1), else of every district (a Scan, for support).
 // Pages come in role, last name, first name order (except for the Scan),
 // narrowed by f.Role, f.Grade and f.Query (a case-insensitive substring of
-// the full name, username or email). At most f.Limit users (default 50, at
-// most 200) are returned; Next is set when more may follow.
+// the full name, username or email). At most f.Limit users (rekey.UserPaging) are
+// returned; Next is set when more may follow.
 func (s *Store) ListUsers(ctx context.Context, f rekey.UserFilter) (rekey.UserPage, error) {
 	page, err := s.listUsers(ctx, f)
 	if err != nil {
@@ -229,7 +229,7 @@ func (s *Store) listUsers(ctx context.Context, f rekey.UserFilter) (rekey.UserPa
 	if err != nil {
 		return rekey.UserPage{}, err
 	}
-	items, next, err := s.read(ctx, l, f.Cursor, limitOrDefault(f.Limit, 50, 200))
+	items, next, err := s.read(ctx, l, f.Cursor, rekey.UserPaging.Clamp(f.Limit))
 	if err != nil {
 		return rekey.UserPage{}, err
 	}

@@ -117,7 +117,7 @@ func expectedListing(users []rekey.User, f rekey.UserFilter) []string {
 // failing on a page larger than the limit or a listing that never ends.
 func listAll(t *testing.T, s *Store, f rekey.UserFilter) []string {
 	t.Helper()
-	wantMax := limitOrDefault(f.Limit, 50, 200)
+	wantMax := rekey.UserPaging.Clamp(f.Limit)
 	ids := []string{}
 	for range 1000 {
 		page, err := s.ListUsers(context.Background(), f)

@@ -24,38 +24,36 @@ const deliveryKeep = 30 * 24 * time.Hour
 
 // deliveryItem is the outbox record of one mail job (MAIL#<job key> / MAIL).
 type deliveryItem struct {
-	PK         string `dynamodbav:"PK"`
-	SK         string `dynamodbav:"SK"`
-	Key        string `dynamodbav:"key"`
-	Kind       string `dynamodbav:"kind"`
-	State      string `dynamodbav:"state"`
-	Attempts   int    `dynamodbav:"attempts"`
-	ClaimID    string `dynamodbav:"claimId,omitempty"`
-	LeaseUntil string `dynamodbav:"leaseUntil,omitempty"`
-	MessageID  string `dynamodbav:"messageId,omitempty"`
-	LastError  string `dynamodbav:"lastError,omitempty"`
-	Reason     string `dynamodbav:"reason,omitempty"`
-	CreatedAt  string `dynamodbav:"createdAt,omitempty"`
-	UpdatedAt  string `dynamodbav:"updatedAt,omitempty"`
-	TTL        int64  `dynamodbav:"ttl,omitempty"`
+	PK         string     `dynamodbav:"PK"`
+	SK         string     `dynamodbav:"SK"`
+	Key        string     `dynamodbav:"key"`
+	Kind       string     `dynamodbav:"kind"`
+	State      string     `dynamodbav:"state"`
+	Attempts   int        `dynamodbav:"attempts"`
+	ClaimID    string     `dynamodbav:"claimId,omitempty"`
+	LeaseUntil storedTime `dynamodbav:"leaseUntil,omitempty"`
+	MessageID  string     `dynamodbav:"messageId,omitempty"`
+	LastError  string     `dynamodbav:"lastError,omitempty"`
+	Reason     string     `dynamodbav:"reason,omitempty"`
+	CreatedAt  storedTime `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt  storedTime `dynamodbav:"updatedAt,omitempty"`
+	TTL        int64      `dynamodbav:"ttl,omitempty"`
 }
 
-func (it deliveryItem) delivery() (resets.Delivery, error) {
-	var p timeParser
-	d := resets.Delivery{
+func (it deliveryItem) delivery() resets.Delivery {
+	return resets.Delivery{
 		Key:        it.Key,
 		Kind:       resets.JobKind(it.Kind),
 		State:      resets.DeliveryState(it.State),
 		Attempts:   it.Attempts,
 		ClaimID:    it.ClaimID,
-		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil),
+		LeaseUntil: it.LeaseUntil.Time,
 		MessageID:  it.MessageID,
 		LastError:  it.LastError,
 		Reason:     it.Reason,
-		CreatedAt:  p.parse("createdAt", it.CreatedAt),
-		UpdatedAt:  p.parse("updatedAt", it.UpdatedAt),
+		CreatedAt:  it.CreatedAt.Time,
+		UpdatedAt:  it.UpdatedAt.Time,
 	}
-	return d, p.err
 }
 
 // errDeliveryTaken is the private outcome of a claim whose condition failed.
@@ -103,11 +101,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, key string, kind resets.JobKi
 	if err := unmarshalItem(item, &it); err != nil {
 		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
 	}
-	d, err := it.delivery()
-	if err != nil {
-		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
-	}
-	return d, nil
+	return it.delivery(), nil
 }
 
 // SaveDelivery records the outcome of the attempt that claimed d (same
@@ -149,9 +143,5 @@ func (s *Store) GetDelivery(ctx context.Context, key string) (resets.Delivery, e
 	if err := s.getItem(ctx, deliveryPrefix+key, deliverySK, &it); err != nil {
 		return resets.Delivery{}, fmt.Errorf("dynamo: get delivery %s: %w", key, err)
 	}
-	d, err := it.delivery()
-	if err != nil {
-		return resets.Delivery{}, fmt.Errorf("dynamo: get delivery %s: %w", key, err)
-	}
-	return d, nil
+	return it.delivery(), nil
 }

@@ -45,11 +45,11 @@ type scheduleItem struct {
 	DeliveryMode string        `dynamodbav:"deliveryMode"`
 	Enabled      bool          `dynamodbav:"enabled"`
 	CreatedBy    string        `dynamodbav:"createdBy"`
-	CreatedAt    string        `dynamodbav:"createdAt,omitempty"`
-	UpdatedAt    string        `dynamodbav:"updatedAt,omitempty"`
+	CreatedAt    storedTime    `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt    storedTime    `dynamodbav:"updatedAt,omitempty"`
 	Version      int           `dynamodbav:"version"`
-	NextRunAt    string        `dynamodbav:"nextRunAt,omitempty"`
-	LastRunAt    string        `dynamodbav:"lastRunAt,omitempty"`
+	NextRunAt    storedTime    `dynamodbav:"nextRunAt,omitempty"`
+	LastRunAt    storedTime    `dynamodbav:"lastRunAt,omitempty"`
 	LastTaskID   string        `dynamodbav:"lastTaskId,omitempty"`
 }
 
@@ -99,19 +99,18 @@ func newScheduleItem(sc rekey.Schedule) scheduleItem {
 		DeliveryMode: string(sc.Delivery.Mode),
 		Enabled:      sc.Enabled,
 		CreatedBy:    sc.CreatedBy,
-		CreatedAt:    formatTime(sc.CreatedAt),
-		UpdatedAt:    formatTime(sc.UpdatedAt),
+		CreatedAt:    storedTime{sc.CreatedAt},
+		UpdatedAt:    storedTime{sc.UpdatedAt},
 		Version:      sc.Version,
-		NextRunAt:    formatTime(sc.NextRunAt),
-		LastRunAt:    formatTime(sc.LastRunAt),
+		NextRunAt:    storedTime{sc.NextRunAt},
+		LastRunAt:    storedTime{sc.LastRunAt},
 		LastTaskID:   sc.LastTaskID,
 	}
 	it.GSI1PK, it.GSI1SK = dueIndexKeys(sc)
 	return it
 }
 
-func (it scheduleItem) schedule() (rekey.Schedule, error) {
-	var p timeParser
+func (it scheduleItem) schedule() rekey.Schedule {
 	sc := rekey.Schedule{
 		ID:         it.ID,
 		DistrictID: it.DistrictID,
@@ -125,14 +124,14 @@ func (it scheduleItem) schedule() (rekey.Schedule, error) {
 		Delivery:   rekey.Delivery{Mode: rekey.DeliveryMode(it.DeliveryMode)},
 		Enabled:    it.Enabled,
 		CreatedBy:  it.CreatedBy,
-		CreatedAt:  p.parse("createdAt", it.CreatedAt),
-		UpdatedAt:  p.parse("updatedAt", it.UpdatedAt),
+		CreatedAt:  it.CreatedAt.Time,
+		UpdatedAt:  it.UpdatedAt.Time,
 		Version:    it.Version,
-		NextRunAt:  p.parse("nextRunAt", it.NextRunAt),
-		LastRunAt:  p.parse("lastRunAt", it.LastRunAt),
+		NextRunAt:  it.NextRunAt.Time,
+		LastRunAt:  it.LastRunAt.Time,
 		LastTaskID: it.LastTaskID,
 	}
-	return sc, p.err
+	return sc
 }
 
 // PutSchedule creates sc (the caller sets ID, Version 1, the timestamps
@@ -171,7 +170,7 @@ func (s *Store) getSchedule(ctx context.Context, id string) (rekey.Schedule, err
 	if err := s.getItem(ctx, schedulePK(id), scheduleSK, &it); err != nil {
 		return rekey.Schedule{}, err
 	}
-	return it.schedule()
+	return it.schedule(), nil
 }
 
 // UpdateSchedule writes the editable fields of after (name, expression,
@@ -203,11 +202,11 @@ func (s *Store) updateSchedule(ctx context.Context, before, after rekey.Schedule
 		Set(expression.Name("selection"), expression.Value(it.Selection)).
 		Set(expression.Name("deliveryMode"), expression.Value(it.DeliveryMode)).
 		Set(expression.Name("enabled"), expression.Value(it.Enabled)).
-		Set(expression.Name("updatedAt"), expression.Value(it.UpdatedAt)).
+		Set(expression.Name("updatedAt"), expression.Value(formatTime(after.UpdatedAt))).
 		Set(expression.Name("version"), expression.Value(it.Version)).
 		Set(expression.Name("GSI2SK"), expression.Value(it.GSI2SK))
 	if !after.NextRunAt.Equal(before.NextRunAt) || after.Enabled != before.Enabled {
-		update = setOrRemove(update, "nextRunAt", it.NextRunAt)
+		update = setOrRemove(update, "nextRunAt", formatTime(after.NextRunAt))
 		update = setOrRemove(update, "GSI1PK", it.GSI1PK)
 		update = setOrRemove(update, "GSI1SK", it.GSI1SK)
 	}
@@ -250,7 +249,7 @@ func (s *Store) DeleteSchedule(ctx context.Context, sc rekey.Schedule, audit *re
 // ListSchedules returns one page of schedules (GSI2, partition SCHEDULES):
 // every schedule when f.AllDistricts, else those of f.DistrictID; only
 // f.CreatedBy's when set. Pages come in district, then name order, at most
-// f.Limit (default 50, at most 200) schedules each.
+// f.Limit (rekey.SchedulePaging) schedules each.
 func (s *Store) ListSchedules(ctx context.Context, f schedule.Filter) (schedule.Page, error) {
 	page, err := s.listSchedules(ctx, f)
 	if err != nil {
@@ -285,12 +284,12 @@ func (s *Store) listSchedules(ctx context.Context, f schedule.Filter) (schedule.
 				key["GSI2PK"] == allSchedules && strings.HasPrefix(key["GSI2SK"], prefix)
 		},
 		filtered: len(filters) > 0,
-	}, limitOrDefault(f.Limit, 50, 200), f.Cursor)
+	}, rekey.SchedulePaging.Clamp(f.Limit), f.Cursor)
 }
 
 // DueSchedules returns one page of the enabled schedules whose NextRunAt is
 // at or before now (GSI1, partition SCHEDULES#DUE), soonest first, at most
-// limit (default 100, at most 200) each. The index is eventually
+// limit (rekey.DueSchedulePaging) each. The index is eventually
 // consistent: callers read each schedule again before acting on it.
 func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int, cursor string) (schedule.Page, error) {
 	// "~" sorts after every character of an id, so every schedule due at
@@ -307,7 +306,7 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int, curs
 		owns: func(key map[string]string) bool {
 			return strings.HasPrefix(key["PK"], schedulePrefix) && key["SK"] == scheduleSK && key["GSI1PK"] == dueSchedules
 		},
-	}, limitOrDefault(limit, 100, 200), cursor)
+	}, rekey.DueSchedulePaging.Clamp(limit), cursor)
 	if err != nil {
 		return schedule.Page{}, fmt.Errorf("dynamo: due schedules: %w", err)
 	}
@@ -325,11 +324,7 @@ func (s *Store) schedulePage(ctx context.Context, l listing, limit int, cursor s
 		if err := unmarshalItem(item, &it); err != nil {
 			return schedule.Page{}, err
 		}
-		sc, err := it.schedule()
-		if err != nil {
-			return schedule.Page{}, fmt.Errorf("decode schedule %s: %w", it.ID, err)
-		}
-		page.Items = append(page.Items, sc)
+		page.Items = append(page.Items, it.schedule())
 	}
 	return page, nil
 }

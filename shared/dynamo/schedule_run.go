@@ -22,38 +22,36 @@ const runKeep = 90 * 24 * time.Hour
 
 // runItem is the record of one occurrence of a schedule.
 type runItem struct {
-	PK         string `dynamodbav:"PK"`
-	SK         string `dynamodbav:"SK"`
-	ScheduleID string `dynamodbav:"scheduleId"`
-	Occurrence string `dynamodbav:"occurrence"`
-	State      string `dynamodbav:"state"`
-	Attempts   int    `dynamodbav:"attempts"`
-	ClaimID    string `dynamodbav:"claimId,omitempty"`
-	LeaseUntil string `dynamodbav:"leaseUntil,omitempty"`
-	TaskID     string `dynamodbav:"taskId,omitempty"`
-	Reason     string `dynamodbav:"reason,omitempty"`
-	CreatedAt  string `dynamodbav:"createdAt,omitempty"`
-	UpdatedAt  string `dynamodbav:"updatedAt,omitempty"`
-	TTL        int64  `dynamodbav:"ttl,omitempty"`
+	PK         string     `dynamodbav:"PK"`
+	SK         string     `dynamodbav:"SK"`
+	ScheduleID string     `dynamodbav:"scheduleId"`
+	Occurrence storedTime `dynamodbav:"occurrence,omitempty"`
+	State      string     `dynamodbav:"state"`
+	Attempts   int        `dynamodbav:"attempts"`
+	ClaimID    string     `dynamodbav:"claimId,omitempty"`
+	LeaseUntil storedTime `dynamodbav:"leaseUntil,omitempty"`
+	TaskID     string     `dynamodbav:"taskId,omitempty"`
+	Reason     string     `dynamodbav:"reason,omitempty"`
+	CreatedAt  storedTime `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt  storedTime `dynamodbav:"updatedAt,omitempty"`
+	TTL        int64      `dynamodbav:"ttl,omitempty"`
 }
 
 func runSK(occurrence time.Time) string { return runPrefix + formatTime(occurrence) }
 
-func (it runItem) run() (schedule.Run, error) {
-	var p timeParser
-	r := schedule.Run{
+func (it runItem) run() schedule.Run {
+	return schedule.Run{
 		ScheduleID: it.ScheduleID,
-		Occurrence: p.parse("occurrence", it.Occurrence),
+		Occurrence: it.Occurrence.Time,
 		State:      schedule.RunState(it.State),
 		Attempts:   it.Attempts,
 		ClaimID:    it.ClaimID,
-		LeaseUntil: p.parse("leaseUntil", it.LeaseUntil),
+		LeaseUntil: it.LeaseUntil.Time,
 		TaskID:     it.TaskID,
 		Reason:     it.Reason,
-		CreatedAt:  p.parse("createdAt", it.CreatedAt),
-		UpdatedAt:  p.parse("updatedAt", it.UpdatedAt),
+		CreatedAt:  it.CreatedAt.Time,
+		UpdatedAt:  it.UpdatedAt.Time,
 	}
-	return r, p.err
 }
 
 // errRunTaken is the private outcome of a claim whose condition failed.
@@ -101,11 +99,7 @@ func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at 
 	if err := unmarshalItem(item, &it); err != nil {
 		return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
-	r, err := it.run()
-	if err != nil {
-		return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
-	}
-	return r, nil
+	return it.run(), nil
 }
 
 // RecordRun records the outcome of the claim r.ClaimID: r.State started
@@ -143,11 +137,7 @@ func (s *Store) GetRun(ctx context.Context, scheduleID string, occurrence time.T
 	if err := s.getItem(ctx, schedulePK(scheduleID), runSK(occurrence), &it); err != nil {
 		return schedule.Run{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
-	r, err := it.run()
-	if err != nil {
-		return schedule.Run{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
-	}
-	return r, nil
+	return it.run(), nil
 }
 
 // leaseClaim adds to update what every leased claim writes: a new claim

@@ -19,16 +19,16 @@ const (
 // sessionItem is a session, keyed by the SHA-256 of its token; DynamoDB
 // deletes it some time after ttl, its absolute expiry.
 type sessionItem struct {
-	PK            string `dynamodbav:"PK"`
-	SK            string `dynamodbav:"SK"`
-	TokenHash     string `dynamodbav:"tokenHash"`
-	UserID        string `dynamodbav:"userId"`
-	Generation    int    `dynamodbav:"generation"`
-	CSRFTokenHash string `dynamodbav:"csrfTokenHash,omitempty"`
-	CreatedAt     string `dynamodbav:"createdAt,omitempty"`
-	LastSeenAt    string `dynamodbav:"lastSeenAt,omitempty"`
-	ExpiresAt     string `dynamodbav:"expiresAt"`
-	TTL           int64  `dynamodbav:"ttl"`
+	PK            string     `dynamodbav:"PK"`
+	SK            string     `dynamodbav:"SK"`
+	TokenHash     string     `dynamodbav:"tokenHash"`
+	UserID        string     `dynamodbav:"userId"`
+	Generation    int        `dynamodbav:"generation"`
+	CSRFTokenHash string     `dynamodbav:"csrfTokenHash,omitempty"`
+	CreatedAt     storedTime `dynamodbav:"createdAt,omitempty"`
+	LastSeenAt    storedTime `dynamodbav:"lastSeenAt,omitempty"`
+	ExpiresAt     storedTime `dynamodbav:"expiresAt,omitempty"`
+	TTL           int64      `dynamodbav:"ttl"`
 }
 
 // PutSession stores a new session (or replaces one with the same token
@@ -40,8 +40,8 @@ func (s *Store) PutSession(ctx context.Context, sess rekey.Session) error {
 	it := sessionItem{
 		PK: sessionPrefix + sess.TokenHash, SK: sessionSK,
 		TokenHash: sess.TokenHash, UserID: sess.UserID, Generation: sess.Generation,
-		CSRFTokenHash: sess.CSRFTokenHash, CreatedAt: formatTime(sess.CreatedAt),
-		LastSeenAt: formatTime(sess.LastSeenAt), ExpiresAt: formatTime(sess.ExpiresAt),
+		CSRFTokenHash: sess.CSRFTokenHash, CreatedAt: storedTime{sess.CreatedAt},
+		LastSeenAt: storedTime{sess.LastSeenAt}, ExpiresAt: storedTime{sess.ExpiresAt},
 		TTL: sess.ExpiresAt.Unix(),
 	}
 	// The token hash is a credential's fingerprint: errors name the user only.
@@ -59,14 +59,10 @@ func (s *Store) GetSession(ctx context.Context, tokenHash string) (rekey.Session
 	if err := s.getItem(ctx, sessionPrefix+tokenHash, sessionSK, &it); err != nil {
 		return rekey.Session{}, fmt.Errorf("dynamo: get session: %w", err)
 	}
-	var p timeParser
 	sess := rekey.Session{
 		TokenHash: it.TokenHash, UserID: it.UserID, Generation: it.Generation,
-		CSRFTokenHash: it.CSRFTokenHash, CreatedAt: p.parse("createdAt", it.CreatedAt),
-		LastSeenAt: p.parse("lastSeenAt", it.LastSeenAt), ExpiresAt: p.parse("expiresAt", it.ExpiresAt),
-	}
-	if p.err != nil {
-		return rekey.Session{}, fmt.Errorf("dynamo: get session: %w", p.err)
+		CSRFTokenHash: it.CSRFTokenHash, CreatedAt: it.CreatedAt.Time,
+		LastSeenAt: it.LastSeenAt.Time, ExpiresAt: it.ExpiresAt.Time,
 	}
 	if !s.now().Before(sess.ExpiresAt) {
 		return rekey.Session{}, fmt.Errorf("dynamo: get session: expired: %w", rekey.ErrNotFound)

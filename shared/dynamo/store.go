@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,19 +67,47 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(timeLayout)
 }
 
-// timeParser parses stored times, keeping the first error so that an item
-// with many time attributes is checked once.
-type timeParser struct{ err error }
+// storedTime is a time attribute of an item: formatTime's text (RFC 3339
+// UTC, fixed nine-digit fraction, so stored times sort and compare as
+// strings in conditions). The zero time is no attribute at all —
+// marshalItem omits it from omitempty fields — and a missing attribute, ""
+// or NULL reads back as the zero time.
+type storedTime struct{ time.Time }
 
-func (p *timeParser) parse(attribute, value string) time.Time {
-	if value == "" || p.err != nil {
-		return time.Time{}
+// MarshalDynamoDBAttributeValue implements attributevalue.Marshaler.
+func (t storedTime) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
+	if t.IsZero() {
+		return &types.AttributeValueMemberNULL{Value: true}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, value)
-	if err != nil {
-		p.err = fmt.Errorf("attribute %s: %w", attribute, err)
+	return &types.AttributeValueMemberS{Value: formatTime(t.Time)}, nil
+}
+
+// UnmarshalDynamoDBAttributeValue implements attributevalue.Unmarshaler.
+func (t *storedTime) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	t.Time = time.Time{}
+	switch v := av.(type) {
+	case nil, *types.AttributeValueMemberNULL:
+		return nil
+	case *types.AttributeValueMemberS:
+		if v.Value == "" {
+			return nil
+		}
+		parsed, err := time.Parse(time.RFC3339Nano, v.Value)
+		if err != nil {
+			return fmt.Errorf("stored time: %w", err)
+		}
+		t.Time = parsed
+		return nil
 	}
-	return t
+	return fmt.Errorf("stored time: %T is not a string", av)
+}
+
+// marshalItem encodes one of the item structs; a zero storedTime in an
+// omitempty field is left out, as an empty string is.
+func marshalItem(item any) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMapWithOptions(item, func(o *attributevalue.EncoderOptions) {
+		o.OmitNullAttributeValues = true
+	})
 }
 
 // itemKey is the primary key of an item.
@@ -119,7 +146,7 @@ func unmarshalItem(item map[string]types.AttributeValue, out any) error {
 // putItem writes item, replacing any item with the same key. When cond is
 // set and fails, the error is onConditionFailed.
 func (s *Store) putItem(ctx context.Context, item any, cond *expression.ConditionBuilder, onConditionFailed error) error {
-	av, err := attributevalue.MarshalMap(item)
+	av, err := marshalItem(item)
 	if err != nil {
 		return fmt.Errorf("encode item: %w", err)
 	}
@@ -181,7 +208,7 @@ func conditionError(err, onConditionFailed error) error {
 
 // txPut is a transaction step that writes item on condition cond.
 func (s *Store) txPut(item any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
-	av, err := attributevalue.MarshalMap(item)
+	av, err := marshalItem(item)
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("encode item: %w", err)
 	}
@@ -211,78 +238,4 @@ func (s *Store) txDelete(pk, sk string, cond expression.ConditionBuilder) (types
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 	}}, nil
-}
-
-// transaction collects the steps of one TransactWriteItems together with
-// the domain error that each step's failed condition means.
-type transaction struct {
-	steps    []types.TransactWriteItem
-	failures []error
-	err      error // the first error building a step
-}
-
-func (t *transaction) add(step types.TransactWriteItem, err error, onConditionFailed error) {
-	if t.err != nil {
-		return
-	}
-	if err != nil {
-		t.err = err
-		return
-	}
-	t.steps = append(t.steps, step)
-	t.failures = append(t.failures, onConditionFailed)
-}
-
-// maxTransactAttempts bounds retries of a transaction cancelled only
-// because a competing transaction touched the same items.
-const maxTransactAttempts = 4
-
-// transact runs t atomically. When DynamoDB cancels it, the error is the
-// one registered for the first step whose condition failed; a cancellation
-// caused only by a competing transaction is retried, so that the loser of a
-// race learns the real reason (e.g. the username is taken).
-func (s *Store) transact(ctx context.Context, t *transaction) error {
-	if t.err != nil {
-		return t.err
-	}
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: t.steps}
-	for attempt := 1; ; attempt++ {
-		_, err := s.db.TransactWriteItems(ctx, in)
-		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) {
-			return err
-		}
-		competing := false
-		for i, reason := range cancelled.CancellationReasons {
-			switch aws.ToString(reason.Code) {
-			case "ConditionalCheckFailed":
-				if i < len(t.failures) && t.failures[i] != nil {
-					return t.failures[i]
-				}
-				return rekey.ErrConflict
-			case "TransactionConflict":
-				competing = true
-			}
-		}
-		if !competing {
-			return err
-		}
-		if attempt == maxTransactAttempts {
-			return rekey.ErrConflict
-		}
-		backoff := time.Duration(attempt)*20*time.Millisecond + rand.N(20*time.Millisecond)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-	}
-}
-
-// limitOrDefault clamps a requested page size.
-func limitOrDefault(limit, def, maximum int) int {
-	if limit <= 0 {
-		return def
-	}
-	return min(limit, maximum)
 }

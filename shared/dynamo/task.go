@@ -52,18 +52,18 @@ type taskItem struct {
 	Failed            int               `dynamodbav:"failed"`
 	Skipped           int               `dynamodbav:"skipped"`
 	CreatedBy         string            `dynamodbav:"createdBy"`
-	CreatedAt         string            `dynamodbav:"createdAt"`
-	FinishedAt        string            `dynamodbav:"finishedAt,omitempty"`
+	CreatedAt         storedTime        `dynamodbav:"createdAt,omitempty"`
+	FinishedAt        storedTime        `dynamodbav:"finishedAt,omitempty"`
 	Waiting           string            `dynamodbav:"waiting,omitempty"`
-	EstimatedFinishAt string            `dynamodbav:"estimatedFinishAt,omitempty"`
+	EstimatedFinishAt storedTime        `dynamodbav:"estimatedFinishAt,omitempty"`
 
 	CreatorRole     string     `dynamodbav:"creatorRole"`
 	CreatorSchoolID string     `dynamodbav:"creatorSchoolId,omitempty"`
 	Policy          policyItem `dynamodbav:"policy"`
 	RequestID       string     `dynamodbav:"requestId,omitempty"`
 	Reason          string     `dynamodbav:"reason,omitempty"`
-	StartedAt       string     `dynamodbav:"startedAt,omitempty"`
-	LastProcessedAt string     `dynamodbav:"lastProcessedAt,omitempty"`
+	StartedAt       storedTime `dynamodbav:"startedAt,omitempty"`
+	LastProcessedAt storedTime `dynamodbav:"lastProcessedAt,omitempty"`
 	PlanCursor      string     `dynamodbav:"planCursor"`
 	PlanChunks      int        `dynamodbav:"planChunks"`
 	PlanEnqueued    int        `dynamodbav:"planEnqueued"`
@@ -97,12 +97,12 @@ func newTaskItem(rec bulk.Record) taskItem {
 		DeliveryMode: string(t.Delivery.Mode), ScheduleID: t.ScheduleID,
 		Total: t.Total, Processed: t.Processed, Succeeded: t.Succeeded, Emailed: t.Emailed,
 		NoEmail: t.NoEmail, Notified: t.Notified, Failed: t.Failed, Skipped: t.Skipped,
-		CreatedBy: t.CreatedBy, CreatedAt: formatTime(t.CreatedAt), FinishedAt: formatTime(t.FinishedAt),
-		Waiting: t.Waiting, EstimatedFinishAt: formatTime(t.EstimatedFinishAt),
+		CreatedBy: t.CreatedBy, CreatedAt: storedTime{t.CreatedAt}, FinishedAt: storedTime{t.FinishedAt},
+		Waiting: t.Waiting, EstimatedFinishAt: storedTime{t.EstimatedFinishAt},
 		CreatorRole: string(rec.CreatorRole), CreatorSchoolID: rec.CreatorSchoolID,
 		Policy:    policyItem{rec.Policy.MinLengthStaff, rec.Policy.MinLengthStudent, rec.Policy.MaxLength},
 		RequestID: rec.RequestID, Reason: rec.Reason,
-		StartedAt: formatTime(rec.StartedAt), LastProcessedAt: formatTime(rec.LastProcessedAt),
+		StartedAt: storedTime{rec.StartedAt}, LastProcessedAt: storedTime{rec.LastProcessedAt},
 		PlanCursor: rec.Plan.Cursor, PlanChunks: rec.Plan.Chunks, PlanEnqueued: rec.Plan.Enqueued, PlanDone: rec.Plan.Done,
 		TTL: ttlAfter(t.CreatedAt.Add(bulk.ResultRetention)),
 	}
@@ -113,7 +113,6 @@ func newTaskItem(rec bulk.Record) taskItem {
 }
 
 func (it taskItem) record() (bulk.Record, error) {
-	var p timeParser
 	rec := bulk.Record{
 		Task: rekey.Task{
 			ID: it.ID, Kind: it.Kind, Status: rekey.TaskStatus(it.Status), DistrictID: it.DistrictID,
@@ -125,40 +124,38 @@ func (it taskItem) record() (bulk.Record, error) {
 			ScheduleID: it.ScheduleID,
 			Total:      it.Total, Processed: it.Processed, Succeeded: it.Succeeded, Emailed: it.Emailed,
 			NoEmail: it.NoEmail, Notified: it.Notified, Failed: it.Failed, Skipped: it.Skipped,
-			CreatedBy: it.CreatedBy, CreatedAt: p.parse("createdAt", it.CreatedAt), FinishedAt: p.parse("finishedAt", it.FinishedAt),
-			Waiting: it.Waiting, EstimatedFinishAt: p.parse("estimatedFinishAt", it.EstimatedFinishAt),
+			CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt.Time, FinishedAt: it.FinishedAt.Time,
+			Waiting: it.Waiting, EstimatedFinishAt: it.EstimatedFinishAt.Time,
 		},
 		CreatorRole:     rekey.Role(it.CreatorRole),
 		CreatorSchoolID: it.CreatorSchoolID,
 		Policy:          rekey.PasswordPolicy{MinLengthStaff: it.Policy.MinLengthStaff, MinLengthStudent: it.Policy.MinLengthStudent, MaxLength: it.Policy.MaxLength},
 		RequestID:       it.RequestID,
 		Reason:          it.Reason,
-		StartedAt:       p.parse("startedAt", it.StartedAt),
-		LastProcessedAt: p.parse("lastProcessedAt", it.LastProcessedAt),
+		StartedAt:       it.StartedAt.Time,
+		LastProcessedAt: it.LastProcessedAt.Time,
 		Plan:            bulk.Plan{Cursor: it.PlanCursor, Chunks: it.PlanChunks, Enqueued: it.PlanEnqueued, Done: it.PlanDone},
 	}
 	if rec.Task.Selection.UserIDs == nil {
 		rec.Task.Selection.UserIDs = []string{}
 	}
-	return rec, p.err
+	return rec, nil
 }
 
 // secretsItem is a task's sealed key (TASK#<id> / KEY); DynamoDB deletes
 // it after bulk.PasswordRetention, which erases every password sealed with
 // it, and the store stops returning it at that moment.
 type secretsItem struct {
-	PK                    string `dynamodbav:"PK"`
-	SK                    string `dynamodbav:"SK"`
-	SealedKey             []byte `dynamodbav:"sealedKey"`
-	SealedDefaultPassword []byte `dynamodbav:"sealedDefaultPassword,omitempty"`
-	ExpiresAt             string `dynamodbav:"expiresAt"`
-	TTL                   int64  `dynamodbav:"ttl"`
+	PK                    string     `dynamodbav:"PK"`
+	SK                    string     `dynamodbav:"SK"`
+	SealedKey             []byte     `dynamodbav:"sealedKey"`
+	SealedDefaultPassword []byte     `dynamodbav:"sealedDefaultPassword,omitempty"`
+	ExpiresAt             storedTime `dynamodbav:"expiresAt,omitempty"`
+	TTL                   int64      `dynamodbav:"ttl"`
 }
 
 func (it secretsItem) secrets() (bulk.Secrets, error) {
-	var p timeParser
-	s := bulk.Secrets{SealedKey: it.SealedKey, SealedDefaultPassword: it.SealedDefaultPassword, ExpiresAt: p.parse("expiresAt", it.ExpiresAt)}
-	return s, p.err
+	return bulk.Secrets{SealedKey: it.SealedKey, SealedDefaultPassword: it.SealedDefaultPassword, ExpiresAt: it.ExpiresAt.Time}, nil
 }
 
 // idempotencyItem maps an actor's Idempotency-Key to the task it started.
@@ -193,7 +190,7 @@ func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.S
 	if secrets != nil {
 		step, err = s.txPut(secretsItem{
 			PK: taskPK(id), SK: taskKeySK, SealedKey: secrets.SealedKey, SealedDefaultPassword: secrets.SealedDefaultPassword,
-			ExpiresAt: formatTime(secrets.ExpiresAt), TTL: ttlAfter(secrets.ExpiresAt),
+			ExpiresAt: storedTime{secrets.ExpiresAt}, TTL: ttlAfter(secrets.ExpiresAt),
 		}, absent)
 		tx.add(step, err, rekey.ErrConflict)
 	}
@@ -289,7 +286,7 @@ func (s *Store) ListTasks(ctx context.Context, f bulk.TaskFilter) ([]bulk.Record
 		},
 		filtered: len(filters) > 0,
 	}
-	items, next, err := s.read(ctx, l, f.Cursor, limitOrDefault(f.Limit, 25, 100))
+	items, next, err := s.read(ctx, l, f.Cursor, rekey.TaskPaging.Clamp(f.Limit))
 	if err != nil {
 		return nil, "", fmt.Errorf("dynamo: list tasks: %w", err)
 	}

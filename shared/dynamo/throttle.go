@@ -34,31 +34,30 @@ type Throttle struct {
 // throttleItem is a throttle as stored. windowEndsAt closes the counting
 // window; ttl covers both the window and any lock.
 type throttleItem struct {
-	PK             string `dynamodbav:"PK"`
-	SK             string `dynamodbav:"SK"`
-	Key            string `dynamodbav:"key"`
-	Failures       int    `dynamodbav:"failures"`
-	FirstFailureAt string `dynamodbav:"firstFailureAt,omitempty"`
-	LastFailureAt  string `dynamodbav:"lastFailureAt,omitempty"`
-	WindowEndsAt   string `dynamodbav:"windowEndsAt,omitempty"`
-	LockedUntil    string `dynamodbav:"lockedUntil,omitempty"`
-	TTL            int64  `dynamodbav:"ttl,omitempty"`
+	PK             string     `dynamodbav:"PK"`
+	SK             string     `dynamodbav:"SK"`
+	Key            string     `dynamodbav:"key"`
+	Failures       int        `dynamodbav:"failures"`
+	FirstFailureAt storedTime `dynamodbav:"firstFailureAt,omitempty"`
+	LastFailureAt  storedTime `dynamodbav:"lastFailureAt,omitempty"`
+	WindowEndsAt   storedTime `dynamodbav:"windowEndsAt,omitempty"`
+	LockedUntil    storedTime `dynamodbav:"lockedUntil,omitempty"`
+	TTL            int64      `dynamodbav:"ttl,omitempty"`
 }
 
 // throttle is the state of the counter as seen at now: failures of a window
 // that has ended and a lock that has run out are not reported.
-func (it throttleItem) throttle(key string, now time.Time) (Throttle, error) {
-	var p timeParser
+func (it throttleItem) throttle(key string, now time.Time) Throttle {
 	t := Throttle{Key: key}
-	if now.Before(p.parse("windowEndsAt", it.WindowEndsAt)) {
+	if now.Before(it.WindowEndsAt.Time) {
 		t.Failures = it.Failures
-		t.FirstFailureAt = p.parse("firstFailureAt", it.FirstFailureAt)
-		t.LastFailureAt = p.parse("lastFailureAt", it.LastFailureAt)
+		t.FirstFailureAt = it.FirstFailureAt.Time
+		t.LastFailureAt = it.LastFailureAt.Time
 	}
-	if locked := p.parse("lockedUntil", it.LockedUntil); now.Before(locked) {
+	if locked := it.LockedUntil.Time; now.Before(locked) {
 		t.LockedUntil = locked
 	}
-	return t, p.err
+	return t
 }
 
 // ttlAfter is the ttl (epoch seconds) that keeps an item until t.
@@ -250,13 +249,9 @@ func openOrLocked(item map[string]types.AttributeValue, key string, at time.Time
 	if err := unmarshalItem(item, &it); err != nil {
 		return false, Throttle{}, err
 	}
-	t, err := it.throttle(key, at)
-	if err != nil {
-		return false, Throttle{}, err
-	}
-	var p timeParser
-	open := at.Before(p.parse("windowEndsAt", it.WindowEndsAt))
-	return open || !t.LockedUntil.IsZero(), t, p.err
+	t := it.throttle(key, at)
+	open := at.Before(it.WindowEndsAt.Time)
+	return open || !t.LockedUntil.IsZero(), t, nil
 }
 
 func decodeThrottle(item map[string]types.AttributeValue, key string, now time.Time) (Throttle, error) {
@@ -264,7 +259,7 @@ func decodeThrottle(item map[string]types.AttributeValue, key string, now time.T
 	if err := unmarshalItem(item, &it); err != nil {
 		return Throttle{}, err
 	}
-	return it.throttle(key, now)
+	return it.throttle(key, now), nil
 }
 
 // extendTTL raises the ttl of item (as returned by an update) to at least
@@ -299,11 +294,7 @@ func (s *Store) GetThrottle(ctx context.Context, key string) (Throttle, error) {
 	if err != nil {
 		return Throttle{}, fmt.Errorf("dynamo: get throttle: %w", err)
 	}
-	t, err := it.throttle(key, s.now())
-	if err != nil {
-		return Throttle{}, fmt.Errorf("dynamo: get throttle: %w", err)
-	}
-	return t, nil
+	return it.throttle(key, s.now()), nil
 }
 
 // LockThrottle locks key until the given time, keeping the counter item at

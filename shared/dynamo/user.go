@@ -33,39 +33,39 @@ type userItem struct {
 	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
 
-	ID                 string `dynamodbav:"id"`
-	DistrictID         string `dynamodbav:"districtId,omitempty"`
-	SchoolID           string `dynamodbav:"schoolId,omitempty"`
-	Role               string `dynamodbav:"role"`
-	FirstName          string `dynamodbav:"firstName,omitempty"`
-	LastName           string `dynamodbav:"lastName,omitempty"`
-	Username           string `dynamodbav:"username"`
-	Email              string `dynamodbav:"email,omitempty"`
-	Grade              string `dynamodbav:"grade,omitempty"`
-	Title              string `dynamodbav:"title,omitempty"`
-	ExternalID         string `dynamodbav:"externalId,omitempty"`
-	Status             string `dynamodbav:"status"`
-	MustChangePassword bool   `dynamodbav:"mustChangePassword"`
-	PasswordChangedAt  string `dynamodbav:"passwordChangedAt,omitempty"`
-	Version            int    `dynamodbav:"version"`
-	CreatedAt          string `dynamodbav:"createdAt,omitempty"`
-	UpdatedAt          string `dynamodbav:"updatedAt,omitempty"`
-	PasswordHash       string `dynamodbav:"passwordHash,omitempty"`
-	VoidedPasswordHash string `dynamodbav:"voidedPasswordHash,omitempty"`
-	SessionGen         int    `dynamodbav:"sessionGen"`
-	ResetTokenHash     string `dynamodbav:"resetTokenHash,omitempty"`
-	ResetID            string `dynamodbav:"resetId,omitempty"`
-	ResetPurpose       string `dynamodbav:"resetPurpose,omitempty"`
-	ResetEmail         string `dynamodbav:"resetEmail,omitempty"`
-	ResetBy            string `dynamodbav:"resetBy,omitempty"`
-	ResetCreatedAt     string `dynamodbav:"resetCreatedAt,omitempty"`
-	ResetExpiresAt     string `dynamodbav:"resetExpiresAt,omitempty"`
-	SelfResetID        string `dynamodbav:"selfResetId,omitempty"`
-	SelfResetEmail     string `dynamodbav:"selfResetEmail,omitempty"`
-	SelfResetCreatedAt string `dynamodbav:"selfResetCreatedAt,omitempty"`
-	SelfResetExpiresAt string `dynamodbav:"selfResetExpiresAt,omitempty"`
-	SelfResetTokenHash string `dynamodbav:"selfResetTokenHash,omitempty"`
-	SpentTokenHash     string `dynamodbav:"spentResetTokenHash,omitempty"`
+	ID                 string     `dynamodbav:"id"`
+	DistrictID         string     `dynamodbav:"districtId,omitempty"`
+	SchoolID           string     `dynamodbav:"schoolId,omitempty"`
+	Role               string     `dynamodbav:"role"`
+	FirstName          string     `dynamodbav:"firstName,omitempty"`
+	LastName           string     `dynamodbav:"lastName,omitempty"`
+	Username           string     `dynamodbav:"username"`
+	Email              string     `dynamodbav:"email,omitempty"`
+	Grade              string     `dynamodbav:"grade,omitempty"`
+	Title              string     `dynamodbav:"title,omitempty"`
+	ExternalID         string     `dynamodbav:"externalId,omitempty"`
+	Status             string     `dynamodbav:"status"`
+	MustChangePassword bool       `dynamodbav:"mustChangePassword"`
+	PasswordChangedAt  storedTime `dynamodbav:"passwordChangedAt,omitempty"`
+	Version            int        `dynamodbav:"version"`
+	CreatedAt          storedTime `dynamodbav:"createdAt,omitempty"`
+	UpdatedAt          storedTime `dynamodbav:"updatedAt,omitempty"`
+	PasswordHash       string     `dynamodbav:"passwordHash,omitempty"`
+	VoidedPasswordHash string     `dynamodbav:"voidedPasswordHash,omitempty"`
+	SessionGen         int        `dynamodbav:"sessionGen"`
+	ResetTokenHash     string     `dynamodbav:"resetTokenHash,omitempty"`
+	ResetID            string     `dynamodbav:"resetId,omitempty"`
+	ResetPurpose       string     `dynamodbav:"resetPurpose,omitempty"`
+	ResetEmail         string     `dynamodbav:"resetEmail,omitempty"`
+	ResetBy            string     `dynamodbav:"resetBy,omitempty"`
+	ResetCreatedAt     storedTime `dynamodbav:"resetCreatedAt,omitempty"`
+	ResetExpiresAt     storedTime `dynamodbav:"resetExpiresAt,omitempty"`
+	SelfResetID        string     `dynamodbav:"selfResetId,omitempty"`
+	SelfResetEmail     string     `dynamodbav:"selfResetEmail,omitempty"`
+	SelfResetCreatedAt storedTime `dynamodbav:"selfResetCreatedAt,omitempty"`
+	SelfResetExpiresAt storedTime `dynamodbav:"selfResetExpiresAt,omitempty"`
+	SelfResetTokenHash string     `dynamodbav:"selfResetTokenHash,omitempty"`
+	SpentTokenHash     string     `dynamodbav:"spentResetTokenHash,omitempty"`
 	// Search is what a listing's text query matches within.
 	Search string `dynamodbav:"search"`
 }
@@ -113,10 +113,10 @@ func newUserItem(u rekey.User) userItem {
 		ExternalID:         u.ExternalID,
 		Status:             string(u.Status),
 		MustChangePassword: u.MustChangePassword,
-		PasswordChangedAt:  formatTime(u.PasswordChangedAt),
+		PasswordChangedAt:  storedTime{u.PasswordChangedAt},
 		Version:            u.Version,
-		CreatedAt:          formatTime(u.CreatedAt),
-		UpdatedAt:          formatTime(u.UpdatedAt),
+		CreatedAt:          storedTime{u.CreatedAt},
+		UpdatedAt:          storedTime{u.UpdatedAt},
 		PasswordHash:       u.PasswordHash,
 		VoidedPasswordHash: u.VoidedPasswordHash,
 		SessionGen:         u.SessionGen,
@@ -125,12 +125,12 @@ func newUserItem(u rekey.User) userItem {
 		ResetPurpose:       u.ResetPurpose,
 		ResetEmail:         u.ResetEmail,
 		ResetBy:            u.ResetBy,
-		ResetCreatedAt:     formatTime(u.ResetCreatedAt),
-		ResetExpiresAt:     formatTime(u.ResetExpiresAt),
+		ResetCreatedAt:     storedTime{u.ResetCreatedAt},
+		ResetExpiresAt:     storedTime{u.ResetExpiresAt},
 		SelfResetID:        u.SelfResetID,
 		SelfResetEmail:     u.SelfResetEmail,
-		SelfResetCreatedAt: formatTime(u.SelfResetCreatedAt),
-		SelfResetExpiresAt: formatTime(u.SelfResetExpiresAt),
+		SelfResetCreatedAt: storedTime{u.SelfResetCreatedAt},
+		SelfResetExpiresAt: storedTime{u.SelfResetExpiresAt},
 		SelfResetTokenHash: u.SelfResetTokenHash,
 		Search:             searchText(u),
 		SpentTokenHash:     u.SpentResetTokenHash,
@@ -147,7 +147,6 @@ func newUserItem(u rekey.User) userItem {
 }
 
 func (it userItem) user() (rekey.User, error) {
-	var p timeParser
 	u := rekey.User{
 		ID:                 it.ID,
 		DistrictID:         it.DistrictID,
@@ -162,10 +161,10 @@ func (it userItem) user() (rekey.User, error) {
 		ExternalID:         it.ExternalID,
 		Status:             rekey.Status(it.Status),
 		MustChangePassword: it.MustChangePassword,
-		PasswordChangedAt:  p.parse("passwordChangedAt", it.PasswordChangedAt),
+		PasswordChangedAt:  it.PasswordChangedAt.Time,
 		Version:            it.Version,
-		CreatedAt:          p.parse("createdAt", it.CreatedAt),
-		UpdatedAt:          p.parse("updatedAt", it.UpdatedAt),
+		CreatedAt:          it.CreatedAt.Time,
+		UpdatedAt:          it.UpdatedAt.Time,
 		PasswordHash:       it.PasswordHash,
 		VoidedPasswordHash: it.VoidedPasswordHash,
 		SessionGen:         it.SessionGen,
@@ -174,16 +173,16 @@ func (it userItem) user() (rekey.User, error) {
 		ResetPurpose:       it.ResetPurpose,
 		ResetEmail:         it.ResetEmail,
 		ResetBy:            it.ResetBy,
-		ResetCreatedAt:     p.parse("resetCreatedAt", it.ResetCreatedAt),
-		ResetExpiresAt:     p.parse("resetExpiresAt", it.ResetExpiresAt),
+		ResetCreatedAt:     it.ResetCreatedAt.Time,
+		ResetExpiresAt:     it.ResetExpiresAt.Time,
 		SelfResetID:        it.SelfResetID,
 		SelfResetEmail:     it.SelfResetEmail,
-		SelfResetCreatedAt: p.parse("selfResetCreatedAt", it.SelfResetCreatedAt),
-		SelfResetExpiresAt: p.parse("selfResetExpiresAt", it.SelfResetExpiresAt),
+		SelfResetCreatedAt: it.SelfResetCreatedAt.Time,
+		SelfResetExpiresAt: it.SelfResetExpiresAt.Time,
 		SelfResetTokenHash: it.SelfResetTokenHash,
 	}
 	u.SpentResetTokenHash = it.SpentTokenHash
-	return u, p.err
+	return u, nil
 }
 
 // GetUser returns the user with the given id, or rekey.ErrNotFound.

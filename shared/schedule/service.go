@@ -43,12 +43,6 @@ type schoolReader interface {
 	GetSchool(ctx context.Context, id string) (rekey.School, error)
 }
 
-// Page sizes of listings.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 200
-)
-
 // Service creates, lists, reads, edits and deletes schedules on behalf of
 // an actor.
 type Service struct {
@@ -187,10 +181,10 @@ func (s *Service) Create(ctx context.Context, actor rekey.User, in Input, reques
 
 // List returns one page of the schedules actor may see: every schedule for
 // support, the district's for a district admin, a school admin's own. Other
-// actors get rekey.ErrForbidden. limit 0 means DefaultLimit; cursor is the
+// actors get rekey.ErrForbidden. limit 0 means rekey.SchedulePaging.Default; cursor is the
 // store's.
 func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor string) (Page, error) {
-	limit, err := pageLimit(limit)
+	limit, err := rekey.SchedulePaging.Limit(limit)
 	if err != nil {
 		return Page{}, err
 	}
@@ -391,17 +385,6 @@ func (s *Service) checkSchool(ctx context.Context, actor rekey.User, district, s
 		return fmt.Errorf("schedule: read school %s: %w", schoolID, err)
 	}
 	return nil
-}
-
-// pageLimit applies the default and bounds of a page size.
-func pageLimit(limit int) (int, error) {
-	switch {
-	case limit == 0:
-		return DefaultLimit, nil
-	case limit < 1 || limit > MaxLimit:
-		return 0, invalid("limit", "Limit must be between 1 and %d.", MaxLimit)
-	}
-	return limit, nil
 }
 
 // normalised is sc as the API shows it: userIds is [] rather than null.

@@ -43,12 +43,6 @@ type places interface {
 	ListSchools(ctx context.Context, districtID string) ([]rekey.School, error)
 }
 
-// Page sizes of listings.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 200
-)
-
 // Service lists, reads and edits user records on behalf of an actor.
 type Service struct {
 	store Store
@@ -70,7 +64,7 @@ func NewService(store Store, now func() time.Time) *Service {
 // and answers an empty page rather than an error, as a filter that matches
 // nothing would. Every row is checked against the scope again before it is
 // returned. Students, and actors who may not act, get rekey.ErrForbidden.
-// filter.Limit 0 means DefaultLimit; filter.Cursor is the store's cursor.
+// filter.Limit 0 means rekey.UserPaging.Default; filter.Cursor is the store's cursor.
 func (s *Service) List(ctx context.Context, actor rekey.User, filter rekey.UserFilter) (rekey.UserPage, error) {
 	if err := validateFilter(&filter); err != nil {
 		return rekey.UserPage{}, err
@@ -114,9 +108,9 @@ func (s *Service) Get(ctx context.Context, actor rekey.User, id string) (rekey.U
 
 // Activity returns one page of the audit trail of user id, newest first,
 // to an actor who may view that user (others get rekey.ErrNotFound). limit 0
-// means DefaultLimit; cursor is the store's.
+// means rekey.AuditPaging.Default; cursor is the store's.
 func (s *Service) Activity(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (rekey.AuditPage, error) {
-	limit, err := pageLimit(limit)
+	limit, err := rekey.AuditPaging.Limit(limit)
 	if err != nil {
 		return rekey.AuditPage{}, err
 	}
@@ -153,15 +147,4 @@ func withoutClientIP(e rekey.AuditEntry) rekey.AuditEntry {
 		e.Detail = legacyClientIP.ReplaceAllString(e.Detail, "")
 	}
 	return e
-}
-
-// pageLimit applies the default and bounds of a page size.
-func pageLimit(limit int) (int, error) {
-	switch {
-	case limit == 0:
-		return DefaultLimit, nil
-	case limit < 1 || limit > MaxLimit:
-		return 0, rekey.FieldError(rekey.ECodeInvalidInput, "limit", fmt.Sprintf("Limit must be between 1 and %d.", MaxLimit))
-	}
-	return limit, nil
 }

@@ -215,8 +215,8 @@ func TestListPaging(t *testing.T) {
 	svc := newTestService(store)
 	actor := store.users["support1"]
 	page, err := svc.List(context.Background(), actor, rekey.UserFilter{})
-	if err != nil || store.lastList.Limit != DefaultLimit {
-		t.Fatalf("List with no limit asked the store for %d (err %v), want %d", store.lastList.Limit, err, DefaultLimit)
+	if err != nil || store.lastList.Limit != rekey.UserPaging.Default {
+		t.Fatalf("List with no limit asked the store for %d (err %v), want %d", store.lastList.Limit, err, rekey.UserPaging.Default)
 	}
 	var got []string
 	cursor := ""
@@ -427,8 +427,8 @@ func TestActivity(t *testing.T) {
 		t.Fatal(err)
 	}
 	page, err := svc.Activity(context.Background(), store.users["teacher1"], "student1", 0, "")
-	if err != nil || len(page.Items) != 1 || store.lastLimit != DefaultLimit {
-		t.Errorf("Activity = %d items, limit %d, %v; want 1 item, limit %d", len(page.Items), store.lastLimit, err, DefaultLimit)
+	if err != nil || len(page.Items) != 1 || store.lastLimit != rekey.AuditPaging.Default {
+		t.Errorf("Activity = %d items, limit %d, %v; want 1 item, limit %d", len(page.Items), store.lastLimit, err, rekey.AuditPaging.Default)
 	}
 	if _, err := svc.Activity(context.Background(), store.users["teacher1"], "student3", 0, ""); err != rekey.ErrNotFound {
 		t.Errorf("Activity out of scope error = %v, want ErrNotFound", err)

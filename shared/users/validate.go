@@ -121,6 +121,6 @@ func validateFilter(f *rekey.UserFilter) error {
 	if f.Query, err = text("q", f.Query, false, maxQueryLen); err != nil {
 		return err
 	}
-	f.Limit, err = pageLimit(f.Limit)
+	f.Limit, err = rekey.UserPaging.Limit(f.Limit)
 	return err
 }
