@@ -111,7 +111,7 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	plans, work := bulk.NewSQSQueue(sqsClient, planURL), bulk.NewSQSQueue(sqsClient, workURL)
+	plans, work := queue.NewSender(sqsClient, planURL), queue.NewSender(sqsClient, workURL)
 	// The mail queue takes the password deliveries' notices; the mail
 	// worker that sends them is not part of this pipeline.
 	mailURL, err := createQueue(ctx, sqsClient, "bench-mail-"+rekey.NewID())

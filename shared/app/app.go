@@ -30,6 +30,7 @@ import (
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/schedule"
 	"github.com/rekey/rekey/shared/users"
@@ -164,7 +165,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	// The mail queue: one job at a time from the API, batches of notices
 	// from the bulk worker, and delayed leftovers from the mail worker.
-	mailQueue := bulk.NewSQSQueue(sqsClient, cfg.MailQueueURL)
+	mailQueue := queue.NewSender(sqsClient, cfg.MailQueueURL)
 	resetSvc, err := resets.NewService(cfg.Resets, resets.Deps{
 		Store:  store,
 		Queue:  mailQueue,
@@ -195,7 +196,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	plans, work := bulk.NewSQSQueue(sqsClient, cfg.BulkPlanQueueURL), bulk.NewSQSQueue(sqsClient, cfg.BulkWorkQueueURL)
+	plans, work := queue.NewSender(sqsClient, cfg.BulkPlanQueueURL), queue.NewSender(sqsClient, cfg.BulkWorkQueueURL)
 	keys := envelope.NewKeys(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
 	bulkCfg.PublicBaseURL = cfg.PublicBaseURL

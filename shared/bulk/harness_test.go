@@ -97,7 +97,7 @@ func (m *flakyMailer) Send(ctx context.Context, msg mail.Message) (string, error
 // recordingQueue sends delayed messages at once (moto would hold them for
 // real), remembering the delays asked for.
 type recordingQueue struct {
-	*bulk.SQSQueue
+	*queue.Sender
 	mu     sync.Mutex
 	delays []time.Duration
 }
@@ -106,7 +106,7 @@ func (q *recordingQueue) SendDelayed(ctx context.Context, message any, delay tim
 	q.mu.Lock()
 	q.delays = append(q.delays, delay)
 	q.mu.Unlock()
-	return q.SQSQueue.SendDelayed(ctx, message, 0)
+	return q.Sender.SendDelayed(ctx, message, 0)
 }
 
 // noticeRecorder stands in for the mail queue: it keeps the
@@ -191,8 +191,8 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.sqs = sqs.NewFromConfig(cfg)
 	w.planURL = w.createQueue(t, "plan")
 	w.workURL = w.createQueue(t, "work")
-	plans := bulk.NewSQSQueue(w.sqs, w.planURL)
-	w.work = &recordingQueue{SQSQueue: bulk.NewSQSQueue(w.sqs, w.workURL)}
+	plans := queue.NewSender(w.sqs, w.planURL)
+	w.work = &recordingQueue{Sender: queue.NewSender(w.sqs, w.workURL)}
 
 	kmsClient := kms.NewFromConfig(cfg)
 	key, err := kmsClient.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rekey test task keys")})
