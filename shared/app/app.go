@@ -210,7 +210,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	bulkWorker, err := bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
 		Store: store, Work: work, Keys: keys, Notices: mailQueue, Mailer: mailer, Hasher: opt.Hasher,
-		Account: sesv2.NewFromConfig(awsCfg), Logger: logger, Now: now,
+		Account: mail.NewSESAccount(sesv2.NewFromConfig(awsCfg)), Logger: logger, Now: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)

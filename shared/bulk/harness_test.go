@@ -222,7 +222,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.notices = &noticeRecorder{}
 	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
 	if opt.sesAccount {
-		deps.Account = sesClient
+		deps.Account = mail.NewSESAccount(sesClient)
 	}
 	if w.worker, err = bulk.NewWorker(w.cfg, deps); err != nil {
 		t.Fatal(err)
