@@ -22,7 +22,7 @@ import (
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/bulk/envelope"
 	"github.com/rekey/rekey/shared/dynamo"
-	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
@@ -140,7 +140,7 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	if p.worker, err = bulk.NewWorker(cfg, bulk.WorkerDeps{Store: p.store, Work: work, Keys: keys, Notices: notices, Mailer: mail.NewSES(sesClient, senderAddress, ""), Hasher: fastHasher}); err != nil {
+	if p.worker, err = bulk.NewWorker(cfg, bulk.WorkerDeps{Store: p.store, Work: work, Keys: keys, Notices: notices, Mailer: ses.NewSender(sesClient, senderAddress, ""), Hasher: fastHasher}); err != nil {
 		return nil, err
 	}
 	p.plans = queue.NewPoller(sqsClient, planURL, "", "us-east-1", planner.Handle)

@@ -27,7 +27,7 @@ import (
 	"github.com/rekey/rekey/shared/bulk/envelope"
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
-	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
@@ -188,7 +188,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	schedules := schedule.NewService(store, now)
 	mailer := opt.Mailer
 	if mailer == nil {
-		mailer = mail.NewSES(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
+		mailer = ses.NewSender(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
 	}
 	worker, err := mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
 		Deliveries: store, Resets: resetSvc, Mailer: mailer, Requeue: mailQueue, Logger: logger, Now: now,
@@ -210,7 +210,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	bulkWorker, err := bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
 		Store: store, Work: work, Keys: keys, Notices: mailQueue, Mailer: mailer, Hasher: opt.Hasher,
-		Account: mail.NewSESAccount(sesv2.NewFromConfig(awsCfg)), Logger: logger, Now: now,
+		Account: ses.NewAccount(sesv2.NewFromConfig(awsCfg)), Logger: logger, Now: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)

@@ -25,6 +25,7 @@ import (
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mail/sentmail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
@@ -207,7 +208,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {
 		t.Fatalf("CreateEmailIdentity: %v", err)
 	}
-	w.mailer = &flakyMailer{next: mail.NewSES(sesClient, senderAddress, ""), failures: map[string]int{}, rejected: map[string]bool{}}
+	w.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, ""), failures: map[string]int{}, rejected: map[string]bool{}}
 
 	w.cfg = bulk.Config{PublicBaseURL: consoleOrigin, SendRate: 2000, WorkerConcurrency: 1, RetryDelays: []time.Duration{time.Millisecond, time.Millisecond}}
 	if opt.config != nil {
@@ -222,7 +223,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.notices = &noticeRecorder{}
 	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
 	if opt.sesAccount {
-		deps.Account = mail.NewSESAccount(sesClient)
+		deps.Account = ses.NewAccount(sesClient)
 	}
 	if w.worker, err = bulk.NewWorker(w.cfg, deps); err != nil {
 		t.Fatal(err)

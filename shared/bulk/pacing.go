@@ -9,7 +9,7 @@ import (
 	"github.com/rekey/rekey/shared/mail"
 )
 
-// AccountAPI reads the email account's sending quota; *mail.SESAccount
+// AccountAPI reads the email account's sending quota; *ses.Account
 // satisfies it. moto does not implement SES's GetAccount: the worker then
 // falls back to the configured rate and daily quota.
 type AccountAPI interface {

@@ -18,7 +18,7 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// Mailer sends one email and returns its provider message id; *mail.SES
+// Mailer sends one email and returns its provider message id; *ses.Sender
 // satisfies it. Its errors are *mail.SendError, whose "throttled" reason
 // the worker treats as a signal to slow down, not as a failed attempt.
 type Mailer interface {

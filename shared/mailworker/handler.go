@@ -59,7 +59,7 @@ type Preparer interface {
 	PrepareMail(ctx context.Context, job resets.MailJob) (resets.Outgoing, error)
 }
 
-// Mailer sends one email and returns its provider message id; *mail.SES
+// Mailer sends one email and returns its provider message id; *ses.Sender
 // satisfies it.
 type Mailer interface {
 	Send(ctx context.Context, m mail.Message) (string, error)
