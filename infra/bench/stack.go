@@ -20,7 +20,7 @@ import (
 	"github.com/rekey/rekey/infra/moto"
 	"github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
@@ -125,7 +125,7 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	keys := envelope.NewKeys(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
+	keys := kmskeys.New(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
 	sesClient := sesv2.NewFromConfig(l.cfg)
 	var exists *sestypes.AlreadyExistsException
 	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {

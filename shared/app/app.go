@@ -24,7 +24,7 @@ import (
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/auth"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/ses"
@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	plans, work := queue.NewSender(sqsClient, cfg.BulkPlanQueueURL), queue.NewSender(sqsClient, cfg.BulkWorkQueueURL)
-	keys := envelope.NewKeys(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
+	keys := kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
 	bulkCfg.PublicBaseURL = cfg.PublicBaseURL
 	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Logger: serviceLog, Now: now})

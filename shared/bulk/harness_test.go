@@ -21,7 +21,7 @@ import (
 	"github.com/rekey/rekey/infra/bench/callcount"
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mail/sentmail"
@@ -163,7 +163,7 @@ type world struct {
 	workPoll   *queue.Poller
 	mailer     *flakyMailer
 	notices    *noticeRecorder
-	keys       *envelope.Keys
+	keys       *kmskeys.Keys
 	users      map[string]rekey.User // by username, as seeded
 	tag        string
 	endpoint   string
@@ -200,7 +200,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	if err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
-	keys := envelope.NewKeys(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
+	keys := kmskeys.New(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
 	w.keys = keys
 
 	sesClient := sesv2.NewFromConfig(cfg)

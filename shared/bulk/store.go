@@ -145,7 +145,7 @@ type DelayedQueue interface {
 	SendDelayed(ctx context.Context, message any, delay time.Duration) error
 }
 
-// Keyring makes and opens a task's data key; *envelope.Keys satisfies it.
+// Keyring makes and opens a task's data key; *kmskeys.Keys satisfies it.
 type Keyring interface {
 	NewKey(ctx context.Context, owner string) (envelope.Key, []byte, error)
 	OpenKey(ctx context.Context, owner string, sealed []byte) (envelope.Key, error)
