@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -31,7 +31,7 @@ func benchCPU(ctx context.Context, users int) error {
 	del := rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "purple otters juggle quietly"}
 	rec := synthTask(del)
 	store := newSynthStore(users, rec)
-	keys := envelope.NewKeys(localKMS{}, "bench")
+	keys := kmskeys.New(localKMS{}, "bench")
 	secrets, err := bulk.NewSecrets(ctx, keys, rec.Task.ID, del, time.Now())
 	if err != nil {
 		return err

@@ -20,9 +20,9 @@ import (
 	"github.com/rekey/rekey/infra/moto"
 	"github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/dynamo"
-	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
@@ -111,7 +111,7 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	plans, work := bulk.NewSQSQueue(sqsClient, planURL), bulk.NewSQSQueue(sqsClient, workURL)
+	plans, work := queue.NewSender(sqsClient, planURL), queue.NewSender(sqsClient, workURL)
 	// The mail queue takes the password deliveries' notices; the mail
 	// worker that sends them is not part of this pipeline.
 	mailURL, err := createQueue(ctx, sqsClient, "bench-mail-"+rekey.NewID())
@@ -125,7 +125,7 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	keys := envelope.NewKeys(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
+	keys := kmskeys.New(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
 	sesClient := sesv2.NewFromConfig(l.cfg)
 	var exists *sestypes.AlreadyExistsException
 	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {
@@ -140,7 +140,7 @@ func newPipeline(ctx context.Context, l *localAWS, users, workers int) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	if p.worker, err = bulk.NewWorker(cfg, bulk.WorkerDeps{Store: p.store, Work: work, Keys: keys, Notices: notices, Mailer: mail.NewSES(sesClient, senderAddress, ""), Hasher: fastHasher}); err != nil {
+	if p.worker, err = bulk.NewWorker(cfg, bulk.WorkerDeps{Store: p.store, Work: work, Keys: keys, Notices: notices, Mailer: ses.NewSender(sesClient, senderAddress, ""), Hasher: fastHasher}); err != nil {
 		return nil, err
 	}
 	p.plans = queue.NewPoller(sqsClient, planURL, "", "us-east-1", planner.Handle)

@@ -29,7 +29,7 @@ import (
 	"github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
 )
@@ -171,7 +171,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if err := verifySender(ctx, sesv2.NewFromConfig(awsCfg), sender); err != nil {
 		return nil, err
 	}
-	s.mail = &recordingMailer{next: mail.NewSES(sesv2.NewFromConfig(awsCfg), sender, "")}
+	s.mail = &recordingMailer{next: ses.NewSender(sesv2.NewFromConfig(awsCfg), sender, "")}
 
 	listener, err := net.Listen("tcp", opt.Addr)
 	if err != nil {

@@ -24,12 +24,13 @@ import (
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/auth"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
-	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/password"
+	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/schedule"
 	"github.com/rekey/rekey/shared/users"
@@ -164,7 +165,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	// The mail queue: one job at a time from the API, batches of notices
 	// from the bulk worker, and delayed leftovers from the mail worker.
-	mailQueue := bulk.NewSQSQueue(sqsClient, cfg.MailQueueURL)
+	mailQueue := queue.NewSender(sqsClient, cfg.MailQueueURL)
 	resetSvc, err := resets.NewService(cfg.Resets, resets.Deps{
 		Store:  store,
 		Queue:  mailQueue,
@@ -187,7 +188,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	schedules := schedule.NewService(store, now)
 	mailer := opt.Mailer
 	if mailer == nil {
-		mailer = mail.NewSES(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
+		mailer = ses.NewSender(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
 	}
 	worker, err := mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
 		Deliveries: store, Resets: resetSvc, Mailer: mailer, Requeue: mailQueue, Logger: logger, Now: now,
@@ -195,8 +196,8 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	plans, work := bulk.NewSQSQueue(sqsClient, cfg.BulkPlanQueueURL), bulk.NewSQSQueue(sqsClient, cfg.BulkWorkQueueURL)
-	keys := envelope.NewKeys(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
+	plans, work := queue.NewSender(sqsClient, cfg.BulkPlanQueueURL), queue.NewSender(sqsClient, cfg.BulkWorkQueueURL)
+	keys := kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
 	bulkCfg.PublicBaseURL = cfg.PublicBaseURL
 	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Logger: serviceLog, Now: now})
@@ -209,7 +210,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	bulkWorker, err := bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
 		Store: store, Work: work, Keys: keys, Notices: mailQueue, Mailer: mailer, Hasher: opt.Hasher,
-		Account: sesv2.NewFromConfig(awsCfg), Logger: logger, Now: now,
+		Account: ses.NewAccount(sesv2.NewFromConfig(awsCfg)), Logger: logger, Now: now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)

@@ -21,10 +21,11 @@ import (
 	"github.com/rekey/rekey/infra/bench/callcount"
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mail/sentmail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
@@ -97,7 +98,7 @@ func (m *flakyMailer) Send(ctx context.Context, msg mail.Message) (string, error
 // recordingQueue sends delayed messages at once (moto would hold them for
 // real), remembering the delays asked for.
 type recordingQueue struct {
-	*bulk.SQSQueue
+	*queue.Sender
 	mu     sync.Mutex
 	delays []time.Duration
 }
@@ -106,7 +107,7 @@ func (q *recordingQueue) SendDelayed(ctx context.Context, message any, delay tim
 	q.mu.Lock()
 	q.delays = append(q.delays, delay)
 	q.mu.Unlock()
-	return q.SQSQueue.SendDelayed(ctx, message, 0)
+	return q.Sender.SendDelayed(ctx, message, 0)
 }
 
 // noticeRecorder stands in for the mail queue: it keeps the
@@ -162,7 +163,7 @@ type world struct {
 	workPoll   *queue.Poller
 	mailer     *flakyMailer
 	notices    *noticeRecorder
-	keys       *envelope.Keys
+	keys       *kmskeys.Keys
 	users      map[string]rekey.User // by username, as seeded
 	tag        string
 	endpoint   string
@@ -191,15 +192,15 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.sqs = sqs.NewFromConfig(cfg)
 	w.planURL = w.createQueue(t, "plan")
 	w.workURL = w.createQueue(t, "work")
-	plans := bulk.NewSQSQueue(w.sqs, w.planURL)
-	w.work = &recordingQueue{SQSQueue: bulk.NewSQSQueue(w.sqs, w.workURL)}
+	plans := queue.NewSender(w.sqs, w.planURL)
+	w.work = &recordingQueue{Sender: queue.NewSender(w.sqs, w.workURL)}
 
 	kmsClient := kms.NewFromConfig(cfg)
 	key, err := kmsClient.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rekey test task keys")})
 	if err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
-	keys := envelope.NewKeys(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
+	keys := kmskeys.New(kmsClient, aws.ToString(key.KeyMetadata.KeyId))
 	w.keys = keys
 
 	sesClient := sesv2.NewFromConfig(cfg)
@@ -207,7 +208,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {
 		t.Fatalf("CreateEmailIdentity: %v", err)
 	}
-	w.mailer = &flakyMailer{next: mail.NewSES(sesClient, senderAddress, ""), failures: map[string]int{}, rejected: map[string]bool{}}
+	w.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, ""), failures: map[string]int{}, rejected: map[string]bool{}}
 
 	w.cfg = bulk.Config{PublicBaseURL: consoleOrigin, SendRate: 2000, WorkerConcurrency: 1, RetryDelays: []time.Duration{time.Millisecond, time.Millisecond}}
 	if opt.config != nil {
@@ -222,7 +223,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.notices = &noticeRecorder{}
 	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
 	if opt.sesAccount {
-		deps.Account = sesClient
+		deps.Account = ses.NewAccount(sesClient)
 	}
 	if w.worker, err = bulk.NewWorker(w.cfg, deps); err != nil {
 		t.Fatal(err)

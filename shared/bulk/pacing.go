@@ -6,14 +6,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/rekey/rekey/shared/mail"
 )
 
-// AccountAPI reads the SES account's sending quota; *sesv2.Client
-// satisfies it. moto does not implement GetAccount: the worker then falls
-// back to the configured rate and daily quota.
+// AccountAPI reads the email account's sending quota; *ses.Account
+// satisfies it. moto does not implement SES's GetAccount: the worker then
+// falls back to the configured rate and daily quota.
 type AccountAPI interface {
-	GetAccount(ctx context.Context, in *sesv2.GetAccountInput, optFns ...func(*sesv2.Options)) (*sesv2.GetAccountOutput, error)
+	Quota(ctx context.Context) (mail.Quota, error)
 }
 
 // sendQuota grants sends against a daily allowance. When it grants fewer
@@ -49,7 +49,7 @@ func (q dailyQuota) acquire(ctx context.Context, want int) (int, time.Time, stri
 }
 
 // accountQuota asks SES how much of the account's rolling 24-hour quota is
-// left, on every acquire (one GetAccount per chunk).
+// left, on every acquire (one SES GetAccount per chunk).
 type accountQuota struct {
 	api AccountAPI
 	now func() time.Time
@@ -60,18 +60,18 @@ type accountQuota struct {
 const accountRecheck = 15 * time.Minute
 
 func (q accountQuota) acquire(ctx context.Context, want int) (int, time.Time, string, error) {
-	out, err := q.api.GetAccount(ctx, &sesv2.GetAccountInput{})
+	quota, err := q.api.Quota(ctx)
 	if err != nil {
 		return 0, time.Time{}, "", fmt.Errorf("read SES quota: %w", err)
 	}
 	retry := q.now().Add(accountRecheck)
-	if !out.SendingEnabled {
+	if !quota.SendingEnabled {
 		return 0, retry, "email sending is paused for the account", nil
 	}
-	if out.SendQuota == nil || out.SendQuota.Max24HourSend < 0 {
+	if !quota.Known || quota.Max24HourSend < 0 {
 		return want, time.Time{}, "", nil // -1: no daily limit
 	}
-	left := int(out.SendQuota.Max24HourSend - out.SendQuota.SentLast24Hours)
+	left := int(quota.Max24HourSend - quota.SentLast24Hours)
 	return min(want, max(left, 0)), retry, "the daily email quota is used up", nil
 }
 
@@ -91,11 +91,11 @@ func readLimits(ctx context.Context, api AccountAPI, cfg Config, store chunkStor
 	if api == nil {
 		return fallback, nil
 	}
-	out, err := api.GetAccount(ctx, &sesv2.GetAccountInput{})
-	if err != nil || out.SendQuota == nil {
+	quota, err := api.Quota(ctx)
+	if err != nil || !quota.Known {
 		return fallback, err
 	}
-	limits := sendingLimits{rate: out.SendQuota.MaxSendRate, quota: accountQuota{api: api, now: now}}
+	limits := sendingLimits{rate: quota.MaxSendRate, quota: accountQuota{api: api, now: now}}
 	if limits.rate <= 0 {
 		limits.rate = cfg.SendRate
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/rekey/rekey/shared/authz"
+	"github.com/rekey/rekey/shared/queue/batch"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -62,25 +63,24 @@ func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
 // Handle processes a batch from the plan queue and reports the messages
 // that failed, so that SQS retries only those (SECURITY.md 15).
 func (p *Planner) Handle(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, m := range event.Records {
-		var msg Message
-		err := json.Unmarshal([]byte(m.Body), &msg)
-		if err == nil {
-			err = msg.validate(KindPlan)
-		}
-		if err != nil {
-			// A malformed message never gets better: drop it, loudly.
-			p.log.ErrorContext(ctx, "bulk: planner dropped a malformed message", "messageId", m.MessageId, "error", err)
-			continue
-		}
-		if err := p.Plan(ctx, msg.TaskID); err != nil {
-			p.log.WarnContext(ctx, "bulk: planning failed; it will be retried", "task", msg.TaskID,
-				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "error", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-		}
+	return batch.Handle(ctx, event, batch.Options{Name: "bulk planner", Logger: p.log}, p.handleMessage), nil
+}
+
+// handleMessage plans the task of one plan message. A malformed message
+// never gets better: it is dropped, loudly.
+func (p *Planner) handleMessage(ctx context.Context, m events.SQSMessage) error {
+	var msg Message
+	err := json.Unmarshal([]byte(m.Body), &msg)
+	if err == nil {
+		err = msg.validate(KindPlan)
 	}
-	return resp, nil
+	if err != nil {
+		return batch.Drop(err)
+	}
+	if err := p.Plan(ctx, msg.TaskID); err != nil {
+		return fmt.Errorf("plan task %s: %w", msg.TaskID, err)
+	}
+	return nil
 }
 
 // Plan expands task taskID from where its plan stands: it reloads the

@@ -16,6 +16,7 @@ import (
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/sentmail"
+	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 )
@@ -83,7 +84,7 @@ func TestDuplicateAndRedrivenMessages(t *testing.T) {
 	chunk := bulk.Message{Kind: bulk.KindChunk, TaskID: task.ID, InitiatorID: "da1"}
 	withIDs := chunk
 	withIDs.UserIDs = []string{"st1", "st2", "st3", "st4", "st5", "st6"}
-	if err := bulk.NewSQSQueue(w.sqs, w.planURL).SendBatch(w.ctx, []any{plan, plan}); err != nil {
+	if err := queue.NewSender(w.sqs, w.planURL).SendBatch(w.ctx, []any{plan, plan}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.work.SendBatch(w.ctx, []any{chunk, withIDs, chunk}); err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -28,7 +28,7 @@ func newScopeWorld(t *testing.T) scopeWorld {
 	ctx := context.Background()
 	now := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
 	store := newFakeStore()
-	keys := envelope.NewKeys(fakeKMS{}, "key")
+	keys := kmskeys.New(fakeKMS{}, "key")
 	svc, err := NewService(ServiceDeps{Store: store, Plans: &fakeQueue{}, Keys: keys, Now: func() time.Time { return now.Add(time.Hour) }})
 	if err != nil {
 		t.Fatal(err)

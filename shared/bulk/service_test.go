@@ -12,7 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/google/go-cmp/cmp"
-	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -281,7 +281,7 @@ func reversed(b []byte) []byte {
 func newTestService(t *testing.T) (*Service, *fakeStore, *fakeQueue) {
 	t.Helper()
 	store, plans := newFakeStore(), &fakeQueue{}
-	svc, err := NewService(ServiceDeps{Store: store, Plans: plans, Keys: envelope.NewKeys(fakeKMS{}, "key")})
+	svc, err := NewService(ServiceDeps{Store: store, Plans: plans, Keys: kmskeys.New(fakeKMS{}, "key")})
 	if err != nil {
 		t.Fatal(err)
 	}

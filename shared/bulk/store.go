@@ -138,13 +138,14 @@ type Queue interface {
 
 // DelayedQueue is a Queue that can also hold a message back for a while
 // (at most 15 minutes, SQS's limit): the worker puts the rest of a paused
-// chunk back that way.
+// chunk back that way, and a message for a chunk another worker holds;
+// *queue.Sender satisfies it.
 type DelayedQueue interface {
 	Queue
 	SendDelayed(ctx context.Context, message any, delay time.Duration) error
 }
 
-// Keyring makes and opens a task's data key; *envelope.Keys satisfies it.
+// Keyring makes and opens a task's data key; *kmskeys.Keys satisfies it.
 type Keyring interface {
 	NewKey(ctx context.Context, owner string) (envelope.Key, []byte, error)
 	OpenKey(ctx context.Context, owner string, sealed []byte) (envelope.Key, error)

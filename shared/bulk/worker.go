@@ -14,10 +14,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/rekey/rekey/shared/authz"
 	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/queue/batch"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// Mailer sends one email and returns its provider message id; *mail.SES
+// Mailer sends one email and returns its provider message id; *ses.Sender
 // satisfies it. Its errors are *mail.SendError, whose "throttled" reason
 // the worker treats as a signal to slow down, not as a failed attempt.
 type Mailer interface {
@@ -111,29 +112,30 @@ func NewWorker(cfg Config, deps WorkerDeps) (*Worker, error) {
 // and their chunk completes; a chunk that keeps failing ends in the
 // dead-letter queue, and redriving it later resumes where it stopped.
 func (w *Worker) Handle(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
-	for _, m := range event.Records {
-		var msg Message
-		err := json.Unmarshal([]byte(m.Body), &msg)
-		if err == nil {
-			err = msg.validate(KindChunk)
-		}
-		if err != nil {
-			w.log.ErrorContext(ctx, "bulk: worker dropped a malformed message", "messageId", m.MessageId, "error", err)
-			continue
-		}
-		err = w.Process(ctx, msg)
-		var busy *chunkBusyError
-		if errors.As(err, &busy) {
-			err = w.retryWhenFree(ctx, msg, busy.until)
-		}
-		if err != nil {
-			w.log.WarnContext(ctx, "bulk: chunk not settled; it will be retried", "task", msg.TaskID, "chunk", msg.Chunk,
-				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "error", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-		}
+	return batch.Handle(ctx, event, batch.Options{Name: "bulk worker", Logger: w.log, Requeue: w.work}, w.handleMessage), nil
+}
+
+// handleMessage settles the chunk of one work message. A malformed message
+// is dropped; a chunk another worker holds is put back to be seen just
+// after that worker's lease ends (see retryWhenFree).
+func (w *Worker) handleMessage(ctx context.Context, m events.SQSMessage) error {
+	var msg Message
+	err := json.Unmarshal([]byte(m.Body), &msg)
+	if err == nil {
+		err = msg.validate(KindChunk)
 	}
-	return resp, nil
+	if err != nil {
+		return batch.Drop(err)
+	}
+	err = w.Process(ctx, msg)
+	var busy *chunkBusyError
+	switch {
+	case errors.As(err, &busy):
+		return batch.Later(w.retryWhenFree(busy.until), err)
+	case err != nil:
+		return fmt.Errorf("task %s chunk %d not settled: %w", msg.TaskID, msg.Chunk, err)
+	}
+	return nil
 }
 
 // errChunkBusy: another worker holds the chunk's lease; try later.
@@ -147,20 +149,16 @@ func (e *chunkBusyError) Error() string {
 }
 func (e *chunkBusyError) Is(target error) bool { return target == errChunkBusy }
 
-// retryWhenFree puts msg back on the work queue to be seen just after the
-// lease that kept it off its chunk ends, instead of failing it: a failed
-// message would come back only after the queue's visibility timeout, or,
-// retried sooner (the local runner), use up its receives and land in the
-// dead-letter queue while a live worker still holds the chunk. When the
-// message comes back the chunk is done (dropped), held under a renewed
-// lease (put back again) or free (its holder died: this message resumes
-// it, as would the Sweeper).
-func (w *Worker) retryWhenFree(ctx context.Context, msg Message, until time.Time) error {
-	delay := until.Sub(w.now()) + time.Second
-	if err := w.work.SendDelayed(ctx, msg, delay); err != nil {
-		return fmt.Errorf("put back a message for a held chunk: %w", err)
-	}
-	return nil
+// retryWhenFree is how long a message for a held chunk waits on the work
+// queue: until just after the lease that kept it off its chunk ends. It is
+// put back rather than failed: a failed message would come back only after
+// the queue's visibility timeout, or, retried sooner (the local runner),
+// use up its receives and land in the dead-letter queue while a live worker
+// still holds the chunk. When the message comes back the chunk is done
+// (dropped), held under a renewed lease (put back again) or free (its
+// holder died: this message resumes it, as would the Sweeper).
+func (w *Worker) retryWhenFree(until time.Time) time.Duration {
+	return until.Sub(w.now()) + time.Second
 }
 
 // Process works on the chunk msg names until it is complete, must wait, or

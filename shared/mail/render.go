@@ -1,8 +1,10 @@
-// Package mail renders Rekey's emails and sends them through Amazon SES.
-// Render is the one place that turns a message kind and the recipient's data
-// into a subject, a plain-text body and an HTML body (user data escaped);
-// every user-facing word is in wording.go. SES sends them as Simple content
-// (SES templates are not used, so local moto and AWS behave alike).
+// Package mail renders Rekey's emails and holds what their senders share
+// (Message, SendError, Quota); package mail/ses sends them through Amazon
+// SES, so that this package needs no AWS SDK. Render is the one place that
+// turns a message kind and the recipient's data into a subject, a
+// plain-text body and an HTML body (user data escaped); every user-facing
+// word is in wording.go. SES sends them as Simple content (SES templates
+// are not used, so local moto and AWS behave alike).
 package mail
 
 import (

@@ -41,6 +41,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/rekey/rekey/shared/mail"
+	"github.com/rekey/rekey/shared/queue/batch"
 	"github.com/rekey/rekey/shared/resets"
 )
 
@@ -58,7 +59,7 @@ type Preparer interface {
 	PrepareMail(ctx context.Context, job resets.MailJob) (resets.Outgoing, error)
 }
 
-// Mailer sends one email and returns its provider message id; *mail.SES
+// Mailer sends one email and returns its provider message id; *ses.Sender
 // satisfies it.
 type Mailer interface {
 	Send(ctx context.Context, m mail.Message) (string, error)
@@ -203,16 +204,9 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 // that failed, so that SQS retries only those. It never fails the batch as
 // a whole.
 func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
-	var resp events.SQSEventResponse
 	budget := h.noticeBudget
-	for _, m := range event.Records {
-		if err := h.process(ctx, m, &budget); err != nil {
-			h.log.WarnContext(ctx, "mailworker: job failed; it will be retried",
-				"messageId", m.MessageId, "receiveCount", m.Attributes["ApproximateReceiveCount"], "error", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-		}
-	}
-	return resp, nil
+	process := func(ctx context.Context, m events.SQSMessage) error { return h.process(ctx, m, &budget) }
+	return batch.Handle(ctx, event, batch.Options{Name: "mailworker", Logger: h.log}, process), nil
 }
 
 // process handles one message; an error means "retry it". budget is what

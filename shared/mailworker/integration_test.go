@@ -23,6 +23,7 @@ import (
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mail/sentmail"
+	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
@@ -142,7 +143,7 @@ func newPipeline(t *testing.T) *pipeline {
 	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {
 		t.Fatalf("CreateEmailIdentity: %v", err)
 	}
-	p.mailer = &flakyMailer{next: mail.NewSES(sesClient, senderAddress, "")}
+	p.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, "")}
 	h, err := NewHandler(Config{PublicBaseURL: consoleOrigin}, Deps{Deliveries: p.store, Resets: p.svc, Mailer: p.mailer, Now: p.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -410,7 +411,7 @@ func TestSendFailsTwiceThenSucceeds(t *testing.T) {
 func TestSendFailingThreeTimesIsDeadLettered(t *testing.T) {
 	ctx := context.Background()
 	p := newPipeline(t)
-	p.mailer.next = mail.NewSES(sesv2.NewFromConfig(mototest.Config(t)), "unverified@elsewhere.example", "")
+	p.mailer.next = ses.NewSender(sesv2.NewFromConfig(mototest.Config(t)), "unverified@elsewhere.example", "")
 	if _, err := p.svc.ResetByLink(ctx, p.admin, "st1", "req"); err != nil {
 		t.Fatal(err)
 	}

@@ -347,3 +347,43 @@ func TestPollerReleasesMessagesOnShutdown(t *testing.T) {
 		})
 	}
 }
+
+// recordingSQS keeps the SendMessage calls.
+type recordingSQS struct {
+	partialSQS
+	sent []*sqs.SendMessageInput
+}
+
+func (r *recordingSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	r.sent = append(r.sent, in)
+	return &sqs.SendMessageOutput{}, nil
+}
+
+func TestSendDelayedHoldsWholeSecondsUpToMaxDelay(t *testing.T) {
+	for _, test := range []struct {
+		delay time.Duration
+		want  int32
+	}{
+		{0, 0},
+		{-time.Minute, 0},
+		{1500 * time.Millisecond, 1},
+		{90 * time.Second, 90},
+		{MaxDelay, 900},
+		{time.Hour, 900},
+	} {
+		api := &recordingSQS{}
+		if err := NewSender(api, "https://queue.example/q").SendDelayed(context.Background(), job{N: 7}, test.delay); err != nil {
+			t.Fatalf("SendDelayed(%v): %v", test.delay, err)
+		}
+		if len(api.sent) != 1 {
+			t.Fatalf("SendDelayed(%v) made %d calls, want 1", test.delay, len(api.sent))
+		}
+		in := api.sent[0]
+		if in.DelaySeconds != test.want || aws.ToString(in.MessageBody) != `{"n":7}` || aws.ToString(in.QueueUrl) != "https://queue.example/q" {
+			t.Errorf("SendDelayed(%v) sent %d s %q to %q, want %d s {\"n\":7}", test.delay, in.DelaySeconds, aws.ToString(in.MessageBody), aws.ToString(in.QueueUrl), test.want)
+		}
+	}
+	if err := NewSender(&recordingSQS{}, "q").SendDelayed(context.Background(), func() {}, time.Second); err == nil {
+		t.Error("SendDelayed(a func) succeeded, want an encoding error")
+	}
+}

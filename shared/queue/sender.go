@@ -1,7 +1,8 @@
 // Package queue is Rekey's use of Amazon SQS: a Sender that puts JSON
-// messages on a queue, and a Poller that feeds a queue to a Lambda-style
+// messages on a queue (at once or delayed), and a Poller that feeds a queue to a Lambda-style
 // handler in process (the local runner and tests), behaving like Lambda's
-// SQS event source mapping with ReportBatchItemFailures.
+// SQS event source mapping with ReportBatchItemFailures. The handlers'
+// side of that contract, free of the AWS SDK, is package queue/batch.
 package queue
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -18,6 +20,9 @@ import (
 
 // MaxBatch is the most messages one SQS batch call takes.
 const MaxBatch = 10
+
+// MaxDelay is the longest SQS holds a message back.
+const MaxDelay = 15 * time.Minute
 
 // SendAPI is the part of the SQS API that Sender uses; *sqs.Client
 // satisfies it.
@@ -45,6 +50,20 @@ func (s *Sender) Send(ctx context.Context, message any) error {
 	}
 	if _, err := s.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.url), MessageBody: aws.String(string(body))}); err != nil {
 		return fmt.Errorf("queue: send message: %w", err)
+	}
+	return nil
+}
+
+// SendDelayed puts message, encoded as JSON, on the queue, invisible for
+// delay: whole seconds, at most MaxDelay (longer delays are cut to it).
+func (s *Sender) SendDelayed(ctx context.Context, message any, delay time.Duration) error {
+	body, err := json.Marshal(message)
+	if err != nil {
+		return fmt.Errorf("queue: encode message: %w", err)
+	}
+	seconds := int32(min(max(delay, 0), MaxDelay) / time.Second)
+	if _, err := s.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.url), MessageBody: aws.String(string(body)), DelaySeconds: seconds}); err != nil {
+		return fmt.Errorf("queue: send delayed message: %w", err)
 	}
 	return nil
 }

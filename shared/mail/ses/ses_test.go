@@ -1,4 +1,4 @@
-package mail
+package ses
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
 	"github.com/rekey/rekey/infra/moto/mototest"
+	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/mail/sentmail"
 )
 
@@ -26,12 +27,16 @@ func TestSESSendsThroughMoto(t *testing.T) {
 	if _, err := client.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sender)}); err != nil {
 		t.Fatalf("CreateEmailIdentity: %v", err)
 	}
-	m, err := englishRenderer(t).Render(KindResetLink, "ses.test@example.org",
-		Data{Name: "Jo", Username: "jo", Link: "https://rekey.example.org/reset-password?token=t0k3n", ExpiresIn: 15 * time.Minute})
+	renderer, err := mail.NewRenderer(mail.English)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := NewSES(client, sender, "").Send(ctx, m)
+	m, err := renderer.Render(mail.KindResetLink, "ses.test@example.org",
+		mail.Data{Name: "Jo", Username: "jo", Link: "https://rekey.example.org/reset-password?token=t0k3n", ExpiresIn: 15 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := NewSender(client, sender, "").Send(ctx, m)
 	if err != nil || id == "" {
 		t.Fatalf("Send = %q, %v; want a message id", id, err)
 	}
@@ -44,8 +49,8 @@ func TestSESSendsThroughMoto(t *testing.T) {
 		t.Errorf("moto received %+v, want the one email %s", got, id)
 	}
 
-	_, err = NewSES(client, "unverified@elsewhere.example", "").Send(ctx, m)
-	var sendErr *SendError
+	_, err = NewSender(client, "unverified@elsewhere.example", "").Send(ctx, m)
+	var sendErr *mail.SendError
 	if !errors.As(err, &sendErr) || sendErr.Temporary || sendErr.Reason != "rejected: MessageRejected" {
 		t.Errorf("Send from an unverified sender = %v, want a permanent 'rejected: MessageRejected'", err)
 	}

@@ -1,4 +1,9 @@
-package mail
+// Package ses is mail's Amazon SES side: a Sender that sends rendered
+// emails (mail.Message) and classifies SES's refusals as *mail.SendError,
+// and an Account that reads the account's sending quota. Rendering and the
+// types senders share stay in package mail, free of the AWS SDK, so that
+// services that render and send (shared/bulk) do not depend on SES.
+package ses
 
 import (
 	"context"
@@ -9,32 +14,33 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
+	"github.com/rekey/rekey/shared/mail"
 )
 
-// SESAPI is the part of the SES v2 API that SES uses; *sesv2.Client
+// SendAPI is the part of the SES v2 API that Sender uses; *sesv2.Client
 // satisfies it.
-type SESAPI interface {
+type SendAPI interface {
 	SendEmail(ctx context.Context, in *sesv2.SendEmailInput, optFns ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error)
 }
 
-// SES sends rendered emails from one verified sender address.
-type SES struct {
-	client           SESAPI
+// Sender sends rendered emails from one verified sender address.
+type Sender struct {
+	client           SendAPI
 	from             string
 	configurationSet string
 }
 
-// NewSES returns a sender that sends from the verified address from.
+// NewSender returns a Sender that sends from the verified address from.
 // configurationSet may be "" (no SES configuration set).
-func NewSES(client SESAPI, from, configurationSet string) *SES {
-	return &SES{client: client, from: from, configurationSet: configurationSet}
+func NewSender(client SendAPI, from, configurationSet string) *Sender {
+	return &Sender{client: client, from: from, configurationSet: configurationSet}
 }
 
 // Send sends m as one email with a plain-text and an HTML part and returns
 // the SES message id. SES has no idempotency token: a caller that must not
 // send twice tracks its sends (see resets.Delivery). Errors are
-// *SendError.
-func (s *SES) Send(ctx context.Context, m Message) (string, error) {
+// *mail.SendError.
+func (s *Sender) Send(ctx context.Context, m mail.Message) (string, error) {
 	in := &sesv2.SendEmailInput{
 		FromEmailAddress: aws.String(s.from),
 		Destination:      &types.Destination{ToAddresses: []string{m.To}},
@@ -56,25 +62,8 @@ func (s *SES) Send(ctx context.Context, m Message) (string, error) {
 	return aws.ToString(out.MessageId), nil
 }
 
-// SendError is a failed send, classified. Temporary failures (throttling,
-// SES or network trouble) should be retried later; permanent ones (the
-// message or sender was rejected, sending is paused) will fail again, but
-// the mail queue still retries them a few times before its dead-letter queue
-// keeps them, in case an operator fixes the cause meanwhile.
-type SendError struct {
-	// Reason is a short, stable description for outbox records and logs,
-	// e.g. "throttled", "rejected: MessageRejected".
-	Reason    string
-	Temporary bool
-	Err       error
-}
-
-func (e *SendError) Error() string { return "mail: send: " + e.Reason + ": " + e.Err.Error() }
-
-func (e *SendError) Unwrap() error { return e.Err }
-
-// classify wraps an SES error as a *SendError.
-func classify(err error) *SendError {
+// classify wraps an SES error as a *mail.SendError.
+func classify(err error) *mail.SendError {
 	var (
 		throttled *types.TooManyRequestsException
 		limit     *types.LimitExceededException
@@ -88,17 +77,17 @@ func classify(err error) *SendError {
 	)
 	switch {
 	case errors.As(err, &throttled), errors.As(err, &limit):
-		return &SendError{Reason: "throttled", Temporary: true, Err: err}
+		return &mail.SendError{Reason: "throttled", Temporary: true, Err: err}
 	case errors.As(err, &rejected), errors.As(err, &unsent), errors.As(err, &bad), errors.As(err, &notFound):
-		return &SendError{Reason: "rejected: " + errorCode(err), Err: err}
+		return &mail.SendError{Reason: "rejected: " + errorCode(err), Err: err}
 	case errors.As(err, &paused), errors.As(err, &suspended):
-		return &SendError{Reason: "sending disabled: " + errorCode(err), Err: err}
+		return &mail.SendError{Reason: "sending disabled: " + errorCode(err), Err: err}
 	case errors.As(err, &api) && api.ErrorFault() == smithy.FaultClient:
-		return &SendError{Reason: "refused: " + api.ErrorCode(), Err: err}
+		return &mail.SendError{Reason: "refused: " + api.ErrorCode(), Err: err}
 	case errors.As(err, &api):
-		return &SendError{Reason: "ses error: " + api.ErrorCode(), Temporary: true, Err: err}
+		return &mail.SendError{Reason: "ses error: " + api.ErrorCode(), Temporary: true, Err: err}
 	default:
-		return &SendError{Reason: "unavailable", Temporary: true, Err: err}
+		return &mail.SendError{Reason: "unavailable", Temporary: true, Err: err}
 	}
 }
 
