@@ -111,6 +111,9 @@ func TestBulkResetOfASchoolWithLiveProgressAndCSV(t *testing.T) {
 		t.Errorf("the screen shows emailed %s, no email %s; the API says %d and %d of %d", v.Emailed, v.NoEmail, task.Emailed, task.NoEmail, len(students))
 	}
 	tb.waitText("#task-results-status", "results shown")
+	if evalT[bool](tb, `!document.getElementById('task-notice-note').hidden`) {
+		t.Errorf("an email-link task shows the password-changed notice line")
+	}
 	tb.screenshot("bulk-task-finished")
 
 	// The CSV downloads through the browser, with the session cookie.

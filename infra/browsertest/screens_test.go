@@ -174,6 +174,8 @@ func walkConsole(t *testing.T, tb *tab, visit func(name string)) {
 		tb.waitVisible("#task-progress")
 		tb.waitFor("the task to finish", `/Completed|Failed|Cancelled/.test(document.querySelector('#task-status').textContent)`)
 		tb.waitText("#task-results-status", "shown")
+		// A password delivery says that users were told of the change.
+		tb.waitText("#task-notice-note", "emailed that their password changed")
 		visit("task-detail")
 	}
 

@@ -9,6 +9,7 @@ import { badge, TASK_STATUS, OUTCOMES, num, when } from './format.js';
 
 const POLL_MS = 2000;
 const ACTIVE = new Set(['queued', 'running']);
+const PASSWORD_DELIVERIES = new Set(['default_password', 'generated_passwords']);
 
 /** kindLabel names a task kind. */
 export function kindLabel(kind) {
@@ -172,6 +173,8 @@ function mountDetail(main, ctx, id) {
   // Always present (so nothing moves when the first user without email is
   // reached); it turns into a warning with the count when there are some.
   const noEmailNote = h('p', { class: 'note', id: 'task-no-email-note' });
+  // Password deliveries email no password, only a notice that it changed.
+  const noticeNote = h('p', { class: 'note', id: 'task-notice-note', hidden: true });
   const csv = h('a', { id: 'task-csv', class: 'button', href: `${path}/results.csv`, download: `rekey-task-${id}.csv` }, 'Download results (CSV)');
   const csvNote = h('p', { class: 'hint', id: 'task-csv-note', text: 'The file lists every user with their outcome, for a mail merge or for telling users without email. If this task generated passwords, they are in the file for 24 hours after the task was created, and only for you. Keep it safe.' });
   const resultsBody = h('tbody');
@@ -207,6 +210,7 @@ function mountDetail(main, ctx, id) {
       h('div', { class: 'progress-row' }, bar, pctText),
       h('dl', { class: 'stats', id: 'task-stats' }, stats.map((s) => s.el)),
       noEmailNote,
+      noticeNote,
       h('div', { class: 'form-actions' }, cancel),
       announcer,
     ),
@@ -238,6 +242,12 @@ function mountDetail(main, ctx, id) {
     } else {
       noEmailNote.className = 'note';
       noEmailNote.append(icon('info'), h('span', { text: 'Users without an email address are listed in the results as “No email”, to be told another way.' }));
+    }
+    const passwords = PASSWORD_DELIVERIES.has(t.delivery?.mode);
+    noticeNote.hidden = !passwords;
+    if (passwords) {
+      clear(noticeNote);
+      noticeNote.append(icon('info'), h('span', { text: `${num(t.notified)} ${Number(t.notified) === 1 ? 'user was' : 'users were'} emailed that their password changed. The email never contains the password.` }));
     }
     if (t.status !== lastStatus) {
       if (lastStatus) announcer.textContent = `Task ${TASK_STATUS[t.status]?.label.toLowerCase() || t.status}: ${num(t.processed)} of ${num(t.total)} processed, ${num(t.failed)} failed.`;
@@ -286,7 +296,9 @@ function mountDetail(main, ctx, id) {
           h(
             'tr',
             {},
-            h('td', { 'data-label': 'Username', class: 'mono', text: r.username || r.userId }),
+            r.username
+              ? h('td', { 'data-label': 'Username', class: 'mono', text: r.username })
+              : h('td', { 'data-label': 'Username', class: 'muted', text: 'No longer in your scope' }),
             h('td', { 'data-label': 'Outcome' }, badge(OUTCOMES, r.outcome)),
             h('td', { 'data-label': 'Attempts', class: 'num', text: num(r.attempts) }),
             h('td', { 'data-label': 'Details', text: r.error || '' }),
