@@ -3,7 +3,6 @@ package bulk
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/rekey/rekey/shared/mail"
@@ -100,42 +99,6 @@ func readLimits(ctx context.Context, api AccountAPI, cfg Config, store chunkStor
 		limits.rate = cfg.SendRate
 	}
 	return limits, nil
-}
-
-// pacer spaces one worker's sends evenly at its share of the rate, so that
-// all workers together stay under the account's rate and SES throttling
-// stays the exception.
-type pacer struct {
-	mu       sync.Mutex
-	interval time.Duration
-	next     time.Time
-}
-
-// newPacer paces at rate emails per second.
-func newPacer(rate float64) *pacer {
-	return &pacer{interval: time.Duration(float64(time.Second) / rate)}
-}
-
-// wait blocks until the next send may go.
-func (p *pacer) wait(ctx context.Context) error {
-	p.mu.Lock()
-	now := time.Now()
-	if p.next.Before(now) {
-		p.next = now
-	}
-	at := p.next
-	p.next = p.next.Add(p.interval)
-	p.mu.Unlock()
-	return sleep(ctx, time.Until(at))
-}
-
-// backOff pushes the next send back by d, after SES throttled one.
-func (p *pacer) backOff(d time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if later := time.Now().Add(d); later.After(p.next) {
-		p.next = later
-	}
 }
 
 // sleep waits for d or until ctx ends.

@@ -75,7 +75,7 @@ type Worker struct {
 
 	limitsOnce sync.Once
 	limits     sendingLimits
-	pacer      *pacer
+	pacer      *mail.Pacer
 }
 
 // NewWorker returns a Worker. It makes no network call: SES's limits are

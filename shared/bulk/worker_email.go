@@ -250,7 +250,7 @@ var errStopped = errors.New("bulk: stopped before sending")
 func (r *chunkRun) sendOne(ctx context.Context, msg mail.Message, stopping func() bool) (string, error) {
 	backoff := 100 * time.Millisecond
 	for {
-		if err := r.w.pacer.wait(ctx); err != nil {
+		if err := sleep(ctx, r.w.pacer.Reserve()); err != nil {
 			return "", errStopped
 		}
 		id, err := r.w.mailer.Send(ctx, msg)
@@ -258,7 +258,7 @@ func (r *chunkRun) sendOne(ctx context.Context, msg mail.Message, stopping func(
 		if err == nil || !errors.As(err, &sendErr) || sendErr.Reason != "throttled" {
 			return id, err
 		}
-		r.w.pacer.backOff(backoff)
+		r.w.pacer.BackOff(backoff)
 		backoff = min(2*backoff, r.w.cfg.MaxBackoff)
 		if stopping() {
 			return "", errStopped
@@ -291,7 +291,7 @@ func (w *Worker) sendingLimits(ctx context.Context) sendingLimits {
 			w.log.InfoContext(ctx, "bulk: SES sending limits unavailable; using the configured ones", "rate", w.cfg.SendRate, "dailyQuota", w.cfg.DailyQuota, "error", err)
 		}
 		w.limits = limits
-		w.pacer = newPacer(limits.rate / float64(w.cfg.WorkerConcurrency))
+		w.pacer = mail.NewPacer(limits.rate/float64(w.cfg.WorkerConcurrency), nil)
 	})
 	return w.limits
 }

@@ -36,7 +36,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -140,14 +139,12 @@ type Handler struct {
 	log        *slog.Logger
 	now        func() time.Time
 
-	noticeEvery  time.Duration
 	noticeBudget int
 	noticeDelay  time.Duration
 	// sleep waits for d or until ctx ends; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
-	// paceMu guards nextNotice, the earliest time the next notice may go.
-	paceMu     sync.Mutex
-	nextNotice time.Time
+	// pacer spaces this worker's bulk notices.
+	pacer *mail.Pacer
 }
 
 // NewHandler returns a Handler; the base URL must be an absolute http(s)
@@ -178,7 +175,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	if rate <= 0 {
 		rate = DefaultNoticeRate
 	}
-	h.noticeEvery = time.Duration(float64(time.Second) / rate)
+	h.pacer = mail.NewPacer(rate, func() time.Time { return h.now() })
 	if h.noticeBudget = cfg.NoticeBudget; h.noticeBudget <= 0 {
 		h.noticeBudget = DefaultNoticeBudget
 	}
@@ -244,7 +241,7 @@ func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job resets.
 		}
 		// After a throttle this worker's next notice may be further off
 		// than this invocation lasts: the rest waits on the queue instead.
-		if wait := h.paceWait(); h.nearDeadline(ctx, wait) {
+		if wait := h.pacer.Due(); h.nearDeadline(ctx, wait) {
 			return errors.Join(h.putBack(ctx, log, job, job.UserIDs[i:], max(wait, h.noticeDelay)), errors.Join(failed...))
 		}
 		paced := func(ctx context.Context) error {
@@ -256,7 +253,7 @@ func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job resets.
 			return errors.Join(err, h.putBack(ctx, log, job, job.UserIDs[i:], h.noticeDelay), errors.Join(failed...))
 		}
 		if errors.Is(err, errThrottled) {
-			h.backOff(throttledDelay)
+			h.pacer.BackOff(throttledDelay)
 			return errors.Join(h.putBack(ctx, log, job, job.UserIDs[i:], throttledDelay), errors.Join(failed...))
 		}
 		if err != nil {
@@ -289,36 +286,12 @@ func (h *Handler) nearDeadline(ctx context.Context, wait time.Duration) bool {
 	return ok && time.Until(d) < deadlineMargin+wait
 }
 
-// paceWait is how long the next notice would wait for its slot.
-func (h *Handler) paceWait() time.Duration {
-	h.paceMu.Lock()
-	defer h.paceMu.Unlock()
-	return max(h.nextNotice.Sub(h.now()), 0)
-}
-
 // pace waits until the next notice may go, and books the slot after it.
 func (h *Handler) pace(ctx context.Context) error {
-	h.paceMu.Lock()
-	now := h.now()
-	at := now
-	if h.nextNotice.After(now) {
-		at = h.nextNotice
-	}
-	h.nextNotice = at.Add(h.noticeEvery)
-	h.paceMu.Unlock()
-	if wait := at.Sub(now); wait > 0 {
+	if wait := h.pacer.Reserve(); wait > 0 {
 		return h.sleep(ctx, wait)
 	}
 	return nil
-}
-
-// backOff keeps this worker's next notice at least d away.
-func (h *Handler) backOff(d time.Duration) {
-	h.paceMu.Lock()
-	defer h.paceMu.Unlock()
-	if until := h.now().Add(d); until.After(h.nextNotice) {
-		h.nextNotice = until
-	}
 }
 
 // sleep waits for d, or until ctx ends.
