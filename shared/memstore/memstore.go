@@ -97,7 +97,7 @@ func page[T any](all []T, key func(T) string, desc bool, cursor string, limit in
 		}
 	}
 	end := min(start+limit, len(all))
-	items := slices.Clone(all[start:end])
+	items := append(make([]T, 0, end-start), all[start:end]...)
 	if end < len(all) && end > start {
 		return items, cursorAfter(key(all[end-1])), nil
 	}

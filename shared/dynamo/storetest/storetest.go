@@ -325,6 +325,9 @@ func allUsers(t *testing.T, s Store, f rekey.UserFilter) []string {
 		if err != nil {
 			t.Fatalf("ListUsers(%+v): %v", f, err)
 		}
+		if page.Items == nil {
+			t.Fatalf("ListUsers(%+v) items = nil, want a non-nil slice", f)
+		}
 		if len(page.Items) > max(f.Limit, 1) {
 			t.Fatalf("ListUsers(%+v) gave %d users, more than the limit", f, len(page.Items))
 		}
