@@ -478,6 +478,18 @@ func (s *Store) DeleteSession(_ context.Context, tokenHash string) error {
 	return nil
 }
 
+// Sessions returns every stored session, expired ones included, for tests
+// that check what was stored (and under which key).
+func (s *Store) Sessions() []rekey.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []rekey.Session
+	for _, sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
+}
+
 // secretSize is the length of the keys Secret makes.
 const secretSize = 32
 
