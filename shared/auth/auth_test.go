@@ -24,12 +24,12 @@ const (
 // dis (disabled), res (reset_required whose voided password was
 // goodPassword), tmp (must change password), old (hash needing a rehash).
 type world struct {
-	svc       *Service
-	t         *testing.T
-	store     *testStore
-	hasher    *fakeHasher
-	clock     *testclock.Clock
-	notifier  *fakeNotifier
+	svc      *Service
+	t        *testing.T
+	store    *testStore
+	hasher   *fakeHasher
+	clock    *testclock.Clock
+	notifier *fakeNotifier
 }
 
 func newWorld(t *testing.T) *world {
@@ -600,9 +600,9 @@ func TestRealPasswordCheckIsTheDefault(t *testing.T) {
 func TestAuditKeepsClientIPApart(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	w.svc.Login(ctx, "ada.user", goodPassword, clientIP, requestID)                    // success
-	w.svc.Login(ctx, "res.user", goodPassword, clientIP, requestID)                    // reset required
-	w.svc.Login(ctx, "dis.user", goodPassword, clientIP, requestID)                    // disabled
+	w.svc.Login(ctx, "ada.user", goodPassword, clientIP, requestID)                   // success
+	w.svc.Login(ctx, "res.user", goodPassword, clientIP, requestID)                   // reset required
+	w.svc.Login(ctx, "dis.user", goodPassword, clientIP, requestID)                   // disabled
 	w.svc.ChangePassword(ctx, w.store.user("ada"), "wrong", "x", clientIP, requestID) // wrong current password
 	for range 10 {
 		w.clock.Add(time.Minute)
