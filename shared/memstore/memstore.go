@@ -115,6 +115,19 @@ func (s *Store) GetUser(_ context.Context, id string) (rekey.User, error) {
 	return u, nil
 }
 
+// GetUsers reads the users with the given ids; missing ones are left out.
+func (s *Store) GetUsers(_ context.Context, ids []string) (map[string]rekey.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]rekey.User, len(ids))
+	for _, id := range ids {
+		if u, ok := s.users[id]; ok {
+			out[id] = u
+		}
+	}
+	return out, nil
+}
+
 // GetUserByUsername returns the user holding username, compared without
 // regard to case, or rekey.ErrNotFound.
 func (s *Store) GetUserByUsername(_ context.Context, username string) (rekey.User, error) {

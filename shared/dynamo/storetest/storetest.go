@@ -12,6 +12,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -23,11 +24,13 @@ import (
 
 // Store is the method set the contract covers: the union of the services'
 // store interfaces (auth.Store and auth.ThrottleStore, resets.Store,
-// users.Store, api.SecretStore) and the writes that seed them.
+// users.Store, api.SecretStore, the user reads of bulk.Store) and the writes
+// that seed them.
 type Store interface {
 	GetUser(ctx context.Context, id string) (rekey.User, error)
 	GetUserByUsername(ctx context.Context, username string) (rekey.User, error)
 	GetUserByEmail(ctx context.Context, email string) (rekey.User, error)
+	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
 	CreateUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error
 	UpdateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error
 	ListUsers(ctx context.Context, f rekey.UserFilter) (rekey.UserPage, error)
@@ -144,6 +147,13 @@ func testUsers(t *testing.T, s Store, _ *testclock.Clock) {
 				t.Fatalf("got %q, %v; want %q", got.ID, err, test.want)
 			}
 		})
+	}
+	many, err := s.GetUsers(ctx, []string{"u2", "nobody", "u1"})
+	if got := slices.Sorted(maps.Keys(many)); err != nil || !slices.Equal(got, []string{"u1", "u2"}) || many["u1"].Username != "ann.lee" {
+		t.Errorf("GetUsers(u2, nobody, u1) = %v, %v; want u1 and u2", got, err)
+	}
+	if many, err := s.GetUsers(ctx, nil); err != nil || len(many) != 0 {
+		t.Errorf("GetUsers(none) = %v, %v; want none", many, err)
 	}
 	got, err := s.GetUser(ctx, "u1")
 	if err != nil {
