@@ -102,14 +102,8 @@ func (a *testAPI) create(u rekey.User) {
 // later.
 func (a *testAPI) edit(u rekey.User) {
 	a.t.Helper()
-	ctx := context.Background()
-	before, err := a.store.GetUser(ctx, u.ID)
-	if err != nil {
+	if err := a.store.Edit(context.Background(), u); err != nil {
 		a.t.Fatal(err)
-	}
-	u.Version = before.Version + 1
-	if err := a.store.UpdateUser(ctx, before, u, nil); err != nil {
-		a.t.Fatalf("edit %s: %v", u.ID, err)
 	}
 }
 

@@ -80,14 +80,8 @@ func newWorld(t *testing.T) *world {
 // later.
 func (w *world) edit(u rekey.User) {
 	w.t.Helper()
-	ctx := context.Background()
-	before, err := w.store.GetUser(ctx, u.ID)
-	if err != nil {
+	if err := w.store.Edit(context.Background(), u); err != nil {
 		w.t.Fatal(err)
-	}
-	u.Version = before.Version + 1
-	if err := w.store.UpdateUser(ctx, before, u, nil); err != nil {
-		w.t.Fatalf("edit %s: %v", u.ID, err)
 	}
 }
 
@@ -404,7 +398,7 @@ func TestAuthenticate(t *testing.T) {
 			u.Status = rekey.StatusDisabled
 			w.edit(u)
 		}, false},
-		{"user deleted", func(w *world) { w.store.gone["ada"] = true }, false},
+		{"user deleted", func(w *world) { w.store.RemoveUser("ada") }, false},
 		{"session deleted", func(w *world) {
 			for _, s := range w.store.Sessions() {
 				if err := w.store.DeleteSession(context.Background(), s.TokenHash); err != nil {

@@ -11,28 +11,16 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// testStore is the in-memory store with two test hooks: it counts the
-// session touches (the idle timeout's write budget) and hides the users in
-// gone, as if they had been deleted.
+// testStore is the in-memory store, counting the session touches (the idle
+// timeout's write budget).
 type testStore struct {
 	*memstore.Store
 	mu      sync.Mutex
 	touches int
-	gone    map[string]bool
 }
 
 func newTestStore(now func() time.Time) *testStore {
-	return &testStore{Store: memstore.New(now), gone: map[string]bool{}}
-}
-
-func (s *testStore) GetUser(ctx context.Context, id string) (rekey.User, error) {
-	s.mu.Lock()
-	gone := s.gone[id]
-	s.mu.Unlock()
-	if gone {
-		return rekey.User{}, fmt.Errorf("test: user %s deleted: %w", id, rekey.ErrNotFound)
-	}
-	return s.Store.GetUser(ctx, id)
+	return &testStore{Store: memstore.New(now)}
 }
 
 func (s *testStore) TouchSession(ctx context.Context, hash string, at time.Time) error {

@@ -149,7 +149,7 @@ func TestResultsFollowTheViewersCurrentScope(t *testing.T) {
 			w.move(test.target, test.moved)
 			original := w.store.user(test.target)
 			if test.deleted {
-				w.store.gone[test.target] = true
+				w.store.RemoveUser(test.target)
 			}
 			viewer := w.store.user(test.viewer)
 			secret := w.passwords[test.target]

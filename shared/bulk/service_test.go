@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -28,8 +27,6 @@ type fakeStore struct {
 	keys    map[string]Idempotency // idempotency key → task id and request hash
 	chunks  map[string][]Chunk
 	secrets map[string]Secrets
-	// gone hides users as if they had been deleted.
-	gone map[string]bool
 	// userReads counts the GetUsers calls.
 	userReads int
 	// failPlanAfter fails SavePlanPage after this many successful calls
@@ -40,7 +37,7 @@ type fakeStore struct {
 
 func newFakeStore() *fakeStore {
 	ctx := context.Background()
-	f := &fakeStore{Store: memstore.New(time.Now), gone: map[string]bool{},
+	f := &fakeStore{Store: memstore.New(time.Now),
 		tasks: map[string]Record{}, keys: map[string]Idempotency{}, chunks: map[string][]Chunk{}, secrets: map[string]Secrets{}}
 	_ = f.PutDistrict(ctx, rekey.District{ID: "d1", Name: "Riverbend Unified"})
 	for _, s := range []rekey.School{
@@ -68,15 +65,12 @@ func newFakeStore() *fakeStore {
 // later.
 func (f *fakeStore) put(u rekey.User) {
 	ctx := context.Background()
-	before, err := f.GetUser(ctx, u.ID)
-	if err != nil {
+	err := f.Edit(ctx, u)
+	if errors.Is(err, rekey.ErrNotFound) {
 		if u.Username == "" {
 			u.Username = u.ID
 		}
 		err = f.CreateUser(ctx, u, nil)
-	} else {
-		u.Version = before.Version + 1
-		err = f.UpdateUser(ctx, before, u, nil)
 	}
 	if err != nil {
 		panic(fmt.Sprintf("fake store: put %s: %v", u.ID, err)) // the tests' worlds are valid
@@ -89,26 +83,11 @@ func (f *fakeStore) user(id string) rekey.User {
 	return u
 }
 
-func (f *fakeStore) GetUser(ctx context.Context, id string) (rekey.User, error) {
-	f.mu.Lock()
-	gone := f.gone[id]
-	f.mu.Unlock()
-	if gone {
-		return rekey.User{}, fmt.Errorf("fake: user %s deleted: %w", id, rekey.ErrNotFound)
-	}
-	return f.Store.GetUser(ctx, id)
-}
-
 func (f *fakeStore) GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error) {
 	f.mu.Lock()
 	f.userReads++
-	gone := maps.Clone(f.gone)
 	f.mu.Unlock()
-	users, err := f.Store.GetUsers(ctx, ids)
-	for id := range gone {
-		delete(users, id)
-	}
-	return users, err
+	return f.Store.GetUsers(ctx, ids)
 }
 
 func (f *fakeStore) CreateTask(_ context.Context, rec Record, secrets *Secrets, idem Idempotency, _ rekey.AuditEntry) (string, bool, error) {

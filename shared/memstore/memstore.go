@@ -224,6 +224,33 @@ func (s *Store) updateUser(before, after rekey.User, audit *rekey.AuditEntry, ho
 	return nil
 }
 
+// Edit writes u over the stored user as another writer (an administrator's
+// edit) would: under the stored version, as the next version, moving its
+// claims. It is for tests that change a user behind a service's back.
+func (s *Store) Edit(ctx context.Context, u rekey.User) error {
+	before, err := s.GetUser(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("memstore: edit: %w", err)
+	}
+	u.Version = before.Version + 1
+	return s.UpdateUser(ctx, before, u, nil)
+}
+
+// RemoveUser deletes the user with the given id and its claims. The
+// DynamoDB store has no such write: it is for tests of a user who is gone
+// when a service reads them.
+func (s *Store) RemoveUser(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return
+	}
+	delete(s.users, id)
+	moveClaim(s.usernames, id, strings.ToLower(u.Username), "")
+	moveClaim(s.emails, id, strings.ToLower(u.Email), "")
+}
+
 // moveClaim moves userID's claim from one value to another (either may be
 // empty); the old claim goes only if it is still userID's.
 func moveClaim(claims map[string]string, userID, from, to string) {

@@ -161,14 +161,8 @@ func (w *world) user(t *testing.T, username string) rekey.User {
 // later.
 func (w *world) edit(t *testing.T, u rekey.User) {
 	t.Helper()
-	ctx := context.Background()
-	before, err := w.store.GetUser(ctx, u.ID)
-	if err != nil {
+	if err := w.store.Edit(context.Background(), u); err != nil {
 		t.Fatal(err)
-	}
-	u.Version = before.Version + 1
-	if err := w.store.UpdateUser(ctx, before, u, nil); err != nil {
-		t.Fatalf("edit %s: %v", u.ID, err)
 	}
 }
 
