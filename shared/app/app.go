@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	authSvc := auth.NewService(auth.Config{}, auth.Deps{
 		Store:     store,
-		Throttles: throttles{store},
+		Throttles: store,
 		Hasher:    opt.Hasher,
 		Notifier:  resetSvc,
 		Logger:    serviceLog,
@@ -228,18 +228,6 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		API: server, MailWorker: worker, BulkPlanner: planner, BulkWorker: bulkWorker, BulkSweeper: sweeper,
 		Dispatcher: schedule.NewDispatcher(store, bulkSvc, logger), Logger: logger,
 	}, nil
-}
-
-// throttles adapts the store's throttle records to the auth service's view.
-type throttles struct{ *dynamo.Store }
-
-func (t throttles) ReserveAttempt(ctx context.Context, key string, at time.Time, limit auth.AttemptLimit) (auth.Throttle, bool, error) {
-	th, reserved, err := t.Store.ReserveAttempt(ctx, key, at, dynamo.AttemptLimit(limit))
-	return auth.Throttle(th), reserved, err
-}
-
-func (t throttles) ReleaseAttempt(ctx context.Context, key string, th auth.Throttle) error {
-	return t.Store.ReleaseAttempt(ctx, key, dynamo.Throttle(th))
 }
 
 // Load is what every function's main does at cold start: read the

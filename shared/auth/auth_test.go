@@ -24,25 +24,31 @@ const (
 // dis (disabled), res (reset_required whose voided password was
 // goodPassword), tmp (must change password), old (hash needing a rehash).
 type world struct {
-	svc       *Service
-	store     *fakeStore
-	throttles *fakeThrottles
-	hasher    *fakeHasher
-	clock     *testclock.Clock
-	notifier  *fakeNotifier
+	svc      *Service
+	t        *testing.T
+	store    *testStore
+	hasher   *fakeHasher
+	clock    *testclock.Clock
+	notifier *fakeNotifier
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	ctx := context.Background()
+	clock := testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC))
 	w := &world{
-		store:     newFakeStore(),
-		throttles: newFakeThrottles(),
-		hasher:    &fakeHasher{},
-		clock:     testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)),
-		notifier:  &fakeNotifier{},
+		t:        t,
+		store:    newTestStore(clock.Now),
+		hasher:   &fakeHasher{},
+		clock:    clock,
+		notifier: &fakeNotifier{},
 	}
-	w.store.districts["d1"] = rekey.District{ID: "d1", Name: "Riverside Unified"}
-	w.store.schools["s1"] = rekey.School{ID: "s1", DistrictID: "d1", Name: "Hillcrest Elementary"}
+	if err := w.store.PutDistrict(ctx, rekey.District{ID: "d1", Name: "Riverside Unified"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.PutSchool(ctx, rekey.School{ID: "s1", DistrictID: "d1", Name: "Hillcrest Elementary"}); err != nil {
+		t.Fatal(err)
+	}
 	add := func(id string, mod func(*rekey.User)) {
 		u := rekey.User{
 			ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleTeacher, Status: rekey.StatusActive,
@@ -52,7 +58,9 @@ func newWorld(t *testing.T) *world {
 		if mod != nil {
 			mod(&u)
 		}
-		w.store.users[id] = u
+		if err := w.store.CreateUser(ctx, u, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	add("ada", nil)
 	add("dis", func(u *rekey.User) { u.Status = rekey.StatusDisabled })
@@ -62,10 +70,19 @@ func newWorld(t *testing.T) *world {
 	add("tmp", func(u *rekey.User) { u.MustChangePassword = true })
 	add("old", func(u *rekey.User) { u.PasswordHash = "v1:" + goodPassword })
 	w.svc = NewService(Config{}, Deps{
-		Store: w.store, Throttles: w.throttles, Hasher: w.hasher,
+		Store: w.store, Throttles: w.store, Hasher: w.hasher,
 		Notifier: w.notifier, Now: w.clock.Now,
 	})
 	return w
+}
+
+// edit writes u over the stored user as another writer would, one version
+// later.
+func (w *world) edit(u rekey.User) {
+	w.t.Helper()
+	if err := w.store.Edit(context.Background(), u); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 func TestLoginSucceeds(t *testing.T) {
@@ -82,12 +99,12 @@ func TestLoginSucceeds(t *testing.T) {
 			if len(got.Token) != 43 || len(got.CSRFToken) != 43 || got.Token == got.CSRFToken {
 				t.Errorf("Login(%q) tokens %q, %q; want two distinct 43-character tokens", login, got.Token, got.CSRFToken)
 			}
-			session, ok := w.store.sessions[HashToken(got.Token)]
-			if !ok {
-				t.Fatalf("no session stored under the token's hash")
+			session, err := w.store.GetSession(context.Background(), HashToken(got.Token))
+			if err != nil {
+				t.Fatalf("no session stored under the token's hash: %v", err)
 			}
-			for hash := range w.store.sessions {
-				if hash == got.Token || strings.Contains(hash, got.Token) {
+			for _, s := range w.store.Sessions() {
+				if hash := s.TokenHash; hash == got.Token || strings.Contains(hash, got.Token) {
 					t.Errorf("session stored under the raw token")
 				}
 			}
@@ -128,13 +145,13 @@ func TestLoginRefusals(t *testing.T) {
 			if diff := cmp.Diff(test.wantAudit, w.store.auditActions()); diff != "" {
 				t.Errorf("audit actions (-want +got):\n%s", diff)
 			}
-			for _, e := range w.store.audit {
+			for _, e := range w.store.Audit() {
 				if text := fmt.Sprintf("%+v", e); test.login != "" && strings.Contains(text, test.login) || strings.Contains(text, test.password) {
 					t.Errorf("audit entry holds the typed name or password: %s", text)
 				}
 			}
-			if len(w.store.sessions) != 0 {
-				t.Errorf("a refused sign-in stored %d sessions", len(w.store.sessions))
+			if len(w.store.Sessions()) != 0 {
+				t.Errorf("a refused sign-in stored %d sessions", len(w.store.Sessions()))
 			}
 		})
 	}
@@ -163,7 +180,7 @@ func TestLoginRehashes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Login(old) error = %v", err)
 	}
-	stored := w.store.users["old"]
+	stored := w.store.user("old")
 	if stored.PasswordHash != "v2:"+goodPassword || stored.Version != 2 {
 		t.Errorf("after rehash stored hash %q version %d, want v2 hash, version 2", stored.PasswordHash, stored.Version)
 	}
@@ -273,8 +290,8 @@ func TestLoginLockCoversEveryNameOfTheAccount(t *testing.T) {
 			if got := outcome(err); got != (attempt{rekey.ECodeTooManyAttempts, 14 * time.Minute}) {
 				t.Errorf("Login(%q) with the right password after the lock = %+v, want too_many_attempts for 14m", test.signInWith, got)
 			}
-			if len(w.store.sessions) != 0 {
-				t.Errorf("a locked account got %d sessions", len(w.store.sessions))
+			if len(w.store.Sessions()) != 0 {
+				t.Errorf("a locked account got %d sessions", len(w.store.Sessions()))
 			}
 		})
 	}
@@ -286,7 +303,7 @@ func TestLoginFailuresCostTheSameForUnknownAndKnownUsers(t *testing.T) {
 	// every stage of the throttle (SECURITY.md 5).
 	calls := func(login string) [][]string {
 		w := newWorld(t)
-		r := &recorder{store: w.store, throttles: w.throttles}
+		r := &recorder{store: w.store, throttles: w.store}
 		svc := NewService(Config{}, Deps{Store: r, Throttles: r, Hasher: w.hasher, Now: w.clock.Now})
 		var stages [][]string
 		// Five free failures, one refused for its delay, five more failures
@@ -330,7 +347,7 @@ func TestLoginSuccessClearsFailures(t *testing.T) {
 	if _, err := w.svc.Login(context.Background(), "ada.user", goodPassword, clientIP, requestID); err != nil {
 		t.Fatalf("Login error = %v", err)
 	}
-	if got := w.throttles.m[userKey("ada")]; got.Failures != 0 {
+	if got, err := w.store.GetThrottle(context.Background(), userKey("ada")); err != nil || got.Failures != 0 {
 		t.Errorf("account failures after success = %d, want 0", got.Failures)
 	}
 }
@@ -372,17 +389,23 @@ func TestAuthenticate(t *testing.T) {
 		{"29 minutes idle", func(w *world) { w.clock.Add(29 * time.Minute) }, true},
 		{"30 minutes idle", func(w *world) { w.clock.Add(30 * time.Minute) }, false},
 		{"password changed elsewhere", func(w *world) {
-			u := w.store.users["ada"]
+			u := w.store.user("ada")
 			u.SessionGen++
-			w.store.users["ada"] = u
+			w.edit(u)
 		}, false},
 		{"disabled", func(w *world) {
-			u := w.store.users["ada"]
+			u := w.store.user("ada")
 			u.Status = rekey.StatusDisabled
-			w.store.users["ada"] = u
+			w.edit(u)
 		}, false},
-		{"user deleted", func(w *world) { delete(w.store.users, "ada") }, false},
-		{"session deleted", func(w *world) { clear(w.store.sessions) }, false},
+		{"user deleted", func(w *world) { w.store.RemoveUser("ada") }, false},
+		{"session deleted", func(w *world) {
+			for _, s := range w.store.Sessions() {
+				if err := w.store.DeleteSession(context.Background(), s.TokenHash); err != nil {
+					w.t.Fatal(err)
+				}
+			}
+		}, false},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			w := newWorld(t)
@@ -398,7 +421,7 @@ func TestAuthenticate(t *testing.T) {
 			if err != ErrUnauthenticated {
 				t.Errorf("Authenticate error = %v, want ErrUnauthenticated", err)
 			}
-			if len(w.store.sessions) != 0 {
+			if len(w.store.Sessions()) != 0 {
 				t.Errorf("a dead session was kept")
 			}
 		})
@@ -489,13 +512,13 @@ func TestChangePassword(t *testing.T) {
 		t.Run(test.name, func(t *testing.T) {
 			w := newWorld(t)
 			login := signIn(t, w, "tmp.user")
-			before := w.store.users["tmp"]
+			before := w.store.user("tmp")
 			err := w.svc.ChangePassword(context.Background(), login.User, test.current, test.next, clientIP, requestID)
 			var e *rekey.Error
 			if !errors.As(err, &e) || e.Code != test.wantCode || e.Field != test.wantField {
 				t.Fatalf("ChangePassword error = %v, want code %s field %s", err, test.wantCode, test.wantField)
 			}
-			if diff := cmp.Diff(before, w.store.users["tmp"]); diff != "" {
+			if diff := cmp.Diff(before, w.store.user("tmp")); diff != "" {
 				t.Errorf("a refused change altered the user (-before +after):\n%s", diff)
 			}
 		})
@@ -509,7 +532,7 @@ func TestChangePassword(t *testing.T) {
 		if err := w.svc.ChangePassword(context.Background(), login.User, goodPassword, newPassword, clientIP, requestID); err != nil {
 			t.Fatalf("ChangePassword error = %v", err)
 		}
-		u := w.store.users["tmp"]
+		u := w.store.user("tmp")
 		if u.PasswordHash != "v2:"+newPassword || u.MustChangePassword || u.SessionGen != 2 || u.Version != 2 ||
 			!u.PasswordChangedAt.Equal(w.clock.Now()) || u.Status != rekey.StatusActive {
 			t.Errorf("after change: %+v", u)
@@ -519,7 +542,7 @@ func TestChangePassword(t *testing.T) {
 				t.Errorf("Authenticate with a pre-change session error = %v, want ErrUnauthenticated", err)
 			}
 		}
-		last := w.store.audit[len(w.store.audit)-1]
+		last := w.store.Audit()[len(w.store.Audit())-1]
 		if last.Action != rekey.ActionPasswordChange || last.Outcome != rekey.OutcomeSuccess || last.RequestID != requestID {
 			t.Errorf("last audit entry = %+v, want a successful password change", last)
 		}
@@ -571,16 +594,16 @@ func TestRealPasswordCheckIsTheDefault(t *testing.T) {
 func TestAuditKeepsClientIPApart(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	w.svc.Login(ctx, "ada.user", goodPassword, clientIP, requestID)                    // success
-	w.svc.Login(ctx, "res.user", goodPassword, clientIP, requestID)                    // reset required
-	w.svc.Login(ctx, "dis.user", goodPassword, clientIP, requestID)                    // disabled
-	w.svc.ChangePassword(ctx, w.store.users["ada"], "wrong", "x", clientIP, requestID) // wrong current password
+	w.svc.Login(ctx, "ada.user", goodPassword, clientIP, requestID)                   // success
+	w.svc.Login(ctx, "res.user", goodPassword, clientIP, requestID)                   // reset required
+	w.svc.Login(ctx, "dis.user", goodPassword, clientIP, requestID)                   // disabled
+	w.svc.ChangePassword(ctx, w.store.user("ada"), "wrong", "x", clientIP, requestID) // wrong current password
 	for range 10 {
 		w.clock.Add(time.Minute)
 		w.svc.Login(ctx, "old.user", "wrong password!", clientIP, requestID) // failures, then a lockout
 	}
 	seen := map[string]bool{}
-	for _, e := range w.store.audit {
+	for _, e := range w.store.Audit() {
 		if strings.Contains(e.Detail, clientIP) || strings.Contains(e.Detail, "from") {
 			t.Errorf("%s entry detail %q holds the address", e.Action, e.Detail)
 		}

@@ -18,19 +18,6 @@ import (
 	"github.com/rekey/rekey/shared/testclock"
 )
 
-// dynamoThrottles adapts the store's throttle records to the service's
-// view, as the wiring in shared/app does.
-type dynamoThrottles struct{ *dynamo.Store }
-
-func (t dynamoThrottles) ReserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (Throttle, bool, error) {
-	th, reserved, err := t.Store.ReserveAttempt(ctx, key, at, dynamo.AttemptLimit(limit))
-	return Throttle(th), reserved, err
-}
-
-func (t dynamoThrottles) ReleaseAttempt(ctx context.Context, key string, th Throttle) error {
-	return t.Store.ReleaseAttempt(ctx, key, dynamo.Throttle(th))
-}
-
 // serialUpdates runs one UpdateItem at a time. DynamoDB applies the writes
 // to one item one after another, so a conditional update is atomic;
 // moto_server runs requests on threads and can interleave two updates of
@@ -155,7 +142,7 @@ func newDynamoServiceOn(t testing.TB, db dynamo.DB, table string, hasher Hasher,
 	if err := store.CreateUser(context.Background(), ada, nil); err != nil {
 		t.Fatalf("CreateUser(ada) error: %v", err)
 	}
-	svc := NewService(Config{}, Deps{Store: store, Throttles: dynamoThrottles{store}, Hasher: hasher, Now: now})
+	svc := NewService(Config{}, Deps{Store: store, Throttles: store, Hasher: hasher, Now: now})
 	return svc, store
 }
 

@@ -7,197 +7,45 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// fakeStore is an in-memory Store.
-type fakeStore struct {
-	mu        sync.Mutex
-	users     map[string]rekey.User
-	districts map[string]rekey.District
-	schools   map[string]rekey.School
-	sessions  map[string]rekey.Session
-	audit     []rekey.AuditEntry
-	touches   int
+// testStore is the in-memory store, counting the session touches (the idle
+// timeout's write budget).
+type testStore struct {
+	*memstore.Store
+	mu      sync.Mutex
+	touches int
 }
 
-func newFakeStore() *fakeStore {
-	return &fakeStore{
-		users:     map[string]rekey.User{},
-		districts: map[string]rekey.District{},
-		schools:   map[string]rekey.School{},
-		sessions:  map[string]rekey.Session{},
-	}
+func newTestStore(now func() time.Time) *testStore {
+	return &testStore{Store: memstore.New(now)}
 }
 
-func (f *fakeStore) GetUser(_ context.Context, id string) (rekey.User, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u, ok := f.users[id]
-	if !ok {
-		return rekey.User{}, fmt.Errorf("fake: get user %s: %w", id, rekey.ErrNotFound)
+func (s *testStore) TouchSession(ctx context.Context, hash string, at time.Time) error {
+	if err := s.Store.TouchSession(ctx, hash, at); err != nil {
+		return err
 	}
-	return u, nil
-}
-
-func (f *fakeStore) GetUserByUsername(_ context.Context, username string) (rekey.User, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, u := range f.users {
-		if strings.EqualFold(u.Username, username) {
-			return u, nil
-		}
-	}
-	return rekey.User{}, fmt.Errorf("fake: get user by username: %w", rekey.ErrNotFound)
-}
-
-func (f *fakeStore) GetUserByEmail(_ context.Context, email string) (rekey.User, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, u := range f.users {
-		if u.Email != "" && strings.EqualFold(u.Email, email) {
-			return u, nil
-		}
-	}
-	return rekey.User{}, fmt.Errorf("fake: get user by email: %w", rekey.ErrNotFound)
-}
-
-func (f *fakeStore) UpdateUser(_ context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.users[before.ID].Version != before.Version || after.Version != before.Version+1 {
-		return fmt.Errorf("fake: update user: %w", rekey.ErrVersionConflict)
-	}
-	f.users[after.ID] = after
-	if audit != nil {
-		f.audit = append(f.audit, *audit)
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.touches++
 	return nil
 }
 
-func (f *fakeStore) PutAudit(_ context.Context, e rekey.AuditEntry) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.audit = append(f.audit, e)
-	return nil
-}
-
-func (f *fakeStore) GetDistrict(_ context.Context, id string) (rekey.District, error) {
-	d, ok := f.districts[id]
-	if !ok {
-		return rekey.District{}, rekey.ErrNotFound
-	}
-	return d, nil
-}
-
-func (f *fakeStore) GetSchool(_ context.Context, id string) (rekey.School, error) {
-	s, ok := f.schools[id]
-	if !ok {
-		return rekey.School{}, rekey.ErrNotFound
-	}
-	return s, nil
-}
-
-func (f *fakeStore) PutSession(_ context.Context, s rekey.Session) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sessions[s.TokenHash] = s
-	return nil
-}
-
-func (f *fakeStore) GetSession(_ context.Context, hash string) (rekey.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.sessions[hash]
-	if !ok {
-		return rekey.Session{}, fmt.Errorf("fake: get session: %w", rekey.ErrNotFound)
-	}
-	return s, nil
-}
-
-func (f *fakeStore) TouchSession(_ context.Context, hash string, at time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.sessions[hash]
-	if !ok {
-		return rekey.ErrNotFound
-	}
-	s.LastSeenAt = at
-	f.sessions[hash] = s
-	f.touches++
-	return nil
-}
-
-func (f *fakeStore) DeleteSession(_ context.Context, hash string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.sessions, hash)
-	return nil
+// user returns the stored user with the given id (the zero user for none).
+func (s *testStore) user(id string) rekey.User {
+	u, _ := s.GetUser(context.Background(), id)
+	return u
 }
 
 // auditActions lists the actions of the audit entries written so far.
-func (f *fakeStore) auditActions() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (s *testStore) auditActions() []string {
 	var actions []string
-	for _, e := range f.audit {
+	for _, e := range s.Audit() {
 		actions = append(actions, e.Action)
 	}
 	return actions
-}
-
-// fakeThrottles is an in-memory ThrottleStore with the fixed-window
-// semantics the interface documents.
-type fakeThrottles struct {
-	mu sync.Mutex
-	m  map[string]Throttle
-}
-
-func newFakeThrottles() *fakeThrottles { return &fakeThrottles{m: map[string]Throttle{}} }
-
-func (f *fakeThrottles) ReserveAttempt(_ context.Context, key string, at time.Time, limit AttemptLimit) (Throttle, bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t := f.m[key]
-	if t.LockedUntil.After(at) {
-		return t, false, nil
-	}
-	if t.FirstFailureAt.IsZero() || at.Sub(t.FirstFailureAt) >= limit.Window {
-		t = Throttle{Key: key, FirstFailureAt: at, LockedUntil: t.LockedUntil}
-	} else if t.Failures >= limit.Max || limit.Wait != nil && at.Before(t.LastFailureAt.Add(limit.Wait(t.Failures))) {
-		return t, false, nil
-	}
-	t.Failures++
-	t.LastFailureAt = at
-	f.m[key] = t
-	return t, true, nil
-}
-
-func (f *fakeThrottles) ReleaseAttempt(_ context.Context, key string, reserved Throttle) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t := f.m[key]
-	if t.Failures > 0 && t.FirstFailureAt.Equal(reserved.FirstFailureAt) {
-		t.Failures--
-		f.m[key] = t
-	}
-	return nil
-}
-
-func (f *fakeThrottles) LockThrottle(_ context.Context, key string, until time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t := f.m[key]
-	t.Key, t.LockedUntil = key, until
-	f.m[key] = t
-	return nil
-}
-
-func (f *fakeThrottles) ClearThrottle(_ context.Context, key string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, key)
-	return nil
 }
 
 // fakeHasher "hashes" as "v2:" + password; hashes starting "v1:" verify
@@ -237,11 +85,11 @@ func (n *fakeNotifier) PasswordChanged(_ context.Context, u rekey.User, _ string
 	return nil
 }
 
-// recorder passes every store and throttle call on to a fakeStore and a
-// fakeThrottles and records the name of each method called, in order.
+// recorder passes every store and throttle call on to a store and records
+// the name of each method called, in order.
 type recorder struct {
-	store     *fakeStore
-	throttles *fakeThrottles
+	store     Store
+	throttles ThrottleStore
 	mu        sync.Mutex
 	calls     []string
 }

@@ -66,9 +66,8 @@ type sessionStore interface {
 // ReserveAttempt returned) began. LockThrottle sets LockedUntil;
 // ClearThrottle forgets the key.
 //
-// dynamo.Store has these methods with dynamo.Throttle and
-// dynamo.AttemptLimit, structs with the same fields, so the wiring adapts
-// it with conversions (auth.Throttle(t)).
+// Throttle and AttemptLimit are the domain's (rekey), so *dynamo.Store
+// satisfies it as it is.
 type ThrottleStore interface {
 	ReserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (t Throttle, reserved bool, err error)
 	ReleaseAttempt(ctx context.Context, key string, t Throttle) error
@@ -76,23 +75,12 @@ type ThrottleStore interface {
 	ClearThrottle(ctx context.Context, key string) error
 }
 
-// AttemptLimit says when one more attempt of a key may be counted: at most
-// Max in a Window that opens at the first, and after n of them the next
-// not before Wait(n) has passed since the last (nil: no wait).
-type AttemptLimit struct {
-	Window time.Duration
-	Max    int
-	Wait   func(failures int) time.Duration
-}
+// AttemptLimit says when one more attempt of a key may be counted (see
+// rekey.AttemptLimit).
+type AttemptLimit = rekey.AttemptLimit
 
-// Throttle is the failure counter of one key.
-type Throttle struct {
-	Key            string
-	Failures       int
-	FirstFailureAt time.Time
-	LastFailureAt  time.Time
-	LockedUntil    time.Time
-}
+// Throttle is the failure counter of one key (see rekey.Throttle).
+type Throttle = rekey.Throttle
 
 // Hasher hashes and checks passwords; password.Hasher implements it.
 // Verify answers false, nil for an empty encoded hash; Burn does the work of

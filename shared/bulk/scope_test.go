@@ -40,11 +40,11 @@ func newScopeWorld(t *testing.T) scopeWorld {
 		{ID: "tc1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleTeacher, Username: "ty.chalk", FirstName: "Ty", Email: "ty@example.org"},
 	} {
 		u.Status = rekey.StatusActive
-		store.users[u.ID] = u
+		store.put(u)
 	}
-	st1 := store.users["st1"]
+	st1 := store.user("st1")
 	st1.Email = "jo@example.org"
-	store.users["st1"] = st1
+	store.put(st1)
 
 	w := scopeWorld{svc: svc, store: store, taskID: rekey.NewID(), passwords: map[string]string{"st1": "amber-otter-42", "tc1": "quiet-harbour-97"}}
 	del := rekey.Delivery{Mode: rekey.DeliverGeneratedPasswords}
@@ -56,7 +56,7 @@ func newScopeWorld(t *testing.T) scopeWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creator := store.users["sa1"]
+	creator := store.user("sa1")
 	store.tasks[w.taskID] = Record{
 		Task: rekey.Task{ID: w.taskID, Kind: rekey.TaskKindBulkReset, Status: rekey.TaskRunning, DistrictID: "d1",
 			Selection: rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "tc1"}}, Delivery: del,
@@ -67,7 +67,7 @@ func newScopeWorld(t *testing.T) scopeWorld {
 	store.secrets[w.taskID] = *secrets
 	chunk := Chunk{TaskID: w.taskID, Index: 0, UserIDs: []string{"st1", "tc1"}, Done: true}
 	for _, id := range chunk.UserIDs {
-		u := store.users[id]
+		u := store.user(id)
 		chunk.Entries = append(chunk.Entries, Entry{
 			Result: rekey.TaskResult{UserID: id, Username: u.Username, FirstName: u.FirstName, SchoolID: u.SchoolID,
 				Email: u.Email, Outcome: rekey.OutcomePasswordSet, Attempts: 1},
@@ -80,9 +80,9 @@ func newScopeWorld(t *testing.T) scopeWorld {
 
 // move changes user id's record as an administrator would.
 func (w scopeWorld) move(id string, change func(*rekey.User)) {
-	u := w.store.users[id]
+	u := w.store.user(id)
 	change(&u)
-	w.store.users[id] = u
+	w.store.put(u)
 }
 
 // The changes a test makes to the creator or the target between the run
@@ -147,11 +147,11 @@ func TestResultsFollowTheViewersCurrentScope(t *testing.T) {
 			w := newScopeWorld(t)
 			w.move("sa1", test.creator)
 			w.move(test.target, test.moved)
-			original := w.store.users[test.target]
+			original := w.store.user(test.target)
 			if test.deleted {
-				delete(w.store.users, test.target)
+				w.store.RemoveUser(test.target)
 			}
-			viewer := w.store.users[test.viewer]
+			viewer := w.store.user(test.viewer)
 			secret := w.passwords[test.target]
 			personal := []string{original.Username, original.FirstName, original.Email, secret}
 
@@ -236,7 +236,7 @@ func TestResultsFollowTheViewersCurrentScope(t *testing.T) {
 func TestResultRowsAreReadInBatches(t *testing.T) {
 	ctx := context.Background()
 	w := newScopeWorld(t)
-	viewer := w.store.users["sa1"]
+	viewer := w.store.user("sa1")
 	if _, err := w.svc.Results(ctx, viewer, w.taskID, 0, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -13,19 +13,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
+	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// fakeStore is the Service's and the Planner's store in memory.
+// fakeStore is the Service's and the Planner's store in memory: users and
+// places in the in-memory store (shared/memstore), tasks, chunks and
+// secrets in maps here.
 type fakeStore struct {
-	mu        sync.Mutex
-	users     map[string]rekey.User
-	districts map[string]rekey.District
-	schools   map[string]rekey.School
-	tasks     map[string]Record
-	keys      map[string]Idempotency // idempotency key → task id and request hash
-	chunks    map[string][]Chunk
-	secrets   map[string]Secrets
+	*memstore.Store
+	mu      sync.Mutex
+	tasks   map[string]Record
+	keys    map[string]Idempotency // idempotency key → task id and request hash
+	chunks  map[string][]Chunk
+	secrets map[string]Secrets
 	// userReads counts the GetUsers calls.
 	userReads int
 	// failPlanAfter fails SavePlanPage after this many successful calls
@@ -35,12 +36,17 @@ type fakeStore struct {
 }
 
 func newFakeStore() *fakeStore {
-	f := &fakeStore{users: map[string]rekey.User{}, districts: map[string]rekey.District{}, schools: map[string]rekey.School{},
+	ctx := context.Background()
+	f := &fakeStore{Store: memstore.New(time.Now),
 		tasks: map[string]Record{}, keys: map[string]Idempotency{}, chunks: map[string][]Chunk{}, secrets: map[string]Secrets{}}
-	f.districts["d1"] = rekey.District{ID: "d1", Name: "Riverbend Unified"}
-	f.schools["s1"] = rekey.School{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary"}
-	f.schools["s2"] = rekey.School{ID: "s2", DistrictID: "d1", Name: "Hillcrest High"}
-	f.schools["x1"] = rekey.School{ID: "x1", DistrictID: "d2", Name: "Lakeside Primary"}
+	_ = f.PutDistrict(ctx, rekey.District{ID: "d1", Name: "Riverbend Unified"})
+	for _, s := range []rekey.School{
+		{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary"},
+		{ID: "s2", DistrictID: "d1", Name: "Hillcrest High"},
+		{ID: "x1", DistrictID: "d2", Name: "Lakeside Primary"},
+	} {
+		_ = f.PutSchool(ctx, s)
+	}
 	for _, u := range []rekey.User{
 		{ID: "sup", Role: rekey.RoleSupport},
 		{ID: "da1", DistrictID: "d1", Role: rekey.RoleDistrictAdmin},
@@ -49,55 +55,39 @@ func newFakeStore() *fakeStore {
 		{ID: "st1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Username: "jo.quill", FirstName: "Jo"},
 	} {
 		u.Status = rekey.StatusActive
-		f.users[u.ID] = u
+		f.put(u)
 	}
 	return f
 }
 
-func (f *fakeStore) GetUser(_ context.Context, id string) (rekey.User, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if u, ok := f.users[id]; ok {
-		return u, nil
-	}
-	return rekey.User{}, rekey.ErrNotFound
-}
-
-func (f *fakeStore) GetDistrict(_ context.Context, id string) (rekey.District, error) {
-	if d, ok := f.districts[id]; ok {
-		return d, nil
-	}
-	return rekey.District{}, rekey.ErrNotFound
-}
-
-func (f *fakeStore) GetSchool(_ context.Context, id string) (rekey.School, error) {
-	if s, ok := f.schools[id]; ok {
-		return s, nil
-	}
-	return rekey.School{}, rekey.ErrNotFound
-}
-
-func (f *fakeStore) ListSchools(_ context.Context, districtID string) ([]rekey.School, error) {
-	var out []rekey.School
-	for _, s := range f.schools {
-		if s.DistrictID == districtID {
-			out = append(out, s)
+// put writes u: a new user (named after its id unless it has a username),
+// or over the stored one as an administrator's edit would, one version
+// later.
+func (f *fakeStore) put(u rekey.User) {
+	ctx := context.Background()
+	err := f.Edit(ctx, u)
+	if errors.Is(err, rekey.ErrNotFound) {
+		if u.Username == "" {
+			u.Username = u.ID
 		}
+		err = f.CreateUser(ctx, u, nil)
 	}
-	return out, nil
+	if err != nil {
+		panic(fmt.Sprintf("fake store: put %s: %v", u.ID, err)) // the tests' worlds are valid
+	}
 }
 
-func (f *fakeStore) GetUsers(_ context.Context, ids []string) (map[string]rekey.User, error) {
+// user returns the stored user with the given id (the zero user for none).
+func (f *fakeStore) user(id string) rekey.User {
+	u, _ := f.GetUser(context.Background(), id)
+	return u
+}
+
+func (f *fakeStore) GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.userReads++
-	out := map[string]rekey.User{}
-	for _, id := range ids {
-		if u, ok := f.users[id]; ok {
-			out[id] = u
-		}
-	}
-	return out, nil
+	f.mu.Unlock()
+	return f.Store.GetUsers(ctx, ids)
 }
 
 func (f *fakeStore) CreateTask(_ context.Context, rec Record, secrets *Secrets, idem Idempotency, _ rekey.AuditEntry) (string, bool, error) {
@@ -167,38 +157,11 @@ func (f *fakeStore) ListChunks(_ context.Context, taskID string, from, max int) 
 }
 
 // SelectUsers pages through the users of f's filter (a school or district)
-// in id order, two at a time, whatever the limit, to exercise paging.
-func (f *fakeStore) SelectUsers(_ context.Context, filter rekey.UserFilter, cursor string, _ int) ([]rekey.User, string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var all []rekey.User
-	for _, u := range f.users {
-		if (filter.SchoolID == "" || u.SchoolID == filter.SchoolID) && (filter.DistrictID == "" || u.DistrictID == filter.DistrictID) &&
-			(filter.Role == "" || u.Role == filter.Role) && (filter.Grade == "" || u.Grade == filter.Grade) {
-			all = append(all, u)
-		}
-	}
-	sortUsers(all)
-	start := 0
-	if cursor != "" {
-		fmt.Sscan(cursor, &start)
-	}
-	end := min(start+2, len(all))
-	next := ""
-	if end < len(all) {
-		next = fmt.Sprint(end)
-	}
-	return all[start:end], next, nil
-}
-
-func sortUsers(us []rekey.User) {
-	for i := range us {
-		for j := i + 1; j < len(us); j++ {
-			if us[j].ID < us[i].ID {
-				us[i], us[j] = us[j], us[i]
-			}
-		}
-	}
+// two at a time, whatever the limit, to exercise paging.
+func (f *fakeStore) SelectUsers(ctx context.Context, filter rekey.UserFilter, cursor string, _ int) ([]rekey.User, string, error) {
+	filter.Limit, filter.Cursor = 2, cursor
+	page, err := f.ListUsers(ctx, filter)
+	return page.Items, page.Next, err
 }
 
 func (f *fakeStore) SavePlanPage(_ context.Context, taskID string, from, to Plan, chunks []Chunk, users int, at time.Time) error {
@@ -329,7 +292,7 @@ func TestStartRefusesBadInput(t *testing.T) {
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			svc, store, plans := newTestService(t)
-			_, err := svc.Start(context.Background(), store.users[test.actor], test.sel, test.del, test.key, "req")
+			_, err := svc.Start(context.Background(), store.user(test.actor), test.sel, test.del, test.key, "req")
 			var e *rekey.Error
 			if !errors.As(err, &e) || e.Code != test.wantCode || e.Field != test.wantField {
 				t.Fatalf("Start(%+v, %+v) = %v, want %s on %q", test.sel, test.del.Mode, err, test.wantCode, test.wantField)
@@ -358,7 +321,7 @@ func TestStartChecksDefaultPasswordForTheStrictestRole(t *testing.T) {
 		{"sa1", rekey.Selection{Mode: rekey.SelectAll}, false},
 	} {
 		svc, store, _ := newTestService(t)
-		_, err := svc.Start(context.Background(), store.users[test.actor], test.sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "otters dance"}, "", "req")
+		_, err := svc.Start(context.Background(), store.user(test.actor), test.sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "otters dance"}, "", "req")
 		if (err == nil) != test.ok {
 			t.Errorf("Start(%s, %+v, 12-character default) = %v, want accepted %v", test.actor, test.sel, err, test.ok)
 		}
@@ -368,7 +331,7 @@ func TestStartChecksDefaultPasswordForTheStrictestRole(t *testing.T) {
 func TestStartRecordsAndQueues(t *testing.T) {
 	svc, store, plans := newTestService(t)
 	sel := rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st1", "t1"}}
-	task, err := svc.Start(context.Background(), store.users["sa1"], sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}, "k1", "req")
+	task, err := svc.Start(context.Background(), store.user("sa1"), sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}, "k1", "req")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +345,7 @@ func TestStartRecordsAndQueues(t *testing.T) {
 	if want := []Message{{Kind: KindPlan, TaskID: task.ID, InitiatorID: "sa1"}}; !cmp.Equal(plans.messages, want) {
 		t.Errorf("queued %+v, want one plan message", plans.messages)
 	}
-	again, err := svc.Start(context.Background(), store.users["sa1"], sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}, "k1", "req")
+	again, err := svc.Start(context.Background(), store.user("sa1"), sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}, "k1", "req")
 	if err != nil || again.ID != task.ID || len(store.tasks) != 1 {
 		t.Errorf("repeat with the key = %s, %v, %d tasks; want the original", again.ID, err, len(store.tasks))
 	}
@@ -416,11 +379,11 @@ func TestStartIdempotencyKeyBindsTheRequest(t *testing.T) {
 		t.Run(test.name, func(t *testing.T) {
 			svc, store, plans := newTestService(t)
 			ctx := context.Background()
-			task, err := svc.Start(ctx, store.users["sa1"], first, pw, "k1", "req")
+			task, err := svc.Start(ctx, store.user("sa1"), first, pw, "k1", "req")
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := svc.Start(ctx, store.users[test.actor], test.sel, test.del, "k1", "req")
+			got, err := svc.Start(ctx, store.user(test.actor), test.sel, test.del, "k1", "req")
 			switch {
 			case rekey.ErrorCode(err) != test.code:
 				t.Fatalf("repeat = %+v, %v; want code %q", got, err, test.code)
@@ -471,7 +434,7 @@ func TestPlannerResumes(t *testing.T) {
 	store, work, plans := newFakeStore(), &fakeQueue{}, &fakeQueue{}
 	for i := range 9 {
 		id := fmt.Sprintf("p%02d", i)
-		store.users[id] = rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive}
+		store.put(rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive})
 	}
 	store.tasks["task1"] = Record{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
 		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}
@@ -519,9 +482,9 @@ func TestPlannerResumes(t *testing.T) {
 
 func TestPlannerFailsTaskOfCreatorWhoLostRights(t *testing.T) {
 	store, work := newFakeStore(), &fakeQueue{}
-	off := store.users["da1"]
+	off := store.user("da1")
 	off.Status = rekey.StatusDisabled
-	store.users["da1"] = off
+	store.put(off)
 	store.tasks["task1"] = Record{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1", Selection: rekey.Selection{Mode: rekey.SelectAll}}}
 	p, _ := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: &fakeQueue{}})
 	if err := p.Plan(context.Background(), "task1"); err != nil {

@@ -19,17 +19,8 @@ const (
 	throttleSK     = "THROTTLE"
 )
 
-// Throttle is the sign-in failure counter of one key, e.g.
-// "ACCOUNT#<login>" or "CLIENT#<ip>". Failures counts the failures of the
-// current window, which started at FirstFailureAt; LockedUntil is set while
-// a lock is in force. The zero value (with Key set) means "no failures".
-type Throttle struct {
-	Key            string
-	Failures       int
-	FirstFailureAt time.Time
-	LastFailureAt  time.Time
-	LockedUntil    time.Time
-}
+// Throttle is the sign-in failure counter of one key (see rekey.Throttle).
+type Throttle = rekey.Throttle
 
 // throttleItem is a throttle as stored. windowEndsAt closes the counting
 // window; ttl covers both the window and any lock.
@@ -63,17 +54,12 @@ func (it throttleItem) throttle(key string, now time.Time) Throttle {
 // ttlAfter is the ttl (epoch seconds) that keeps an item until t.
 func ttlAfter(t time.Time) int64 { return t.Unix() + 1 }
 
-// AttemptLimit says when one more attempt of a key may be counted. Attempts
-// count in a window that opens at the first one and lasts Window; at most Max
-// are counted in one window; and after n counted attempts the next must come
-// at least Wait(n) after the last one (nil: no wait).
-type AttemptLimit struct {
-	Window time.Duration
-	Max    int
-	Wait   func(failures int) time.Duration
-}
+// AttemptLimit says when one more attempt of a key may be counted (see
+// rekey.AttemptLimit).
+type AttemptLimit = rekey.AttemptLimit
 
-func (l AttemptLimit) wait(failures int) time.Duration {
+// limitWait is limit.Wait(failures), 0 when Wait is nil.
+func limitWait(l AttemptLimit, failures int) time.Duration {
 	if l.Wait == nil {
 		return 0
 	}
@@ -87,15 +73,15 @@ func (l AttemptLimit) wait(failures int) time.Duration {
 // runs of equal wait: "failures <= 4 OR (failures = 5 AND lastFailureAt <=
 // at-1s) OR …". A wait that grows up to a cap makes a
 // handful of runs.
-func (l AttemptLimit) allows(at time.Time) expression.ConditionBuilder {
+func allows(l AttemptLimit, at time.Time) expression.ConditionBuilder {
 	failures, last := expression.Name("failures"), expression.Name("lastFailureAt")
 	if l.Wait == nil {
 		return failures.LessThan(expression.Value(l.Max))
 	}
 	var runs []expression.ConditionBuilder
 	for lo := 0; lo < l.Max; {
-		wait, hi := l.wait(lo), lo
-		for hi+1 < l.Max && l.wait(hi+1) == wait {
+		wait, hi := limitWait(l, lo), lo
+		for hi+1 < l.Max && limitWait(l, hi+1) == wait {
 			hi++
 		}
 		// Not BETWEEN: moto's never holds for a count of 0 (its truth test
@@ -163,7 +149,7 @@ func (s *Store) reserveAttempt(ctx context.Context, key string, at time.Time, li
 	for range 3 {
 		count := expression.Add(expression.Name("failures"), expression.Value(1)).
 			Set(expression.Name("lastFailureAt"), expression.Value(atText))
-		item, current, err := s.updateOrCurrent(ctx, pk, count, open.And(notLocked(at)).And(limit.allows(at)))
+		item, current, err := s.updateOrCurrent(ctx, pk, count, open.And(notLocked(at)).And(allows(limit, at)))
 		if err != nil {
 			return Throttle{}, false, err
 		}

@@ -3,145 +3,20 @@ package resets
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/testclock"
 )
 
-// fakeStore keeps everything in maps and applies the conditions the real
-// store applies, so the service's concurrency rules can be tested without
-// DynamoDB (the integration tests run the same flows against moto).
-type fakeStore struct {
-	mu        sync.Mutex
-	users     map[string]rekey.User
-	districts map[string]rekey.District
-	schools   map[string]rekey.School
-	counts    map[string]int
-	audit     []rekey.AuditEntry
-}
-
-func newFakeStore() *fakeStore {
-	return &fakeStore{
-		users: map[string]rekey.User{}, districts: map[string]rekey.District{}, schools: map[string]rekey.School{},
-		counts: map[string]int{},
-	}
-}
-
-func (f *fakeStore) GetUser(_ context.Context, id string) (rekey.User, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u, ok := f.users[id]
-	if !ok {
-		return rekey.User{}, fmt.Errorf("fake: user %s: %w", id, rekey.ErrNotFound)
-	}
-	return u, nil
-}
-
-func (f *fakeStore) findUser(match func(rekey.User) bool) (rekey.User, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, u := range f.users {
-		if match(u) {
-			return u, nil
-		}
-	}
-	return rekey.User{}, fmt.Errorf("fake: user: %w", rekey.ErrNotFound)
-}
-
-func (f *fakeStore) GetUserByUsername(_ context.Context, username string) (rekey.User, error) {
-	return f.findUser(func(u rekey.User) bool { return strings.EqualFold(u.Username, username) })
-}
-
-func (f *fakeStore) GetUserByEmail(_ context.Context, email string) (rekey.User, error) {
-	return f.findUser(func(u rekey.User) bool { return u.Email != "" && strings.EqualFold(u.Email, email) })
-}
-
-func (f *fakeStore) GetDistrict(_ context.Context, id string) (rekey.District, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	d, ok := f.districts[id]
-	if !ok {
-		return rekey.District{}, rekey.ErrNotFound
-	}
-	return d, nil
-}
-
-func (f *fakeStore) GetSchool(_ context.Context, id string) (rekey.School, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.schools[id]
-	if !ok {
-		return rekey.School{}, rekey.ErrNotFound
-	}
-	return s, nil
-}
-
-func (f *fakeStore) PutAudit(_ context.Context, e rekey.AuditEntry) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.audit = append(f.audit, e)
-	return nil
-}
-
-// checkVersion is the user write's condition; the caller holds mu.
-func (f *fakeStore) checkVersion(before, after rekey.User) error {
-	if f.users[before.ID].Version != before.Version || after.Version != before.Version+1 {
-		return rekey.ErrVersionConflict
-	}
-	if after.Username != before.Username || after.Email != before.Email {
-		return fmt.Errorf("fake: a reset may not change the username or email")
-	}
-	return nil
-}
-
-func (f *fakeStore) SaveReset(_ context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.checkVersion(before, after); err != nil {
-		return err
-	}
-	f.users[after.ID] = after
-	if audit != nil {
-		f.audit = append(f.audit, *audit)
-	}
-	return nil
-}
-
-func (f *fakeStore) RedeemReset(_ context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if stored := f.users[before.ID]; stored.ResetTokenHash != tokenHash && stored.SelfResetTokenHash != tokenHash {
-		return rekey.ErrVersionConflict
-	}
-	if err := f.checkVersion(before, after); err != nil {
-		return err
-	}
-	f.users[after.ID] = after
-	f.audit = append(f.audit, audit)
-	return nil
-}
-
-func (f *fakeStore) CountRequest(_ context.Context, key string, at time.Time, window time.Duration) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	k := key + "#" + strconv.FormatInt(at.Truncate(window).Unix(), 10)
-	f.counts[k]++
-	return f.counts[k], nil
-}
-
 // auditOf returns the audit entries of action about target.
-func (f *fakeStore) auditOf(target, action string) []rekey.AuditEntry {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func auditOf(s *memstore.Store, target, action string) []rekey.AuditEntry {
 	var out []rekey.AuditEntry
-	for _, e := range f.audit {
+	for _, e := range s.Audit() {
 		if e.TargetID == target && e.Action == action {
 			out = append(out, e)
 		}
@@ -199,12 +74,12 @@ const (
 	ssoSchool     = "s3"
 )
 
-// world is a service over a fake store holding a small district: every role,
+// world is a service over an in-memory store holding a small district: every role,
 // students with and without email, a disabled student, a student of a
 // single sign-on school and a user of another district.
 type world struct {
 	svc   *Service
-	store *fakeStore
+	store *memstore.Store
 	queue *fakeQueue
 	clock *testclock.Clock
 	users map[string]rekey.User // by username
@@ -215,12 +90,26 @@ const oldPassword = "seeded password of the demo"
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{store: newFakeStore(), queue: &fakeQueue{}, clock: testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)), users: map[string]rekey.User{}}
-	w.store.districts[district] = rekey.District{ID: district, Name: "Riverbend Unified"}
-	w.store.districts[otherDistrict] = rekey.District{ID: otherDistrict, Name: "Lakeside District"}
-	w.store.schools[school1] = rekey.School{ID: school1, DistrictID: district, Name: "Northfield Elementary"}
-	w.store.schools[school2] = rekey.School{ID: school2, DistrictID: district, Name: "Hillcrest High"}
-	w.store.schools[ssoSchool] = rekey.School{ID: ssoSchool, DistrictID: district, Name: "Oakridge Academy", SSO: true, SSOURL: "https://sso.oakridge.example/login"}
+	ctx := context.Background()
+	clock := testclock.New(time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC))
+	w := &world{store: memstore.New(clock.Now), queue: &fakeQueue{}, clock: clock, users: map[string]rekey.User{}}
+	for _, d := range []rekey.District{
+		{ID: district, Name: "Riverbend Unified"},
+		{ID: otherDistrict, Name: "Lakeside District"},
+	} {
+		if err := w.store.PutDistrict(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []rekey.School{
+		{ID: school1, DistrictID: district, Name: "Northfield Elementary"},
+		{ID: school2, DistrictID: district, Name: "Hillcrest High"},
+		{ID: ssoSchool, DistrictID: district, Name: "Oakridge Academy", SSO: true, SSOURL: "https://sso.oakridge.example/login"},
+	} {
+		if err := w.store.PutSchool(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
 	hash, err := fastHasher.Hash(oldPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +134,9 @@ func newWorld(t *testing.T) *world {
 			u.Status = rekey.StatusActive
 		}
 		u.Version, u.SessionGen, u.PasswordHash = 1, 1, hash
-		w.store.users[u.ID] = u
+		if err := w.store.CreateUser(ctx, u, nil); err != nil {
+			t.Fatal(err)
+		}
 		w.users[u.Username] = u
 	}
 	svc, err := NewService(Config{}, Deps{Store: w.store, Queue: w.queue, Hasher: fastHasher, Now: w.clock.Now})
@@ -264,6 +155,15 @@ func (w *world) user(t *testing.T, username string) rekey.User {
 		t.Fatalf("user %s: %v", username, err)
 	}
 	return u
+}
+
+// edit writes u over the stored user as another writer would, one version
+// later.
+func (w *world) edit(t *testing.T, u rekey.User) {
+	t.Helper()
+	if err := w.store.Edit(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // mailFor runs the queued jobs through PrepareMail, as the worker would,

@@ -12,11 +12,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
 func TestNewServiceRefusesLongExpiries(t *testing.T) {
-	deps := Deps{Store: newFakeStore(), Queue: &fakeQueue{}, Hasher: fastHasher}
+	deps := Deps{Store: memstore.New(time.Now), Queue: &fakeQueue{}, Hasher: fastHasher}
 	for _, test := range []struct {
 		cfg     Config
 		wantErr bool
@@ -113,7 +114,7 @@ func TestResetByLinkVoidsPasswordAtOnce(t *testing.T) {
 	if r.Purpose != PurposeAdmin || r.CreatedBy != "t1" || !r.ExpiresAt.Equal(expiresAt) || r.TokenHash != "" {
 		t.Errorf("pending reset = %+v, want an admin reset by t1 expiring at %v with no token yet", r, expiresAt)
 	}
-	if e := w.store.auditOf(before.ID, rekey.ActionResetLink); len(e) != 1 || e[0].ActorID != "t1" || e[0].Outcome != rekey.OutcomeSuccess || e[0].RequestID != "req-1" {
+	if e := auditOf(w.store, before.ID, rekey.ActionResetLink); len(e) != 1 || e[0].ActorID != "t1" || e[0].Outcome != rekey.OutcomeSuccess || e[0].RequestID != "req-1" {
 		t.Errorf("audit = %+v, want one success by t1 under req-1", e)
 	}
 
@@ -184,7 +185,7 @@ func TestResend(t *testing.T) {
 	if len(out) != 1 || out[0].Message != MessageResetLink {
 		t.Fatalf("resend mailed %+v, want one reset link", out)
 	}
-	if e := w.store.auditOf("st1", rekey.ActionResetResend); len(e) != 1 {
+	if e := auditOf(w.store, "st1", rekey.ActionResetResend); len(e) != 1 {
 		t.Errorf("resend audit = %+v, want one entry", e)
 	}
 	if err := w.svc.ResetWithToken(ctx, out[0].Token, "a brand new passphrase", "req"); err != nil {
@@ -233,7 +234,7 @@ func TestResetTemporary(t *testing.T) {
 		if r, ok := PendingReset(after); ok {
 			t.Errorf("pending reset after temporary password: %+v, want none", r)
 		}
-		entries := w.store.auditOf(before.ID, rekey.ActionResetTemporary)
+		entries := auditOf(w.store, before.ID, rekey.ActionResetTemporary)
 		if len(entries) != 1 || strings.Contains(entries[0].Detail, pw) {
 			t.Errorf("audit = %+v, want one entry without the password", entries)
 		}
@@ -286,7 +287,7 @@ func TestResetWithToken(t *testing.T) {
 			after.SessionGen != before.SessionGen+1 || !after.PasswordChangedAt.Equal(w.clock.Now()) {
 			t.Errorf("after redemption = %+v, want active, no forced change, no voided hash, sessions ended, changed now", after)
 		}
-		if e := w.store.auditOf(after.ID, rekey.ActionResetComplete); len(e) != 1 || e[0].RequestID != "req-redeem" {
+		if e := auditOf(w.store, after.ID, rekey.ActionResetComplete); len(e) != 1 || e[0].RequestID != "req-redeem" {
 			t.Errorf("completion audit = %+v", e)
 		}
 		out := w.mailFor(t)
@@ -324,7 +325,7 @@ func TestResetWithToken(t *testing.T) {
 			u := w.user(t, "jo.student")
 			u.PasswordChangedAt = w.clock.Now().Add(time.Second)
 			u.ResetTokenHash = ""
-			w.store.users[u.ID] = u
+			w.edit(t, u)
 			return token
 		}},
 		{"malformed", func(t *testing.T, w *world, token string) string { return token + "!" }},
@@ -346,13 +347,13 @@ func TestResetWithToken(t *testing.T) {
 		{"account disabled since", func(t *testing.T, w *world, token string) string {
 			u := w.user(t, "jo.student")
 			u.Status = rekey.StatusDisabled
-			w.store.users[u.ID] = u
+			w.edit(t, u)
 			return token
 		}},
 		{"email changed since", func(t *testing.T, w *world, token string) string {
 			u := w.user(t, "jo.student")
 			u.Email = "new.address@riverbend.example"
-			w.store.users[u.ID] = u
+			w.edit(t, u)
 			return token
 		}},
 	} {
@@ -421,7 +422,7 @@ func TestResetWithToken(t *testing.T) {
 		token := w.linkToken(t, "jo.student")
 		w.clock.Add(time.Hour)
 		_ = w.svc.ResetWithToken(ctx, token, newPassword, "req-late")
-		e := w.store.auditOf("st1", rekey.ActionResetFailed)
+		e := auditOf(w.store, "st1", rekey.ActionResetFailed)
 		if len(e) != 1 || e[0].Outcome != rekey.OutcomeFailure || !strings.Contains(e[0].Detail, "expired") || strings.Contains(e[0].Detail, token) {
 			t.Errorf("failure audit = %+v, want one 'expired' entry without the token", e)
 		}
@@ -602,7 +603,7 @@ func TestForgotKeepsPasswordAndWorks(t *testing.T) {
 	if err := w.svc.ResetWithToken(ctx, again.Token, "forgotten but found again", "req"); err != nil {
 		t.Errorf("newest token = %v, want success", err)
 	}
-	if e := w.store.auditOf(before.ID, rekey.ActionForgotRequested); len(e) != 1 {
+	if e := auditOf(w.store, before.ID, rekey.ActionForgotRequested); len(e) != 1 {
 		t.Errorf("forgot audit = %+v, want one entry", e)
 	}
 }
@@ -798,7 +799,7 @@ func TestRefusedRedemptionsAreAudited(t *testing.T) {
 		{"voided by disabling the account", func(t *testing.T, w *world, token string) string {
 			u := w.user(t, "jo.student")
 			u.Status = rekey.StatusDisabled
-			w.store.users[u.ID] = u
+			w.edit(t, u)
 			return token
 		}, "st1", "st1", rekey.OutcomeFailure, "link voided: account disabled"},
 		{"forged for a known user", func(t *testing.T, w *world, token string) string {
@@ -813,13 +814,13 @@ func TestRefusedRedemptionsAreAudited(t *testing.T) {
 			w := newWorld(t)
 			token := w.linkToken(t, "jo.student")
 			try := test.spoil(t, w, token)
-			auditBefore := len(w.store.audit)
+			auditBefore := len(w.store.Audit())
 			err := w.svc.ResetWithToken(ctx, try, newPassword, "req-refused")
 			var e *rekey.Error
 			if !errors.As(err, &e) || *e != *ErrInvalidToken {
 				t.Fatalf("ResetWithToken(%s) = %v, want exactly the generic ErrInvalidToken", test.name, err)
 			}
-			added := w.store.audit[auditBefore:]
+			added := w.store.Audit()[auditBefore:]
 			if test.target == "" {
 				if len(added) != 0 {
 					t.Errorf("a token naming no user was audited: %+v", added)

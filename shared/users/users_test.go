@@ -3,118 +3,66 @@ package users
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// fakeStore is an in-memory Store. ListUsers filters like the real store
-// unless leaky is set, when it returns every user (to prove the service's
-// own scope check).
-type fakeStore struct {
-	users     map[string]rekey.User
-	districts map[string]rekey.District
-	schools   map[string]rekey.School
-	audit     []rekey.AuditEntry
+// testStore is the in-memory store, recording what the service asks of
+// it. With leaky set, ListUsers ignores the filter's scope and returns
+// every user, to prove the service's own scope check.
+type testStore struct {
+	*memstore.Store
 	leaky     bool
 	lastList  rekey.UserFilter
 	lastLimit int
 }
 
-func (f *fakeStore) GetUser(_ context.Context, id string) (rekey.User, error) {
-	u, ok := f.users[id]
-	if !ok {
-		return rekey.User{}, fmt.Errorf("fake: get user: %w", rekey.ErrNotFound)
-	}
-	return u, nil
-}
-
-func (f *fakeStore) ListUsers(_ context.Context, filter rekey.UserFilter) (rekey.UserPage, error) {
+func (f *testStore) ListUsers(ctx context.Context, filter rekey.UserFilter) (rekey.UserPage, error) {
 	f.lastList = filter
-	var all []rekey.User
-	for _, u := range f.users {
-		if f.leaky || (filter.DistrictID == "" || u.DistrictID == filter.DistrictID) &&
-			(filter.SchoolID == "" || u.SchoolID == filter.SchoolID) &&
-			(filter.Role == "" || u.Role == filter.Role) && (filter.Grade == "" || u.Grade == filter.Grade) {
-			all = append(all, u)
-		}
+	if f.leaky {
+		filter = rekey.UserFilter{Limit: filter.Limit, Cursor: filter.Cursor}
 	}
-	slices.SortFunc(all, func(a, b rekey.User) int { return strings.Compare(a.ID, b.ID) })
-	start, _ := strconv.Atoi(filter.Cursor)
-	end := min(start+filter.Limit, len(all))
-	page := rekey.UserPage{Items: all[start:end]}
-	if end < len(all) {
-		page.Next = strconv.Itoa(end)
-	}
-	return page, nil
+	return f.Store.ListUsers(ctx, filter)
 }
 
-func (f *fakeStore) UpdateUser(_ context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
-	if f.users[before.ID].Version != before.Version {
-		return fmt.Errorf("fake: update: %w", rekey.ErrVersionConflict)
-	}
-	for _, u := range f.users {
-		if u.ID != after.ID && u.Username == after.Username {
-			return fmt.Errorf("fake: update: %w", rekey.ErrUsernameTaken)
-		}
-		if u.ID != after.ID && after.Email != "" && u.Email == after.Email {
-			return fmt.Errorf("fake: update: %w", rekey.ErrEmailTaken)
-		}
-	}
-	f.users[after.ID] = after
-	if audit != nil {
-		f.audit = append(f.audit, *audit)
-	}
-	return nil
-}
-
-func (f *fakeStore) ListAudit(_ context.Context, targetID string, limit int, cursor string) (rekey.AuditPage, error) {
+func (f *testStore) ListAudit(ctx context.Context, targetID string, limit int, cursor string) (rekey.AuditPage, error) {
 	f.lastLimit = limit
-	var items []rekey.AuditEntry
-	for _, e := range slices.Backward(f.audit) {
-		if e.TargetID == targetID {
-			items = append(items, e)
-		}
-	}
-	return rekey.AuditPage{Items: items}, nil
+	return f.Store.ListAudit(ctx, targetID, limit, cursor)
 }
 
-func (f *fakeStore) GetDistrict(_ context.Context, id string) (rekey.District, error) {
-	d, ok := f.districts[id]
-	if !ok {
-		return rekey.District{}, rekey.ErrNotFound
-	}
-	return d, nil
+// user returns the stored user with the given id (the zero user for none).
+func (f *testStore) user(id string) rekey.User {
+	u, _ := f.GetUser(context.Background(), id)
+	return u
 }
 
-func (f *fakeStore) GetSchool(_ context.Context, id string) (rekey.School, error) {
-	s, ok := f.schools[id]
-	if !ok {
-		return rekey.School{}, rekey.ErrNotFound
-	}
-	return s, nil
-}
+// seeded lists the ids of the test world's users.
+var seeded = []string{"teacher1", "teacher2", "student1", "student2", "student3", "sadmin1", "dadmin1", "support1"}
 
 // The test world: district d1 (schools s1, s2), district d2 (school s3).
-func newStore() *fakeStore {
-	f := &fakeStore{
-		users:     map[string]rekey.User{},
-		districts: map[string]rekey.District{"d1": {ID: "d1"}, "d2": {ID: "d2"}},
-		schools: map[string]rekey.School{
-			"s1": {ID: "s1", DistrictID: "d1"}, "s2": {ID: "s2", DistrictID: "d1"}, "s3": {ID: "s3", DistrictID: "d2"},
-		},
+func newStore() *testStore {
+	ctx := context.Background()
+	f := &testStore{Store: memstore.New(func() time.Time { return fixedNow })}
+	for _, d := range []rekey.District{{ID: "d1"}, {ID: "d2"}} {
+		_ = f.PutDistrict(ctx, d)
+	}
+	for _, s := range []rekey.School{{ID: "s1", DistrictID: "d1"}, {ID: "s2", DistrictID: "d1"}, {ID: "s3", DistrictID: "d2"}} {
+		_ = f.PutSchool(ctx, s)
 	}
 	add := func(id string, role rekey.Role, district, school string) {
-		f.users[id] = rekey.User{
+		u := rekey.User{
 			ID: id, Role: role, DistrictID: district, SchoolID: school, Status: rekey.StatusActive,
 			FirstName: "First", LastName: strings.ToUpper(id), Username: id, Email: id + "@example.org",
 			Version: 1, SessionGen: 1, ResetTokenHash: "pending-" + id,
+		}
+		if err := f.CreateUser(ctx, u, nil); err != nil {
+			panic(err) // the fixed world is valid
 		}
 	}
 	add("teacher1", rekey.RoleTeacher, "d1", "s1")
@@ -130,7 +78,7 @@ func newStore() *fakeStore {
 
 var fixedNow = time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)
 
-func newTestService(store *fakeStore) *Service {
+func newTestService(store *testStore) *Service {
 	return NewService(store, func() time.Time { return fixedNow })
 }
 
@@ -169,7 +117,7 @@ func TestList(t *testing.T) {
 			store := newStore()
 			store.leaky = test.leaky
 			svc := newTestService(store)
-			page, err := svc.List(context.Background(), store.users[test.actor], test.filter)
+			page, err := svc.List(context.Background(), store.user(test.actor), test.filter)
 			if err != nil {
 				t.Fatalf("List error = %v", err)
 			}
@@ -201,7 +149,7 @@ func TestListRefusals(t *testing.T) {
 		{"control character in query", "dadmin1", rekey.UserFilter{Query: "a\x00b"}, rekey.ECodeInvalidInput, "q"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
-			_, err := svc.List(context.Background(), store.users[test.actor], test.filter)
+			_, err := svc.List(context.Background(), store.user(test.actor), test.filter)
 			var e *rekey.Error
 			if !errors.As(err, &e) || e.Code != test.wantCode || e.Field != test.wantField {
 				t.Errorf("List error = %v, want code %s field %q", err, test.wantCode, test.wantField)
@@ -213,7 +161,7 @@ func TestListRefusals(t *testing.T) {
 func TestListPaging(t *testing.T) {
 	store := newStore()
 	svc := newTestService(store)
-	actor := store.users["support1"]
+	actor := store.user("support1")
 	page, err := svc.List(context.Background(), actor, rekey.UserFilter{})
 	if err != nil || store.lastList.Limit != rekey.UserPaging.Default {
 		t.Fatalf("List with no limit asked the store for %d (err %v), want %d", store.lastList.Limit, err, rekey.UserPaging.Default)
@@ -230,8 +178,8 @@ func TestListPaging(t *testing.T) {
 			break
 		}
 	}
-	if len(got) != len(store.users) {
-		t.Errorf("paging by 3 returned %d users, want %d", len(got), len(store.users))
+	if len(got) != len(seeded) {
+		t.Errorf("paging by 3 returned %d users, want %d", len(got), len(seeded))
 	}
 }
 
@@ -251,7 +199,7 @@ func TestGet(t *testing.T) {
 		{"student1", "teacher1", false},
 		{"dadmin1", "support1", false},
 	} {
-		got, err := svc.Get(context.Background(), store.users[test.actor], test.target)
+		got, err := svc.Get(context.Background(), store.user(test.actor), test.target)
 		if test.ok && (err != nil || got.ID != test.target) {
 			t.Errorf("Get(%s, %s) = %q, %v; want the user", test.actor, test.target, got.ID, err)
 		}
@@ -364,17 +312,17 @@ func TestUpdate(t *testing.T) {
 		t.Run(test.name, func(t *testing.T) {
 			store := newStore()
 			svc := newTestService(store)
-			before := store.users[test.target]
-			got, err := svc.Update(context.Background(), store.users[test.actor], test.target, test.patch, "req-1")
+			before := store.user(test.target)
+			got, err := svc.Update(context.Background(), store.user(test.actor), test.target, test.patch, "req-1")
 			if test.wantCode != "" {
 				var e *rekey.Error
 				if !errors.As(err, &e) || e.Code != test.wantCode || e.Field != test.wantField {
 					t.Errorf("Update error = %v, want code %s field %q", err, test.wantCode, test.wantField)
 				}
-				if len(store.audit) != 0 {
-					t.Errorf("a failed update wrote %d audit entries", len(store.audit))
+				if len(store.Audit()) != 0 {
+					t.Errorf("a failed update wrote %d audit entries", len(store.Audit()))
 				}
-				if diff := cmp.Diff(before, store.users[test.target]); diff != "" {
+				if diff := cmp.Diff(before, store.user(test.target)); diff != "" {
 					t.Errorf("a failed update changed the user (-before +after):\n%s", diff)
 				}
 				return
@@ -382,13 +330,13 @@ func TestUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Update error = %v", err)
 			}
-			if diff := cmp.Diff(got, store.users[test.target]); diff != "" {
+			if diff := cmp.Diff(got, store.user(test.target)); diff != "" {
 				t.Errorf("returned and stored user differ (-returned +stored):\n%s", diff)
 			}
-			if len(store.audit) != 1 {
-				t.Fatalf("%d audit entries, want 1", len(store.audit))
+			if len(store.Audit()) != 1 {
+				t.Fatalf("%d audit entries, want 1", len(store.Audit()))
 			}
-			test.check(t, got, store.audit[0])
+			test.check(t, got, store.Audit()[0])
 		})
 	}
 }
@@ -396,14 +344,14 @@ func TestUpdate(t *testing.T) {
 func TestUpdateNoOp(t *testing.T) {
 	store := newStore()
 	svc := newTestService(store)
-	before := store.users["student1"]
+	before := store.user("student1")
 	for _, test := range []struct {
 		name     string
 		version  int
 		wantCode string
 	}{{"right version", 1, ""}, {"stale version", 0, rekey.ECodeVersionConflict}} {
 		t.Run(test.name, func(t *testing.T) {
-			got, err := svc.Update(context.Background(), store.users["teacher1"], "student1",
+			got, err := svc.Update(context.Background(), store.user("teacher1"), "student1",
 				Patch{FirstName: ptr(before.FirstName), Email: ptr(strings.ToUpper(before.Email)), Version: ptr(test.version)}, "req-1")
 			if rekey.ErrorCode(err) != test.wantCode {
 				t.Fatalf("Update error = %v, want code %q", err, test.wantCode)
@@ -413,8 +361,8 @@ func TestUpdateNoOp(t *testing.T) {
 					t.Errorf("no-op update returned a changed user (-want +got):\n%s", diff)
 				}
 			}
-			if len(store.audit) != 0 || store.users["student1"].Version != 1 {
-				t.Errorf("no-op update wrote audit %d / version %d", len(store.audit), store.users["student1"].Version)
+			if len(store.Audit()) != 0 || store.user("student1").Version != 1 {
+				t.Errorf("no-op update wrote audit %d / version %d", len(store.Audit()), store.user("student1").Version)
 			}
 		})
 	}
@@ -423,25 +371,25 @@ func TestUpdateNoOp(t *testing.T) {
 func TestActivity(t *testing.T) {
 	store := newStore()
 	svc := newTestService(store)
-	if _, err := svc.Update(context.Background(), store.users["teacher1"], "student1", Patch{Grade: ptr("5"), Version: ptr(1)}, "req-1"); err != nil {
+	if _, err := svc.Update(context.Background(), store.user("teacher1"), "student1", Patch{Grade: ptr("5"), Version: ptr(1)}, "req-1"); err != nil {
 		t.Fatal(err)
 	}
-	page, err := svc.Activity(context.Background(), store.users["teacher1"], "student1", 0, "")
+	page, err := svc.Activity(context.Background(), store.user("teacher1"), "student1", 0, "")
 	if err != nil || len(page.Items) != 1 || store.lastLimit != rekey.AuditPaging.Default {
 		t.Errorf("Activity = %d items, limit %d, %v; want 1 item, limit %d", len(page.Items), store.lastLimit, err, rekey.AuditPaging.Default)
 	}
-	if _, err := svc.Activity(context.Background(), store.users["teacher1"], "student3", 0, ""); err != rekey.ErrNotFound {
+	if _, err := svc.Activity(context.Background(), store.user("teacher1"), "student3", 0, ""); err != rekey.ErrNotFound {
 		t.Errorf("Activity out of scope error = %v, want ErrNotFound", err)
 	}
-	page, err = svc.Activity(context.Background(), store.users["teacher1"], "student2", 10, "")
+	page, err = svc.Activity(context.Background(), store.user("teacher1"), "student2", 10, "")
 	if err == nil {
 		t.Errorf("Activity out of scope returned %d items", len(page.Items))
 	}
-	page, err = svc.Activity(context.Background(), store.users["teacher1"], "teacher1", 10, "")
+	page, err = svc.Activity(context.Background(), store.user("teacher1"), "teacher1", 10, "")
 	if err != nil || page.Items == nil {
 		t.Errorf("Activity of self = %v, %v; want an empty, non-nil page", page.Items, err)
 	}
-	if _, err := svc.Activity(context.Background(), store.users["teacher1"], "student1", 500, ""); rekey.ErrorCode(err) != rekey.ECodeInvalidInput {
+	if _, err := svc.Activity(context.Background(), store.user("teacher1"), "student1", 500, ""); rekey.ErrorCode(err) != rekey.ECodeInvalidInput {
 		t.Errorf("Activity limit 500 error = %v, want invalid_input", err)
 	}
 }
@@ -471,17 +419,6 @@ func TestEmailValidation(t *testing.T) {
 	}
 }
 
-func (f *fakeStore) ListSchools(_ context.Context, districtID string) ([]rekey.School, error) {
-	var out []rekey.School
-	for _, s := range f.schools {
-		if s.DistrictID == districtID {
-			out = append(out, s)
-		}
-	}
-	slices.SortFunc(out, func(a, b rekey.School) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
-}
-
 func TestSchools(t *testing.T) {
 	for _, test := range []struct {
 		actor    string
@@ -501,10 +438,17 @@ func TestSchools(t *testing.T) {
 	} {
 		t.Run(test.actor+"/"+test.district, func(t *testing.T) {
 			store := newStore()
-			store.users["lost"] = rekey.User{ID: "lost", Role: rekey.RoleStudent, DistrictID: "d1", SchoolID: "s9", Status: rekey.StatusActive}
-			store.users["astray"] = rekey.User{ID: "astray", Role: rekey.RoleTeacher, DistrictID: "d1", SchoolID: "s3", Status: rekey.StatusActive}
-			store.users["nomad"] = rekey.User{ID: "nomad", Role: rekey.RoleStudent, DistrictID: "d1", Status: rekey.StatusActive}
-			got, err := newTestService(store).Schools(context.Background(), store.users[test.actor], test.district)
+			for _, u := range []rekey.User{
+				{ID: "lost", Role: rekey.RoleStudent, DistrictID: "d1", SchoolID: "s9", Status: rekey.StatusActive},
+				{ID: "astray", Role: rekey.RoleTeacher, DistrictID: "d1", SchoolID: "s3", Status: rekey.StatusActive},
+				{ID: "nomad", Role: rekey.RoleStudent, DistrictID: "d1", Status: rekey.StatusActive},
+			} {
+				u.Username, u.Version = u.ID, 1
+				if err := store.CreateUser(context.Background(), u, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := newTestService(store).Schools(context.Background(), store.user(test.actor), test.district)
 			if err != nil {
 				t.Fatalf("Schools error = %v", err)
 			}
@@ -542,6 +486,9 @@ func TestActivityClientIPs(t *testing.T) {
 		{ID: "a2", TargetID: "sadmin1", Action: rekey.ActionLoginSuccess, Outcome: rekey.OutcomeSuccess},
 		{ID: "a1", TargetID: "sadmin1", Action: rekey.ActionLoginSuccess, Outcome: rekey.OutcomeSuccess},
 	}
+	// at is the time of entry a<n>: n seconds after fixedNow, so a6 is the
+	// newest.
+	at := func(id string) time.Time { return fixedNow.Add(time.Duration(id[1]-'0') * time.Second) }
 	for _, test := range []struct {
 		viewer, target string
 		sees           bool
@@ -557,12 +504,17 @@ func TestActivityClientIPs(t *testing.T) {
 	} {
 		t.Run(test.viewer+" on "+test.target, func(t *testing.T) {
 			store := newStore()
-			store.users["sadmin2"] = rekey.User{ID: "sadmin2", Role: rekey.RoleSchoolAdmin, DistrictID: "d1", SchoolID: "s1", Status: rekey.StatusActive, Username: "sadmin2"}
-			for _, e := range entries {
-				e.TargetID = test.target
-				store.audit = append(store.audit, e)
+			ctx := context.Background()
+			if err := store.CreateUser(ctx, rekey.User{ID: "sadmin2", Role: rekey.RoleSchoolAdmin, DistrictID: "d1", SchoolID: "s1", Status: rekey.StatusActive, Username: "sadmin2", Version: 1}, nil); err != nil {
+				t.Fatal(err)
 			}
-			page, err := newTestService(store).Activity(context.Background(), store.users[test.viewer], test.target, 0, "")
+			for _, e := range entries {
+				e.TargetID, e.At = test.target, at(e.ID)
+				if err := store.PutAudit(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			page, err := newTestService(store).Activity(context.Background(), store.user(test.viewer), test.target, 0, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -572,7 +524,7 @@ func TestActivityClientIPs(t *testing.T) {
 				want = slices.Clone(hidden)
 			}
 			for i := range want {
-				want[i].TargetID = test.target
+				want[i].TargetID, want[i].At = test.target, at(want[i].ID)
 			}
 			if diff := cmp.Diff(want, page.Items); diff != "" {
 				t.Errorf("activity (-want +got):\n%s", diff)
