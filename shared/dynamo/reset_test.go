@@ -18,6 +18,7 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/testclock"
+	"github.com/rekey/rekey/shared/testrace"
 )
 
 // resetT0 is the reset tests' reference time.
@@ -157,28 +158,12 @@ func TestConcurrentRedeemReset(t *testing.T) {
 	if err := s.SaveReset(ctx, u, after, nil); err != nil {
 		t.Fatal(err)
 	}
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		successes int
-		errs      []error
-	)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			done := resets.ApplyTemporaryPassword(after, "hash-"+string(rune('a'+i)), resetT0)
-			err := s.RedeemReset(ctx, hash, after, done, auditFor(u, rekey.ActionResetComplete))
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				successes++
-			} else if !errors.Is(err, rekey.ErrVersionConflict) && !errors.Is(err, rekey.ErrConflict) {
-				errs = append(errs, err)
-			}
-		}()
-	}
-	wg.Wait()
+	successes, errs := testrace.Count(8, func(i int) error {
+		done := resets.ApplyTemporaryPassword(after, "hash-"+string(rune('a'+i)), resetT0)
+		return s.RedeemReset(ctx, hash, after, done, auditFor(u, rekey.ActionResetComplete))
+	}, func(err error) bool {
+		return errors.Is(err, rekey.ErrVersionConflict) || errors.Is(err, rekey.ErrConflict)
+	})
 	if successes != 1 || len(errs) > 0 {
 		t.Errorf("8 concurrent redemptions: %d succeeded, other errors %v; want 1 success, the rest conflicts", successes, errs)
 	}
@@ -412,27 +397,9 @@ func TestConcurrentRedemptionsOfAdminAndForgotLinks(t *testing.T) {
 		u.ResetTokenHash != resets.HashToken(a) || u.SelfResetTokenHash != resets.HashToken(tokens[1]) {
 		t.Fatalf("before the race the user holds %q and %q (%v), want the hashes of A and B", u.ResetTokenHash, u.SelfResetTokenHash, err)
 	}
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		successes int
-		others    []error
-	)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := w.svc.ResetWithToken(context.Background(), tokens[i%2], "concurrent passphrase "+strings.Repeat("x", i), "req")
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				successes++
-			} else if !errors.Is(err, resets.ErrInvalidToken) {
-				others = append(others, err)
-			}
-		}()
-	}
-	wg.Wait()
+	successes, others := testrace.Count(8, func(i int) error {
+		return w.svc.ResetWithToken(context.Background(), tokens[i%2], "concurrent passphrase "+strings.Repeat("x", i), "req")
+	}, func(err error) bool { return errors.Is(err, resets.ErrInvalidToken) })
 	if successes != 1 || len(others) != 0 {
 		t.Errorf("8 concurrent redemptions of A and B: %d succeeded, other errors %v; want exactly 1 success", successes, others)
 	}

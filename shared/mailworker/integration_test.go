@@ -29,6 +29,7 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/testclock"
+	"github.com/rekey/rekey/shared/testrace"
 )
 
 func TestMain(m *testing.M) { mototest.Main(m) }
@@ -503,28 +504,9 @@ func TestExpiryAndConcurrencyAgainstDynamo(t *testing.T) {
 	p.drainQueue(t)
 	emails := p.emailsTo(t, "jo.quill")
 	fresh := tokenIn(t, emails[len(emails)-1])
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		successes int
-		others    []error
-	)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := p.svc.ResetWithToken(ctx, fresh, fmt.Sprintf("concurrent passphrase number %d", i), "req")
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				successes++
-			case !errors.Is(err, resets.ErrInvalidToken):
-				others = append(others, err)
-			}
-		}()
-	}
-	wg.Wait()
+	successes, others := testrace.Count(8, func(i int) error {
+		return p.svc.ResetWithToken(ctx, fresh, fmt.Sprintf("concurrent passphrase number %d", i), "req")
+	}, func(err error) bool { return errors.Is(err, resets.ErrInvalidToken) })
 	if successes != 1 || len(others) > 0 {
 		t.Errorf("8 concurrent redemptions: %d succeeded, other errors %v; want exactly 1 and the rest invalid_token", successes, others)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/testrace"
 )
 
 func TestNewServiceRefusesLongExpiries(t *testing.T) {
@@ -434,27 +434,9 @@ func TestResetWithToken(t *testing.T) {
 func TestConcurrentRedemptions(t *testing.T) {
 	w := newWorld(t)
 	token := w.linkToken(t, "jo.student")
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		successes int
-		others    []error
-	)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := w.svc.ResetWithToken(context.Background(), token, "concurrent passphrase "+strings.Repeat("x", i), "req")
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				successes++
-			} else if !errors.Is(err, ErrInvalidToken) {
-				others = append(others, err)
-			}
-		}()
-	}
-	wg.Wait()
+	successes, others := testrace.Count(8, func(i int) error {
+		return w.svc.ResetWithToken(context.Background(), token, "concurrent passphrase "+strings.Repeat("x", i), "req")
+	}, func(err error) bool { return errors.Is(err, ErrInvalidToken) })
 	if successes != 1 || len(others) != 0 {
 		t.Errorf("8 concurrent redemptions: %d succeeded, unexpected errors %v; want exactly 1 success and 7 invalid_token", successes, others)
 	}
@@ -731,27 +713,9 @@ func TestConcurrentRedemptionsOfBothLinks(t *testing.T) {
 		t.Fatalf("forgot mailed %+v", out)
 	}
 	tokens := []string{admin, out[0].Token}
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		successes int
-		others    []error
-	)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := w.svc.ResetWithToken(context.Background(), tokens[i%2], "concurrent passphrase "+strings.Repeat("x", i), "req")
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				successes++
-			} else if !errors.Is(err, ErrInvalidToken) {
-				others = append(others, err)
-			}
-		}()
-	}
-	wg.Wait()
+	successes, others := testrace.Count(8, func(i int) error {
+		return w.svc.ResetWithToken(context.Background(), tokens[i%2], "concurrent passphrase "+strings.Repeat("x", i), "req")
+	}, func(err error) bool { return errors.Is(err, ErrInvalidToken) })
 	if successes != 1 || len(others) != 0 {
 		t.Errorf("8 concurrent redemptions of two links: %d succeeded, unexpected errors %v; want exactly 1", successes, others)
 	}
