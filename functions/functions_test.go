@@ -7,6 +7,7 @@ package functions_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -32,6 +33,7 @@ import (
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
+	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -511,5 +513,22 @@ func TestSampleEventDrivesBulkSweeper(t *testing.T) {
 	readEvent(t, "bulk-sweeper", &ev)
 	if err := a.BulkSweeper.Handle(context.Background(), ev); err != nil {
 		t.Errorf("sweeper = %v, want nil", err)
+	}
+}
+
+// The sample is a bounce of a message no task of the sample app sent: the
+// handler parses it and drops it as unknown (or, while the store does not
+// record mail events yet, refuses it so that Lambda retries and the DLQ
+// keeps it).
+func TestSampleEventDrivesMailEvents(t *testing.T) {
+	a := sampleApp(t)
+	var ev events.CloudWatchEvent
+	readEvent(t, "mail-events", &ev)
+	me, err := mailevents.Parse(ev)
+	if err != nil || me.Type != rekey.MailBounced || me.MessageID == "" || me.At.IsZero() {
+		t.Fatalf("Parse(sample) = %+v, %v; want a bounce with a message id and a time", me, err)
+	}
+	if err := a.MailEvents.Handle(context.Background(), ev); err != nil && !errors.Is(err, app.ErrNoMailEventStore) {
+		t.Errorf("mail events = %v, want nil (an unknown message is dropped)", err)
 	}
 }

@@ -27,6 +27,9 @@ func waitForMail(t *testing.T, s *Stack, address string, after int) SentEmail {
 		}
 		return false, fmt.Sprintf("%d emails sent, none to %s after the first %d", len(sent), address, after)
 	})
+	if found.MessageID == "" {
+		t.Errorf("the email to %s carries no SES message id", address)
+	}
 	return found
 }
 
