@@ -36,7 +36,10 @@ func TestLocalMailViewer(t *testing.T) {
 	tb.screenshot("local-mail-list")
 
 	tb.click(fmt.Sprintf(`#mail-list a[href="/_local/mail/%d"]`, n))
-	tb.waitText("#mail-message-id", email.MessageID)
+	tb.waitVisible("#mail-html")
+	if id := tb.text("#mail-message-id"); id != email.MessageID {
+		t.Errorf("the message opened has id %q, want %q", id, email.MessageID)
+	}
 	if to := tb.text("#mail-to"); !strings.EqualFold(to, student.Email) {
 		t.Errorf("the message is to %q, want %s", to, student.Email)
 	}
