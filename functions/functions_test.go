@@ -532,3 +532,62 @@ func TestSampleEventDrivesMailEvents(t *testing.T) {
 		t.Errorf("mail events = %v, want nil (an unknown message is dropped)", err)
 	}
 }
+
+// TestTemplateWiresSESEvents: every function sends with the configuration
+// set (and may: its SES policy names it), whose events reach mail-events
+// through an EventBridge rule, with a DLQ behind the function.
+func TestTemplateWiresSESEvents(t *testing.T) {
+	raw, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Globals struct {
+			Function struct {
+				Environment struct {
+					Variables map[string]yaml.Node `yaml:"Variables"`
+				} `yaml:"Environment"`
+			} `yaml:"Function"`
+		} `yaml:"Globals"`
+		Resources map[string]yaml.Node `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if v := doc.Globals.Function.Environment.Variables["REKEY_SES_CONFIGURATION_SET"]; v.Tag != "!Ref" || v.Value != "MailConfigurationSet" {
+		t.Errorf("Globals REKEY_SES_CONFIGURATION_SET = %s %q, want !Ref MailConfigurationSet", v.Tag, v.Value)
+	}
+	text := func(id string) string {
+		n := doc.Resources[id]
+		out, err := yaml.Marshal(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	for id, want := range map[string][]string{
+		"MailConfigurationSet": {"AWS::SES::ConfigurationSet"},
+		"MailEventDestination": {"AWS::SES::ConfigurationSetEventDestination", "DELIVERY", "BOUNCE", "COMPLAINT", "event-bus/default"},
+		"MailEventsFunction": {"functions/mail-events", "EventBridgeRule", "aws.ses", "Email Delivered", "Email Bounced", "Email Complaint Received",
+			"DeadLetterQueue", "MailEventsDLQ"},
+		"MailEventsDLQAlarm": {"MailEventsDLQ"},
+	} {
+		got := text(id)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("template %s lacks %q:\n%s", id, w, got)
+			}
+		}
+	}
+	for _, action := range []string{"ses:SendEmail", "kms:", "sqs:", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"} {
+		if got := text("MailEventsFunction"); strings.Contains(got, action) {
+			t.Errorf("MailEventsFunction may %s; it only records events on existing results", action)
+		}
+	}
+	for id := range doc.Resources {
+		got := text(id)
+		if strings.Contains(got, "ses:SendEmail") && !strings.Contains(got, "configuration-set/${MailConfigurationSet}") {
+			t.Errorf("%s may send email but not with the configuration set", id)
+		}
+	}
+}
