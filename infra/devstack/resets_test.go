@@ -130,7 +130,11 @@ func TestPasswordResetsEndToEnd(t *testing.T) {
 	}
 	token := tokenFrom(t, email)
 	anon := &client{t: t, base: s.URL}
-	// The reset page checks the link first; checking uses nothing up.
+	// The reset page checks the link first; checking uses nothing up, and
+	// there is no GET a link scanner could follow.
+	if status, e := anon.do("GET", "/api/password/reset/check?token="+url.QueryEscape(token), nil, nil); status != 405 {
+		t.Errorf("GET the check = %d %+v, want 405", status, e)
+	}
 	for range 2 {
 		var check struct{ Valid bool }
 		if status, e := anon.do("POST", "/api/password/reset/check", map[string]string{"token": token}, &check); status != 200 || !check.Valid {
