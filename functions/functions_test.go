@@ -7,6 +7,7 @@ package functions_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -32,6 +33,7 @@ import (
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
+	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -511,5 +513,81 @@ func TestSampleEventDrivesBulkSweeper(t *testing.T) {
 	readEvent(t, "bulk-sweeper", &ev)
 	if err := a.BulkSweeper.Handle(context.Background(), ev); err != nil {
 		t.Errorf("sweeper = %v, want nil", err)
+	}
+}
+
+// The sample is a bounce of a message no task of the sample app sent: the
+// handler parses it and drops it as unknown (or, while the store does not
+// record mail events yet, refuses it so that Lambda retries and the DLQ
+// keeps it).
+func TestSampleEventDrivesMailEvents(t *testing.T) {
+	a := sampleApp(t)
+	var ev events.CloudWatchEvent
+	readEvent(t, "mail-events", &ev)
+	me, err := mailevents.Parse(ev)
+	if err != nil || me.Type != rekey.MailBounced || me.MessageID == "" || me.At.IsZero() {
+		t.Fatalf("Parse(sample) = %+v, %v; want a bounce with a message id and a time", me, err)
+	}
+	if err := a.MailEvents.Handle(context.Background(), ev); err != nil && !errors.Is(err, app.ErrNoMailEventStore) {
+		t.Errorf("mail events = %v, want nil (an unknown message is dropped)", err)
+	}
+}
+
+// TestTemplateWiresSESEvents: every function sends with the configuration
+// set (and may: its SES policy names it), whose events reach mail-events
+// through an EventBridge rule, with a DLQ behind the function.
+func TestTemplateWiresSESEvents(t *testing.T) {
+	raw, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Globals struct {
+			Function struct {
+				Environment struct {
+					Variables map[string]yaml.Node `yaml:"Variables"`
+				} `yaml:"Environment"`
+			} `yaml:"Function"`
+		} `yaml:"Globals"`
+		Resources map[string]yaml.Node `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if v := doc.Globals.Function.Environment.Variables["REKEY_SES_CONFIGURATION_SET"]; v.Tag != "!Ref" || v.Value != "MailConfigurationSet" {
+		t.Errorf("Globals REKEY_SES_CONFIGURATION_SET = %s %q, want !Ref MailConfigurationSet", v.Tag, v.Value)
+	}
+	text := func(id string) string {
+		n := doc.Resources[id]
+		out, err := yaml.Marshal(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	for id, want := range map[string][]string{
+		"MailConfigurationSet": {"AWS::SES::ConfigurationSet"},
+		"MailEventDestination": {"AWS::SES::ConfigurationSetEventDestination", "DELIVERY", "BOUNCE", "COMPLAINT", "event-bus/default"},
+		"MailEventsFunction": {"functions/mail-events", "EventBridgeRule", "aws.ses", "Email Delivered", "Email Bounced", "Email Complaint Received",
+			"DeadLetterQueue", "MailEventsDLQ"},
+		"MailEventsDLQAlarm": {"MailEventsDLQ"},
+	} {
+		got := text(id)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("template %s lacks %q:\n%s", id, w, got)
+			}
+		}
+	}
+	for _, action := range []string{"ses:SendEmail", "kms:", "sqs:", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"} {
+		if got := text("MailEventsFunction"); strings.Contains(got, action) {
+			t.Errorf("MailEventsFunction may %s; it only records events on existing results", action)
+		}
+	}
+	for id := range doc.Resources {
+		got := text(id)
+		if strings.Contains(got, "ses:SendEmail") && !strings.Contains(got, "configuration-set/${MailConfigurationSet}") {
+			t.Errorf("%s may send email but not with the configuration set", id)
+		}
 	}
 }

@@ -14,6 +14,11 @@ func TestForcedPasswordChange(t *testing.T) {
 	if temp.TemporaryPassword == "" {
 		t.Fatal("the temporary reset gave no generated password")
 	}
+	// The Users list says the student must change their password.
+	admin := newTab(t)
+	admin.signInAdmin()
+	admin.findUser(student)
+	admin.waitText(`tr[data-user-id="`+student.ID+`"]`, "Must change password")
 
 	tb := newTab(t)
 	tb.open("/")

@@ -86,12 +86,15 @@ func TestResetByLinkThenSetAPasswordFromTheEmail(t *testing.T) {
 		t.Errorf("after redeeming the link the status is %q, want active", u.Status)
 	}
 
-	// The used link is refused with a way forward.
+	// The used link says so before anyone types, with a way forward.
 	again := newTab(t)
 	again.expectHTTP(http.StatusBadRequest)
 	again.openURL(link)
-	again.fill("#newpw-password", chosen+" again")
-	again.click("#newpw-submit")
-	again.waitVisible("#newpw-new-link")
+	again.waitText("#newpw-spent", "This link was used or has expired")
+	if !evalT[bool](again, `document.querySelector('#newpw-form').hidden`) {
+		t.Errorf("the password form shows for a used link")
+	}
 	again.screenshot("reset-page-used-link")
+	again.click("#newpw-spent-new-link")
+	again.waitVisible("#forgot-form")
 }

@@ -3,6 +3,7 @@ package browsertest
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -55,13 +56,23 @@ var walks = []struct {
 // walkPublic shows the public pages and the forced password change.
 func walkPublic(t *testing.T, tb *tab, visit func(name string)) {
 	t.Helper()
-	for _, p := range []struct{ name, path, ready string }{
-		{"signin", "/", "#signin-form"},
-		{"forgot", "/forgot-password", "#forgot-form"},
-		// Opening the reset page consumes nothing, so any token shows the form.
-		{"reset-page", "/reset-password?token=screen-walk-token", "#newpw-form"},
-		{"reset-page-no-token", "/reset-password", "#newpw-missing"},
-		{"not-found", "/no-such-page", "#notfound-home"},
+	// A real link: the reset page checks it (consuming nothing) before it
+	// shows the form.
+	linked := claimStudent(t, true)
+	mailBefore := len(stack.Mail())
+	apiAdmin(t).must(http.StatusAccepted, "POST", "/api/users/"+linked.ID+"/password-reset", map[string]string{"mode": "link"}, nil)
+	link := strings.TrimPrefix(resetLinkIn(t, newestMailTo(t, linked.Email, mailBefore)), stack.URL)
+	for _, p := range []struct {
+		name, path, ready string
+		status            int // an answer the page expects, besides 2xx
+	}{
+		{"signin", "/", "#signin-form", 0},
+		{"forgot", "/forgot-password", "#forgot-form", 0},
+		{"reset-page", link, "#newpw-form", 0},
+		// A link that was used, expired or never existed says so at once.
+		{"reset-page-spent", "/reset-password?token=screen-walk-token", "#newpw-spent", http.StatusBadRequest},
+		{"reset-page-no-token", "/reset-password", "#newpw-missing", 0},
+		{"not-found", "/no-such-page", "#notfound-home", http.StatusNotFound},
 	} {
 		if p.path == "/reset-password" {
 			// The page remembers a token for this tab; start afresh.
@@ -69,8 +80,8 @@ func walkPublic(t *testing.T, tb *tab, visit func(name string)) {
 			evalT[chromedp.Void](tb, `sessionStorage.clear()`)
 		}
 		var stop func()
-		if p.name == "not-found" {
-			stop = tb.expectHTTP(http.StatusNotFound)
+		if p.status != 0 {
+			stop = tb.expectHTTP(p.status)
 		}
 		tb.open(p.path)
 		tb.waitVisible(p.ready)

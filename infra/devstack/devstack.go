@@ -167,11 +167,14 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: create the task key: %w", err)
 	}
-	const sender = "no-reply@rekey.example.org"
+	const sender, configurationSet = "no-reply@rekey.example.org", "rekey-local-mail"
 	if err := verifySender(ctx, sesv2.NewFromConfig(awsCfg), sender); err != nil {
 		return nil, err
 	}
-	s.mail = &recordingMailer{next: ses.NewSender(sesv2.NewFromConfig(awsCfg), sender, "")}
+	if err := createConfigurationSet(ctx, sesv2.NewFromConfig(awsCfg), configurationSet); err != nil {
+		return nil, err
+	}
+	s.mail = &recordingMailer{next: ses.NewSender(sesv2.NewFromConfig(awsCfg), sender, configurationSet)}
 
 	listener, err := net.Listen("tcp", opt.Addr)
 	if err != nil {
@@ -179,7 +182,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	}
 	s.URL = "http://" + listener.Addr().String()
 	cfg := app.Config{
-		Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: sender,
+		Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: sender, SESConfigurationSet: configurationSet,
 		MailQueueURL:     queues["MailQueue"].URL,
 		BulkPlanQueueURL: queues["BulkPlanQueue"].URL,
 		BulkWorkQueueURL: queues["BulkWorkQueue"].URL,
@@ -268,6 +271,18 @@ func verifySender(ctx context.Context, client *sesv2.Client, sender string) erro
 	return nil
 }
 
+// createConfigurationSet creates the SES configuration set every email is
+// sent with, as the template's MailConfigurationSet does on AWS. (moto
+// accepts it but emits no events: POST /_local/ses-events stands in.)
+func createConfigurationSet(ctx context.Context, client *sesv2.Client, name string) error {
+	_, err := client.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String(name)})
+	var exists *sestypes.AlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("devstack: create SES configuration set %s: %w", name, err)
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
@@ -279,6 +294,8 @@ func (s *Stack) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.App.API.Handler())
 	mux.HandleFunc("GET /_local/mail", s.serveMail)
+	mux.HandleFunc("GET /_local/mail/{n}", s.serveMessage)
+	mux.HandleFunc("POST /_local/ses-events", s.serveSESEvent)
 	return mux
 }
 

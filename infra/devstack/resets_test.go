@@ -27,6 +27,9 @@ func waitForMail(t *testing.T, s *Stack, address string, after int) SentEmail {
 		}
 		return false, fmt.Sprintf("%d emails sent, none to %s after the first %d", len(sent), address, after)
 	})
+	if found.MessageID == "" {
+		t.Errorf("the email to %s carries no SES message id", address)
+	}
 	return found
 }
 
@@ -127,6 +130,17 @@ func TestPasswordResetsEndToEnd(t *testing.T) {
 	}
 	token := tokenFrom(t, email)
 	anon := &client{t: t, base: s.URL}
+	// The reset page checks the link first; checking uses nothing up, and
+	// there is no GET a link scanner could follow.
+	if status, e := anon.do("GET", "/api/password/reset/check?token="+url.QueryEscape(token), nil, nil); status != 405 {
+		t.Errorf("GET the check = %d %+v, want 405", status, e)
+	}
+	for range 2 {
+		var check struct{ Valid bool }
+		if status, e := anon.do("POST", "/api/password/reset/check", map[string]string{"token": token}, &check); status != 200 || !check.Valid {
+			t.Errorf("check of a fresh link = %d %+v %+v, want 200 {valid:true}", status, e, check)
+		}
+	}
 	if status, e := anon.do("POST", "/api/password/reset", map[string]string{"token": token, "newPassword": "weak"}, nil); status != 422 || e.Code != "weak_password" {
 		t.Errorf("weak password on redemption = %d %+v, want 422 weak_password", status, e)
 	}
@@ -139,6 +153,11 @@ func TestPasswordResetsEndToEnd(t *testing.T) {
 	}
 	if status, e := anon.do("POST", "/api/password/reset", map[string]string{"token": "forged-token-value", "newPassword": fresh}, nil); status != 400 || e.Code != "invalid_token" {
 		t.Errorf("forged token = %d %+v, want 400 invalid_token", status, e)
+	}
+	for name, tok := range map[string]string{"used": token, "forged": "forged-token-value", "empty": ""} {
+		if status, e := anon.do("POST", "/api/password/reset/check", map[string]string{"token": tok}, nil); status != 400 || e.Code != "invalid_token" {
+			t.Errorf("check of a %s link = %d %+v, want 400 invalid_token", name, status, e)
+		}
 	}
 	if _, status, e, _ := signInWith(t, s, victim.Username, fresh); status != 200 {
 		t.Errorf("sign in with the new password = %d %+v, want 200", status, e)

@@ -15,6 +15,7 @@ type ResetService interface {
 	Resend(ctx context.Context, actor rekey.User, targetID, requestID string) (time.Time, error)
 	ResetTemporary(ctx context.Context, actor rekey.User, targetID, temporary, requestID string) (string, error)
 	ResetWithToken(ctx context.Context, rawToken, newPassword, requestID string) error
+	CheckToken(ctx context.Context, rawToken, requestID string) error
 	Forgot(ctx context.Context, login, clientIP, requestID string) error
 }
 
@@ -143,6 +144,33 @@ func (s *Server) redeemReset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type checkTokenRequest struct {
+	Token string `json:"token"`
+}
+
+// checkResetToken is POST /api/password/reset/check: whether the emailed
+// token would still set a new password, without using it. 200 {valid: true},
+// or 400 invalid_token as redemption answers. A POST, never a GET, and it
+// writes nothing, so that neither link scanners nor the page itself use up
+// a link by looking at it.
+func (s *Server) checkResetToken(w http.ResponseWriter, r *http.Request) error {
+	var req checkTokenRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Token == "" || len(req.Token) > 512 {
+		return rekey.Errorf(rekey.ECodeInvalidToken, "This reset link is invalid or has expired. Ask for a new one.")
+	}
+	ctx := r.Context()
+	if err := s.resets.CheckToken(ctx, req.Token, RequestID(ctx)); err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Valid bool `json:"valid"`
+	}{true})
 	return nil
 }
 

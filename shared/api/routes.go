@@ -62,6 +62,7 @@ func (s *Server) routes() []route {
 		{Route{http.MethodPost, "/api/users/{id}/password-reset/resend", FunctionResets}, s.signedIn(fullAccess, s.resendReset)},
 		{Route{http.MethodPost, "/api/password/forgot", FunctionResets}, s.forgotPassword},
 		{Route{http.MethodPost, "/api/password/reset", FunctionResets}, s.redeemReset},
+		{Route{http.MethodPost, "/api/password/reset/check", FunctionResets}, s.checkResetToken},
 		{Route{http.MethodGet, "/api/password/policy", FunctionResets}, s.signedIn(duringPasswordChange, s.passwordPolicy)},
 		{Route{http.MethodPost, "/api/schedules", FunctionSchedules}, s.signedIn(fullAccess, s.createSchedule)},
 		{Route{http.MethodGet, "/api/schedules", FunctionSchedules}, s.signedIn(fullAccess, s.listSchedules)},

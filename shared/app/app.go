@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -28,9 +29,11 @@ import (
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/ses"
+	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
+	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/schedule"
 	"github.com/rekey/rekey/shared/users"
@@ -45,6 +48,11 @@ type Config struct {
 	PublicBaseURL string
 	// SenderEmail is the verified SES sender (REKEY_SENDER_EMAIL).
 	SenderEmail string
+	// SESConfigurationSet is the SES configuration set every email is sent
+	// with (REKEY_SES_CONFIGURATION_SET), whose event destination brings
+	// deliveries, bounces and complaints back to the mail-events function;
+	// "" sends without one (moto, which emits no events anyway).
+	SESConfigurationSet string
 	// MailQueueURL is the SQS queue of the mail worker (REKEY_MAIL_QUEUE_URL).
 	MailQueueURL string
 	// Resets holds link expiries and forgot-password limits
@@ -69,7 +77,9 @@ func ConfigFromEnv() (Config, error) {
 		Table:         os.Getenv("REKEY_TABLE"),
 		PublicBaseURL: strings.TrimRight(os.Getenv("REKEY_PUBLIC_BASE_URL"), "/"),
 		SenderEmail:   os.Getenv("REKEY_SENDER_EMAIL"),
-		MailQueueURL:  os.Getenv("REKEY_MAIL_QUEUE_URL"),
+
+		SESConfigurationSet: os.Getenv("REKEY_SES_CONFIGURATION_SET"),
+		MailQueueURL:        os.Getenv("REKEY_MAIL_QUEUE_URL"),
 
 		BulkPlanQueueURL: os.Getenv("REKEY_BULK_PLAN_QUEUE_URL"),
 		BulkWorkQueueURL: os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
@@ -132,6 +142,9 @@ type App struct {
 	BulkSweeper *bulk.Sweeper
 	// Dispatcher starts due schedules (EventBridge, every minute).
 	Dispatcher *schedule.Dispatcher
+	// MailEvents records SES's deliveries, bounces and complaints
+	// (EventBridge rule on the configuration set's events).
+	MailEvents *mailevents.Handler
 	Logger     *slog.Logger
 }
 
@@ -188,7 +201,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	schedules := schedule.NewService(store, now)
 	mailer := opt.Mailer
 	if mailer == nil {
-		mailer = ses.NewSender(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, "")
+		mailer = ses.NewSender(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, cfg.SESConfigurationSet)
 	}
 	worker, err := mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
 		Deliveries: store, Resets: resetSvc, Mailer: mailer, Requeue: mailQueue, Logger: logger, Now: now,
@@ -226,8 +239,30 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	return &App{
 		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
 		API: server, MailWorker: worker, BulkPlanner: planner, BulkWorker: bulkWorker, BulkSweeper: sweeper,
-		Dispatcher: schedule.NewDispatcher(store, bulkSvc, logger), Logger: logger,
+		Dispatcher: schedule.NewDispatcher(store, bulkSvc, logger), MailEvents: mailevents.NewHandler(mailEventRecorder(store), logger),
+		Logger: logger,
 	}, nil
+}
+
+// mailEventRecorder is the store once it records mail events against task
+// results (issue 10's per-user state, built separately). Until then every
+// event fails with ErrNoMailEventStore: Lambda retries it and the DLQ keeps
+// it, to be redriven once the store records them; nothing is lost.
+func mailEventRecorder(store any) mailevents.Recorder {
+	if r, ok := store.(mailevents.Recorder); ok {
+		return r
+	}
+	return unrecordedMailEvents{}
+}
+
+// ErrNoMailEventStore is what mail events meet until the store records them.
+var ErrNoMailEventStore = errors.New("app: the store does not record mail events yet")
+
+// unrecordedMailEvents refuses every event with ErrNoMailEventStore.
+type unrecordedMailEvents struct{}
+
+func (unrecordedMailEvents) RecordMailEvent(context.Context, rekey.MailEvent) error {
+	return ErrNoMailEventStore
 }
 
 // Load is what every function's main does at cold start: read the

@@ -44,11 +44,15 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("REKEY_BULK_PLAN_QUEUE_URL", "http://127.0.0.1:1/plan")
 	t.Setenv("REKEY_BULK_WORK_QUEUE_URL", "http://127.0.0.1:1/work")
 	t.Setenv("REKEY_TASK_KEY_ID", "key")
+	t.Setenv("REKEY_SES_CONFIGURATION_SET", "rekey-mail")
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.PublicBaseURL != "https://rekey.example.org" {
 		t.Errorf("PublicBaseURL = %q, want the trailing slash trimmed", cfg.PublicBaseURL)
+	}
+	if cfg.SESConfigurationSet != "rekey-mail" {
+		t.Errorf("SESConfigurationSet = %q, want rekey-mail", cfg.SESConfigurationSet)
 	}
 }

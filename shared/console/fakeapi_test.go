@@ -145,6 +145,13 @@ func (f *fakeAPI) api(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/password/forgot" && r.Method == "POST":
 		w.WriteHeader(202)
 		return
+	case p == "/api/password/reset/check" && r.Method == "POST":
+		if str("token") != "good-token" {
+			f.fail(w, 400, "invalid_token", "", "This link is invalid or has expired.")
+			return
+		}
+		f.writeJSON(w, 200, map[string]any{"valid": true})
+		return
 	case p == "/api/password/reset" && r.Method == "POST":
 		switch {
 		case str("token") != "good-token":

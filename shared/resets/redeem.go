@@ -113,3 +113,35 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 func (s *Service) refusal(actor, user rekey.User, outcome, why, requestID string) rekey.AuditEntry {
 	return s.entry(actor, user, rekey.ActionResetFailed, outcome, "reset token refused: "+why, requestID)
 }
+
+// CheckToken says whether rawToken would still set a new password, without
+// using it (POST /api/password/reset/check): the reset page asks before the
+// user types a password, so that a used or expired link says so at once.
+// It answers nil for a usable token and ErrInvalidToken, the same for every
+// reason, otherwise. It reads the user and writes nothing — no audit entry
+// either: the token stays exactly as usable as before, and a link scanner
+// that opens the page or calls this consumes nothing (SECURITY.md 10).
+//
+// It reveals no more than redemption does (which answers invalid_token
+// before judging the password) and is guarded the same way: by the token's
+// 256-bit secret, not by a counter. A per-address limit would refuse a class
+// opening its links together behind the school's one address.
+func (s *Service) CheckToken(ctx context.Context, rawToken, requestID string) error {
+	userID, ok := tokenUser(rawToken)
+	if !ok {
+		s.log.InfoContext(ctx, "resets: malformed reset token checked", "requestId", requestID)
+		return ErrInvalidToken
+	}
+	user, err := s.store.GetUser(ctx, userID)
+	if isNotFound(err) {
+		return ErrInvalidToken
+	}
+	if err != nil {
+		return fmt.Errorf("resets: check token: read user: %w", err)
+	}
+	r, pending := resetByToken(user, HashToken(rawToken))
+	if !pending || voidedFor(r, user, s.now()) != "" {
+		return ErrInvalidToken
+	}
+	return nil
+}

@@ -299,64 +299,7 @@ func TestResetWithToken(t *testing.T) {
 		}
 	})
 
-	for _, test := range []struct {
-		name  string
-		spoil func(t *testing.T, w *world, token string) string // returns the token to try
-	}{
-		{"forged", func(t *testing.T, w *world, token string) string {
-			return strings.Repeat("A", len(token))
-		}},
-		{"forged for the right user", func(t *testing.T, w *world, token string) string {
-			id, _, _ := strings.Cut(token, ".")
-			return id + "." + strings.Repeat("A", 43)
-		}},
-		{"edited to name another user", func(t *testing.T, w *world, token string) string {
-			_, secret, _ := strings.Cut(token, ".")
-			return "st6." + secret
-		}},
-		{"superseded by a resend", func(t *testing.T, w *world, token string) string {
-			if _, err := w.svc.Resend(ctx, w.users["district.admin"], "st1", "req"); err != nil {
-				t.Fatal(err)
-			}
-			w.queue.take(t)
-			return token
-		}},
-		{"voided by a password change", func(t *testing.T, w *world, token string) string {
-			u := w.user(t, "jo.student")
-			u.PasswordChangedAt = w.clock.Now().Add(time.Second)
-			u.ResetTokenHash = ""
-			w.edit(t, u)
-			return token
-		}},
-		{"malformed", func(t *testing.T, w *world, token string) string { return token + "!" }},
-		{"empty", func(t *testing.T, w *world, token string) string { return "" }},
-		{"expired at expiry plus one second", func(t *testing.T, w *world, token string) string {
-			w.clock.Add(15*time.Minute + time.Second)
-			return token
-		}},
-		{"expired at expiry", func(t *testing.T, w *world, token string) string {
-			w.clock.Add(15 * time.Minute)
-			return token
-		}},
-		{"voided by a temporary password", func(t *testing.T, w *world, token string) string {
-			if _, err := w.svc.ResetTemporary(ctx, w.users["teacher"], "st1", "", "req"); err != nil {
-				t.Fatal(err)
-			}
-			return token
-		}},
-		{"account disabled since", func(t *testing.T, w *world, token string) string {
-			u := w.user(t, "jo.student")
-			u.Status = rekey.StatusDisabled
-			w.edit(t, u)
-			return token
-		}},
-		{"email changed since", func(t *testing.T, w *world, token string) string {
-			u := w.user(t, "jo.student")
-			u.Email = "new.address@riverbend.example"
-			w.edit(t, u)
-			return token
-		}},
-	} {
+	for _, test := range spoiledTokens() {
 		t.Run(test.name, func(t *testing.T) {
 			w := newWorld(t)
 			token := w.linkToken(t, "jo.student")
@@ -427,6 +370,122 @@ func TestResetWithToken(t *testing.T) {
 			t.Errorf("failure audit = %+v, want one 'expired' entry without the token", e)
 		}
 	})
+}
+
+// spoiledTokens are the ways a reset link of jo.student (st1) can be
+// unusable: each spoil returns the token to try.
+func spoiledTokens() []spoiledToken {
+	ctx := context.Background()
+	return []spoiledToken{
+		{"forged", func(t *testing.T, w *world, token string) string {
+			return strings.Repeat("A", len(token))
+		}},
+		{"forged for the right user", func(t *testing.T, w *world, token string) string {
+			id, _, _ := strings.Cut(token, ".")
+			return id + "." + strings.Repeat("A", 43)
+		}},
+		{"edited to name another user", func(t *testing.T, w *world, token string) string {
+			_, secret, _ := strings.Cut(token, ".")
+			return "st6." + secret
+		}},
+		{"superseded by a resend", func(t *testing.T, w *world, token string) string {
+			if _, err := w.svc.Resend(ctx, w.users["district.admin"], "st1", "req"); err != nil {
+				t.Fatal(err)
+			}
+			w.queue.take(t)
+			return token
+		}},
+		{"voided by a password change", func(t *testing.T, w *world, token string) string {
+			u := w.user(t, "jo.student")
+			u.PasswordChangedAt = w.clock.Now().Add(time.Second)
+			u.ResetTokenHash = ""
+			w.edit(t, u)
+			return token
+		}},
+		{"malformed", func(t *testing.T, w *world, token string) string { return token + "!" }},
+		{"empty", func(t *testing.T, w *world, token string) string { return "" }},
+		{"expired at expiry plus one second", func(t *testing.T, w *world, token string) string {
+			w.clock.Add(15*time.Minute + time.Second)
+			return token
+		}},
+		{"expired at expiry", func(t *testing.T, w *world, token string) string {
+			w.clock.Add(15 * time.Minute)
+			return token
+		}},
+		{"voided by a temporary password", func(t *testing.T, w *world, token string) string {
+			if _, err := w.svc.ResetTemporary(ctx, w.users["teacher"], "st1", "", "req"); err != nil {
+				t.Fatal(err)
+			}
+			return token
+		}},
+		{"account disabled since", func(t *testing.T, w *world, token string) string {
+			u := w.user(t, "jo.student")
+			u.Status = rekey.StatusDisabled
+			w.edit(t, u)
+			return token
+		}},
+		{"email changed since", func(t *testing.T, w *world, token string) string {
+			u := w.user(t, "jo.student")
+			u.Email = "new.address@riverbend.example"
+			w.edit(t, u)
+			return token
+		}},
+	}
+}
+
+type spoiledToken struct {
+	name  string
+	spoil func(t *testing.T, w *world, token string) string
+}
+
+// TestCheckToken: the check answers as redemption would, for every way a
+// link can be unusable, and never uses the link up.
+func TestCheckToken(t *testing.T) {
+	ctx := context.Background()
+	t.Run("valid, and still valid after many checks", func(t *testing.T) {
+		w := newWorld(t)
+		token := w.linkToken(t, "jo.student")
+		before := w.user(t, "jo.student")
+		for range 3 {
+			if err := w.svc.CheckToken(ctx, token, "req-check"); err != nil {
+				t.Fatalf("CheckToken(fresh link) = %v, want nil", err)
+			}
+		}
+		if diff := cmp.Diff(before, w.user(t, "jo.student")); diff != "" {
+			t.Errorf("checking changed the user:\n%s", diff)
+		}
+		if e := auditOf(w.store, "st1", rekey.ActionResetFailed); len(e) != 0 {
+			t.Errorf("checking audited %+v, want nothing", e)
+		}
+		if err := w.svc.ResetWithToken(ctx, token, "a fresh and long passphrase", "req"); err != nil {
+			t.Fatalf("redeeming after checks = %v, want success", err)
+		}
+		if err := w.svc.CheckToken(ctx, token, "req-check"); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("CheckToken(used link) = %v, want ErrInvalidToken", err)
+		}
+	})
+	t.Run("one second before expiry", func(t *testing.T) {
+		w := newWorld(t)
+		token := w.linkToken(t, "jo.student")
+		w.clock.Add(15*time.Minute - time.Second)
+		if err := w.svc.CheckToken(ctx, token, "req"); err != nil {
+			t.Errorf("CheckToken one second before expiry = %v, want nil", err)
+		}
+	})
+	for _, test := range spoiledTokens() {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			token := w.linkToken(t, "jo.student")
+			try := test.spoil(t, w, token)
+			before := w.user(t, "jo.student")
+			if err := w.svc.CheckToken(ctx, try, "req"); !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("CheckToken(%s) = %v, want ErrInvalidToken", test.name, err)
+			}
+			if diff := cmp.Diff(before, w.user(t, "jo.student")); diff != "" {
+				t.Errorf("checking changed the user:\n%s", diff)
+			}
+		})
+	}
 }
 
 // TestConcurrentRedemptions: of 8 simultaneous redemptions of one token,

@@ -89,3 +89,27 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// recordingAPI answers SendEmail with a message id and keeps the input.
+type recordingAPI struct{ in *sesv2.SendEmailInput }
+
+func (a *recordingAPI) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+	a.in = in
+	return &sesv2.SendEmailOutput{MessageId: aws.String("0102019a-id")}, nil
+}
+
+// Every email carries the configuration set whose event destination brings
+// SES's deliveries, bounces and complaints back; the id SES gave it is
+// returned to the caller, which records it to match those events.
+func TestSendCarriesTheConfigurationSet(t *testing.T) {
+	for _, set := range []string{"rekey-mail", ""} {
+		api := &recordingAPI{}
+		id, err := NewSender(api, "no-reply@example.org", set).Send(context.Background(), mail.Message{To: "jo@example.org", Subject: "s", Text: "t", HTML: "h"})
+		if err != nil || id != "0102019a-id" {
+			t.Errorf("Send = %q, %v; want SES's message id", id, err)
+		}
+		if got := aws.ToString(api.in.ConfigurationSetName); got != set {
+			t.Errorf("ConfigurationSetName = %q, want %q", got, set)
+		}
+	}
+}

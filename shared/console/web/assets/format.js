@@ -16,7 +16,15 @@ export const STATUS = {
   active: { label: 'Active', icon: 'check', tone: 'ok' },
   reset_required: { label: 'Reset pending', icon: 'clock', tone: 'warn' },
   disabled: { label: 'Disabled', icon: 'ban', tone: 'muted' },
+  // Not an API status: an active user with mustChangePassword, after a
+  // temporary, default or generated password, until they choose their own.
+  must_change_password: { label: 'Must change password', icon: 'lock', tone: 'warn' },
 };
+
+/** userStatus is the status a user list shows: the API's, or must_change_password. */
+export function userStatus(u) {
+  return u.status === 'active' && u.mustChangePassword ? 'must_change_password' : u.status;
+}
 
 export const TASK_STATUS = {
   queued: { label: 'Queued', icon: 'clock', tone: 'muted' },

@@ -60,11 +60,36 @@ function forgetToken() {
   }
 }
 
-function resetPage() {
+/**
+ * checkToken asks whether the link still works, without using it: a link
+ * that was used or has expired says so before anyone types a password.
+ * Anything but a clear "no" (a network fault, a server error) shows the
+ * form, whose submission then answers for the link.
+ */
+async function checkToken(token) {
+  const checking = document.getElementById('newpw-checking');
+  checking.hidden = false;
+  try {
+    await api.post('/api/password/reset/check', { token }, { quiet: true });
+    return true;
+  } catch (err) {
+    return err.code !== 'invalid_token';
+  } finally {
+    checking.hidden = true;
+  }
+}
+
+async function resetPage() {
   const token = takeToken();
   const form = document.getElementById('newpw-form');
   if (!token) {
     document.getElementById('newpw-missing').hidden = false;
+    return;
+  }
+  if (!(await checkToken(token))) {
+    forgetToken();
+    document.getElementById('newpw-spent').hidden = false;
+    document.getElementById('newpw-spent-new-link').focus();
     return;
   }
   form.hidden = false;

@@ -5,7 +5,7 @@
 import { h, clear, icon, debounce, visuallyHidden } from './dom.js';
 import * as api from './api.js';
 import { describe } from './errors.js';
-import { badge, STATUS, fullName, roleLabel, num } from './format.js';
+import { badge, STATUS, userStatus, fullName, roleLabel, num } from './format.js';
 import { menuButton } from './menu.js';
 import { GRADES } from './grades.js';
 import { selection, setSelected, setManySelected, selectMatching, clearSelection, onSelectionChange, selectedCount, countUsers } from './selection.js';
@@ -390,7 +390,7 @@ export function mount(main, ctx) {
     if (state.tab.key === 'students') cells.push(['Grade', h('td', { 'data-label': 'Grade', text: u.grade || '—' })]);
     else if (state.tab.key === 'admins') cells.push(['Role', h('td', { 'data-label': 'Role', text: roleLabel(u.role) })]);
     else cells.push(['Title', h('td', { 'data-label': 'Title', text: u.title || '—' })]);
-    cells.push(['Status', h('td', { 'data-label': 'Status' }, badge(STATUS, u.status))]);
+    cells.push(['Status', h('td', { 'data-label': 'Status' }, badge(STATUS, userStatus(u)))]);
     const tr = h('tr', { 'data-user-id': u.id, class: cb.checked ? 'selected' : null }, h('td', { class: 'col-select' }, cb), ...cells.map((c) => c[1]), h('td', { class: 'col-actions' }, actions));
     return tr;
   }
