@@ -19,19 +19,19 @@ import (
 type synthStore struct {
 	n       int
 	admin   rekey.User
-	secrets bulk.Secrets
+	secrets rekey.TaskSecrets
 
 	mu       sync.Mutex
-	task     bulk.Record
-	bounds   map[int][2]int     // chunk → first user, count
-	inFlight map[int]bulk.Chunk // chunks started and not done
-	done     map[int]bool       // chunks done
-	versions map[string]int     // users written, by id → version
+	task     rekey.TaskRecord
+	bounds   map[int][2]int      // chunk → first user, count
+	inFlight map[int]rekey.Chunk // chunks started and not done
+	done     map[int]bool        // chunks done
+	versions map[string]int      // users written, by id → version
 }
 
-func newSynthStore(n int, rec bulk.Record) *synthStore {
+func newSynthStore(n int, rec rekey.TaskRecord) *synthStore {
 	admin := rekey.User{ID: "da1", DistrictID: "d1", Role: rekey.RoleDistrictAdmin, Username: "district.admin", Status: rekey.StatusActive, Version: 1}
-	return &synthStore{n: n, admin: admin, task: rec, bounds: map[int][2]int{}, inFlight: map[int]bulk.Chunk{}, done: map[int]bool{}, versions: map[string]int{}}
+	return &synthStore{n: n, admin: admin, task: rec, bounds: map[int][2]int{}, inFlight: map[int]rekey.Chunk{}, done: map[int]bool{}, versions: map[string]int{}}
 }
 
 func userID(i int) string { return fmt.Sprintf("u%06d", i) }
@@ -51,7 +51,7 @@ func (s *synthStore) user(i int) rekey.User {
 	}
 }
 
-func (s *synthStore) GetTask(context.Context, string) (bulk.Record, error) {
+func (s *synthStore) GetTask(context.Context, string) (rekey.TaskRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.task, nil
@@ -87,7 +87,7 @@ func (s *synthStore) SelectUsers(_ context.Context, _ rekey.UserFilter, cursor s
 	return users, next, nil
 }
 
-func (s *synthStore) SavePlanPage(_ context.Context, _ string, from, to bulk.Plan, chunks []bulk.Chunk, users int, at time.Time) error {
+func (s *synthStore) SavePlanPage(_ context.Context, _ string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.task.Plan.Cursor != from.Cursor || s.task.Plan.Chunks != from.Chunks {
@@ -113,33 +113,33 @@ func (s *synthStore) MarkEnqueued(_ context.Context, _ string, n int) error {
 	return nil
 }
 
-func (s *synthStore) LoadChunk(_ context.Context, taskID string, index int, _ string, _ []string) (bulk.ChunkWork, error) {
+func (s *synthStore) LoadChunk(_ context.Context, taskID string, index int, _ string, _ []string) (rekey.ChunkWork, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.bounds[index]
 	if !ok {
-		return bulk.ChunkWork{}, rekey.ErrNotFound
+		return rekey.ChunkWork{}, rekey.ErrNotFound
 	}
 	c, started := s.inFlight[index]
 	if !started {
-		c = bulk.Chunk{TaskID: taskID, Index: index, Done: s.done[index]}
+		c = rekey.Chunk{TaskID: taskID, Index: index, Done: s.done[index]}
 		for i := b[0]; i < b[0]+b[1]; i++ {
 			c.UserIDs = append(c.UserIDs, userID(i))
 		}
 	}
-	work := bulk.ChunkWork{Chunk: c, Task: s.task, Secrets: s.secrets, Initiator: s.admin, Users: map[string]rekey.User{}}
+	work := rekey.ChunkWork{Chunk: c, Task: s.task, Secrets: s.secrets, Initiator: s.admin, Users: map[string]rekey.User{}}
 	for i := b[0]; i < b[0]+b[1]; i++ {
 		work.Users[userID(i)] = s.user(i)
 	}
 	return work, nil
 }
 
-func (s *synthStore) SaveChunk(_ context.Context, w bulk.ChunkWrite) error {
+func (s *synthStore) SaveChunk(_ context.Context, w rekey.ChunkWrite) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	current, started := s.inFlight[w.Chunk.Index]
 	if s.done[w.Chunk.Index] || (started && current.Version != w.ExpectVersion) || (!started && w.ExpectVersion != 0) {
-		return &bulk.ChunkConflictError{ChunkChanged: true}
+		return &rekey.ChunkConflictError{ChunkChanged: true}
 	}
 	for _, u := range w.Users {
 		s.versions[u.After.ID] = u.After.Version
@@ -238,8 +238,8 @@ func (q *memQueue) next() (bulk.Message, bool) {
 }
 
 // synthTask is the record of an email-link task over every student of s1.
-func synthTask(del rekey.Delivery) bulk.Record {
-	return bulk.Record{
+func synthTask(del rekey.Delivery) rekey.TaskRecord {
+	return rekey.TaskRecord{
 		Task: rekey.Task{ID: "task1", Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued, DistrictID: "d1",
 			Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: del.Mode},
 			CreatedBy: "da1", CreatedAt: time.Now()},

@@ -12,7 +12,7 @@ import (
 // resets; *schedule.Service implements it.
 type ScheduleService interface {
 	Create(ctx context.Context, actor rekey.User, in schedule.Input, requestID string) (rekey.Schedule, error)
-	List(ctx context.Context, actor rekey.User, limit int, cursor string) (schedule.Page, error)
+	List(ctx context.Context, actor rekey.User, limit int, cursor string) (rekey.SchedulePage, error)
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.Schedule, error)
 	Update(ctx context.Context, actor rekey.User, id string, patch schedule.Patch, requestID string) (rekey.Schedule, error)
 	Delete(ctx context.Context, actor rekey.User, id, requestID string) error

@@ -32,10 +32,10 @@ func (f *fakeSchedules) Create(_ context.Context, actor rekey.User, in schedule.
 	return sc, nil
 }
 
-func (f *fakeSchedules) List(_ context.Context, actor rekey.User, limit int, cursor string) (schedule.Page, error) {
+func (f *fakeSchedules) List(_ context.Context, actor rekey.User, limit int, cursor string) (rekey.SchedulePage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var page schedule.Page
+	var page rekey.SchedulePage
 	started := cursor == ""
 	for _, id := range f.order {
 		sc, ok := f.items[id]

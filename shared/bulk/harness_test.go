@@ -115,7 +115,7 @@ func (q *recordingQueue) SendDelayed(ctx context.Context, message any, delay tim
 // calls; while fail is positive a call fails (queuing nothing).
 type noticeRecorder struct {
 	mu    sync.Mutex
-	jobs  []resets.MailJob
+	jobs  []rekey.MailJob
 	calls int
 	fail  int
 }
@@ -129,13 +129,13 @@ func (q *noticeRecorder) SendBatch(_ context.Context, messages []any) error {
 	}
 	q.calls++
 	for _, m := range messages {
-		q.jobs = append(q.jobs, m.(resets.MailJob))
+		q.jobs = append(q.jobs, m.(rekey.MailJob))
 	}
 	return nil
 }
 
 // taken returns the jobs queued so far and forgets them.
-func (q *noticeRecorder) taken() []resets.MailJob {
+func (q *noticeRecorder) taken() []rekey.MailJob {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	jobs := q.jobs

@@ -14,7 +14,6 @@ import (
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/rekey"
-	"github.com/rekey/rekey/shared/resets"
 )
 
 // The students of school s1 a password delivery reaches: st1–st4 have an
@@ -27,11 +26,11 @@ var (
 
 // queuedUsers lists, per user, how many notices jobs names them, and fails
 // the test for a job that is not a bulk password-changed job of task.
-func queuedUsers(t *testing.T, jobs []resets.MailJob, taskID string) map[string]int {
+func queuedUsers(t *testing.T, jobs []rekey.MailJob, taskID string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, j := range jobs {
-		if j.Kind != resets.JobPasswordChanged || j.ID != "bulk#"+taskID || j.UserID != "" || j.Validate() != nil {
+		if j.Kind != rekey.JobPasswordChanged || j.ID != "bulk#"+taskID || j.UserID != "" || j.Validate() != nil {
 			t.Errorf("queued job %+v, want a valid password_changed job of task %s naming users", j, taskID)
 		}
 		for _, id := range j.UserIDs {
@@ -43,7 +42,7 @@ func queuedUsers(t *testing.T, jobs []resets.MailJob, taskID string) map[string]
 
 // sendNotices runs jobs through the mail worker, on the real outbox in
 // DynamoDB and the reset service, as the mail queue's consumer would.
-func (w *world) sendNotices(t *testing.T, jobs []resets.MailJob) {
+func (w *world) sendNotices(t *testing.T, jobs []rekey.MailJob) {
 	t.Helper()
 	h, err := mailworker.NewHandler(mailworker.Config{PublicBaseURL: consoleOrigin, NoticeRate: 1000}, mailworker.Deps{
 		Deliveries: w.store, Resets: w.resetsService(t), Mailer: w.mailer, Now: w.clock.Now,
@@ -155,7 +154,7 @@ type completionCrash struct {
 	times int
 }
 
-func (s *completionCrash) SaveChunk(ctx context.Context, w bulk.ChunkWrite) error {
+func (s *completionCrash) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 	s.mu.Lock()
 	crash := w.Chunk.Index == 0 && w.Chunk.Done && s.times > 0
 	if crash {
@@ -208,7 +207,7 @@ func TestRedeliveredChunkSendsOneNotice(t *testing.T) {
 		t.Fatalf("Process after the crash: %v", err)
 	}
 	second := w.notices.taken()
-	keys := func(jobs []resets.MailJob) []string {
+	keys := func(jobs []rekey.MailJob) []string {
 		var out []string
 		for _, j := range jobs {
 			for _, one := range j.Split() {

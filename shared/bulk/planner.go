@@ -50,7 +50,7 @@ func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
 	}
 	cfg = cfg.withDefaults()
 	p := &Planner{store: deps.Store, work: deps.Work, plans: deps.Plans, log: deps.Logger, now: deps.Now,
-		pageSize: 10 * ChunkSize, stopMargin: cfg.StopMargin}
+		pageSize: 10 * rekey.ChunkSize, stopMargin: cfg.StopMargin}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -142,11 +142,11 @@ func (p *Planner) Plan(ctx context.Context, taskID string) error {
 		if err != nil {
 			return err
 		}
-		chunks := make([]Chunk, 0, len(ids)/ChunkSize+1)
-		for start := 0; start < len(ids); start += ChunkSize {
-			chunks = append(chunks, Chunk{TaskID: rec.Task.ID, Index: plan.Chunks + len(chunks), UserIDs: ids[start:min(start+ChunkSize, len(ids))]})
+		chunks := make([]rekey.Chunk, 0, len(ids)/rekey.ChunkSize+1)
+		for start := 0; start < len(ids); start += rekey.ChunkSize {
+			chunks = append(chunks, rekey.Chunk{TaskID: rec.Task.ID, Index: plan.Chunks + len(chunks), UserIDs: ids[start:min(start+rekey.ChunkSize, len(ids))]})
 		}
-		to := Plan{Cursor: next, Chunks: plan.Chunks + len(chunks), Enqueued: plan.Enqueued, Done: next == ""}
+		to := rekey.TaskPlan{Cursor: next, Chunks: plan.Chunks + len(chunks), Enqueued: plan.Enqueued, Done: next == ""}
 		err = p.store.SavePlanPage(ctx, rec.Task.ID, plan, to, chunks, len(ids), p.now())
 		if errors.Is(err, rekey.ErrConflict) {
 			p.log.InfoContext(ctx, "bulk: another planner is ahead; stopping", "task", rec.Task.ID)
@@ -173,7 +173,7 @@ func (p *Planner) Plan(ctx context.Context, taskID string) error {
 // enqueue puts the messages of chunks [from, to) of rec on the work queue.
 // chunks, when given, are those chunks: their messages then carry the user
 // ids, which saves the worker a read.
-func (p *Planner) enqueue(ctx context.Context, rec Record, from, to int, chunks []Chunk) error {
+func (p *Planner) enqueue(ctx context.Context, rec rekey.TaskRecord, from, to int, chunks []rekey.Chunk) error {
 	if from >= to {
 		return nil
 	}
@@ -192,7 +192,7 @@ func (p *Planner) enqueue(ctx context.Context, rec Record, from, to int, chunks 
 }
 
 // fail ends a task that cannot be planned.
-func (p *Planner) fail(ctx context.Context, rec Record, reason string) error {
+func (p *Planner) fail(ctx context.Context, rec rekey.TaskRecord, reason string) error {
 	p.log.WarnContext(ctx, "bulk: task failed", "task", rec.Task.ID, "reason", reason)
 	if err := p.store.FailTask(ctx, rec.Task.ID, reason, p.now()); err != nil {
 		return fmt.Errorf("record failed task: %w", err)
@@ -211,7 +211,7 @@ type pageReader func(ctx context.Context, cursor string) (ids []string, next str
 // users the creator may reset now are kept (their own account and roles
 // they cannot reset are left out; disabled users stay, to be reported as
 // skipped).
-func (p *Planner) selection(rec Record, initiator rekey.User, scope authz.Scope) (pageReader, error) {
+func (p *Planner) selection(rec rekey.TaskRecord, initiator rekey.User, scope authz.Scope) (pageReader, error) {
 	sel := rec.Task.Selection
 	if sel.Mode == rekey.SelectSelected {
 		ids := sel.UserIDs

@@ -346,7 +346,7 @@ func TestGeneratedPasswordsAndCSV(t *testing.T) {
 			t.Errorf("results JSON %s holds the password", b)
 		}
 	}
-	w.clock.Add(bulk.PasswordRetention + time.Second)
+	w.clock.Add(rekey.PasswordRetention + time.Second)
 	for name, pw := range w.csvPasswords(t, "sam.head", task.ID) {
 		if pw != "" {
 			t.Errorf("after 24 hours the creator's CSV still shows %s's password", name)
@@ -445,7 +445,7 @@ type crashingStore struct {
 	crashed bool
 }
 
-func (s *crashingStore) SaveChunk(ctx context.Context, w bulk.ChunkWrite) error {
+func (s *crashingStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 	s.mu.Lock()
 	if w.Chunk.Index == 0 {
 		s.saves++

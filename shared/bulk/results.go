@@ -40,7 +40,7 @@ func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limi
 	}
 	page := ResultPage{Items: make([]rekey.TaskResult, 0, limit)}
 	for at.chunk < rec.Plan.Chunks {
-		chunks, err := s.store.ListChunks(ctx, rec.Task.ID, at.chunk, limit/ChunkSize+2)
+		chunks, err := s.store.ListChunks(ctx, rec.Task.ID, at.chunk, limit/rekey.ChunkSize+2)
 		if err != nil {
 			return ResultPage{}, fmt.Errorf("bulk: read results: %w", err)
 		}
@@ -91,7 +91,7 @@ func parseResultCursor(cursor string) (resultPosition, error) {
 	c, e, ok := strings.Cut(cursor, ".")
 	chunk, err1 := strconv.Atoi(c)
 	entry, err2 := strconv.Atoi(e)
-	if !ok || err1 != nil || err2 != nil || chunk < 0 || entry < 0 || entry >= ChunkSize {
+	if !ok || err1 != nil || err2 != nil || chunk < 0 || entry < 0 || entry >= rekey.ChunkSize {
 		return resultPosition{}, errResultCursor
 	}
 	return resultPosition{chunk, entry}, nil
@@ -138,7 +138,7 @@ func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w
 		if err != nil {
 			return fmt.Errorf("bulk: read results: %w", err)
 		}
-		var entries []Entry
+		var entries []rekey.ChunkEntry
 		for _, c := range chunks {
 			entries = append(entries, c.Entries...)
 		}
@@ -189,7 +189,7 @@ func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w
 // passwords: the creator, within PasswordRetention. ok is false otherwise.
 // Being the creator is necessary, not sufficient: each password is then
 // shown only if rowScope allows it for its user.
-func (s *Service) passwordKey(ctx context.Context, actor rekey.User, rec Record) (envelope.Key, bool, error) {
+func (s *Service) passwordKey(ctx context.Context, actor rekey.User, rec rekey.TaskRecord) (envelope.Key, bool, error) {
 	if rec.Task.Delivery.Mode != rekey.DeliverGeneratedPasswords || actor.ID != rec.Task.CreatedBy || s.keys == nil {
 		return envelope.Key{}, false, nil
 	}
@@ -200,7 +200,7 @@ func (s *Service) passwordKey(ctx context.Context, actor rekey.User, rec Record)
 	if err != nil {
 		return envelope.Key{}, false, fmt.Errorf("bulk: read task key: %w", err)
 	}
-	if !s.now().Before(secrets.ExpiresAt) || !s.now().Before(rec.Task.CreatedAt.Add(PasswordRetention)) {
+	if !s.now().Before(secrets.ExpiresAt) || !s.now().Before(rec.Task.CreatedAt.Add(rekey.PasswordRetention)) {
 		return envelope.Key{}, false, nil
 	}
 	key, err := s.keys.OpenKey(ctx, rec.Task.ID, secrets.SealedKey)
@@ -230,7 +230,7 @@ type rowScope struct {
 
 // scopeRows reads, in one batch, the current records of the users of the
 // first limit final entries: the rows about to be shown.
-func (s *Service) scopeRows(ctx context.Context, viewer rekey.User, entries []Entry, limit int) (rowScope, error) {
+func (s *Service) scopeRows(ctx context.Context, viewer rekey.User, entries []rekey.ChunkEntry, limit int) (rowScope, error) {
 	ids := make([]string, 0, min(len(entries), limit))
 	for _, e := range entries {
 		if len(ids) == limit {
@@ -254,7 +254,7 @@ func (s *Service) scopeRows(ctx context.Context, viewer rekey.User, entries []En
 
 // result is what the viewer may read of e's result, never its password;
 // passwordOK says whether they may read the user's generated password.
-func (g rowScope) result(e Entry) (r rekey.TaskResult, passwordOK bool) {
+func (g rowScope) result(e rekey.ChunkEntry) (r rekey.TaskResult, passwordOK bool) {
 	r = e.Result
 	r.Password = ""
 	u, ok := g.users[r.UserID]

@@ -57,24 +57,24 @@ func newScopeWorld(t *testing.T) scopeWorld {
 		t.Fatal(err)
 	}
 	creator := store.user("sa1")
-	store.tasks[w.taskID] = Record{
+	store.tasks[w.taskID] = rekey.TaskRecord{
 		Task: rekey.Task{ID: w.taskID, Kind: rekey.TaskKindBulkReset, Status: rekey.TaskRunning, DistrictID: "d1",
 			Selection: rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "tc1"}}, Delivery: del,
 			Total: 2, Processed: 2, Succeeded: 2, CreatedBy: creator.ID, CreatedAt: now},
 		CreatorRole: creator.Role, CreatorSchoolID: creator.SchoolID,
-		StartedAt: now, LastProcessedAt: now, Plan: Plan{Chunks: 1, Enqueued: 1, Done: true},
+		StartedAt: now, LastProcessedAt: now, Plan: rekey.TaskPlan{Chunks: 1, Enqueued: 1, Done: true},
 	}
 	store.secrets[w.taskID] = *secrets
-	chunk := Chunk{TaskID: w.taskID, Index: 0, UserIDs: []string{"st1", "tc1"}, Done: true}
+	chunk := rekey.Chunk{TaskID: w.taskID, Index: 0, UserIDs: []string{"st1", "tc1"}, Done: true}
 	for _, id := range chunk.UserIDs {
 		u := store.user(id)
-		chunk.Entries = append(chunk.Entries, Entry{
+		chunk.Entries = append(chunk.Entries, rekey.ChunkEntry{
 			Result: rekey.TaskResult{UserID: id, Username: u.Username, FirstName: u.FirstName, SchoolID: u.SchoolID,
 				Email: u.Email, Outcome: rekey.OutcomePasswordSet, Attempts: 1},
 			SealedPassword: key.Seal([]byte(w.passwords[id]), passwordBinding(w.taskID, id)),
 		})
 	}
-	store.chunks[w.taskID] = []Chunk{chunk}
+	store.chunks[w.taskID] = []rekey.Chunk{chunk}
 	return w
 }
 

@@ -20,14 +20,6 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// Audit actions of bulk tasks. A task's start and cancellation are audited
-// under the task's id (and the actor); what it did to each user is in its
-// results.
-const (
-	ActionBulkStart  = "bulk_reset.start"
-	ActionBulkCancel = "bulk_reset.cancel"
-)
-
 // ServiceDeps are the Service's collaborators.
 type ServiceDeps struct {
 	Store taskStore
@@ -71,10 +63,6 @@ const maxIdempotencyKeyLength = 255
 
 // maxGradeLength bounds selection.grade.
 const maxGradeLength = 32
-
-// IdempotencyKeep is how long an Idempotency-Key maps to its task; the
-// store lets the record expire after it.
-const IdempotencyKeep = 24 * time.Hour
 
 // Start validates a bulk reset, records it as a queued task and puts one
 // message on the plan queue; it returns at once. initiator is the actor as
@@ -122,7 +110,7 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	}
 
 	now := s.now()
-	rec := Record{
+	rec := rekey.TaskRecord{
 		Task: rekey.Task{
 			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued,
 			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
@@ -143,7 +131,7 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	}
 	audit := rekey.AuditEntry{
 		ID: rekey.NewID(), At: now, DistrictID: initiator.DistrictID, ActorID: initiator.ID, ActorName: initiator.FullName(),
-		TargetID: rec.Task.ID, Action: ActionBulkStart, Outcome: rekey.OutcomeSuccess, RequestID: requestID,
+		TargetID: rec.Task.ID, Action: rekey.ActionBulkStart, Outcome: rekey.OutcomeSuccess, RequestID: requestID,
 		Detail: fmt.Sprintf("bulk reset started: selection %s, delivery %s", sel.Mode, del.Mode),
 	}
 	taskID, created, err := s.store.CreateTask(ctx, rec, secrets, idem, audit)
@@ -172,9 +160,9 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 // hash is keyed with the raw Idempotency-Key, which is stored only as its
 // SHA-256, so that a reader of the table cannot test guesses of the
 // password against it without also knowing the key.
-func idempotency(actorID, idempotencyKey string, sel rekey.Selection, del rekey.Delivery) (Idempotency, error) {
+func idempotency(actorID, idempotencyKey string, sel rekey.Selection, del rekey.Delivery) (rekey.Idempotency, error) {
 	if idempotencyKey == "" {
-		return Idempotency{}, nil
+		return rekey.Idempotency{}, nil
 	}
 	sum := sha256.Sum256([]byte(idempotencyKey))
 	canonical := struct {
@@ -184,11 +172,11 @@ func idempotency(actorID, idempotencyKey string, sel rekey.Selection, del rekey.
 	canonical.Selection.UserIDs = slices.Sorted(slices.Values(sel.UserIDs))
 	body, err := json.Marshal(canonical)
 	if err != nil {
-		return Idempotency{}, fmt.Errorf("bulk: encode request for its hash: %w", err)
+		return rekey.Idempotency{}, fmt.Errorf("bulk: encode request for its hash: %w", err)
 	}
 	mac := hmac.New(sha256.New, []byte(idempotencyKey))
 	mac.Write(body)
-	return Idempotency{Key: actorID + "#" + hex.EncodeToString(sum[:]), RequestHash: hex.EncodeToString(mac.Sum(nil))}, nil
+	return rekey.Idempotency{Key: actorID + "#" + hex.EncodeToString(sum[:]), RequestHash: hex.EncodeToString(mac.Sum(nil))}, nil
 }
 
 // repeat answers a repeated Idempotency-Key with the task it started,
@@ -208,7 +196,7 @@ func (s *Service) repeat(ctx context.Context, taskID string) (rekey.Task, error)
 }
 
 // seal makes the task's secrets, for the password deliveries.
-func (s *Service) seal(ctx context.Context, taskID string, del rekey.Delivery, now time.Time) (*Secrets, error) {
+func (s *Service) seal(ctx context.Context, taskID string, del rekey.Delivery, now time.Time) (*rekey.TaskSecrets, error) {
 	if del.Mode == rekey.DeliverEmailLink {
 		return nil, nil
 	}
@@ -221,12 +209,12 @@ func (s *Service) seal(ctx context.Context, taskID string, del rekey.Delivery, n
 // NewSecrets makes the data key of task taskID, which starts at now, and
 // seals del's default password with it (for default_password). Start uses
 // it; it is exported for tools that create tasks without the Service.
-func NewSecrets(ctx context.Context, keys Keyring, taskID string, del rekey.Delivery, now time.Time) (*Secrets, error) {
+func NewSecrets(ctx context.Context, keys Keyring, taskID string, del rekey.Delivery, now time.Time) (*rekey.TaskSecrets, error) {
 	key, sealedKey, err := keys.NewKey(ctx, taskID)
 	if err != nil {
 		return nil, fmt.Errorf("bulk: make task key: %w", err)
 	}
-	secrets := &Secrets{SealedKey: sealedKey, ExpiresAt: now.Add(PasswordRetention)}
+	secrets := &rekey.TaskSecrets{SealedKey: sealedKey, ExpiresAt: now.Add(rekey.PasswordRetention)}
 	if del.Mode == rekey.DeliverDefaultPassword {
 		secrets.SealedDefaultPassword = key.Seal([]byte(del.DefaultPassword), defaultPasswordBinding(taskID))
 	}

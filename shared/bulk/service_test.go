@@ -23,10 +23,10 @@ import (
 type fakeStore struct {
 	*memstore.Store
 	mu      sync.Mutex
-	tasks   map[string]Record
-	keys    map[string]Idempotency // idempotency key → task id and request hash
-	chunks  map[string][]Chunk
-	secrets map[string]Secrets
+	tasks   map[string]rekey.TaskRecord
+	keys    map[string]rekey.Idempotency // idempotency key → task id and request hash
+	chunks  map[string][]rekey.Chunk
+	secrets map[string]rekey.TaskSecrets
 	// userReads counts the GetUsers calls.
 	userReads int
 	// failPlanAfter fails SavePlanPage after this many successful calls
@@ -38,7 +38,7 @@ type fakeStore struct {
 func newFakeStore() *fakeStore {
 	ctx := context.Background()
 	f := &fakeStore{Store: memstore.New(time.Now),
-		tasks: map[string]Record{}, keys: map[string]Idempotency{}, chunks: map[string][]Chunk{}, secrets: map[string]Secrets{}}
+		tasks: map[string]rekey.TaskRecord{}, keys: map[string]rekey.Idempotency{}, chunks: map[string][]rekey.Chunk{}, secrets: map[string]rekey.TaskSecrets{}}
 	_ = f.PutDistrict(ctx, rekey.District{ID: "d1", Name: "Riverbend Unified"})
 	for _, s := range []rekey.School{
 		{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary"},
@@ -90,7 +90,7 @@ func (f *fakeStore) GetUsers(ctx context.Context, ids []string) (map[string]reke
 	return f.Store.GetUsers(ctx, ids)
 }
 
-func (f *fakeStore) CreateTask(_ context.Context, rec Record, secrets *Secrets, idem Idempotency, _ rekey.AuditEntry) (string, bool, error) {
+func (f *fakeStore) CreateTask(_ context.Context, rec rekey.TaskRecord, secrets *rekey.TaskSecrets, idem rekey.Idempotency, _ rekey.AuditEntry) (string, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if first, ok := f.keys[idem.Key]; ok && idem.Key != "" {
@@ -104,22 +104,22 @@ func (f *fakeStore) CreateTask(_ context.Context, rec Record, secrets *Secrets, 
 		f.secrets[rec.Task.ID] = *secrets
 	}
 	if idem.Key != "" {
-		f.keys[idem.Key] = Idempotency{Key: rec.Task.ID, RequestHash: idem.RequestHash}
+		f.keys[idem.Key] = rekey.Idempotency{Key: rec.Task.ID, RequestHash: idem.RequestHash}
 	}
 	return rec.Task.ID, true, nil
 }
 
-func (f *fakeStore) GetTask(_ context.Context, id string) (Record, error) {
+func (f *fakeStore) GetTask(_ context.Context, id string) (rekey.TaskRecord, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if rec, ok := f.tasks[id]; ok {
 		return rec, nil
 	}
-	return Record{}, rekey.ErrNotFound
+	return rekey.TaskRecord{}, rekey.ErrNotFound
 }
 
-func (f *fakeStore) CancelTask(context.Context, string, string, rekey.AuditEntry) (Record, error) {
-	return Record{}, errors.New("fake: not used")
+func (f *fakeStore) CancelTask(context.Context, string, string, rekey.AuditEntry) (rekey.TaskRecord, error) {
+	return rekey.TaskRecord{}, errors.New("fake: not used")
 }
 
 func (f *fakeStore) FailTask(_ context.Context, id, reason string, at time.Time) error {
@@ -131,23 +131,23 @@ func (f *fakeStore) FailTask(_ context.Context, id, reason string, at time.Time)
 	return nil
 }
 
-func (f *fakeStore) ListTasks(context.Context, TaskFilter) ([]Record, string, error) {
+func (f *fakeStore) ListTasks(context.Context, rekey.TaskFilter) ([]rekey.TaskRecord, string, error) {
 	return nil, "", nil
 }
 
-func (f *fakeStore) GetTaskSecrets(_ context.Context, id string) (Secrets, error) {
+func (f *fakeStore) GetTaskSecrets(_ context.Context, id string) (rekey.TaskSecrets, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if s, ok := f.secrets[id]; ok {
 		return s, nil
 	}
-	return Secrets{}, rekey.ErrNotFound
+	return rekey.TaskSecrets{}, rekey.ErrNotFound
 }
 
-func (f *fakeStore) ListChunks(_ context.Context, taskID string, from, max int) ([]Chunk, error) {
+func (f *fakeStore) ListChunks(_ context.Context, taskID string, from, max int) ([]rekey.Chunk, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []Chunk
+	var out []rekey.Chunk
 	for _, c := range f.chunks[taskID] {
 		if c.Index >= from && len(out) < max {
 			out = append(out, c)
@@ -164,7 +164,7 @@ func (f *fakeStore) SelectUsers(ctx context.Context, filter rekey.UserFilter, cu
 	return page.Items, page.Next, err
 }
 
-func (f *fakeStore) SavePlanPage(_ context.Context, taskID string, from, to Plan, chunks []Chunk, users int, at time.Time) error {
+func (f *fakeStore) SavePlanPage(_ context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.planCalls++
@@ -420,7 +420,7 @@ func TestIdempotencyHashHidesTheDefaultPassword(t *testing.T) {
 	if a.RequestHash == b.RequestHash {
 		t.Error("the request hash does not depend on the key: a table reader could test password guesses against it")
 	}
-	if none, err := idempotency("sa1", "", rekey.Selection{Mode: rekey.SelectAll}, del); err != nil || none != (Idempotency{}) {
+	if none, err := idempotency("sa1", "", rekey.Selection{Mode: rekey.SelectAll}, del); err != nil || none != (rekey.Idempotency{}) {
 		t.Errorf("idempotency without a key = %+v, %v; want none", none, err)
 	}
 }
@@ -436,7 +436,7 @@ func TestPlannerResumes(t *testing.T) {
 		id := fmt.Sprintf("p%02d", i)
 		store.put(rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive})
 	}
-	store.tasks["task1"] = Record{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
+	store.tasks["task1"] = rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
 		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}
 	p, err := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: plans})
 	if err != nil {
@@ -485,7 +485,7 @@ func TestPlannerFailsTaskOfCreatorWhoLostRights(t *testing.T) {
 	off := store.user("da1")
 	off.Status = rekey.StatusDisabled
 	store.put(off)
-	store.tasks["task1"] = Record{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1", Selection: rekey.Selection{Mode: rekey.SelectAll}}}
+	store.tasks["task1"] = rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1", Selection: rekey.Selection{Mode: rekey.SelectAll}}}
 	p, _ := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: &fakeQueue{}})
 	if err := p.Plan(context.Background(), "task1"); err != nil {
 		t.Fatal(err)
@@ -508,7 +508,7 @@ func TestCSVSafe(t *testing.T) {
 
 func TestTaskView(t *testing.T) {
 	t0 := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
-	running := Record{Task: rekey.Task{Status: rekey.TaskRunning, Total: 10, Processed: 10}, Plan: Plan{Done: true}, StartedAt: t0, LastProcessedAt: t0.Add(time.Minute)}
+	running := rekey.TaskRecord{Task: rekey.Task{Status: rekey.TaskRunning, Total: 10, Processed: 10}, Plan: rekey.TaskPlan{Done: true}, StartedAt: t0, LastProcessedAt: t0.Add(time.Minute)}
 	withErrors := running
 	withErrors.Task.Failed = 1
 	partly := running
@@ -519,7 +519,7 @@ func TestTaskView(t *testing.T) {
 	cancelled.Task.Status, cancelled.Task.FinishedAt = rekey.TaskCancelled, t0
 	for _, test := range []struct {
 		name     string
-		rec      Record
+		rec      rekey.TaskRecord
 		status   rekey.TaskStatus
 		finished time.Time
 	}{

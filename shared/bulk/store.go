@@ -37,28 +37,19 @@ type userReader interface {
 // (rekey.ErrConflict when it is finished). FailTask ends a task that
 // cannot run, saying why.
 type taskWriter interface {
-	CreateTask(ctx context.Context, rec Record, secrets *Secrets, idem Idempotency, audit rekey.AuditEntry) (taskID string, created bool, err error)
-	CancelTask(ctx context.Context, id, reason string, audit rekey.AuditEntry) (Record, error)
+	CreateTask(ctx context.Context, rec rekey.TaskRecord, secrets *rekey.TaskSecrets, idem rekey.Idempotency, audit rekey.AuditEntry) (taskID string, created bool, err error)
+	CancelTask(ctx context.Context, id, reason string, audit rekey.AuditEntry) (rekey.TaskRecord, error)
 	FailTask(ctx context.Context, id, reason string, at time.Time) error
-}
-
-// Idempotency is the Idempotency-Key a task claims: Key is the actor's id
-// and a hash of the header; RequestHash is a keyed hash of the request
-// that came with it, so that the key cannot start one task and then be
-// answered for another request (SECURITY.md 19).
-type Idempotency struct {
-	Key         string
-	RequestHash string
 }
 
 // taskReader reads tasks, their secrets and their chunks. GetTaskSecrets
 // answers rekey.ErrNotFound when the task has none or they expired;
 // ListChunks returns up to max chunks from index from on, in order.
 type taskReader interface {
-	GetTask(ctx context.Context, id string) (Record, error)
-	ListTasks(ctx context.Context, f TaskFilter) ([]Record, string, error)
-	GetTaskSecrets(ctx context.Context, id string) (Secrets, error)
-	ListChunks(ctx context.Context, taskID string, from, max int) ([]Chunk, error)
+	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
+	ListTasks(ctx context.Context, f rekey.TaskFilter) ([]rekey.TaskRecord, string, error)
+	GetTaskSecrets(ctx context.Context, id string) (rekey.TaskSecrets, error)
+	ListChunks(ctx context.Context, taskID string, from, max int) ([]rekey.Chunk, error)
 }
 
 // rowUserReader reads the current records of a task's result rows, many
@@ -87,11 +78,11 @@ type taskStore interface {
 // no longer from (another planner got there first). MarkEnqueued records
 // that the first n chunks are on the work queue.
 type planStore interface {
-	GetTask(ctx context.Context, id string) (Record, error)
+	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
 	GetUser(ctx context.Context, id string) (rekey.User, error)
 	FailTask(ctx context.Context, id, reason string, at time.Time) error
 	SelectUsers(ctx context.Context, f rekey.UserFilter, cursor string, limit int) ([]rekey.User, string, error)
-	SavePlanPage(ctx context.Context, taskID string, from, to Plan, chunks []Chunk, users int, at time.Time) error
+	SavePlanPage(ctx context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error
 	MarkEnqueued(ctx context.Context, taskID string, n int) error
 }
 
@@ -108,8 +99,8 @@ type planStore interface {
 // to until while holder holds it (else rekey.ErrConflict), without changing
 // its version.
 type chunkStore interface {
-	LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (ChunkWork, error)
-	SaveChunk(ctx context.Context, w ChunkWrite) error
+	LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (rekey.ChunkWork, error)
+	SaveChunk(ctx context.Context, w rekey.ChunkWrite) error
 	RenewChunkLease(ctx context.Context, taskID string, index int, holder string, until time.Time) error
 	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
 	SetWaiting(ctx context.Context, taskID, waiting string, estimatedFinishAt time.Time) error
@@ -125,9 +116,9 @@ type chunkStore interface {
 // the condition that it is still as StaleChunks returned it and unclaimed
 // (else rekey.ErrConflict).
 type sweepStore interface {
-	StaleChunks(ctx context.Context, now time.Time, limit int) ([]Chunk, error)
-	ClaimStaleChunk(ctx context.Context, c Chunk, now, recheckAt time.Time) error
-	GetTask(ctx context.Context, id string) (Record, error)
+	StaleChunks(ctx context.Context, now time.Time, limit int) ([]rekey.Chunk, error)
+	ClaimStaleChunk(ctx context.Context, c rekey.Chunk, now, recheckAt time.Time) error
+	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
 }
 
 // Queue puts messages on one SQS queue; *queue.Sender satisfies it.

@@ -101,7 +101,7 @@ func (s *Sweeper) Sweep(ctx context.Context, now time.Time) (int, error) {
 			if rekey.ErrorCode(err) == rekey.ECodeNotFound {
 				// The task expired before its chunk: nothing to resume.
 				s.log.WarnContext(ctx, "bulk: stale chunk of a task that is gone", "task", c.TaskID, "chunk", c.Index)
-				_ = s.store.ClaimStaleChunk(ctx, c, now, now.Add(ResultRetention))
+				_ = s.store.ClaimStaleChunk(ctx, c, now, now.Add(rekey.ResultRetention))
 				continue
 			}
 			if err != nil {

@@ -81,8 +81,8 @@ func TestCrashAfterPrepareIsSwept(t *testing.T) {
 		t.Fatal("the dying worker settled its chunk")
 	}
 	crashAt := w.clock.Now()
-	if n := len(w.lockedOut(t)); n != bulk.MaxUsersPerWrite {
-		t.Fatalf("%d users locked out by the crash, want %d (the first write of the chunk)", n, bulk.MaxUsersPerWrite)
+	if n := len(w.lockedOut(t)); n != rekey.MaxUsersPerWrite {
+		t.Fatalf("%d users locked out by the crash, want %d (the first write of the chunk)", n, rekey.MaxUsersPerWrite)
 	}
 
 	// The message comes back while the dead worker's lease still runs

@@ -77,7 +77,7 @@ func (s *Service) Cancel(ctx context.Context, actor rekey.User, id, requestID st
 	reason := fmt.Sprintf("cancelled by %s (%s)", actor.FullName(), actor.ID)
 	audit := rekey.AuditEntry{
 		ID: rekey.NewID(), At: now, DistrictID: rec.Task.DistrictID, ActorID: actor.ID, ActorName: actor.FullName(),
-		TargetID: rec.Task.ID, Action: ActionBulkCancel, Outcome: rekey.OutcomeSuccess, RequestID: requestID,
+		TargetID: rec.Task.ID, Action: rekey.ActionBulkCancel, Outcome: rekey.OutcomeSuccess, RequestID: requestID,
 		Detail: fmt.Sprintf("bulk reset cancelled after %d of %d users", rec.Task.Processed, rec.Task.Total),
 	}
 	rec, err = s.store.CancelTask(ctx, id, reason, audit)
@@ -95,19 +95,19 @@ func (s *Service) Cancel(ctx context.Context, actor rekey.User, id, requestID st
 var errTaskFinished = &rekey.Error{Code: rekey.ECodeConflict, Message: "The task has already finished."}
 
 // visible reads task id if actor may see it, else rekey.ErrNotFound.
-func (s *Service) visible(ctx context.Context, actor rekey.User, id string) (Record, error) {
+func (s *Service) visible(ctx context.Context, actor rekey.User, id string) (rekey.TaskRecord, error) {
 	if !rekey.ValidID(id) {
-		return Record{}, rekey.ErrNotFound
+		return rekey.TaskRecord{}, rekey.ErrNotFound
 	}
 	rec, err := s.store.GetTask(ctx, id)
 	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
-		return Record{}, rekey.ErrNotFound
+		return rekey.TaskRecord{}, rekey.ErrNotFound
 	}
 	if err != nil {
-		return Record{}, fmt.Errorf("bulk: read task: %w", err)
+		return rekey.TaskRecord{}, fmt.Errorf("bulk: read task: %w", err)
 	}
 	if !canSee(actor, rec) {
-		return Record{}, rekey.ErrNotFound
+		return rekey.TaskRecord{}, rekey.ErrNotFound
 	}
 	return rec, nil
 }
@@ -118,7 +118,7 @@ func (s *Service) visible(ctx context.Context, actor rekey.User, id string) (Rec
 // keeps their task (its counts, and cancelling it, which only stops work)
 // wherever they were moved; its rows are judged one by one against their
 // current scope (rowScope), so being the creator reveals no user.
-func canSee(actor rekey.User, rec Record) bool {
+func canSee(actor rekey.User, rec rekey.TaskRecord) bool {
 	if _, ok := authz.ListScope(actor); !ok {
 		return false
 	}
@@ -140,25 +140,25 @@ func canSee(actor rekey.User, rec Record) bool {
 
 // canCancel reports whether actor may cancel a task they can see: its
 // creator, or someone of a higher role.
-func canCancel(actor rekey.User, rec Record) bool {
+func canCancel(actor rekey.User, rec rekey.TaskRecord) bool {
 	return actor.ID == rec.Task.CreatedBy || actor.Role.Rank() > rec.CreatorRole.Rank()
 }
 
 // taskFilterFor is the listing that holds every task actor may see (and,
 // for school staff, little more); ok is false when they may see none.
-func taskFilterFor(actor rekey.User) (TaskFilter, bool) {
+func taskFilterFor(actor rekey.User) (rekey.TaskFilter, bool) {
 	if _, ok := authz.ListScope(actor); !ok {
-		return TaskFilter{}, false
+		return rekey.TaskFilter{}, false
 	}
 	switch actor.Role {
 	case rekey.RoleSupport:
-		return TaskFilter{AllDistricts: true}, true
+		return rekey.TaskFilter{AllDistricts: true}, true
 	case rekey.RoleDistrictAdmin:
-		return TaskFilter{DistrictID: actor.DistrictID}, true
+		return rekey.TaskFilter{DistrictID: actor.DistrictID}, true
 	case rekey.RoleSchoolAdmin:
-		return TaskFilter{DistrictID: actor.DistrictID, CreatedBy: actor.ID, CreatorSchoolID: actor.SchoolID}, true
+		return rekey.TaskFilter{DistrictID: actor.DistrictID, CreatedBy: actor.ID, CreatorSchoolID: actor.SchoolID}, true
 	default:
-		return TaskFilter{DistrictID: actor.DistrictID, CreatedBy: actor.ID}, true
+		return rekey.TaskFilter{DistrictID: actor.DistrictID, CreatedBy: actor.ID}, true
 	}
 }
 
@@ -166,7 +166,7 @@ func taskFilterFor(actor rekey.User) (TaskFilter, bool) {
 // fully planned and processed is completed (with errors when any user
 // failed) as of its last chunk; a running one gets an estimate of when it
 // will finish from its pace so far. The default password is never shown.
-func taskView(rec Record, now time.Time) rekey.Task {
+func taskView(rec rekey.TaskRecord, now time.Time) rekey.Task {
 	t := rec.Task
 	t.Delivery.DefaultPassword = ""
 	active := t.Status == rekey.TaskQueued || t.Status == rekey.TaskRunning

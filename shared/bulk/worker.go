@@ -26,7 +26,7 @@ type Mailer interface {
 }
 
 // NoticeQueue is the mail queue, where password deliveries put the users'
-// "your password was changed" notices (resets.MailJob); *queue.Sender
+// "your password was changed" notices (rekey.MailJob); *queue.Sender
 // satisfies it. SendBatch sends up to ten messages per SQS call.
 type NoticeQueue interface {
 	SendBatch(ctx context.Context, messages []any) error
@@ -180,7 +180,7 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return &chunkBusyError{until: work.Chunk.LeaseUntil}
 	}
 	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
-		chunk: work.Chunk, counted: countsOf(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
+		chunk: work.Chunk, counted: rekey.CountEntries(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
 	defer r.stopRenewing()
 	if r.users == nil {
 		r.users = map[string]rekey.User{}
@@ -225,20 +225,20 @@ var errChunkTaken = errors.New("bulk: chunk taken by another worker")
 type chunkRun struct {
 	w         *Worker
 	msg       Message
-	task      Record
-	secrets   Secrets
+	task      rekey.TaskRecord
+	secrets   rekey.TaskSecrets
 	initiator rekey.User
 	users     map[string]rekey.User
 	// chunk is the chunk as last written (or read): writes are
 	// conditioned on its Version.
-	chunk Chunk
+	chunk rekey.Chunk
 	// counted is what the chunk as last written (or read) has added to
 	// the task's counters.
-	counted Counts
+	counted rekey.TaskCounts
 	// written are the entries as last written (or read).
-	written []Entry
+	written []rekey.ChunkEntry
 	// hold makes writes that do not complete the chunk hold the counts of
-	// the users they settle (Entry.Held).
+	// the users they settle (rekey.ChunkEntry.Held).
 	hold bool
 	// leased is set while this run holds the chunk's lease.
 	leased bool
@@ -263,7 +263,7 @@ type chunkRun struct {
 // may not reset them, or they no longer match the selection.
 func (r *chunkRun) judgeAll() {
 	if r.chunk.Entries == nil {
-		r.chunk.Entries = make([]Entry, len(r.chunk.UserIDs))
+		r.chunk.Entries = make([]rekey.ChunkEntry, len(r.chunk.UserIDs))
 		for i, id := range r.chunk.UserIDs {
 			r.chunk.Entries[i].Result.UserID = id
 		}
@@ -275,7 +275,7 @@ func (r *chunkRun) judgeAll() {
 			continue
 		}
 		if cancelled {
-			e.finish(rekey.OutcomeSkipped, "the task was cancelled before this user was reached")
+			e.Finish(rekey.OutcomeSkipped, "the task was cancelled before this user was reached")
 			continue
 		}
 		r.judge(e)
@@ -284,26 +284,26 @@ func (r *chunkRun) judgeAll() {
 
 // judge settles entry e when its user must not be reset, and refreshes its
 // copy of the user's details otherwise.
-func (r *chunkRun) judge(e *Entry) {
+func (r *chunkRun) judge(e *rekey.ChunkEntry) {
 	u, ok := r.users[e.Result.UserID]
 	if ok && authz.Allowed(r.initiator, u, authz.ActionView) {
-		e.snapshot(u)
+		e.Snapshot(u)
 	}
 	switch {
 	case !ok:
-		e.finish(rekey.OutcomeFailed, "no such user in the task creator's scope")
+		e.Finish(rekey.OutcomeFailed, "no such user in the task creator's scope")
 	case !authz.Allowed(r.initiator, u, authz.ActionView):
-		e.finish(rekey.OutcomeFailed, "no such user in the task creator's scope")
+		e.Finish(rekey.OutcomeFailed, "no such user in the task creator's scope")
 		r.refuse(u, "the user is outside the task creator's scope")
 	case u.ID == r.initiator.ID:
-		e.finish(rekey.OutcomeSkipped, "the task creator's own account is never reset by a bulk task")
+		e.Finish(rekey.OutcomeSkipped, "the task creator's own account is never reset by a bulk task")
 	case u.Status == rekey.StatusDisabled:
-		e.finish(rekey.OutcomeSkipped, "the account is disabled")
+		e.Finish(rekey.OutcomeSkipped, "the account is disabled")
 	case !authz.Allowed(r.initiator, u, authz.ActionReset):
-		e.finish(rekey.OutcomeFailed, "the task creator may not reset this user")
+		e.Finish(rekey.OutcomeFailed, "the task creator may not reset this user")
 		r.refuse(u, "the task creator may not reset this user")
 	case !matchesSelection(r.task.Task.Selection, u):
-		e.finish(rekey.OutcomeSkipped, "the user no longer matches the selection")
+		e.Finish(rekey.OutcomeSkipped, "the user no longer matches the selection")
 	}
 }
 
@@ -352,23 +352,11 @@ func matchesSelection(sel rekey.Selection, u rekey.User) bool {
 	return true
 }
 
-// snapshot copies what the results file shows of u.
-func (e *Entry) snapshot(u rekey.User) {
-	e.Result.Username, e.Result.FirstName, e.Result.LastName = u.Username, u.FirstName, u.LastName
-	e.Result.ExternalID, e.Result.SchoolID, e.Result.Grade, e.Result.Email = u.ExternalID, u.SchoolID, u.Grade, u.Email
-}
-
-// finish records the entry's outcome.
-func (e *Entry) finish(outcome rekey.Outcome, why string) {
-	e.Result.Outcome, e.Result.Error = outcome, why
-	e.Prepared = false
-}
-
 // finishPending settles every entry still pending.
 func (r *chunkRun) finishPending(outcome rekey.Outcome, why string) {
 	for i := range r.chunk.Entries {
 		if !r.chunk.Entries[i].Final() {
-			r.chunk.Entries[i].finish(outcome, why)
+			r.chunk.Entries[i].Finish(outcome, why)
 		}
 	}
 }
@@ -387,7 +375,7 @@ func (r *chunkRun) pending() []int {
 // save writes the chunk's state (with user writes and, when complete is
 // set, the chunk's completion) conditioned on the version this run last
 // saw; afterwards the run holds the new version.
-func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) error {
+func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete bool) error {
 	next := r.chunk
 	next.Version = r.chunk.Version + 1
 	next.Entries = cloneEntries(r.chunk.Entries)
@@ -407,12 +395,12 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	if complete {
 		next.Done, next.LeaseUntil, next.Holder = true, time.Time{}, ""
 	}
-	write := ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
-	counted := countsOf(next.Entries)
-	if delta := counted.minus(r.counted); complete || delta != (Counts{}) {
+	write := rekey.ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
+	counted := rekey.CountEntries(next.Entries)
+	if delta := counted.Minus(r.counted); complete || delta != (rekey.TaskCounts{}) {
 		write.Add = &delta
 	}
-	room := MaxWriteItems - 2 // the chunk and the task
+	room := rekey.MaxWriteItems - 2 // the chunk and the task
 	for _, u := range users {
 		room--
 		if u.Audit != nil {
@@ -421,7 +409,7 @@ func (r *chunkRun) save(ctx context.Context, users []UserWrite, complete bool) e
 	}
 	write.Refusals = r.refusals[:min(len(r.refusals), max(room, 0))]
 	err := r.w.store.SaveChunk(ctx, write)
-	var conflict *ChunkConflictError
+	var conflict *rekey.ChunkConflictError
 	if errors.As(err, &conflict) && conflict.ChunkChanged {
 		return errChunkTaken
 	}
@@ -480,8 +468,8 @@ const maxQueueDelay = 15 * time.Minute
 
 // cloneEntries copies entries, so that a failed write leaves the run's
 // state as it was.
-func cloneEntries(entries []Entry) []Entry {
-	out := make([]Entry, len(entries))
+func cloneEntries(entries []rekey.ChunkEntry) []rekey.ChunkEntry {
+	out := make([]rekey.ChunkEntry, len(entries))
 	copy(out, entries)
 	return out
 }

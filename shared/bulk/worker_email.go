@@ -31,7 +31,7 @@ const noEmailReason = "no email address: tell this user another way; their passw
 func (r *chunkRun) emailLinks(ctx context.Context) error {
 	for _, i := range r.pending() {
 		if u := r.users[r.chunk.Entries[i].Result.UserID]; u.Email == "" {
-			r.chunk.Entries[i].finish(rekey.OutcomeNoEmail, noEmailReason)
+			r.chunk.Entries[i].Finish(rekey.OutcomeNoEmail, noEmailReason)
 		}
 	}
 	limits := r.w.sendingLimits(ctx)
@@ -50,7 +50,7 @@ func (r *chunkRun) emailLinks(ctx context.Context) error {
 				return err
 			}
 		}
-		want := min(len(pending), MaxUsersPerWrite)
+		want := min(len(pending), rekey.MaxUsersPerWrite)
 		if hasStop {
 			left := time.Until(stopAt)
 			if left <= 0 {
@@ -108,7 +108,7 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 		saved := cloneEntries(r.chunk.Entries)
 		now := r.w.now()
 		var (
-			writes []UserWrite
+			writes []rekey.UserWrite
 			out    []outgoing
 		)
 		for _, i := range batch {
@@ -125,7 +125,7 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 			)
 			if e.Prepared {
 				if pending, ok := resets.PendingReset(u); !ok || pending.ID != resetID {
-					e.finish(rekey.OutcomeSkipped, "a newer reset or a password change replaced this task's link")
+					e.Finish(rekey.OutcomeSkipped, "a newer reset or a password change replaced this task's link")
 					continue
 				}
 				after = u
@@ -139,12 +139,12 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 					"password voided, all sessions ended; a reset link is emailed")
 			}
 			e.Prepared = true
-			writes = append(writes, UserWrite{Before: u, After: after, Audit: audit})
+			writes = append(writes, rekey.UserWrite{Before: u, After: after, Audit: audit})
 			out = append(out, outgoing{i: i, user: after, token: raw, expiresAt: expiresAt})
 		}
 		r.chunk.LeaseUntil, r.chunk.Holder = r.leaseEnd(), r.holder
 		err := r.save(ctx, writes, false)
-		var conflict *ChunkConflictError
+		var conflict *rekey.ChunkConflictError
 		if errors.As(err, &conflict) && !conflict.ChunkChanged {
 			r.chunk.Entries = saved
 			if err := r.reread(ctx, conflict.Users); err != nil {
@@ -154,7 +154,7 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 				for _, i := range batch {
 					e := &r.chunk.Entries[i]
 					if !e.Final() && slices.Contains(conflict.Users, e.Result.UserID) {
-						e.finish(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
+						e.Finish(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
 					}
 				}
 			}
@@ -194,7 +194,7 @@ func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, sto
 		e.Result.Attempts++
 		if sendErr == nil {
 			e.MessageID = messageID
-			e.finish(rekey.OutcomeEmailed, "")
+			e.Finish(rekey.OutcomeEmailed, "")
 			sent++
 			if sent%r.w.cfg.CheckpointEvery == 0 && saveErr == nil {
 				saveErr = r.save(ctx, nil, false)
@@ -203,7 +203,7 @@ func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, sto
 		}
 		reason := sendReason(sendErr)
 		if e.Result.Attempts >= MaxSendAttempts {
-			e.finish(rekey.OutcomeFailed, fmt.Sprintf("email not sent after %d attempts: %s", e.Result.Attempts, reason))
+			e.Finish(rekey.OutcomeFailed, fmt.Sprintf("email not sent after %d attempts: %s", e.Result.Attempts, reason))
 			return
 		}
 		e.Result.Error = "email not sent yet: " + reason
@@ -219,7 +219,7 @@ func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, sto
 				msg, err := r.render(o)
 				if err != nil {
 					mu.Lock()
-					r.chunk.Entries[o.i].finish(rekey.OutcomeFailed, "the email could not be made")
+					r.chunk.Entries[o.i].Finish(rekey.OutcomeFailed, "the email could not be made")
 					mu.Unlock()
 					continue
 				}

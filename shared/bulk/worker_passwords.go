@@ -48,7 +48,7 @@ func (r *chunkRun) setPasswords(ctx context.Context) error {
 	}
 	for len(r.pending()) > 0 {
 		pending := r.pending()
-		group := pending[:min(len(pending), MaxUsersPerWrite)]
+		group := pending[:min(len(pending), rekey.MaxUsersPerWrite)]
 		// The last group's counts wait for the completion, so that the
 		// task shows completed only once its notices are queued.
 		r.hold = len(group) == len(pending)
@@ -71,7 +71,7 @@ func (r *chunkRun) setPasswords(ctx context.Context) error {
 // the user (resets.BulkPasswordChangedJobs).
 func (r *chunkRun) notifyAndComplete(ctx context.Context) error {
 	var ids []string
-	var entries []*Entry
+	var entries []*rekey.ChunkEntry
 	for i := range r.chunk.Entries {
 		e := &r.chunk.Entries[i]
 		if e.Result.Outcome == rekey.OutcomePasswordSet && e.Result.Email != "" && !e.Result.Notified {
@@ -100,7 +100,7 @@ func (r *chunkRun) notifyAndComplete(ctx context.Context) error {
 // they were read are read again and redone, up to maxUserRounds times.
 func (r *chunkRun) setGroup(ctx context.Context, group []int, key envelope.Key, defaultPassword string, complete bool) error {
 	generated := r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords
-	writes := map[string]UserWrite{} // by user id, for entries set in this run
+	writes := map[string]rekey.UserWrite{} // by user id, for entries set in this run
 	for round := 1; ; round++ {
 		var todo []int
 		for _, i := range group {
@@ -112,7 +112,7 @@ func (r *chunkRun) setGroup(ctx context.Context, group []int, key envelope.Key, 
 		if err := r.hashAll(todo, key, defaultPassword, generated, writes); err != nil {
 			return err
 		}
-		users := make([]UserWrite, 0, len(writes))
+		users := make([]rekey.UserWrite, 0, len(writes))
 		for _, i := range group {
 			e := r.chunk.Entries[i]
 			if w, ok := writes[e.Result.UserID]; ok && e.Result.Outcome == rekey.OutcomePasswordSet {
@@ -120,7 +120,7 @@ func (r *chunkRun) setGroup(ctx context.Context, group []int, key envelope.Key, 
 			}
 		}
 		err := r.save(ctx, users, complete)
-		var conflict *ChunkConflictError
+		var conflict *rekey.ChunkConflictError
 		if !errors.As(err, &conflict) || len(conflict.Users) == 0 {
 			if err != nil {
 				return fmt.Errorf("save passwords: %w", err)
@@ -142,7 +142,7 @@ func (r *chunkRun) setGroup(ctx context.Context, group []int, key envelope.Key, 
 		if round == maxUserRounds {
 			for _, i := range group {
 				if e := &r.chunk.Entries[i]; !e.Final() {
-					e.finish(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
+					e.Finish(rekey.OutcomeFailed, "the user's record kept changing while being reset; reset them again")
 				}
 			}
 		}
@@ -176,10 +176,10 @@ func (r *chunkRun) openSecrets(ctx context.Context) (key envelope.Key, defaultPa
 // argon2id hash is the costly part), and records it in writes and the
 // entry. A default password that the policy refuses for one user fails
 // only that user.
-func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string, generated bool, writes map[string]UserWrite) error {
+func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string, generated bool, writes map[string]rekey.UserWrite) error {
 	type result struct {
 		i      int
-		write  UserWrite
+		write  rekey.UserWrite
 		sealed []byte
 		why    string
 		err    error
@@ -219,7 +219,7 @@ func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string,
 			if generated {
 				detail = "a generated password set (in the task's results file for 24 hours); it must be changed at next sign-in"
 			}
-			res.write = UserWrite{Before: u, After: after, Audit: r.auditEntry(u, after, rekey.ActionResetTemporary, now, detail)}
+			res.write = rekey.UserWrite{Before: u, After: after, Audit: r.auditEntry(u, after, rekey.ActionResetTemporary, now, detail)}
 			if generated {
 				res.sealed = key.Seal([]byte(pw), passwordBinding(r.task.Task.ID, u.ID))
 			}
@@ -233,11 +233,11 @@ func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string,
 		case res.err != nil:
 			return fmt.Errorf("make password: %w", res.err)
 		case res.why != "":
-			e.finish(rekey.OutcomeFailed, res.why)
+			e.Finish(rekey.OutcomeFailed, res.why)
 			e.Result.Attempts = 1
 		default:
 			writes[e.Result.UserID] = res.write
-			e.finish(rekey.OutcomePasswordSet, "")
+			e.Finish(rekey.OutcomePasswordSet, "")
 			e.Result.Attempts = 1
 			e.SealedPassword = res.sealed
 		}

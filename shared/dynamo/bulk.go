@@ -12,14 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
 // The bulk pipeline's storage: chunks of a task (TASK#<id> / CHUNK#<n>),
 // each holding its users' ids and the (task, user) entries that say what
 // was done to each; written with one transaction per step, so that a chunk
-// of up to bulk.ChunkSize users costs a few calls, not a few per user.
+// of up to rekey.ChunkSize users costs a few calls, not a few per user.
 
 // chunkSK is the sort key of chunk n: zero-padded so chunks sort in order.
 func chunkSK(n int) string { return fmt.Sprintf("%s%06d", chunkPrefix, n) }
@@ -77,7 +76,7 @@ type entryItem struct {
 }
 
 // newChunkItem stores c; it expires with its task.
-func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
+func newChunkItem(c rekey.Chunk, expires time.Time) chunkItem {
 	it := chunkItem{
 		PK: taskPK(c.TaskID), SK: chunkSK(c.Index), TaskID: c.TaskID, Index: c.Index, UserIDs: c.UserIDs,
 		Version: c.Version, LeaseUntil: storedTime{c.LeaseUntil}, Holder: c.Holder, Done: c.Done, TTL: ttlAfter(expires),
@@ -100,15 +99,15 @@ func newChunkItem(c bulk.Chunk, expires time.Time) chunkItem {
 	return it
 }
 
-func (it chunkItem) chunk() (bulk.Chunk, error) {
-	c := bulk.Chunk{
+func (it chunkItem) chunk() (rekey.Chunk, error) {
+	c := rekey.Chunk{
 		TaskID: it.TaskID, Index: it.Index, UserIDs: it.UserIDs, Version: it.Version,
 		LeaseUntil: it.LeaseUntil.Time, Holder: it.Holder, Done: it.Done,
 	}
 	if it.Entries != nil {
-		c.Entries = make([]bulk.Entry, len(it.Entries))
+		c.Entries = make([]rekey.ChunkEntry, len(it.Entries))
 		for i, e := range it.Entries {
-			c.Entries[i] = bulk.Entry{
+			c.Entries[i] = rekey.ChunkEntry{
 				Result: rekey.TaskResult{
 					UserID: e.UserID, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName,
 					ExternalID: e.ExternalID, SchoolID: e.SchoolID, Grade: e.Grade, Email: e.Email,
@@ -124,14 +123,14 @@ func (it chunkItem) chunk() (bulk.Chunk, error) {
 // chunkTTL is when a task's chunks expire: with the task. The chunk does
 // not know its task's creation time, so it counts from its own writes,
 // which only makes it outlive the task a little.
-func (s *Store) chunkTTL() time.Time { return s.now().Add(bulk.ResultRetention) }
+func (s *Store) chunkTTL() time.Time { return s.now().Add(rekey.ResultRetention) }
 
 // SavePlanPage writes the chunks of one page of a task's selection and
 // moves its plan from from to to (adding users to its total and setting it
 // running) in one transaction, on the condition that the stored plan is
 // still from and the task still queued or running; otherwise
 // rekey.ErrConflict and nothing is written.
-func (s *Store) SavePlanPage(ctx context.Context, taskID string, from, to bulk.Plan, chunks []bulk.Chunk, users int, at time.Time) error {
+func (s *Store) SavePlanPage(ctx context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
 	var tx transaction
 	absent := expression.AttributeNotExists(expression.Name("PK"))
 	for _, c := range chunks {
@@ -202,7 +201,7 @@ func (s *Store) SelectUsers(ctx context.Context, f rekey.UserFilter, cursor stri
 
 // ListChunks returns up to n chunks of task taskID from index from on, in
 // order.
-func (s *Store) ListChunks(ctx context.Context, taskID string, from, n int) ([]bulk.Chunk, error) {
+func (s *Store) ListChunks(ctx context.Context, taskID string, from, n int) ([]rekey.Chunk, error) {
 	key := expression.Key("PK").Equal(expression.Value(taskPK(taskID))).
 		And(expression.Key("SK").Between(expression.Value(chunkSK(max(from, 0))), expression.Value(chunkSK(999999))))
 	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
@@ -214,7 +213,7 @@ func (s *Store) ListChunks(ctx context.Context, taskID string, from, n int) ([]b
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		Limit: aws.Int32(int32(max(n, 1))), ConsistentRead: aws.Bool(true),
 	}
-	var chunks []bulk.Chunk
+	var chunks []rekey.Chunk
 	for len(chunks) < n {
 		resp, err := s.db.Query(ctx, in)
 		if err != nil {
@@ -262,7 +261,7 @@ func (s *Store) RenewChunkLease(ctx context.Context, taskID string, index int, h
 // at or before now and that nobody has been sent to since: a Query of the sparse
 // GSI1 partition of held chunks, oldest first, that reads nothing else.
 // The index is eventually consistent; ClaimStaleChunk checks again.
-func (s *Store) StaleChunks(ctx context.Context, now time.Time, limit int) ([]bulk.Chunk, error) {
+func (s *Store) StaleChunks(ctx context.Context, now time.Time, limit int) ([]rekey.Chunk, error) {
 	limit = min(max(limit, 1), 100)
 	key := expression.Key("GSI1PK").Equal(expression.Value(leasedChunks)).
 		And(expression.Key("GSI1SK").LessThanEqual(expression.Value(formatTime(now) + "#~")))
@@ -275,7 +274,7 @@ func (s *Store) StaleChunks(ctx context.Context, now time.Time, limit int) ([]bu
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: stale chunks: %w", err)
 	}
-	chunks := make([]bulk.Chunk, 0, len(resp.Items))
+	chunks := make([]rekey.Chunk, 0, len(resp.Items))
 	for _, item := range resp.Items {
 		var it chunkItem
 		if err := unmarshalItem(item, &it); err != nil {
@@ -297,7 +296,7 @@ func (s *Store) StaleChunks(ctx context.Context, now time.Time, limit int) ([]bu
 // lease, not done) and no other sweep claimed it (its entry is still due
 // at now); otherwise rekey.ErrConflict. The lease itself is left as it was,
 // ended, so the worker that gets the message can take the chunk at once.
-func (s *Store) ClaimStaleChunk(ctx context.Context, c bulk.Chunk, now, recheckAt time.Time) error {
+func (s *Store) ClaimStaleChunk(ctx context.Context, c rekey.Chunk, now, recheckAt time.Time) error {
 	_, sk := leasedIndexKeys(c.TaskID, c.Index, recheckAt)
 	update := expression.Set(expression.Name("GSI1SK"), expression.Value(sk))
 	cond := expression.Name("version").Equal(expression.Value(c.Version)).
@@ -389,15 +388,15 @@ func pause(ctx context.Context, attempt int) error {
 // chunk's users. The chunk item is what counts: users it holds that were
 // not asked for are read in a second call, ids it does not hold are
 // ignored.
-func (s *Store) LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (bulk.ChunkWork, error) {
+func (s *Store) LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (rekey.ChunkWork, error) {
 	work, err := s.loadChunk(ctx, taskID, index, initiatorID, userIDs)
 	if err != nil {
-		return bulk.ChunkWork{}, fmt.Errorf("dynamo: load chunk %d of task %s: %w", index, taskID, err)
+		return rekey.ChunkWork{}, fmt.Errorf("dynamo: load chunk %d of task %s: %w", index, taskID, err)
 	}
 	return work, nil
 }
 
-func (s *Store) loadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (bulk.ChunkWork, error) {
+func (s *Store) loadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (rekey.ChunkWork, error) {
 	pk := taskPK(taskID)
 	keys := [][2]string{{pk, chunkSK(index)}, {pk, taskSK}, {pk, taskKeySK}}
 	if initiatorID != "" {
@@ -408,35 +407,35 @@ func (s *Store) loadChunk(ctx context.Context, taskID string, index int, initiat
 	}
 	found, err := s.getItems(ctx, keys)
 	if err != nil {
-		return bulk.ChunkWork{}, err
+		return rekey.ChunkWork{}, err
 	}
-	var work bulk.ChunkWork
+	var work rekey.ChunkWork
 	chunkAV, ok := found[pk+"|"+chunkSK(index)]
 	if !ok {
-		return bulk.ChunkWork{}, fmt.Errorf("chunk: %w", rekey.ErrNotFound)
+		return rekey.ChunkWork{}, fmt.Errorf("chunk: %w", rekey.ErrNotFound)
 	}
 	var ci chunkItem
 	if err := unmarshalItem(chunkAV, &ci); err != nil {
-		return bulk.ChunkWork{}, err
+		return rekey.ChunkWork{}, err
 	}
 	if work.Chunk, err = ci.chunk(); err != nil {
-		return bulk.ChunkWork{}, err
+		return rekey.ChunkWork{}, err
 	}
 	taskAV, ok := found[pk+"|"+taskSK]
 	if !ok {
-		return bulk.ChunkWork{}, fmt.Errorf("task: %w", rekey.ErrNotFound)
+		return rekey.ChunkWork{}, fmt.Errorf("task: %w", rekey.ErrNotFound)
 	}
 	var ti taskItem
 	if err := unmarshalItem(taskAV, &ti); err != nil {
-		return bulk.ChunkWork{}, err
+		return rekey.ChunkWork{}, err
 	}
 	if work.Task, err = ti.record(); err != nil {
-		return bulk.ChunkWork{}, err
+		return rekey.ChunkWork{}, err
 	}
 	if keyAV, ok := found[pk+"|"+taskKeySK]; ok {
 		var si secretsItem
 		if err := unmarshalItem(keyAV, &si); err != nil {
-			return bulk.ChunkWork{}, err
+			return rekey.ChunkWork{}, err
 		}
 		if secrets, err := si.secrets(); err == nil && s.now().Before(secrets.ExpiresAt) {
 			work.Secrets = secrets
@@ -444,7 +443,7 @@ func (s *Store) loadChunk(ctx context.Context, taskID string, index int, initiat
 	}
 	if av, ok := found[userPK(initiatorID)+"|"+userSK]; ok {
 		if work.Initiator, err = decodeUser(av); err != nil {
-			return bulk.ChunkWork{}, err
+			return rekey.ChunkWork{}, err
 		}
 	}
 	work.Users = make(map[string]rekey.User, len(work.Chunk.UserIDs))
@@ -456,14 +455,14 @@ func (s *Store) loadChunk(ctx context.Context, taskID string, index int, initiat
 			continue
 		}
 		if work.Users[id], err = decodeUser(av); err != nil {
-			return bulk.ChunkWork{}, err
+			return rekey.ChunkWork{}, err
 		}
 	}
 	missing = slices.DeleteFunc(missing, func(id string) bool { return slices.Contains(userIDs, id) })
 	if len(missing) > 0 {
 		more, err := s.GetUsers(ctx, missing)
 		if err != nil {
-			return bulk.ChunkWork{}, err
+			return rekey.ChunkWork{}, err
 		}
 		for id, u := range more {
 			work.Users[id] = u
@@ -505,18 +504,18 @@ func decodeUser(av map[string]types.AttributeValue) (rekey.User, error) {
 // changes (each only if the user is still at the version read) with their
 // audit entries, the refused users' audit entries, the chunk's new state (only if it is still at
 // w.ExpectVersion and not done) and w.Add ADDed to the task's counters.
-// A failed condition is a *bulk.ChunkConflictError naming the users that
+// A failed condition is a *rekey.ChunkConflictError naming the users that
 // changed, or saying the chunk did; nothing is written then.
-func (s *Store) SaveChunk(ctx context.Context, w bulk.ChunkWrite) error {
+func (s *Store) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 	if err := s.saveChunk(ctx, w); err != nil {
 		return fmt.Errorf("dynamo: save chunk %d of task %s: %w", w.Chunk.Index, w.Chunk.TaskID, err)
 	}
 	return nil
 }
 
-func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
-	if len(w.Users) > bulk.MaxUsersPerWrite {
-		return fmt.Errorf("%d user writes, at most %d", len(w.Users), bulk.MaxUsersPerWrite)
+func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
+	if len(w.Users) > rekey.MaxUsersPerWrite {
+		return fmt.Errorf("%d user writes, at most %d", len(w.Users), rekey.MaxUsersPerWrite)
 	}
 	var steps []types.TransactWriteItem
 	var owners []string // the user id of each user step
@@ -569,15 +568,15 @@ func (s *Store) saveChunk(ctx context.Context, w bulk.ChunkWrite) error {
 		}
 		steps = append(steps, step)
 	}
-	if len(steps) > bulk.MaxWriteItems {
-		return fmt.Errorf("%d items in one transaction, at most %d", len(steps), bulk.MaxWriteItems)
+	if len(steps) > rekey.MaxWriteItems {
+		return fmt.Errorf("%d items in one transaction, at most %d", len(steps), rekey.MaxWriteItems)
 	}
 
 	reasons, err := s.transactReasons(ctx, steps)
 	if err != nil || reasons == nil {
 		return err
 	}
-	conflict := &bulk.ChunkConflictError{}
+	conflict := &rekey.ChunkConflictError{}
 	for i, code := range reasons {
 		if code != "ConditionalCheckFailed" {
 			continue

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/rekey/rekey/shared/rekey"
-	"github.com/rekey/rekey/shared/resets"
 )
 
 // Key prefix and sort key of outbox records.
@@ -40,11 +39,11 @@ type deliveryItem struct {
 	TTL        int64      `dynamodbav:"ttl,omitempty"`
 }
 
-func (it deliveryItem) delivery() resets.Delivery {
-	return resets.Delivery{
+func (it deliveryItem) delivery() rekey.MailDelivery {
+	return rekey.MailDelivery{
 		Key:        it.Key,
-		Kind:       resets.JobKind(it.Kind),
-		State:      resets.DeliveryState(it.State),
+		Kind:       rekey.JobKind(it.Kind),
+		State:      rekey.DeliveryState(it.State),
 		Attempts:   it.Attempts,
 		ClaimID:    it.ClaimID,
 		LeaseUntil: it.LeaseUntil.Time,
@@ -65,41 +64,41 @@ var errDeliveryTaken = errors.New("delivery not claimable")
 // SENDING claim's lease ended before at (its sender crashed). It returns the
 // record as claimed, with a new ClaimID and Attempts counted up.
 //
-// A record already SENT or SKIPPED is resets.ErrDeliveryFinished; one that
-// another sender holds, resets.ErrDeliveryBusy; with either error the record
+// A record already SENT or SKIPPED is rekey.ErrDeliveryFinished; one that
+// another sender holds, rekey.ErrDeliveryBusy; with either error the record
 // as it stands is returned too.
-func (s *Store) ClaimDelivery(ctx context.Context, key string, kind resets.JobKind, at time.Time, lease time.Duration) (resets.Delivery, error) {
+func (s *Store) ClaimDelivery(ctx context.Context, key string, kind rekey.JobKind, at time.Time, lease time.Duration) (rekey.MailDelivery, error) {
 	if key == "" || lease <= 0 {
-		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery: key %q and lease %v are required", key, lease)
+		return rekey.MailDelivery{}, fmt.Errorf("dynamo: claim delivery: key %q and lease %v are required", key, lease)
 	}
 	now := formatTime(at)
 	state := expression.Name("state")
 	claimable := expression.AttributeNotExists(expression.Name("PK")).
-		Or(state.Equal(expression.Value(string(resets.DeliveryPending)))).
-		Or(state.Equal(expression.Value(string(resets.DeliverySending))).
+		Or(state.Equal(expression.Value(string(rekey.DeliveryPending)))).
+		Or(state.Equal(expression.Value(string(rekey.DeliverySending))).
 			And(expression.Name("leaseUntil").LessThanEqual(expression.Value(now))))
 	claim := leaseClaim(expression.Set(expression.Name("key"), expression.Value(key)).
 		Set(expression.Name("kind"), expression.Value(string(kind))).
-		Set(state, expression.Value(string(resets.DeliverySending))), at, lease, deliveryKeep)
+		Set(state, expression.Value(string(rekey.DeliverySending))), at, lease, deliveryKeep)
 
 	item, err := s.updateItem(ctx, deliveryPrefix+key, deliverySK, claim, &claimable, errDeliveryTaken)
 	if errors.Is(err, errDeliveryTaken) {
 		current, getErr := s.GetDelivery(ctx, key)
 		switch {
 		case getErr != nil:
-			return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, getErr)
+			return rekey.MailDelivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, getErr)
 		case current.State.Finished():
-			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, resets.ErrDeliveryFinished)
+			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, rekey.ErrDeliveryFinished)
 		default:
-			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, resets.ErrDeliveryBusy)
+			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, rekey.ErrDeliveryBusy)
 		}
 	}
 	if err != nil {
-		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
+		return rekey.MailDelivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
 	}
 	var it deliveryItem
 	if err := unmarshalItem(item, &it); err != nil {
-		return resets.Delivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
+		return rekey.MailDelivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
 	}
 	return it.delivery(), nil
 }
@@ -108,9 +107,9 @@ func (s *Store) ClaimDelivery(ctx context.Context, key string, kind resets.JobKi
 // ClaimID, still SENDING; else rekey.ErrConflict): d.State SENT with
 // MessageID, SKIPPED with Reason, or PENDING with LastError for a failed
 // send that a later attempt may retry.
-func (s *Store) SaveDelivery(ctx context.Context, d resets.Delivery) error {
+func (s *Store) SaveDelivery(ctx context.Context, d rekey.MailDelivery) error {
 	switch d.State {
-	case resets.DeliverySent, resets.DeliverySkipped, resets.DeliveryPending:
+	case rekey.DeliverySent, rekey.DeliverySkipped, rekey.DeliveryPending:
 	default:
 		return fmt.Errorf("dynamo: save delivery %s: state %q is not an outcome", d.Key, d.State)
 	}
@@ -129,7 +128,7 @@ func (s *Store) SaveDelivery(ctx context.Context, d resets.Delivery) error {
 	set("lastError", d.LastError)
 	set("reason", d.Reason)
 	owned := expression.Name("claimId").Equal(expression.Value(d.ClaimID)).
-		And(expression.Name("state").Equal(expression.Value(string(resets.DeliverySending))))
+		And(expression.Name("state").Equal(expression.Value(string(rekey.DeliverySending))))
 	if _, err := s.updateItem(ctx, deliveryPrefix+d.Key, deliverySK, update, &owned, rekey.ErrConflict); err != nil {
 		return fmt.Errorf("dynamo: save delivery %s: %w", d.Key, err)
 	}
@@ -138,10 +137,10 @@ func (s *Store) SaveDelivery(ctx context.Context, d resets.Delivery) error {
 
 // GetDelivery returns the outbox record of mail job key, or
 // rekey.ErrNotFound.
-func (s *Store) GetDelivery(ctx context.Context, key string) (resets.Delivery, error) {
+func (s *Store) GetDelivery(ctx context.Context, key string) (rekey.MailDelivery, error) {
 	var it deliveryItem
 	if err := s.getItem(ctx, deliveryPrefix+key, deliverySK, &it); err != nil {
-		return resets.Delivery{}, fmt.Errorf("dynamo: get delivery %s: %w", key, err)
+		return rekey.MailDelivery{}, fmt.Errorf("dynamo: get delivery %s: %w", key, err)
 	}
 	return it.delivery(), nil
 }

@@ -231,13 +231,13 @@ func TestCountRequest(t *testing.T) {
 // jobQueue keeps the mail jobs the reset service queues.
 type jobQueue struct {
 	mu   sync.Mutex
-	jobs []resets.MailJob
+	jobs []rekey.MailJob
 }
 
 func (q *jobQueue) Send(_ context.Context, message any) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, message.(resets.MailJob))
+	q.jobs = append(q.jobs, message.(rekey.MailJob))
 	return nil
 }
 

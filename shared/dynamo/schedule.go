@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/rekey/rekey/shared/rekey"
-	"github.com/rekey/rekey/shared/schedule"
 )
 
 // Keys of schedules and their index entries.
@@ -250,17 +249,17 @@ func (s *Store) DeleteSchedule(ctx context.Context, sc rekey.Schedule, audit *re
 // every schedule when f.AllDistricts, else those of f.DistrictID; only
 // f.CreatedBy's when set. Pages come in district, then name order, at most
 // f.Limit (rekey.SchedulePaging) schedules each.
-func (s *Store) ListSchedules(ctx context.Context, f schedule.Filter) (schedule.Page, error) {
+func (s *Store) ListSchedules(ctx context.Context, f rekey.ScheduleFilter) (rekey.SchedulePage, error) {
 	page, err := s.listSchedules(ctx, f)
 	if err != nil {
-		return schedule.Page{}, fmt.Errorf("dynamo: list schedules: %w", err)
+		return rekey.SchedulePage{}, fmt.Errorf("dynamo: list schedules: %w", err)
 	}
 	return page, nil
 }
 
-func (s *Store) listSchedules(ctx context.Context, f schedule.Filter) (schedule.Page, error) {
+func (s *Store) listSchedules(ctx context.Context, f rekey.ScheduleFilter) (rekey.SchedulePage, error) {
 	if !f.AllDistricts && f.DistrictID == "" {
-		return schedule.Page{}, errors.New("a district or all districts is required")
+		return rekey.SchedulePage{}, errors.New("a district or all districts is required")
 	}
 	key := expression.Key("GSI2PK").Equal(expression.Value(allSchedules))
 	prefix := ""
@@ -274,7 +273,7 @@ func (s *Store) listSchedules(ctx context.Context, f schedule.Filter) (schedule.
 	}
 	query, err := s.newQuery("GSI2", key, filters, false)
 	if err != nil {
-		return schedule.Page{}, err
+		return rekey.SchedulePage{}, err
 	}
 	return s.schedulePage(ctx, listing{
 		query:    query,
@@ -291,14 +290,14 @@ func (s *Store) listSchedules(ctx context.Context, f schedule.Filter) (schedule.
 // at or before now (GSI1, partition SCHEDULES#DUE), soonest first, at most
 // limit (rekey.DueSchedulePaging) each. The index is eventually
 // consistent: callers read each schedule again before acting on it.
-func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int, cursor string) (schedule.Page, error) {
+func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int, cursor string) (rekey.SchedulePage, error) {
 	// "~" sorts after every character of an id, so every schedule due at
 	// exactly now is included.
 	key := expression.Key("GSI1PK").Equal(expression.Value(dueSchedules)).
 		And(expression.Key("GSI1SK").LessThanEqual(expression.Value(formatTime(now) + "#~")))
 	query, err := s.newQuery("GSI1", key, nil, false)
 	if err != nil {
-		return schedule.Page{}, fmt.Errorf("dynamo: due schedules: %w", err)
+		return rekey.SchedulePage{}, fmt.Errorf("dynamo: due schedules: %w", err)
 	}
 	page, err := s.schedulePage(ctx, listing{
 		query:    query,
@@ -308,21 +307,21 @@ func (s *Store) DueSchedules(ctx context.Context, now time.Time, limit int, curs
 		},
 	}, rekey.DueSchedulePaging.Clamp(limit), cursor)
 	if err != nil {
-		return schedule.Page{}, fmt.Errorf("dynamo: due schedules: %w", err)
+		return rekey.SchedulePage{}, fmt.Errorf("dynamo: due schedules: %w", err)
 	}
 	return page, nil
 }
 
-func (s *Store) schedulePage(ctx context.Context, l listing, limit int, cursor string) (schedule.Page, error) {
+func (s *Store) schedulePage(ctx context.Context, l listing, limit int, cursor string) (rekey.SchedulePage, error) {
 	items, next, err := s.read(ctx, l, cursor, limit)
 	if err != nil {
-		return schedule.Page{}, err
+		return rekey.SchedulePage{}, err
 	}
-	page := schedule.Page{Items: make([]rekey.Schedule, 0, len(items)), Next: next}
+	page := rekey.SchedulePage{Items: make([]rekey.Schedule, 0, len(items)), Next: next}
 	for _, item := range items {
 		var it scheduleItem
 		if err := unmarshalItem(item, &it); err != nil {
-			return schedule.Page{}, err
+			return rekey.SchedulePage{}, err
 		}
 		page.Items = append(page.Items, it.schedule())
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/rekey/rekey/shared/rekey"
-	"github.com/rekey/rekey/shared/schedule"
 )
 
 // runPrefix starts the sort key of a schedule's runs, under the schedule's
@@ -39,11 +38,11 @@ type runItem struct {
 
 func runSK(occurrence time.Time) string { return runPrefix + formatTime(occurrence) }
 
-func (it runItem) run() schedule.Run {
-	return schedule.Run{
+func (it runItem) run() rekey.ScheduleRun {
+	return rekey.ScheduleRun{
 		ScheduleID: it.ScheduleID,
 		Occurrence: it.Occurrence.Time,
-		State:      schedule.RunState(it.State),
+		State:      rekey.RunState(it.State),
 		Attempts:   it.Attempts,
 		ClaimID:    it.ClaimID,
 		LeaseUntil: it.LeaseUntil.Time,
@@ -64,40 +63,40 @@ var errRunTaken = errors.New("run not claimable")
 // run as claimed, with a new ClaimID and Attempts counted up. This is what
 // makes each occurrence start once however many dispatchers see it due.
 //
-// A run already started or failed is schedule.ErrRunFinished; one that
-// another dispatcher holds, schedule.ErrRunBusy; with either error the run
+// A run already started or failed is rekey.ErrRunFinished; one that
+// another dispatcher holds, rekey.ErrRunBusy; with either error the run
 // as it stands is returned too.
-func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at time.Time, lease time.Duration) (schedule.Run, error) {
+func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at time.Time, lease time.Duration) (rekey.ScheduleRun, error) {
 	if scheduleID == "" || occurrence.IsZero() || lease <= 0 {
-		return schedule.Run{}, fmt.Errorf("dynamo: claim run: schedule id, occurrence and lease %v are required", lease)
+		return rekey.ScheduleRun{}, fmt.Errorf("dynamo: claim run: schedule id, occurrence and lease %v are required", lease)
 	}
 	now := formatTime(at)
 	state := expression.Name("state")
 	claimable := expression.AttributeNotExists(expression.Name("PK")).
-		Or(state.Equal(expression.Value(string(schedule.RunClaimed))).
+		Or(state.Equal(expression.Value(string(rekey.RunClaimed))).
 			And(expression.Name("leaseUntil").LessThanEqual(expression.Value(now))))
 	claim := leaseClaim(expression.Set(expression.Name("scheduleId"), expression.Value(scheduleID)).
 		Set(expression.Name("occurrence"), expression.Value(formatTime(occurrence))).
-		Set(state, expression.Value(string(schedule.RunClaimed))), at, lease, runKeep)
+		Set(state, expression.Value(string(rekey.RunClaimed))), at, lease, runKeep)
 
 	item, err := s.updateItem(ctx, schedulePK(scheduleID), runSK(occurrence), claim, &claimable, errRunTaken)
 	if errors.Is(err, errRunTaken) {
 		current, getErr := s.GetRun(ctx, scheduleID, occurrence)
 		switch {
 		case getErr != nil:
-			return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), getErr)
+			return rekey.ScheduleRun{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), getErr)
 		case current.State.Finished():
-			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), schedule.ErrRunFinished)
+			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), rekey.ErrRunFinished)
 		default:
-			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), schedule.ErrRunBusy)
+			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), rekey.ErrRunBusy)
 		}
 	}
 	if err != nil {
-		return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+		return rekey.ScheduleRun{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
 	var it runItem
 	if err := unmarshalItem(item, &it); err != nil {
-		return schedule.Run{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+		return rekey.ScheduleRun{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
 	return it.run(), nil
 }
@@ -106,13 +105,13 @@ func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at 
 // with r.TaskID, or failed with r.Reason. The record must still be claimed
 // under that ClaimID (else rekey.ErrConflict: the lease ran out and another
 // dispatcher took the claim over).
-func (s *Store) RecordRun(ctx context.Context, r schedule.Run) error {
+func (s *Store) RecordRun(ctx context.Context, r rekey.ScheduleRun) error {
 	switch {
 	case r.ClaimID == "":
 		return fmt.Errorf("dynamo: record run %s: no claim", r.ScheduleID)
-	case r.State == schedule.RunStarted && r.TaskID == "":
+	case r.State == rekey.RunStarted && r.TaskID == "":
 		return fmt.Errorf("dynamo: record run %s: a started run needs its task id", r.ScheduleID)
-	case r.State == schedule.RunFailed && r.Reason == "":
+	case r.State == rekey.RunFailed && r.Reason == "":
 		return fmt.Errorf("dynamo: record run %s: a failed run needs its reason", r.ScheduleID)
 	case !r.State.Finished():
 		return fmt.Errorf("dynamo: record run %s: state %q is not an outcome", r.ScheduleID, r.State)
@@ -123,7 +122,7 @@ func (s *Store) RecordRun(ctx context.Context, r schedule.Run) error {
 	update = setOrRemove(update, "taskId", r.TaskID)
 	update = setOrRemove(update, "reason", r.Reason)
 	owned := expression.Name("claimId").Equal(expression.Value(r.ClaimID)).
-		And(expression.Name("state").Equal(expression.Value(string(schedule.RunClaimed))))
+		And(expression.Name("state").Equal(expression.Value(string(rekey.RunClaimed))))
 	if _, err := s.updateItem(ctx, schedulePK(r.ScheduleID), runSK(r.Occurrence), update, &owned, rekey.ErrConflict); err != nil {
 		return fmt.Errorf("dynamo: record run %s@%s: %w", r.ScheduleID, formatTime(r.Occurrence), err)
 	}
@@ -132,10 +131,10 @@ func (s *Store) RecordRun(ctx context.Context, r schedule.Run) error {
 
 // GetRun returns the run of schedule scheduleID at occurrence, or
 // rekey.ErrNotFound.
-func (s *Store) GetRun(ctx context.Context, scheduleID string, occurrence time.Time) (schedule.Run, error) {
+func (s *Store) GetRun(ctx context.Context, scheduleID string, occurrence time.Time) (rekey.ScheduleRun, error) {
 	var it runItem
 	if err := s.getItem(ctx, schedulePK(scheduleID), runSK(occurrence), &it); err != nil {
-		return schedule.Run{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+		return rekey.ScheduleRun{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
 	return it.run(), nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/rekey"
-	"github.com/rekey/rekey/shared/schedule"
 )
 
 // sampleSchedule is an enabled schedule of district d1 with every field set.
@@ -28,7 +27,7 @@ func TestScheduleStore(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	want := sampleSchedule("sc1", "Autumn resets")
-	audit := rekey.AuditEntry{ID: "a1", At: t0, TargetID: "sc1", ActorID: "admin1", Action: schedule.ActionScheduleCreate}
+	audit := rekey.AuditEntry{ID: "a1", At: t0, TargetID: "sc1", ActorID: "admin1", Action: rekey.ActionScheduleCreate}
 	if err := s.PutSchedule(ctx, want, &audit); err != nil {
 		t.Fatalf("PutSchedule() error: %v", err)
 	}
@@ -83,7 +82,7 @@ func TestUpdateSchedule(t *testing.T) {
 	after := before
 	after.Name, after.Version, after.UpdatedAt = "Renamed", 2, t0.Add(time.Minute)
 	after.Selection = rekey.Selection{Mode: rekey.SelectAll}
-	if err := s.UpdateSchedule(ctx, before, after, &rekey.AuditEntry{TargetID: "sc1", Action: schedule.ActionScheduleUpdate}); err != nil {
+	if err := s.UpdateSchedule(ctx, before, after, &rekey.AuditEntry{TargetID: "sc1", Action: rekey.ActionScheduleUpdate}); err != nil {
 		t.Fatalf("UpdateSchedule() error: %v", err)
 	}
 	got, err := s.GetSchedule(ctx, "sc1")
@@ -147,7 +146,7 @@ func TestDeleteSchedule(t *testing.T) {
 	if err := s.DeleteSchedule(ctx, stale, nil); !errors.Is(err, rekey.ErrVersionConflict) {
 		t.Errorf("DeleteSchedule(stale) = %v, want ErrVersionConflict", err)
 	}
-	if err := s.DeleteSchedule(ctx, sc, &rekey.AuditEntry{TargetID: "sc1", Action: schedule.ActionScheduleDelete}); err != nil {
+	if err := s.DeleteSchedule(ctx, sc, &rekey.AuditEntry{TargetID: "sc1", Action: rekey.ActionScheduleDelete}); err != nil {
 		t.Fatalf("DeleteSchedule() error: %v", err)
 	}
 	if _, err := s.GetSchedule(ctx, "sc1"); !errors.Is(err, rekey.ErrNotFound) {
@@ -175,7 +174,7 @@ func TestListSchedules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ids := func(page schedule.Page) []string {
+	ids := func(page rekey.SchedulePage) []string {
 		out := []string{}
 		for _, sc := range page.Items {
 			out = append(out, sc.ID)
@@ -184,14 +183,14 @@ func TestListSchedules(t *testing.T) {
 	}
 	for _, test := range []struct {
 		name   string
-		filter schedule.Filter
+		filter rekey.ScheduleFilter
 		want   []string
 	}{
-		{"district, by name", schedule.Filter{DistrictID: "d1"}, []string{"b", "c", "a"}},
-		{"district and creator", schedule.Filter{DistrictID: "d1", CreatedBy: "sa1"}, []string{"c", "a"}},
-		{"other district", schedule.Filter{DistrictID: "d2"}, []string{"d"}},
-		{"all districts, no district first", schedule.Filter{AllDistricts: true}, []string{"e", "b", "c", "a", "d"}},
-		{"unknown district", schedule.Filter{DistrictID: "d9"}, []string{}},
+		{"district, by name", rekey.ScheduleFilter{DistrictID: "d1"}, []string{"b", "c", "a"}},
+		{"district and creator", rekey.ScheduleFilter{DistrictID: "d1", CreatedBy: "sa1"}, []string{"c", "a"}},
+		{"other district", rekey.ScheduleFilter{DistrictID: "d2"}, []string{"d"}},
+		{"all districts, no district first", rekey.ScheduleFilter{AllDistricts: true}, []string{"e", "b", "c", "a", "d"}},
+		{"unknown district", rekey.ScheduleFilter{DistrictID: "d9"}, []string{}},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			page, err := s.ListSchedules(ctx, test.filter)
@@ -208,7 +207,7 @@ func TestListSchedules(t *testing.T) {
 		var got []string
 		cursor := ""
 		for range 5 {
-			page, err := s.ListSchedules(ctx, schedule.Filter{AllDistricts: true, Limit: 2, Cursor: cursor})
+			page, err := s.ListSchedules(ctx, rekey.ScheduleFilter{AllDistricts: true, Limit: 2, Cursor: cursor})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,16 +221,16 @@ func TestListSchedules(t *testing.T) {
 		}
 	})
 	t.Run("cursor of another district", func(t *testing.T) {
-		page, err := s.ListSchedules(ctx, schedule.Filter{DistrictID: "d1", Limit: 1})
+		page, err := s.ListSchedules(ctx, rekey.ScheduleFilter{DistrictID: "d1", Limit: 1})
 		if err != nil || page.Next == "" {
 			t.Fatalf("first page = %+v, %v", page, err)
 		}
-		if _, err := s.ListSchedules(ctx, schedule.Filter{DistrictID: "d2", Cursor: page.Next}); rekey.ErrorCode(err) != rekey.ECodeInvalidCursor {
+		if _, err := s.ListSchedules(ctx, rekey.ScheduleFilter{DistrictID: "d2", Cursor: page.Next}); rekey.ErrorCode(err) != rekey.ECodeInvalidCursor {
 			t.Errorf("ListSchedules(d2, cursor of d1) = %v, want invalid_cursor", err)
 		}
 	})
 	t.Run("district required", func(t *testing.T) {
-		if _, err := s.ListSchedules(ctx, schedule.Filter{}); err == nil {
+		if _, err := s.ListSchedules(ctx, rekey.ScheduleFilter{}); err == nil {
 			t.Error("ListSchedules(no district) succeeded, want an error")
 		}
 	})
@@ -303,10 +302,10 @@ func TestScheduleRunClaims(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first ClaimRun: %v", err)
 	}
-	if first.State != schedule.RunClaimed || first.Attempts != 1 || first.ClaimID == "" || !first.LeaseUntil.Equal(at.Add(lease)) || !first.Occurrence.Equal(occurrence) {
+	if first.State != rekey.RunClaimed || first.Attempts != 1 || first.ClaimID == "" || !first.LeaseUntil.Equal(at.Add(lease)) || !first.Occurrence.Equal(occurrence) {
 		t.Errorf("first claim = %+v, want claimed, attempt 1, a claim id, lease until %v", first, at.Add(lease))
 	}
-	if _, err := s.ClaimRun(ctx, "sc1", occurrence, at.Add(lease-time.Second), lease); !errors.Is(err, schedule.ErrRunBusy) {
+	if _, err := s.ClaimRun(ctx, "sc1", occurrence, at.Add(lease-time.Second), lease); !errors.Is(err, rekey.ErrRunBusy) {
 		t.Errorf("claim during the lease = %v, want ErrRunBusy", err)
 	}
 	// Another occurrence of the same schedule is independent.
@@ -321,16 +320,16 @@ func TestScheduleRunClaims(t *testing.T) {
 	if second.Attempts != 2 || second.ClaimID == first.ClaimID {
 		t.Errorf("second claim = %+v, want attempt 2 with a new claim id", second)
 	}
-	first.State, first.TaskID = schedule.RunStarted, "task-late"
+	first.State, first.TaskID = rekey.RunStarted, "task-late"
 	if err := s.RecordRun(ctx, first); !errors.Is(err, rekey.ErrConflict) {
 		t.Errorf("RecordRun with a lost claim = %v, want ErrConflict", err)
 	}
-	second.State, second.TaskID, second.UpdatedAt = schedule.RunStarted, "task1", at.Add(lease)
+	second.State, second.TaskID, second.UpdatedAt = rekey.RunStarted, "task1", at.Add(lease)
 	if err := s.RecordRun(ctx, second); err != nil {
 		t.Fatalf("RecordRun(started): %v", err)
 	}
 	got, err := s.ClaimRun(ctx, "sc1", occurrence, at.Add(24*time.Hour), lease)
-	if !errors.Is(err, schedule.ErrRunFinished) || got.TaskID != "task1" || got.State != schedule.RunStarted {
+	if !errors.Is(err, rekey.ErrRunFinished) || got.TaskID != "task1" || got.State != rekey.RunStarted {
 		t.Errorf("claim after start = %+v, %v; want ErrRunFinished with task1", got, err)
 	}
 	stored, err := s.GetRun(ctx, "sc1", occurrence)
@@ -346,11 +345,11 @@ func TestScheduleRunClaims(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.State, r.Reason = schedule.RunFailed, "The schedule's creator is disabled."
+		r.State, r.Reason = rekey.RunFailed, "The schedule's creator is disabled."
 		if err := s.RecordRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.ClaimRun(ctx, "sc2", occurrence, at.Add(time.Hour), lease); !errors.Is(err, schedule.ErrRunFinished) || got.Reason != r.Reason {
+		if got, err := s.ClaimRun(ctx, "sc2", occurrence, at.Add(time.Hour), lease); !errors.Is(err, rekey.ErrRunFinished) || got.Reason != r.Reason {
 			t.Errorf("claim after failure = %+v, %v; want ErrRunFinished with the reason", got, err)
 		}
 	})
@@ -359,11 +358,11 @@ func TestScheduleRunClaims(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, bad := range []schedule.Run{
-			{ScheduleID: "sc3", Occurrence: occurrence, ClaimID: r.ClaimID, State: schedule.RunStarted},
-			{ScheduleID: "sc3", Occurrence: occurrence, ClaimID: r.ClaimID, State: schedule.RunFailed},
-			{ScheduleID: "sc3", Occurrence: occurrence, ClaimID: r.ClaimID, State: schedule.RunClaimed},
-			{ScheduleID: "sc3", Occurrence: occurrence, State: schedule.RunStarted, TaskID: "t"},
+		for _, bad := range []rekey.ScheduleRun{
+			{ScheduleID: "sc3", Occurrence: occurrence, ClaimID: r.ClaimID, State: rekey.RunStarted},
+			{ScheduleID: "sc3", Occurrence: occurrence, ClaimID: r.ClaimID, State: rekey.RunFailed},
+			{ScheduleID: "sc3", Occurrence: occurrence, ClaimID: r.ClaimID, State: rekey.RunClaimed},
+			{ScheduleID: "sc3", Occurrence: occurrence, State: rekey.RunStarted, TaskID: "t"},
 		} {
 			if err := s.RecordRun(ctx, bad); err == nil {
 				t.Errorf("RecordRun(%+v) succeeded, want an error", bad)
@@ -391,7 +390,7 @@ func TestScheduleRunClaimRace(t *testing.T) {
 		switch err := <-errs; {
 		case err == nil:
 			won++
-		case !errors.Is(err, schedule.ErrRunBusy):
+		case !errors.Is(err, rekey.ErrRunBusy):
 			t.Errorf("ClaimRun() = %v, want success or ErrRunBusy", err)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -84,7 +83,7 @@ type taskSelectionItem struct {
 // (listings read it backwards).
 func taskSortKey(t rekey.Task) string { return formatTime(t.CreatedAt) + "#" + t.ID }
 
-func newTaskItem(rec bulk.Record) taskItem {
+func newTaskItem(rec rekey.TaskRecord) taskItem {
 	t := rec.Task
 	it := taskItem{
 		PK: taskPK(t.ID), SK: taskSK,
@@ -104,7 +103,7 @@ func newTaskItem(rec bulk.Record) taskItem {
 		RequestID: rec.RequestID, Reason: rec.Reason,
 		StartedAt: storedTime{rec.StartedAt}, LastProcessedAt: storedTime{rec.LastProcessedAt},
 		PlanCursor: rec.Plan.Cursor, PlanChunks: rec.Plan.Chunks, PlanEnqueued: rec.Plan.Enqueued, PlanDone: rec.Plan.Done,
-		TTL: ttlAfter(t.CreatedAt.Add(bulk.ResultRetention)),
+		TTL: ttlAfter(t.CreatedAt.Add(rekey.ResultRetention)),
 	}
 	if t.DistrictID != "" {
 		it.GSI1PK, it.GSI1SK = taskDistrictGSI+t.DistrictID, taskSortKey(t)
@@ -112,8 +111,8 @@ func newTaskItem(rec bulk.Record) taskItem {
 	return it
 }
 
-func (it taskItem) record() (bulk.Record, error) {
-	rec := bulk.Record{
+func (it taskItem) record() (rekey.TaskRecord, error) {
+	rec := rekey.TaskRecord{
 		Task: rekey.Task{
 			ID: it.ID, Kind: it.Kind, Status: rekey.TaskStatus(it.Status), DistrictID: it.DistrictID,
 			Selection: rekey.Selection{
@@ -134,7 +133,7 @@ func (it taskItem) record() (bulk.Record, error) {
 		Reason:          it.Reason,
 		StartedAt:       it.StartedAt.Time,
 		LastProcessedAt: it.LastProcessedAt.Time,
-		Plan:            bulk.Plan{Cursor: it.PlanCursor, Chunks: it.PlanChunks, Enqueued: it.PlanEnqueued, Done: it.PlanDone},
+		Plan:            rekey.TaskPlan{Cursor: it.PlanCursor, Chunks: it.PlanChunks, Enqueued: it.PlanEnqueued, Done: it.PlanDone},
 	}
 	if rec.Task.Selection.UserIDs == nil {
 		rec.Task.Selection.UserIDs = []string{}
@@ -143,7 +142,7 @@ func (it taskItem) record() (bulk.Record, error) {
 }
 
 // secretsItem is a task's sealed key (TASK#<id> / KEY); DynamoDB deletes
-// it after bulk.PasswordRetention, which erases every password sealed with
+// it after rekey.PasswordRetention, which erases every password sealed with
 // it, and the store stops returning it at that moment.
 type secretsItem struct {
 	PK                    string     `dynamodbav:"PK"`
@@ -154,8 +153,8 @@ type secretsItem struct {
 	TTL                   int64      `dynamodbav:"ttl"`
 }
 
-func (it secretsItem) secrets() (bulk.Secrets, error) {
-	return bulk.Secrets{SealedKey: it.SealedKey, SealedDefaultPassword: it.SealedDefaultPassword, ExpiresAt: it.ExpiresAt.Time}, nil
+func (it secretsItem) secrets() (rekey.TaskSecrets, error) {
+	return rekey.TaskSecrets{SealedKey: it.SealedKey, SealedDefaultPassword: it.SealedDefaultPassword, ExpiresAt: it.ExpiresAt.Time}, nil
 }
 
 // idempotencyItem maps an actor's Idempotency-Key to the task it started.
@@ -177,7 +176,7 @@ var errKeyUsed = errors.New("idempotency key used")
 // also claims the key with its request hash, and a key used before returns
 // the task it started instead, created false, or
 // rekey.ErrIdempotencyKeyReused when it came with another request.
-func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.Secrets, idem bulk.Idempotency, audit rekey.AuditEntry) (string, bool, error) {
+func (s *Store) CreateTask(ctx context.Context, rec rekey.TaskRecord, secrets *rekey.TaskSecrets, idem rekey.Idempotency, audit rekey.AuditEntry) (string, bool, error) {
 	idempotencyKey := idem.Key
 	id := rec.Task.ID
 	if !rekey.ValidID(id) || rec.Task.CreatedAt.IsZero() {
@@ -197,7 +196,7 @@ func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.S
 	if idempotencyKey != "" {
 		step, err = s.txPut(idempotencyItem{
 			PK: idempotencyPrefix + idempotencyKey, SK: idempotencySK, TaskID: id, RequestHash: idem.RequestHash,
-			TTL: ttlAfter(rec.Task.CreatedAt.Add(bulk.IdempotencyKeep)),
+			TTL: ttlAfter(rec.Task.CreatedAt.Add(rekey.IdempotencyKeep)),
 		}, absent)
 		tx.add(step, err, errKeyUsed)
 	}
@@ -220,31 +219,31 @@ func (s *Store) CreateTask(ctx context.Context, rec bulk.Record, secrets *bulk.S
 }
 
 // GetTask returns task id, or rekey.ErrNotFound.
-func (s *Store) GetTask(ctx context.Context, id string) (bulk.Record, error) {
+func (s *Store) GetTask(ctx context.Context, id string) (rekey.TaskRecord, error) {
 	var it taskItem
 	if err := s.getItem(ctx, taskPK(id), taskSK, &it); err != nil {
-		return bulk.Record{}, fmt.Errorf("dynamo: get task %s: %w", id, err)
+		return rekey.TaskRecord{}, fmt.Errorf("dynamo: get task %s: %w", id, err)
 	}
 	rec, err := it.record()
 	if err != nil {
-		return bulk.Record{}, fmt.Errorf("dynamo: get task %s: %w", id, err)
+		return rekey.TaskRecord{}, fmt.Errorf("dynamo: get task %s: %w", id, err)
 	}
 	return rec, nil
 }
 
 // GetTaskSecrets returns task id's sealed key, or rekey.ErrNotFound when it
 // has none or they have expired (DynamoDB deletes expired items late).
-func (s *Store) GetTaskSecrets(ctx context.Context, id string) (bulk.Secrets, error) {
+func (s *Store) GetTaskSecrets(ctx context.Context, id string) (rekey.TaskSecrets, error) {
 	var it secretsItem
 	if err := s.getItem(ctx, taskPK(id), taskKeySK, &it); err != nil {
-		return bulk.Secrets{}, fmt.Errorf("dynamo: get task key %s: %w", id, err)
+		return rekey.TaskSecrets{}, fmt.Errorf("dynamo: get task key %s: %w", id, err)
 	}
 	secrets, err := it.secrets()
 	if err != nil {
-		return bulk.Secrets{}, fmt.Errorf("dynamo: get task key %s: %w", id, err)
+		return rekey.TaskSecrets{}, fmt.Errorf("dynamo: get task key %s: %w", id, err)
 	}
 	if !s.now().Before(secrets.ExpiresAt) {
-		return bulk.Secrets{}, fmt.Errorf("dynamo: get task key %s: expired: %w", id, rekey.ErrNotFound)
+		return rekey.TaskSecrets{}, fmt.Errorf("dynamo: get task key %s: expired: %w", id, rekey.ErrNotFound)
 	}
 	return secrets, nil
 }
@@ -252,7 +251,7 @@ func (s *Store) GetTaskSecrets(ctx context.Context, id string) (bulk.Secrets, er
 // ListTasks returns one page of tasks, newest first: every task (GSI2) or a
 // district's (GSI1), narrowed to those created by f.CreatedBy or by
 // someone of school f.CreatorSchoolID when either is set.
-func (s *Store) ListTasks(ctx context.Context, f bulk.TaskFilter) ([]bulk.Record, string, error) {
+func (s *Store) ListTasks(ctx context.Context, f rekey.TaskFilter) ([]rekey.TaskRecord, string, error) {
 	index, pkName, skName, partition := "GSI2", "GSI2PK", "GSI2SK", allTasksGSI
 	if !f.AllDistricts {
 		if f.DistrictID == "" {
@@ -290,7 +289,7 @@ func (s *Store) ListTasks(ctx context.Context, f bulk.TaskFilter) ([]bulk.Record
 	if err != nil {
 		return nil, "", fmt.Errorf("dynamo: list tasks: %w", err)
 	}
-	out := make([]bulk.Record, 0, len(items))
+	out := make([]rekey.TaskRecord, 0, len(items))
 	for _, item := range items {
 		var it taskItem
 		if err := unmarshalItem(item, &it); err != nil {
@@ -318,7 +317,7 @@ func unfinished() expression.ConditionBuilder {
 // CancelTask sets task id to cancelled with reason, at audit.At, and writes
 // audit, in one transaction; a finished (or missing) task is
 // rekey.ErrConflict. It returns the task as it is afterwards.
-func (s *Store) CancelTask(ctx context.Context, id, reason string, audit rekey.AuditEntry) (bulk.Record, error) {
+func (s *Store) CancelTask(ctx context.Context, id, reason string, audit rekey.AuditEntry) (rekey.TaskRecord, error) {
 	at := audit.At
 	if at.IsZero() {
 		at = s.now()
@@ -333,7 +332,7 @@ func (s *Store) CancelTask(ctx context.Context, id, reason string, audit rekey.A
 	tx.add(step, err, rekey.ErrConflict)
 	s.addAudit(&tx, audit)
 	if err := s.transact(ctx, &tx); err != nil {
-		return bulk.Record{}, fmt.Errorf("dynamo: cancel task %s: %w", id, err)
+		return rekey.TaskRecord{}, fmt.Errorf("dynamo: cancel task %s: %w", id, err)
 	}
 	return s.GetTask(ctx, id)
 }

@@ -14,8 +14,8 @@ import (
 // The bulk pipeline's store, as the bulk package asks for it.
 var _ bulk.Store = (*Store)(nil)
 
-func testTask(id, district, createdBy string, at time.Time) bulk.Record {
-	return bulk.Record{
+func testTask(id, district, createdBy string, at time.Time) rekey.TaskRecord {
+	return rekey.TaskRecord{
 		Task: rekey.Task{
 			ID: id, Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued, DistrictID: district,
 			Selection: rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"u1", "u2"}, SchoolID: "s1", Role: rekey.RoleStudent, Grade: "7"},
@@ -29,18 +29,18 @@ func TestTaskLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s, clock := newStore(t)
 	rec := testTask("task1", "d1", "sa1", t0)
-	secrets := &bulk.Secrets{SealedKey: []byte("sealed-key"), SealedDefaultPassword: []byte("sealed-pw"), ExpiresAt: t0.Add(24 * time.Hour)}
-	idem := bulk.Idempotency{Key: "sa1#k", RequestHash: "hash-a"}
-	id, created, err := s.CreateTask(ctx, rec, secrets, idem, rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: bulk.ActionBulkStart})
+	secrets := &rekey.TaskSecrets{SealedKey: []byte("sealed-key"), SealedDefaultPassword: []byte("sealed-pw"), ExpiresAt: t0.Add(24 * time.Hour)}
+	idem := rekey.Idempotency{Key: "sa1#k", RequestHash: "hash-a"}
+	id, created, err := s.CreateTask(ctx, rec, secrets, idem, rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: rekey.ActionBulkStart})
 	if err != nil || id != "task1" || !created {
 		t.Fatalf("CreateTask = %s, %v, %v; want task1 created", id, created, err)
 	}
 	again := testTask("task2", "d1", "sa1", t0)
-	if id, created, err := s.CreateTask(ctx, again, nil, idem, rekey.AuditEntry{TargetID: "task2", Action: bulk.ActionBulkStart}); err != nil || id != "task1" || created {
+	if id, created, err := s.CreateTask(ctx, again, nil, idem, rekey.AuditEntry{TargetID: "task2", Action: rekey.ActionBulkStart}); err != nil || id != "task1" || created {
 		t.Errorf("CreateTask with a used key = %s, %v, %v; want task1, not created", id, created, err)
 	}
-	other := bulk.Idempotency{Key: "sa1#k", RequestHash: "hash-b"}
-	if id, created, err := s.CreateTask(ctx, again, nil, other, rekey.AuditEntry{TargetID: "task2", Action: bulk.ActionBulkStart}); !errors.Is(err, rekey.ErrIdempotencyKeyReused) || id != "" || created {
+	other := rekey.Idempotency{Key: "sa1#k", RequestHash: "hash-b"}
+	if id, created, err := s.CreateTask(ctx, again, nil, other, rekey.AuditEntry{TargetID: "task2", Action: rekey.ActionBulkStart}); !errors.Is(err, rekey.ErrIdempotencyKeyReused) || id != "" || created {
 		t.Errorf("CreateTask with a used key and another request = %s, %v, %v; want idempotency_key_reused", id, created, err)
 	}
 	if _, err := s.GetTask(ctx, "task2"); !errors.Is(err, rekey.ErrNotFound) {
@@ -59,12 +59,12 @@ func TestTaskLifecycle(t *testing.T) {
 	}
 
 	// Plan: one page, then a stale second writer loses.
-	chunk := bulk.Chunk{TaskID: "task1", Index: 0, UserIDs: []string{"u1", "u2"}}
-	to := bulk.Plan{Chunks: 1, Done: true}
-	if err := s.SavePlanPage(ctx, "task1", bulk.Plan{}, to, []bulk.Chunk{chunk}, 2, t0); err != nil {
+	chunk := rekey.Chunk{TaskID: "task1", Index: 0, UserIDs: []string{"u1", "u2"}}
+	to := rekey.TaskPlan{Chunks: 1, Done: true}
+	if err := s.SavePlanPage(ctx, "task1", rekey.TaskPlan{}, to, []rekey.Chunk{chunk}, 2, t0); err != nil {
 		t.Fatalf("SavePlanPage: %v", err)
 	}
-	if err := s.SavePlanPage(ctx, "task1", bulk.Plan{}, to, []bulk.Chunk{chunk}, 2, t0); !errors.Is(err, rekey.ErrConflict) {
+	if err := s.SavePlanPage(ctx, "task1", rekey.TaskPlan{}, to, []rekey.Chunk{chunk}, 2, t0); !errors.Is(err, rekey.ErrConflict) {
 		t.Errorf("SavePlanPage from a stale plan = %v, want ErrConflict", err)
 	}
 	if err := s.MarkEnqueued(ctx, "task1", 1); err != nil {
@@ -74,7 +74,7 @@ func TestTaskLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ = s.GetTask(ctx, "task1")
-	if got.Task.Status != rekey.TaskRunning || got.Task.Total != 2 || got.Plan != (bulk.Plan{Chunks: 1, Enqueued: 1, Done: true}) || !got.StartedAt.Equal(t0) {
+	if got.Task.Status != rekey.TaskRunning || got.Task.Total != 2 || got.Plan != (rekey.TaskPlan{Chunks: 1, Enqueued: 1, Done: true}) || !got.StartedAt.Equal(t0) {
 		t.Errorf("task after planning = %+v, want running, total 2, planned and queued", got)
 	}
 
@@ -93,13 +93,13 @@ func TestTaskLifecycle(t *testing.T) {
 	}
 	next := work.Chunk
 	next.Version = 1
-	next.Entries = []bulk.Entry{{Result: rekey.TaskResult{UserID: "u1", Outcome: rekey.OutcomePasswordSet}}, {Result: rekey.TaskResult{UserID: "u2", Outcome: rekey.OutcomeFailed}}}
+	next.Entries = []rekey.ChunkEntry{{Result: rekey.TaskResult{UserID: "u1", Outcome: rekey.OutcomePasswordSet}}, {Result: rekey.TaskResult{UserID: "u2", Outcome: rekey.OutcomeFailed}}}
 	next.Done = true
 	audit := func() *rekey.AuditEntry {
 		return &rekey.AuditEntry{ID: rekey.NewID(), At: t0, ActorID: "sa1", TargetID: "u1", Action: rekey.ActionResetTemporary, Outcome: rekey.OutcomeSuccess}
 	}
-	err = s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: stale, After: staleAfter, Audit: audit()}}, Add: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0})
-	var conflict *bulk.ChunkConflictError
+	err = s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []rekey.UserWrite{{Before: stale, After: staleAfter, Audit: audit()}}, Add: &rekey.TaskCounts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0})
+	var conflict *rekey.ChunkConflictError
 	if !errors.As(err, &conflict) || conflict.ChunkChanged || !cmp.Equal(conflict.Users, []string{"u1"}) {
 		t.Fatalf("SaveChunk with a stale user = %v, want a conflict naming u1", err)
 	}
@@ -108,7 +108,7 @@ func TestTaskLifecycle(t *testing.T) {
 	}
 	after := u1
 	after.Version, after.MustChangePassword = 2, true
-	write := bulk.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []bulk.UserWrite{{Before: u1, After: after, Audit: audit()}}, Add: &bulk.Counts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0.Add(time.Minute)}
+	write := rekey.ChunkWrite{Chunk: next, ExpectVersion: 0, Users: []rekey.UserWrite{{Before: u1, After: after, Audit: audit()}}, Add: &rekey.TaskCounts{Processed: 2, Succeeded: 1, Failed: 1}, At: t0.Add(time.Minute)}
 	if err := s.SaveChunk(ctx, write); err != nil {
 		t.Fatalf("SaveChunk: %v", err)
 	}
@@ -129,7 +129,7 @@ func TestTaskLifecycle(t *testing.T) {
 	}
 
 	// A finished task cannot be cancelled; the key expires after 24 hours.
-	if _, err := s.CancelTask(ctx, "task1", "by test", rekey.AuditEntry{TargetID: "task1", Action: bulk.ActionBulkCancel}); !errors.Is(err, rekey.ErrConflict) {
+	if _, err := s.CancelTask(ctx, "task1", "by test", rekey.AuditEntry{TargetID: "task1", Action: rekey.ActionBulkCancel}); !errors.Is(err, rekey.ErrConflict) {
 		t.Errorf("CancelTask of a finished task = %v, want ErrConflict", err)
 	}
 	clock.Set(t0.Add(24 * time.Hour))
@@ -141,7 +141,7 @@ func TestTaskLifecycle(t *testing.T) {
 func TestListAndCancelTasks(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
-	for i, rec := range []bulk.Record{
+	for i, rec := range []rekey.TaskRecord{
 		testTask("a", "d1", "sa1", t0),
 		testTask("b", "d1", "t1", t0.Add(time.Minute)),
 		testTask("c", "d2", "x", t0.Add(2*time.Minute)),
@@ -149,11 +149,11 @@ func TestListAndCancelTasks(t *testing.T) {
 		if rec.Task.CreatedBy == "t1" {
 			rec.CreatorRole, rec.CreatorSchoolID = rekey.RoleTeacher, "s2"
 		}
-		if _, _, err := s.CreateTask(ctx, rec, nil, bulk.Idempotency{}, rekey.AuditEntry{TargetID: rec.Task.ID, Action: bulk.ActionBulkStart}); err != nil {
+		if _, _, err := s.CreateTask(ctx, rec, nil, rekey.Idempotency{}, rekey.AuditEntry{TargetID: rec.Task.ID, Action: rekey.ActionBulkStart}); err != nil {
 			t.Fatalf("CreateTask %d: %v", i, err)
 		}
 	}
-	ids := func(f bulk.TaskFilter) []string {
+	ids := func(f rekey.TaskFilter) []string {
 		recs, _, err := s.ListTasks(ctx, f)
 		if err != nil {
 			t.Fatal(err)
@@ -165,33 +165,33 @@ func TestListAndCancelTasks(t *testing.T) {
 		return out
 	}
 	for _, test := range []struct {
-		f    bulk.TaskFilter
+		f    rekey.TaskFilter
 		want []string
 	}{
-		{bulk.TaskFilter{AllDistricts: true}, []string{"c", "b", "a"}},
-		{bulk.TaskFilter{DistrictID: "d1"}, []string{"b", "a"}},
-		{bulk.TaskFilter{DistrictID: "d1", CreatedBy: "t1"}, []string{"b"}},
-		{bulk.TaskFilter{DistrictID: "d1", CreatedBy: "nobody", CreatorSchoolID: "s1"}, []string{"a"}},
-		{bulk.TaskFilter{DistrictID: "d9"}, nil},
+		{rekey.TaskFilter{AllDistricts: true}, []string{"c", "b", "a"}},
+		{rekey.TaskFilter{DistrictID: "d1"}, []string{"b", "a"}},
+		{rekey.TaskFilter{DistrictID: "d1", CreatedBy: "t1"}, []string{"b"}},
+		{rekey.TaskFilter{DistrictID: "d1", CreatedBy: "nobody", CreatorSchoolID: "s1"}, []string{"a"}},
+		{rekey.TaskFilter{DistrictID: "d9"}, nil},
 	} {
 		if got := ids(test.f); !cmp.Equal(got, test.want) {
 			t.Errorf("ListTasks(%+v) = %v, want %v", test.f, got, test.want)
 		}
 	}
-	page, next, err := s.ListTasks(ctx, bulk.TaskFilter{AllDistricts: true, Limit: 2})
+	page, next, err := s.ListTasks(ctx, rekey.TaskFilter{AllDistricts: true, Limit: 2})
 	if err != nil || len(page) != 2 || next == "" {
 		t.Fatalf("first page = %d, %q, %v", len(page), next, err)
 	}
-	rest, next, err := s.ListTasks(ctx, bulk.TaskFilter{AllDistricts: true, Limit: 2, Cursor: next})
+	rest, next, err := s.ListTasks(ctx, rekey.TaskFilter{AllDistricts: true, Limit: 2, Cursor: next})
 	if err != nil || len(rest) != 1 || rest[0].Task.ID != "a" || next != "" {
 		t.Errorf("second page = %+v, %q, %v; want a alone", rest, next, err)
 	}
 
-	rec, err := s.CancelTask(ctx, "a", "cancelled by test", rekey.AuditEntry{TargetID: "a", ActorID: "sa1", Action: bulk.ActionBulkCancel, At: t0.Add(time.Hour)})
+	rec, err := s.CancelTask(ctx, "a", "cancelled by test", rekey.AuditEntry{TargetID: "a", ActorID: "sa1", Action: rekey.ActionBulkCancel, At: t0.Add(time.Hour)})
 	if err != nil || rec.Task.Status != rekey.TaskCancelled || !rec.Task.FinishedAt.Equal(t0.Add(time.Hour)) || rec.Reason != "cancelled by test" {
 		t.Errorf("CancelTask = %+v, %v; want cancelled at the audit time", rec, err)
 	}
-	if _, err := s.CancelTask(ctx, "a", "again", rekey.AuditEntry{TargetID: "a", Action: bulk.ActionBulkCancel}); !errors.Is(err, rekey.ErrConflict) {
+	if _, err := s.CancelTask(ctx, "a", "again", rekey.AuditEntry{TargetID: "a", Action: rekey.ActionBulkCancel}); !errors.Is(err, rekey.ErrConflict) {
 		t.Errorf("cancelling twice = %v, want ErrConflict", err)
 	}
 	if err := s.FailTask(ctx, "b", "creator left", t0); err != nil {
@@ -225,11 +225,11 @@ func TestAcquireDailySends(t *testing.T) {
 func TestLeasedChunkIndex(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
-	if _, _, err := s.CreateTask(ctx, testTask("task1", "d1", "sa1", t0), nil, bulk.Idempotency{}, rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: bulk.ActionBulkStart}); err != nil {
+	if _, _, err := s.CreateTask(ctx, testTask("task1", "d1", "sa1", t0), nil, rekey.Idempotency{}, rekey.AuditEntry{TargetID: "task1", ActorID: "sa1", Action: rekey.ActionBulkStart}); err != nil {
 		t.Fatal(err)
 	}
-	chunks := []bulk.Chunk{{TaskID: "task1", Index: 0, UserIDs: []string{"u1"}}, {TaskID: "task1", Index: 1, UserIDs: []string{"u2"}}}
-	if err := s.SavePlanPage(ctx, "task1", bulk.Plan{}, bulk.Plan{Chunks: 2, Done: true}, chunks, 2, t0); err != nil {
+	chunks := []rekey.Chunk{{TaskID: "task1", Index: 0, UserIDs: []string{"u1"}}, {TaskID: "task1", Index: 1, UserIDs: []string{"u2"}}}
+	if err := s.SavePlanPage(ctx, "task1", rekey.TaskPlan{}, rekey.TaskPlan{Chunks: 2, Done: true}, chunks, 2, t0); err != nil {
 		t.Fatal(err)
 	}
 	stale := func(at time.Time) []int {
@@ -250,12 +250,12 @@ func TestLeasedChunkIndex(t *testing.T) {
 	// Chunk 0 is taken under a 30 s lease; chunk 1 is done.
 	leased := chunks[0]
 	leased.Version, leased.LeaseUntil, leased.Holder = 1, t0.Add(30*time.Second), "run-a"
-	if err := s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: leased, ExpectVersion: 0, At: t0}); err != nil {
+	if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: leased, ExpectVersion: 0, At: t0}); err != nil {
 		t.Fatal(err)
 	}
 	finished := chunks[1]
 	finished.Version, finished.Done = 1, true
-	if err := s.SaveChunk(ctx, bulk.ChunkWrite{Chunk: finished, ExpectVersion: 0, Add: &bulk.Counts{}, At: t0}); err != nil {
+	if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: finished, ExpectVersion: 0, Add: &rekey.TaskCounts{}, At: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if got := stale(t0.Add(29 * time.Second)); len(got) != 0 {

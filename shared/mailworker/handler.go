@@ -1,9 +1,9 @@
 // Package mailworker is the mail queue's consumer (the mail-worker Lambda,
-// and the local runner's in-process poller): for each resets.MailJob it
+// and the local runner's in-process poller): for each rekey.MailJob it
 // claims the job's outbox record, asks the reset service what to send,
 // renders it and sends it through SES, and records the outcome.
 //
-// Every job is idempotent by its business key (resets.MailJob.Key), never by
+// Every job is idempotent by its business key (rekey.MailJob.Key), never by
 // the SQS message id, which a redrive changes (SECURITY.md 17). The outbox
 // record goes PENDING → SENDING → SENT with conditional writes and keeps the
 // SES message id (SECURITY.md 18): a duplicate or redriven message finds it
@@ -12,7 +12,7 @@
 // token, and only that newest link works.
 //
 // A password_changed job may name many users (a bulk task's notices, see
-// resets.MailJob): each user is sent to as a job of their own, with their
+// rekey.MailJob): each user is sent to as a job of their own, with their
 // own outbox record (MailJob.Split), so a chunk enqueued twice sends each
 // user one notice. Those notices are paced (NoticeRate per worker
 // instance) and only NoticeBudget of them are sent per invocation; the
@@ -41,21 +41,22 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/queue/batch"
+	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 )
 
 // Deliveries is the outbox; *dynamo.Store satisfies it. ClaimDelivery
-// answers resets.ErrDeliveryFinished for a job already sent or skipped and
-// resets.ErrDeliveryBusy while another attempt holds a live claim.
+// answers rekey.ErrDeliveryFinished for a job already sent or skipped and
+// rekey.ErrDeliveryBusy while another attempt holds a live claim.
 type Deliveries interface {
-	ClaimDelivery(ctx context.Context, key string, kind resets.JobKind, at time.Time, lease time.Duration) (resets.Delivery, error)
-	SaveDelivery(ctx context.Context, d resets.Delivery) error
+	ClaimDelivery(ctx context.Context, key string, kind rekey.JobKind, at time.Time, lease time.Duration) (rekey.MailDelivery, error)
+	SaveDelivery(ctx context.Context, d rekey.MailDelivery) error
 }
 
 // Preparer decides what a job sends, making reset tokens as needed;
 // *resets.Service satisfies it.
 type Preparer interface {
-	PrepareMail(ctx context.Context, job resets.MailJob) (resets.Outgoing, error)
+	PrepareMail(ctx context.Context, job rekey.MailJob) (resets.Outgoing, error)
 }
 
 // Mailer sends one email and returns its provider message id; *ses.Sender
@@ -209,7 +210,7 @@ func (h *Handler) Handle(ctx context.Context, event events.SQSEvent) (events.SQS
 // process handles one message; an error means "retry it". budget is what
 // is left of this invocation's notices of many-user jobs.
 func (h *Handler) process(ctx context.Context, m events.SQSMessage, budget *int) error {
-	var job resets.MailJob
+	var job rekey.MailJob
 	if err := json.Unmarshal([]byte(m.Body), &job); err != nil {
 		return fmt.Errorf("decode job: %w", err)
 	}
@@ -232,7 +233,7 @@ var errThrottled = errors.New("mailworker: SES throttled the send")
 // back on the queue as one job; users whose send failed otherwise make the
 // message fail, so that it is retried (the users already sent are skipped
 // by their outbox records).
-func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job resets.MailJob, budget *int) error {
+func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job rekey.MailJob, budget *int) error {
 	var failed []error
 	users := job.Split()
 	for i, one := range users {
@@ -266,7 +267,7 @@ func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job resets.
 // putBack queues the users of job still to be sent to as a new job with the
 // same id (so the same outbox keys), after delay. Without a Requeuer it
 // fails the message instead, so that SQS retries it.
-func (h *Handler) putBack(ctx context.Context, log *slog.Logger, job resets.MailJob, userIDs []string, delay time.Duration) error {
+func (h *Handler) putBack(ctx context.Context, log *slog.Logger, job rekey.MailJob, userIDs []string, delay time.Duration) error {
 	if h.requeue == nil {
 		return fmt.Errorf("job %s: %d notices left for a later attempt", job.Key(), len(userIDs))
 	}
@@ -309,15 +310,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 // processOne sends the email of a one-user job, at most once per key.
 // beforeSend, when set, runs right before the email goes to SES (pacing);
 // its error gives the claim back.
-func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job resets.MailJob, beforeSend func(context.Context) error) error {
+func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.MailJob, beforeSend func(context.Context) error) error {
 	key := job.Key()
 
 	d, err := h.deliveries.ClaimDelivery(ctx, key, job.Kind, h.now(), h.lease)
 	switch {
-	case errors.Is(err, resets.ErrDeliveryFinished):
+	case errors.Is(err, rekey.ErrDeliveryFinished):
 		log.InfoContext(ctx, "mailworker: job already done; nothing sent", "state", string(d.State))
 		return nil
-	case errors.Is(err, resets.ErrDeliveryBusy):
+	case errors.Is(err, rekey.ErrDeliveryBusy):
 		return fmt.Errorf("job %s is being sent by another attempt", key)
 	case err != nil:
 		return fmt.Errorf("claim job %s: %w", key, err)
@@ -329,7 +330,7 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job resets.M
 		return fmt.Errorf("prepare job %s: %w", key, err)
 	}
 	if out.Message == "" {
-		d.State, d.Reason, d.UpdatedAt = resets.DeliverySkipped, out.Skip, h.now()
+		d.State, d.Reason, d.UpdatedAt = rekey.DeliverySkipped, out.Skip, h.now()
 		if err := h.deliveries.SaveDelivery(ctx, d); err != nil {
 			return fmt.Errorf("record skipped job %s: %w", key, err)
 		}
@@ -363,7 +364,7 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job resets.M
 		return fmt.Errorf("job %s: %s", key, reason)
 	}
 
-	d.State, d.MessageID, d.UpdatedAt = resets.DeliverySent, messageID, h.now()
+	d.State, d.MessageID, d.UpdatedAt = rekey.DeliverySent, messageID, h.now()
 	if err := h.deliveries.SaveDelivery(ctx, d); err != nil {
 		// The email is out. Retrying would send it again once the lease
 		// ends, so the job counts as done.
@@ -376,12 +377,12 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job resets.M
 
 // release gives a failed attempt's claim back (PENDING, with why), so that
 // the retried message may claim it at once.
-func (h *Handler) release(ctx context.Context, log *slog.Logger, d resets.Delivery, why string) {
+func (h *Handler) release(ctx context.Context, log *slog.Logger, d rekey.MailDelivery, why string) {
 	const maxErrorLength = 500
 	if len(why) > maxErrorLength {
 		why = why[:maxErrorLength]
 	}
-	d.State, d.LastError, d.UpdatedAt = resets.DeliveryPending, why, h.now()
+	d.State, d.LastError, d.UpdatedAt = rekey.DeliveryPending, why, h.now()
 	if err := h.deliveries.SaveDelivery(ctx, d); err != nil {
 		log.ErrorContext(ctx, "mailworker: record failed attempt", "error", err)
 	}

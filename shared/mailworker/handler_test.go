@@ -19,33 +19,33 @@ import (
 // fakeDeliveries is an in-memory outbox with the store's claim rules.
 type fakeDeliveries struct {
 	mu      sync.Mutex
-	records map[string]resets.Delivery
+	records map[string]rekey.MailDelivery
 	saveErr error
 }
 
-func (f *fakeDeliveries) ClaimDelivery(_ context.Context, key string, kind resets.JobKind, at time.Time, lease time.Duration) (resets.Delivery, error) {
+func (f *fakeDeliveries) ClaimDelivery(_ context.Context, key string, kind rekey.JobKind, at time.Time, lease time.Duration) (rekey.MailDelivery, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d, ok := f.records[key]
 	switch {
 	case ok && d.State.Finished():
-		return d, resets.ErrDeliveryFinished
-	case ok && d.State == resets.DeliverySending && at.Before(d.LeaseUntil):
-		return d, resets.ErrDeliveryBusy
+		return d, rekey.ErrDeliveryFinished
+	case ok && d.State == rekey.DeliverySending && at.Before(d.LeaseUntil):
+		return d, rekey.ErrDeliveryBusy
 	}
-	d.Key, d.Kind, d.State, d.Attempts = key, kind, resets.DeliverySending, d.Attempts+1
+	d.Key, d.Kind, d.State, d.Attempts = key, kind, rekey.DeliverySending, d.Attempts+1
 	d.ClaimID, d.LeaseUntil = rekey.NewID(), at.Add(lease)
 	f.records[key] = d
 	return d, nil
 }
 
-func (f *fakeDeliveries) SaveDelivery(_ context.Context, d resets.Delivery) error {
+func (f *fakeDeliveries) SaveDelivery(_ context.Context, d rekey.MailDelivery) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.saveErr != nil {
 		return f.saveErr
 	}
-	if cur := f.records[d.Key]; cur.ClaimID != d.ClaimID || cur.State != resets.DeliverySending {
+	if cur := f.records[d.Key]; cur.ClaimID != d.ClaimID || cur.State != rekey.DeliverySending {
 		return rekey.ErrConflict
 	}
 	d.LeaseUntil = time.Time{}
@@ -59,7 +59,7 @@ type fakePreparer struct {
 	err error
 }
 
-func (p *fakePreparer) PrepareMail(_ context.Context, job resets.MailJob) (resets.Outgoing, error) {
+func (p *fakePreparer) PrepareMail(_ context.Context, job rekey.MailJob) (resets.Outgoing, error) {
 	if p.err != nil {
 		return resets.Outgoing{}, p.err
 	}
@@ -96,7 +96,7 @@ type testWorker struct {
 func newTestWorker(t *testing.T) *testWorker {
 	t.Helper()
 	w := &testWorker{
-		deliveries: &fakeDeliveries{records: map[string]resets.Delivery{}},
+		deliveries: &fakeDeliveries{records: map[string]rekey.MailDelivery{}},
 		preparer:   &fakePreparer{out: map[string]resets.Outgoing{}},
 		mailer:     &fakeMailer{},
 	}
@@ -111,7 +111,7 @@ func newTestWorker(t *testing.T) *testWorker {
 }
 
 // message is an SQS record carrying job under the given message id.
-func message(t *testing.T, id string, job resets.MailJob) events.SQSMessage {
+func message(t *testing.T, id string, job rekey.MailJob) events.SQSMessage {
 	t.Helper()
 	body, err := json.Marshal(job)
 	if err != nil {
@@ -122,8 +122,8 @@ func message(t *testing.T, id string, job resets.MailJob) events.SQSMessage {
 
 var jo = rekey.User{ID: "st1", FirstName: "Jo", Username: "jo.quill", Email: "jo@example.org"}
 
-func linkJob(resetID string) resets.MailJob {
-	return resets.MailJob{Kind: resets.JobResetLink, ID: resetID, UserID: jo.ID, ResetID: resetID}
+func linkJob(resetID string) rekey.MailJob {
+	return rekey.MailJob{Kind: rekey.JobResetLink, ID: resetID, UserID: jo.ID, ResetID: resetID}
 }
 
 func failedIDs(resp events.SQSEventResponse) []string {
@@ -163,7 +163,7 @@ func TestHandleSendsLinkOnce(t *testing.T) {
 		t.Errorf("email to %s:\n%s\nwant the link on the configured origin, expiring in 15 minutes", m.To, m.Text)
 	}
 	d := w.deliveries.records["reset_link#r1"]
-	if d.State != resets.DeliverySent || d.MessageID != "ses-1" || d.Attempts != 1 {
+	if d.State != rekey.DeliverySent || d.MessageID != "ses-1" || d.Attempts != 1 {
 		t.Errorf("outbox = %+v, want SENT with the SES id after 1 attempt", d)
 	}
 
@@ -181,11 +181,11 @@ func TestHandleReportsOnlyFailedMessages(t *testing.T) {
 	w.preparer.out["ok"] = resets.Outgoing{Message: resets.MessagePasswordChanged, User: jo, ChangedAt: workerT0}
 	w.preparer.out["skip"] = resets.Outgoing{Skip: "superseded by a newer reset"}
 	w.preparer.out["nolink"] = resets.Outgoing{Message: resets.MessageResetLink, User: rekey.User{ID: "x"}} // no address: cannot render
-	changed := resets.MailJob{Kind: resets.JobPasswordChanged, ID: "ok", UserID: jo.ID}
+	changed := rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "ok", UserID: jo.ID}
 	event := events.SQSEvent{Records: []events.SQSMessage{
 		message(t, "m-ok", changed),
 		{MessageId: "m-garbage", Body: "not json"},
-		message(t, "m-invalid", resets.MailJob{Kind: "send_password", ID: "x"}),
+		message(t, "m-invalid", rekey.MailJob{Kind: "send_password", ID: "x"}),
 		message(t, "m-skip", linkJob("skip")),
 		message(t, "m-nolink", linkJob("nolink")),
 	}}
@@ -196,10 +196,10 @@ func TestHandleReportsOnlyFailedMessages(t *testing.T) {
 	if diff := cmp.Diff([]string{"m-garbage", "m-invalid", "m-nolink"}, failedIDs(resp)); diff != "" {
 		t.Errorf("BatchItemFailures (-want +got):\n%s", diff)
 	}
-	if got := w.deliveries.records["reset_link#skip"]; got.State != resets.DeliverySkipped || got.Reason != "superseded by a newer reset" {
+	if got := w.deliveries.records["reset_link#skip"]; got.State != rekey.DeliverySkipped || got.Reason != "superseded by a newer reset" {
 		t.Errorf("skipped job outbox = %+v, want SKIPPED with the reason", got)
 	}
-	if got := w.deliveries.records["reset_link#nolink"]; got.State != resets.DeliveryPending || got.LastError == "" {
+	if got := w.deliveries.records["reset_link#nolink"]; got.State != rekey.DeliveryPending || got.LastError == "" {
 		t.Errorf("unrenderable job outbox = %+v, want PENDING with the error", got)
 	}
 	if len(w.mailer.sent) != 1 || w.mailer.sent[0].Subject != "Your password was changed" {
@@ -220,7 +220,7 @@ func TestHandleRetriesFailedSends(t *testing.T) {
 			t.Fatalf("attempt %d failed = %v, want %v", attempt, got, wantFailed)
 		}
 		d := w.deliveries.records["reset_link#r1"]
-		if wantFailed && (d.State != resets.DeliveryPending || d.LastError != "send failed: throttled") {
+		if wantFailed && (d.State != rekey.DeliveryPending || d.LastError != "send failed: throttled") {
 			t.Errorf("after failed attempt %d outbox = %+v, want PENDING with 'send failed: throttled'", attempt, d)
 		}
 		if strings.Contains(d.LastError, "@") {
@@ -228,7 +228,7 @@ func TestHandleRetriesFailedSends(t *testing.T) {
 		}
 	}
 	d := w.deliveries.records["reset_link#r1"]
-	if d.State != resets.DeliverySent || d.Attempts != 3 || len(w.mailer.sent) != 1 {
+	if d.State != rekey.DeliverySent || d.Attempts != 3 || len(w.mailer.sent) != 1 {
 		t.Errorf("after the third attempt outbox = %+v with %d emails, want SENT after 3 attempts and 1 email", d, len(w.mailer.sent))
 	}
 }
@@ -238,7 +238,7 @@ func TestHandleBusyAndUnrecordedSends(t *testing.T) {
 	w := newTestWorker(t)
 	w.preparer.out["r1"] = resets.Outgoing{Message: resets.MessageResetLink, User: jo, Token: "tok", ExpiresAt: workerT0.Add(time.Minute)}
 	// Another attempt holds the claim: retry later, send nothing.
-	w.deliveries.records["reset_link#r1"] = resets.Delivery{Key: "reset_link#r1", State: resets.DeliverySending, LeaseUntil: workerT0.Add(time.Minute)}
+	w.deliveries.records["reset_link#r1"] = rekey.MailDelivery{Key: "reset_link#r1", State: rekey.DeliverySending, LeaseUntil: workerT0.Add(time.Minute)}
 	resp, _ := w.h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{message(t, "m1", linkJob("r1"))}})
 	if len(resp.BatchItemFailures) != 1 || len(w.mailer.sent) != 0 {
 		t.Errorf("busy job: failures %v, %d sent; want it retried and nothing sent", failedIDs(resp), len(w.mailer.sent))

@@ -229,7 +229,7 @@ func tokenIn(t *testing.T, e sentmail.Email) string {
 	return m[1]
 }
 
-func (p *pipeline) delivery(t *testing.T, key string) resets.Delivery {
+func (p *pipeline) delivery(t *testing.T, key string) rekey.MailDelivery {
 	t.Helper()
 	d, err := p.store.GetDelivery(context.Background(), key)
 	if err != nil {
@@ -330,7 +330,7 @@ func TestRedrivenJobSendsOnce(t *testing.T) {
 	}
 	p.drainQueue(t)
 	r := p.pendingReset(t, "jo.quill")
-	job := resets.MailJob{Kind: resets.JobResetLink, ID: r.ID, UserID: r.UserID, ResetID: r.ID, ExpiresAt: r.ExpiresAt}
+	job := rekey.MailJob{Kind: rekey.JobResetLink, ID: r.ID, UserID: r.UserID, ResetID: r.ID, ExpiresAt: r.ExpiresAt}
 	if err := p.jobs.SendBatch(ctx, []any{job, job}); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestRedrivenJobSendsOnce(t *testing.T) {
 	if emails := p.emailsTo(t, "jo.quill"); len(emails) != 1 {
 		t.Errorf("after two redeliveries Jo has %d emails, want 1", len(emails))
 	}
-	if d := p.delivery(t, job.Key()); d.State != resets.DeliverySent || d.MessageID == "" {
+	if d := p.delivery(t, job.Key()); d.State != rekey.DeliverySent || d.MessageID == "" {
 		t.Errorf("outbox = %+v, want SENT with the SES message id", d)
 	}
 }
@@ -357,8 +357,8 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		t.Fatalf("first poll got %d messages, want 1", n)
 	}
 	r := p.pendingReset(t, "jo.quill")
-	key := resets.MailJob{Kind: resets.JobResetLink, ID: r.ID}.Key()
-	if d := p.delivery(t, key); d.State != resets.DeliverySending {
+	key := rekey.MailJob{Kind: rekey.JobResetLink, ID: r.ID}.Key()
+	if d := p.delivery(t, key); d.State != rekey.DeliverySending {
 		t.Fatalf("outbox after the crash = %+v, want SENDING", d)
 	}
 	// Within the lease the retry waits rather than send again.
@@ -379,7 +379,7 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 	if err := p.svc.ResetWithToken(ctx, second, "a new passphrase for jo", "req"); err != nil {
 		t.Errorf("the newest link = %v, want success", err)
 	}
-	if d := p.delivery(t, key); d.State != resets.DeliverySent {
+	if d := p.delivery(t, key); d.State != rekey.DeliverySent {
 		t.Errorf("outbox after the retry = %+v, want SENT", d)
 	}
 }
@@ -393,8 +393,8 @@ func TestSendFailsTwiceThenSucceeds(t *testing.T) {
 	}
 	p.drainQueue(t)
 	r := p.pendingReset(t, "jo.quill")
-	d := p.delivery(t, resets.MailJob{Kind: resets.JobResetLink, ID: r.ID}.Key())
-	if d.State != resets.DeliverySent || d.Attempts != 3 || d.LastError != "send failed: throttled" {
+	d := p.delivery(t, rekey.MailJob{Kind: rekey.JobResetLink, ID: r.ID}.Key())
+	if d.State != rekey.DeliverySent || d.Attempts != 3 || d.LastError != "send failed: throttled" {
 		t.Errorf("outbox = %+v, want SENT after 3 attempts, remembering the last error", d)
 	}
 	emails := p.emailsTo(t, "jo.quill")
@@ -432,8 +432,8 @@ func TestSendFailingThreeTimesIsDeadLettered(t *testing.T) {
 		t.Errorf("DLQ holds %d messages, want the reset_link job", len(out.Messages))
 	}
 	r := p.pendingReset(t, "jo.quill")
-	d := p.delivery(t, resets.MailJob{Kind: resets.JobResetLink, ID: r.ID}.Key())
-	if d.State != resets.DeliveryPending || d.Attempts != 3 || d.LastError != "send failed: rejected: MessageRejected" {
+	d := p.delivery(t, rekey.MailJob{Kind: rekey.JobResetLink, ID: r.ID}.Key())
+	if d.State != rekey.DeliveryPending || d.Attempts != 3 || d.LastError != "send failed: rejected: MessageRejected" {
 		t.Errorf("outbox = %+v, want PENDING after 3 attempts with the rejection", d)
 	}
 	if len(p.emailsTo(t, "jo.quill")) != 0 {

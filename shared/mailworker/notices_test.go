@@ -16,14 +16,14 @@ import (
 // fakeRequeue records the jobs put back on the queue and their delays.
 type fakeRequeue struct {
 	mu     sync.Mutex
-	jobs   []resets.MailJob
+	jobs   []rekey.MailJob
 	delays []time.Duration
 }
 
 func (q *fakeRequeue) SendDelayed(_ context.Context, message any, delay time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, message.(resets.MailJob))
+	q.jobs = append(q.jobs, message.(rekey.MailJob))
 	q.delays = append(q.delays, delay)
 	return nil
 }
@@ -31,10 +31,10 @@ func (q *fakeRequeue) SendDelayed(_ context.Context, message any, delay time.Dur
 // bulkNotices is a worker with n users st0…st(n-1) (with email) whose
 // notices are prepared as the reset service would, and a bulk task's jobs
 // for them.
-func bulkNotices(t *testing.T, cfg Config, n int) (*testWorker, *fakeRequeue, []resets.MailJob) {
+func bulkNotices(t *testing.T, cfg Config, n int) (*testWorker, *fakeRequeue, []rekey.MailJob) {
 	t.Helper()
 	w := &testWorker{
-		deliveries: &fakeDeliveries{records: map[string]resets.Delivery{}},
+		deliveries: &fakeDeliveries{records: map[string]rekey.MailDelivery{}},
 		preparer:   &fakePreparer{out: map[string]resets.Outgoing{}},
 		mailer:     &fakeMailer{},
 	}
@@ -57,7 +57,7 @@ func bulkNotices(t *testing.T, cfg Config, n int) (*testWorker, *fakeRequeue, []
 	return w, requeue, resets.BulkPasswordChangedJobs("t1", ids, "req-1")
 }
 
-func records(t *testing.T, jobs []resets.MailJob, prefix string) []events.SQSMessage {
+func records(t *testing.T, jobs []rekey.MailJob, prefix string) []events.SQSMessage {
 	t.Helper()
 	var out []events.SQSMessage
 	for i, j := range jobs {
@@ -72,8 +72,8 @@ func records(t *testing.T, jobs []resets.MailJob, prefix string) []events.SQSMes
 func TestBulkNoticesSendOncePerUser(t *testing.T) {
 	ctx := context.Background()
 	w, requeue, jobs := bulkNotices(t, Config{}, 12)
-	if len(jobs) != 2 || len(jobs[0].UserIDs) != resets.MaxJobUsers {
-		t.Fatalf("BulkPasswordChangedJobs made %d jobs (first of %d users), want 2 with %d users first", len(jobs), len(jobs[0].UserIDs), resets.MaxJobUsers)
+	if len(jobs) != 2 || len(jobs[0].UserIDs) != rekey.MaxJobUsers {
+		t.Fatalf("BulkPasswordChangedJobs made %d jobs (first of %d users), want 2 with %d users first", len(jobs), len(jobs[0].UserIDs), rekey.MaxJobUsers)
 	}
 	resp, err := w.h.Handle(ctx, events.SQSEvent{Records: records(t, jobs, "m")})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -94,7 +94,7 @@ func TestBulkNoticesSendOncePerUser(t *testing.T) {
 			t.Errorf("%s got %d notices, want 1", to, n)
 		}
 	}
-	if d := w.deliveries.records["password_changed#bulk#t1#sta"]; d.State != resets.DeliverySent {
+	if d := w.deliveries.records["password_changed#bulk#t1#sta"]; d.State != rekey.DeliverySent {
 		t.Errorf("outbox of the first user = %+v, want SENT under password_changed#bulk#t1#sta", d)
 	}
 
@@ -119,9 +119,9 @@ func TestBulkNoticesBeyondTheBudgetWait(t *testing.T) {
 	if len(w.mailer.sent) != 4 {
 		t.Fatalf("sent %d notices, want the budget of 4", len(w.mailer.sent))
 	}
-	want := []resets.MailJob{
-		{Kind: resets.JobPasswordChanged, ID: "bulk#t1", UserIDs: jobs[0].UserIDs[4:], RequestID: "req-1"},
-		{Kind: resets.JobPasswordChanged, ID: "bulk#t1", UserIDs: jobs[1].UserIDs, RequestID: "req-1"},
+	want := []rekey.MailJob{
+		{Kind: rekey.JobPasswordChanged, ID: "bulk#t1", UserIDs: jobs[0].UserIDs[4:], RequestID: "req-1"},
+		{Kind: rekey.JobPasswordChanged, ID: "bulk#t1", UserIDs: jobs[1].UserIDs, RequestID: "req-1"},
 	}
 	if diff := cmp.Diff(want, requeue.jobs); diff != "" {
 		t.Errorf("jobs put back (-want +got):\n%s", diff)
@@ -155,7 +155,7 @@ func TestBulkNoticeThrottledBacksOff(t *testing.T) {
 	if len(requeue.jobs) != 1 || len(requeue.jobs[0].UserIDs) != 5 || requeue.delays[0] != throttledDelay {
 		t.Fatalf("put back %+v after %v, want all 5 users after %v", requeue.jobs, requeue.delays, throttledDelay)
 	}
-	if d := w.deliveries.records["password_changed#bulk#t1#sta"]; d.State != resets.DeliveryPending || !strings.Contains(d.LastError, "throttled") {
+	if d := w.deliveries.records["password_changed#bulk#t1#sta"]; d.State != rekey.DeliveryPending || !strings.Contains(d.LastError, "throttled") {
 		t.Errorf("throttled user's outbox = %+v, want PENDING with the reason", d)
 	}
 	// The next notice this worker sends waits out the back-off.
@@ -200,18 +200,18 @@ func TestBulkNoticesWithoutRequeueRetryTheMessage(t *testing.T) {
 }
 
 func TestMailJobManyUsersValidate(t *testing.T) {
-	ok := resets.MailJob{Kind: resets.JobPasswordChanged, ID: "bulk#t1", UserIDs: []string{"a", "b"}}
+	ok := rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "bulk#t1", UserIDs: []string{"a", "b"}}
 	for _, test := range []struct {
 		name string
-		job  resets.MailJob
+		job  rekey.MailJob
 		ok   bool
 	}{
 		{"many users", ok, true},
-		{"one user", resets.MailJob{Kind: resets.JobPasswordChanged, ID: "u#v2", UserID: "u"}, true},
-		{"both", resets.MailJob{Kind: resets.JobPasswordChanged, ID: "x", UserID: "u", UserIDs: []string{"a"}}, false},
-		{"neither", resets.MailJob{Kind: resets.JobPasswordChanged, ID: "x"}, false},
-		{"an empty id", resets.MailJob{Kind: resets.JobPasswordChanged, ID: "x", UserIDs: []string{"a", ""}}, false},
-		{"too many", resets.MailJob{Kind: resets.JobPasswordChanged, ID: "x", UserIDs: make([]string, resets.MaxJobUsers+1)}, false},
+		{"one user", rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "u#v2", UserID: "u"}, true},
+		{"both", rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "x", UserID: "u", UserIDs: []string{"a"}}, false},
+		{"neither", rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "x"}, false},
+		{"an empty id", rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "x", UserIDs: []string{"a", ""}}, false},
+		{"too many", rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "x", UserIDs: make([]string, rekey.MaxJobUsers+1)}, false},
 	} {
 		if err := test.job.Validate(); (err == nil) != test.ok {
 			t.Errorf("%s: Validate() = %v, want ok %v", test.name, err, test.ok)

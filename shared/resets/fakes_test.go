@@ -46,13 +46,13 @@ func (q *fakeQueue) Send(_ context.Context, message any) error {
 }
 
 // take returns and forgets the queued jobs.
-func (q *fakeQueue) take(t *testing.T) []MailJob {
+func (q *fakeQueue) take(t *testing.T) []rekey.MailJob {
 	t.Helper()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	jobs := make([]MailJob, 0, len(q.bodies))
+	jobs := make([]rekey.MailJob, 0, len(q.bodies))
 	for _, b := range q.bodies {
-		var j MailJob
+		var j rekey.MailJob
 		if err := json.Unmarshal([]byte(b), &j); err != nil {
 			t.Fatalf("queued body %s: %v", b, err)
 		}

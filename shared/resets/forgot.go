@@ -56,7 +56,7 @@ func (s *Service) Forgot(ctx context.Context, login, clientIP, requestID string)
 		s.log.InfoContext(ctx, "resets: forgot-password request dropped: account limit reached")
 		return nil
 	}
-	return s.enqueue(ctx, MailJob{Kind: JobForgot, ID: rekey.NewID(), Login: login, RequestedAt: now, RequestID: requestID})
+	return s.enqueue(ctx, rekey.MailJob{Kind: rekey.JobForgot, ID: rekey.NewID(), Login: login, RequestedAt: now, RequestID: requestID})
 }
 
 // windowLeft is how long until the fixed rate-limit window containing now
@@ -76,7 +76,7 @@ func (s *Service) windowLeft(now time.Time) time.Duration {
 // anyone could keep voiding the links an admin sends a user). A reset
 // issued after the request (an admin's, say) is newer and wins: the job
 // then sends nothing.
-func (s *Service) prepareForgot(ctx context.Context, job MailJob) (Outgoing, error) {
+func (s *Service) prepareForgot(ctx context.Context, job rekey.MailJob) (Outgoing, error) {
 	user, err := s.findLogin(ctx, job.Login)
 	if err != nil {
 		return Outgoing{}, err

@@ -116,6 +116,6 @@ func (s *Service) newAdminReset(actor, target rekey.User, now time.Time) Reset {
 }
 
 // linkJob is the mail job that emails the link of reset r.
-func linkJob(r Reset, requestID string) MailJob {
-	return MailJob{Kind: JobResetLink, ID: r.ID, UserID: r.UserID, ResetID: r.ID, ExpiresAt: r.ExpiresAt, RequestID: requestID}
+func linkJob(r Reset, requestID string) rekey.MailJob {
+	return rekey.MailJob{Kind: rekey.JobResetLink, ID: r.ID, UserID: r.UserID, ResetID: r.ID, ExpiresAt: r.ExpiresAt, RequestID: requestID}
 }

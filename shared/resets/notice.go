@@ -21,8 +21,8 @@ func (s *Service) PasswordChanged(ctx context.Context, user rekey.User, requestI
 	if changedAt.IsZero() {
 		changedAt = s.now()
 	}
-	return s.enqueue(ctx, MailJob{
-		Kind:      JobPasswordChanged,
+	return s.enqueue(ctx, rekey.MailJob{
+		Kind:      rekey.JobPasswordChanged,
 		ID:        user.ID + "#v" + strconv.Itoa(user.Version),
 		UserID:    user.ID,
 		ChangedAt: changedAt,
@@ -45,10 +45,10 @@ func (s *Service) notifyChanged(ctx context.Context, user rekey.User, requestID 
 // carries them, so that queuing a chunk's notices again after a crash
 // sends nobody a second notice for the same task. The jobs carry no time:
 // the worker tells the time the user's record gives.
-func BulkPasswordChangedJobs(taskID string, userIDs []string, requestID string) []MailJob {
-	var jobs []MailJob
-	for ids := range slices.Chunk(userIDs, MaxJobUsers) {
-		jobs = append(jobs, MailJob{Kind: JobPasswordChanged, ID: "bulk#" + taskID, UserIDs: slices.Clone(ids), RequestID: requestID})
+func BulkPasswordChangedJobs(taskID string, userIDs []string, requestID string) []rekey.MailJob {
+	var jobs []rekey.MailJob
+	for ids := range slices.Chunk(userIDs, rekey.MaxJobUsers) {
+		jobs = append(jobs, rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "bulk#" + taskID, UserIDs: slices.Clone(ids), RequestID: requestID})
 	}
 	return jobs
 }

@@ -56,16 +56,16 @@ func skip(reason string) Outgoing { return Outgoing{Skip: reason} }
 // works. A job whose reset was superseded or has expired, or whose user can
 // no longer use it, sends nothing. Errors are transient (the job should be
 // retried) or an invalid job.
-func (s *Service) PrepareMail(ctx context.Context, job MailJob) (Outgoing, error) {
+func (s *Service) PrepareMail(ctx context.Context, job rekey.MailJob) (Outgoing, error) {
 	if err := job.Validate(); err != nil {
 		return Outgoing{}, err
 	}
 	switch job.Kind {
-	case JobResetLink:
+	case rekey.JobResetLink:
 		return s.issueLink(ctx, job.UserID, job.ResetID)
-	case JobForgot:
+	case rekey.JobForgot:
 		return s.prepareForgot(ctx, job)
-	case JobPasswordChanged:
+	case rekey.JobPasswordChanged:
 		return s.preparePasswordChanged(ctx, job)
 	default:
 		return Outgoing{}, fmt.Errorf("resets: unknown mail job kind %q", job.Kind)
@@ -128,7 +128,7 @@ func linkMessage(p Purpose) Message {
 // preparePasswordChanged addresses the password-changed notice to the user
 // as they are now; a job without a time (a bulk task's) tells the time of
 // the user's last password change.
-func (s *Service) preparePasswordChanged(ctx context.Context, job MailJob) (Outgoing, error) {
+func (s *Service) preparePasswordChanged(ctx context.Context, job rekey.MailJob) (Outgoing, error) {
 	user, err := s.store.GetUser(ctx, job.UserID)
 	if isNotFound(err) {
 		return skip("user deleted"), nil

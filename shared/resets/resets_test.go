@@ -119,7 +119,7 @@ func TestResetByLinkVoidsPasswordAtOnce(t *testing.T) {
 	}
 
 	jobs := w.queue.take(t)
-	want := []MailJob{{Kind: JobResetLink, ID: r.ID, UserID: before.ID, ResetID: r.ID, ExpiresAt: expiresAt, RequestID: "req-1"}}
+	want := []rekey.MailJob{{Kind: rekey.JobResetLink, ID: r.ID, UserID: before.ID, ResetID: r.ID, ExpiresAt: expiresAt, RequestID: "req-1"}}
 	if diff := cmp.Diff(want, jobs); diff != "" {
 		t.Errorf("queued jobs (-want +got):\n%s", diff)
 	}
@@ -513,7 +513,7 @@ func TestForgotIsTheSameForEveryone(t *testing.T) {
 				t.Fatalf("Forgot(%q) = %v, want nil", login, err)
 			}
 			jobs := w.queue.take(t)
-			if len(jobs) != 1 || jobs[0].Kind != JobForgot || jobs[0].Login != strings.ToLower(login) {
+			if len(jobs) != 1 || jobs[0].Kind != rekey.JobForgot || jobs[0].Login != strings.ToLower(login) {
 				t.Errorf("Forgot(%q) queued %+v, want one forgot job for the lower-cased login", login, jobs)
 			}
 		})
@@ -913,16 +913,16 @@ func TestPasswordChangedNotice(t *testing.T) {
 func TestMailJobValidate(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, test := range []struct {
-		job  MailJob
+		job  rekey.MailJob
 		want bool
 	}{
-		{MailJob{Kind: JobResetLink, ID: "r", UserID: "u", ResetID: "r"}, true},
-		{MailJob{Kind: JobResetLink, ID: "r", UserID: "u"}, false},
-		{MailJob{Kind: JobForgot, ID: "f", Login: "jo", RequestedAt: at}, true},
-		{MailJob{Kind: JobForgot, ID: "f"}, false},
-		{MailJob{Kind: JobPasswordChanged, ID: "u#v2", UserID: "u"}, true},
-		{MailJob{Kind: "reset_password_in_clear", ID: "x"}, false},
-		{MailJob{Kind: JobResetLink, UserID: "u", ResetID: "r"}, false},
+		{rekey.MailJob{Kind: rekey.JobResetLink, ID: "r", UserID: "u", ResetID: "r"}, true},
+		{rekey.MailJob{Kind: rekey.JobResetLink, ID: "r", UserID: "u"}, false},
+		{rekey.MailJob{Kind: rekey.JobForgot, ID: "f", Login: "jo", RequestedAt: at}, true},
+		{rekey.MailJob{Kind: rekey.JobForgot, ID: "f"}, false},
+		{rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "u#v2", UserID: "u"}, true},
+		{rekey.MailJob{Kind: "reset_password_in_clear", ID: "x"}, false},
+		{rekey.MailJob{Kind: rekey.JobResetLink, UserID: "u", ResetID: "r"}, false},
 	} {
 		if err := test.job.Validate(); (err == nil) != test.want {
 			t.Errorf("%+v.Validate() = %v, want valid %v", test.job, err, test.want)
@@ -974,7 +974,7 @@ func TestLogValuesHideSecrets(t *testing.T) {
 	var buf strings.Builder
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	out := Outgoing{Message: MessageResetLink, User: rekey.User{ID: "st1", Email: "jo@example.org", PasswordHash: "$argon2id$secret"}, Token: "raw-token-value"}
-	job := MailJob{Kind: JobForgot, ID: "f1", Login: "jo@example.org", RequestedAt: time.Now()}
+	job := rekey.MailJob{Kind: rekey.JobForgot, ID: "f1", Login: "jo@example.org", RequestedAt: time.Now()}
 	log.Info("test", "out", out, "job", job)
 	for _, secret := range []string{"raw-token-value", "jo@example.org", "argon2id"} {
 		if strings.Contains(buf.String(), secret) {

@@ -295,7 +295,7 @@ func (s *Service) audit(ctx context.Context, e rekey.AuditEntry) {
 }
 
 // enqueue puts job on the mail queue.
-func (s *Service) enqueue(ctx context.Context, job MailJob) error {
+func (s *Service) enqueue(ctx context.Context, job rekey.MailJob) error {
 	if err := job.Validate(); err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ type DispatchStore interface {
 // the schedule is still enabled with NextRunAt from (rekey.ErrConflict
 // otherwise: it was edited, paused or deleted meanwhile).
 type dueReader interface {
-	DueSchedules(ctx context.Context, now time.Time, limit int, cursor string) (Page, error)
+	DueSchedules(ctx context.Context, now time.Time, limit int, cursor string) (rekey.SchedulePage, error)
 	GetSchedule(ctx context.Context, id string) (rekey.Schedule, error)
 	AdvanceSchedule(ctx context.Context, id string, from, next, lastRunAt time.Time, lastTaskID string) error
 }
@@ -38,13 +38,13 @@ type dueReader interface {
 // runStore claims an occurrence and records its outcome.
 //
 // ClaimRun creates the run of (scheduleID, occurrence) in state claimed, or
-// takes over a claim whose lease ended before at; with ErrRunFinished or
-// ErrRunBusy it returns the run as it stands. RecordRun saves run.State
+// takes over a claim whose lease ended before at; with rekey.ErrRunFinished or
+// rekey.ErrRunBusy it returns the run as it stands. RecordRun saves run.State
 // (started with TaskID, or failed with Reason) under run.ClaimID
 // (rekey.ErrConflict when the claim was taken over).
 type runStore interface {
-	ClaimRun(ctx context.Context, scheduleID string, occurrence, at time.Time, lease time.Duration) (Run, error)
-	RecordRun(ctx context.Context, run Run) error
+	ClaimRun(ctx context.Context, scheduleID string, occurrence, at time.Time, lease time.Duration) (rekey.ScheduleRun, error)
+	RecordRun(ctx context.Context, run rekey.ScheduleRun) error
 }
 
 // userReader reloads a schedule's creator.
@@ -199,10 +199,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 
 	run, err := d.store.ClaimRun(ctx, sc.ID, occurrence, now, d.lease)
 	switch {
-	case errors.Is(err, ErrRunFinished):
+	case errors.Is(err, rekey.ErrRunFinished):
 		log.InfoContext(ctx, "schedule: occurrence already dispatched", "state", string(run.State), "task", run.TaskID)
 		return false, d.advance(ctx, sc, occurrence, next, run.TaskID)
-	case errors.Is(err, ErrRunBusy):
+	case errors.Is(err, rekey.ErrRunBusy):
 		log.InfoContext(ctx, "schedule: occurrence claimed by another dispatcher", "leaseUntil", run.LeaseUntil)
 		return false, nil
 	case err != nil:
@@ -227,7 +227,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 		}
 		return false, fmt.Errorf("start task (attempt %d): %w", run.Attempts, err)
 	}
-	run.State, run.TaskID, run.UpdatedAt = RunStarted, task.ID, now
+	run.State, run.TaskID, run.UpdatedAt = rekey.RunStarted, task.ID, now
 	if err := d.store.RecordRun(ctx, run); err != nil {
 		return true, fmt.Errorf("record started run: %w", err)
 	}
@@ -293,8 +293,8 @@ func refused(err error) bool {
 
 // fail records the occurrence as failed with reason, audits it and moves
 // the schedule on.
-func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, sc rekey.Schedule, run Run, occurrence, next time.Time, reason, requestID string, now time.Time) error {
-	run.State, run.Reason, run.UpdatedAt = RunFailed, reason, now
+func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, sc rekey.Schedule, run rekey.ScheduleRun, occurrence, next time.Time, reason, requestID string, now time.Time) error {
+	run.State, run.Reason, run.UpdatedAt = rekey.RunFailed, reason, now
 	if err := d.store.RecordRun(ctx, run); err != nil {
 		return fmt.Errorf("record failed run: %w", err)
 	}
@@ -327,7 +327,7 @@ func (d *Dispatcher) audit(ctx context.Context, log *slog.Logger, sc rekey.Sched
 		DistrictID: sc.DistrictID,
 		ActorID:    sc.CreatedBy,
 		TargetID:   sc.ID,
-		Action:     ActionScheduleRun,
+		Action:     rekey.ActionScheduleRun,
 		Outcome:    outcome,
 		After:      after,
 		Detail:     detail,

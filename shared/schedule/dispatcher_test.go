@@ -95,7 +95,7 @@ func (e *env) runOutcomes(t *testing.T, id string) []string {
 	}
 	outcomes := []string{}
 	for i := len(page.Items) - 1; i >= 0; i-- {
-		if a := page.Items[i]; a.Action == schedule.ActionScheduleRun {
+		if a := page.Items[i]; a.Action == rekey.ActionScheduleRun {
 			outcomes = append(outcomes, a.Outcome)
 		}
 	}
@@ -153,7 +153,7 @@ func TestDispatchStartsOccurrenceOnce(t *testing.T) {
 			got.NextRunAt, got.LastRunAt, got.LastTaskID, got.Version, want, september1, task.ID)
 	}
 	run, err := e.store.GetRun(ctx, sc.ID, september1)
-	if err != nil || run.State != schedule.RunStarted || run.TaskID != task.ID || run.Attempts != 1 {
+	if err != nil || run.State != rekey.RunStarted || run.TaskID != task.ID || run.Attempts != 1 {
 		t.Errorf("GetRun() = %+v, %v; want started with the task, 1 attempt", run, err)
 	}
 	if diff := cmp.Diff([]string{rekey.OutcomeSuccess}, e.runOutcomes(t, sc.ID)); diff != "" {
@@ -173,7 +173,7 @@ func TestDispatchRepeatedAfterAdvanceFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run.State, run.TaskID = schedule.RunStarted, "task-before-crash"
+	run.State, run.TaskID = rekey.RunStarted, "task-before-crash"
 	if err := e.store.RecordRun(ctx, run); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestDispatchCreatorCannotRun(t *testing.T) {
 				t.Errorf("Start calls = %v, want none", starter.keys())
 			}
 			run, err := e.store.GetRun(ctx, sc.ID, september1)
-			if err != nil || run.State != schedule.RunFailed || run.TaskID != "" || !strings.Contains(run.Reason, test.wantReason) {
+			if err != nil || run.State != rekey.RunFailed || run.TaskID != "" || !strings.Contains(run.Reason, test.wantReason) {
 				t.Errorf("GetRun() = %+v, %v; want failed, no task, reason mentioning %q", run, err, test.wantReason)
 			}
 			if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) || got.LastTaskID != "" || !got.Enabled {
@@ -345,7 +345,7 @@ func TestDispatchRetriesAfterFailedStart(t *testing.T) {
 		t.Errorf("Start calls (-want +got):\n%s", diff)
 	}
 	run, _ := e.store.GetRun(ctx, sc.ID, september1)
-	if run.State != schedule.RunStarted || run.Attempts != 2 {
+	if run.State != rekey.RunStarted || run.Attempts != 2 {
 		t.Errorf("run = %+v, want started after 2 attempts", run)
 	}
 }
@@ -358,7 +358,7 @@ type flakyRecordStore struct {
 	failed bool
 }
 
-func (s *flakyRecordStore) RecordRun(ctx context.Context, r schedule.Run) error {
+func (s *flakyRecordStore) RecordRun(ctx context.Context, r rekey.ScheduleRun) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.failed {
@@ -409,7 +409,7 @@ func TestDispatchRefusedStart(t *testing.T) {
 		t.Errorf("Start calls = %v, want 1", starter.keys())
 	}
 	run, _ := e.store.GetRun(ctx, sc.ID, september1)
-	if run.State != schedule.RunFailed || !strings.Contains(run.Reason, "No such school.") {
+	if run.State != rekey.RunFailed || !strings.Contains(run.Reason, "No such school.") {
 		t.Errorf("run = %+v, want failed with the bulk service's reason", run)
 	}
 	if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {
@@ -432,7 +432,7 @@ func TestDispatchGivesUp(t *testing.T) {
 		t.Errorf("Start calls = %d, want %d", n, schedule.MaxStartAttempts)
 	}
 	run, _ := e.store.GetRun(ctx, sc.ID, september1)
-	if run.State != schedule.RunFailed || !strings.Contains(run.Reason, "attempts") {
+	if run.State != rekey.RunFailed || !strings.Contains(run.Reason, "attempts") {
 		t.Errorf("run = %+v, want failed after the attempts", run)
 	}
 	if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {

@@ -22,7 +22,7 @@ type Store interface {
 // or a page of them.
 type scheduleReader interface {
 	GetSchedule(ctx context.Context, id string) (rekey.Schedule, error)
-	ListSchedules(ctx context.Context, f Filter) (Page, error)
+	ListSchedules(ctx context.Context, f rekey.ScheduleFilter) (rekey.SchedulePage, error)
 }
 
 // scheduleWriter creates, edits and deletes schedules, each together with
@@ -172,7 +172,7 @@ func (s *Service) Create(ctx context.Context, actor rekey.User, in Input, reques
 	if sc.Enabled {
 		sc.NextRunAt = tm.expr.Next(now, tm.loc)
 	}
-	entry := auditEntry(actor, sc, ActionScheduleCreate, nil, auditView(sc), requestID, now)
+	entry := auditEntry(actor, sc, rekey.ActionScheduleCreate, nil, auditView(sc), requestID, now)
 	if err := s.store.PutSchedule(ctx, sc, &entry); err != nil {
 		return rekey.Schedule{}, fmt.Errorf("schedule: create: %w", err)
 	}
@@ -183,15 +183,15 @@ func (s *Service) Create(ctx context.Context, actor rekey.User, in Input, reques
 // support, the district's for a district admin, a school admin's own. Other
 // actors get rekey.ErrForbidden. limit 0 means rekey.SchedulePaging.Default; cursor is the
 // store's.
-func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor string) (Page, error) {
+func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor string) (rekey.SchedulePage, error) {
 	limit, err := rekey.SchedulePaging.Limit(limit)
 	if err != nil {
-		return Page{}, err
+		return rekey.SchedulePage{}, err
 	}
 	if !mayUseSchedules(actor) {
-		return Page{}, rekey.ErrForbidden
+		return rekey.SchedulePage{}, rekey.ErrForbidden
 	}
-	f := Filter{Limit: limit, Cursor: cursor}
+	f := rekey.ScheduleFilter{Limit: limit, Cursor: cursor}
 	switch actor.Role {
 	case rekey.RoleSupport:
 		f.AllDistricts = true
@@ -202,7 +202,7 @@ func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor 
 	}
 	page, err := s.store.ListSchedules(ctx, f)
 	if err != nil {
-		return Page{}, fmt.Errorf("schedule: list: %w", err)
+		return rekey.SchedulePage{}, fmt.Errorf("schedule: list: %w", err)
 	}
 	items := make([]rekey.Schedule, 0, len(page.Items))
 	for _, sc := range page.Items {
@@ -210,7 +210,7 @@ func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor 
 			items = append(items, normalised(sc))
 		}
 	}
-	return Page{Items: items, Next: page.Next}, nil
+	return rekey.SchedulePage{Items: items, Next: page.Next}, nil
 }
 
 // Get returns schedule id, or an error wrapping rekey.ErrNotFound when
@@ -278,7 +278,7 @@ func (s *Service) Update(ctx context.Context, actor rekey.User, id string, patch
 	after.Version = before.Version + 1
 	after.UpdatedAt = now
 	oldView, newView := auditView(before), auditView(after)
-	entry := auditEntry(actor, after, ActionScheduleUpdate, pick(oldView, changed), pick(newView, changed), requestID, now)
+	entry := auditEntry(actor, after, rekey.ActionScheduleUpdate, pick(oldView, changed), pick(newView, changed), requestID, now)
 	if err := s.store.UpdateSchedule(ctx, before, after, &entry); err != nil {
 		return rekey.Schedule{}, fmt.Errorf("schedule: update %s: %w", id, err)
 	}
@@ -294,7 +294,7 @@ func (s *Service) Delete(ctx context.Context, actor rekey.User, id string, reque
 		return err
 	}
 	now := s.now()
-	entry := auditEntry(actor, sc, ActionScheduleDelete, auditView(sc), nil, requestID, now)
+	entry := auditEntry(actor, sc, rekey.ActionScheduleDelete, auditView(sc), nil, requestID, now)
 	if err := s.store.DeleteSchedule(ctx, sc, &entry); err != nil {
 		return fmt.Errorf("schedule: delete %s: %w", id, err)
 	}

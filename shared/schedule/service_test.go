@@ -40,7 +40,7 @@ func TestCreate(t *testing.T) {
 	if err != nil || len(audit.Items) != 1 {
 		t.Fatalf("ListAudit() = %+v, %v; want one entry", audit.Items, err)
 	}
-	if a := audit.Items[0]; a.Action != schedule.ActionScheduleCreate || a.ActorID != "sa1" || a.DistrictID != "d1" || a.RequestID != "req-create" || a.After["name"] != "Autumn term resets" {
+	if a := audit.Items[0]; a.Action != rekey.ActionScheduleCreate || a.ActorID != "sa1" || a.DistrictID != "d1" || a.RequestID != "req-create" || a.After["name"] != "Autumn term resets" {
 		t.Errorf("audit entry = %+v, want schedule.create by sa1 in d1 with the new schedule", a)
 	}
 
@@ -364,7 +364,7 @@ func TestUpdate(t *testing.T) {
 	for _, a := range audit.Items {
 		actions = append(actions, a.Action)
 	}
-	want := []string{schedule.ActionScheduleUpdate, schedule.ActionScheduleUpdate, schedule.ActionScheduleUpdate, schedule.ActionScheduleUpdate, schedule.ActionScheduleCreate}
+	want := []string{rekey.ActionScheduleUpdate, rekey.ActionScheduleUpdate, rekey.ActionScheduleUpdate, rekey.ActionScheduleUpdate, rekey.ActionScheduleCreate}
 	if diff := cmp.Diff(want, actions); diff != "" {
 		t.Errorf("audit actions (-want +got):\n%s", diff)
 	}
@@ -389,7 +389,7 @@ func TestDelete(t *testing.T) {
 		t.Errorf("Delete(deleted) = %v, want not found", err)
 	}
 	audit, err := e.store.ListAudit(ctx, sc.ID, 10, "")
-	if err != nil || len(audit.Items) != 2 || audit.Items[0].Action != schedule.ActionScheduleDelete || audit.Items[0].Before["name"] != sc.Name {
+	if err != nil || len(audit.Items) != 2 || audit.Items[0].Action != rekey.ActionScheduleDelete || audit.Items[0].Before["name"] != sc.Name {
 		t.Errorf("audit after delete = %+v, %v; want schedule.delete with the schedule before", audit.Items, err)
 	}
 }

@@ -38,7 +38,7 @@ func NewSender(client SendAPI, from, configurationSet string) *Sender {
 
 // Send sends m as one email with a plain-text and an HTML part and returns
 // the SES message id. SES has no idempotency token: a caller that must not
-// send twice tracks its sends (see resets.Delivery). Errors are
+// send twice tracks its sends (see rekey.MailDelivery). Errors are
 // *mail.SendError.
 func (s *Sender) Send(ctx context.Context, m mail.Message) (string, error) {
 	in := &sesv2.SendEmailInput{

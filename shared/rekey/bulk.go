@@ -1,0 +1,272 @@
+package rekey
+
+// A bulk task as the bulk pipeline (shared/bulk) stores it: the task's
+// record, its sealed secrets, its chunks of users and what one worker step
+// writes. They live in the domain so that the stores (shared/dynamo,
+// shared/memstore) need no service package to store them.
+
+import (
+	"fmt"
+	"time"
+)
+
+// Audit actions of bulk tasks. A task's start and cancellation are audited
+// under the task's id (and the actor); what it did to each user is in its
+// results.
+const (
+	ActionBulkStart  = "bulk_reset.start"
+	ActionBulkCancel = "bulk_reset.cancel"
+)
+
+// ChunkSize is the most users one chunk (and one work message) carries. It
+// is what fits one DynamoDB read: a BatchGetItem of the chunk, the task,
+// its key, the creator and 96 users is 100 keys.
+const ChunkSize = 96
+
+// MaxUsersPerWrite is the most users one chunk write changes: each user's
+// update and its audit entry, the chunk and the task make 98 items, under
+// DynamoDB's 100 per transaction. A chunk's users are reset in two writes.
+const MaxUsersPerWrite = 48
+
+// MaxWriteItems is DynamoDB's limit of items in one transaction: a chunk
+// write's users, their audit entries, refusal entries, the chunk and the
+// task together stay within it.
+const MaxWriteItems = 100
+
+// PasswordRetention is how long a task's generated passwords can be read,
+// by its creator only (PRODUCT.md "Bulk resets"); after it the task's data
+// key is gone, so the sealed passwords can never be opened again.
+const PasswordRetention = 24 * time.Hour
+
+// ResultRetention is how long a task and its per-user results are kept
+// before DynamoDB deletes them. The results are the per-user trail of what
+// a bulk task did (actor, target, outcome, no secrets).
+const ResultRetention = 90 * 24 * time.Hour
+
+// TaskRecord is a task as stored: what the task centre shows (Task) and what
+// the pipeline needs to run it.
+type TaskRecord struct {
+	Task Task
+	// CreatorRole and CreatorSchoolID decide who else may see the task.
+	CreatorRole     Role
+	CreatorSchoolID string
+	// Policy is the password policy of the creator's district when the
+	// task started; default passwords are checked per user against it.
+	Policy    PasswordPolicy
+	RequestID string
+	// Reason says why a task failed or who cancelled it.
+	Reason string
+	// StartedAt is when planning began; LastProcessedAt when a chunk last
+	// completed (a finished task's finishedAt).
+	StartedAt       time.Time
+	LastProcessedAt time.Time
+	Plan            TaskPlan
+}
+
+// TaskPlan is how far the planner has expanded a task's selection. Chunks and
+// the cursor move together in one conditional write, so a planner retried
+// midway resumes after the last page it wrote and never writes a page twice.
+type TaskPlan struct {
+	// Cursor resumes the selection after the last page planned.
+	Cursor string
+	// Chunks is how many chunks exist; Enqueued how many of them are known
+	// to be on the work queue (a retried planner re-sends the others).
+	Chunks   int
+	Enqueued int
+	// Done is set once the whole selection is planned: Task.Total is final.
+	Done bool
+}
+
+// TaskSecrets is a task's sealed key material, kept apart from the task so
+// that it can expire on its own after PasswordRetention.
+type TaskSecrets struct {
+	// SealedKey is the task's data key, encrypted under the KMS key.
+	SealedKey []byte
+	// SealedDefaultPassword is the default password sealed with the data
+	// key (default_password tasks only).
+	SealedDefaultPassword []byte
+	ExpiresAt             time.Time
+}
+
+// Chunk is up to ChunkSize users of one task and what was done to each.
+type Chunk struct {
+	TaskID  string
+	Index   int
+	UserIDs []string
+	// Entries holds one entry per user id, in the same order, once a
+	// worker has started the chunk (nil before).
+	Entries []ChunkEntry
+	// Version moves on with every write; each write is conditioned on the
+	// version read, so two workers can never both act on one chunk.
+	Version int
+	// LeaseUntil keeps other workers off a chunk whose emails are being
+	// sent. The lease is short (Config.Lease) and its Holder renews it
+	// while it works, so a lease that ran out means a dead worker: the
+	// Sweeper finds such chunks and puts them back on the work queue.
+	LeaseUntil time.Time
+	// Holder identifies the worker run that holds the lease ("" when
+	// none); only that run may renew it.
+	Holder string
+	Done   bool
+}
+
+// ChunkEntry is the (task, user) record: the user's result so far and where
+// their email stands.
+type ChunkEntry struct {
+	// Result.Outcome is empty while the user is still to be done.
+	Result TaskResult
+	// Prepared: the user's reset and a token are written and the email
+	// may have been handed to SES, but is not recorded as sent.
+	Prepared bool
+	// MessageID is the SES message id of the email sent.
+	MessageID string
+	// SealedPassword is the generated password sealed with the task's key.
+	SealedPassword []byte
+	// Held: the outcome is recorded but not yet added to the task's
+	// counters; the chunk's completion adds it. A password delivery holds
+	// its last users' counts until their notices are queued, so that the
+	// task does not show completed before it has counted its notices.
+	Held bool
+}
+
+// Final reports whether nothing more will be done for the entry's user.
+func (e ChunkEntry) Final() bool { return e.Result.Outcome != "" }
+
+// Snapshot copies what the results file shows of u.
+func (e *ChunkEntry) Snapshot(u User) {
+	e.Result.Username, e.Result.FirstName, e.Result.LastName = u.Username, u.FirstName, u.LastName
+	e.Result.ExternalID, e.Result.SchoolID, e.Result.Grade, e.Result.Email = u.ExternalID, u.SchoolID, u.Grade, u.Email
+}
+
+// Finish records the entry's outcome.
+func (e *ChunkEntry) Finish(outcome Outcome, why string) {
+	e.Result.Outcome, e.Result.Error = outcome, why
+	e.Prepared = false
+}
+
+// TaskCounts are what a chunk adds to its task's counters when it completes.
+type TaskCounts struct {
+	Processed, Succeeded, Emailed, NoEmail, Failed, Skipped int
+	// Notified counts password-changed notices queued.
+	Notified int
+}
+
+// CountEntries totals the outcomes of the settled entries: what a chunk in
+// that state has added to its task's counters.
+func CountEntries(entries []ChunkEntry) TaskCounts {
+	var c TaskCounts
+	for _, e := range entries {
+		if !e.Final() || e.Held {
+			continue
+		}
+		c.Processed++
+		if e.Result.Notified {
+			c.Notified++
+		}
+		switch e.Result.Outcome {
+		case OutcomeEmailed:
+			c.Succeeded++
+			c.Emailed++
+		case OutcomePasswordSet:
+			c.Succeeded++
+		case OutcomeNoEmail:
+			c.Skipped++
+			c.NoEmail++
+		case OutcomeFailed:
+			c.Failed++
+		default:
+			c.Skipped++
+		}
+	}
+	return c
+}
+
+// Minus is c less d, field by field.
+func (c TaskCounts) Minus(d TaskCounts) TaskCounts {
+	return TaskCounts{
+		Processed: c.Processed - d.Processed, Succeeded: c.Succeeded - d.Succeeded, Emailed: c.Emailed - d.Emailed,
+		NoEmail: c.NoEmail - d.NoEmail, Failed: c.Failed - d.Failed, Skipped: c.Skipped - d.Skipped,
+		Notified: c.Notified - d.Notified,
+	}
+}
+
+// UserWrite is one user's change in a chunk write: After is stored only if
+// the user is still at Before's version.
+type UserWrite struct {
+	Before, After User
+	// Audit, when set, is the entry about this change in the user's
+	// activity; it is written with the change or not at all.
+	Audit *AuditEntry
+}
+
+// ChunkWrite is one atomic step of a worker: the chunk's new state (written
+// only if its stored version is still ExpectVersion), the users it changes,
+// and what the step settled, added to the task's counters: each user is
+// counted by the write that records their outcome, so the task's counters
+// move as the chunk does and always equal what its chunks hold.
+type ChunkWrite struct {
+	Chunk         Chunk
+	ExpectVersion int
+	Users         []UserWrite
+	// Refusals are the audit entries of users this write settles without
+	// changing them because the task's creator may not reset them
+	// (SECURITY.md 25): each goes into the refused user's activity,
+	// written with the chunk or not at all.
+	Refusals []AuditEntry
+	// Add, when not nil, is added to the task's counters (and the task's
+	// last progress set to At); the write that completes a chunk always
+	// has one.
+	Add *TaskCounts
+	At  time.Time
+}
+
+// ChunkConflictError is a chunk write that was not applied because a
+// condition failed: Users lists the users that changed since they were
+// read, ChunkChanged says the chunk itself did (another worker has it).
+type ChunkConflictError struct {
+	Users        []string
+	ChunkChanged bool
+}
+
+func (e *ChunkConflictError) Error() string {
+	if e.ChunkChanged {
+		return "bulk: chunk changed by another worker"
+	}
+	return fmt.Sprintf("bulk: %d users changed while being reset", len(e.Users))
+}
+
+// ChunkWork is everything a worker reads for one chunk, in one round trip.
+type ChunkWork struct {
+	Chunk   Chunk
+	Task    TaskRecord
+	Secrets TaskSecrets // zero when the task has none (email link) or they expired
+	// Initiator is the task's creator as they are now (zero if deleted).
+	Initiator User
+	// Users are the chunk's users that exist, by id.
+	Users map[string]User
+}
+
+// TaskFilter picks the tasks a listing returns: every task (AllDistricts)
+// or those of DistrictID; and, when CreatedBy or CreatorSchoolID is set,
+// only tasks created by CreatedBy or by someone of school CreatorSchoolID.
+type TaskFilter struct {
+	AllDistricts    bool
+	DistrictID      string
+	CreatedBy       string
+	CreatorSchoolID string
+	Limit           int
+	Cursor          string
+}
+
+// Idempotency is the Idempotency-Key a task claims: Key is the actor's id
+// and a hash of the header; RequestHash is a keyed hash of the request
+// that came with it, so that the key cannot start one task and then be
+// answered for another request (SECURITY.md 19).
+type Idempotency struct {
+	Key         string
+	RequestHash string
+}
+
+// IdempotencyKeep is how long an Idempotency-Key maps to its task; the
+// store lets the record expire after it.
+const IdempotencyKeep = 24 * time.Hour
