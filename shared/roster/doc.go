@@ -4,12 +4,11 @@
 // emails"). It is pure: no AWS, no HTTP, no storage. The API answers a dry
 // run with Plan's Summary; the import task applies Plan's Changes.
 //
-//	zip (io.ReaderAt) ──ReadBundle──┐
-//	                                ├─▶ *File ──Plan(ctx, file, directory, actor)──▶ *Result
-//	users CSV (io.Reader) ─ReadUsersCSV┘   rows, orgs,       looks existing users      Summary: counts, errors,
-//	                                       issues, ignored   up in batches             ignored files/columns
-//	                                                                                   Changes: per row, what to write
-//	                                                                                   Schools: schools to create/update
+//	zip (io.ReaderAt) ──── ReadBundle ───┐
+//	                                     ├──▶ *File ── Plan(ctx, f, dir, actor) ──▶ *Result
+//	users CSV (io.Reader) ─ ReadUsersCSV ┘    rows, orgs, issues,  looks up existing      Summary: counts, errors,
+//	                                          ignored files and    users through dir,     ignored files and columns
+//	                                          columns              BatchSize rows a call  Schools, then Changes: what to write
 //
 // # Reading
 //
@@ -66,4 +65,18 @@
 // that match the same user. Re-importing the same data plans only
 // unchanged rows. A file with any error must be refused whole
 // (Result.Err); Plan itself writes nothing.
+//
+// # Wiring
+//
+//	f, err := roster.ReadBundle(bytes.NewReader(body), int64(len(body)), roster.Limits{}) // or an S3 object as io.ReaderAt
+//	f, err := roster.ReadUsersCSV(r.Body, roster.Limits{})                                 // text/csv
+//	res, err := roster.Plan(ctx, f, store, actor) // store implements roster.Directory
+//	dry run: 200 res.Summary
+//	apply:   if err := res.Err(); err != nil → 422 import_invalid with roster.AsInvalid(err).Issues;
+//	         else write res.Schools, then each res.Changes[i] (Change.Apply on the stored user,
+//	         conditional on Change.Version; a create applies to rekey.User{DistrictID: …}).
+//
+// Re-planning is cheap and deterministic apart from new schools' ids, so a
+// worker that resumes after a crash plans again and finds what it already
+// wrote as unchanged. GenerateBundle makes large bundles for benchmarks.
 package roster

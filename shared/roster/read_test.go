@@ -130,6 +130,8 @@ func TestReadBundleBadInput(t *testing.T) {
 			Issue{File: "orgs.csv", Code: CodeMissingFile}, true},
 		{"files in a folder", zipOf(t, nested(maplewood(t, nil))...), Limits{},
 			Issue{File: "manifest.csv", Code: CodeMissingFile, Message: "not in a folder (found Maplewood/manifest.csv)"}, true},
+		{"users.csv twice", zipOf(t, append(maplewood(t, nil), "Users.csv", "x")...), Limits{},
+			Issue{File: "users.csv", Code: CodeDuplicateInFile, Message: "twice"}, true},
 		{"OneRoster 1.2", zipOf(t, manifest("oneroster.version", "1.2")...), Limits{},
 			Issue{File: "manifest.csv", Field: "oneroster.version", Code: CodeUnsupportedVersion, Message: "Export it as OneRoster 1.1"}, true},
 		{"manifest version 2.0", zipOf(t, manifest("manifest.version", "2.0")...), Limits{},
@@ -253,6 +255,16 @@ func bomb(t *testing.T, size int) []byte {
 		t.Fatalf("bomb is %d bytes, want a small zip", buf.Len())
 	}
 	return buf.Bytes()
+}
+
+// TestReadBundleOrgsAbsent: an orgs.csv the manifest calls absent is
+// not read, and listed as ignored.
+func TestReadBundleOrgsAbsent(t *testing.T) {
+	f := readZip(t, zipOf(t, "manifest.csv", manifestOf("absent"), "orgs.csv", "not,even,orgs\n",
+		"users.csv", "sourcedId,enabledUser,orgSourcedIds,role,username,givenName,familyName\ns1,true,o1,student,kid,A,B\n"), Limits{})
+	if f.IssueCount != 0 || len(f.Orgs) != 0 || len(f.Rows) != 1 || !cmp.Equal(f.IgnoredFiles, []string{"orgs.csv"}) {
+		t.Errorf("file = %+v, want one row, no orgs, orgs.csv ignored", f)
+	}
 }
 
 func TestReadBundleIgnoresHugeFilesItDoesNotRead(t *testing.T) {
