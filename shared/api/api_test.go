@@ -1013,7 +1013,7 @@ func TestStatusFor(t *testing.T) {
 		rekey.ECodeUnauthenticated: 401, rekey.ECodeInvalidCredentials: 401, rekey.ECodeCSRF: 403,
 		rekey.ECodePasswordChangeRequired: 403, rekey.ECodeNotFound: 404, rekey.ECodeVersionConflict: 409,
 		rekey.ECodeUsernameTaken: 409, rekey.ECodeBodyTooLarge: 413, rekey.ECodeUnsupportedMedia: 415,
-		rekey.ECodeInvalidInput: 422, rekey.ECodeWeakPassword: 422, rekey.ECodeTooManyAttempts: 429,
+		rekey.ECodeInvalidInput: 422, rekey.ECodeWeakPassword: 422, rekey.ECodeImportInvalid: 422, rekey.ECodeTooManyAttempts: 429,
 		rekey.ECodeInternal: 500, "no_such_code": 500,
 	} {
 		if got := StatusFor(code); got != want {
@@ -1028,7 +1028,7 @@ func TestStatusFor(t *testing.T) {
 		rekey.ECodeTooManyAttempts, rekey.ECodeForbidden, rekey.ECodeCSRF, rekey.ECodeVersionConflict,
 		rekey.ECodeUsernameTaken, rekey.ECodeEmailTaken, rekey.ECodeWeakPassword, rekey.ECodeInvalidToken,
 		rekey.ECodeNoEmail, rekey.ECodeNoPendingReset, rekey.ECodeMethodNotAllowed, rekey.ECodeUnsupportedMedia,
-		rekey.ECodeConflict,
+		rekey.ECodeConflict, rekey.ECodeImportInvalid,
 	} {
 		if _, ok := ErrorStatuses()[code]; !ok {
 			t.Errorf("code %q has no status", code)

@@ -40,6 +40,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeNoEmail:                http.StatusUnprocessableEntity,
 	rekey.ECodeResultsTooLarge:        http.StatusUnprocessableEntity,
 	rekey.ECodeIdempotencyKeyReused:   http.StatusUnprocessableEntity,
+	rekey.ECodeImportInvalid:          http.StatusUnprocessableEntity,
 	rekey.ECodeTooManyAttempts:        http.StatusTooManyRequests,
 	rekey.ECodeInternal:               http.StatusInternalServerError,
 }

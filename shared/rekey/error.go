@@ -35,6 +35,9 @@ const (
 	ECodeConflict               = "conflict"
 	ECodeResultsTooLarge        = "results_too_large"
 	ECodeIdempotencyKeyReused   = "idempotency_key_reused"
+	// ECodeImportInvalid: an import file has at least one error row; it
+	// is refused whole and the answer lists every error (shared/roster).
+	ECodeImportInvalid = "import_invalid"
 )
 
 // Error is the one application error type: a stable machine-readable code, a

@@ -53,6 +53,10 @@ type School struct {
 	Name       string `json:"name"`
 	SSO        bool   `json:"sso"`
 	SSOURL     string `json:"ssoUrl,omitempty"`
+	// ExternalID is the school's id in the district's student information
+	// system (a OneRoster org sourcedId), so that a re-imported roster finds
+	// the school it created before.
+	ExternalID string `json:"externalId,omitempty"`
 }
 
 // Session is a signed-in session. Only the SHA-256 of the opaque token is

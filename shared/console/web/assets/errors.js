@@ -33,6 +33,7 @@ const FALLBACK = {
   conflict: 'Something changed at the same time. Try again.',
   results_too_large: 'The results file is too large to download in one piece. Read the results on the task page instead.',
   idempotency_key_reused: 'This form was already sent with other choices. Reload the page and start again.',
+  import_invalid: 'The file has errors, so nothing was imported. Correct the rows listed and upload it again.',
   network: 'Rekey cannot be reached. Check your connection and try again.',
 };
 
