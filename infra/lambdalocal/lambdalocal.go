@@ -170,10 +170,12 @@ func buildEmulator(ctx context.Context, root, buildDir string) (string, error) {
 	return out, nil
 }
 
-// buildFunctions builds every function as bootstrap for this machine, in
-// one go build so that the links run in parallel.
+// buildFunctions builds every function for this machine, in one go build
+// so that the links run in parallel. The binaries are stripped as `make
+// build` strips them (which also links faster); -trimpath is left out, as
+// it would miss the packages `go test` has compiled into the build cache.
 func buildFunctions(ctx context.Context, root, buildDir string, functions []string) error {
-	args := []string{"build", "-o", buildDir + string(filepath.Separator)}
+	args := []string{"build", "-ldflags=-s -w", "-o", buildDir + string(filepath.Separator)}
 	for _, name := range functions {
 		args = append(args, "./functions/"+name)
 	}
