@@ -65,6 +65,11 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 }
 
+// parameterFields are the fields of an OpenAPI 3.1 Parameter Object; a
+// stray one is usually a flow-style line split at a comma.
+var parameterFields = []string{"name", "in", "description", "required", "deprecated", "allowEmptyValue",
+	"style", "explode", "allowReserved", "schema", "example", "examples", "content"}
+
 // TestOpenAPIStructure checks the document's shape: an OpenAPI 3.1
 // document whose operations have unique ids and responses with status
 // codes, whose path parameters are declared, and whose every $ref resolves.
@@ -113,6 +118,11 @@ func TestOpenAPIStructure(t *testing.T) {
 				params, _ := list.([]any)
 				for _, p := range params {
 					param, _ := resolve(doc, p).(map[string]any)
+					for key := range param {
+						if !slices.Contains(parameterFields, key) {
+							t.Errorf("%s: parameter %v has unknown field %q", where, param["name"], key)
+						}
+					}
 					if param["in"] == "path" {
 						declared[fmt.Sprint(param["name"])] = true
 					}
