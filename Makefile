@@ -69,6 +69,8 @@ check-go:
 go-modules:
 	@GOPROXY=off $(GO) list -deps -test ./... >/dev/null 2>&1 || { \
 	  echo "Downloading Go modules (go mod download)..."; $(GO) mod download; }
+	@GOPROXY=off $(GO) -C infra/tools/rie list -deps tool >/dev/null 2>&1 || { \
+	  echo "Downloading the Lambda Runtime Interface Emulator (infra/tools/rie)..."; $(GO) -C infra/tools/rie mod download; }
 
 check-moto:
 	@infra/tools/pytools.sh ensure $(MOTO_FLAGS) moto_server
