@@ -11,7 +11,7 @@ export CGO_ENABLED := 0
 # .venv/bin first on PATH when .venv/ is complete.
 PYTOOLS = PATH="$$(infra/tools/pytools.sh path)"
 
-.PHONY: dev test bench build sizes tools go-modules check-go check-moto check-cfn-lint check-browser lint clean
+.PHONY: dev test bench lambda-local build sizes tools go-modules check-go check-moto check-cfn-lint check-browser lint clean
 
 ## dev: the whole system on loopback with a seeded demo district (console at http://127.0.0.1:8080)
 dev: check-go check-moto go-modules
@@ -32,7 +32,13 @@ test: check-go check-moto check-cfn-lint check-browser go-modules lint
 ## bench: the benchmark figures, one `BENCH <name> <value> <unit>` line each (binary sizes last)
 bench: check-go check-moto go-modules
 	$(PYTOOLS) $(GO) run ./infra/bench
+	$(PYTOOLS) $(GO) run ./infra/lambdalocal/cmd/lambda-local -bench
 	@$(MAKE) --no-print-directory sizes
+
+## lambda-local: each function booted under the Lambda Runtime Interface Emulator against moto with its events/ sample (no Docker)
+# make test runs the same check through infra/lambdalocal's test.
+lambda-local: check-go check-moto go-modules
+	$(PYTOOLS) $(GO) run ./infra/lambdalocal/cmd/lambda-local
 
 lint: check-cfn-lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -63,6 +69,8 @@ check-go:
 go-modules:
 	@GOPROXY=off $(GO) list -deps -test ./... >/dev/null 2>&1 || { \
 	  echo "Downloading Go modules (go mod download)..."; $(GO) mod download; }
+	@GOPROXY=off $(GO) -C infra/tools/rie list -deps tool >/dev/null 2>&1 || { \
+	  echo "Downloading the Lambda Runtime Interface Emulator (infra/tools/rie)..."; $(GO) -C infra/tools/rie mod download; }
 
 check-moto:
 	@infra/tools/pytools.sh ensure $(MOTO_FLAGS) moto_server

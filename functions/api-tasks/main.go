@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	a, err := app.Load(context.Background())
+	a, err := app.Load(context.Background(), api.FunctionTasks)
 	if err != nil {
 		log.Fatal(err)
 	}

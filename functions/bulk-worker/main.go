@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	a, err := app.Load(context.Background())
+	a, err := app.Load(context.Background(), app.FunctionBulkWorker)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	a, err := app.Load(context.Background())
+	a, err := app.Load(context.Background(), api.FunctionConsole)
 	if err != nil {
 		log.Fatal(err)
 	}

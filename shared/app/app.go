@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -120,7 +121,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// App is the assembled system.
+// App is the assembled system, or the parts of it that Options.Functions
+// named; the others are nil.
 type App struct {
 	Config Config
 	Store  *dynamo.Store
@@ -157,12 +159,77 @@ type Options struct {
 	// Mailer sends rendered email; defaults to SES v2 from SenderEmail. The
 	// local runner wraps SES to also keep what was sent for /_local/mail.
 	Mailer mailworker.Mailer
+	// Functions names the functions this process serves (folders under
+	// functions/: the api.Function* and app.Function* names). A Lambda
+	// names its own and builds only the clients and services they need,
+	// which keeps its cold start short (the console alone takes about
+	// 100 ms to build); the parts it does not need stay nil. Empty means
+	// every function: the local runner and the tests.
+	Functions []string
 }
 
-// New builds the system on the given AWS configuration. It makes no network
-// call, so it is cheap at cold start.
+// The worker functions' names (folders under functions/); the HTTP
+// functions' names are shared/api's Function* constants.
+const (
+	FunctionMailWorker         = "mail-worker"
+	FunctionBulkPlanner        = "bulk-planner"
+	FunctionBulkWorker         = "bulk-worker"
+	FunctionBulkSweeper        = "bulk-sweeper"
+	FunctionScheduleDispatcher = "schedule-dispatcher"
+	FunctionMailEvents         = "mail-events"
+)
+
+// parts says which parts of the system a set of functions needs.
+type parts struct {
+	api, console, bulk, mailWorker, planner, bulkWorker, sweeper, dispatcher, mailEvents bool
+}
+
+// partsFor reads the functions' needs. Every HTTP function gets the
+// store-backed services of the API (auth for the sign-in check, with the
+// reset service as its notifier; users and schedules, which make no
+// client); the console, the bulk service (KMS, the plan queue) and the
+// workers (SES) only where they are served.
+func partsFor(functions []string) (parts, error) {
+	if len(functions) == 0 {
+		return parts{true, true, true, true, true, true, true, true, true}, nil
+	}
+	var p parts
+	for _, fn := range functions {
+		switch fn {
+		case api.FunctionAuth, api.FunctionUsers, api.FunctionResets, api.FunctionSchedules:
+			p.api = true
+		case api.FunctionConsole:
+			p.api, p.console = true, true
+		case api.FunctionBulk, api.FunctionTasks:
+			p.api, p.bulk = true, true
+		case FunctionMailWorker:
+			p.mailWorker = true
+		case FunctionBulkPlanner:
+			p.planner = true
+		case FunctionBulkWorker:
+			p.bulkWorker = true
+		case FunctionBulkSweeper:
+			p.sweeper = true
+		case FunctionScheduleDispatcher:
+			p.dispatcher, p.bulk = true, true
+		case FunctionMailEvents:
+			p.mailEvents = true
+		default:
+			return p, fmt.Errorf("app: no function is named %q", fn)
+		}
+	}
+	return p, nil
+}
+
+// New builds the system, or the parts of it opt.Functions need, on the
+// given AWS configuration. It makes no network call, so it is cheap at cold
+// start.
 func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	need, err := partsFor(opt.Functions)
+	if err != nil {
 		return nil, err
 	}
 	logger := opt.Logger
@@ -174,74 +241,88 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		now = time.Now
 	}
 	serviceLog := api.WithRequestIDs(logger)
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, now)
-	sqsClient := sqs.NewFromConfig(awsCfg)
+	a := &App{Config: cfg, Logger: logger}
+	a.Store = dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table, now)
+	// Each client is made on first use, so a function makes only its own.
+	sqsClient := sync.OnceValue(func() *sqs.Client { return sqs.NewFromConfig(awsCfg) })
+	sesClient := sync.OnceValue(func() *sesv2.Client { return sesv2.NewFromConfig(awsCfg) })
 	// The mail queue: one job at a time from the API, batches of notices
 	// from the bulk worker, and delayed leftovers from the mail worker.
-	mailQueue := queue.NewSender(sqsClient, cfg.MailQueueURL)
-	resetSvc, err := resets.NewService(cfg.Resets, resets.Deps{
-		Store:  store,
-		Queue:  mailQueue,
-		Hasher: opt.Hasher,
-		Logger: serviceLog,
-		Now:    now,
+	mailQueue := sync.OnceValue(func() *queue.Sender { return queue.NewSender(sqsClient(), cfg.MailQueueURL) })
+	plans := sync.OnceValue(func() *queue.Sender { return queue.NewSender(sqsClient(), cfg.BulkPlanQueueURL) })
+	work := sync.OnceValue(func() *queue.Sender { return queue.NewSender(sqsClient(), cfg.BulkWorkQueueURL) })
+	keys := sync.OnceValue(func() *kmskeys.Keys { return kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID) })
+	mailer := sync.OnceValue(func() mailworker.Mailer {
+		if opt.Mailer != nil {
+			return opt.Mailer
+		}
+		return ses.NewSender(sesClient(), cfg.SenderEmail, cfg.SESConfigurationSet)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	authSvc := auth.NewService(auth.Config{}, auth.Deps{
-		Store:     store,
-		Throttles: store,
-		Hasher:    opt.Hasher,
-		Notifier:  resetSvc,
-		Logger:    serviceLog,
-		Now:       now,
-	})
-	usersSvc := users.NewService(store, now)
-	schedules := schedule.NewService(store, now)
-	mailer := opt.Mailer
-	if mailer == nil {
-		mailer = ses.NewSender(sesv2.NewFromConfig(awsCfg), cfg.SenderEmail, cfg.SESConfigurationSet)
-	}
-	worker, err := mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
-		Deliveries: store, Resets: resetSvc, Mailer: mailer, Requeue: mailQueue, Logger: logger, Now: now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	plans, work := queue.NewSender(sqsClient, cfg.BulkPlanQueueURL), queue.NewSender(sqsClient, cfg.BulkWorkQueueURL)
-	keys := kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
 	bulkCfg.PublicBaseURL = cfg.PublicBaseURL
-	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Logger: serviceLog, Now: now})
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
+
+	if need.api || need.mailWorker {
+		if a.Resets, err = resets.NewService(cfg.Resets, resets.Deps{
+			Store: a.Store, Queue: mailQueue(), Hasher: opt.Hasher, Logger: serviceLog, Now: now,
+		}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
 	}
-	planner, err := bulk.NewPlanner(bulkCfg, bulk.PlannerDeps{Store: store, Work: work, Plans: plans, Logger: logger, Now: now})
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
+	if need.api {
+		a.Auth = auth.NewService(auth.Config{}, auth.Deps{
+			Store: a.Store, Throttles: a.Store, Hasher: opt.Hasher, Notifier: a.Resets, Logger: serviceLog, Now: now,
+		})
+		a.Users = users.NewService(a.Store, now)
+		a.Schedules = schedule.NewService(a.Store, now)
 	}
-	bulkWorker, err := bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
-		Store: store, Work: work, Keys: keys, Notices: mailQueue, Mailer: mailer, Hasher: opt.Hasher,
-		Account: ses.NewAccount(sesv2.NewFromConfig(awsCfg)), Logger: logger, Now: now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
+	if need.bulk {
+		if a.Bulk, err = bulk.NewService(bulk.ServiceDeps{Store: a.Store, Plans: plans(), Keys: keys(), Logger: serviceLog, Now: now}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
 	}
-	sweeper, err := bulk.NewSweeper(bulk.SweeperDeps{Store: store, Work: work, Logger: logger})
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
+	if need.api {
+		deps := api.Deps{Auth: a.Auth, Users: a.Users, Secrets: a.Store, Resets: a.Resets, Schedules: a.Schedules, Logger: logger}
+		// An interface holding a nil pointer is not nil: set only what exists.
+		if a.Bulk != nil {
+			deps.Bulk = a.Bulk
+		}
+		if need.console {
+			deps.Console = console.Handler()
+		}
+		a.API = api.New(deps)
 	}
-	server := api.New(api.Deps{
-		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
-		Console: console.Handler(), Logger: logger,
-	})
-	return &App{
-		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
-		API: server, MailWorker: worker, BulkPlanner: planner, BulkWorker: bulkWorker, BulkSweeper: sweeper,
-		Dispatcher: schedule.NewDispatcher(store, bulkSvc, logger), MailEvents: mailevents.NewHandler(mailEventRecorder(store), logger),
-		Logger: logger,
-	}, nil
+	if need.mailWorker {
+		if a.MailWorker, err = mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
+			Deliveries: a.Store, Resets: a.Resets, Mailer: mailer(), Requeue: mailQueue(), Logger: logger, Now: now,
+		}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if need.planner {
+		if a.BulkPlanner, err = bulk.NewPlanner(bulkCfg, bulk.PlannerDeps{Store: a.Store, Work: work(), Plans: plans(), Logger: logger, Now: now}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if need.bulkWorker {
+		if a.BulkWorker, err = bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
+			Store: a.Store, Work: work(), Keys: keys(), Notices: mailQueue(), Mailer: mailer(), Hasher: opt.Hasher,
+			Account: ses.NewAccount(sesClient()), Logger: logger, Now: now,
+		}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if need.sweeper {
+		if a.BulkSweeper, err = bulk.NewSweeper(bulk.SweeperDeps{Store: a.Store, Work: work(), Logger: logger}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if need.dispatcher {
+		a.Dispatcher = schedule.NewDispatcher(a.Store, a.Bulk, logger)
+	}
+	if need.mailEvents {
+		a.MailEvents = mailevents.NewHandler(mailEventRecorder(a.Store), logger)
+	}
+	return a, nil
 }
 
 // mailEventRecorder is the store once it records mail events against task
@@ -267,9 +348,10 @@ func (unrecordedMailEvents) RecordMailEvent(context.Context, rekey.MailEvent) er
 
 // Load is what every function's main does at cold start: read the
 // configuration, load the AWS configuration (AWS_ENDPOINT_URL and the other
-// standard variables apply) and build the system logging JSON through the
-// Lambda runtime's slog handler, which adds the Lambda request id.
-func Load(ctx context.Context) (*App, error) {
+// standard variables apply) and build what the named functions need (see
+// Options.Functions), logging JSON through the Lambda runtime's slog
+// handler, which adds the Lambda request id.
+func Load(ctx context.Context, functions ...string) (*App, error) {
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
@@ -278,5 +360,8 @@ func Load(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: load AWS configuration: %w", err)
 	}
-	return New(ctx, cfg, awsCfg, Options{Logger: lambdacontext.NewLogger()})
+	if len(functions) == 0 {
+		return nil, fmt.Errorf("app: Load needs the names of the functions to serve")
+	}
+	return New(ctx, cfg, awsCfg, Options{Logger: lambdacontext.NewLogger(), Functions: functions})
 }

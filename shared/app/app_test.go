@@ -1,8 +1,17 @@
 package app
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rekey/rekey/shared/api"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -54,5 +63,68 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if cfg.SESConfigurationSet != "rekey-mail" {
 		t.Errorf("SESConfigurationSet = %q, want rekey-mail", cfg.SESConfigurationSet)
+	}
+}
+
+// TestNewBuildsOnlyWhatFunctionsNeed: a Lambda builds only its own parts
+// (the console alone costs about 100 ms of cold start), and everything
+// when no function is named.
+func TestNewBuildsOnlyWhatFunctionsNeed(t *testing.T) {
+	cfg := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q",
+		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key"}
+	built := func(a *App) []string {
+		var out []string
+		for name, ok := range map[string]bool{
+			"API": a.API != nil, "Auth": a.Auth != nil, "Resets": a.Resets != nil, "Bulk": a.Bulk != nil,
+			"MailWorker": a.MailWorker != nil, "BulkPlanner": a.BulkPlanner != nil, "BulkWorker": a.BulkWorker != nil,
+			"BulkSweeper": a.BulkSweeper != nil, "Dispatcher": a.Dispatcher != nil,
+		} {
+			if ok {
+				out = append(out, name)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, test := range []struct {
+		functions []string
+		want      []string
+		console   bool // GET / serves the console's HTML
+	}{
+		{nil, []string{"API", "Auth", "Bulk", "BulkPlanner", "BulkSweeper", "BulkWorker", "Dispatcher", "MailWorker", "Resets"}, true},
+		{[]string{api.FunctionUsers}, []string{"API", "Auth", "Resets"}, false},
+		{[]string{api.FunctionConsole}, []string{"API", "Auth", "Resets"}, true},
+		{[]string{api.FunctionTasks}, []string{"API", "Auth", "Bulk", "Resets"}, false},
+		{[]string{FunctionMailWorker}, []string{"MailWorker", "Resets"}, false},
+		{[]string{FunctionBulkPlanner}, []string{"BulkPlanner"}, false},
+		{[]string{FunctionBulkWorker}, []string{"BulkWorker"}, false},
+		{[]string{FunctionBulkSweeper}, []string{"BulkSweeper"}, false},
+		{[]string{FunctionScheduleDispatcher}, []string{"Bulk", "Dispatcher"}, false},
+	} {
+		t.Run(strings.Join(test.functions, ","), func(t *testing.T) {
+			a, err := New(context.Background(), cfg, aws.Config{Region: "us-east-1"}, Options{Functions: test.functions})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(test.want, built(a)); diff != "" {
+				t.Errorf("New(Functions: %v) built (-want +got):\n%s", test.functions, diff)
+			}
+			if a.API == nil {
+				return
+			}
+			rec := httptest.NewRecorder()
+			a.API.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+			if html := strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html"); html != test.console {
+				t.Errorf("GET / answered %d %s; console served = %v, want %v", rec.Code, rec.Header().Get("Content-Type"), html, test.console)
+			}
+		})
+	}
+}
+
+func TestNewRejectsUnknownFunction(t *testing.T) {
+	cfg := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q",
+		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key"}
+	if _, err := New(context.Background(), cfg, aws.Config{}, Options{Functions: []string{"api-user"}}); err == nil || !strings.Contains(err.Error(), `"api-user"`) {
+		t.Errorf("New(Functions: api-user) = %v, want an error naming the unknown function", err)
 	}
 }

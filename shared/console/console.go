@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 //go:embed web
@@ -66,12 +67,16 @@ var pages = map[string]string{
 const notFoundPage = "web/404.html"
 
 // file is one response body, ready to send: the raw bytes, the gzip copy
-// (nil when compression would not help) and their entity tags.
+// (nil when compression would not help) and their entity tags. The gzip
+// copy is made on the file's first request, not at cold start: compressing
+// every file up front cost the console Lambda about 100 ms of init.
 type file struct {
 	contentType string
 	raw         []byte
-	gz          []byte
 	etag        string
+	tag         string // etag's digest, for gzEtag
+	gzOnce      sync.Once
+	gz          []byte
 	gzEtag      string
 }
 
@@ -148,7 +153,7 @@ func newHandler(fsys fs.FS) (*handler, error) {
 	return h, nil
 }
 
-// prepare wraps b as a file named name, with a gzip copy when that is smaller.
+// prepare wraps b as a file named name; its gzip copy comes on first use.
 func prepare(name string, b []byte) (*file, error) {
 	ct, ok := contentTypes[path.Ext(name)]
 	if !ok {
@@ -156,24 +161,31 @@ func prepare(name string, b []byte) (*file, error) {
 	}
 	digest := sha256.Sum256(b)
 	tag := hex.EncodeToString(digest[:])[:20]
-	f := &file{contentType: ct, raw: b, etag: `"` + tag + `"`}
-	if strings.HasPrefix(ct, "image/png") || strings.HasPrefix(ct, "font/") {
-		return f, nil // already compressed
-	}
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, fmt.Errorf("console: gzip %s: %w", name, err)
-	}
-	zw.Write(b) // writes to a bytes.Buffer cannot fail
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("console: gzip %s: %w", name, err)
-	}
-	if buf.Len()*100 <= len(b)*(100-minGzipSavingPct) {
-		f.gz = buf.Bytes()
-		f.gzEtag = `"` + tag + `-gz"`
-	}
-	return f, nil
+	return &file{contentType: ct, raw: b, etag: `"` + tag + `"`, tag: tag}, nil
+}
+
+// compressed returns the gzip copy and its entity tag, nil when the type is
+// compressed already or gzip would save too little.
+func (f *file) compressed() ([]byte, string) {
+	f.gzOnce.Do(func() {
+		if strings.HasPrefix(f.contentType, "image/png") || strings.HasPrefix(f.contentType, "font/") {
+			return // already compressed
+		}
+		var buf bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if err != nil {
+			return // only for a bad level; the raw bytes serve
+		}
+		zw.Write(f.raw) // writes to a bytes.Buffer cannot fail
+		if zw.Close() != nil {
+			return
+		}
+		if buf.Len()*100 <= len(f.raw)*(100-minGzipSavingPct) {
+			f.gz = buf.Bytes()
+			f.gzEtag = `"` + f.tag + `-gz"`
+		}
+	})
+	return f.gz, f.gzEtag
 }
 
 // ServeHTTP routes a request to a page, an asset or the not-found page.
@@ -205,10 +217,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, f *file, cacheControl string, status int) {
 	body, etag := f.raw, f.etag
 	hdr := w.Header()
-	if f.gz != nil {
+	if gz, gzEtag := f.compressed(); gz != nil {
 		hdr.Add("Vary", "Accept-Encoding")
 		if AcceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body, etag = f.gz, f.gzEtag
+			body, etag = gz, gzEtag
 			hdr.Set("Content-Encoding", "gzip")
 		}
 	}
