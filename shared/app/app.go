@@ -26,6 +26,7 @@ import (
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/console"
+	"github.com/rekey/rekey/shared/district"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailworker"
@@ -221,7 +222,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	server := api.New(api.Deps{
 		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
-		Console: console.Handler(), Logger: logger,
+		District: district.NewService(store, now), Console: console.Handler(), Logger: logger,
 	})
 	return &App{
 		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
