@@ -42,6 +42,7 @@ var moduleRoles = map[string]moduleRole{
 	"editor.js":    screen,
 	"public.js":    screen,
 	"schedules.js": screen,
+	"settings.js":  screen,
 	"signin.js":    screen,
 	"tasks.js":     screen,
 	"userreset.js": screen,
@@ -58,6 +59,7 @@ var moduleRoles = map[string]moduleRole{
 	"grades.js":         shared,
 	"menu.js":           shared,
 	"selection.js":      shared,
+	"zones.js":          shared,
 }
 
 // moduleImport is one import of a module: static (import … from, export

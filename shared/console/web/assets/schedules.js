@@ -8,6 +8,7 @@ import { field, checkbox, alertBox, setAlert, setFieldError, clearErrors, showEr
 import { describe } from './errors.js';
 import { inZone, roleLabel, DELIVERY_LABELS, SELECTION_LABELS } from './format.js';
 import { buildWho, buildHow } from './bulkform.js';
+import { timeZones } from './zones.js';
 
 /** EXAMPLES are offered under the expression field. */
 const EXAMPLES = [
@@ -15,18 +16,6 @@ const EXAMPLES = [
   { expression: 'cron(0 6 ? * MON *)', label: 'Every Monday at 06:00' },
   { expression: 'rate(7 days)', label: 'Every 7 days' },
 ];
-
-/** timeZones lists IANA zones for the select, the viewer's own first. */
-export function timeZones() {
-  let zones = [];
-  try {
-    zones = Intl.supportedValuesOf('timeZone');
-  } catch {
-    zones = ['UTC', 'Europe/London', 'America/New_York', 'America/Chicago', 'America/Denver', 'America/Los_Angeles'];
-  }
-  if (!zones.includes('UTC')) zones = ['UTC', ...zones];
-  return zones;
-}
 
 /** describeExpression gives a rate() expression in words; cron stays as is. */
 export function describeExpression(expr) {
