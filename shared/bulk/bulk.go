@@ -283,8 +283,10 @@ type TaskFilter struct {
 	DistrictID      string
 	CreatedBy       string
 	CreatorSchoolID string
-	Limit           int
-	Cursor          string
+	// ScheduleID, when set, keeps only the tasks that schedule started.
+	ScheduleID string
+	Limit      int
+	Cursor     string
 }
 
 // Message is one message on the plan or work queue, as JSON:
