@@ -53,7 +53,7 @@ export function mount(main, ctx) {
     { id: 'settings-form', class: 'settings-form', novalidate: true, hidden: true },
     alert,
     h('fieldset', {}, h('legend', { text: 'Password rules' }), h('div', { class: 'field-row' }, staff, student)),
-    h('p', { class: 'muted', id: 'settings-tighten-note', text: 'Raising a minimum does not reset anyone: people whose password is shorter than the new rule allows choose a new one at their next sign-in.' }),
+    h('p', { class: 'muted', id: 'settings-tighten-note', text: 'Raising a minimum resets nobody: people whose password was set under the lower minimum choose a new one at their next sign-in.' }),
     h('fieldset', {}, h('legend', { text: 'Bulk resets' }), threshold),
     h('fieldset', {}, h('legend', { text: 'Generated passwords' }), grade),
     h('fieldset', {}, h('legend', { text: 'Time' }), zone),
