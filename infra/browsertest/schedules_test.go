@@ -28,6 +28,7 @@ func TestCreateAndPauseASchedule(t *testing.T) {
 		t.Error("the schedule dialog lets a default password be chosen, which the API refuses for schedules")
 	}
 	tb.fill("#schedule-name", name)
+	tb.click("#schedule-when-custom")
 	tb.fill("#schedule-expression", "cron(0 7 1 9 ? *)")
 	tb.choose("#schedule-timezone", "America/Chicago")
 	tb.choose("#schedule-school", "demo-school-1")

@@ -199,6 +199,10 @@ func walkConsole(t *testing.T, tb *tab, visit func(name string)) {
 	tb.click("#schedule-cancel")
 	tb.waitGone("dialog#schedule-dialog")
 
+	tb.goHash("#/settings")
+	tb.waitVisible("#settings-form")
+	visit("settings")
+
 	tb.goHash("#/account")
 	tb.waitVisible("#account-details")
 	visit("account")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/district"
 	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/testclock"
@@ -86,6 +87,7 @@ func newTestAPI(t *testing.T, functions ...string) *testAPI {
 	})
 	server := New(Deps{
 		Auth: authService, Users: users.NewService(store, c.Now), Secrets: store, Logger: logger,
+		District: district.NewService(store, c.Now),
 	})
 	return &testAPI{t: t, h: server.Handler(functions...), store: store, clock: c, logs: logs}
 }

@@ -17,6 +17,7 @@ import (
 type BulkService interface {
 	Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error)
 	List(ctx context.Context, actor rekey.User, limit int, cursor string) (bulk.TaskPage, error)
+	ListBySchedule(ctx context.Context, actor rekey.User, scheduleID string, limit int, cursor string) (bulk.TaskPage, error)
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.Task, error)
 	Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
 	Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (bulk.ResultPage, error)
@@ -58,11 +59,11 @@ func (b bulkHandlers) start(w http.ResponseWriter, r *http.Request, p principal)
 	return nil
 }
 
-// list is GET /api/tasks?limit=&cursor=: the tasks the caller may see,
-// newest first.
+// list is GET /api/tasks?limit=&cursor=&scheduleId=: the tasks the caller
+// may see, newest first; with scheduleId, only those that schedule started.
 func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor")
+	q, err := queryParams(r, "limit", "cursor", "scheduleId")
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,15 @@ func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
-	return writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID}, func(cursor string) ([]rekey.Task, string, error) {
+	scheduleID, err := queryID(q, "scheduleId")
+	if err != nil {
+		return err
+	}
+	return writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID, scheduleID}, func(cursor string) ([]rekey.Task, string, error) {
+		if scheduleID != "" {
+			page, err := b.svc.ListBySchedule(ctx, p.user, scheduleID, limit, cursor)
+			return page.Items, page.Next, err
+		}
 		page, err := b.svc.List(ctx, p.user, limit, cursor)
 		return page.Items, page.Next, err
 	})

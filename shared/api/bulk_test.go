@@ -45,6 +45,10 @@ func (f *fakeBulk) List(_ context.Context, _ rekey.User, limit int, cursor strin
 	return bulk.TaskPage{Items: []rekey.Task{{ID: "task1"}}}, nil
 }
 
+func (f *fakeBulk) ListBySchedule(_ context.Context, _ rekey.User, scheduleID string, _ int, _ string) (bulk.TaskPage, error) {
+	return bulk.TaskPage{Items: []rekey.Task{{ID: "task-of-" + scheduleID, ScheduleID: scheduleID}}}, nil
+}
+
 func (f *fakeBulk) Get(_ context.Context, _ rekey.User, id string) (rekey.Task, error) {
 	if id != "task1" {
 		return rekey.Task{}, rekey.ErrNotFound
@@ -157,6 +161,14 @@ func TestTaskRoutes(t *testing.T) {
 	teacher := b.login("teacher.one")
 	wantError(t, b.call("GET", "/api/tasks?cursor="+*first.NextCursor, "", teacher.bearer()...), 400, rekey.ECodeInvalidCursor, "")
 	wantError(t, b.call("GET", "/api/tasks?cursor=forged", "", admin.bearer()...), 400, rekey.ECodeInvalidCursor, "")
+
+	rec = b.call("GET", "/api/tasks?scheduleId=sched1", "", admin.bearer()...)
+	if got := decode[listResponse[rekey.Task]](t, rec); rec.Code != 200 || len(got.Items) != 1 || got.Items[0].ScheduleID != "sched1" {
+		t.Errorf("GET /api/tasks?scheduleId=sched1 = %d %s, want the schedule's tasks", rec.Code, rec.Body)
+	}
+	wantError(t, b.call("GET", "/api/tasks?scheduleId=bad~id", "", admin.bearer()...), 400, rekey.ECodeInvalidID, "scheduleId")
+	// A cursor of the whole listing does not page a schedule's.
+	wantError(t, b.call("GET", "/api/tasks?scheduleId=sched1&cursor="+*first.NextCursor, "", admin.bearer()...), 400, rekey.ECodeInvalidCursor, "")
 
 	rec = b.call("GET", "/api/tasks/task1", "", admin.bearer()...)
 	if task := decode[rekey.Task](t, rec); rec.Code != 200 || task.Processed != 4 || task.Total != 10 {

@@ -58,6 +58,8 @@ func (s *Server) routes() []route {
 		{Route{http.MethodPatch, "/api/users/{id}", FunctionUsers}, s.signedIn(fullAccess, s.patchUser)},
 		{Route{http.MethodGet, "/api/users/{id}/activity", FunctionUsers}, s.signedIn(fullAccess, s.userActivity)},
 		{Route{http.MethodGet, "/api/schools", FunctionUsers}, s.signedIn(fullAccess, s.listSchools)},
+		{Route{http.MethodGet, "/api/district/settings", FunctionUsers}, s.signedIn(fullAccess, s.districtSettings)},
+		{Route{http.MethodPatch, "/api/district/settings", FunctionUsers}, s.signedIn(fullAccess, s.patchDistrictSettings)},
 		{Route{http.MethodPost, "/api/users/{id}/password-reset", FunctionResets}, s.signedIn(fullAccess, s.resetPassword)},
 		{Route{http.MethodPost, "/api/users/{id}/password-reset/resend", FunctionResets}, s.signedIn(fullAccess, s.resendReset)},
 		{Route{http.MethodPost, "/api/password/forgot", FunctionResets}, s.forgotPassword},

@@ -52,6 +52,7 @@ type Deps struct {
 	Resets    ResetService
 	Schedules ScheduleService
 	Bulk      BulkService
+	District  DistrictService
 	// Console serves the admin console's pages and assets (console.Handler).
 	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
@@ -67,6 +68,7 @@ type Server struct {
 	resets    ResetService
 	schedules ScheduleService
 	bulk      BulkService
+	district  DistrictService
 	console   http.Handler
 	log       *slog.Logger
 
@@ -87,6 +89,7 @@ func New(deps Deps) *Server {
 		resets:    deps.Resets,
 		schedules: deps.Schedules,
 		bulk:      deps.Bulk,
+		district:  deps.District,
 		console:   deps.Console,
 		log:       WithRequestIDs(logger),
 	}

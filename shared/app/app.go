@@ -28,6 +28,7 @@ import (
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/console"
+	"github.com/rekey/rekey/shared/district"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailevents"
@@ -281,7 +282,10 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		}
 	}
 	if need.api {
-		deps := api.Deps{Auth: a.Auth, Users: a.Users, Secrets: a.Store, Resets: a.Resets, Schedules: a.Schedules, Logger: logger}
+		deps := api.Deps{
+			Auth: a.Auth, Users: a.Users, Secrets: a.Store, Resets: a.Resets, Schedules: a.Schedules,
+			District: district.NewService(a.Store, now), Logger: logger,
+		}
 		// An interface holding a nil pointer is not nil: set only what exists.
 		if a.Bulk != nil {
 			deps.Bulk = a.Bulk

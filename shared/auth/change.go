@@ -52,7 +52,8 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 	if next == current {
 		return errSamePassword
 	}
-	if err := s.checkPolicy(ctx, actor, next); err != nil {
+	minLength, err := s.checkPolicy(ctx, actor, next)
+	if err != nil {
 		return err
 	}
 
@@ -66,6 +67,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 	after.VoidedPasswordHash = ""
 	after.ResetTokenHash, after.SelfResetTokenHash = "", ""
 	after.PasswordChangedAt = now
+	after.PasswordMinLength = minLength
 	after.MustChangePassword = false
 	after.SessionGen = actor.SessionGen + 1
 	after.Version = actor.Version + 1
@@ -88,8 +90,10 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 }
 
 // checkPolicy applies the user's district policy to a new password, with the
-// names of the user's school and district as words it must not contain.
-func (s *Service) checkPolicy(ctx context.Context, user rekey.User, password string) error {
+// names of the user's school and district as words it must not contain. It
+// returns the minimum length it applied, which the user's record keeps
+// (rekey.User.PasswordMinLength).
+func (s *Service) checkPolicy(ctx context.Context, user rekey.User, password string) (int, error) {
 	policy := rekey.DefaultPasswordPolicy
 	var words []string
 	if user.DistrictID != "" {
@@ -99,7 +103,7 @@ func (s *Service) checkPolicy(ctx context.Context, user rekey.User, password str
 			policy = district.Policy.WithDefaults()
 			words = append(words, district.Name)
 		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
-			return fmt.Errorf("auth: read district: %w", err)
+			return 0, fmt.Errorf("auth: read district: %w", err)
 		}
 	}
 	if user.SchoolID != "" {
@@ -108,8 +112,8 @@ func (s *Service) checkPolicy(ctx context.Context, user rekey.User, password str
 		case err == nil:
 			words = append(words, school.Name)
 		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
-			return fmt.Errorf("auth: read school: %w", err)
+			return 0, fmt.Errorf("auth: read school: %w", err)
 		}
 	}
-	return s.check(policy, "newPassword", password, user, words...)
+	return policy.MinLength(user.Role), s.check(policy, "newPassword", password, user, words...)
 }

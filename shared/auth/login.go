@@ -94,6 +94,9 @@ func (s *Service) Login(ctx context.Context, login, password, clientIP, requestI
 	if needsRehash {
 		user = s.rehash(ctx, user, password)
 	}
+	if user, err = s.flagOutdated(ctx, user, requestID); err != nil {
+		return LoginResult{}, err
+	}
 	token, csrf, err := s.openSession(ctx, user)
 	if err != nil {
 		return LoginResult{}, err

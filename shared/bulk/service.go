@@ -64,7 +64,7 @@ const maxIdempotencyKeyLength = 255
 // maxGradeLength bounds selection.grade.
 const maxGradeLength = 32
 
-// Start validates a bulk reset, records it as a queued task and puts one
+// start validates a bulk reset, records it as a queued task and puts one
 // message on the plan queue; it returns at once. initiator is the actor as
 // they are now (a schedule passes its creator, reloaded). The selection is
 // always intersected with the initiator's scope when it is planned, and
@@ -85,7 +85,7 @@ const maxGradeLength = 32
 // delivery.mode, delivery.defaultPassword, Idempotency-Key), 422
 // weak_password on delivery.defaultPassword, 422 idempotency_key_reused, rekey.ErrForbidden for actors
 // who may reset nobody.
-func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
+func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID, scheduleID string) (rekey.Task, error) {
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return rekey.Task{}, err
 	}
@@ -114,7 +114,7 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 		Task: rekey.Task{
 			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued,
 			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
-			CreatedBy: initiator.ID, CreatedAt: now,
+			CreatedBy: initiator.ID, CreatedAt: now, ScheduleID: scheduleID,
 		},
 		CreatorRole:     initiator.Role,
 		CreatorSchoolID: initiator.SchoolID,

@@ -351,6 +351,25 @@ func TestStartRecordsAndQueues(t *testing.T) {
 	}
 }
 
+// TestStartScheduledRecordsTheSchedule: a schedule's run is a task that
+// names its schedule; a bulk reset started by hand names none.
+func TestStartScheduledRecordsTheSchedule(t *testing.T) {
+	svc, store, _ := newTestService(t)
+	sel := rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1"}}
+	del := rekey.Delivery{Mode: rekey.DeliverEmailLink}
+	task, err := svc.StartScheduled(context.Background(), "sched1", store.user("sa1"), sel, del, "schedule#sched1#1", "req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.ScheduleID != "sched1" || store.tasks[task.ID].Task.ScheduleID != "sched1" {
+		t.Errorf("scheduled task = %+v, recorded %+v; want scheduleId sched1", task, store.tasks[task.ID].Task)
+	}
+	byHand, err := svc.Start(context.Background(), store.user("sa1"), sel, del, "k2", "req")
+	if err != nil || store.tasks[byHand.ID].Task.ScheduleID != "" {
+		t.Errorf("task by hand = %+v, %v; want no scheduleId", store.tasks[byHand.ID].Task, err)
+	}
+}
+
 // TestStartIdempotencyKeyBindsTheRequest: a repeated Idempotency-Key
 // returns the first task only for the same request (the same decoded
 // selection and delivery; user id order and duplicates do not matter);

@@ -22,6 +22,12 @@ type TaskPage struct {
 // district admin, of the school's staff for a school admin, every task for
 // support. Others see none.
 func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor string) (TaskPage, error) {
+	return s.list(ctx, actor, limit, cursor, "")
+}
+
+// list is List narrowed, when scheduleID is not empty, to the tasks that
+// schedule started.
+func (s *Service) list(ctx context.Context, actor rekey.User, limit int, cursor, scheduleID string) (TaskPage, error) {
 	f, ok := taskFilterFor(actor)
 	if !ok {
 		return TaskPage{Items: []rekey.Task{}}, nil
@@ -30,7 +36,7 @@ func (s *Service) List(ctx context.Context, actor rekey.User, limit int, cursor 
 	if err != nil {
 		return TaskPage{}, err
 	}
-	f.Limit, f.Cursor = limit, cursor
+	f.Limit, f.Cursor, f.ScheduleID = limit, cursor, scheduleID
 	records, next, err := s.store.ListTasks(ctx, f)
 	if err != nil {
 		return TaskPage{}, fmt.Errorf("bulk: list tasks: %w", err)

@@ -27,6 +27,15 @@ type districtItem struct {
 	ID     string     `dynamodbav:"id"`
 	Name   string     `dynamodbav:"name"`
 	Policy policyItem `dynamodbav:"policy"`
+	// The settings (see district_settings.go); a district written before
+	// they existed has none of these and version 0.
+	ApprovalThreshold   int    `dynamodbav:"approvalThreshold,omitempty"`
+	KidFriendlyMaxGrade int    `dynamodbav:"kidFriendlyMaxGrade,omitempty"`
+	Timezone            string `dynamodbav:"timezone,omitempty"`
+	Version             int    `dynamodbav:"version,omitempty"`
+	// When a minimum length was last raised (rekey.PasswordPolicy).
+	StaffMinRaisedAt   storedTime `dynamodbav:"staffMinRaisedAt,omitempty"`
+	StudentMinRaisedAt storedTime `dynamodbav:"studentMinRaisedAt,omitempty"`
 }
 
 // policyItem is a district's password policy; zero means "the default".
@@ -56,11 +65,7 @@ func (s *Store) PutDistrict(ctx context.Context, d rekey.District) error {
 	if d.ID == "" {
 		return errors.New("dynamo: put district: id is required")
 	}
-	it := districtItem{
-		PK: districtPrefix + d.ID, SK: districtSK, ID: d.ID, Name: d.Name,
-		Policy: policyItem(d.Policy),
-	}
-	if err := s.putItem(ctx, it, nil, nil); err != nil {
+	if err := s.putItem(ctx, newDistrictItem(d), nil, nil); err != nil {
 		return fmt.Errorf("dynamo: put district %s: %w", d.ID, err)
 	}
 	return nil
@@ -72,7 +77,7 @@ func (s *Store) GetDistrict(ctx context.Context, id string) (rekey.District, err
 	if err := s.getItem(ctx, districtPrefix+id, districtSK, &it); err != nil {
 		return rekey.District{}, fmt.Errorf("dynamo: get district %s: %w", id, err)
 	}
-	return rekey.District{ID: it.ID, Name: it.Name, Policy: rekey.PasswordPolicy(it.Policy)}, nil
+	return it.district(), nil
 }
 
 // PutSchool creates or replaces a school.

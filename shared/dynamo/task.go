@@ -273,6 +273,9 @@ func (s *Store) ListTasks(ctx context.Context, f rekey.TaskFilter) ([]rekey.Task
 	case 2:
 		filters = append(filters, expression.Or(mine[0], mine[1]))
 	}
+	if f.ScheduleID != "" {
+		filters = append(filters, expression.Name("scheduleId").Equal(expression.Value(f.ScheduleID)))
+	}
 	query, err := s.newQuery(index, expression.Key(pkName).Equal(expression.Value(partition)), filters, true)
 	if err != nil {
 		return nil, "", fmt.Errorf("dynamo: list tasks: %w", err)

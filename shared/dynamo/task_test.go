@@ -149,6 +149,9 @@ func TestListAndCancelTasks(t *testing.T) {
 		if rec.Task.CreatedBy == "t1" {
 			rec.CreatorRole, rec.CreatorSchoolID = rekey.RoleTeacher, "s2"
 		}
+		if rec.Task.ID != "b" {
+			rec.Task.ScheduleID = "sched-" + rec.Task.DistrictID
+		}
 		if _, _, err := s.CreateTask(ctx, rec, nil, rekey.Idempotency{}, rekey.AuditEntry{TargetID: rec.Task.ID, Action: rekey.ActionBulkStart}); err != nil {
 			t.Fatalf("CreateTask %d: %v", i, err)
 		}
@@ -173,6 +176,9 @@ func TestListAndCancelTasks(t *testing.T) {
 		{rekey.TaskFilter{DistrictID: "d1", CreatedBy: "t1"}, []string{"b"}},
 		{rekey.TaskFilter{DistrictID: "d1", CreatedBy: "nobody", CreatorSchoolID: "s1"}, []string{"a"}},
 		{rekey.TaskFilter{DistrictID: "d9"}, nil},
+		{rekey.TaskFilter{DistrictID: "d1", ScheduleID: "sched-d1"}, []string{"a"}},
+		{rekey.TaskFilter{DistrictID: "d1", ScheduleID: "sched-d2"}, nil},
+		{rekey.TaskFilter{AllDistricts: true, ScheduleID: "sched-d2"}, []string{"c"}},
 	} {
 		if got := ids(test.f); !cmp.Equal(got, test.want) {
 			t.Errorf("ListTasks(%+v) = %v, want %v", test.f, got, test.want)

@@ -51,6 +51,7 @@ type userItem struct {
 	CreatedAt          storedTime `dynamodbav:"createdAt,omitempty"`
 	UpdatedAt          storedTime `dynamodbav:"updatedAt,omitempty"`
 	PasswordHash       string     `dynamodbav:"passwordHash,omitempty"`
+	PasswordMinLength  int        `dynamodbav:"passwordMinLength,omitempty"`
 	VoidedPasswordHash string     `dynamodbav:"voidedPasswordHash,omitempty"`
 	SessionGen         int        `dynamodbav:"sessionGen"`
 	ResetTokenHash     string     `dynamodbav:"resetTokenHash,omitempty"`
@@ -118,6 +119,7 @@ func newUserItem(u rekey.User) userItem {
 		CreatedAt:          storedTime{u.CreatedAt},
 		UpdatedAt:          storedTime{u.UpdatedAt},
 		PasswordHash:       u.PasswordHash,
+		PasswordMinLength:  u.PasswordMinLength,
 		VoidedPasswordHash: u.VoidedPasswordHash,
 		SessionGen:         u.SessionGen,
 		ResetTokenHash:     u.ResetTokenHash,
@@ -166,6 +168,7 @@ func (it userItem) user() (rekey.User, error) {
 		CreatedAt:          it.CreatedAt.Time,
 		UpdatedAt:          it.UpdatedAt.Time,
 		PasswordHash:       it.PasswordHash,
+		PasswordMinLength:  it.PasswordMinLength,
 		VoidedPasswordHash: it.VoidedPasswordHash,
 		SessionGen:         it.SessionGen,
 		ResetTokenHash:     it.ResetTokenHash,

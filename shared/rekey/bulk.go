@@ -254,8 +254,10 @@ type TaskFilter struct {
 	DistrictID      string
 	CreatedBy       string
 	CreatorSchoolID string
-	Limit           int
-	Cursor          string
+	// ScheduleID, when set, keeps only the tasks that schedule started.
+	ScheduleID string
+	Limit      int
+	Cursor     string
 }
 
 // Idempotency is the Idempotency-Key a task claims: Key is the actor's id

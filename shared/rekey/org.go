@@ -8,6 +8,12 @@ type District struct {
 	ID     string         `json:"id"`
 	Name   string         `json:"name"`
 	Policy PasswordPolicy `json:"passwordPolicy"`
+	// The district's settings beside its policy (see DistrictSettings);
+	// Version guards them as a user's version guards a user record.
+	ApprovalThreshold   int    `json:"approvalThreshold"`
+	KidFriendlyMaxGrade int    `json:"kidFriendlyMaxGrade"`
+	Timezone            string `json:"timezone"`
+	Version             int    `json:"version"`
 }
 
 // PasswordPolicy is a district's password rules. Zero fields mean "use the
@@ -16,6 +22,12 @@ type PasswordPolicy struct {
 	MinLengthStaff   int `json:"minLengthStaff"`
 	MinLengthStudent int `json:"minLengthStudent"`
 	MaxLength        int `json:"maxLength"`
+	// StaffRaisedAt and StudentRaisedAt are when the district last raised
+	// a minimum: a password whose user has no recorded minimum
+	// (User.PasswordMinLength, set before it was recorded) counts as set
+	// under the old rule when it is older (see Outdated).
+	StaffRaisedAt   time.Time `json:"-"`
+	StudentRaisedAt time.Time `json:"-"`
 }
 
 // DefaultPasswordPolicy follows NIST SP 800-63B-4: 15 characters for staff

@@ -86,6 +86,11 @@ type User struct {
 	// PasswordHash is the PHC-format argon2id hash; empty when no password
 	// works (after a link reset, or for a new account).
 	PasswordHash string `json:"-"`
+	// PasswordMinLength is the policy minimum (for the user's role) that
+	// the password was checked against when it was set; 0 when unknown.
+	// It tells whose password a raised minimum outdates (PasswordPolicy.
+	// Outdated) without keeping anything about the password itself.
+	PasswordMinLength int `json:"-"`
 	// VoidedPasswordHash keeps the hash an admin link reset voided, only so
 	// that sign-in with that old password can answer password_reset_required
 	// instead of a bare invalid_credentials; it never signs anyone in.

@@ -75,7 +75,8 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 		return ErrInvalidToken
 	}
 
-	if err := s.checkPassword(ctx, user, "newPassword", newPassword); err != nil {
+	minLength, err := s.checkPassword(ctx, user, "newPassword", newPassword)
+	if err != nil {
 		return err
 	}
 	passwordHash, err := s.hash(newPassword)
@@ -90,6 +91,7 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 	after.Status = rekey.StatusActive
 	after.MustChangePassword = false
 	after.PasswordChangedAt = now
+	after.PasswordMinLength = minLength
 	after.SessionGen = user.SessionGen + 1
 	after.Version = user.Version + 1
 	after.UpdatedAt = now

@@ -287,6 +287,9 @@ func TestResetWithToken(t *testing.T) {
 			after.SessionGen != before.SessionGen+1 || !after.PasswordChangedAt.Equal(w.clock.Now()) {
 			t.Errorf("after redemption = %+v, want active, no forced change, no voided hash, sessions ended, changed now", after)
 		}
+		if want := rekey.DefaultPasswordPolicy.MinLength(after.Role); after.PasswordMinLength != want {
+			t.Errorf("after redemption the recorded minimum = %d, want the policy's %d", after.PasswordMinLength, want)
+		}
 		if e := auditOf(w.store, after.ID, rekey.ActionResetComplete); len(e) != 1 || e[0].RequestID != "req-redeem" {
 			t.Errorf("completion audit = %+v", e)
 		}

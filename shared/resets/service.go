@@ -261,13 +261,14 @@ func (s *Service) policyFor(ctx context.Context, user rekey.User) (rekey.Passwor
 	return policy, words, nil
 }
 
-// checkPassword applies user's district policy to a new password.
-func (s *Service) checkPassword(ctx context.Context, user rekey.User, field, pw string) error {
+// checkPassword applies user's district policy to a new password and
+// returns the minimum length it applied (rekey.User.PasswordMinLength).
+func (s *Service) checkPassword(ctx context.Context, user rekey.User, field, pw string) (minLength int, err error) {
 	policy, words, err := s.policyFor(ctx, user)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return password.Check(policy, field, pw, user, words...)
+	return policy.WithDefaults().MinLength(user.Role), password.Check(policy, field, pw, user, words...)
 }
 
 // entry starts an audit entry about actor acting on target.

@@ -45,7 +45,7 @@ func (s *Service) resetTemporary(ctx context.Context, actor rekey.User, targetID
 			return "", err
 		}
 	}
-	if err := s.checkPassword(ctx, target, "temporaryPassword", temporary); err != nil {
+	if _, err := s.checkPassword(ctx, target, "temporaryPassword", temporary); err != nil {
 		return "", err
 	}
 	hash, err := s.hash(temporary)

@@ -60,9 +60,10 @@ type auditLog interface {
 // taskStarter starts a bulk reset task on behalf of initiator, exactly as
 // POST /api/bulk-resets would (the selection is intersected with the
 // initiator's scope at run time). A repeated idempotencyKey returns the
-// task the first call started. The bulk service implements it.
+// task the first call started; the task records scheduleID. The bulk
+// service implements it.
 type taskStarter interface {
-	Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery,
+	StartScheduled(ctx context.Context, scheduleID string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery,
 		idempotencyKey, requestID string) (rekey.Task, error)
 }
 
@@ -220,7 +221,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 		return false, d.fail(ctx, log, sc, run, occurrence, next, reason, requestID, now)
 	}
 
-	task, err := d.starter.Start(ctx, creator, sc.Selection, sc.Delivery, IdempotencyKey(sc.ID, occurrence), requestID)
+	task, err := d.starter.StartScheduled(ctx, sc.ID, creator, sc.Selection, sc.Delivery, IdempotencyKey(sc.ID, occurrence), requestID)
 	if err != nil {
 		if refused(err) {
 			return false, d.fail(ctx, log, sc, run, occurrence, next, "The bulk reset was refused: "+rekey.ErrorMessage(err), requestID, now)

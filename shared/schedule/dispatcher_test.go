@@ -19,10 +19,11 @@ import (
 
 // startCall is one call of fakeStarter.Start.
 type startCall struct {
-	initiator rekey.User
-	sel       rekey.Selection
-	del       rekey.Delivery
-	key       string
+	scheduleID string
+	initiator  rekey.User
+	sel        rekey.Selection
+	del        rekey.Delivery
+	key        string
 }
 
 // fakeStarter stands in for the bulk service: like it, a repeated
@@ -37,9 +38,9 @@ type fakeStarter struct {
 	delay time.Duration
 }
 
-func (f *fakeStarter) Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
+func (f *fakeStarter) StartScheduled(ctx context.Context, scheduleID string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, startCall{initiator: initiator, sel: sel, del: del, key: idempotencyKey})
+	f.calls = append(f.calls, startCall{scheduleID: scheduleID, initiator: initiator, sel: sel, del: del, key: idempotencyKey})
 	n, fail := len(f.calls), f.fail
 	f.mu.Unlock()
 	time.Sleep(f.delay)
@@ -56,7 +57,7 @@ func (f *fakeStarter) Start(ctx context.Context, initiator rekey.User, sel rekey
 	if task, ok := f.tasks[idempotencyKey]; ok {
 		return task, nil
 	}
-	task := rekey.Task{ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued, CreatedBy: initiator.ID, Selection: sel, Delivery: del}
+	task := rekey.Task{ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued, CreatedBy: initiator.ID, Selection: sel, Delivery: del, ScheduleID: scheduleID}
 	f.tasks[idempotencyKey] = task
 	return task, nil
 }
@@ -140,8 +141,8 @@ func TestDispatchStartsOccurrenceOnce(t *testing.T) {
 		t.Fatalf("Start calls (-want +got):\n%s\nstarted = %d, want 1", diff, total)
 	}
 	call := starter.calls[0]
-	if call.initiator.ID != "sa1" || call.sel.Mode != rekey.SelectWithoutRole || call.sel.SchoolID != "s1" || call.del.Mode != rekey.DeliverEmailLink {
-		t.Errorf("Start(%+v), want the creator sa1 with the schedule's selection and delivery", call)
+	if call.scheduleID != sc.ID || call.initiator.ID != "sa1" || call.sel.Mode != rekey.SelectWithoutRole || call.sel.SchoolID != "s1" || call.del.Mode != rekey.DeliverEmailLink {
+		t.Errorf("StartScheduled(%+v), want schedule %s's, by the creator sa1 with the schedule's selection and delivery", call, sc.ID)
 	}
 	if wantKey != "schedule#"+sc.ID+"#2026-09-01T06:00:00Z" {
 		t.Errorf("IdempotencyKey() = %q", wantKey)

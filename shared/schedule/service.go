@@ -16,6 +16,7 @@ type Store interface {
 	scheduleReader
 	scheduleWriter
 	schoolReader
+	districtReader
 }
 
 // scheduleReader reads one schedule (rekey.ErrNotFound when there is none)
@@ -124,7 +125,8 @@ func districtOf(u rekey.User) string {
 
 // Create saves a new schedule for actor, who must be an active admin
 // (rekey.ErrForbidden-style 403 otherwise), and returns it with its first
-// NextRunAt (none while it is created paused). Invalid input is a 422
+// NextRunAt (none while it is created paused). Without a time zone it runs
+// in its district's (the district settings). Invalid input is a 422
 // *rekey.Error naming the field: name, expression, timezone,
 // selection.mode, selection.userIds, selection.schoolId, selection.role,
 // selection.grade, delivery.mode (default_password is always refused) or
@@ -137,6 +139,11 @@ func (s *Service) Create(ctx context.Context, actor rekey.User, in Input, reques
 	name, err := checkName(in.Name)
 	if err != nil {
 		return rekey.Schedule{}, err
+	}
+	if in.Timezone == "" {
+		if in.Timezone, err = s.defaultTimezone(ctx, districtOf(actor)); err != nil {
+			return rekey.Schedule{}, err
+		}
 	}
 	tm, err := checkTiming(in.Expression, in.Timezone, now, now)
 	if err != nil {

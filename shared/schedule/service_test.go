@@ -62,6 +62,25 @@ func TestCreate(t *testing.T) {
 			t.Errorf("Create(rate(2 hours)) next = %v, want %v", sc.NextRunAt, want)
 		}
 	})
+	t.Run("without a time zone, the district's", func(t *testing.T) {
+		in := autumn()
+		in.Timezone = ""
+		if sc := e.create(t, "da1", in); sc.Timezone != rekey.DefaultTimezone {
+			t.Errorf("Create(no zone, district without settings) zone = %q, want %q", sc.Timezone, rekey.DefaultTimezone)
+		}
+		if err := e.store.PutDistrict(ctx, rekey.District{ID: "d1", Name: "North District", Timezone: "America/Chicago"}); err != nil {
+			t.Fatal(err)
+		}
+		sc := e.create(t, "sa1", in)
+		// 07:00 in Chicago (CDT) is 12:00 UTC.
+		if sc.Timezone != "America/Chicago" || !sc.NextRunAt.Equal(time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)) {
+			t.Errorf("Create(no zone) = zone %q, next %v; want the district's America/Chicago, 12:00 UTC", sc.Timezone, sc.NextRunAt)
+		}
+		in.Timezone = "Europe/London"
+		if sc := e.create(t, "sa1", in); sc.Timezone != "Europe/London" {
+			t.Errorf("Create(named zone) zone = %q, want the one named", sc.Timezone)
+		}
+	})
 	t.Run("support's schedule belongs to no district", func(t *testing.T) {
 		in := autumn()
 		in.Selection.SchoolID = "s3"
@@ -121,7 +140,6 @@ func TestCreateInvalid(t *testing.T) {
 		{"unknown delivery", "da1", func(in *schedule.Input) { in.Delivery.Mode = "carrier_pigeon" }, "delivery.mode"},
 		{"no delivery", "da1", func(in *schedule.Input) { in.Delivery = rekey.Delivery{} }, "delivery.mode"},
 		{"bad time zone", "da1", func(in *schedule.Input) { in.Timezone = "Europe/Atlantis" }, "timezone"},
-		{"no time zone", "da1", func(in *schedule.Input) { in.Timezone = "" }, "timezone"},
 		{"Local time zone", "da1", func(in *schedule.Input) { in.Timezone = "Local" }, "timezone"},
 		{"bad expression", "da1", func(in *schedule.Input) { in.Expression = "cron(0 7 1 9 * *)" }, "expression"},
 		{"no expression", "da1", func(in *schedule.Input) { in.Expression = "" }, "expression"},

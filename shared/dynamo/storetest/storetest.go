@@ -42,6 +42,7 @@ type Store interface {
 	ListAuditByActor(ctx context.Context, actorID string, limit int, cursor string) (rekey.AuditPage, error)
 	PutDistrict(ctx context.Context, d rekey.District) error
 	GetDistrict(ctx context.Context, id string) (rekey.District, error)
+	UpdateDistrict(ctx context.Context, before, after rekey.District, audit *rekey.AuditEntry) error
 	PutSchool(ctx context.Context, s rekey.School) error
 	GetSchool(ctx context.Context, id string) (rekey.School, error)
 	ListSchools(ctx context.Context, districtID string) ([]rekey.School, error)
@@ -73,6 +74,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"ListUsers", testListUsers},
 		{"Audit", testAudit},
 		{"Places", testPlaces},
+		{"DistrictSettings", testDistrictSettings},
 		{"Sessions", testSessions},
 		{"Throttles", testThrottles},
 		{"CountRequest", testCountRequest},

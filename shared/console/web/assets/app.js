@@ -21,6 +21,7 @@ const NAV = [
   { id: 'nav-bulk', route: 'bulk', href: '#/bulk', label: 'Bulk reset', minRank: 3 },
   { id: 'nav-tasks', route: 'tasks', href: '#/tasks', label: 'Tasks', minRank: 3 },
   { id: 'nav-schedules', route: 'schedules', href: '#/schedules', label: 'Schedules', minRank: 3 },
+  { id: 'nav-settings', route: 'settings', href: '#/settings', label: 'Settings', minRank: 4, roles: ['district_admin'] },
   { id: 'nav-account', route: 'account', href: '#/account', label: 'My account', minRank: 1 },
 ];
 
@@ -31,6 +32,7 @@ const ROUTES = {
   bulk: { load: () => import('./bulk.js'), title: 'Bulk reset', minRank: 3 },
   tasks: { load: () => import('./tasks.js'), title: 'Tasks', minRank: 3 },
   schedules: { load: () => import('./schedules.js'), title: 'Schedules', minRank: 3 },
+  settings: { load: () => import('./settings.js'), title: 'District settings', minRank: 4, roles: ['district_admin'] },
   account: { load: () => import('./account.js'), title: 'My account', minRank: 1 },
 };
 
@@ -61,6 +63,11 @@ export function parseHash(hash = location.hash) {
 
 function rank() {
   return ROLE_RANK[session.user?.role] || 0;
+}
+
+/** mayUse says whether the signed-in user may see a menu entry or route: rank, and roles when it names some. */
+function mayUse(def) {
+  return rank() >= def.minRank && (!def.roles || def.roles.includes(session.user?.role));
 }
 
 function homeHash() {
@@ -169,7 +176,7 @@ function showApp() {
   const nav = h('nav', { id: 'nav', class: 'nav', 'aria-label': 'Main' });
   const list = h('ul', { class: 'nav-list' });
   for (const item of NAV) {
-    if (rank() < item.minRank) continue;
+    if (!mayUse(item)) continue;
     list.append(h('li', {}, h('a', { id: item.id, href: item.href, class: 'nav-link', 'data-route': item.route, text: item.label })));
   }
   const signOutButton = h('button', { type: 'button', id: 'signout', class: 'nav-link nav-signout', text: 'Sign out' });
@@ -235,7 +242,7 @@ async function route(moveFocus = true) {
     else a.removeAttribute('aria-current');
   }
   const main = shell.main;
-  if (def && rank() < def.minRank) {
+  if (def && !mayUse(def)) {
     // A screen this role cannot use (e.g. left in the address bar by someone
     // else's session): go to this user's start page instead.
     history.replaceState(null, '', homeHash());

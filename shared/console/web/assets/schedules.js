@@ -1,13 +1,16 @@
-// Scheduled bulk resets: list (with the next run in the schedule's own time
-// zone), create, pause/resume and delete.
+// Scheduled bulk resets: list (with the next and last run in the schedule's
+// own time zone), create and edit with the "when" builder, the tasks a
+// schedule started, pause/resume and delete.
 
 import { h, clear, icon, toast } from './dom.js';
 import * as api from './api.js';
 import { openDialog, confirmDialog } from './dialog.js';
 import { field, checkbox, alertBox, setAlert, setFieldError, clearErrors, showError, busy } from './form.js';
 import { describe } from './errors.js';
-import { inZone, roleLabel, DELIVERY_LABELS, SELECTION_LABELS } from './format.js';
+import { inZone, roleLabel, badge, DELIVERY_LABELS, SELECTION_LABELS, TASK_STATUS } from './format.js';
 import { buildWho, buildHow } from './bulkform.js';
+import { zoneOptions } from './zones.js';
+import { buildWhen, fromExpression, describeWhen } from './schedulebuilder.js';
 
 /** EXAMPLES are offered under the expression field. */
 const EXAMPLES = [
@@ -16,20 +19,10 @@ const EXAMPLES = [
   { expression: 'rate(7 days)', label: 'Every 7 days' },
 ];
 
-/** timeZones lists IANA zones for the select, the viewer's own first. */
-export function timeZones() {
-  let zones = [];
-  try {
-    zones = Intl.supportedValuesOf('timeZone');
-  } catch {
-    zones = ['UTC', 'Europe/London', 'America/New_York', 'America/Chicago', 'America/Denver', 'America/Los_Angeles'];
-  }
-  if (!zones.includes('UTC')) zones = ['UTC', ...zones];
-  return zones;
-}
-
 /** describeExpression gives a rate() expression in words; cron stays as is. */
 export function describeExpression(expr) {
+  const built = describeWhen(fromExpression(expr));
+  if (built) return built;
   const known = EXAMPLES.find((e) => e.expression === expr);
   if (known) return known.label;
   const m = /^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$/.exec(expr || '');
@@ -49,6 +42,12 @@ function selectionText(sel) {
   if (sel.role) parts.push(roleLabel(sel.role));
   if (sel.grade) parts.push(`grade ${sel.grade}`);
   return parts.join(' · ');
+}
+
+/** nextRunText says why a schedule shows no next run. */
+function nextRunText(s) {
+  if (!s.enabled) return 'Paused';
+  return s.lastRunAt ? 'No more runs' : 'Not known yet';
 }
 
 /** mount draws the schedules screen. */
@@ -96,6 +95,8 @@ export function mount(main, ctx) {
       text: s.enabled ? 'Pause' : 'Resume',
     });
     toggle.addEventListener('click', () => setEnabled(s, !s.enabled, toggle));
+    const edit = h('button', { type: 'button', class: 'button small', id: `schedule-edit-${s.id}`, 'aria-label': `Edit ${s.name}`, text: 'Edit' });
+    edit.addEventListener('click', () => openForm(s));
     const remove = h('button', { type: 'button', class: 'button small danger-outline', id: `schedule-delete-${s.id}`, 'aria-label': `Delete ${s.name}`, text: 'Delete' });
     remove.addEventListener('click', () => removeSchedule(s));
     const words = describeExpression(s.expression);
@@ -106,7 +107,15 @@ export function mount(main, ctx) {
       { 'data-schedule-id': s.id },
       h('td', { 'data-label': 'Name', class: 'cell-name', text: s.name }),
       h('td', { 'data-label': 'When' }, words ? h('span', { text: words }) : null, words ? h('br') : null, h('code', { text: s.expression }), h('br'), h('span', { class: 'muted', text: s.timezone })),
-      h('td', { 'data-label': 'Next run', id: `schedule-next-${s.id}` }, next ? h('span', { text: next }) : h('span', { class: 'muted', text: s.enabled ? 'Not known yet' : 'Paused' })),
+      h(
+        'td',
+        { 'data-label': 'Next run' },
+        h('span', { id: `schedule-next-${s.id}` }, next ? h('span', { text: next }) : h('span', { class: 'muted', text: nextRunText(s) })),
+        s.lastRunAt ? h('br') : null,
+        s.lastRunAt
+          ? h('span', { class: 'muted', id: `schedule-last-${s.id}` }, 'Last: ', s.lastTaskId ? h('a', { href: `#/tasks/${encodeURIComponent(s.lastTaskId)}`, text: inZone(s.lastRunAt, s.timezone) }) : inZone(s.lastRunAt, s.timezone))
+          : null,
+      ),
       h('td', { 'data-label': 'Users' }, h('span', { text: selectionText(s.selection) }), school ? h('br') : null, school ? h('span', { class: 'muted', text: school }) : null),
       h('td', { 'data-label': 'Delivery', text: DELIVERY_LABELS[s.delivery?.mode] || s.delivery?.mode || '—' }),
       h(
@@ -114,7 +123,7 @@ export function mount(main, ctx) {
         { 'data-label': 'Status' },
         s.enabled ? h('span', { class: 'badge tone-ok' }, icon('check'), h('span', { text: 'Active' })) : h('span', { class: 'badge tone-muted' }, icon('pause'), h('span', { text: 'Paused' })),
       ),
-      h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' }, toggle, remove)),
+      h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' }, edit, toggle, remove)),
     );
   }
 
@@ -170,82 +179,108 @@ export function mount(main, ctx) {
     }
   }
 
-  function openForm() {
+  /** openForm opens the create form, or the edit form of schedule existing. */
+  function openForm(existing) {
+    const editing = !!existing;
+    const p = 'schedule';
     const formAlert = alertBox('schedule-error');
-    const name = field({ id: 'schedule-name', name: 'name', label: 'Name', required: true, maxlength: '100', autocomplete: 'off', hint: 'For example: Hillcrest students, first day of term.' });
-    const expression = field({
-      id: 'schedule-expression',
-      name: 'expression',
-      label: 'When',
-      required: true,
-      autocomplete: 'off',
-      spellcheck: 'false',
-      value: EXAMPLES[0].expression,
-      hint: 'An EventBridge expression: cron(minutes hours day-of-month month day-of-week year) or rate(7 days), at most once an hour. Times are in the time zone below.',
+    const name = field({ id: 'schedule-name', name: 'name', label: 'Name', required: true, maxlength: '100', autocomplete: 'off', value: existing?.name || '', hint: 'For example: Hillcrest students, first day of term.' });
+    const when = buildWhen(p, { expression: existing?.expression || '', examples: EXAMPLES });
+    // A new schedule runs in the district's time zone unless another is
+    // chosen; the server fills it in when "the district's" is left chosen.
+    const districtZone = { value: '', label: "The district's time zone" };
+    const tz = field({
+      id: 'schedule-timezone',
+      name: 'timezone',
+      label: 'Time zone',
+      type: 'select',
+      value: existing?.timezone || '',
+      options: editing ? zoneOptions(existing.timezone) : [districtZone, ...zoneOptions()],
     });
-    const examples = h('div', { class: 'examples', id: 'schedule-examples' }, h('span', { class: 'muted', text: 'Examples: ' }));
-    for (const ex of EXAMPLES) {
-      const b = h('button', { type: 'button', class: 'button small', text: ex.label });
-      b.addEventListener('click', () => {
-        expression.control.value = ex.expression;
-        setFieldError(expression.control, '');
-        expression.control.focus();
-      });
-      examples.append(b);
+    if (!editing && ctx.user.role === 'district_admin') {
+      api.get('/api/district/settings', { quiet: true }).then(
+        (settings) => {
+          if (tz.control.value === '' && settings?.timezone) {
+            districtZone.label = `The district's time zone (${settings.timezone.replace(/_/g, ' ')})`;
+            tz.control.options[0].textContent = districtZone.label;
+            tz.control.value = settings.timezone;
+          }
+        },
+        () => {},
+      );
     }
-    expression.append(examples);
-    const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-    const tz = field({ id: 'schedule-timezone', name: 'timezone', label: 'Time zone', type: 'select', value: ownZone, options: timeZones().map((z) => ({ value: z, label: z.replace(/_/g, ' ') })) });
-    const who = buildWho('schedule', { rank: ctx.rank, initialMode: 'without_role' });
-    const how = buildHow('schedule', { studentsOnly: () => who.studentsOnly(), noDefault: 'Not for schedules: a saved schedule never keeps a password. Use a reset link or generated passwords.' });
+    // Editing keeps the saved users unless "Change whom" is ticked.
+    const who = buildWho(p, { rank: ctx.rank, initialMode: 'without_role' });
+    const changeWho = editing ? checkbox({ id: 'schedule-change-who', name: 'changeWho', label: `Change whom: now ${selectionText(existing.selection)}${schoolText(existing.selection) ? ` · ${schoolText(existing.selection)}` : ''}` }) : null;
+    if (changeWho) {
+      who.el.hidden = true;
+      changeWho.control.addEventListener('change', () => {
+        who.el.hidden = !changeWho.control.checked;
+        how.refresh();
+      });
+    }
+    const how = buildHow(p, {
+      studentsOnly: () => (changeWho && !changeWho.control.checked ? existing.selection.mode === 'without_role' || existing.selection.role === 'student' : who.studentsOnly()),
+      initial: existing?.delivery?.mode || 'email_link',
+      noDefault: 'Not for schedules: a saved schedule never keeps a password. Use a reset link or generated passwords.',
+    });
     who.onChange(() => how.refresh());
-    const enabled = checkbox({ id: 'schedule-enabled', name: 'enabled', label: 'Enabled: run at the times above', checked: true });
-    const save = h('button', { type: 'submit', id: 'schedule-save', class: 'button primary', text: 'Save schedule' });
+    const enabled = checkbox({ id: 'schedule-enabled', name: 'enabled', label: 'Enabled: run at the times above', checked: existing ? existing.enabled : true });
+    const save = h('button', { type: 'submit', id: 'schedule-save', class: 'button primary', text: editing ? 'Save changes' : 'Save schedule' });
     const cancel = h('button', { type: 'button', id: 'schedule-cancel', class: 'button', text: 'Cancel' });
+    const runs = editing ? runsSection(existing) : null;
     const form = h(
       'form',
       { id: 'schedule-form', novalidate: true },
       formAlert,
       name,
-      expression,
+      when.el,
       tz,
       h('h3', { text: 'Users' }),
+      changeWho,
       who.el,
       h('h3', { text: 'Delivery' }),
       how.el,
       enabled,
+      runs,
       h('div', { class: 'dialog-actions sticky' }, cancel, save),
     );
-    const dialog = openDialog({ id: 'schedule-dialog', title: 'New schedule', variant: 'panel', content: form, initialFocus: name.control });
+    const dialog = openDialog({ id: 'schedule-dialog', title: editing ? `Edit “${existing.name}”` : 'New schedule', variant: 'panel', content: form, initialFocus: name.control });
     cancel.addEventListener('click', () => dialog.close('cancel'));
 
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       clearErrors(form, formAlert);
       const n = name.control.value.trim();
-      const ex = expression.control.value.trim();
       if (!n) {
         setFieldError(name.control, 'Give the schedule a name.');
         name.control.focus();
         return;
       }
-      if (!validExpression(ex)) {
-        setFieldError(expression.control, 'Use cron(…) with six fields, or rate(…) such as rate(7 days).');
-        expression.control.focus();
-        return;
-      }
+      const ex = when.expression();
+      if (!ex) return;
       if (!how.validate()) return;
       busy(save, true, 'Saving…');
       try {
-        const selection = await who.payload();
-        const created = await api.post('/api/schedules', { name: n, expression: ex, timezone: tz.control.value, selection, delivery: how.payload(), enabled: enabled.control.checked });
+        let saved;
+        if (editing) {
+          const body = { name: n, expression: ex, delivery: how.payload(), enabled: enabled.control.checked, version: existing.version };
+          if (tz.control.value) body.timezone = tz.control.value;
+          if (changeWho.control.checked) body.selection = await who.payload();
+          saved = await api.patch(`/api/schedules/${encodeURIComponent(existing.id)}`, body);
+        } else {
+          const selection = await who.payload();
+          saved = await api.post('/api/schedules', { name: n, expression: ex, timezone: tz.control.value, selection, delivery: how.payload(), enabled: enabled.control.checked });
+        }
         dialog.close('saved');
-        const next = created && created.nextRunAt ? ` Next run: ${inZone(created.nextRunAt, created.timezone || tz.control.value)}.` : '';
+        const next = saved && saved.nextRunAt ? ` Next run: ${inZone(saved.nextRunAt, saved.timezone)}.` : '';
         toast(`Saved “${n}”.${next}`, 'success');
         load();
       } catch (err) {
         busy(save, false);
         if (err.message === 'too_many_selected') setAlert(formAlert, 'That selection is too large to save as a list. Use “All users” with a school, role or grade instead.');
+        else if (err.code === 'version_conflict') setAlert(formAlert, `${describe(err)} Close this form and open the schedule again to see the latest version.`);
+        else if (err.field === 'expression') when.showError(describe(err));
         else if (err.field === 'defaultPassword' || (err.code === 'weak_password' && !err.field)) {
           const c = document.getElementById('schedule-default-password');
           setFieldError(c, describe(err));
@@ -253,6 +288,38 @@ export function mount(main, ctx) {
         } else showError(form, formAlert, err);
       }
     });
+  }
+
+  /** runsSection shows a schedule's last and next run and the tasks it started. */
+  function runsSection(s) {
+    const list = h('ul', { class: 'plain-list', id: 'schedule-tasks' });
+    const note = h('p', { class: 'muted', id: 'schedule-tasks-status', text: 'Loading the tasks it started…' });
+    api.get(`/api/tasks${api.query({ scheduleId: s.id, limit: 10 })}`).then(
+      (res) => {
+        const items = (res && res.items) || [];
+        note.textContent = items.length ? '' : 'It has not started any task yet.';
+        for (const t of items) {
+          list.append(h('li', { 'data-task-id': t.id }, h('a', { href: `#/tasks/${encodeURIComponent(t.id)}`, text: inZone(t.createdAt, s.timezone) }), ' ', badge(TASK_STATUS, t.status)));
+        }
+      },
+      (err) => {
+        note.textContent = describe(err);
+      },
+    );
+    return h(
+      'section',
+      { class: 'schedule-runs', 'aria-labelledby': 'schedule-runs-title' },
+      h('h3', { id: 'schedule-runs-title', text: 'Runs' }),
+      h(
+        'dl',
+        { class: 'details' },
+        h('div', {}, h('dt', { text: 'Next run' }), h('dd', { id: 'schedule-form-next', text: s.enabled && s.nextRunAt ? inZone(s.nextRunAt, s.timezone) : nextRunText(s) })),
+        h('div', {}, h('dt', { text: 'Last run' }), h('dd', { id: 'schedule-form-last', text: s.lastRunAt ? inZone(s.lastRunAt, s.timezone) : 'Never' })),
+      ),
+      h('h4', { text: 'Tasks it started' }),
+      note,
+      list,
+    );
   }
 
   load();

@@ -1,0 +1,30 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// UpdateDistrict replaces the stored district with after, provided its
+// stored version still equals before.Version, writing audit (when not nil)
+// in the same step. Errors: rekey.ErrVersionConflict (stale or missing
+// district).
+func (s *Store) UpdateDistrict(_ context.Context, before, after rekey.District, audit *rekey.AuditEntry) error {
+	switch {
+	case before.ID == "" || after.ID != before.ID:
+		return fmt.Errorf("memstore: update district %s: after.ID %q does not match", before.ID, after.ID)
+	case after.Version != before.Version+1:
+		return fmt.Errorf("memstore: update district %s: after.Version %d does not follow before.Version %d", before.ID, after.Version, before.Version)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stored, ok := s.districts[before.ID]
+	if !ok || stored.Version != before.Version {
+		return fmt.Errorf("memstore: update district %s: %w", before.ID, rekey.ErrVersionConflict)
+	}
+	s.districts[after.ID] = after
+	s.addAudit(audit)
+	return nil
+}
