@@ -12,6 +12,16 @@
 //	district_admin  users of their district,       the same
 //	                support users excepted
 //	support         everyone                       everyone
+//	guardian        the students linked to them    nobody (ActionGuardianReset: those students)
+//
+// Guardians (rekey.RoleGuardian) stand outside the hierarchy. A guardian
+// record may carry a "home" school: teachers and school admins of that school
+// view it, its school admins edit and reset it; district admins and support
+// manage every guardian of their reach. A guardian's own authority is the
+// students linked to them on both sides of the link (rekey.User.IsGuardianOf)
+// in their district: they view those students and set a temporary password
+// for them through the guardian endpoints (ActionGuardianReset), never
+// through the staff reset (ActionReset), and list nobody.
 //
 // The network addresses in a user's activity (ActionSeeClientIPs) are for
 // the user, district admins and support only.
@@ -56,6 +66,10 @@ const (
 	// the user themselves, district admins of the user's district and
 	// support; not a teacher or school admin looking at a colleague.
 	ActionSeeClientIPs Action = "see_client_ips"
+	// ActionGuardianReset: a guardian sets a temporary password for one of
+	// their linked students (POST /api/me/children/{id}/password-reset).
+	// Only guardians have it, and only over active linked students.
+	ActionGuardianReset Action = "guardian_reset"
 )
 
 // Allowed reports whether actor may perform a on target as they stand now.
@@ -73,6 +87,8 @@ func Allowed(actor, target rekey.User, a Action) bool {
 		return canEdit(actor, target)
 	case ActionReset:
 		return canReset(actor, target)
+	case ActionGuardianReset:
+		return actor.IsGuardianOf(target) && target.Status != rekey.StatusDisabled
 	case ActionSeeClientIPs:
 		return canView(actor, target) && (isSelf(actor, target) || actor.Role == rekey.RoleSupport || actor.Role == rekey.RoleDistrictAdmin)
 	default:
@@ -88,6 +104,9 @@ func canAct(actor rekey.User) bool {
 	}
 	if actor.Role != rekey.RoleSupport && actor.DistrictID == "" {
 		return false
+	}
+	if actor.Role == rekey.RoleGuardian {
+		return true // a guardian's home school is optional
 	}
 	return actor.Role.SchoolScoped() == (actor.SchoolID != "")
 }
@@ -112,7 +131,9 @@ func canView(actor, target rekey.User) bool {
 	case rekey.RoleDistrictAdmin:
 		return true
 	case rekey.RoleSchoolAdmin, rekey.RoleTeacher:
-		return target.Role.SchoolScoped() && target.SchoolID == actor.SchoolID
+		return (target.Role.SchoolScoped() || target.Role == rekey.RoleGuardian) && target.SchoolID == actor.SchoolID
+	case rekey.RoleGuardian:
+		return actor.IsGuardianOf(target)
 	default:
 		return false
 	}
@@ -139,16 +160,17 @@ func canReset(actor, target rekey.User) bool {
 
 // editableRoles is the set of target roles an actor of role r may edit and
 // reset inside its scope (the "may edit / reset" column of PRODUCT.md).
+// Guardians edit nobody.
 func editableRoles(r rekey.Role) map[rekey.Role]bool {
 	switch r {
 	case rekey.RoleTeacher:
 		return map[rekey.Role]bool{rekey.RoleStudent: true}
 	case rekey.RoleSchoolAdmin:
-		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true}
+		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true, rekey.RoleGuardian: true}
 	case rekey.RoleDistrictAdmin:
-		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true, rekey.RoleDistrictAdmin: true}
+		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true, rekey.RoleDistrictAdmin: true, rekey.RoleGuardian: true}
 	case rekey.RoleSupport:
-		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true, rekey.RoleDistrictAdmin: true, rekey.RoleSupport: true}
+		return map[rekey.Role]bool{rekey.RoleStudent: true, rekey.RoleTeacher: true, rekey.RoleSchoolAdmin: true, rekey.RoleDistrictAdmin: true, rekey.RoleSupport: true, rekey.RoleGuardian: true}
 	default:
 		return nil
 	}

@@ -32,9 +32,9 @@ func (p place) String() string {
 }
 
 // newUser returns an active user of role r at district/school, dropping the
-// school for roles that have none.
+// school for roles that have none. A guardian keeps it as their home school.
 func newUser(id string, r rekey.Role, district, school string) rekey.User {
-	if !r.SchoolScoped() {
+	if !r.SchoolScoped() && r != rekey.RoleGuardian {
 		school = ""
 	}
 	return rekey.User{
@@ -66,32 +66,45 @@ func targetAt(r rekey.Role, p place) rekey.User {
 // and action, one cell per target role. A cell holds three answers, one per
 // place of the target: same school | other school, same district | other
 // district. Y means allowed, N denied. Targets without a school (district
-// admins, support) stand in the actor's district for the first two places.
+// admins, support) stand in the actor's district for the first two places;
+// guardian targets have a home school. No guardian here is linked to anyone
+// (linked students: TestGuardianScope), so a guardian actor may do nothing.
 var permissionMatrix = []struct {
 	actor  rekey.Role
 	action Action
 	// target roles:
-	student, teacher, schoolAdmin, districtAdmin, support string
+	student, teacher, schoolAdmin, districtAdmin, support, guardian string
 }{
-	{rekey.RoleStudent, ActionView, "NNN", "NNN", "NNN", "NNN", "NNN"},
-	{rekey.RoleStudent, ActionEdit, "NNN", "NNN", "NNN", "NNN", "NNN"},
-	{rekey.RoleStudent, ActionReset, "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleStudent, ActionView, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleStudent, ActionEdit, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleStudent, ActionReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleStudent, ActionGuardianReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
 
-	{rekey.RoleTeacher, ActionView, "YNN", "YNN", "YNN", "NNN", "NNN"},
-	{rekey.RoleTeacher, ActionEdit, "YNN", "NNN", "NNN", "NNN", "NNN"},
-	{rekey.RoleTeacher, ActionReset, "YNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleTeacher, ActionView, "YNN", "YNN", "YNN", "NNN", "NNN", "YNN"},
+	{rekey.RoleTeacher, ActionEdit, "YNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleTeacher, ActionReset, "YNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleTeacher, ActionGuardianReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
 
-	{rekey.RoleSchoolAdmin, ActionView, "YNN", "YNN", "YNN", "NNN", "NNN"},
-	{rekey.RoleSchoolAdmin, ActionEdit, "YNN", "YNN", "YNN", "NNN", "NNN"},
-	{rekey.RoleSchoolAdmin, ActionReset, "YNN", "YNN", "YNN", "NNN", "NNN"},
+	{rekey.RoleSchoolAdmin, ActionView, "YNN", "YNN", "YNN", "NNN", "NNN", "YNN"},
+	{rekey.RoleSchoolAdmin, ActionEdit, "YNN", "YNN", "YNN", "NNN", "NNN", "YNN"},
+	{rekey.RoleSchoolAdmin, ActionReset, "YNN", "YNN", "YNN", "NNN", "NNN", "YNN"},
+	{rekey.RoleSchoolAdmin, ActionGuardianReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
 
-	{rekey.RoleDistrictAdmin, ActionView, "YYN", "YYN", "YYN", "YYN", "NNN"},
-	{rekey.RoleDistrictAdmin, ActionEdit, "YYN", "YYN", "YYN", "YYN", "NNN"},
-	{rekey.RoleDistrictAdmin, ActionReset, "YYN", "YYN", "YYN", "YYN", "NNN"},
+	{rekey.RoleDistrictAdmin, ActionView, "YYN", "YYN", "YYN", "YYN", "NNN", "YYN"},
+	{rekey.RoleDistrictAdmin, ActionEdit, "YYN", "YYN", "YYN", "YYN", "NNN", "YYN"},
+	{rekey.RoleDistrictAdmin, ActionReset, "YYN", "YYN", "YYN", "YYN", "NNN", "YYN"},
+	{rekey.RoleDistrictAdmin, ActionGuardianReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
 
-	{rekey.RoleSupport, ActionView, "YYY", "YYY", "YYY", "YYY", "YYY"},
-	{rekey.RoleSupport, ActionEdit, "YYY", "YYY", "YYY", "YYY", "YYY"},
-	{rekey.RoleSupport, ActionReset, "YYY", "YYY", "YYY", "YYY", "YYY"},
+	{rekey.RoleSupport, ActionView, "YYY", "YYY", "YYY", "YYY", "YYY", "YYY"},
+	{rekey.RoleSupport, ActionEdit, "YYY", "YYY", "YYY", "YYY", "YYY", "YYY"},
+	{rekey.RoleSupport, ActionReset, "YYY", "YYY", "YYY", "YYY", "YYY", "YYY"},
+	{rekey.RoleSupport, ActionGuardianReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+
+	{rekey.RoleGuardian, ActionView, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleGuardian, ActionEdit, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleGuardian, ActionReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleGuardian, ActionGuardianReset, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
+	{rekey.RoleGuardian, ActionSeeClientIPs, "NNN", "NNN", "NNN", "NNN", "NNN", "NNN"},
 }
 
 func TestAllowedMatrix(t *testing.T) {
@@ -100,7 +113,7 @@ func TestAllowedMatrix(t *testing.T) {
 		cells := map[rekey.Role]string{
 			rekey.RoleStudent: row.student, rekey.RoleTeacher: row.teacher,
 			rekey.RoleSchoolAdmin: row.schoolAdmin, rekey.RoleDistrictAdmin: row.districtAdmin,
-			rekey.RoleSupport: row.support,
+			rekey.RoleSupport: row.support, rekey.RoleGuardian: row.guardian,
 		}
 		for _, targetRole := range rekey.Roles {
 			cell := cells[targetRole]
@@ -120,7 +133,7 @@ func TestAllowedMatrix(t *testing.T) {
 			}
 		}
 	}
-	if want := len(rekey.Roles) * 3 * len(rekey.Roles) * 3; len(covered) != want {
+	if want := (len(rekey.Roles)*4 + 1) * len(rekey.Roles) * 3; len(covered) != want {
 		t.Errorf("matrix covers %d cases, want every actor role × action × target role × place = %d", len(covered), want)
 	}
 }

@@ -20,13 +20,15 @@ type Scope struct {
 }
 
 // ListScope says which users an actor may list. ok is false for actors who
-// may list nobody: students (who see only themselves, through /api/me) and
+// may list nobody: students (who see only themselves, through /api/me),
+// guardians (who see their linked students through /api/me/children) and
 // actors who may not act at all (disabled, reset_required, inconsistent).
 func ListScope(actor rekey.User) (s Scope, ok bool) {
 	if !canAct(actor) {
 		return Scope{}, false
 	}
-	schoolRoles := []rekey.Role{rekey.RoleStudent, rekey.RoleTeacher, rekey.RoleSchoolAdmin}
+	// Guardians whose home school is the actor's are listed with the school.
+	schoolRoles := []rekey.Role{rekey.RoleStudent, rekey.RoleTeacher, rekey.RoleSchoolAdmin, rekey.RoleGuardian}
 	switch actor.Role {
 	case rekey.RoleTeacher, rekey.RoleSchoolAdmin:
 		return Scope{DistrictID: actor.DistrictID, SchoolID: actor.SchoolID, Roles: schoolRoles}, true

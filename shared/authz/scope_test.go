@@ -8,7 +8,7 @@ import (
 )
 
 func TestListScope(t *testing.T) {
-	schoolRoles := []rekey.Role{rekey.RoleStudent, rekey.RoleTeacher, rekey.RoleSchoolAdmin}
+	schoolRoles := []rekey.Role{rekey.RoleStudent, rekey.RoleTeacher, rekey.RoleSchoolAdmin, rekey.RoleGuardian}
 	disabledAdmin := actorOf(rekey.RoleDistrictAdmin)
 	disabledAdmin.Status = rekey.StatusDisabled
 	for _, test := range []struct {
@@ -20,7 +20,9 @@ func TestListScope(t *testing.T) {
 		{"student", actorOf(rekey.RoleStudent), Scope{}, false},
 		{"teacher", actorOf(rekey.RoleTeacher), Scope{DistrictID: district1, SchoolID: school1, Roles: schoolRoles}, true},
 		{"school admin", actorOf(rekey.RoleSchoolAdmin), Scope{DistrictID: district1, SchoolID: school1, Roles: schoolRoles}, true},
-		{"district admin", actorOf(rekey.RoleDistrictAdmin), Scope{DistrictID: district1, Roles: []rekey.Role{rekey.RoleStudent, rekey.RoleTeacher, rekey.RoleSchoolAdmin, rekey.RoleDistrictAdmin}}, true},
+		{"district admin", actorOf(rekey.RoleDistrictAdmin), Scope{DistrictID: district1, Roles: []rekey.Role{rekey.RoleStudent, rekey.RoleTeacher, rekey.RoleSchoolAdmin, rekey.RoleGuardian, rekey.RoleDistrictAdmin}}, true},
+		{"guardian", actorOf(rekey.RoleGuardian), Scope{}, false},
+		{"guardian with linked students", linkedGuardian(), Scope{}, false},
 		{"support", actorOf(rekey.RoleSupport), Scope{AllDistricts: true, Roles: rekey.Roles}, true},
 		{"disabled district admin", disabledAdmin, Scope{}, false},
 	} {

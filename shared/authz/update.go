@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"slices"
+
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -122,6 +124,10 @@ func checkSelfEdit(before, after rekey.User) error {
 		return forbidden("grade", "You cannot change your own grade.")
 	case before.ExternalID != after.ExternalID:
 		return forbidden("externalId", "You cannot change your own external id; ask an administrator.")
+	case !slices.Equal(before.GuardianOf, after.GuardianOf):
+		return forbidden("guardianOf", "You cannot change your own guardian links; ask an administrator.")
+	case !slices.Equal(before.Guardians, after.Guardians):
+		return forbidden("guardians", "You cannot change your own guardian links; ask an administrator.")
 	}
 	return nil
 }
@@ -139,6 +145,10 @@ func checkRoleChange(actor, before, after rekey.User) error {
 		return forbidden("role", "The role of a support user cannot be changed.")
 	case after.Role == rekey.RoleSupport:
 		return forbidden("role", "Nobody can grant the support role.")
+	case before.Role == rekey.RoleGuardian || after.Role == rekey.RoleGuardian:
+		// A guardian is a different person from any staff member or
+		// student: such a change would carry links and authority across.
+		return forbidden("role", "A user cannot be changed to or from guardian; create a separate account.")
 	case after.Role.Rank() > actor.Role.Rank():
 		return forbidden("role", "You cannot grant a role above your own.")
 	}
@@ -222,8 +232,12 @@ func checkShape(u rekey.User) error {
 		return invalid("districtId", "A user needs a district.")
 	case u.Role.SchoolScoped() && u.SchoolID == "":
 		return invalid("schoolId", "A "+roleName(u.Role)+" needs a school.")
-	case !u.Role.SchoolScoped() && u.SchoolID != "":
+	case !u.Role.SchoolScoped() && u.Role != rekey.RoleGuardian && u.SchoolID != "":
 		return invalid("schoolId", "A "+roleName(u.Role)+" has no school; leave schoolId empty.")
+	case len(u.GuardianOf) > 0 && u.Role != rekey.RoleGuardian:
+		return invalid("guardianOf", "Only a guardian can be linked to students.")
+	case len(u.Guardians) > 0 && u.Role != rekey.RoleStudent:
+		return invalid("guardians", "Only a student can have guardians.")
 	}
 	return nil
 }
@@ -241,6 +255,8 @@ func roleName(r rekey.Role) string {
 		return "district admin"
 	case rekey.RoleSupport:
 		return "support user"
+	case rekey.RoleGuardian:
+		return "guardian"
 	default:
 		return "user"
 	}

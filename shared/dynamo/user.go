@@ -67,6 +67,8 @@ type userItem struct {
 	SelfResetExpiresAt storedTime `dynamodbav:"selfResetExpiresAt,omitempty"`
 	SelfResetTokenHash string     `dynamodbav:"selfResetTokenHash,omitempty"`
 	SpentTokenHash     string     `dynamodbav:"spentResetTokenHash,omitempty"`
+	GuardianOf         []string   `dynamodbav:"guardianOf,omitempty"`
+	Guardians          []string   `dynamodbav:"guardians,omitempty"`
 	// Search is what a listing's text query matches within.
 	Search string `dynamodbav:"search"`
 }
@@ -136,6 +138,8 @@ func newUserItem(u rekey.User) userItem {
 		SelfResetTokenHash: u.SelfResetTokenHash,
 		Search:             searchText(u),
 		SpentTokenHash:     u.SpentResetTokenHash,
+		GuardianOf:         u.GuardianOf,
+		Guardians:          u.Guardians,
 	}
 	// Index keys may not be empty strings: a user without a district or
 	// school is simply absent from that index.
@@ -183,6 +187,8 @@ func (it userItem) user() (rekey.User, error) {
 		SelfResetCreatedAt: it.SelfResetCreatedAt.Time,
 		SelfResetExpiresAt: it.SelfResetExpiresAt.Time,
 		SelfResetTokenHash: it.SelfResetTokenHash,
+		GuardianOf:         it.GuardianOf,
+		Guardians:          it.Guardians,
 	}
 	u.SpentResetTokenHash = it.SpentTokenHash
 	return u, nil

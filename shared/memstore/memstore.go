@@ -112,7 +112,22 @@ func (s *Store) GetUser(_ context.Context, id string) (rekey.User, error) {
 	if !ok {
 		return rekey.User{}, fmt.Errorf("memstore: get user %s: %w", id, rekey.ErrNotFound)
 	}
-	return u, nil
+	return ownLinks(u), nil
+}
+
+// ownLinks gives u link lists of its own, so that a caller changing a
+// slice it wrote or read never changes the stored user (as a copy in
+// DynamoDB could not be). Empty lists read back as nil, as from DynamoDB.
+func ownLinks(u rekey.User) rekey.User {
+	u.GuardianOf = slices.Clip(slices.Clone(u.GuardianOf))
+	u.Guardians = slices.Clip(slices.Clone(u.Guardians))
+	if len(u.GuardianOf) == 0 {
+		u.GuardianOf = nil
+	}
+	if len(u.Guardians) == 0 {
+		u.Guardians = nil
+	}
+	return u
 }
 
 // GetUsers reads the users with the given ids; missing ones are left out.
@@ -122,7 +137,7 @@ func (s *Store) GetUsers(_ context.Context, ids []string) (map[string]rekey.User
 	out := make(map[string]rekey.User, len(ids))
 	for _, id := range ids {
 		if u, ok := s.users[id]; ok {
-			out[id] = u
+			out[id] = ownLinks(u)
 		}
 	}
 	return out, nil
@@ -147,7 +162,7 @@ func (s *Store) byClaim(claims map[string]string, value, what string) (rekey.Use
 	if value == "" || !ok {
 		return rekey.User{}, fmt.Errorf("memstore: get user by %s: %w", what, rekey.ErrNotFound)
 	}
-	return s.users[id], nil
+	return ownLinks(s.users[id]), nil
 }
 
 // CreateUser writes u with its username and email claims and, when audit is
@@ -171,7 +186,7 @@ func (s *Store) CreateUser(_ context.Context, u rekey.User, audit *rekey.AuditEn
 	if err != nil {
 		return fmt.Errorf("memstore: create user %s: %w", u.ID, err)
 	}
-	s.users[u.ID] = u
+	s.users[u.ID] = ownLinks(u)
 	s.usernames[strings.ToLower(u.Username)] = u.ID
 	if u.Email != "" {
 		s.emails[strings.ToLower(u.Email)] = u.ID
@@ -219,7 +234,7 @@ func (s *Store) updateUser(before, after rekey.User, audit *rekey.AuditEntry, ho
 	}
 	moveClaim(s.usernames, after.ID, oldName, newName)
 	moveClaim(s.emails, after.ID, oldEmail, newEmail)
-	s.users[after.ID] = after
+	s.users[after.ID] = ownLinks(after)
 	s.addAudit(audit)
 	return nil
 }
@@ -322,7 +337,7 @@ func (s *Store) ListUsers(_ context.Context, f rekey.UserFilter) (rekey.UserPage
 			q != "" && !strings.Contains(searchText(u), q):
 			continue
 		}
-		all = append(all, u)
+		all = append(all, ownLinks(u))
 	}
 	s.mu.Unlock()
 	key := userSortKey

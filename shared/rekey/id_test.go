@@ -31,10 +31,16 @@ func TestValidID(t *testing.T) {
 }
 
 func TestRoleRank(t *testing.T) {
-	for i, r := range Roles {
+	for i, r := range Roles[:5] {
 		if r.Rank() != i+1 || !r.Valid() {
 			t.Errorf("%s.Rank() = %d, want %d", r, r.Rank(), i+1)
 		}
+	}
+	// A guardian is a valid role outside the hierarchy: no rank, not
+	// staff, not admin, no school of its own.
+	if g := RoleGuardian; !g.Valid() || g.Rank() != 0 || g.IsStaff() || g.IsAdmin() || g.SchoolScoped() {
+		t.Errorf("guardian: Valid %v, Rank %d, IsStaff %v, IsAdmin %v, SchoolScoped %v; want true, 0, false, false, false",
+			g.Valid(), g.Rank(), g.IsStaff(), g.IsAdmin(), g.SchoolScoped())
 	}
 	if Role("root").Valid() {
 		t.Error(`Role("root").Valid() = true, want false`)
@@ -46,6 +52,9 @@ func TestRoleRank(t *testing.T) {
 
 func TestPolicyDefaults(t *testing.T) {
 	p := PasswordPolicy{MinLengthStudent: 10}.WithDefaults()
+	if p.MinLength(RoleGuardian) != 15 {
+		t.Errorf("MinLength(guardian) = %d, want the staff minimum 15", p.MinLength(RoleGuardian))
+	}
 	if p.MinLength(RoleStudent) != 10 || p.MinLength(RoleTeacher) != 15 || p.MaxLength != 128 {
 		t.Errorf("WithDefaults() = %+v, want student 10, staff 15, max 128", p)
 	}

@@ -51,7 +51,9 @@ func (p PasswordPolicy) WithDefaults() PasswordPolicy {
 // MinLength is the minimum for a user of role r.
 func (p PasswordPolicy) MinLength(r Role) int {
 	p = p.WithDefaults()
-	if r.IsStaff() {
+	// A guardian's password guards their children's accounts too, so it
+	// is held to the staff minimum.
+	if r.IsStaff() || r == RoleGuardian {
 		return p.MinLengthStaff
 	}
 	return p.MinLengthStudent

@@ -1,6 +1,7 @@
 package rekey
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -8,25 +9,33 @@ import (
 // Role is a user's place in the permission hierarchy.
 type Role string
 
-// The roles, lowest to highest authority.
+// The roles of the school hierarchy, lowest to highest authority, and the
+// guardian, who stands outside it.
 const (
 	RoleStudent       Role = "student"
 	RoleTeacher       Role = "teacher"
 	RoleSchoolAdmin   Role = "school_admin"
 	RoleDistrictAdmin Role = "district_admin"
 	RoleSupport       Role = "support"
+	// RoleGuardian is a parent or other carer. Their whole scope is the
+	// students linked to them (User.GuardianOf, mirrored by the student's
+	// User.Guardians); they are neither staff nor admin and have no rank, so
+	// no comparison of ranks ever lets a guardian do more than a student.
+	RoleGuardian Role = "guardian"
 )
 
-// Roles lists every role, lowest authority first.
-var Roles = []Role{RoleStudent, RoleTeacher, RoleSchoolAdmin, RoleDistrictAdmin, RoleSupport}
+// Roles lists every role: the hierarchy, lowest authority first, then the
+// guardian (which has no rank).
+var Roles = []Role{RoleStudent, RoleTeacher, RoleSchoolAdmin, RoleDistrictAdmin, RoleSupport, RoleGuardian}
 
 // Valid reports whether r is one of the defined roles.
-func (r Role) Valid() bool { return r.Rank() > 0 }
+func (r Role) Valid() bool { return r.Rank() > 0 || r == RoleGuardian }
 
-// Rank orders roles by authority: 1 for students up to 5 for support; 0 for
-// an unknown role.
+// Rank orders the roles of the school hierarchy by authority: 1 for
+// students up to 5 for support; 0 for a guardian (outside the hierarchy: a
+// guardian outranks nobody) and for an unknown role.
 func (r Role) Rank() int {
-	for i, x := range Roles {
+	for i, x := range Roles[:5] {
 		if x == r {
 			return i + 1
 		}
@@ -34,15 +43,18 @@ func (r Role) Rank() int {
 	return 0
 }
 
-// IsStaff reports whether r is a staff role (everything but student);
-// "users without a role" in bulk selections are the non-staff.
-func (r Role) IsStaff() bool { return r.Valid() && r != RoleStudent }
+// IsStaff reports whether r is a staff role (everything but student and
+// guardian); "users without a role" in bulk selections are the non-staff.
+func (r Role) IsStaff() bool { return r.Rank() > RoleStudent.Rank() }
 
 // IsAdmin reports whether r administers a school or more.
 func (r Role) IsAdmin() bool { return r.Rank() >= RoleSchoolAdmin.Rank() }
 
 // SchoolScoped reports whether users of this role belong to one school.
-// District admins and support have an empty SchoolID.
+// District admins and support have an empty SchoolID. A guardian is not
+// school-scoped: their SchoolID is optional, the "home" school an import
+// gave them, which only decides which school's admins manage the guardian
+// record (their children may be in several schools).
 func (r Role) SchoolScoped() bool {
 	return r == RoleStudent || r == RoleTeacher || r == RoleSchoolAdmin
 }
@@ -82,6 +94,12 @@ type User struct {
 	Version            int       `json:"version"`
 	CreatedAt          time.Time `json:"createdAt"`
 	UpdatedAt          time.Time `json:"updatedAt"`
+	// GuardianOf (guardians only) and Guardians (students only) are the two
+	// sides of a guardian link, as user ids. Every write keeps both sides
+	// equal, and a guardian's authority needs the link on both: a half-made
+	// link grants nothing.
+	GuardianOf []string `json:"guardianOf,omitempty"`
+	Guardians  []string `json:"guardians,omitempty"`
 
 	// PasswordHash is the PHC-format argon2id hash; empty when no password
 	// works (after a link reset, or for a new account).
@@ -139,12 +157,30 @@ func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u
 // AuditView is the user as recorded in audit before/after snapshots: every
 // public field, never a secret.
 func (u User) AuditView() map[string]any {
-	return map[string]any{
+	view := map[string]any{
 		"districtId": u.DistrictID, "schoolId": u.SchoolID, "role": string(u.Role),
 		"firstName": u.FirstName, "lastName": u.LastName, "username": u.Username,
 		"email": u.Email, "grade": u.Grade, "title": u.Title, "externalId": u.ExternalID,
 		"status": string(u.Status), "mustChangePassword": u.MustChangePassword,
 	}
+	// Links appear only when there are some, so that the snapshots of users
+	// without any stay as they were.
+	if len(u.GuardianOf) > 0 {
+		view["guardianOf"] = u.GuardianOf
+	}
+	if len(u.Guardians) > 0 {
+		view["guardians"] = u.Guardians
+	}
+	return view
+}
+
+// IsGuardianOf reports whether u is a guardian linked to student on both
+// sides of the link, in the same district. Only such a link gives u
+// anything over student.
+func (u User) IsGuardianOf(student User) bool {
+	return u.Role == RoleGuardian && student.Role == RoleStudent && u.ID != "" && student.ID != "" &&
+		u.DistrictID != "" && u.DistrictID == student.DistrictID &&
+		slices.Contains(u.GuardianOf, student.ID) && slices.Contains(student.Guardians, u.ID)
 }
 
 // UserFilter narrows a user listing. DistrictID or SchoolID is always set by

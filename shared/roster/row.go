@@ -7,10 +7,9 @@ import (
 )
 
 // RoleGuardian is the role of OneRoster's guardian, parent and relative
-// users. Rekey's guardian role itself is issue 10; until it exists in
-// package rekey, planned guardian changes carry this role and their links
+// users: Rekey's guardian role. Planned guardian changes carry their links
 // (Change.GuardianLinks) for the store to keep.
-const RoleGuardian rekey.Role = "guardian"
+const RoleGuardian = rekey.RoleGuardian
 
 // Format is the kind of file an import reads.
 type Format string

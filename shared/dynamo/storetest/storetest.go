@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 	}{
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
+		{"GuardianLinks", testGuardianLinks},
 		{"Resets", testResets},
 		{"ListUsers", testListUsers},
 		{"Audit", testAudit},
@@ -191,6 +192,47 @@ func testUsers(t *testing.T, s Store, _ *testclock.Clock) {
 	}
 	// Two users without email do not clash.
 	create(t, s, user("u4", "cy.ng", ""))
+}
+
+// testGuardianLinks: both sides of a guardian link are stored and read back
+// by every read, and a caller's slices never alias what is stored.
+func testGuardianLinks(t *testing.T, s Store, _ *testclock.Clock) {
+	ctx := context.Background()
+	g := user("g1", "pat.parent", "pat@home.example")
+	g.Role, g.SchoolID = rekey.RoleGuardian, ""
+	g.GuardianOf = []string{"c1", "c2"}
+	create(t, s, g)
+	c1 := user("c1", "kid.one", "")
+	c1.Guardians = []string{"g1"}
+	create(t, s, c1)
+	g.GuardianOf[0] = "changed" // the caller's slice, after the write
+	got, err := s.GetUser(ctx, "g1")
+	if err != nil || !slices.Equal(got.GuardianOf, []string{"c1", "c2"}) || got.Role != rekey.RoleGuardian || len(got.Guardians) != 0 {
+		t.Fatalf("GetUser(guardian) = %+v, %v; want guardianOf [c1 c2]", got, err)
+	}
+	got.GuardianOf[1] = "changed" // the reader's slice
+	if again, _ := s.GetUser(ctx, "g1"); !slices.Equal(again.GuardianOf, []string{"c1", "c2"}) {
+		t.Errorf("a reader's change reached the store: %v", again.GuardianOf)
+	}
+	if byName, err := s.GetUserByUsername(ctx, "kid.one"); err != nil || !slices.Equal(byName.Guardians, []string{"g1"}) {
+		t.Errorf("GetUserByUsername(student) = %v, %v; want guardians [g1]", byName.Guardians, err)
+	}
+	many, err := s.GetUsers(ctx, []string{"g1", "c1"})
+	if err != nil || !slices.Equal(many["g1"].GuardianOf, []string{"c1", "c2"}) || !slices.Equal(many["c1"].Guardians, []string{"g1"}) {
+		t.Errorf("GetUsers = %+v, %v; want both sides", many, err)
+	}
+	page, err := s.ListUsers(ctx, rekey.UserFilter{DistrictID: "d1", Role: rekey.RoleGuardian})
+	if err != nil || len(page.Items) != 1 || !slices.Equal(page.Items[0].GuardianOf, []string{"c1", "c2"}) {
+		t.Errorf("ListUsers(guardians) = %+v, %v; want g1 with its links", page.Items, err)
+	}
+	// Unlinking stores no list at all.
+	stored, _ := s.GetUser(ctx, "c1")
+	after := next(stored)
+	after.Guardians = nil
+	wantErr(t, "UpdateUser(unlink)", s.UpdateUser(ctx, stored, after, nil), nil)
+	if got, _ := s.GetUser(ctx, "c1"); got.Guardians != nil {
+		t.Errorf("Guardians after unlink = %#v, want nil", got.Guardians)
+	}
 }
 
 func testUpdateUser(t *testing.T, s Store, _ *testclock.Clock) {

@@ -8,6 +8,7 @@ export const ROLE_LABELS = {
   school_admin: 'School admin',
   district_admin: 'District admin',
   support: 'Support',
+  guardian: 'Guardian',
 };
 
 export const ROLE_RANK = { student: 1, teacher: 2, school_admin: 3, district_admin: 4, support: 5 };
