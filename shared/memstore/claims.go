@@ -55,13 +55,8 @@ func (s *Store) ClaimDelivery(_ context.Context, key string, kind rekey.JobKind,
 // ClaimID, still SENDING; else rekey.ErrConflict): d.State SENT with
 // MessageID, SKIPPED with Reason, or PENDING with LastError.
 func (s *Store) SaveDelivery(_ context.Context, d rekey.MailDelivery) error {
-	switch d.State {
-	case rekey.DeliverySent, rekey.DeliverySkipped, rekey.DeliveryPending:
-	default:
-		return fmt.Errorf("memstore: save delivery %s: state %q is not an outcome", d.Key, d.State)
-	}
-	if d.ClaimID == "" {
-		return fmt.Errorf("memstore: save delivery %s: no claim", d.Key)
+	if err := d.CheckOutcome(); err != nil {
+		return fmt.Errorf("memstore: save %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,15 +124,8 @@ func (s *Store) ClaimRun(_ context.Context, scheduleID string, occurrence, at ti
 // r.TaskID, or failed with r.Reason, while the run is still claimed under
 // that ClaimID (else rekey.ErrConflict).
 func (s *Store) RecordRun(_ context.Context, r rekey.ScheduleRun) error {
-	switch {
-	case r.ClaimID == "":
-		return fmt.Errorf("memstore: record run %s: no claim", r.ScheduleID)
-	case r.State == rekey.RunStarted && r.TaskID == "":
-		return fmt.Errorf("memstore: record run %s: a started run needs its task id", r.ScheduleID)
-	case r.State == rekey.RunFailed && r.Reason == "":
-		return fmt.Errorf("memstore: record run %s: a failed run needs its reason", r.ScheduleID)
-	case !r.State.Finished():
-		return fmt.Errorf("memstore: record run %s: state %q is not an outcome", r.ScheduleID, r.State)
+	if err := r.CheckOutcome(); err != nil {
+		return fmt.Errorf("memstore: record %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
