@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -93,27 +94,10 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 // names of the user's school and district as words it must not contain. It
 // returns the minimum length it applied, which the user's record keeps
 // (rekey.User.PasswordMinLength).
-func (s *Service) checkPolicy(ctx context.Context, user rekey.User, password string) (int, error) {
-	policy := rekey.DefaultPasswordPolicy
-	var words []string
-	if user.DistrictID != "" {
-		district, err := s.store.GetDistrict(ctx, user.DistrictID)
-		switch {
-		case err == nil:
-			policy = district.Policy.WithDefaults()
-			words = append(words, district.Name)
-		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
-			return 0, fmt.Errorf("auth: read district: %w", err)
-		}
+func (s *Service) checkPolicy(ctx context.Context, user rekey.User, pw string) (int, error) {
+	policy, words, err := password.ContextFor(ctx, s.store, user)
+	if err != nil {
+		return 0, fmt.Errorf("auth: %w", err)
 	}
-	if user.SchoolID != "" {
-		school, err := s.store.GetSchool(ctx, user.SchoolID)
-		switch {
-		case err == nil:
-			words = append(words, school.Name)
-		case rekey.ErrorCode(err) != rekey.ECodeNotFound:
-			return 0, fmt.Errorf("auth: read school: %w", err)
-		}
-	}
-	return policy.MinLength(user.Role), s.check(policy, "newPassword", password, user, words...)
+	return policy.MinLength(user.Role), s.check(policy, "newPassword", pw, user, words...)
 }

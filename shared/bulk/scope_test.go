@@ -18,7 +18,7 @@ import (
 // and the reading.
 type scopeWorld struct {
 	svc       *Service
-	store     *fakeStore
+	store     *testStore
 	taskID    string
 	passwords map[string]string // by user id
 }
@@ -27,9 +27,10 @@ func newScopeWorld(t *testing.T) scopeWorld {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
-	store := newFakeStore()
+	later := func() time.Time { return now.Add(time.Hour) }
+	store := newTestStore(later)
 	keys := kmskeys.New(fakeKMS{}, "key")
-	svc, err := NewService(ServiceDeps{Store: store, Plans: &fakeQueue{}, Keys: keys, Now: func() time.Time { return now.Add(time.Hour) }})
+	svc, err := NewService(ServiceDeps{Store: store, Plans: &fakeQueue{}, Keys: keys, Now: later})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,14 +58,13 @@ func newScopeWorld(t *testing.T) scopeWorld {
 		t.Fatal(err)
 	}
 	creator := store.user("sa1")
-	store.tasks[w.taskID] = rekey.TaskRecord{
+	rec := rekey.TaskRecord{
 		Task: rekey.Task{ID: w.taskID, Kind: rekey.TaskKindBulkReset, Status: rekey.TaskRunning, DistrictID: "d1",
 			Selection: rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "tc1"}}, Delivery: del,
 			Total: 2, Processed: 2, Succeeded: 2, CreatedBy: creator.ID, CreatedAt: now},
 		CreatorRole: creator.Role, CreatorSchoolID: creator.SchoolID,
 		StartedAt: now, LastProcessedAt: now, Plan: rekey.TaskPlan{Chunks: 1, Enqueued: 1, Done: true},
 	}
-	store.secrets[w.taskID] = *secrets
 	chunk := rekey.Chunk{TaskID: w.taskID, Index: 0, UserIDs: []string{"st1", "tc1"}, Done: true}
 	for _, id := range chunk.UserIDs {
 		u := store.user(id)
@@ -74,7 +74,7 @@ func newScopeWorld(t *testing.T) scopeWorld {
 			SealedPassword: key.Seal([]byte(w.passwords[id]), passwordBinding(w.taskID, id)),
 		})
 	}
-	store.chunks[w.taskID] = []rekey.Chunk{chunk}
+	store.SeedTask(rec, secrets, chunk)
 	return w
 }
 

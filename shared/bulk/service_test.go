@@ -17,16 +17,12 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// fakeStore is the Service's and the Planner's store in memory: users and
-// places in the in-memory store (shared/memstore), tasks, chunks and
-// secrets in maps here.
-type fakeStore struct {
+// testStore is the in-memory store (shared/memstore) with what the bulk
+// tests need beyond it: a count of GetUsers calls and a SavePlanPage that
+// fails once after failPlanAfter calls.
+type testStore struct {
 	*memstore.Store
-	mu      sync.Mutex
-	tasks   map[string]rekey.TaskRecord
-	keys    map[string]rekey.Idempotency // idempotency key → task id and request hash
-	chunks  map[string][]rekey.Chunk
-	secrets map[string]rekey.TaskSecrets
+	mu sync.Mutex
 	// userReads counts the GetUsers calls.
 	userReads int
 	// failPlanAfter fails SavePlanPage after this many successful calls
@@ -35,10 +31,9 @@ type fakeStore struct {
 	planCalls     int
 }
 
-func newFakeStore() *fakeStore {
+func newTestStore(now func() time.Time) *testStore {
 	ctx := context.Background()
-	f := &fakeStore{Store: memstore.New(time.Now),
-		tasks: map[string]rekey.TaskRecord{}, keys: map[string]rekey.Idempotency{}, chunks: map[string][]rekey.Chunk{}, secrets: map[string]rekey.TaskSecrets{}}
+	f := &testStore{Store: memstore.New(now)}
 	_ = f.PutDistrict(ctx, rekey.District{ID: "d1", Name: "Riverbend Unified"})
 	for _, s := range []rekey.School{
 		{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary"},
@@ -63,7 +58,7 @@ func newFakeStore() *fakeStore {
 // put writes u: a new user (named after its id unless it has a username),
 // or over the stored one as an administrator's edit would, one version
 // later.
-func (f *fakeStore) put(u rekey.User) {
+func (f *testStore) put(u rekey.User) {
 	ctx := context.Background()
 	err := f.Edit(ctx, u)
 	if errors.Is(err, rekey.ErrNotFound) {
@@ -73,127 +68,51 @@ func (f *fakeStore) put(u rekey.User) {
 		err = f.CreateUser(ctx, u, nil)
 	}
 	if err != nil {
-		panic(fmt.Sprintf("fake store: put %s: %v", u.ID, err)) // the tests' worlds are valid
+		panic(fmt.Sprintf("test store: put %s: %v", u.ID, err)) // the tests' worlds are valid
 	}
 }
 
 // user returns the stored user with the given id (the zero user for none).
-func (f *fakeStore) user(id string) rekey.User {
+func (f *testStore) user(id string) rekey.User {
 	u, _ := f.GetUser(context.Background(), id)
 	return u
 }
 
-func (f *fakeStore) GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error) {
+// task returns the stored task with the given id (the zero record for none).
+func (f *testStore) task(id string) rekey.TaskRecord {
+	rec, _ := f.GetTask(context.Background(), id)
+	return rec
+}
+
+// taskCount is how many tasks are stored.
+func (f *testStore) taskCount(t *testing.T) int {
+	t.Helper()
+	recs, next, err := f.ListTasks(context.Background(), rekey.TaskFilter{AllDistricts: true, Limit: 100})
+	if err != nil || next != "" {
+		t.Fatalf("ListTasks: %v (next %q)", err, next)
+	}
+	return len(recs)
+}
+
+func (f *testStore) GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error) {
 	f.mu.Lock()
 	f.userReads++
 	f.mu.Unlock()
 	return f.Store.GetUsers(ctx, ids)
 }
 
-func (f *fakeStore) CreateTask(_ context.Context, rec rekey.TaskRecord, secrets *rekey.TaskSecrets, idem rekey.Idempotency, _ rekey.AuditEntry) (string, bool, error) {
+func (f *testStore) SavePlanPage(ctx context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if first, ok := f.keys[idem.Key]; ok && idem.Key != "" {
-		if first.RequestHash != idem.RequestHash {
-			return "", false, rekey.ErrIdempotencyKeyReused
-		}
-		return first.Key, false, nil
-	}
-	f.tasks[rec.Task.ID] = rec
-	if secrets != nil {
-		f.secrets[rec.Task.ID] = *secrets
-	}
-	if idem.Key != "" {
-		f.keys[idem.Key] = rekey.Idempotency{Key: rec.Task.ID, RequestHash: idem.RequestHash}
-	}
-	return rec.Task.ID, true, nil
-}
-
-func (f *fakeStore) GetTask(_ context.Context, id string) (rekey.TaskRecord, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if rec, ok := f.tasks[id]; ok {
-		return rec, nil
-	}
-	return rekey.TaskRecord{}, rekey.ErrNotFound
-}
-
-func (f *fakeStore) CancelTask(context.Context, string, string, rekey.AuditEntry) (rekey.TaskRecord, error) {
-	return rekey.TaskRecord{}, errors.New("fake: not used")
-}
-
-func (f *fakeStore) FailTask(_ context.Context, id, reason string, at time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	rec := f.tasks[id]
-	rec.Task.Status, rec.Reason, rec.Task.FinishedAt = rekey.TaskFailed, reason, at
-	f.tasks[id] = rec
-	return nil
-}
-
-func (f *fakeStore) ListTasks(context.Context, rekey.TaskFilter) ([]rekey.TaskRecord, string, error) {
-	return nil, "", nil
-}
-
-func (f *fakeStore) GetTaskSecrets(_ context.Context, id string) (rekey.TaskSecrets, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if s, ok := f.secrets[id]; ok {
-		return s, nil
-	}
-	return rekey.TaskSecrets{}, rekey.ErrNotFound
-}
-
-func (f *fakeStore) ListChunks(_ context.Context, taskID string, from, max int) ([]rekey.Chunk, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []rekey.Chunk
-	for _, c := range f.chunks[taskID] {
-		if c.Index >= from && len(out) < max {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-// SelectUsers pages through the users of f's filter (a school or district)
-// two at a time, whatever the limit, to exercise paging.
-func (f *fakeStore) SelectUsers(ctx context.Context, filter rekey.UserFilter, cursor string, _ int) ([]rekey.User, string, error) {
-	filter.Limit, filter.Cursor = 2, cursor
-	page, err := f.ListUsers(ctx, filter)
-	return page.Items, page.Next, err
-}
-
-func (f *fakeStore) SavePlanPage(_ context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.planCalls++
-	if f.failPlanAfter > 0 && f.planCalls > f.failPlanAfter {
+	fail := f.failPlanAfter > 0 && f.planCalls > f.failPlanAfter
+	if fail {
 		f.failPlanAfter = 0
-		return errors.New("fake: store unavailable")
 	}
-	rec := f.tasks[taskID]
-	if rec.Plan.Cursor != from.Cursor || rec.Plan.Chunks != from.Chunks || rec.Plan.Done {
-		return rekey.ErrConflict
+	f.mu.Unlock()
+	if fail {
+		return errors.New("test store: unavailable")
 	}
-	f.chunks[taskID] = append(f.chunks[taskID], chunks...)
-	rec.Plan.Cursor, rec.Plan.Chunks, rec.Plan.Done = to.Cursor, to.Chunks, to.Done
-	rec.Task.Total += users
-	rec.Task.Status = rekey.TaskRunning
-	if rec.StartedAt.IsZero() {
-		rec.StartedAt = at
-	}
-	f.tasks[taskID] = rec
-	return nil
-}
-
-func (f *fakeStore) MarkEnqueued(_ context.Context, taskID string, n int) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	rec := f.tasks[taskID]
-	rec.Plan.Enqueued = max(rec.Plan.Enqueued, n)
-	f.tasks[taskID] = rec
-	return nil
+	return f.Store.SavePlanPage(ctx, taskID, from, to, chunks, users, at)
 }
 
 // fakeQueue records messages; fail fails the next n sends.
@@ -241,9 +160,9 @@ func reversed(b []byte) []byte {
 	return out
 }
 
-func newTestService(t *testing.T) (*Service, *fakeStore, *fakeQueue) {
+func newTestService(t *testing.T) (*Service, *testStore, *fakeQueue) {
 	t.Helper()
-	store, plans := newFakeStore(), &fakeQueue{}
+	store, plans := newTestStore(time.Now), &fakeQueue{}
 	svc, err := NewService(ServiceDeps{Store: store, Plans: plans, Keys: kmskeys.New(fakeKMS{}, "key")})
 	if err != nil {
 		t.Fatal(err)
@@ -297,8 +216,8 @@ func TestStartRefusesBadInput(t *testing.T) {
 			if !errors.As(err, &e) || e.Code != test.wantCode || e.Field != test.wantField {
 				t.Fatalf("Start(%+v, %+v) = %v, want %s on %q", test.sel, test.del.Mode, err, test.wantCode, test.wantField)
 			}
-			if len(store.tasks) != 0 || len(plans.messages) != 0 {
-				t.Errorf("a refused start recorded %d tasks and queued %d messages", len(store.tasks), len(plans.messages))
+			if store.taskCount(t) != 0 || len(plans.messages) != 0 {
+				t.Errorf("a refused start recorded %d tasks and queued %d messages", store.taskCount(t), len(plans.messages))
 			}
 		})
 	}
@@ -335,7 +254,7 @@ func TestStartRecordsAndQueues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := store.tasks[task.ID]
+	rec := store.task(task.ID)
 	if rec.Task.Status != rekey.TaskQueued || rec.Task.CreatedBy != "sa1" || rec.CreatorSchoolID != "s1" || len(rec.Task.Selection.UserIDs) != 2 {
 		t.Errorf("recorded task = %+v, want queued, by sa1 of s1, ids de-duplicated", rec)
 	}
@@ -346,8 +265,8 @@ func TestStartRecordsAndQueues(t *testing.T) {
 		t.Errorf("queued %+v, want one plan message", plans.messages)
 	}
 	again, err := svc.Start(context.Background(), store.user("sa1"), sel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPasswordForTests}, "k1", "req")
-	if err != nil || again.ID != task.ID || len(store.tasks) != 1 {
-		t.Errorf("repeat with the key = %s, %v, %d tasks; want the original", again.ID, err, len(store.tasks))
+	if err != nil || again.ID != task.ID || store.taskCount(t) != 1 {
+		t.Errorf("repeat with the key = %s, %v, %d tasks; want the original", again.ID, err, store.taskCount(t))
 	}
 }
 
@@ -361,12 +280,16 @@ func TestStartScheduledRecordsTheSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.ScheduleID != "sched1" || store.tasks[task.ID].Task.ScheduleID != "sched1" {
-		t.Errorf("scheduled task = %+v, recorded %+v; want scheduleId sched1", task, store.tasks[task.ID].Task)
+	recorded, err := store.GetTask(context.Background(), task.ID)
+	if err != nil || task.ScheduleID != "sched1" || recorded.Task.ScheduleID != "sched1" {
+		t.Errorf("scheduled task = %+v, recorded %+v (%v); want scheduleId sched1", task, recorded.Task, err)
 	}
 	byHand, err := svc.Start(context.Background(), store.user("sa1"), sel, del, "k2", "req")
-	if err != nil || store.tasks[byHand.ID].Task.ScheduleID != "" {
-		t.Errorf("task by hand = %+v, %v; want no scheduleId", store.tasks[byHand.ID].Task, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recorded, err := store.GetTask(context.Background(), byHand.ID); err != nil || recorded.Task.ScheduleID != "" {
+		t.Errorf("task by hand = %+v, %v; want no scheduleId", recorded.Task, err)
 	}
 }
 
@@ -411,8 +334,8 @@ func TestStartIdempotencyKeyBindsTheRequest(t *testing.T) {
 				if !errors.As(err, &e) || e.Field != "Idempotency-Key" {
 					t.Errorf("repeat = %v, want the field Idempotency-Key", err)
 				}
-				if len(store.tasks) != 1 || len(plans.messages) != 1 {
-					t.Errorf("refused repeat left %d tasks, %d plan messages; want 1, 1", len(store.tasks), len(plans.messages))
+				if store.taskCount(t) != 1 || len(plans.messages) != 1 {
+					t.Errorf("refused repeat left %d tasks, %d plan messages; want 1, 1", store.taskCount(t), len(plans.messages))
 				}
 			case test.same && got.ID != task.ID:
 				t.Errorf("repeat = task %s, want the first, %s", got.ID, task.ID)
@@ -450,18 +373,18 @@ const defaultPasswordForTests = "purple otters juggle quietly"
 // before queuing it; or before writing) is run again and ends with every
 // user in exactly one chunk and every chunk queued.
 func TestPlannerResumes(t *testing.T) {
-	store, work, plans := newFakeStore(), &fakeQueue{}, &fakeQueue{}
+	store, work, plans := newTestStore(time.Now), &fakeQueue{}, &fakeQueue{}
 	for i := range 9 {
 		id := fmt.Sprintf("p%02d", i)
 		store.put(rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive})
 	}
-	store.tasks["task1"] = rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
-		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}
+	store.SeedTask(rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
+		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}, nil)
 	p, err := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: plans})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.pageSize = 2 // the fake pages by two anyway
+	p.pageSize = 2
 
 	store.failPlanAfter = 2 // the third page fails to save
 	work.fail = 1           // and the first page fails to queue
@@ -477,9 +400,13 @@ func TestPlannerResumes(t *testing.T) {
 	if err := p.Plan(context.Background(), "task1"); err != nil {
 		t.Fatalf("Plan of a planned task: %v", err)
 	}
-	rec := store.tasks["task1"]
+	rec := store.task("task1")
+	chunks, err := store.ListChunks(context.Background(), "task1", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]int{}
-	for _, c := range store.chunks["task1"] {
+	for _, c := range chunks {
 		for _, id := range c.UserIDs {
 			seen[id]++
 		}
@@ -500,16 +427,16 @@ func TestPlannerResumes(t *testing.T) {
 }
 
 func TestPlannerFailsTaskOfCreatorWhoLostRights(t *testing.T) {
-	store, work := newFakeStore(), &fakeQueue{}
+	store, work := newTestStore(time.Now), &fakeQueue{}
 	off := store.user("da1")
 	off.Status = rekey.StatusDisabled
 	store.put(off)
-	store.tasks["task1"] = rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1", Selection: rekey.Selection{Mode: rekey.SelectAll}}}
+	store.SeedTask(rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1", Selection: rekey.Selection{Mode: rekey.SelectAll}}}, nil)
 	p, _ := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: &fakeQueue{}})
 	if err := p.Plan(context.Background(), "task1"); err != nil {
 		t.Fatal(err)
 	}
-	if rec := store.tasks["task1"]; rec.Task.Status != rekey.TaskFailed || !strings.Contains(rec.Reason, "creator") || len(work.messages) != 0 {
+	if rec := store.task("task1"); rec.Task.Status != rekey.TaskFailed || !strings.Contains(rec.Reason, "creator") || len(work.messages) != 0 {
 		t.Errorf("task = %+v, %d chunks queued; want failed, naming the creator, nothing queued", rec, len(work.messages))
 	}
 }

@@ -108,13 +108,8 @@ func (s *Store) ClaimDelivery(ctx context.Context, key string, kind rekey.JobKin
 // MessageID, SKIPPED with Reason, or PENDING with LastError for a failed
 // send that a later attempt may retry.
 func (s *Store) SaveDelivery(ctx context.Context, d rekey.MailDelivery) error {
-	switch d.State {
-	case rekey.DeliverySent, rekey.DeliverySkipped, rekey.DeliveryPending:
-	default:
-		return fmt.Errorf("dynamo: save delivery %s: state %q is not an outcome", d.Key, d.State)
-	}
-	if d.ClaimID == "" {
-		return fmt.Errorf("dynamo: save delivery %s: no claim", d.Key)
+	if err := d.CheckOutcome(); err != nil {
+		return fmt.Errorf("dynamo: save %w", err)
 	}
 	update := expression.Set(expression.Name("state"), expression.Value(string(d.State))).
 		Remove(expression.Name("leaseUntil"))

@@ -106,15 +106,8 @@ func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at 
 // under that ClaimID (else rekey.ErrConflict: the lease ran out and another
 // dispatcher took the claim over).
 func (s *Store) RecordRun(ctx context.Context, r rekey.ScheduleRun) error {
-	switch {
-	case r.ClaimID == "":
-		return fmt.Errorf("dynamo: record run %s: no claim", r.ScheduleID)
-	case r.State == rekey.RunStarted && r.TaskID == "":
-		return fmt.Errorf("dynamo: record run %s: a started run needs its task id", r.ScheduleID)
-	case r.State == rekey.RunFailed && r.Reason == "":
-		return fmt.Errorf("dynamo: record run %s: a failed run needs its reason", r.ScheduleID)
-	case !r.State.Finished():
-		return fmt.Errorf("dynamo: record run %s: state %q is not an outcome", r.ScheduleID, r.State)
+	if err := r.CheckOutcome(); err != nil {
+		return fmt.Errorf("dynamo: record %w", err)
 	}
 	update := expression.Set(expression.Name("state"), expression.Value(string(r.State))).
 		Remove(expression.Name("leaseUntil"))

@@ -1,6 +1,7 @@
 // Package memstore is the data store in memory: users with their username
 // and email claims, audit trail, districts and schools, sessions, sign-in
-// throttles, forgot-password request counters, reset writes and secrets,
+// throttles, forgot-password request counters, reset writes, secrets, bulk
+// tasks with their chunks and leases, the mail outbox and schedule runs,
 // with the conditions and errors of the DynamoDB store (shared/dynamo).
 //
 // It exists so that the services' tests run against one store whose
@@ -34,33 +35,39 @@ import (
 type Store struct {
 	now func() time.Time
 
-	mu        sync.Mutex
-	users     map[string]rekey.User // by id
-	usernames map[string]string     // claim: lower-case username → user id
-	emails    map[string]string     // claim: lower-case email → user id
-	audit     []rekey.AuditEntry    // in the order written
-	districts map[string]rekey.District
-	schools   map[string]rekey.School
-	sessions  map[string]rekey.Session // by token hash
-	throttles map[string]throttle
-	counts    map[string]int // request counters by key and window start
-	secrets   map[string][]byte
+	mu         sync.Mutex
+	users      map[string]rekey.User // by id
+	usernames  map[string]string     // claim: lower-case username → user id
+	emails     map[string]string     // claim: lower-case email → user id
+	audit      []rekey.AuditEntry    // in the order written
+	districts  map[string]rekey.District
+	schools    map[string]rekey.School
+	sessions   map[string]rekey.Session // by token hash
+	throttles  map[string]throttle
+	counts     map[string]int // request counters by key and window start
+	secrets    map[string][]byte
+	bulk       bulkState
+	deliveries map[string]rekey.MailDelivery // the mail outbox, by job key
+	runs       map[string]rekey.ScheduleRun  // by runKey
 }
 
 // New returns an empty store that reads the time (for session expiry, the
 // state of throttles and audit entries without a time) from now.
 func New(now func() time.Time) *Store {
 	return &Store{
-		now:       now,
-		users:     map[string]rekey.User{},
-		usernames: map[string]string{},
-		emails:    map[string]string{},
-		districts: map[string]rekey.District{},
-		schools:   map[string]rekey.School{},
-		sessions:  map[string]rekey.Session{},
-		throttles: map[string]throttle{},
-		counts:    map[string]int{},
-		secrets:   map[string][]byte{},
+		now:        now,
+		users:      map[string]rekey.User{},
+		usernames:  map[string]string{},
+		emails:     map[string]string{},
+		districts:  map[string]rekey.District{},
+		schools:    map[string]rekey.School{},
+		sessions:   map[string]rekey.Session{},
+		throttles:  map[string]throttle{},
+		counts:     map[string]int{},
+		secrets:    map[string][]byte{},
+		bulk:       newBulkState(),
+		deliveries: map[string]rekey.MailDelivery{},
+		runs:       map[string]rekey.ScheduleRun{},
 	}
 }
 
@@ -325,6 +332,11 @@ func checkPasswordUpdate(before, after rekey.User) error {
 // f.Grade and f.Query (a case-insensitive substring of the full name,
 // username or email).
 func (s *Store) ListUsers(_ context.Context, f rekey.UserFilter) (rekey.UserPage, error) {
+	return s.userPage(f, rekey.UserPaging.Clamp(f.Limit))
+}
+
+// userPage is one page of at most limit users of ListUsers' filter f.
+func (s *Store) userPage(f rekey.UserFilter, limit int) (rekey.UserPage, error) {
 	s.mu.Lock()
 	var all []rekey.User
 	q := strings.ToLower(strings.TrimSpace(f.Query))
@@ -345,7 +357,7 @@ func (s *Store) ListUsers(_ context.Context, f rekey.UserFilter) (rekey.UserPage
 		key = func(u rekey.User) string { return u.ID }
 	}
 	slices.SortFunc(all, func(a, b rekey.User) int { return strings.Compare(key(a), key(b)) })
-	items, next, err := page(all, key, false, f.Cursor, rekey.UserPaging.Clamp(f.Limit))
+	items, next, err := page(all, key, false, f.Cursor, limit)
 	if err != nil {
 		return rekey.UserPage{}, fmt.Errorf("memstore: list users: %w", err)
 	}

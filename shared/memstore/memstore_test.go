@@ -8,7 +8,9 @@ import (
 
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/auth"
+	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/dynamo/storetest"
+	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
@@ -18,12 +20,14 @@ import (
 // The store interfaces of the services it stands in for; this fails to
 // compile when one of them changes and the store does not follow.
 var (
-	_ storetest.Store    = (*memstore.Store)(nil)
-	_ auth.Store         = (*memstore.Store)(nil)
-	_ auth.ThrottleStore = (*memstore.Store)(nil)
-	_ resets.Store       = (*memstore.Store)(nil)
-	_ users.Store        = (*memstore.Store)(nil)
-	_ api.SecretStore    = (*memstore.Store)(nil)
+	_ storetest.Store       = (*memstore.Store)(nil)
+	_ auth.Store            = (*memstore.Store)(nil)
+	_ auth.ThrottleStore    = (*memstore.Store)(nil)
+	_ resets.Store          = (*memstore.Store)(nil)
+	_ users.Store           = (*memstore.Store)(nil)
+	_ api.SecretStore       = (*memstore.Store)(nil)
+	_ bulk.Store            = (*memstore.Store)(nil)
+	_ mailworker.Deliveries = (*memstore.Store)(nil)
 )
 
 // TestContract proves the store against the contract the DynamoDB store

@@ -181,6 +181,17 @@ func CountEntries(entries []ChunkEntry) TaskCounts {
 	return c
 }
 
+// Add adds c to t's counters: what a chunk write settled.
+func (t *Task) Add(c TaskCounts) {
+	t.Processed += c.Processed
+	t.Succeeded += c.Succeeded
+	t.Emailed += c.Emailed
+	t.NoEmail += c.NoEmail
+	t.Notified += c.Notified
+	t.Failed += c.Failed
+	t.Skipped += c.Skipped
+}
+
 // Minus is c less d, field by field.
 func (c TaskCounts) Minus(d TaskCounts) TaskCounts {
 	return TaskCounts{

@@ -152,6 +152,18 @@ type MailDelivery struct {
 	UpdatedAt  time.Time
 }
 
+// CheckOutcome reports whether d is an outcome a store may record for its
+// claim: a claim id, and SENT, SKIPPED or (a failed send) PENDING again.
+func (d MailDelivery) CheckOutcome() error {
+	switch {
+	case d.State != DeliverySent && d.State != DeliverySkipped && d.State != DeliveryPending:
+		return fmt.Errorf("delivery %s: state %q is not an outcome", d.Key, d.State)
+	case d.ClaimID == "":
+		return fmt.Errorf("delivery %s: no claim", d.Key)
+	}
+	return nil
+}
+
 // Errors of claiming a delivery.
 var (
 	// ErrDeliveryFinished: the email was already sent (or skipped); a

@@ -6,6 +6,7 @@ package rekey
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -69,6 +70,22 @@ type ScheduleRun struct {
 	Reason     string // set once failed
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// CheckOutcome reports whether r is an outcome a store may record for its
+// claim: a claim id, and started with its task id or failed with its reason.
+func (r ScheduleRun) CheckOutcome() error {
+	switch {
+	case r.ClaimID == "":
+		return fmt.Errorf("run %s: no claim", r.ScheduleID)
+	case r.State == RunStarted && r.TaskID == "":
+		return fmt.Errorf("run %s: a started run needs its task id", r.ScheduleID)
+	case r.State == RunFailed && r.Reason == "":
+		return fmt.Errorf("run %s: a failed run needs its reason", r.ScheduleID)
+	case !r.State.Finished():
+		return fmt.Errorf("run %s: state %q is not an outcome", r.ScheduleID, r.State)
+	}
+	return nil
 }
 
 // Errors of claiming a run.

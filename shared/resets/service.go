@@ -234,39 +234,12 @@ func (s *Service) target(ctx context.Context, actor rekey.User, targetID, action
 	return target, nil
 }
 
-// policyFor returns the password policy of user's district and the school
-// and district names a password must not contain.
-func (s *Service) policyFor(ctx context.Context, user rekey.User) (rekey.PasswordPolicy, []string, error) {
-	policy := rekey.DefaultPasswordPolicy
-	var words []string
-	if user.DistrictID != "" {
-		district, err := s.store.GetDistrict(ctx, user.DistrictID)
-		switch {
-		case err == nil:
-			policy = district.Policy.WithDefaults()
-			words = append(words, district.Name)
-		case !isNotFound(err):
-			return rekey.PasswordPolicy{}, nil, fmt.Errorf("resets: read district: %w", err)
-		}
-	}
-	if user.SchoolID != "" {
-		school, err := s.store.GetSchool(ctx, user.SchoolID)
-		switch {
-		case err == nil:
-			words = append(words, school.Name)
-		case !isNotFound(err):
-			return rekey.PasswordPolicy{}, nil, fmt.Errorf("resets: read school: %w", err)
-		}
-	}
-	return policy, words, nil
-}
-
 // checkPassword applies user's district policy to a new password and
 // returns the minimum length it applied (rekey.User.PasswordMinLength).
 func (s *Service) checkPassword(ctx context.Context, user rekey.User, field, pw string) (minLength int, err error) {
-	policy, words, err := s.policyFor(ctx, user)
+	policy, words, err := password.ContextFor(ctx, s.store, user)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("resets: %w", err)
 	}
 	return policy.WithDefaults().MinLength(user.Role), password.Check(policy, field, pw, user, words...)
 }

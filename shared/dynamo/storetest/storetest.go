@@ -1,10 +1,12 @@
 // Package storetest is the contract of the data store that the services
-// (auth, resets, users, api) code against: one suite that runs against the
+// (auth, resets, users, api, bulk, mailworker, schedule) code against: one suite that runs against the
 // DynamoDB store on moto (shared/dynamo) and the in-memory store
 // (shared/memstore), so that the services' tests, which use the latter,
 // test against the behaviour of the former. A case belongs here when a
 // service relies on it: version conflicts, not found, username and email
-// claims, conditional reset writes, paging, throttle reservations.
+// claims, conditional reset writes, paging, throttle reservations, bulk
+// tasks and chunks (conditional transactions, leases), the mail outbox and
+// schedule runs (leased claims).
 //
 // It imports only the domain, so that both stores' tests can call it.
 package storetest
@@ -24,8 +26,8 @@ import (
 
 // Store is the method set the contract covers: the union of the services'
 // store interfaces (auth.Store and auth.ThrottleStore, resets.Store,
-// users.Store, api.SecretStore, the user reads of bulk.Store) and the writes
-// that seed them.
+// users.Store, api.SecretStore, bulk.Store, the mail outbox and schedule
+// runs) and the writes that seed them.
 type Store interface {
 	GetUser(ctx context.Context, id string) (rekey.User, error)
 	GetUserByUsername(ctx context.Context, username string) (rekey.User, error)
@@ -56,6 +58,7 @@ type Store interface {
 	LockThrottle(ctx context.Context, key string, until time.Time) error
 	ClearThrottle(ctx context.Context, key string) error
 	Secret(ctx context.Context, name string) ([]byte, error)
+	BulkStore
 }
 
 // t0 is the suite's reference time (with nanoseconds, which stores keep).
@@ -80,6 +83,14 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"Throttles", testThrottles},
 		{"CountRequest", testCountRequest},
 		{"Secret", testSecret},
+		{"Tasks", testTasks},
+		{"ListTasks", testListTasks},
+		{"Plan", testPlan},
+		{"ChunkWrites", testChunkWrites},
+		{"ChunkLeases", testChunkLeases},
+		{"DailySends", testDailySends},
+		{"Outbox", testOutbox},
+		{"Runs", testRuns},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clock := testclock.New(t0)
