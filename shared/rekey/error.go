@@ -35,6 +35,12 @@ const (
 	ECodeConflict               = "conflict"
 	ECodeResultsTooLarge        = "results_too_large"
 	ECodeIdempotencyKeyReused   = "idempotency_key_reused"
+	// ECodeSelfApproval: the creator of a task awaiting approval tried to
+	// approve it; a second person must.
+	ECodeSelfApproval = "self_approval"
+	// ECodeNotAwaitingApproval: approve or reject of a task that is not
+	// (or no longer) awaiting approval.
+	ECodeNotAwaitingApproval = "not_awaiting_approval"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
