@@ -33,6 +33,8 @@ type fakeStore struct {
 	// (0: never).
 	failPlanAfter int
 	planCalls     int
+	// decisions are the audit entries of approvals and rejections.
+	decisions []rekey.AuditEntry
 }
 
 func newFakeStore() *fakeStore {
@@ -120,6 +122,26 @@ func (f *fakeStore) GetTask(_ context.Context, id string) (rekey.TaskRecord, err
 
 func (f *fakeStore) CancelTask(context.Context, string, string, rekey.AuditEntry) (rekey.TaskRecord, error) {
 	return rekey.TaskRecord{}, errors.New("fake: not used")
+}
+
+// DecideTask applies a decision to a task still awaiting approval, as the
+// store's condition does; audits are kept in decisions.
+func (f *fakeStore) DecideTask(_ context.Context, id string, approve bool, reason string, audit rekey.AuditEntry) (rekey.TaskRecord, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rec, ok := f.tasks[id]
+	if !ok || rec.Task.Status != rekey.TaskAwaitingApproval {
+		return rekey.TaskRecord{}, rekey.ErrConflict
+	}
+	rec.Task.DecidedAt = audit.At
+	if approve {
+		rec.Task.Status, rec.Task.ApprovedBy = rekey.TaskQueued, audit.ActorID
+	} else {
+		rec.Task.Status, rec.Task.FinishedAt, rec.Reason = rekey.TaskCancelled, audit.At, reason
+	}
+	f.tasks[id] = rec
+	f.decisions = append(f.decisions, audit)
+	return rec, nil
 }
 
 func (f *fakeStore) FailTask(_ context.Context, id, reason string, at time.Time) error {
@@ -279,6 +301,9 @@ func TestStartRefusesBadInput(t *testing.T) {
 		{"staff role without role", "da1", rekey.Selection{Mode: rekey.SelectWithoutRole, Role: rekey.RoleTeacher}, link, "", rekey.ECodeInvalidInput, "selection.role"},
 		{"role the actor cannot reset", "t1", rekey.Selection{Mode: rekey.SelectAll, Role: rekey.RoleTeacher}, link, "", rekey.ECodeInvalidInput, "selection.role"},
 		{"school of another district", "da1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "x1"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"teacher naming another school", "t1", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"teacher naming another district's school", "t1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "x1"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"only the caller selected", "da1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"da1", "da1"}}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
 		{"other school for a school admin", "sa1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "s2"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
 		{"unknown school", "da1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "nowhere"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
 		{"grade with control characters", "da1", rekey.Selection{Mode: rekey.SelectAll, Grade: "7\n8"}, link, "", rekey.ECodeInvalidInput, "selection.grade"},
