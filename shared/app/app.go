@@ -157,6 +157,9 @@ type Options struct {
 	// Mailer sends rendered email; defaults to SES v2 from SenderEmail. The
 	// local runner wraps SES to also keep what was sent for /_local/mail.
 	Mailer mailworker.Mailer
+	// Approvals reads districts' approval thresholds for bulk resets; nil
+	// turns approvals off. The district settings store is to answer it.
+	Approvals bulk.ApprovalThresholds
 }
 
 // New builds the system on the given AWS configuration. It makes no network
@@ -213,7 +216,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	keys := kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
 	bulkCfg.PublicBaseURL = cfg.PublicBaseURL
-	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Logger: serviceLog, Now: now})
+	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Approvals: opt.Approvals, Logger: serviceLog, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
