@@ -55,6 +55,8 @@ var moduleRoles = map[string]moduleRole{
 	"errors.js":         shared,
 	"form.js":           shared,
 	"format.js":         shared,
+	"preview.js":        shared,
+	"approvals.js":      shared,
 	"grades.js":         shared,
 	"menu.js":           shared,
 	"selection.js":      shared,
