@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	keys := kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
 	bulkCfg.PublicBaseURL = cfg.PublicBaseURL
-	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Approvals: opt.Approvals, Logger: serviceLog, Now: now})
+	bulkSvc, err := bulk.NewService(bulk.ServiceDeps{Store: store, Plans: plans, Keys: keys, Approvals: opt.Approvals, Notices: mailQueue, Logger: serviceLog, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}

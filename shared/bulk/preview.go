@@ -40,10 +40,11 @@ type SchoolCount struct {
 }
 
 // SSOPreview counts the users at schools that sign in with their own
-// single sign-on: their Rekey password is not what they use at school, and
-// the notice such a user is sent instead of a reset link (Notice, the
-// forgot-password flow's "use your school sign-in" email) points to their
-// school's sign-in page.
+// single sign-on (rekey.School.SSO): their Rekey password is not what they
+// use at school. Notice names the email such a user is sent instead of a
+// reset link by the forgot-password flow ("use your school sign-in", with
+// the school's SignInURL). The bulk worker does not yet send it in place
+// of a bulk reset: they are counted in Total and reset like everyone.
 type SSOPreview struct {
 	Total   int         `json:"total"`
 	Notice  string      `json:"notice"`

@@ -146,6 +146,7 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	if !created {
 		return s.repeat(ctx, taskID)
 	}
+	s.noticeTeacherBulk(ctx, initiator, scope, sel, rec.Task.ID, requestID)
 	if status == rekey.TaskAwaitingApproval {
 		s.log.InfoContext(ctx, "bulk: task awaits approval", "task", rec.Task.ID)
 		return taskView(rec, now), nil

@@ -79,7 +79,7 @@ export function buildApprovals(ctx, { onDecided }) {
       reject.addEventListener('click', () => decide(task, 'reject', reject));
       actions.append(approve, reject);
     }
-    const by = h('span', { class: 'approval-by', text: mine ? 'you' : 'another user' });
+    const by = h('span', { class: 'approval-by', id: `approval-by-${task.id}`, text: mine ? 'you' : 'another user' });
     if (!mine) {
       api.get(`/api/users/${encodeURIComponent(task.createdBy)}`).then(
         (u) => {
@@ -92,7 +92,7 @@ export function buildApprovals(ctx, { onDecided }) {
       'li',
       { class: 'approval', 'data-task-id': task.id },
       h('p', {}, h('strong', { text: describeSelection(task.selection, schoolNames) }), ` · ${DELIVERY_LABELS[task.delivery?.mode] || ''}`),
-      h('p', { class: 'hint' }, 'Asked by ', by, ` · ${when(task.createdAt)}`),
+      h('p', { class: 'hint' }, 'Asked by ', by, ' · ', when(task.createdAt)),
       actions,
     );
   }

@@ -43,7 +43,7 @@ export function previewDetails(p) {
         'p',
         { class: 'callout', id: 'preview-sso' },
         icon('info'),
-        h('span', { text: `${num(p.sso.total)} sign in with their school’s own sign-in: ${names}. They get the notice that points them to their school sign-in instead of a new Rekey password.` }),
+        h('span', { text: `${num(p.sso.total)} of them sign in with their school’s own sign-in: ${names}. A Rekey password is not what they use at school; if they ask for a reset themselves, Rekey sends them to their school sign-in.` }),
       ),
     );
   }
