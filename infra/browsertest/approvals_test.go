@@ -166,6 +166,7 @@ func TestTeacherBulkResetWaitsForApproval(t *testing.T) {
 	admin.goHash("#/tasks")
 	admin.waitVisible("#approve-" + taskID)
 	admin.waitVisible("#approve-" + second.TaskID)
+	admin.waitText("#approval-by-"+taskID, teacher.LastName)
 	admin.screenshot("approvals-pending")
 	admin.click("#reject-" + second.TaskID)
 	admin.waitVisible("dialog#confirm-dialog")
