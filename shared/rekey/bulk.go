@@ -20,9 +20,6 @@ const (
 	// decision on a task that awaited approval.
 	ActionBulkApprove = "bulk_reset.approve"
 	ActionBulkReject  = "bulk_reset.reject"
-	// ActionBulkTeacherNotice records that a school's admins were told of
-	// a teacher's bulk reset of many students.
-	ActionBulkTeacherNotice = "bulk_reset.teacher_notice"
 )
 
 // ChunkSize is the most users one chunk (and one work message) carries. It
