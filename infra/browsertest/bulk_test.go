@@ -43,6 +43,7 @@ func TestBulkResetOfASchoolWithLiveProgressAndCSV(t *testing.T) {
 	tb.signInAdmin()
 	tb.goHash("#/bulk")
 	tb.waitVisible("#bulk-form")
+	tb.click("#bulk-filter-all") // nothing is chosen in advance
 	tb.choose("#bulk-school", bulkSchool)
 	tb.choose("#bulk-role", "student")
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,9 +25,18 @@ const demoPassword = "correct horse battery staple"
 // more than one page of 50) so seeding and bulk resets stay quick.
 const studentsPerSchool = 20
 
+// threshold is the demo district's approval threshold for bulk resets: 0
+// (off) except while the approval test, which runs alone, raises it.
+type threshold struct{ atomic.Int64 }
+
+func (th *threshold) ApprovalThreshold(context.Context, string) (int, error) {
+	return int(th.Load()), nil
+}
+
 // Shared by every test of the package: one system and one browser.
 var (
-	stack *devstack.Stack
+	approvalThreshold threshold
+	stack             *devstack.Stack
 	// shared is the browser; each test opens its own tab in it.
 	shared context.Context
 )
@@ -56,7 +66,8 @@ func run(m *testing.M) int {
 		StudentsPerSchool: studentsPerSchool,
 		// A cheap hash keeps seeding and sign-ins fast; the production cost
 		// is tested in shared/password.
-		Hasher: password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}},
+		Hasher:    password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}},
+		Approvals: &approvalThreshold,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "browsertest: start the local stack: %v\n", err)

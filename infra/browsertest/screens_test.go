@@ -162,6 +162,7 @@ func walkConsole(t *testing.T, tb *tab, visit func(name string)) {
 	tb.goHash("#/bulk")
 	tb.waitVisible("#bulk-form")
 	visit("bulk")
+	tb.click("#bulk-filter-all")
 	tb.click("#bulk-delivery-default_password")
 	tb.fill("#bulk-default-password", "short")
 	tb.waitText("#bulk-password-check", "Too short")

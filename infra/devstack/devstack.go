@@ -56,6 +56,9 @@ type Options struct {
 	// Progress, when set, is told each step of Start as it begins, so that
 	// `make dev` can say what a slow first start is doing.
 	Progress func(step string)
+	// Approvals reads districts' approval thresholds for bulk resets; nil
+	// turns approvals off (tests set their own).
+	Approvals bulk.ApprovalThresholds
 	// ReadTimeout bounds reading one whole request, body included;
 	// DefaultReadTimeout when zero. Tests shorten it.
 	ReadTimeout time.Duration
@@ -189,7 +192,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 		TaskKeyID:        aws.ToString(key.KeyMetadata.KeyId),
 		Bulk:             bulk.Config{SendRate: opt.SendRate, WorkerConcurrency: localWorkers},
 	}
-	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher, Mailer: s.mail})
+	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher, Mailer: s.mail, Approvals: opt.Approvals})
 	if err != nil {
 		listener.Close()
 		return nil, err

@@ -16,6 +16,9 @@ import (
 // *bulk.Service implements it.
 type BulkService interface {
 	Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error)
+	Preview(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery) (bulk.Preview, error)
+	Approve(ctx context.Context, approver rekey.User, id, requestID string) (rekey.Task, error)
+	Reject(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
 	List(ctx context.Context, actor rekey.User, limit int, cursor string) (bulk.TaskPage, error)
 	ListBySchedule(ctx context.Context, actor rekey.User, scheduleID string, limit int, cursor string) (bulk.TaskPage, error)
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.Task, error)
@@ -31,10 +34,12 @@ type bulkHandlers struct {
 	svc BulkService
 }
 
-// bulkResetRequest is the body of POST /api/bulk-resets.
+// bulkResetRequest is the body of POST /api/bulk-resets. DryRun asks for
+// the preview of what the reset would do, writing nothing.
 type bulkResetRequest struct {
 	Selection rekey.Selection `json:"selection"`
 	Delivery  rekey.Delivery  `json:"delivery"`
+	DryRun    bool            `json:"dryRun"`
 }
 
 // bulkResetResponse is the answer to POST /api/bulk-resets.
@@ -44,13 +49,22 @@ type bulkResetResponse struct {
 
 // start is POST /api/bulk-resets {selection, delivery} with an optional
 // Idempotency-Key header: 202 {taskId} at once; a repeat of the key by the
-// same user answers the task it started.
+// same user answers the task it started. With dryRun it is 200 with the
+// preview (bulk.Preview) and writes nothing.
 func (b bulkHandlers) start(w http.ResponseWriter, r *http.Request, p principal) error {
 	var req bulkResetRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
 	ctx := r.Context()
+	if req.DryRun {
+		preview, err := b.svc.Preview(ctx, p.user, req.Selection, req.Delivery)
+		if err != nil {
+			return err
+		}
+		b.s.writeJSON(w, r, http.StatusOK, preview)
+		return nil
+	}
 	task, err := b.svc.Start(ctx, p.user, req.Selection, req.Delivery, r.Header.Get("Idempotency-Key"), RequestID(ctx))
 	if err != nil {
 		return err
@@ -97,6 +111,22 @@ func (b bulkHandlers) get(w http.ResponseWriter, r *http.Request, p principal) e
 func (b bulkHandlers) cancel(w http.ResponseWriter, r *http.Request, p principal) error {
 	return byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (rekey.Task, error) {
 		return b.svc.Cancel(ctx, p.user, id, RequestID(ctx))
+	})
+}
+
+// approve is POST /api/tasks/{id}/approve: the second person's approval of
+// a task awaiting it; 200 with the task, now queued.
+func (b bulkHandlers) approve(w http.ResponseWriter, r *http.Request, p principal) error {
+	return byID(b.s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Task, error) {
+		return b.svc.Approve(ctx, p.user, id, RequestID(ctx))
+	})
+}
+
+// reject is POST /api/tasks/{id}/reject: a task awaiting approval ends
+// cancelled, having sent nothing; 200 with the task.
+func (b bulkHandlers) reject(w http.ResponseWriter, r *http.Request, p principal) error {
+	return byID(b.s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Task, error) {
+		return b.svc.Reject(ctx, p.user, id, RequestID(ctx))
 	})
 }
 

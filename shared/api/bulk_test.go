@@ -24,6 +24,45 @@ type fakeBulk struct {
 		del        rekey.Delivery
 	}
 	err error
+	// previews counts Preview calls; decisions lists "approve:<id>" and
+	// "reject:<id>" by actor.
+	previews  int
+	decisions []string
+}
+
+func (f *fakeBulk) Preview(_ context.Context, actor rekey.User, sel rekey.Selection, _ rekey.Delivery) (bulk.Preview, error) {
+	if f.err != nil {
+		return bulk.Preview{}, f.err
+	}
+	f.previews++
+	return bulk.Preview{Total: 2, BySchool: []bulk.SchoolCount{{SchoolID: "s1", Name: "Northfield", Count: 2}}, ByRole: map[rekey.Role]int{rekey.RoleStudent: 2},
+		Excluded: []bulk.Exclusion{{UserID: actor.ID, Reason: bulk.ExcludedSelf}}, ExcludedTotal: 1}, nil
+}
+
+// decide answers the fake's tasks: task1 awaits approval by anyone but
+// "dadmin" (its creator); done is no longer awaiting; others are not found.
+func (f *fakeBulk) decide(actor rekey.User, verb, id string) (rekey.Task, error) {
+	switch {
+	case id == "done":
+		return rekey.Task{}, &rekey.Error{Code: rekey.ECodeNotAwaitingApproval, Message: "This task is not waiting for approval."}
+	case id != "task1":
+		return rekey.Task{}, rekey.ErrNotFound
+	case verb == "approve" && actor.ID == "dadmin":
+		return rekey.Task{}, &rekey.Error{Code: rekey.ECodeSelfApproval, Message: "You started this bulk reset."}
+	}
+	f.decisions = append(f.decisions, verb+":"+id+":"+actor.ID)
+	if verb == "approve" {
+		return rekey.Task{ID: id, Status: rekey.TaskQueued, ApprovedBy: actor.ID}, nil
+	}
+	return rekey.Task{ID: id, Status: rekey.TaskCancelled}, nil
+}
+
+func (f *fakeBulk) Approve(_ context.Context, actor rekey.User, id, _ string) (rekey.Task, error) {
+	return f.decide(actor, "approve", id)
+}
+
+func (f *fakeBulk) Reject(_ context.Context, actor rekey.User, id, _ string) (rekey.Task, error) {
+	return f.decide(actor, "reject", id)
 }
 
 func (f *fakeBulk) Start(_ context.Context, actor rekey.User, sel rekey.Selection, del rekey.Delivery, key, _ string) (rekey.Task, error) {
@@ -143,6 +182,55 @@ func TestStartBulkReset(t *testing.T) {
 	wantError(t, b.call("POST", "/api/bulk-resets", `{"selection":{"mode":"all"},"delivery":{"mode":"default_password","defaultPassword":"password123"}}`, admin.bearer()...),
 		422, rekey.ECodeWeakPassword, "delivery.defaultPassword")
 	wantError(t, b.call("POST", "/api/bulk-resets", body), 401, rekey.ECodeUnauthenticated, "")
+}
+
+// TestDryRun: dryRun answers 200 with the preview and starts nothing.
+func TestDryRun(t *testing.T) {
+	b := newBulkAPI(t)
+	admin := b.login("district.admin")
+	rec := b.call("POST", "/api/bulk-resets", `{"selection":{"mode":"all"},"delivery":{"mode":"email_link"},"dryRun":true}`, admin.bearer()...)
+	var got map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != 200 || err != nil {
+		t.Fatalf("dry run = %d %s", rec.Code, rec.Body)
+	}
+	for _, field := range []string{"total", "bySchool", "byRole", "noEmail", "sso", "excluded", "excludedTotal", "approvalThreshold", "needsApproval"} {
+		if _, ok := got[field]; !ok {
+			t.Errorf("dry run answer lacks %s: %s", field, rec.Body)
+		}
+	}
+	if !strings.Contains(rec.Body.String(), `"excluded":[{"userId":"dadmin","reason":"self"}]`) {
+		t.Errorf("dry run answer %s does not exclude the caller as self", rec.Body)
+	}
+	if b.fake.previews != 1 || len(b.fake.starts) != 0 {
+		t.Errorf("dry run: %d previews, %d starts; want 1, 0", b.fake.previews, len(b.fake.starts))
+	}
+	b.fake.err = rekey.FieldError(rekey.ECodeInvalidInput, "selection.schoolId", "Pick a school you manage.")
+	wantError(t, b.call("POST", "/api/bulk-resets", `{"selection":{"mode":"all","schoolId":"s2"},"delivery":{"mode":"email_link"},"dryRun":true}`, admin.bearer()...),
+		422, rekey.ECodeInvalidInput, "selection.schoolId")
+}
+
+// TestApprovalRoutes: approve and reject answer the task, and their
+// refusals have their own statuses.
+func TestApprovalRoutes(t *testing.T) {
+	b := newBulkAPI(t)
+	admin, other := b.login("district.admin"), b.login("teacher.one") // the fake judges only the creator
+	wantError(t, b.call("POST", "/api/tasks/task1/approve", "", admin.bearer()...), 403, rekey.ECodeSelfApproval, "")
+	wantError(t, b.call("POST", "/api/tasks/done/approve", "", other.bearer()...), 409, rekey.ECodeNotAwaitingApproval, "")
+	wantError(t, b.call("POST", "/api/tasks/done/reject", "", other.bearer()...), 409, rekey.ECodeNotAwaitingApproval, "")
+	wantError(t, b.call("POST", "/api/tasks/elsewhere/approve", "", other.bearer()...), 404, rekey.ECodeNotFound, "")
+	wantError(t, b.call("POST", "/api/tasks/bad%20id/reject", "", other.bearer()...), 400, rekey.ECodeInvalidID, "")
+	wantError(t, b.call("POST", "/api/tasks/task1/approve", ""), 401, rekey.ECodeUnauthenticated, "")
+	if len(b.fake.decisions) != 0 {
+		t.Fatalf("refusals reached the service as decisions: %v", b.fake.decisions)
+	}
+	rec := b.call("POST", "/api/tasks/task1/approve", "", other.bearer()...)
+	if task := decode[rekey.Task](t, rec); rec.Code != 200 || task.Status != rekey.TaskQueued || task.ApprovedBy == "" {
+		t.Errorf("approve = %d %s, want 200 queued with approvedBy", rec.Code, rec.Body)
+	}
+	rec = b.call("POST", "/api/tasks/task1/reject", "", admin.bearer()...)
+	if task := decode[rekey.Task](t, rec); rec.Code != 200 || task.Status != rekey.TaskCancelled {
+		t.Errorf("reject = %d %s, want 200 cancelled", rec.Code, rec.Body)
+	}
 }
 
 func TestTaskRoutes(t *testing.T) {

@@ -26,6 +26,8 @@ var statusByCode = map[string]int{
 	rekey.ECodePasswordResetRequired:  http.StatusForbidden,
 	rekey.ECodePasswordChangeRequired: http.StatusForbidden,
 	rekey.ECodeCSRF:                   http.StatusForbidden,
+	rekey.ECodeSelfApproval:           http.StatusForbidden,
+	rekey.ECodeNotAwaitingApproval:    http.StatusConflict,
 	rekey.ECodeNotFound:               http.StatusNotFound,
 	rekey.ECodeMethodNotAllowed:       http.StatusMethodNotAllowed,
 	rekey.ECodeVersionConflict:        http.StatusConflict,

@@ -167,6 +167,9 @@ type Options struct {
 	// 100 ms to build); the parts it does not need stay nil. Empty means
 	// every function: the local runner and the tests.
 	Functions []string
+	// Approvals reads districts' approval thresholds for bulk resets; nil
+	// means the districts' settings (district.Service) answer it.
+	Approvals bulk.ApprovalThresholds
 }
 
 // The worker functions' names (folders under functions/); the HTTP
@@ -277,7 +280,13 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		a.Schedules = schedule.NewService(a.Store, now)
 	}
 	if need.bulk {
-		if a.Bulk, err = bulk.NewService(bulk.ServiceDeps{Store: a.Store, Plans: plans(), Keys: keys(), Logger: serviceLog, Now: now}); err != nil {
+		approvals := opt.Approvals
+		if approvals == nil {
+			approvals = district.NewService(a.Store, now)
+		}
+		if a.Bulk, err = bulk.NewService(bulk.ServiceDeps{
+			Store: a.Store, Plans: plans(), Keys: keys(), Approvals: approvals, Notices: mailQueue(), Logger: serviceLog, Now: now,
+		}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}

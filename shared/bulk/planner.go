@@ -43,6 +43,10 @@ type Planner struct {
 	stopMargin time.Duration
 }
 
+// planPageSize is how many users one page of a selection reads: ten
+// chunks, one SendMessageBatch.
+const planPageSize = 10 * rekey.ChunkSize
+
 // NewPlanner returns a Planner.
 func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
 	if deps.Store == nil || deps.Work == nil || deps.Plans == nil {
@@ -50,7 +54,7 @@ func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
 	}
 	cfg = cfg.withDefaults()
 	p := &Planner{store: deps.Store, work: deps.Work, plans: deps.Plans, log: deps.Logger, now: deps.Now,
-		pageSize: 10 * rekey.ChunkSize, stopMargin: cfg.StopMargin}
+		pageSize: planPageSize, stopMargin: cfg.StopMargin}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -100,7 +104,9 @@ func (p *Planner) Plan(ctx context.Context, taskID string) error {
 	if err != nil {
 		return fmt.Errorf("read task: %w", err)
 	}
-	if rec.Task.Status.Finished() {
+	if rec.Task.Status.Finished() || rec.Task.Status == rekey.TaskAwaitingApproval {
+		// A task awaiting approval is planned once approved, by the plan
+		// message the approval sends.
 		return nil
 	}
 	plan := rec.Plan
@@ -233,11 +239,7 @@ func (p *Planner) selection(rec rekey.TaskRecord, initiator rekey.User, scope au
 		}, nil
 	}
 
-	filter := rekey.UserFilter{SchoolID: sel.SchoolID, Role: sel.Role, Grade: sel.Grade}
-	if sel.Mode == rekey.SelectWithoutRole {
-		filter.Role = rekey.RoleStudent
-	}
-	filter, ok := scope.Restrict(filter)
+	filter, ok := selectionFilter(sel, scope)
 	if !ok {
 		// Nothing of the selection is inside the scope.
 		return func(context.Context, string) ([]string, string, error) { return nil, "", nil }, nil
@@ -262,6 +264,18 @@ func (p *Planner) selection(rec rekey.TaskRecord, initiator rekey.User, scope au
 		}
 		return ids, next, nil
 	}, nil
+}
+
+// selectionFilter is the store filter of a selection by filters (all,
+// all_except, without_role) inside scope; ok is false when nothing of the
+// selection is inside the scope. The planner and the preview share it, so
+// that a preview counts what a task plans.
+func selectionFilter(sel rekey.Selection, scope authz.Scope) (rekey.UserFilter, bool) {
+	filter := rekey.UserFilter{SchoolID: sel.SchoolID, Role: sel.Role, Grade: sel.Grade}
+	if sel.Mode == rekey.SelectWithoutRole {
+		filter.Role = rekey.RoleStudent
+	}
+	return scope.Restrict(filter)
 }
 
 // resettable reports whether initiator may reset u, ignoring u's status

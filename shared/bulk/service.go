@@ -28,6 +28,12 @@ type ServiceDeps struct {
 	// Keys makes the data keys of password deliveries. When nil, those
 	// deliveries are refused.
 	Keys Keyring
+	// Approvals reads districts' approval thresholds; nil turns approvals
+	// off.
+	Approvals ApprovalThresholds
+	// Notices is the mail queue, for the notice to a school's admins when
+	// a teacher resets many students at once; nil sends none.
+	Notices Queue
 	// Logger may be nil: nothing is logged.
 	Logger *slog.Logger
 	// Now may be nil: time.Now.
@@ -36,11 +42,13 @@ type ServiceDeps struct {
 
 // Service starts bulk resets and serves the task centre.
 type Service struct {
-	store taskStore
-	plans Queue
-	keys  Keyring
-	log   *slog.Logger
-	now   func() time.Time
+	store     taskStore
+	plans     Queue
+	keys      Keyring
+	approvals ApprovalThresholds
+	notices   Queue
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // NewService returns a Service.
@@ -48,7 +56,7 @@ func NewService(deps ServiceDeps) (*Service, error) {
 	if deps.Store == nil || deps.Plans == nil {
 		return nil, errors.New("bulk: the service needs a Store and a plan queue")
 	}
-	s := &Service{store: deps.Store, plans: deps.Plans, keys: deps.Keys, log: deps.Logger, now: deps.Now}
+	s := &Service{store: deps.Store, plans: deps.Plans, keys: deps.Keys, approvals: deps.Approvals, notices: deps.Notices, log: deps.Logger, now: deps.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -65,7 +73,12 @@ const maxIdempotencyKeyLength = 255
 const maxGradeLength = 32
 
 // start validates a bulk reset, records it as a queued task and puts one
-// message on the plan queue; it returns at once. initiator is the actor as
+// message on the plan queue; it returns at once. A reset that reaches more
+// users than the district's approval threshold is recorded awaiting
+// approval instead and queues nothing until Approve. The initiator is
+// never part of their own reset: their id is dropped from a selected list
+// (a list of only themselves is refused) and the planner leaves them out
+// of filters. initiator is the actor as
 // they are now (a schedule passes its creator, reloaded). The selection is
 // always intersected with the initiator's scope when it is planned, and
 // every user is authorised again when reached.
@@ -89,22 +102,11 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return rekey.Task{}, err
 	}
-	scope, ok := authz.ListScope(initiator)
-	if !ok {
-		return rekey.Task{}, rekey.ErrForbidden
-	}
-	sel, err := s.checkSelection(ctx, initiator, scope, sel)
+	scope, sel, policy, err := s.validate(ctx, initiator, sel, del)
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	roles := reachableRoles(initiator, sel)
-	if len(roles) == 0 {
-		if sel.Role != "" {
-			return rekey.Task{}, rekey.FieldError(rekey.ECodeInvalidInput, "selection.role", "You may not reset users of this role.")
-		}
-		return rekey.Task{}, rekey.ErrForbidden
-	}
-	policy, err := s.checkDelivery(ctx, initiator, sel, roles, del)
+	status, err := s.initialStatus(ctx, initiator, scope, sel)
 	if err != nil {
 		return rekey.Task{}, err
 	}
@@ -112,7 +114,7 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	now := s.now()
 	rec := rekey.TaskRecord{
 		Task: rekey.Task{
-			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued,
+			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: status,
 			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
 			CreatedBy: initiator.ID, CreatedAt: now, ScheduleID: scheduleID,
 		},
@@ -134,6 +136,9 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 		TargetID: rec.Task.ID, Action: rekey.ActionBulkStart, Outcome: rekey.OutcomeSuccess, RequestID: requestID,
 		Detail: fmt.Sprintf("bulk reset started: selection %s, delivery %s", sel.Mode, del.Mode),
 	}
+	if status == rekey.TaskAwaitingApproval {
+		audit.Detail = fmt.Sprintf("bulk reset awaiting approval: selection %s, delivery %s", sel.Mode, del.Mode)
+	}
 	taskID, created, err := s.store.CreateTask(ctx, rec, secrets, idem, audit)
 	if err != nil {
 		return rekey.Task{}, fmt.Errorf("bulk: record task: %w", err)
@@ -141,12 +146,58 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	if !created {
 		return s.repeat(ctx, taskID)
 	}
+	s.noticeTeacherBulk(ctx, initiator, scope, sel, rec.Task.ID, requestID)
+	if status == rekey.TaskAwaitingApproval {
+		s.log.InfoContext(ctx, "bulk: task awaits approval", "task", rec.Task.ID)
+		return taskView(rec, now), nil
+	}
 	if err := s.plans.Send(ctx, Message{Kind: KindPlan, TaskID: rec.Task.ID, InitiatorID: initiator.ID}); err != nil {
 		// The task stays queued; a repeat with the same key queues it again.
 		return rekey.Task{}, fmt.Errorf("bulk: queue task %s: %w", rec.Task.ID, err)
 	}
 	s.log.InfoContext(ctx, "bulk: task started", "task", rec.Task.ID, "selection", string(sel.Mode), "delivery", string(del.Mode))
 	return taskView(rec, now), nil
+}
+
+// validate checks a bulk reset by initiator (Start's and Preview's
+// checks) and returns the initiator's scope, the selection normalised and
+// the password policy the task runs under.
+func (s *Service) validate(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery) (authz.Scope, rekey.Selection, rekey.PasswordPolicy, error) {
+	scope, ok := authz.ListScope(initiator)
+	if !ok {
+		return scope, sel, rekey.PasswordPolicy{}, rekey.ErrForbidden
+	}
+	sel, err := s.checkSelection(ctx, initiator, scope, sel)
+	if err != nil {
+		return scope, sel, rekey.PasswordPolicy{}, err
+	}
+	roles := reachableRoles(initiator, sel)
+	if len(roles) == 0 {
+		if sel.Role != "" {
+			return scope, sel, rekey.PasswordPolicy{}, rekey.FieldError(rekey.ECodeInvalidInput, "selection.role", "You may not reset users of this role.")
+		}
+		return scope, sel, rekey.PasswordPolicy{}, rekey.ErrForbidden
+	}
+	policy, err := s.checkDelivery(ctx, initiator, sel, roles, del)
+	return scope, sel, policy, err
+}
+
+// initialStatus is the status a new task starts in: awaiting_approval when
+// it reaches more users than the district's approval threshold (counting
+// stops as soon as it passes the threshold), else queued.
+func (s *Service) initialStatus(ctx context.Context, initiator rekey.User, scope authz.Scope, sel rekey.Selection) (rekey.TaskStatus, error) {
+	threshold, err := s.approvalThreshold(ctx, initiator)
+	if err != nil || threshold == 0 {
+		return rekey.TaskQueued, err
+	}
+	n, err := s.reachCount(ctx, initiator, scope, sel, threshold)
+	if err != nil {
+		return "", err
+	}
+	if n > threshold {
+		return rekey.TaskAwaitingApproval, nil
+	}
+	return rekey.TaskQueued, nil
 }
 
 // idempotency returns the claim of idempotencyKey ("" for none) by actor
@@ -256,10 +307,14 @@ func (s *Service) checkSelection(ctx context.Context, initiator rekey.User, scop
 		if !rekey.ValidID(id) {
 			return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.userIds", "The list holds an invalid user id.")
 		}
-		if !seen[id] {
+		// The caller is never part of their own bulk reset.
+		if !seen[id] && (id != initiator.ID || sel.Mode == rekey.SelectAllExcept) {
 			seen[id] = true
 			ids = append(ids, id)
 		}
+	}
+	if needsIDs && len(ids) == 0 {
+		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.userIds", "You cannot reset your own password in a bulk reset; pick other users, or change your password on your account page.")
 	}
 	sel.UserIDs = ids
 

@@ -29,6 +29,8 @@ type testStore struct {
 	// (0: never).
 	failPlanAfter int
 	planCalls     int
+	// decisions are the audit entries of approvals and rejections.
+	decisions []rekey.AuditEntry
 }
 
 func newTestStore(now func() time.Time) *testStore {
@@ -72,6 +74,18 @@ func (f *testStore) put(u rekey.User) {
 	}
 }
 
+// DecideTask is the store's, keeping the audit entry of each decision
+// made in decisions.
+func (f *testStore) DecideTask(ctx context.Context, id string, approve bool, reason string, audit rekey.AuditEntry) (rekey.TaskRecord, error) {
+	rec, err := f.Store.DecideTask(ctx, id, approve, reason, audit)
+	if err == nil {
+		f.mu.Lock()
+		f.decisions = append(f.decisions, audit)
+		f.mu.Unlock()
+	}
+	return rec, err
+}
+
 // user returns the stored user with the given id (the zero user for none).
 func (f *testStore) user(id string) rekey.User {
 	u, _ := f.GetUser(context.Background(), id)
@@ -82,6 +96,16 @@ func (f *testStore) user(id string) rekey.User {
 func (f *testStore) task(id string) rekey.TaskRecord {
 	rec, _ := f.GetTask(context.Background(), id)
 	return rec
+}
+
+// chunkCount is how many chunks task taskID has.
+func (f *testStore) chunkCount(t *testing.T, taskID string) int {
+	t.Helper()
+	chunks, err := f.ListChunks(context.Background(), taskID, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(chunks)
 }
 
 // taskCount is how many tasks are stored.
@@ -198,6 +222,9 @@ func TestStartRefusesBadInput(t *testing.T) {
 		{"staff role without role", "da1", rekey.Selection{Mode: rekey.SelectWithoutRole, Role: rekey.RoleTeacher}, link, "", rekey.ECodeInvalidInput, "selection.role"},
 		{"role the actor cannot reset", "t1", rekey.Selection{Mode: rekey.SelectAll, Role: rekey.RoleTeacher}, link, "", rekey.ECodeInvalidInput, "selection.role"},
 		{"school of another district", "da1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "x1"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"teacher naming another school", "t1", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"teacher naming another district's school", "t1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "x1"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
+		{"only the caller selected", "da1", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"da1", "da1"}}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
 		{"other school for a school admin", "sa1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "s2"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
 		{"unknown school", "da1", rekey.Selection{Mode: rekey.SelectAll, SchoolID: "nowhere"}, link, "", rekey.ECodeInvalidInput, "selection.schoolId"},
 		{"grade with control characters", "da1", rekey.Selection{Mode: rekey.SelectAll, Grade: "7\n8"}, link, "", rekey.ECodeInvalidInput, "selection.grade"},

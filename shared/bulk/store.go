@@ -59,12 +59,19 @@ type rowUserReader interface {
 	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
 }
 
-// taskStore is the Service's store.
+// taskStore is the Service's store. SelectUsers is the planner's (see
+// planStore): previews and approval thresholds count through it.
+// DecideTask records the decision on a task awaiting approval: approved,
+// it becomes queued with approvedBy (audit.ActorID); rejected, it ends
+// cancelled with reason; with audit, in one write, and rekey.ErrConflict
+// (nothing written) when the task is no longer awaiting approval.
 type taskStore interface {
 	userReader
 	rowUserReader
 	taskWriter
 	taskReader
+	SelectUsers(ctx context.Context, f rekey.UserFilter, cursor string, limit int) ([]rekey.User, string, error)
+	DecideTask(ctx context.Context, id string, approve bool, reason string, audit rekey.AuditEntry) (rekey.TaskRecord, error)
 }
 
 // planStore is the Planner's store.

@@ -60,6 +60,8 @@ var moduleRoles = map[string]moduleRole{
 	"menu.js":            shared,
 	"schedulebuilder.js": shared,
 	"selection.js":       shared,
+	"preview.js":         shared,
+	"approvals.js":       shared,
 	"zones.js":           shared,
 }
 

@@ -14,6 +14,7 @@ package district
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -90,6 +91,21 @@ func (s *Service) Settings(ctx context.Context, actor rekey.User) (rekey.Distric
 		return rekey.DistrictSettings{}, err
 	}
 	return d.Settings(), nil
+}
+
+// ApprovalThreshold is the number of users above which a bulk reset in
+// district districtID waits for a second admin (0: approvals are off, as
+// for a district Rekey does not know). The bulk service asks it at every
+// start; a read that fails is an error, so that no reset skips approval.
+func (s *Service) ApprovalThreshold(ctx context.Context, districtID string) (int, error) {
+	d, err := s.store.GetDistrict(ctx, districtID)
+	switch {
+	case errors.Is(err, rekey.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("district: read %s: %w", districtID, err)
+	}
+	return d.Settings().ApprovalThreshold, nil
 }
 
 // Update applies patch to the actor's district: field errors (422), a

@@ -168,3 +168,39 @@ func TestOnlyDistrictAdminsOfTheDistrict(t *testing.T) {
 		t.Errorf("district changed: %+v", d)
 	}
 }
+
+// TestApprovalThresholdFollowsTheSettings: the bulk service's threshold is
+// the one a district admin saved; a district Rekey does not know has none;
+// a store that cannot answer is an error, not "off".
+func TestApprovalThresholdFollowsTheSettings(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(time.Now)
+	if err := store.PutDistrict(ctx, rekey.District{ID: "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(store, nil)
+	if n, err := svc.ApprovalThreshold(ctx, "d1"); err != nil || n != 0 {
+		t.Errorf("threshold before any setting = %d, %v; want 0 (off)", n, err)
+	}
+	v := func(n int) *int { return &n }
+	if _, err := svc.Update(ctx, admin, Patch{ApprovalThreshold: v(250), Version: v(0)}, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.ApprovalThreshold(ctx, "d1"); err != nil || n != 250 {
+		t.Errorf("threshold after saving 250 = %d, %v", n, err)
+	}
+	if n, err := svc.ApprovalThreshold(ctx, "nowhere"); err != nil || n != 0 {
+		t.Errorf("threshold of an unknown district = %d, %v; want 0", n, err)
+	}
+	broken := NewService(failingStore{store}, nil)
+	if _, err := broken.ApprovalThreshold(ctx, "d1"); err == nil {
+		t.Error("a store that cannot be read gave a threshold")
+	}
+}
+
+// failingStore fails every district read.
+type failingStore struct{ Store }
+
+func (failingStore) GetDistrict(context.Context, string) (rekey.District, error) {
+	return rekey.District{}, fmt.Errorf("test: the table is unavailable")
+}

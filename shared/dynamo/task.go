@@ -53,6 +53,8 @@ type taskItem struct {
 	CreatedBy         string            `dynamodbav:"createdBy"`
 	CreatedAt         storedTime        `dynamodbav:"createdAt,omitempty"`
 	FinishedAt        storedTime        `dynamodbav:"finishedAt,omitempty"`
+	ApprovedBy        string            `dynamodbav:"approvedBy,omitempty"`
+	DecidedAt         storedTime        `dynamodbav:"decidedAt,omitempty"`
 	Waiting           string            `dynamodbav:"waiting,omitempty"`
 	EstimatedFinishAt storedTime        `dynamodbav:"estimatedFinishAt,omitempty"`
 
@@ -97,6 +99,7 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 		Total: t.Total, Processed: t.Processed, Succeeded: t.Succeeded, Emailed: t.Emailed,
 		NoEmail: t.NoEmail, Notified: t.Notified, Failed: t.Failed, Skipped: t.Skipped,
 		CreatedBy: t.CreatedBy, CreatedAt: storedTime{t.CreatedAt}, FinishedAt: storedTime{t.FinishedAt},
+		ApprovedBy: t.ApprovedBy, DecidedAt: storedTime{t.DecidedAt},
 		Waiting: t.Waiting, EstimatedFinishAt: storedTime{t.EstimatedFinishAt},
 		CreatorRole: string(rec.CreatorRole), CreatorSchoolID: rec.CreatorSchoolID,
 		Policy:    policyItem{rec.Policy.MinLengthStaff, rec.Policy.MinLengthStudent, rec.Policy.MaxLength},
@@ -124,6 +127,7 @@ func (it taskItem) record() (rekey.TaskRecord, error) {
 			Total:      it.Total, Processed: it.Processed, Succeeded: it.Succeeded, Emailed: it.Emailed,
 			NoEmail: it.NoEmail, Notified: it.Notified, Failed: it.Failed, Skipped: it.Skipped,
 			CreatedBy: it.CreatedBy, CreatedAt: it.CreatedAt.Time, FinishedAt: it.FinishedAt.Time,
+			ApprovedBy: it.ApprovedBy, DecidedAt: it.DecidedAt.Time,
 			Waiting: it.Waiting, EstimatedFinishAt: it.EstimatedFinishAt.Time,
 		},
 		CreatorRole:     rekey.Role(it.CreatorRole),
@@ -336,6 +340,36 @@ func (s *Store) CancelTask(ctx context.Context, id, reason string, audit rekey.A
 	s.addAudit(&tx, audit)
 	if err := s.transact(ctx, &tx); err != nil {
 		return rekey.TaskRecord{}, fmt.Errorf("dynamo: cancel task %s: %w", id, err)
+	}
+	return s.GetTask(ctx, id)
+}
+
+// DecideTask records the second person's decision on task id, which must
+// still be awaiting approval (else rekey.ErrConflict, nothing written):
+// approved, it becomes queued with approvedBy; rejected, it ends cancelled
+// with reason. audit is written in the same transaction. It returns the
+// task as it is afterwards.
+func (s *Store) DecideTask(ctx context.Context, id string, approve bool, reason string, audit rekey.AuditEntry) (rekey.TaskRecord, error) {
+	at := audit.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	update := expression.Set(expression.Name("decidedAt"), expression.Value(formatTime(at)))
+	if approve {
+		update = update.Set(expression.Name("status"), expression.Value(string(rekey.TaskQueued))).
+			Set(expression.Name("approvedBy"), expression.Value(audit.ActorID))
+	} else {
+		update = update.Set(expression.Name("status"), expression.Value(string(rekey.TaskCancelled))).
+			Set(expression.Name("finishedAt"), expression.Value(formatTime(at))).
+			Set(expression.Name("reason"), expression.Value(reason))
+	}
+	awaiting := expression.Name("status").Equal(expression.Value(string(rekey.TaskAwaitingApproval)))
+	var tx transaction
+	step, err := s.txUpdate(taskPK(id), taskSK, update, awaiting)
+	tx.add(step, err, rekey.ErrConflict)
+	s.addAudit(&tx, audit)
+	if err := s.transact(ctx, &tx); err != nil {
+		return rekey.TaskRecord{}, fmt.Errorf("dynamo: decide task %s: %w", id, err)
 	}
 	return s.GetTask(ctx, id)
 }

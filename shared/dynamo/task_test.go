@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -309,5 +310,57 @@ func TestLeasedChunkIndex(t *testing.T) {
 	}
 	if got := stale(t0.Add(6 * time.Minute)); !cmp.Equal(got, []int{0}) {
 		t.Errorf("StaleChunks at the recheck = %v, want [0]", got)
+	}
+}
+
+// TestDecideTask: only a task awaiting approval can be approved (queued,
+// with its approver) or rejected (cancelled, finished, with the reason),
+// each with its audit entry; a second decision, or a decision on a task
+// that never awaited approval, is a conflict that writes nothing.
+func TestDecideTask(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	for _, id := range []string{"wait1", "wait2", "queued"} {
+		rec := testTask(id, "d1", "sa1", t0)
+		if id != "queued" {
+			rec.Task.Status = rekey.TaskAwaitingApproval
+		}
+		if _, _, err := s.CreateTask(ctx, rec, nil, rekey.Idempotency{}, rekey.AuditEntry{ID: "start-" + id, TargetID: id, ActorID: "sa1", Action: rekey.ActionBulkStart, At: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := t0.Add(time.Hour)
+	approve := rekey.AuditEntry{ID: "a1", TargetID: "wait1", ActorID: "da2", Action: rekey.ActionBulkApprove, At: at}
+	rec, err := s.DecideTask(ctx, "wait1", true, "", approve)
+	if err != nil || rec.Task.Status != rekey.TaskQueued || rec.Task.ApprovedBy != "da2" || !rec.Task.DecidedAt.Equal(at) || !rec.Task.FinishedAt.IsZero() {
+		t.Errorf("DecideTask(approve) = %+v, %v; want queued, approved by da2", rec.Task, err)
+	}
+	reject := rekey.AuditEntry{ID: "r1", TargetID: "wait2", ActorID: "da2", Action: rekey.ActionBulkReject, At: at}
+	rec, err = s.DecideTask(ctx, "wait2", false, "rejected by test", reject)
+	if err != nil || rec.Task.Status != rekey.TaskCancelled || rec.Task.ApprovedBy != "" || !rec.Task.FinishedAt.Equal(at) || rec.Reason != "rejected by test" {
+		t.Errorf("DecideTask(reject) = %+v, %v; want cancelled at the audit time", rec, err)
+	}
+	for _, test := range []struct {
+		id      string
+		approve bool
+	}{{"wait1", true}, {"wait1", false}, {"wait2", true}, {"queued", true}, {"queued", false}, {"missing", true}} {
+		before, _ := s.GetTask(ctx, test.id)
+		audit := rekey.AuditEntry{ID: "again-" + test.id, TargetID: test.id, ActorID: "da3", Action: rekey.ActionBulkApprove, At: at.Add(time.Hour)}
+		if _, err := s.DecideTask(ctx, test.id, test.approve, "again", audit); !errors.Is(err, rekey.ErrConflict) {
+			t.Errorf("DecideTask(%s, %v) again = %v, want ErrConflict", test.id, test.approve, err)
+		}
+		after, _ := s.GetTask(ctx, test.id)
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("a refused decision on %s changed the task (-before +after):\n%s", test.id, diff)
+		}
+		if page, err := s.ListAudit(ctx, test.id, 10, ""); err != nil || slices.ContainsFunc(page.Items, func(e rekey.AuditEntry) bool { return e.ActorID == "da3" }) {
+			t.Errorf("a refused decision on %s was audited: %+v, %v", test.id, page.Items, err)
+		}
+	}
+	for id, action := range map[string]string{"wait1": rekey.ActionBulkApprove, "wait2": rekey.ActionBulkReject} {
+		page, err := s.ListAudit(ctx, id, 10, "")
+		if err != nil || !slices.ContainsFunc(page.Items, func(e rekey.AuditEntry) bool { return e.Action == action && e.ActorID == "da2" }) {
+			t.Errorf("audit of %s = %+v, %v; want %s by da2", id, page.Items, err, action)
+		}
 	}
 }

@@ -31,6 +31,9 @@ const (
 	KindForgotLink      Kind = "forgot_link"      // a self-service reset link
 	KindSSONotice       Kind = "sso_notice"       // "your school signs you in elsewhere"
 	KindPasswordChanged Kind = "password_changed" // "your password was changed"
+	// KindTeacherBulkNotice tells a school admin that a teacher reset many
+	// students' passwords at once.
+	KindTeacherBulkNotice Kind = "teacher_bulk_notice"
 )
 
 // Data is what an email says about its recipient.
@@ -42,6 +45,8 @@ type Data struct {
 	School    string        // the school's name (SSO notice)
 	SignInURL string        // the school's sign-in page (SSO notice; optional)
 	ChangedAt time.Time     // when the password changed (password-changed notice)
+	Actor     string        // who acted (teacher's bulk notice)
+	Count     int           // how many users it reached (teacher's bulk notice)
 }
 
 // Message is one rendered email.
@@ -85,6 +90,11 @@ var layouts = map[Kind]layout{
 	},
 	KindPasswordChanged: {
 		before: []string{"password_changed.intro", "password_changed.warning"},
+	},
+	KindTeacherBulkNotice: {
+		before: []string{"teacher_bulk_notice.intro"},
+		action: "teacher_bulk_notice.action", url: func(d Data) string { return d.Link },
+		after: []string{"teacher_bulk_notice.why"},
 	},
 }
 
@@ -209,6 +219,8 @@ func (r *Renderer) filler(d Data) func(id string) string {
 		"{school}", oneLine(d.School),
 		"{signInURL}", d.SignInURL,
 		"{time}", when,
+		"{actor}", oneLine(d.Actor),
+		"{count}", strconv.Itoa(d.Count),
 	)
 	return func(id string) string { return replacer.Replace(r.wording[id]) }
 }

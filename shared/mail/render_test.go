@@ -57,6 +57,9 @@ func TestRender(t *testing.T) {
 		{KindPasswordChanged, Data{Name: "Jo", Username: "jo.quill", ChangedAt: time.Date(2026, 9, 1, 8, 5, 0, 0, time.FixedZone("X", 3600))},
 			"Your password was changed",
 			[]string{"1 September 2026 at 07:05 UTC", "contact your school or district administrator"}, []string{"http"}},
+		{KindTeacherBulkNotice, Data{Name: "Pat", Actor: "Noah Larsen", Count: 25, School: "Northfield Elementary", Link: "https://rekey.example.org/#/tasks/task1"},
+			"A teacher reset 25 students' passwords at Northfield Elementary",
+			[]string{"Hello Pat,", "Noah Larsen started a bulk password reset of 25 students at Northfield Elementary.", "https://rekey.example.org/#/tasks/task1", "cancel it"}, []string{"token"}},
 	} {
 		t.Run(string(test.kind), func(t *testing.T) {
 			m, err := englishRenderer(t).Render(test.kind, "jo@example.org", test.data)
@@ -80,7 +83,7 @@ func TestRender(t *testing.T) {
 				}
 			}
 			if test.data.Link != "" {
-				if !strings.Contains(m.Text, link) || !strings.Contains(m.HTML, `href="`+link+`"`) {
+				if !strings.Contains(m.Text, test.data.Link) || !strings.Contains(m.HTML, `href="`+test.data.Link+`"`) {
 					t.Errorf("email lacks the link as text and as href:\n%s\n%s", m.Text, m.HTML)
 				}
 			}

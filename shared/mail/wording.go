@@ -5,7 +5,8 @@ package mail
 // with the same keys (TestEnglishHasEveryString lists them).
 //
 // Placeholders in braces are filled by Render with the recipient's data:
-// {name}, {username}, {link}, {minutes}, {school}, {signInURL}, {time}.
+// {name}, {username}, {link}, {minutes}, {school}, {signInURL}, {time},
+// {actor}, {count}.
 // The text is plain: Render escapes everything for the HTML part, so a
 // translation needs no markup and no escaping.
 type Wording map[string]string
@@ -39,4 +40,9 @@ var English = Wording{
 	"password_changed.subject": "Your password was changed",
 	"password_changed.intro":   "The password of your account {username} was changed on {time}.",
 	"password_changed.warning": "If you did not do this, contact your school or district administrator at once.",
+
+	"teacher_bulk_notice.subject": "A teacher reset {count} students' passwords at {school}",
+	"teacher_bulk_notice.intro":   "{actor} started a bulk password reset of {count} students at {school}.",
+	"teacher_bulk_notice.action":  "Open the task",
+	"teacher_bulk_notice.why":     "You receive this as an administrator of {school}, because a teacher reset more than a handful of students at once. If it was not expected, open the task: you can cancel it while it runs.",
 }

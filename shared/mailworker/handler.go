@@ -406,6 +406,10 @@ func (h *Handler) render(out resets.Outgoing) (mail.Message, error) {
 	case resets.MessagePasswordChanged:
 		kind = mail.KindPasswordChanged
 		data.ChangedAt = out.ChangedAt
+	case resets.MessageTeacherBulkNotice:
+		kind = mail.KindTeacherBulkNotice
+		data.Actor, data.Count, data.School = out.Actor.FullName(), out.Count, out.School.Name
+		data.Link = h.baseURL + "/#/tasks/" + url.PathEscape(out.TaskID)
 	default:
 		return mail.Message{}, fmt.Errorf("no email for message %q", out.Message)
 	}

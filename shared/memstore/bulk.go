@@ -157,6 +157,33 @@ func (s *Store) CancelTask(_ context.Context, id, reason string, audit rekey.Aud
 	return rec, nil
 }
 
+// DecideTask records the second person's decision on task id, which must
+// still be awaiting approval (else rekey.ErrConflict, nothing written):
+// approved, it becomes queued with approvedBy; rejected, it ends cancelled
+// with reason. audit is written with it. It returns the task as it is
+// afterwards.
+func (s *Store) DecideTask(_ context.Context, id string, approve bool, reason string, audit rekey.AuditEntry) (rekey.TaskRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.bulk.tasks[id]
+	if !ok || rec.Task.Status != rekey.TaskAwaitingApproval {
+		return rekey.TaskRecord{}, fmt.Errorf("memstore: decide task %s: %w", id, rekey.ErrConflict)
+	}
+	at := audit.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	rec.Task.DecidedAt = at
+	if approve {
+		rec.Task.Status, rec.Task.ApprovedBy = rekey.TaskQueued, audit.ActorID
+	} else {
+		rec.Task.Status, rec.Task.FinishedAt, rec.Reason = rekey.TaskCancelled, at, reason
+	}
+	s.bulk.tasks[id] = rec
+	s.addAudit(&audit)
+	return rec, nil
+}
+
 // FailTask ends task id as failed, saying why, unless it has finished.
 func (s *Store) FailTask(_ context.Context, id, reason string, at time.Time) error {
 	s.mu.Lock()

@@ -16,6 +16,10 @@ import (
 const (
 	ActionBulkStart  = "bulk_reset.start"
 	ActionBulkCancel = "bulk_reset.cancel"
+	// ActionBulkApprove and ActionBulkReject record the second person's
+	// decision on a task that awaited approval.
+	ActionBulkApprove = "bulk_reset.approve"
+	ActionBulkReject  = "bulk_reset.reject"
 )
 
 // ChunkSize is the most users one chunk (and one work message) carries. It

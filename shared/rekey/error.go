@@ -38,6 +38,12 @@ const (
 	// ECodeImportInvalid: an import file has at least one error row; it
 	// is refused whole and the answer lists every error (shared/roster).
 	ECodeImportInvalid = "import_invalid"
+	// ECodeSelfApproval: the creator of a task awaiting approval tried to
+	// approve it; a second person must.
+	ECodeSelfApproval = "self_approval"
+	// ECodeNotAwaitingApproval: approve or reject of a task that is not
+	// (or no longer) awaiting approval.
+	ECodeNotAwaitingApproval = "not_awaiting_approval"
 )
 
 // Error is the one application error type: a stable machine-readable code, a

@@ -26,6 +26,10 @@ const (
 	JobForgot JobKind = "forgot"
 	// JobPasswordChanged: tell user UserID their password was changed.
 	JobPasswordChanged JobKind = "password_changed"
+	// JobTeacherBulkNotice: tell the school admins UserIDs (or UserID)
+	// that teacher ActorID started bulk task TaskID reaching Count
+	// students.
+	JobTeacherBulkNotice JobKind = "teacher_bulk_notice"
 )
 
 // MailJob is one message on the mail queue, as JSON. It never carries a
@@ -58,6 +62,11 @@ type MailJob struct {
 	RequestedAt time.Time `json:"requestedAt,omitzero"`
 	ChangedAt   time.Time `json:"changedAt,omitzero"`
 	RequestID   string    `json:"requestId,omitempty"`
+	// TaskID, ActorID and Count describe a teacher's bulk reset
+	// (teacher_bulk_notice).
+	TaskID  string `json:"taskId,omitempty"`
+	ActorID string `json:"actorId,omitempty"`
+	Count   int    `json:"count,omitempty"`
 }
 
 // Key is the job's idempotency key, "<kind>#<id>": one email at most is sent
@@ -83,6 +92,11 @@ func (j MailJob) Validate() error {
 		if j.Login == "" || j.RequestedAt.IsZero() {
 			return fmt.Errorf("resets: %s job %s needs login and requestedAt", j.Kind, j.ID)
 		}
+	case JobTeacherBulkNotice:
+		if j.TaskID == "" || j.ActorID == "" || j.Count <= 0 {
+			return fmt.Errorf("resets: %s job %s needs taskId, actorId and count", j.Kind, j.ID)
+		}
+		fallthrough
 	case JobPasswordChanged:
 		if (j.UserID == "") == (len(j.UserIDs) == 0) {
 			return fmt.Errorf("resets: %s job %s needs userId or userIds, not both", j.Kind, j.ID)

@@ -59,6 +59,10 @@ type TaskStatus string
 
 // Task states.
 const (
+	// TaskAwaitingApproval: a bulk reset above the district's approval
+	// threshold waits, sending nothing, until a second person approves it
+	// (then queued) or rejects it (then cancelled).
+	TaskAwaitingApproval    TaskStatus = "awaiting_approval"
 	TaskQueued              TaskStatus = "queued"
 	TaskRunning             TaskStatus = "running"
 	TaskCompleted           TaskStatus = "completed"
@@ -99,6 +103,11 @@ type Task struct {
 	CreatedBy  string     `json:"createdBy"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	FinishedAt time.Time  `json:"finishedAt,omitzero"`
+	// ApprovedBy is the second person who approved a task that needed it
+	// (or the approver of the schedule that started it); DecidedAt is when
+	// it was approved or rejected.
+	ApprovedBy string    `json:"approvedBy,omitempty"`
+	DecidedAt  time.Time `json:"decidedAt,omitzero"`
 	// Waiting explains a pause, such as the SES daily quota running out;
 	// EstimatedFinishAt is when the task should end at the current pace.
 	Waiting           string    `json:"waiting,omitempty"`

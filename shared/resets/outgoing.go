@@ -19,6 +19,9 @@ const (
 	MessageForgotLink      Message = "forgot_link"      // a self-service reset link
 	MessageSSONotice       Message = "sso_notice"       // "use your school sign-in"
 	MessagePasswordChanged Message = "password_changed" // "your password was changed"
+	// MessageTeacherBulkNotice: "a teacher reset many students" to a
+	// school admin.
+	MessageTeacherBulkNotice Message = "teacher_bulk_notice"
 )
 
 // Outgoing is what one mail job sends: Message to User, or nothing when
@@ -33,6 +36,11 @@ type Outgoing struct {
 	ExpiresAt time.Time    // link messages: when the link stops working
 	School    rekey.School // the SSO notice: the school and its sign-in URL
 	ChangedAt time.Time    // the password-changed notice
+	// Actor, Count and TaskID: the teacher, the students reached and the
+	// task of a teacher's bulk notice.
+	Actor  rekey.User
+	Count  int
+	TaskID string
 }
 
 // LogValue keeps the token, the email address and the password hashes out
@@ -67,6 +75,8 @@ func (s *Service) PrepareMail(ctx context.Context, job rekey.MailJob) (Outgoing,
 		return s.prepareForgot(ctx, job)
 	case rekey.JobPasswordChanged:
 		return s.preparePasswordChanged(ctx, job)
+	case rekey.JobTeacherBulkNotice:
+		return s.prepareTeacherBulkNotice(ctx, job)
 	default:
 		return Outgoing{}, fmt.Errorf("resets: unknown mail job kind %q", job.Kind)
 	}
@@ -144,4 +154,37 @@ func (s *Service) preparePasswordChanged(ctx context.Context, job rekey.MailJob)
 		changedAt = user.PasswordChangedAt
 	}
 	return Outgoing{Message: MessagePasswordChanged, User: user, ChangedAt: changedAt}, nil
+}
+
+// prepareTeacherBulkNotice tells school admin job.UserID, if they can still
+// be reached and still run the teacher's school, about the teacher's bulk
+// reset.
+func (s *Service) prepareTeacherBulkNotice(ctx context.Context, job rekey.MailJob) (Outgoing, error) {
+	admin, err := s.store.GetUser(ctx, job.UserID)
+	if isNotFound(err) {
+		return skip("admin deleted"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read admin: %w", err)
+	}
+	teacher, err := s.store.GetUser(ctx, job.ActorID)
+	if isNotFound(err) {
+		return skip("teacher deleted"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read teacher: %w", err)
+	}
+	switch {
+	case admin.Email == "":
+		return skip("no email address"), nil
+	case admin.Status == rekey.StatusDisabled:
+		return skip("account disabled"), nil
+	case admin.Role != rekey.RoleSchoolAdmin || admin.SchoolID == "" || admin.SchoolID != teacher.SchoolID:
+		return skip("no longer an admin of the teacher's school"), nil
+	}
+	school, err := s.store.GetSchool(ctx, teacher.SchoolID)
+	if err != nil && !isNotFound(err) {
+		return Outgoing{}, fmt.Errorf("resets: read school: %w", err)
+	}
+	return Outgoing{Message: MessageTeacherBulkNotice, User: admin, Actor: teacher, School: school, Count: job.Count, TaskID: job.TaskID}, nil
 }

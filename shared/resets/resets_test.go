@@ -913,6 +913,37 @@ func TestPasswordChangedNotice(t *testing.T) {
 	}
 }
 
+// TestPrepareTeacherBulkNotice: the notice goes to an active admin of the
+// teacher's school with an email address, naming the teacher, the count
+// and the task; anyone else gets nothing.
+func TestPrepareTeacherBulkNotice(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	job := rekey.MailJob{Kind: rekey.JobTeacherBulkNotice, ID: "teacher-bulk#task1", UserIDs: []string{"sa1", "sa2", "da1", "t2"}, TaskID: "task1", ActorID: "t1", Count: 25}
+	got := map[string]Outgoing{}
+	for _, one := range job.Split() {
+		out, err := w.svc.PrepareMail(ctx, one)
+		if err != nil {
+			t.Fatalf("PrepareMail(%s) = %v", one.UserID, err)
+		}
+		got[one.UserID] = out
+	}
+	for _, id := range []string{"sa1", "sa2"} {
+		out := got[id]
+		if out.Message != MessageTeacherBulkNotice || out.User.ID != id || out.Actor.ID != "t1" || out.Count != 25 || out.TaskID != "task1" || out.School.Name != "Northfield Elementary" {
+			t.Errorf("notice to %s = %+v", id, out)
+		}
+	}
+	for _, id := range []string{"da1", "t2"} {
+		if got[id].Message != "" || got[id].Skip == "" {
+			t.Errorf("notice to %s = %+v, want nothing sent", id, got[id])
+		}
+	}
+	if err := (rekey.MailJob{Kind: rekey.JobTeacherBulkNotice, ID: "x", UserID: "sa1", TaskID: "task1", ActorID: "t1"}).Validate(); err == nil {
+		t.Errorf("a notice without a count validates")
+	}
+}
+
 func TestMailJobValidate(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, test := range []struct {

@@ -18,8 +18,8 @@ const session = {
 /** NAV lists the menu entries and who may see them (minimum role rank). */
 const NAV = [
   { id: 'nav-users', route: 'users', href: '#/users', label: 'Users', minRank: 2 },
-  { id: 'nav-bulk', route: 'bulk', href: '#/bulk', label: 'Bulk reset', minRank: 3 },
-  { id: 'nav-tasks', route: 'tasks', href: '#/tasks', label: 'Tasks', minRank: 3 },
+  { id: 'nav-bulk', route: 'bulk', href: '#/bulk', label: 'Bulk reset', minRank: 2 },
+  { id: 'nav-tasks', route: 'tasks', href: '#/tasks', label: 'Tasks', minRank: 2 },
   { id: 'nav-schedules', route: 'schedules', href: '#/schedules', label: 'Schedules', minRank: 3 },
   { id: 'nav-settings', route: 'settings', href: '#/settings', label: 'Settings', minRank: 4, roles: ['district_admin'] },
   { id: 'nav-account', route: 'account', href: '#/account', label: 'My account', minRank: 1 },
@@ -29,8 +29,10 @@ const NAV = [
 const ROUTES = {
   users: { load: () => import('./users.js'), title: 'Users', minRank: 2 },
   activity: { load: () => import('./activity.js'), title: 'Activity', minRank: 2 },
-  bulk: { load: () => import('./bulk.js'), title: 'Bulk reset', minRank: 3 },
-  tasks: { load: () => import('./tasks.js'), title: 'Tasks', minRank: 3 },
+  // Teachers bulk-reset their own school's students (the API intersects
+  // every selection with their scope) and follow their own tasks.
+  bulk: { load: () => import('./bulk.js'), title: 'Bulk reset', minRank: 2 },
+  tasks: { load: () => import('./tasks.js'), title: 'Tasks', minRank: 2 },
   schedules: { load: () => import('./schedules.js'), title: 'Schedules', minRank: 3 },
   settings: { load: () => import('./settings.js'), title: 'District settings', minRank: 4, roles: ['district_admin'] },
   account: { load: () => import('./account.js'), title: 'My account', minRank: 1 },

@@ -1,7 +1,9 @@
 // Bulk password reset: who (four filters, optional narrowing by school,
-// role and grade) and how (three deliveries), a confirmation naming how
-// many users, then the task centre. The "who" and "how" parts come from
-// bulkform.js, which the schedule form uses too.
+// role and grade) and how (three deliveries), nothing chosen in advance;
+// then the review: the dry run's preview (how many, by school and role,
+// without email, SSO, left out) above the confirm button; then the task
+// centre. The "who" and "how" parts come from bulkform.js, which the
+// schedule form uses too.
 
 import { h, icon } from './dom.js';
 import * as api from './api.js';
@@ -9,15 +11,18 @@ import { confirmDialog } from './dialog.js';
 import { alertBox, setAlert, setFieldError, clearErrors, showError, busy } from './form.js';
 import { describe } from './errors.js';
 import { num } from './format.js';
-import { selectedCount, COUNT_CAP } from './selection.js';
+import { selectedCount } from './selection.js';
 import { buildWho, buildHow } from './bulkform.js';
+import { fetchPreview, previewDetails } from './preview.js';
 
 /** mount draws the bulk reset screen. */
 export function mount(main, ctx) {
   let disposed = false;
   const fromSelection = ctx.query.get('from') === 'selection' && selectedCount() > 0;
-  const who = buildWho('bulk', { rank: ctx.rank, initialMode: fromSelection ? 'selected' : 'all' });
-  const how = buildHow('bulk', { studentsOnly: () => who.studentsOnly() });
+  // Nothing is chosen for the admin: only coming from the Users screen's
+  // "Reset passwords…" for ticked users starts at "Selected users only".
+  const who = buildWho('bulk', { rank: ctx.rank, initialMode: fromSelection ? 'selected' : '' });
+  const how = buildHow('bulk', { studentsOnly: () => who.studentsOnly(), initial: '' });
   who.onChange(() => {
     how.refresh();
     idempotencyKey = '';
@@ -47,28 +52,40 @@ export function mount(main, ctx) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearErrors(form, alert);
+    if (!who.mode()) {
+      setAlert(alert, 'Choose whose passwords to reset.');
+      who.focus();
+      return;
+    }
+    if (!how.mode()) {
+      setAlert(alert, 'Choose how they get a new password.');
+      how.focus();
+      return;
+    }
     if (!how.validate()) return;
-    busy(review, true, 'Counting users…');
-    let counted;
+    busy(review, true, 'Checking who would be reset…');
+    let preview;
     let selectionPayload;
+    const delivery = how.payload();
     try {
-      counted = await who.count();
       selectionPayload = await who.payload();
+      preview = await fetchPreview(selectionPayload, delivery);
     } catch (err) {
       busy(review, false);
       if (disposed) return;
       if (err.message === 'too_many_selected') setAlert(alert, 'That selection is too large to send as a list. Use “All users” with a school, role or grade instead.');
-      else showError(form, alert, err);
+      else showDeliveryError(err);
       return;
     }
     busy(review, false);
     if (disposed) return;
-    if (counted.count === 0) {
-      setAlert(alert, 'No users match this choice. Change the filters and try again.');
+    if (preview.total === 0) {
+      setAlert(alert, 'No users would be reset by this choice. Change the filters and try again.');
+      alert.append(previewDetails(preview));
       return;
     }
-    const many = counted.exact ? num(counted.count) : counted.approx ? `about ${num(counted.count)}` : `more than ${num(Math.min(counted.count, COUNT_CAP))}`;
-    const plural = counted.count === 1 && counted.exact ? 'password' : 'passwords';
+    const many = num(preview.total);
+    const plural = preview.total === 1 ? 'password' : 'passwords';
     const details = h(
       'dl',
       { class: 'details compact', id: 'bulk-confirm-details' },
@@ -78,31 +95,37 @@ export function mount(main, ctx) {
     const warn = h('p', { class: 'callout' }, icon('warning'), h('span', { text: 'Each user’s current password stops working as soon as they are reset. This cannot be undone.' }));
     const ok = await confirmDialog({
       title: `Reset ${many} ${plural}?`,
-      message: `Rekey will reset ${many} ${plural} in the background.`,
-      details: h('div', {}, details, warn),
-      confirmLabel: `Reset ${many} ${plural}`,
+      message: preview.needsApproval ? `Rekey will ask another administrator to approve resetting ${many} ${plural}.` : `Rekey will reset ${many} ${plural} in the background.`,
+      details: h('div', {}, previewDetails(preview), details, warn),
+      confirmLabel: preview.needsApproval ? `Ask for approval to reset ${many} ${plural}` : `Reset ${many} ${plural}`,
       danger: true,
     });
     if (!ok || disposed) return;
     if (!idempotencyKey) idempotencyKey = api.newIdempotencyKey();
     busy(review, true, 'Starting…');
     try {
-      const res = await api.post('/api/bulk-resets', { selection: selectionPayload, delivery: how.payload() }, { headers: { 'Idempotency-Key': idempotencyKey } });
+      const res = await api.post('/api/bulk-resets', { selection: selectionPayload, delivery }, { headers: { 'Idempotency-Key': idempotencyKey } });
       if (disposed) return;
-      ctx.toast('The bulk reset has started.', 'success');
+      if (preview.needsApproval) ctx.toast('The bulk reset waits for another administrator’s approval. Nothing has been sent.', 'info');
+      else ctx.toast('The bulk reset has started.', 'success');
       ctx.navigate(`#/tasks/${encodeURIComponent(res.taskId)}`);
     } catch (err) {
       busy(review, false);
       if (disposed) return;
-      if (err.field === 'defaultPassword' || (err.code === 'weak_password' && !err.field)) {
-        const c = document.getElementById('bulk-default-password');
-        setFieldError(c, describe(err));
-        c.focus();
-      } else {
-        showError(form, alert, err);
-      }
+      showDeliveryError(err);
     }
   });
+
+  /** showDeliveryError puts a default password's problem by its field, others in the alert. */
+  function showDeliveryError(err) {
+    if (err.field === 'delivery.defaultPassword' || err.field === 'defaultPassword' || (err.code === 'weak_password' && !err.field)) {
+      const c = document.getElementById('bulk-default-password');
+      setFieldError(c, describe(err));
+      c.focus();
+    } else {
+      showError(form, alert, err);
+    }
+  }
 
   return () => {
     disposed = true;

@@ -28,7 +28,9 @@ export function buildWho(prefix, { rank, initialMode = 'all' }) {
       {
         value: 'all_except',
         label: SELECTION_LABELS.all_except,
-        hint: n && !m ? `Everyone except the ${num(n)} users selected on the Users screen — for example, leave a few staff untouched.` : 'Select the users to leave out on the Users screen first.',
+        hint: n && !m
+          ? `Everyone except the ${num(n)} users selected on the Users screen — for example, leave a few staff untouched. The school, role and grade you had chosen there are kept below.`
+          : 'Select the users to leave out on the Users screen first.',
         disabled: !n || !!m,
       },
       { value: 'without_role', label: SELECTION_LABELS.without_role, hint: 'Students only: every staff password is left as it is.' },
@@ -61,10 +63,13 @@ export function buildWho(prefix, { rank, initialMode = 'all' }) {
     h('legend', { text: 'Narrow down (optional)' }),
     h('div', { class: 'field-row three' }, schoolField, roleField, gradeField),
   );
+  // The school to show once the list has loaded (the Users screen's).
+  let pendingSchool = '';
   api.schools().then(
     (list) => {
       for (const s of list) schoolField.control.append(h('option', { value: s.id, text: s.name }));
-      if (list.length <= 1) schoolField.hidden = true;
+      if (pendingSchool) schoolField.control.value = pendingSchool;
+      if (list.length <= 1 && !schoolField.control.value) schoolField.hidden = true;
     },
     () => {
       schoolField.hidden = true;
@@ -77,12 +82,25 @@ export function buildWho(prefix, { rank, initialMode = 'all' }) {
     sync();
     for (const fn of listeners) fn();
   };
-  modeGroup.addEventListener('change', fire);
+  // "All users except selected" starts from the narrowing of the Users
+  // screen where the exceptions were picked, once; the admin may change it.
+  let keptNarrowing = false;
+  modeGroup.addEventListener('change', () => {
+    const nw = selection.narrowing;
+    if (modeGroup.value() === 'all_except' && nw && !keptNarrowing) {
+      keptNarrowing = true;
+      pendingSchool = nw.schoolId || '';
+      schoolField.control.value = pendingSchool;
+      if ([...roleField.control.options].some((o) => o.value === nw.role)) roleField.control.value = nw.role || '';
+      gradeField.control.value = nw.grade || '';
+    }
+    fire();
+  });
   narrowing.addEventListener('change', fire);
 
   function sync() {
     const mode = modeGroup.value();
-    narrowing.hidden = mode === 'selected';
+    narrowing.hidden = mode === 'selected' || mode === '';
     roleField.hidden = mode === 'without_role';
     const role = mode === 'without_role' ? 'student' : roleField.control.value;
     gradeField.hidden = !(role === 'student' || role === '');
@@ -105,6 +123,8 @@ export function buildWho(prefix, { rank, initialMode = 'all' }) {
   return {
     el,
     mode: () => modeGroup.value(),
+    /** focus moves to the first choice, e.g. when none was made. */
+    focus: () => modeGroup.querySelector('input:not([disabled])').focus(),
     onChange: (fn) => listeners.push(fn),
     /** filters is the narrowing that applies to the chosen mode. */
     filters() {
@@ -248,6 +268,8 @@ export function buildHow(prefix, { studentsOnly, initial = 'email_link', noDefau
     el,
     refresh: live,
     mode: () => group.value(),
+    /** focus moves to the first choice, e.g. when none was made. */
+    focus: () => group.querySelector('input:not([disabled])').focus(),
     /** validate marks the field and returns false when the default password is unusable. */
     validate() {
       if (group.value() !== 'default_password') return true;

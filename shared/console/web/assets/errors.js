@@ -34,6 +34,8 @@ const FALLBACK = {
   results_too_large: 'The results file is too large to download in one piece. Read the results on the task page instead.',
   idempotency_key_reused: 'This form was already sent with other choices. Reload the page and start again.',
   import_invalid: 'The file has errors, so nothing was imported. Correct the rows listed and upload it again.',
+  self_approval: 'You started this reset, so someone else must approve it.',
+  not_awaiting_approval: 'This task is no longer waiting for approval. Reload to see where it stands.',
   network: 'Rekey cannot be reached. Check your connection and try again.',
 };
 

@@ -28,6 +28,7 @@ export function userStatus(u) {
 }
 
 export const TASK_STATUS = {
+  awaiting_approval: { label: 'Awaiting approval', icon: 'lock', tone: 'warn' },
   queued: { label: 'Queued', icon: 'clock', tone: 'muted' },
   running: { label: 'Running', icon: 'spinner', tone: 'info' },
   completed: { label: 'Completed', icon: 'check', tone: 'ok' },
@@ -59,6 +60,8 @@ export const ACTIONS = {
   'password.reset_complete': 'Password reset completed',
   'password.reset_failed': 'Password reset failed',
   'password.forgot': 'Asked for a reset link',
+  'bulk_reset.approve': 'Bulk reset approved',
+  'bulk_reset.reject': 'Bulk reset rejected',
 };
 
 export const FIELD_LABELS = {

@@ -10,10 +10,14 @@ const listeners = new Set();
  * selection.ids maps a user id to {name, username, role} for every ticked
  * user. selection.matching, when set, means "every user matching this
  * filter": {tab, roles, schoolId, grade, q, count, exact}.
+ * selection.narrowing is the Users screen's school, role and grade when the
+ * admin went on to the bulk screen ({schoolId, role, grade}), which "all
+ * users except selected" keeps.
  */
 export const selection = {
   ids: new Map(),
   matching: null,
+  narrowing: null,
 };
 
 function changed() {
@@ -51,6 +55,7 @@ export function selectMatching(matching) {
 export function clearSelection() {
   selection.ids.clear();
   selection.matching = null;
+  selection.narrowing = null;
   changed();
 }
 

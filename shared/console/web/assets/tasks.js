@@ -6,9 +6,12 @@ import * as api from './api.js';
 import { confirmDialog } from './dialog.js';
 import { describe } from './errors.js';
 import { badge, TASK_STATUS, OUTCOMES, num, when } from './format.js';
+import { buildApprovals } from './approvals.js';
 
 const POLL_MS = 2000;
-const ACTIVE = new Set(['queued', 'running']);
+// A task awaiting approval has not ended: it is polled like a running one,
+// so that its creator sees it start once approved.
+const ACTIVE = new Set(['awaiting_approval', 'queued', 'running']);
 const PASSWORD_DELIVERIES = new Set(['default_password', 'generated_passwords']);
 
 /** kindLabel names a task kind. */
@@ -58,9 +61,17 @@ function mountList(main, ctx) {
     h('p', { class: 'empty-title', text: 'No tasks yet.' }),
     h('p', {}, 'Bulk resets you start appear here with their progress. ', h('a', { href: '#/bulk', text: 'Start a bulk reset' }), '.'),
   );
+  const approvals = buildApprovals(ctx, {
+    onDecided: (t) => {
+      drawRow(t);
+      approvals.refresh([...rows.values()].map((r) => r.task));
+      schedulePoll();
+    },
+  });
   main.append(
     h('div', { class: 'page-head' }, h('h1', { text: 'Tasks' }), h('a', { href: '#/bulk', class: 'button primary', id: 'tasks-new', text: 'New bulk reset' })),
     alert,
+    approvals.el,
     status,
     h('div', { class: 'table-wrap' }, table),
     empty,
@@ -108,6 +119,7 @@ function mountList(main, ctx) {
       const page = await api.get(`/api/tasks${api.query({ limit: 25, cursor })}`);
       if (disposed) return;
       for (const t of page.items || []) drawRow(t);
+      approvals.refresh([...rows.values()].map((r) => r.task));
       cursor = page.nextCursor || '';
       more.hidden = !cursor;
       empty.hidden = rows.size > 0;
@@ -234,7 +246,8 @@ function mountDetail(main, ctx, id) {
     bar.setAttribute('aria-valuetext', `${num(t.processed)} of ${num(t.total)} processed`);
     pctText.textContent = `${percent(t)}%`;
     for (const s of stats) s.dd.textContent = num(t[s.key]);
-    cancel.hidden = !ACTIVE.has(t.status);
+    // Awaiting approval, it is rejected or withdrawn on the task list instead.
+    cancel.hidden = !ACTIVE.has(t.status) || t.status === 'awaiting_approval';
     clear(noEmailNote);
     if (Number(t.noEmail) > 0) {
       noEmailNote.className = 'note callout';

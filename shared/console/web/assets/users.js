@@ -177,7 +177,15 @@ export function mount(main, ctx) {
     clearSelection();
     headCheckbox.focus();
   });
-  bulkButton.addEventListener('click', () => ctx.navigate('#/bulk?from=selection'));
+  bulkButton.addEventListener('click', () => {
+    // "All users except selected" keeps the school, role and grade shown here.
+    selection.narrowing = {
+      schoolId: state.schoolId,
+      role: state.tab.roles.length === 1 ? state.tab.roles[0] : '',
+      grade: state.tab.key === 'students' ? state.grade : '',
+    };
+    ctx.navigate('#/bulk?from=selection');
+  });
 
   const offSelection = onSelectionChange(renderSelection);
 
