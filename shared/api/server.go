@@ -52,6 +52,7 @@ type Deps struct {
 	Resets    ResetService
 	Schedules ScheduleService
 	Bulk      BulkService
+	Guardians GuardianService
 	// Console serves the admin console's pages and assets (console.Handler).
 	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
@@ -67,6 +68,7 @@ type Server struct {
 	resets    ResetService
 	schedules ScheduleService
 	bulk      BulkService
+	guardians GuardianService
 	console   http.Handler
 	log       *slog.Logger
 
@@ -86,6 +88,7 @@ func New(deps Deps) *Server {
 		secrets:   deps.Secrets,
 		resets:    deps.Resets,
 		schedules: deps.Schedules,
+		guardians: deps.Guardians,
 		bulk:      deps.Bulk,
 		console:   deps.Console,
 		log:       WithRequestIDs(logger),

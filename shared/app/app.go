@@ -28,6 +28,7 @@ import (
 	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
+	"github.com/rekey/rekey/shared/guardians"
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/mailworker"
@@ -232,9 +233,10 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	guardianSvc := guardians.NewService(store, keys, opt.Hasher, resetSvc, guardians.DefaultConfig, now)
 	server := api.New(api.Deps{
 		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
-		Console: console.Handler(), Logger: logger,
+		Guardians: guardianSvc, Console: console.Handler(), Logger: logger,
 	})
 	return &App{
 		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
