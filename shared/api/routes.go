@@ -75,6 +75,7 @@ func (s *Server) routes() []route {
 		{Route{http.MethodPost, "/api/tasks/{id}/cancel", FunctionTasks}, s.signedIn(fullAccess, b.cancel)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results", FunctionTasks}, s.signedIn(fullAccess, b.results)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results.csv", FunctionTasks}, s.signedIn(fullAccess, b.resultsCSV)},
+		{Route{http.MethodGet, "/api/tasks/{id}/letters.pdf", FunctionTasks}, s.signedIn(fullAccess, b.lettersPDF)},
 		{Route{http.MethodGet, "/api/me/parent-code", FunctionUsers}, s.signedIn(fullAccess, s.myParentCode)},
 		{Route{http.MethodGet, "/api/users/{id}/parent-code", FunctionUsers}, s.signedIn(fullAccess, s.studentParentCode(false))},
 		{Route{http.MethodPost, "/api/users/{id}/parent-code", FunctionUsers}, s.signedIn(fullAccess, s.studentParentCode(true))},

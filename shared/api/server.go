@@ -53,6 +53,8 @@ type Deps struct {
 	Schedules ScheduleService
 	Bulk      BulkService
 	Guardians GuardianService
+	// PublicBaseURL is the console's origin, printed on login letters.
+	PublicBaseURL string
 	// Console serves the admin console's pages and assets (console.Handler).
 	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
@@ -62,15 +64,16 @@ type Deps struct {
 
 // Server serves the API routes. Build it once (at cold start) with New.
 type Server struct {
-	auth      AuthService
-	users     UserService
-	secrets   SecretStore
-	resets    ResetService
-	schedules ScheduleService
-	bulk      BulkService
-	guardians GuardianService
-	console   http.Handler
-	log       *slog.Logger
+	auth          AuthService
+	users         UserService
+	secrets       SecretStore
+	resets        ResetService
+	schedules     ScheduleService
+	bulk          BulkService
+	guardians     GuardianService
+	publicBaseURL string
+	console       http.Handler
+	log           *slog.Logger
 
 	cursorMu  sync.Mutex
 	cursorKey []byte // fetched on first use, then kept
@@ -83,14 +86,15 @@ func New(deps Deps) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		auth:      deps.Auth,
-		users:     deps.Users,
-		secrets:   deps.Secrets,
-		resets:    deps.Resets,
-		schedules: deps.Schedules,
-		guardians: deps.Guardians,
-		bulk:      deps.Bulk,
-		console:   deps.Console,
-		log:       WithRequestIDs(logger),
+		auth:          deps.Auth,
+		users:         deps.Users,
+		secrets:       deps.Secrets,
+		resets:        deps.Resets,
+		schedules:     deps.Schedules,
+		guardians:     deps.Guardians,
+		publicBaseURL: deps.PublicBaseURL,
+		bulk:          deps.Bulk,
+		console:       deps.Console,
+		log:           WithRequestIDs(logger),
 	}
 }

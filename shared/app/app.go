@@ -236,7 +236,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	guardianSvc := guardians.NewService(store, keys, opt.Hasher, resetSvc, guardians.DefaultConfig, now)
 	server := api.New(api.Deps{
 		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
-		Guardians: guardianSvc, Console: console.Handler(), Logger: logger,
+		Guardians: guardianSvc, PublicBaseURL: cfg.PublicBaseURL, Console: console.Handler(), Logger: logger,
 	})
 	return &App{
 		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
