@@ -21,6 +21,7 @@ const NAV = [
   { id: 'nav-bulk', route: 'bulk', href: '#/bulk', label: 'Bulk reset', minRank: 3 },
   { id: 'nav-tasks', route: 'tasks', href: '#/tasks', label: 'Tasks', minRank: 3 },
   { id: 'nav-schedules', route: 'schedules', href: '#/schedules', label: 'Schedules', minRank: 3 },
+  { id: 'nav-children', route: 'children', href: '#/children', label: 'My children', minRank: 1, roles: ['guardian'] },
   { id: 'nav-account', route: 'account', href: '#/account', label: 'My account', minRank: 1 },
 ];
 
@@ -32,7 +33,13 @@ const ROUTES = {
   tasks: { load: () => import('./tasks.js'), title: 'Tasks', minRank: 3 },
   schedules: { load: () => import('./schedules.js'), title: 'Schedules', minRank: 3 },
   account: { load: () => import('./account.js'), title: 'My account', minRank: 1 },
+  children: { load: () => import('./children.js'), title: 'My children', minRank: 1, roles: ['guardian'] },
 };
+
+/** allowed reports whether the signed-in user may use a menu entry or screen. */
+function allowed(def) {
+  return rank() >= def.minRank && (!def.roles || def.roles.includes(session.user?.role));
+}
 
 /**
  * DIALOGS are the screens that open over another screen (the record editor,
@@ -64,6 +71,7 @@ function rank() {
 }
 
 function homeHash() {
+  if (session.user?.role === 'guardian') return '#/children';
   return rank() >= 2 ? '#/users?tab=students' : '#/account';
 }
 
@@ -169,7 +177,7 @@ function showApp() {
   const nav = h('nav', { id: 'nav', class: 'nav', 'aria-label': 'Main' });
   const list = h('ul', { class: 'nav-list' });
   for (const item of NAV) {
-    if (rank() < item.minRank) continue;
+    if (!allowed(item)) continue;
     list.append(h('li', {}, h('a', { id: item.id, href: item.href, class: 'nav-link', 'data-route': item.route, text: item.label })));
   }
   const signOutButton = h('button', { type: 'button', id: 'signout', class: 'nav-link nav-signout', text: 'Sign out' });
@@ -235,7 +243,7 @@ async function route(moveFocus = true) {
     else a.removeAttribute('aria-current');
   }
   const main = shell.main;
-  if (def && rank() < def.minRank) {
+  if (def && !allowed(def)) {
     // A screen this role cannot use (e.g. left in the address bar by someone
     // else's session): go to this user's start page instead.
     history.replaceState(null, '', homeHash());
