@@ -92,3 +92,34 @@ func TestLettersPDF(t *testing.T) {
 		t.Errorf("default-password letters:\n%s", text)
 	}
 }
+
+// A guardian, even one linked to every user of a task, starts no bulk
+// reset and sees no task, its results or its CSV.
+func TestGuardianHasNoBulkOrTasks(t *testing.T) {
+	ctx := context.Background()
+	w := newScopeWorld(t)
+	g := rekey.User{ID: "g1", DistrictID: "d1", Role: rekey.RoleGuardian, Status: rekey.StatusActive, GuardianOf: []string{"st1"}}
+	st1 := w.store.user("st1")
+	st1.Guardians = []string{"g1"}
+	w.store.put(st1)
+	for _, sel := range []rekey.Selection{{Mode: rekey.SelectSelected, UserIDs: []string{"st1"}}, {Mode: rekey.SelectAll}} {
+		if _, err := w.svc.Start(ctx, g, sel, rekey.Delivery{Mode: rekey.DeliverGeneratedPasswords}, "", "r"); rekey.ErrorCode(err) != rekey.ECodeForbidden {
+			t.Errorf("guardian Start(%s) = %v, want forbidden", sel.Mode, err)
+		}
+	}
+	if page, err := w.svc.List(ctx, g, 0, ""); err != nil || len(page.Items) != 0 {
+		t.Errorf("guardian List = %v, %v; want nothing", page.Items, err)
+	}
+	if _, err := w.svc.Get(ctx, g, w.taskID); rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		t.Errorf("guardian Get = %v, want not_found", err)
+	}
+	if _, err := w.svc.Results(ctx, g, w.taskID, 0, ""); rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		t.Errorf("guardian Results = %v, want not_found", err)
+	}
+	if err := w.svc.ResultsCSV(ctx, g, w.taskID, &bytes.Buffer{}); rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		t.Errorf("guardian ResultsCSV = %v, want not_found", err)
+	}
+	if _, err := w.svc.Cancel(ctx, g, w.taskID, "r"); rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		t.Errorf("guardian Cancel = %v, want not_found", err)
+	}
+}
