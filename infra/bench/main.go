@@ -13,6 +13,7 @@
 //     in-memory store so that only the pipeline's own memory counts.
 //   - SES pacing against a stand-in that throttles above R sends/s.
 //   - CPU per user of default passwords (argon2id at production cost).
+//   - Login letters for 1,000 users: time on one CPU, PDF size, pages.
 //
 // Notes on the output go to stderr; only BENCH lines go to stdout.
 package main
@@ -35,6 +36,7 @@ func main() {
 	pacingUsers := flag.Int("pacing-users", 2000, "users of the pacing run (0 skips it)")
 	pacingRate := flag.Float64("pacing-rate", 100, "sends per second the SES stand-in allows")
 	cpuUsers := flag.Int("cpu-users", 48, "users hashed at production cost for the CPU figure (0 skips it)")
+	letterUsers := flag.Int("letter-users", 1000, "users of the login-letters run (0 skips it)")
 	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
 	flag.Parse()
 
@@ -58,6 +60,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench %s: %v\n", name, err)
 			failed = true
 		}
+	}
+	if *letterUsers > 0 { // needs no AWS
+		report("letters", benchLetters(*letterUsers))
 	}
 	l, err := startLocalAWS(ctx)
 	if err != nil {

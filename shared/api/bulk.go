@@ -25,6 +25,7 @@ type BulkService interface {
 	Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
 	Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (bulk.ResultPage, error)
 	ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error
+	LettersPDF(ctx context.Context, actor rekey.User, id, signInURL string, w io.Writer) error
 }
 
 // bulkHandlers are the handlers of the bulk reset and task routes
@@ -193,6 +194,30 @@ func (b bulkHandlers) resultsCSV(w http.ResponseWriter, r *http.Request, p princ
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
 	return nil
+}
+
+// lettersPDF is GET /api/tasks/{id}/letters.pdf: the login letters of a
+// default- or generated-password task, with the console's address as the
+// sign-in address.
+func (b bulkHandlers) lettersPDF(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := b.svc.LettersPDF(r.Context(), p.user, id, b.s.publicBaseURL+"/", &buf); err != nil {
+		return err
+	}
+	if buf.Len() > maxDownloadBytes {
+		return rekey.Errorf(rekey.ECodeResultsTooLarge,
+			"The letters are larger than %d MB and cannot be downloaded in one piece; start tasks for one school at a time.", maxDownloadBytes>>20)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("Content-Disposition", `attachment; filename="rekey-letters-`+id+`.pdf"`)
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 // maxDownloadBytes bounds a file answer: Lambda's response payload limit

@@ -111,6 +111,14 @@ func (f *fakeBulk) ResultsCSV(_ context.Context, _ rekey.User, id string, w io.W
 	return err
 }
 
+func (f *fakeBulk) LettersPDF(_ context.Context, _ rekey.User, id, signInURL string, w io.Writer) error {
+	if id != "task1" {
+		return rekey.ErrNotFound
+	}
+	_, err := io.WriteString(w, "%PDF-1.4 "+signInURL)
+	return err
+}
+
 // bulkAPI serves the bulk routes over the test world's sessions.
 type bulkAPI struct {
 	*testAPI

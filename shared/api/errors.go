@@ -20,6 +20,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeInvalidCursor:          http.StatusBadRequest,
 	rekey.ECodeInvalidID:              http.StatusBadRequest,
 	rekey.ECodeInvalidToken:           http.StatusBadRequest,
+	rekey.ECodeInvalidCode:            http.StatusBadRequest,
 	rekey.ECodeUnauthenticated:        http.StatusUnauthorized,
 	rekey.ECodeInvalidCredentials:     http.StatusUnauthorized,
 	rekey.ECodeForbidden:              http.StatusForbidden,

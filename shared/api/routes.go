@@ -79,6 +79,15 @@ func (s *Server) routes() []route {
 		{Route{http.MethodPost, "/api/tasks/{id}/reject", FunctionTasks}, s.signedIn(fullAccess, b.reject)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results", FunctionTasks}, s.signedIn(fullAccess, b.results)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results.csv", FunctionTasks}, s.signedIn(fullAccess, b.resultsCSV)},
+		{Route{http.MethodGet, "/api/tasks/{id}/letters.pdf", FunctionTasks}, s.signedIn(fullAccess, b.lettersPDF)},
+		{Route{http.MethodGet, "/api/me/parent-code", FunctionUsers}, s.signedIn(fullAccess, s.myParentCode)},
+		{Route{http.MethodGet, "/api/users/{id}/parent-code", FunctionUsers}, s.signedIn(fullAccess, s.studentParentCode(false))},
+		{Route{http.MethodPost, "/api/users/{id}/parent-code", FunctionUsers}, s.signedIn(fullAccess, s.studentParentCode(true))},
+		{Route{http.MethodGet, "/api/schools/{id}/parent-codes.csv", FunctionUsers}, s.signedIn(fullAccess, s.schoolParentCodes)},
+		{Route{http.MethodGet, "/api/me/children", FunctionUsers}, s.signedIn(fullAccess, s.myChildren)},
+		{Route{http.MethodPost, "/api/me/children", FunctionUsers}, s.signedIn(fullAccess, s.addChild)},
+		{Route{http.MethodPost, "/api/guardians/register", FunctionAuth}, s.registerGuardian},
+		{Route{http.MethodPost, "/api/me/children/{id}/password-reset", FunctionResets}, s.signedIn(fullAccess, s.resetChild)},
 		// The console serves every GET outside /api/ (on API Gateway: the
 		// routes "GET /" and "GET /{proxy+}"); Handler mounts it as the
 		// catch-all.

@@ -53,6 +53,9 @@ type Deps struct {
 	Schedules ScheduleService
 	Bulk      BulkService
 	District  DistrictService
+	Guardians GuardianService
+	// PublicBaseURL is the console's origin, printed on login letters.
+	PublicBaseURL string
 	// Console serves the admin console's pages and assets (console.Handler).
 	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
@@ -62,15 +65,17 @@ type Deps struct {
 
 // Server serves the API routes. Build it once (at cold start) with New.
 type Server struct {
-	auth      AuthService
-	users     UserService
-	secrets   SecretStore
-	resets    ResetService
-	schedules ScheduleService
-	bulk      BulkService
-	district  DistrictService
-	console   http.Handler
-	log       *slog.Logger
+	auth          AuthService
+	users         UserService
+	secrets       SecretStore
+	resets        ResetService
+	schedules     ScheduleService
+	bulk          BulkService
+	district      DistrictService
+	guardians     GuardianService
+	publicBaseURL string
+	console       http.Handler
+	log           *slog.Logger
 
 	cursorMu  sync.Mutex
 	cursorKey []byte // fetched on first use, then kept
@@ -83,14 +88,16 @@ func New(deps Deps) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		auth:      deps.Auth,
-		users:     deps.Users,
-		secrets:   deps.Secrets,
-		resets:    deps.Resets,
-		schedules: deps.Schedules,
-		bulk:      deps.Bulk,
-		district:  deps.District,
-		console:   deps.Console,
-		log:       WithRequestIDs(logger),
+		auth:          deps.Auth,
+		users:         deps.Users,
+		secrets:       deps.Secrets,
+		resets:        deps.Resets,
+		schedules:     deps.Schedules,
+		bulk:          deps.Bulk,
+		district:      deps.District,
+		guardians:     deps.Guardians,
+		publicBaseURL: deps.PublicBaseURL,
+		console:       deps.Console,
+		log:           WithRequestIDs(logger),
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/district"
 	"github.com/rekey/rekey/shared/dynamo"
+	"github.com/rekey/rekey/shared/guardians"
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/mailworker"
@@ -293,7 +294,8 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if need.api {
 		deps := api.Deps{
 			Auth: a.Auth, Users: a.Users, Secrets: a.Store, Resets: a.Resets, Schedules: a.Schedules,
-			District: district.NewService(a.Store, now), Logger: logger,
+			District: district.NewService(a.Store, now), PublicBaseURL: cfg.PublicBaseURL, Logger: logger,
+			Guardians: guardians.NewService(a.Store, keys(), opt.Hasher, a.Resets, guardians.DefaultConfig, now),
 		}
 		// An interface holding a nil pointer is not nil: set only what exists.
 		if a.Bulk != nil {

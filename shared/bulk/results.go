@@ -10,6 +10,7 @@ import (
 
 	"github.com/rekey/rekey/shared/authz"
 	"github.com/rekey/rekey/shared/bulk/envelope"
+	"github.com/rekey/rekey/shared/csvcell"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -264,15 +265,9 @@ func (g rowScope) result(e rekey.ChunkEntry) (r rekey.TaskResult, passwordOK boo
 	return r, authz.Allowed(g.viewer, u, authz.ActionReset)
 }
 
-// csvSafe neutralises a cell a spreadsheet would run as a formula: one
-// starting with = + - @, a tab, a carriage return or NUL gets a leading
-// single quote (OWASP CSV injection).
-func csvSafe(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r\x00", rune(cell[0])) {
-		return "'" + cell
-	}
-	return cell
-}
+// csvSafe neutralises a cell a spreadsheet would run as a formula
+// (csvcell.Safe, shared by every CSV export).
+func csvSafe(cell string) string { return csvcell.Safe(cell) }
 
 // schoolNames looks school names up once each.
 type schoolNames struct {

@@ -59,9 +59,10 @@ var contentTypes = map[string]string{
 
 // pages maps the console's public paths to the HTML file that serves them.
 var pages = map[string]string{
-	"/":                "web/index.html",
-	"/forgot-password": "web/forgot-password.html",
-	"/reset-password":  "web/reset-password.html",
+	"/":                  "web/index.html",
+	"/forgot-password":   "web/forgot-password.html",
+	"/reset-password":    "web/reset-password.html",
+	"/guardian-register": "web/guardian-register.html",
 }
 
 const notFoundPage = "web/404.html"

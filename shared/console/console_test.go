@@ -55,6 +55,7 @@ func TestPages(t *testing.T) {
 	}{
 		{"/", 200, "text/html; charset=utf-8", "no-cache", "", `id="app"`},
 		{"/forgot-password", 200, "text/html; charset=utf-8", "no-cache", "", `id="forgot-form"`},
+		{"/guardian-register", 200, "text/html; charset=utf-8", "no-cache", "", `id="register-form"`},
 		{"/reset-password", 200, "text/html; charset=utf-8", "no-cache", "no-referrer", `id="newpw-form"`},
 		{"/reset-password?token=abc", 200, "text/html; charset=utf-8", "no-cache", "no-referrer", `id="newpw-form"`},
 		{"/index.html", 404, "text/html; charset=utf-8", "no-cache", "", "Page not found"},

@@ -37,6 +37,7 @@ var moduleRoles = map[string]moduleRole{
 	"app.js": shell,
 
 	"account.js":   screen,
+	"children.js":  screen,
 	"activity.js":  screen,
 	"bulk.js":      screen,
 	"editor.js":    screen,

@@ -69,6 +69,10 @@ type userItem struct {
 	SpentTokenHash     string     `dynamodbav:"spentResetTokenHash,omitempty"`
 	GuardianOf         []string   `dynamodbav:"guardianOf,omitempty"`
 	Guardians          []string   `dynamodbav:"guardians,omitempty"`
+	ParentCodeHash     string     `dynamodbav:"parentCodeHash,omitempty"`
+	ParentCodeSealed   []byte     `dynamodbav:"parentCodeSealed,omitempty"`
+	ParentCodeKey      []byte     `dynamodbav:"parentCodeKey,omitempty"`
+	ParentCodeExpires  storedTime `dynamodbav:"parentCodeExpiresAt,omitempty"`
 	// Search is what a listing's text query matches within.
 	Search string `dynamodbav:"search"`
 }
@@ -140,6 +144,10 @@ func newUserItem(u rekey.User) userItem {
 		SpentTokenHash:     u.SpentResetTokenHash,
 		GuardianOf:         u.GuardianOf,
 		Guardians:          u.Guardians,
+		ParentCodeHash:     u.ParentCode.Hash,
+		ParentCodeSealed:   u.ParentCode.Sealed,
+		ParentCodeKey:      u.ParentCode.SealedKey,
+		ParentCodeExpires:  storedTime{u.ParentCode.ExpiresAt},
 	}
 	// Index keys may not be empty strings: a user without a district or
 	// school is simply absent from that index.
@@ -189,6 +197,8 @@ func (it userItem) user() (rekey.User, error) {
 		SelfResetTokenHash: it.SelfResetTokenHash,
 		GuardianOf:         it.GuardianOf,
 		Guardians:          it.Guardians,
+		ParentCode: rekey.ParentCode{Hash: it.ParentCodeHash, Sealed: it.ParentCodeSealed,
+			SealedKey: it.ParentCodeKey, ExpiresAt: it.ParentCodeExpires.Time},
 	}
 	u.SpentResetTokenHash = it.SpentTokenHash
 	return u, nil

@@ -39,6 +39,7 @@ type Store struct {
 	users      map[string]rekey.User // by id
 	usernames  map[string]string     // claim: lower-case username → user id
 	emails     map[string]string     // claim: lower-case email → user id
+	codes      map[string]string     // claim: parent code hash → student id
 	audit      []rekey.AuditEntry    // in the order written
 	districts  map[string]rekey.District
 	schools    map[string]rekey.School
@@ -59,6 +60,7 @@ func New(now func() time.Time) *Store {
 		users:      map[string]rekey.User{},
 		usernames:  map[string]string{},
 		emails:     map[string]string{},
+		codes:      map[string]string{},
 		districts:  map[string]rekey.District{},
 		schools:    map[string]rekey.School{},
 		sessions:   map[string]rekey.Session{},

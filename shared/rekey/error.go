@@ -44,6 +44,9 @@ const (
 	// ECodeNotAwaitingApproval: approve or reject of a task that is not
 	// (or no longer) awaiting approval.
 	ECodeNotAwaitingApproval = "not_awaiting_approval"
+	// ECodeInvalidCode: a parent code that is unknown, used, expired or of
+	// a student the caller may not reach; one answer for all of them.
+	ECodeInvalidCode = "invalid_code"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
@@ -105,6 +108,8 @@ var (
 	ErrUsernameTaken = &Error{Code: ECodeUsernameTaken, Field: "username", Message: "That username is already in use."}
 	// ErrEmailTaken: another user already holds this email address.
 	ErrEmailTaken = &Error{Code: ECodeEmailTaken, Field: "email", Message: "That email address is already in use."}
+	// ErrInvalidCode: the parent code is unknown, used or expired.
+	ErrInvalidCode = &Error{Code: ECodeInvalidCode, Field: "parentCode", Message: "That parent code is not valid. Codes can be used once and expire after 30 days; ask the school or your child for a new one."}
 	// ErrConflict: a conditional write failed for a reason other than version.
 	ErrConflict = &Error{Code: ECodeConflict, Message: "The request conflicts with the current state; try again."}
 	// ErrForbidden: the actor may not do this to this target.

@@ -124,6 +124,14 @@ const (
 	ActionResetComplete   = "password.reset_complete"
 	ActionResetFailed     = "password.reset_failed"
 	ActionForgotRequested = "password.forgot"
+	// Guardian actions: a guardian's temporary password for a linked
+	// child, registration and a child added with a parent code, and a
+	// parent code made or replaced (never the code itself).
+	ActionGuardianReset      = "password.guardian_reset"
+	ActionGuardianRegister   = "guardian.register"
+	ActionGuardianAddChild   = "guardian.add_child"
+	ActionParentCodeIssue    = "parent_code.issue"
+	ActionParentCodeReplaced = "parent_code.regenerate"
 )
 
 // Audit outcomes.

@@ -100,6 +100,9 @@ type User struct {
 	// link grants nothing.
 	GuardianOf []string `json:"guardianOf,omitempty"`
 	Guardians  []string `json:"guardians,omitempty"`
+	// ParentCode (students only) is the pending code a parent registers
+	// with; zero when none was made or the last one was used.
+	ParentCode ParentCode `json:"-"`
 
 	// PasswordHash is the PHC-format argon2id hash; empty when no password
 	// works (after a link reset, or for a new account).

@@ -213,6 +213,12 @@ const maxVersionRetries = 3
 // they may see but not reset rekey.ErrForbidden. A refusal is audited on
 // the target.
 func (s *Service) target(ctx context.Context, actor rekey.User, targetID, action, requestID string) (rekey.User, error) {
+	return s.targetFor(ctx, actor, targetID, action, requestID, authz.ActionReset)
+}
+
+// targetFor is target with the permission the actor needs (ActionReset for
+// staff, ActionGuardianReset for a guardian).
+func (s *Service) targetFor(ctx context.Context, actor rekey.User, targetID, action, requestID string, permission authz.Action) (rekey.User, error) {
 	if !rekey.ValidID(targetID) {
 		return rekey.User{}, rekey.ErrNotFound
 	}
@@ -224,10 +230,11 @@ func (s *Service) target(ctx context.Context, actor rekey.User, targetID, action
 		return rekey.User{}, fmt.Errorf("resets: read user: %w", err)
 	}
 	switch {
-	case !authz.Allowed(actor, target, authz.ActionView):
+	case !authz.Allowed(actor, target, authz.ActionView),
+		permission == authz.ActionGuardianReset && !actor.IsGuardianOf(target):
 		s.audit(ctx, s.entry(actor, target, action, rekey.OutcomeDenied, "target outside the actor's scope", requestID))
 		return rekey.User{}, rekey.ErrNotFound
-	case !authz.Allowed(actor, target, authz.ActionReset):
+	case !authz.Allowed(actor, target, permission):
 		s.audit(ctx, s.entry(actor, target, action, rekey.OutcomeDenied, "actor may not reset this user", requestID))
 		return rekey.User{}, rekey.ErrForbidden
 	}

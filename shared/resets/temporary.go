@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rekey/rekey/shared/authz"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -35,12 +36,42 @@ func (s *Service) ResetTemporary(ctx context.Context, actor rekey.User, targetID
 	}
 }
 
+// GuardianResetTemporary is a guardian's reset of a linked child's password
+// (POST /api/me/children/{id}/password-reset): always a generated password,
+// kid-friendly for the youngest, otherwise exactly ResetTemporary (forced
+// change, sessions ended, audited in the child's activity as
+// password.guardian_reset). Any student who is not the guardian's linked
+// child is rekey.ErrNotFound; a linked child whose account is disabled is
+// rekey.ErrForbidden.
+func (s *Service) GuardianResetTemporary(ctx context.Context, guardian rekey.User, childID, requestID string) (string, error) {
+	for attempt := 1; ; attempt++ {
+		pw, err := s.resetTemporaryAs(ctx, guardian, childID, "", requestID, rekey.ActionGuardianReset, authz.ActionGuardianReset)
+		if errors.Is(err, rekey.ErrVersionConflict) && attempt < maxVersionRetries {
+			continue
+		}
+		return pw, err
+	}
+}
+
 func (s *Service) resetTemporary(ctx context.Context, actor rekey.User, targetID, temporary, requestID string) (string, error) {
-	target, err := s.target(ctx, actor, targetID, rekey.ActionResetTemporary, requestID)
+	return s.resetTemporaryAs(ctx, actor, targetID, temporary, requestID, rekey.ActionResetTemporary, authz.ActionReset)
+}
+
+// resetTemporaryAs sets a temporary password if actor has permission over
+// the target; the audit entry is of action.
+func (s *Service) resetTemporaryAs(ctx context.Context, actor rekey.User, targetID, temporary, requestID, action string, permission authz.Action) (string, error) {
+	target, err := s.targetFor(ctx, actor, targetID, action, requestID, permission)
 	if err != nil {
 		return "", err
 	}
-	if temporary == "" {
+	switch {
+	case temporary != "":
+	case permission == authz.ActionGuardianReset:
+		// A guardian reads it out to a young child: kid-friendly for them.
+		if temporary, err = s.generate(ctx, target); err != nil {
+			return "", err
+		}
+	default:
 		if temporary, err = password.Generate(); err != nil {
 			return "", err
 		}
@@ -55,7 +86,7 @@ func (s *Service) resetTemporary(ctx context.Context, actor rekey.User, targetID
 
 	now := s.now()
 	after := ApplyTemporaryPassword(target, hash, now)
-	entry := s.entry(actor, target, rekey.ActionResetTemporary, rekey.OutcomeSuccess,
+	entry := s.entry(actor, target, action, rekey.OutcomeSuccess,
 		"temporary password set, change required at next sign-in; all sessions ended; pending links voided", requestID)
 	entry.Before, entry.After = target.AuditView(), after.AuditView()
 	if err := s.store.SaveReset(ctx, target, after, &entry); err != nil {
@@ -63,4 +94,15 @@ func (s *Service) resetTemporary(ctx context.Context, actor rekey.User, targetID
 	}
 	s.notifyChanged(ctx, after, requestID)
 	return temporary, nil
+}
+
+// generate makes a temporary password for target: kid-friendly for the
+// youngest students (password.GenerateFor with the default grade), full
+// strength for everyone else.
+func (s *Service) generate(ctx context.Context, target rekey.User) (string, error) {
+	policy, _, err := password.ContextFor(ctx, s.store, target)
+	if err != nil {
+		return "", err
+	}
+	return password.GenerateFor(policy, target, password.DefaultKidFriendlyMaxGrade)
 }

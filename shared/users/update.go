@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 
 	"github.com/rekey/rekey/shared/authz"
 	"github.com/rekey/rekey/shared/rekey"
@@ -27,7 +28,12 @@ type Patch struct {
 	ExternalID *string       `json:"externalId"`
 	Role       *rekey.Role   `json:"role"`
 	Status     *rekey.Status `json:"status"`
-	Version    *int          `json:"version"`
+	// GuardianOf (of a guardian) and Guardians (of a student) replace the
+	// user's links; the other side of each changed link is updated in the
+	// same write.
+	GuardianOf *[]string `json:"guardianOf"`
+	Guardians  *[]string `json:"guardians"`
+	Version    *int      `json:"version"`
 }
 
 // normalise checks every field that is present and returns the patch with
@@ -70,6 +76,16 @@ func (p Patch) normalise() (Patch, error) {
 	if p.Status != nil && !p.Status.Valid() {
 		return p, invalid("status", "Unknown status.")
 	}
+	for field, links := range map[string]**[]string{"guardianOf": &p.GuardianOf, "guardians": &p.Guardians} {
+		if *links == nil {
+			continue
+		}
+		ids, err := normaliseLinks(field, **links)
+		if err != nil {
+			return p, err
+		}
+		*links = &ids
+	}
 	return p, nil
 }
 
@@ -94,6 +110,12 @@ func (p Patch) applyTo(u rekey.User) rekey.User {
 	}
 	if p.Status != nil {
 		u.Status = *p.Status
+	}
+	if p.GuardianOf != nil {
+		u.GuardianOf = *p.GuardianOf
+	}
+	if p.Guardians != nil {
+		u.Guardians = *p.Guardians
 	}
 	return u
 }
@@ -127,7 +149,7 @@ func (s *Service) Update(ctx context.Context, actor rekey.User, id string, patch
 	}
 	after := patch.applyTo(before)
 	oldView, newView := changedFields(before, after)
-	if len(newView) == 0 {
+	if len(oldView) == 0 && len(newView) == 0 {
 		return before, nil
 	}
 	if err := authz.CheckUpdate(actor, before, after); err != nil {
@@ -158,6 +180,27 @@ func (s *Service) Update(ctx context.Context, actor rekey.User, id string, patch
 		Before:     oldView,
 		After:      newView,
 		RequestID:  requestID,
+	}
+	if !slices.Equal(before.GuardianOf, after.GuardianOf) || !slices.Equal(before.Guardians, after.Guardians) {
+		partners, err := s.linkPartners(ctx, actor, before, after)
+		if err != nil {
+			return rekey.User{}, err
+		}
+		writer, ok := s.store.(linksWriter)
+		if !ok {
+			return rekey.User{}, fmt.Errorf("users: the store cannot write links")
+		}
+		w := rekey.UsersWrite{Updates: append([]rekey.UserUpdate{{Before: before, After: after}}, partners...), Audit: []rekey.AuditEntry{entry}}
+		for _, p := range partners {
+			old, updated := changedFields(p.Before, p.After)
+			w.Audit = append(w.Audit, rekey.AuditEntry{ID: rekey.NewID(), At: now, DistrictID: p.After.DistrictID, ActorID: actor.ID,
+				ActorName: actor.FullName(), TargetID: p.After.ID, Action: rekey.ActionUserUpdate, Outcome: rekey.OutcomeSuccess,
+				Before: old, After: updated, RequestID: requestID})
+		}
+		if err := writer.WriteUsers(ctx, w); err != nil {
+			return rekey.User{}, fmt.Errorf("users: update %s: %w", id, err)
+		}
+		return after, nil
 	}
 	if err := s.store.UpdateUser(ctx, before, after, &entry); err != nil {
 		return rekey.User{}, fmt.Errorf("users: update %s: %w", id, err)

@@ -36,6 +36,8 @@ type Store interface {
 	CreateUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error
 	UpdateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error
 	ListUsers(ctx context.Context, f rekey.UserFilter) (rekey.UserPage, error)
+	WriteUsers(ctx context.Context, w rekey.UsersWrite) error
+	GetUserByParentCode(ctx context.Context, hash string) (rekey.User, error)
 	SaveReset(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error
 	RedeemReset(ctx context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error
 	CountRequest(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
@@ -74,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
 		{"GuardianLinks", testGuardianLinks},
+		{"WriteUsers", testWriteUsers},
 		{"Resets", testResets},
 		{"ListUsers", testListUsers},
 		{"Audit", testAudit},
@@ -244,6 +247,77 @@ func testGuardianLinks(t *testing.T, s Store, _ *testclock.Clock) {
 	if got, _ := s.GetUser(ctx, "c1"); got.Guardians != nil {
 		t.Errorf("Guardians after unlink = %#v, want nil", got.Guardians)
 	}
+}
+
+// testWriteUsers: a guardian's registration (new guardian, linked student,
+// parent code used up, audit) is written whole or not at all, and a code
+// is used once.
+func testWriteUsers(t *testing.T, s Store, _ *testclock.Clock) {
+	ctx := context.Background()
+	kid := create(t, s, user("c1", "kid", ""))
+	withCode := next(kid)
+	withCode.ParentCode = rekey.ParentCode{Hash: "h1", Sealed: []byte{1, 2}, SealedKey: []byte{3}, ExpiresAt: t0.Add(rekey.ParentCodeTTL)}
+	wantErr(t, "put code", s.WriteUsers(ctx, rekey.UsersWrite{Updates: []rekey.UserUpdate{{Before: kid, After: withCode}},
+		PutCodes: []rekey.ParentCodeClaim{{Hash: "h1", UserID: "c1"}}}), nil)
+	found, err := s.GetUserByParentCode(ctx, "h1")
+	if err != nil || found.ID != "c1" || !cmp.Equal(found.ParentCode, withCode.ParentCode) {
+		t.Fatalf("GetUserByParentCode(h1) = %+v, %v; want c1 with its code", found.ParentCode, err)
+	}
+	wantErr(t, "GetUserByParentCode(unknown)", func() error { _, err := s.GetUserByParentCode(ctx, "nope"); return err }(), rekey.ErrNotFound)
+
+	register := func(guardianID, username string, student rekey.User) rekey.UsersWrite {
+		g := user(guardianID, username, username+"@home.example")
+		g.Role, g.SchoolID, g.GuardianOf = rekey.RoleGuardian, "", []string{student.ID}
+		linked := next(student)
+		linked.ParentCode = rekey.ParentCode{}
+		linked.Guardians = append(slices.Clone(student.Guardians), guardianID)
+		return rekey.UsersWrite{Creates: []rekey.User{g}, Updates: []rekey.UserUpdate{{Before: student, After: linked}},
+			UseCodes: []rekey.ParentCodeClaim{{Hash: "h1", UserID: student.ID}},
+			Audit:    []rekey.AuditEntry{{ID: "a-" + guardianID, At: t0, TargetID: student.ID, Action: "guardian.register"}}}
+	}
+	wantErr(t, "register", s.WriteUsers(ctx, register("g1", "parent.one", withCode)), nil)
+	stored, _ := s.GetUser(ctx, "c1")
+	if g, err := s.GetUser(ctx, "g1"); err != nil || !slices.Equal(g.GuardianOf, []string{"c1"}) || !slices.Equal(stored.Guardians, []string{"g1"}) || stored.ParentCode.Hash != "" {
+		t.Fatalf("after register: guardian %+v (%v), student guardians %v code %q", g.GuardianOf, err, stored.Guardians, stored.ParentCode.Hash)
+	}
+	if page, _ := s.ListAudit(ctx, "c1", 10, ""); len(page.Items) != 1 {
+		t.Errorf("audit of the registration: %d entries, want 1", len(page.Items))
+	}
+	// The code is used: a second registration with it (even on a fresh
+	// read of the student) writes nothing.
+	wantErr(t, "register twice", s.WriteUsers(ctx, register("g2", "parent.two", stored)), rekey.ErrInvalidCode)
+	if _, err := s.GetUser(ctx, "g2"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("a refused registration created its guardian: %v", err)
+	}
+	if _, err := s.GetUserByUsername(ctx, "parent.two"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("a refused registration claimed its username: %v", err)
+	}
+	if _, err := s.GetUserByParentCode(ctx, "h1"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("GetUserByParentCode(used) = %v, want not found", err)
+	}
+	// A stale student version refuses the whole write.
+	again := next(kid)
+	again.ParentCode = rekey.ParentCode{Hash: "h2", ExpiresAt: t0.Add(time.Hour)}
+	g3 := user("g3", "parent.three", "")
+	g3.Role, g3.SchoolID = rekey.RoleGuardian, ""
+	wantErr(t, "stale", s.WriteUsers(ctx, rekey.UsersWrite{Creates: []rekey.User{g3}, Updates: []rekey.UserUpdate{{Before: kid, After: again}},
+		PutCodes: []rekey.ParentCodeClaim{{Hash: "h2", UserID: "c1"}}}), rekey.ErrVersionConflict)
+	if _, err := s.GetUser(ctx, "g3"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("a refused write created its user: %v", err)
+	}
+	if _, err := s.GetUserByParentCode(ctx, "h2"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("a refused write claimed its code: %v", err)
+	}
+	// A taken username refuses the whole write too.
+	taken := user("g4", "kid", "")
+	taken.Role, taken.SchoolID = rekey.RoleGuardian, ""
+	wantErr(t, "taken", s.WriteUsers(ctx, rekey.UsersWrite{Creates: []rekey.User{taken}}), rekey.ErrUsernameTaken)
+	wantErr(t, "empty", func() error {
+		if err := s.WriteUsers(ctx, rekey.UsersWrite{}); err == nil {
+			return errors.New("an empty write was accepted")
+		}
+		return nil
+	}(), nil)
 }
 
 func testUpdateUser(t *testing.T, s Store, _ *testclock.Clock) {

@@ -30,9 +30,22 @@ export function mount(main, ctx) {
     submitLabel: 'Change password',
     onChanged: () => ctx.endSession('Your password was changed and you were signed out everywhere. Sign in again with your new password.', 'success'),
   });
+  // A student's parent code, for a parent or guardian to sign up with.
+  const parentCode = h('section', { class: 'card', id: 'account-parent-code', hidden: u.role !== 'student', 'aria-labelledby': 'account-code-title' });
+  if (u.role === 'student') {
+    parentCode.append(h('h2', { id: 'account-code-title', text: 'Parent code' }));
+    api.get('/api/me/parent-code').then((c) => {
+      parentCode.append(
+        h('p', { text: 'Give this code to your parent or guardian. They sign up with it at the sign-up page; it works once.' }),
+        h('p', {}, h('code', { id: 'account-code', class: 'password', text: c.code })),
+        h('p', { class: 'muted', text: `Valid until ${new Date(c.expiresAt).toLocaleDateString()}.` }),
+      );
+    }, () => parentCode.append(h('p', { class: 'muted', text: 'The parent code could not be shown. Try again later.' })));
+  }
   main.append(
     h('h1', { text: 'My account' }),
     h('section', { class: 'card', 'aria-labelledby': 'account-details-title' }, h('h2', { id: 'account-details-title', text: 'Your details' }), details),
+    parentCode,
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'account-password-title' },

@@ -22,6 +22,7 @@ const NAV = [
   { id: 'nav-tasks', route: 'tasks', href: '#/tasks', label: 'Tasks', minRank: 2 },
   { id: 'nav-schedules', route: 'schedules', href: '#/schedules', label: 'Schedules', minRank: 3 },
   { id: 'nav-settings', route: 'settings', href: '#/settings', label: 'Settings', minRank: 4, roles: ['district_admin'] },
+  { id: 'nav-children', route: 'children', href: '#/children', label: 'My children', minRank: 1, roles: ['guardian'] },
   { id: 'nav-account', route: 'account', href: '#/account', label: 'My account', minRank: 1 },
 ];
 
@@ -36,6 +37,7 @@ const ROUTES = {
   schedules: { load: () => import('./schedules.js'), title: 'Schedules', minRank: 3 },
   settings: { load: () => import('./settings.js'), title: 'District settings', minRank: 4, roles: ['district_admin'] },
   account: { load: () => import('./account.js'), title: 'My account', minRank: 1 },
+  children: { load: () => import('./children.js'), title: 'My children', minRank: 1, roles: ['guardian'] },
 };
 
 /**
@@ -73,6 +75,7 @@ function mayUse(def) {
 }
 
 function homeHash() {
+  if (session.user?.role === 'guardian') return '#/children';
   return rank() >= 2 ? '#/users?tab=students' : '#/account';
 }
 

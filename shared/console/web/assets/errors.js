@@ -26,6 +26,7 @@ const FALLBACK = {
   email_taken: 'That email address is already in use.',
   weak_password: 'Choose a stronger password.',
   invalid_token: 'This link has expired or was already used. Ask for a new one.',
+  invalid_code: 'That parent code is not valid. Codes work once and expire after 30 days; ask your child or the school for a new one.',
   no_email: 'This user has no email address, so a link cannot be sent. Set a temporary password instead.',
   no_pending_reset: 'There is no reset link waiting for this user. Use "Reset password" to send one.',
   method_not_allowed: 'That action is not available.',

@@ -11,7 +11,9 @@ export const ROLE_LABELS = {
   guardian: 'Guardian',
 };
 
-export const ROLE_RANK = { student: 1, teacher: 2, school_admin: 3, district_admin: 4, support: 5 };
+// A guardian is outside the hierarchy; for the shell they rank as a
+// student (My account) and get their own screen (My children).
+export const ROLE_RANK = { student: 1, teacher: 2, school_admin: 3, district_admin: 4, support: 5, guardian: 1 };
 
 export const STATUS = {
   active: { label: 'Active', icon: 'check', tone: 'ok' },

@@ -136,5 +136,39 @@ async function resetPage() {
   });
 }
 
+/** registerPage: a parent or guardian signs up with their child's parent code. */
+function registerPage() {
+  const form = document.getElementById('register-form');
+  const alert = document.getElementById('register-error');
+  const submit = document.getElementById('register-submit');
+  const done = document.getElementById('register-done');
+  form.elements.parentCode.focus();
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(form, alert);
+    const body = {};
+    for (const name of ['parentCode', 'firstName', 'lastName', 'email', 'username', 'password']) {
+      body[name] = name === 'password' ? form.elements[name].value : form.elements[name].value.trim();
+      if (!body[name]) {
+        setFieldError(form.elements[name], 'This field is required.');
+        form.elements[name].focus();
+        return;
+      }
+    }
+    busy(submit, true, 'Creating…');
+    try {
+      await api.post('/api/guardians/register', body, { quiet: true });
+      form.hidden = true;
+      done.hidden = false;
+      done.focus();
+    } catch (err) {
+      busy(submit, false);
+      if (err.code === 'too_many_attempts' || err.status === 429) setAlert(alert, 'Too many attempts. Wait a few minutes, then try again.');
+      else showError(form, alert, err);
+    }
+  });
+}
+
 if (document.body.dataset.page === 'forgot') forgotPage();
+else if (document.body.dataset.page === 'register') registerPage();
 else if (document.body.dataset.page === 'reset') resetPage();

@@ -188,6 +188,7 @@ function mountDetail(main, ctx, id) {
   // Password deliveries email no password, only a notice that it changed.
   const noticeNote = h('p', { class: 'note', id: 'task-notice-note', hidden: true });
   const csv = h('a', { id: 'task-csv', class: 'button', href: `${path}/results.csv`, download: `rekey-task-${id}.csv` }, 'Download results (CSV)');
+  const letters = h('a', { id: 'task-letters', class: 'button', href: `${path}/letters.pdf`, download: `rekey-letters-${id}.pdf`, hidden: true }, 'Print login letters (PDF)');
   const csvNote = h('p', { class: 'hint', id: 'task-csv-note', text: 'The file lists every user with their outcome, for a mail merge or for telling users without email. If this task generated passwords, they are in the file for 24 hours after the task was created, and only for you. Keep it safe.' });
   const resultsBody = h('tbody');
   let resultsWrap = null;
@@ -203,7 +204,7 @@ function mountDetail(main, ctx, id) {
   const resultsSection = h(
     'section',
     { class: 'card', 'aria-labelledby': 'task-results-title', id: 'task-results-section' },
-    h('div', { class: 'section-head' }, h('h2', { id: 'task-results-title', text: 'Results' }), csv),
+    h('div', { class: 'section-head' }, h('h2', { id: 'task-results-title', text: 'Results' }), h('div', { class: 'actions' }, csv, letters)),
     csvNote,
     resultsStatus,
     (resultsWrap = h('div', { class: 'table-wrap' }, resultsTable)),
@@ -269,6 +270,9 @@ function mountDetail(main, ctx, id) {
     const done = !ACTIVE.has(t.status);
     csv.hidden = !done;
     csvNote.hidden = !done;
+    // Letters: a card per user with the sign-in address and its QR code
+    // (and the password of a generated task), for users without email.
+    letters.hidden = !done || !passwords;
     if (done && !resultsLoaded) {
       resultsLoaded = true;
       loadResults();
