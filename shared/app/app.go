@@ -62,6 +62,10 @@ type Config struct {
 	// (REKEY_BULK_PLAN_QUEUE_URL, REKEY_BULK_WORK_QUEUE_URL).
 	BulkPlanQueueURL string
 	BulkWorkQueueURL string
+	// BulkPasswordQueueURL is the work queue of password deliveries
+	// (REKEY_BULK_PASSWORD_QUEUE_URL; see bulk.WorkQueues); empty sends
+	// every chunk to BulkWorkQueueURL.
+	BulkPasswordQueueURL string
 	// TaskKeyID is the KMS key that seals bulk tasks' passwords
 	// (REKEY_TASK_KEY_ID).
 	TaskKeyID string
@@ -81,9 +85,10 @@ func ConfigFromEnv() (Config, error) {
 		SESConfigurationSet: os.Getenv("REKEY_SES_CONFIGURATION_SET"),
 		MailQueueURL:        os.Getenv("REKEY_MAIL_QUEUE_URL"),
 
-		BulkPlanQueueURL: os.Getenv("REKEY_BULK_PLAN_QUEUE_URL"),
-		BulkWorkQueueURL: os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
-		TaskKeyID:        os.Getenv("REKEY_TASK_KEY_ID"),
+		BulkPlanQueueURL:     os.Getenv("REKEY_BULK_PLAN_QUEUE_URL"),
+		BulkWorkQueueURL:     os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
+		BulkPasswordQueueURL: os.Getenv("REKEY_BULK_PASSWORD_QUEUE_URL"),
+		TaskKeyID:            os.Getenv("REKEY_TASK_KEY_ID"),
 	}
 	var err error
 	if cfg.Resets, err = resets.ConfigFromEnv(os.LookupEnv); err != nil {
@@ -209,7 +214,15 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	plans, work := queue.NewSender(sqsClient, cfg.BulkPlanQueueURL), queue.NewSender(sqsClient, cfg.BulkWorkQueueURL)
+	plans := queue.NewSender(sqsClient, cfg.BulkPlanQueueURL)
+	var passwordWork bulk.DelayedQueue
+	if cfg.BulkPasswordQueueURL != "" {
+		passwordWork = queue.NewSender(sqsClient, cfg.BulkPasswordQueueURL)
+	}
+	work, err := bulk.NewWorkQueues(queue.NewSender(sqsClient, cfg.BulkWorkQueueURL), passwordWork)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	keys := kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID)
 	bulkCfg := cfg.Bulk
 	bulkCfg.PublicBaseURL = cfg.PublicBaseURL
