@@ -106,6 +106,7 @@ type Stack struct {
 	mail    *recordingMailer
 	workers sync.WaitGroup
 	stop    context.CancelFunc
+	queues  queueLog
 }
 
 // Mail returns the emails the system has sent, oldest first.
@@ -216,22 +217,23 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	// mappings would; failed messages come back after a few seconds.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	s.stop = stopWork
-	poll := func(q stack.Queue, h queue.Handler) {
-		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, h)
+	poll := func(logicalID string, h queue.Handler) {
+		q := queues[logicalID]
+		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, s.queues.wrap(logicalID, h))
 		p.WaitTime = time.Second
 		p.FailedVisibility = 2 * time.Second
 		p.Logger = opt.Logger
 		s.workers.Go(func() { p.Run(workCtx) })
 	}
-	poll(queues["MailQueue"], s.App.MailWorker.Handle)
-	poll(queues["BulkPlanQueue"], s.App.BulkPlanner.Handle)
+	poll("MailQueue", s.App.MailWorker.Handle)
+	poll("BulkPlanQueue", s.App.BulkPlanner.Handle)
 	for range localWorkers {
-		poll(queues["BulkWorkQueue"], s.App.BulkWorker.Handle)
+		poll("BulkWorkQueue", s.App.BulkWorker.Handle)
 	}
 	// Password deliveries have their own queue and workers (on AWS their
 	// own function, sized for argon2id rather than SES).
 	for range localPasswordWorkers {
-		poll(queues["BulkPasswordQueue"], s.App.BulkWorker.Handle)
+		poll("BulkPasswordQueue", s.App.BulkWorker.Handle)
 	}
 	// EventBridge never fires on moto: tick the schedule dispatcher and
 	// the bulk sweeper here.
