@@ -108,7 +108,9 @@ type staleStore struct{ tasks map[string]rekey.TaskRecord }
 func (s staleStore) StaleChunks(context.Context, time.Time, int) ([]rekey.Chunk, error) {
 	return []rekey.Chunk{{TaskID: "pw", Index: 3, UserIDs: []string{"u1"}}, {TaskID: "mail", Index: 1, UserIDs: []string{"u2"}}}, nil
 }
-func (staleStore) ClaimStaleChunk(context.Context, rekey.Chunk, time.Time, time.Time) error { return nil }
+func (staleStore) ClaimStaleChunk(context.Context, rekey.Chunk, time.Time, time.Time) error {
+	return nil
+}
 func (s staleStore) GetTask(_ context.Context, id string) (rekey.TaskRecord, error) {
 	return s.tasks[id], nil
 }
