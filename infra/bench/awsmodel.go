@@ -19,10 +19,14 @@ type measured struct {
 	cpuMsPerUser map[string]map[rekey.DeliveryMode]float64
 	// writeUnitsPerUser is DynamoDB write units per user, by delivery.
 	writeUnitsPerUser map[rekey.DeliveryMode]float64
+	// taskPartitionUnitsPerUser is the part of them on the task's own
+	// partition key (its item and its chunks).
+	taskPartitionUnitsPerUser map[rekey.DeliveryMode]float64
 }
 
 func newMeasured() *measured {
-	return &measured{cpuMsPerUser: map[string]map[rekey.DeliveryMode]float64{}, writeUnitsPerUser: map[rekey.DeliveryMode]float64{}}
+	return &measured{cpuMsPerUser: map[string]map[rekey.DeliveryMode]float64{}, writeUnitsPerUser: map[rekey.DeliveryMode]float64{},
+		taskPartitionUnitsPerUser: map[rekey.DeliveryMode]float64{}}
 }
 
 // Assumptions about AWS, each from the AWS documentation page named in the
@@ -41,6 +45,10 @@ const (
 	// before DynamoDB has scaled it ("Pre-warming a table for on-demand
 	// capacity mode" / "Understanding DynamoDB warm throughput").
 	onDemandWriteUnitsPerSecond = 4000
+	// partitionWriteUnitsPerSecond is one partition's limit; a task's item
+	// and chunks share one partition key ("Understanding DynamoDB warm
+	// throughput in different scenarios").
+	partitionWriteUnitsPerSecond = 1000
 	// mbPerVCPU: at 1,769 MB a function has the equivalent of one vCPU
 	// ("Configure Lambda function memory").
 	mbPerVCPU = 1769
@@ -62,6 +70,9 @@ type awsRun struct {
 	// which users can be written.
 	writeUnitsPerUser        float64
 	tableWriteUnitsPerSecond float64
+	// taskPartitionUnitsPerUser of them go to the task's partition key,
+	// which takes at most partitionWriteUnitsPerSecond.
+	taskPartitionUnitsPerUser float64
 }
 
 // seconds is how long the run takes: the event source adds instances at
@@ -75,6 +86,9 @@ func (r awsRun) seconds() float64 {
 	writeCap := math.Inf(1)
 	if r.writeUnitsPerUser > 0 {
 		writeCap = r.tableWriteUnitsPerSecond / r.writeUnitsPerUser
+	}
+	if r.taskPartitionUnitsPerUser > 0 {
+		writeCap = math.Min(writeCap, partitionWriteUnitsPerSecond/r.taskPartitionUnitsPerUser)
 	}
 	const dt = 0.01
 	done, t := 0.0, 0.0
@@ -162,12 +176,17 @@ func benchAWSModel(m *measured) error {
 	if err != nil {
 		return err
 	}
+	tableWrites, err := readTableWarmWrites()
+	if err != nil {
+		return err
+	}
 	bench("password_worker_maximum_concurrency", fn.maxConcurrency, "instances")
 	bench("password_worker_memory", fn.memoryMB, "MB")
 	bench("aws_sqs_scale_up_per_minute", sqsScaleUpPerMinute, "instances/min")
 	bench("aws_sqs_start_concurrency", sqsStartConcurrency, "instances")
 	bench("aws_account_concurrency", accountConcurrency, "executions")
-	bench("aws_table_write_units_per_second", onDemandWriteUnitsPerSecond, "WRU/s")
+	bench("aws_table_write_units_per_second", tableWrites, "WRU/s")
+	bench("aws_partition_write_units_per_second", partitionWriteUnitsPerSecond, "WRU/s")
 	const users = 100000
 	for _, mode := range []rekey.DeliveryMode{rekey.DeliverDefaultPassword, rekey.DeliverGeneratedPasswords} {
 		wu, ok := m.writeUnitsPerUser[mode]
@@ -189,9 +208,11 @@ func benchAWSModel(m *measured) error {
 			bench(fmt.Sprintf("%s_100k_lambda_usd_%s", mode, arch), cost[arch], "USD")
 		}
 		after := awsRun{users: users, cpuMsPerUser: m.cpuMsPerUser[fn.architecture][mode], memoryMB: fn.memoryMB,
-			maxConcurrency: fn.maxConcurrency, writeUnitsPerUser: wu, tableWriteUnitsPerSecond: onDemandWriteUnitsPerSecond}
+			maxConcurrency: fn.maxConcurrency, writeUnitsPerUser: wu, tableWriteUnitsPerSecond: tableWrites,
+			taskPartitionUnitsPerUser: m.taskPartitionUnitsPerUser[mode]}
 		before := awsRun{users: users, cpuMsPerUser: m.cpuMsPerUser[oldWorker.architecture][mode], memoryMB: oldWorker.memoryMB,
-			maxConcurrency: oldWorker.maxConcurrency, writeUnitsPerUser: wu, tableWriteUnitsPerSecond: onDemandWriteUnitsPerSecond}
+			maxConcurrency: oldWorker.maxConcurrency, writeUnitsPerUser: wu, tableWriteUnitsPerSecond: onDemandWriteUnitsPerSecond,
+			taskPartitionUnitsPerUser: m.taskPartitionUnitsPerUser[mode]}
 		bench(string(mode)+"_100k_aws_model_seconds", after.seconds(), "s")
 		bench(string(mode)+"_100k_aws_model_seconds_before", before.seconds(), "s")
 		bench(string(mode)+"_100k_lambda_gb_seconds", after.gbSeconds(), "GB-s")
@@ -209,4 +230,35 @@ func otherArch(arch string) string {
 		return "arm64"
 	}
 	return "x86_64"
+}
+
+// readTableWarmWrites is the write units a second the table takes at
+// once: its WarmThroughput in template.yaml, or a new on-demand table's.
+func readTableWarmWrites() (float64, error) {
+	path, err := stack.FindTemplate()
+	if err != nil {
+		return 0, err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	var doc struct {
+		Resources struct {
+			Table struct {
+				Properties struct {
+					WarmThroughput struct {
+						WriteUnitsPerSecond int `yaml:"WriteUnitsPerSecond"`
+					} `yaml:"WarmThroughput"`
+				} `yaml:"Properties"`
+			} `yaml:"Table"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	if w := doc.Resources.Table.Properties.WarmThroughput.WriteUnitsPerSecond; w > onDemandWriteUnitsPerSecond {
+		return float64(w), nil
+	}
+	return onDemandWriteUnitsPerSecond, nil
 }

@@ -19,6 +19,9 @@ func TestAWSRunSeconds(t *testing.T) {
 		{"ramp bound", awsRun{users: 100000, cpuMsPerUser: 50, memoryMB: 1769, maxConcurrency: 1000}, 43, 43.8 + 4.8 + 0.1},
 		// 4,000 write units a second at 10 a user: 400 users a second.
 		{"write bound", awsRun{users: 100000, cpuMsPerUser: 1, memoryMB: 1769, maxConcurrency: 1000, writeUnitsPerUser: 10, tableWriteUnitsPerSecond: 4000}, 250, 251},
+		// The task's partition key takes 1,000 units a second: at 2 a user,
+		// 500 users a second, however wide the table is.
+		{"task partition bound", awsRun{users: 100000, cpuMsPerUser: 1, memoryMB: 1769, maxConcurrency: 1000, writeUnitsPerUser: 5, tableWriteUnitsPerSecond: 1e6, taskPartitionUnitsPerUser: 2}, 200, 201},
 		// Twice the memory, twice the vCPU: half the time at concurrency 2.
 		{"two vCPUs", awsRun{users: 10000, cpuMsPerUser: 50, memoryMB: 2 * 1769, maxConcurrency: 2}, 125, 125 + 2.5 + 0.1},
 	} {

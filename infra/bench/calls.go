@@ -66,6 +66,8 @@ func benchWriteUnits(ctx context.Context, l *localAWS, users int, mode rekey.Del
 	perUser := (u.table + u.index) / float64(users)
 	bench("dynamodb_write_units_per_user_"+string(mode), perUser, "WRU")
 	m.writeUnitsPerUser[mode] = perUser
+	bench("dynamodb_task_partition_write_units_per_user_"+string(mode), u.taskPartition/float64(users), "WRU")
+	m.taskPartitionUnitsPerUser[mode] = u.taskPartition / float64(users)
 	var kinds []string
 	for _, k := range slices.Sorted(maps.Keys(u.bySort)) {
 		kinds = append(kinds, fmt.Sprintf("%s %.2f", k, u.bySort[k]/float64(users)))

@@ -99,7 +99,11 @@ func (r *writeRecorder) Reset() {
 // grows), doubled inside a transaction; each GSI the item is in (both
 // project ALL) takes one more write of its size.
 type writeUnits struct {
-	table, index   float64
+	table, index float64
+	// taskPartition is the table's units on the task's partition key
+	// (TASK#<id>: the task item and its chunks, which hold the results):
+	// one partition key serves at most 1,000 write units a second.
+	taskPartition  float64
 	writes         int
 	bySort         map[string]float64 // units by the item kind (SK prefix), for the notes
 	transactional  int
@@ -159,6 +163,9 @@ func (r *writeRecorder) Units(ctx context.Context, db *dynamodb.Client) (writeUn
 			u.transactional++
 		}
 		u.table += tableUnits
+		if strings.HasPrefix(attrString(w.key["PK"]), "TASK#") {
+			u.taskPartition += tableUnits
+		}
 		u.writes++
 		u.largestItemKiB = math.Max(u.largestItemKiB, size/1024)
 		kind := sortKind(w.key)
@@ -184,10 +191,15 @@ func attrString(v types.AttributeValue) string {
 	return fmt.Sprint(v)
 }
 
-// sortKind is the item kind a key names: its sort key up to the first '#'.
+// sortKind is the item kind a key names: its partition key up to the
+// first '#' (USER, AUDIT, TASK), and for a task's items its sort key's
+// (TASK, CHUNK, KEY).
 func sortKind(key map[string]types.AttributeValue) string {
-	sk := attrString(key["SK"])
-	kind, _, _ := strings.Cut(sk, "#")
+	kind, _, _ := strings.Cut(attrString(key["PK"]), "#")
+	if kind == "TASK" {
+		kind, _, _ = strings.Cut(attrString(key["SK"]), "#")
+		kind = "TASK/" + kind
+	}
 	return kind
 }
 
