@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -14,7 +18,7 @@ import (
 // pollers standing in for Lambda's SQS event sources), SES apart. The
 // password deliveries' calls include queuing the password-changed notices
 // on the mail queue, but not the mail worker's sending them.
-func benchCalls(ctx context.Context, l *localAWS, users int) error {
+func benchCalls(ctx context.Context, l *localAWS, users int, m *measured) error {
 	for _, del := range []rekey.Delivery{
 		{Mode: rekey.DeliverEmailLink},
 		{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "purple otters juggle quietly"},
@@ -25,6 +29,7 @@ func benchCalls(ctx context.Context, l *localAWS, users int) error {
 			return err
 		}
 		l.calls.Reset()
+		l.writes.Reset()
 		task, elapsed, err := p.run(ctx, del)
 		if err != nil {
 			return err
@@ -41,6 +46,33 @@ func benchCalls(ctx context.Context, l *localAWS, users int) error {
 			bench("ses_sendemail_per_1000_users_email_link", per1000(l.calls.Of("SESv2.SendEmail")), "calls")
 		}
 		note("%s, %d users on moto in %v: %s", del.Mode, users, elapsed.Round(time.Millisecond), l.calls)
+		if del.Mode != rekey.DeliverEmailLink {
+			if err := benchWriteUnits(ctx, l, users, del.Mode, m); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// benchWriteUnits prices the DynamoDB writes of the run just made from the
+// real item sizes (see writeUnits) and reports them per user: what the
+// table's write throughput must sustain for the AWS model.
+func benchWriteUnits(ctx context.Context, l *localAWS, users int, mode rekey.DeliveryMode, m *measured) error {
+	u, err := l.writes.Units(ctx, dynamodb.NewFromConfig(l.cfg))
+	if err != nil {
+		return err
+	}
+	perUser := (u.table + u.index) / float64(users)
+	bench("dynamodb_write_units_per_user_"+string(mode), perUser, "WRU")
+	m.writeUnitsPerUser[mode] = perUser
+	bench("dynamodb_task_partition_write_units_per_user_"+string(mode), u.taskPartition/float64(users), "WRU")
+	m.taskPartitionUnitsPerUser[mode] = u.taskPartition / float64(users)
+	var kinds []string
+	for _, k := range slices.Sorted(maps.Keys(u.bySort)) {
+		kinds = append(kinds, fmt.Sprintf("%s %.2f", k, u.bySort[k]/float64(users)))
+	}
+	note("%s: %d writes (%d in transactions), %.0f table + %.0f GSI write units, largest item %.1f KiB; per user by item kind: %v",
+		mode, u.writes, u.transactional, u.table, u.index, u.largestItemKiB, kinds)
 	return nil
 }

@@ -14,6 +14,11 @@
 //   - SES pacing against a stand-in that throttles above R sends/s.
 //   - CPU per user of default passwords (argon2id at production cost).
 //   - Login letters for 1,000 users: time on one CPU, PDF size, pages.
+//   - CPU per user on one core of each password delivery, built with and
+//     without -tags purego (amd64 assembly vs the pure Go arm64 runs),
+//     DynamoDB write units per user from the real item sizes, and the model
+//     of a 100,000-user run on AWS built from them (awsmodel.go).
+//   - Many workers at once on an in-memory store: users/s per core.
 //
 // Notes on the output go to stderr; only BENCH lines go to stdout.
 package main
@@ -37,10 +42,20 @@ func main() {
 	pacingRate := flag.Float64("pacing-rate", 100, "sends per second the SES stand-in allows")
 	cpuUsers := flag.Int("cpu-users", 48, "users hashed at production cost for the CPU figure (0 skips it)")
 	letterUsers := flag.Int("letter-users", 1000, "users of the login-letters run (0 skips it)")
+	archUsers := flag.Int("arch-users", 48, "users of each per-architecture CPU run (one core, asm and purego builds; 0 skips them and the AWS model)")
+	pipelineUsers := flag.Int("pipeline-users", 192, "users of the many-workers in-memory pipeline run (0 skips it)")
+	userCPU := flag.Int("user-cpu", 0, "internal: print the per-user CPU of this build for that many users and exit")
 	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
 	flag.Parse()
 
 	ctx := context.Background()
+	if *userCPU > 0 {
+		if err := printUserCPU(ctx, *userCPU); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: user cpu: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *serve {
 		server, err := startMoto(ctx)
 		if err != nil {
@@ -70,8 +85,9 @@ func main() {
 		os.Exit(1)
 	}
 	defer l.stop()
+	m := newMeasured()
 	if *callUsers > 0 {
-		report("calls", benchCalls(ctx, l, *callUsers))
+		report("calls", benchCalls(ctx, l, *callUsers, m))
 	}
 	if *e2eUsers > 0 {
 		report("end-to-end", benchEndToEnd(ctx, l, *e2eUsers, *e2eLimit))
@@ -84,6 +100,16 @@ func main() {
 	}
 	if *cpuUsers > 0 {
 		report("cpu", benchCPU(ctx, *cpuUsers))
+	}
+	if *pipelineUsers > 0 {
+		report("pipeline", benchPipeline(ctx, *pipelineUsers, 8))
+	}
+	if *archUsers > 0 {
+		err := benchArchitectures(ctx, *archUsers, m)
+		report("architectures", err)
+		if err == nil && *callUsers > 0 {
+			report("aws model", benchAWSModel(m))
+		}
 	}
 	if failed {
 		l.stop()

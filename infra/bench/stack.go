@@ -35,11 +35,12 @@ const senderAddress = "no-reply@rekey.example.org"
 type localAWS struct {
 	cfg    aws.Config
 	calls  *callcount.Counter
+	writes *writeRecorder
 	server *moto.Server
 }
 
 func startLocalAWS(ctx context.Context) (*localAWS, error) {
-	l := &localAWS{calls: &callcount.Counter{}}
+	l := &localAWS{calls: &callcount.Counter{}, writes: &writeRecorder{}}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		server, err := startMoto(ctx)
 		if err != nil {
@@ -58,7 +59,7 @@ func startLocalAWS(ctx context.Context) (*localAWS, error) {
 		l.stop()
 		return nil, err
 	}
-	l.cfg = l.calls.Attach(cfg)
+	l.cfg = l.writes.Attach(l.calls.Attach(cfg))
 	return l, nil
 }
 

@@ -109,6 +109,7 @@ type Stack struct {
 	mail    *recordingMailer
 	workers sync.WaitGroup
 	stop    context.CancelFunc
+	queues  queueLog
 }
 
 // Mail returns the emails the system has sent, oldest first.
@@ -162,6 +163,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 		"MailQueue": opt.Table + "-mail", "MailDLQ": opt.Table + "-mail-dlq",
 		"BulkPlanQueue": opt.Table + "-bulk-plan", "BulkPlanDLQ": opt.Table + "-bulk-plan-dlq",
 		"BulkWorkQueue": opt.Table + "-bulk-work", "BulkWorkDLQ": opt.Table + "-bulk-work-dlq",
+		"BulkPasswordQueue": opt.Table + "-bulk-password", "BulkPasswordDLQ": opt.Table + "-bulk-password-dlq",
 	})
 	if err != nil {
 		return nil, err
@@ -186,11 +188,12 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	s.URL = "http://" + listener.Addr().String()
 	cfg := app.Config{
 		Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: sender, SESConfigurationSet: configurationSet,
-		MailQueueURL:     queues["MailQueue"].URL,
-		BulkPlanQueueURL: queues["BulkPlanQueue"].URL,
-		BulkWorkQueueURL: queues["BulkWorkQueue"].URL,
-		TaskKeyID:        aws.ToString(key.KeyMetadata.KeyId),
-		Bulk:             bulk.Config{SendRate: opt.SendRate, WorkerConcurrency: localWorkers},
+		MailQueueURL:         queues["MailQueue"].URL,
+		BulkPlanQueueURL:     queues["BulkPlanQueue"].URL,
+		BulkWorkQueueURL:     queues["BulkWorkQueue"].URL,
+		BulkPasswordQueueURL: queues["BulkPasswordQueue"].URL,
+		TaskKeyID:            aws.ToString(key.KeyMetadata.KeyId),
+		Bulk:                 bulk.Config{SendRate: opt.SendRate, WorkerConcurrency: localWorkers},
 	}
 	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher, Mailer: s.mail, Approvals: opt.Approvals})
 	if err != nil {
@@ -217,17 +220,23 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	// mappings would; failed messages come back after a few seconds.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	s.stop = stopWork
-	poll := func(q stack.Queue, h queue.Handler) {
-		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, h)
+	poll := func(logicalID string, h queue.Handler) {
+		q := queues[logicalID]
+		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, s.queues.wrap(logicalID, h))
 		p.WaitTime = time.Second
 		p.FailedVisibility = 2 * time.Second
 		p.Logger = opt.Logger
 		s.workers.Go(func() { p.Run(workCtx) })
 	}
-	poll(queues["MailQueue"], s.App.MailWorker.Handle)
-	poll(queues["BulkPlanQueue"], s.App.BulkPlanner.Handle)
+	poll("MailQueue", s.App.MailWorker.Handle)
+	poll("BulkPlanQueue", s.App.BulkPlanner.Handle)
 	for range localWorkers {
-		poll(queues["BulkWorkQueue"], s.App.BulkWorker.Handle)
+		poll("BulkWorkQueue", s.App.BulkWorker.Handle)
+	}
+	// Password deliveries have their own queue and workers (on AWS their
+	// own function, sized for argon2id rather than SES).
+	for range localPasswordWorkers {
+		poll("BulkPasswordQueue", s.App.BulkWorker.Handle)
 	}
 	// EventBridge never fires on moto: tick the schedule dispatcher and
 	// the bulk sweeper here.
@@ -241,6 +250,12 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 // localWorkers is how many bulk workers run in process, as the work queue's
 // MaximumConcurrency does on AWS.
 const localWorkers = 2
+
+// localPasswordWorkers is how many bulk workers poll the password work
+// queue in process. On AWS the path is as wide as
+// BulkPasswordWorkerFunction's MaximumConcurrency; here each worker already
+// hashes on every core, so two keep the cores busy between chunks.
+const localPasswordWorkers = 2
 
 // tickDispatcher runs the schedule dispatcher and the bulk sweeper now and
 // then every interval until ctx ends, as their EventBridge rules do;

@@ -65,6 +65,10 @@ type Config struct {
 	// (REKEY_BULK_PLAN_QUEUE_URL, REKEY_BULK_WORK_QUEUE_URL).
 	BulkPlanQueueURL string
 	BulkWorkQueueURL string
+	// BulkPasswordQueueURL is the work queue of password deliveries
+	// (REKEY_BULK_PASSWORD_QUEUE_URL; see bulk.WorkQueues); empty sends
+	// every chunk to BulkWorkQueueURL.
+	BulkPasswordQueueURL string
 	// TaskKeyID is the KMS key that seals bulk tasks' passwords
 	// (REKEY_TASK_KEY_ID).
 	TaskKeyID string
@@ -84,9 +88,10 @@ func ConfigFromEnv() (Config, error) {
 		SESConfigurationSet: os.Getenv("REKEY_SES_CONFIGURATION_SET"),
 		MailQueueURL:        os.Getenv("REKEY_MAIL_QUEUE_URL"),
 
-		BulkPlanQueueURL: os.Getenv("REKEY_BULK_PLAN_QUEUE_URL"),
-		BulkWorkQueueURL: os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
-		TaskKeyID:        os.Getenv("REKEY_TASK_KEY_ID"),
+		BulkPlanQueueURL:     os.Getenv("REKEY_BULK_PLAN_QUEUE_URL"),
+		BulkWorkQueueURL:     os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
+		BulkPasswordQueueURL: os.Getenv("REKEY_BULK_PASSWORD_QUEUE_URL"),
+		TaskKeyID:            os.Getenv("REKEY_TASK_KEY_ID"),
 	}
 	var err error
 	if cfg.Resets, err = resets.ConfigFromEnv(os.LookupEnv); err != nil {
@@ -255,7 +260,18 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	// from the bulk worker, and delayed leftovers from the mail worker.
 	mailQueue := sync.OnceValue(func() *queue.Sender { return queue.NewSender(sqsClient(), cfg.MailQueueURL) })
 	plans := sync.OnceValue(func() *queue.Sender { return queue.NewSender(sqsClient(), cfg.BulkPlanQueueURL) })
-	work := sync.OnceValue(func() *queue.Sender { return queue.NewSender(sqsClient(), cfg.BulkWorkQueueURL) })
+	// Chunks go to the work queue of their delivery: password deliveries
+	// to their own queue when one is configured (see bulk.WorkQueues).
+	var work *bulk.WorkQueues
+	if need.planner || need.bulkWorker || need.sweeper {
+		var passwordWork bulk.DelayedQueue
+		if cfg.BulkPasswordQueueURL != "" {
+			passwordWork = queue.NewSender(sqsClient(), cfg.BulkPasswordQueueURL)
+		}
+		if work, err = bulk.NewWorkQueues(queue.NewSender(sqsClient(), cfg.BulkWorkQueueURL), passwordWork); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
 	keys := sync.OnceValue(func() *kmskeys.Keys { return kmskeys.New(kms.NewFromConfig(awsCfg), cfg.TaskKeyID) })
 	mailer := sync.OnceValue(func() mailworker.Mailer {
 		if opt.Mailer != nil {
@@ -314,20 +330,20 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		}
 	}
 	if need.planner {
-		if a.BulkPlanner, err = bulk.NewPlanner(bulkCfg, bulk.PlannerDeps{Store: a.Store, Work: work(), Plans: plans(), Logger: logger, Now: now}); err != nil {
+		if a.BulkPlanner, err = bulk.NewPlanner(bulkCfg, bulk.PlannerDeps{Store: a.Store, Work: work, Plans: plans(), Logger: logger, Now: now}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}
 	if need.bulkWorker {
 		if a.BulkWorker, err = bulk.NewWorker(bulkCfg, bulk.WorkerDeps{
-			Store: a.Store, Work: work(), Keys: keys(), Notices: mailQueue(), Mailer: mailer(), Hasher: opt.Hasher,
+			Store: a.Store, Work: work, Keys: keys(), Notices: mailQueue(), Mailer: mailer(), Hasher: opt.Hasher,
 			Account: ses.NewAccount(sesClient()), Logger: logger, Now: now,
 		}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}
 	if need.sweeper {
-		if a.BulkSweeper, err = bulk.NewSweeper(bulk.SweeperDeps{Store: a.Store, Work: work(), Logger: logger}); err != nil {
+		if a.BulkSweeper, err = bulk.NewSweeper(bulk.SweeperDeps{Store: a.Store, Work: work, Logger: logger}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}

@@ -71,6 +71,9 @@ type Message struct {
 	InitiatorID string   `json:"initiatorId"`
 	Chunk       int      `json:"chunk,omitempty"`
 	UserIDs     []string `json:"userIds,omitempty"`
+	// Delivery routes a chunk to its queue (see WorkQueues); the worker
+	// goes by the task's delivery, never by this.
+	Delivery rekey.DeliveryMode `json:"delivery,omitempty"`
 }
 
 // Message kinds.

@@ -185,7 +185,7 @@ func (p *Planner) enqueue(ctx context.Context, rec rekey.TaskRecord, from, to in
 	}
 	messages := make([]any, 0, to-from)
 	for i := from; i < to; i++ {
-		m := Message{Kind: KindChunk, TaskID: rec.Task.ID, InitiatorID: rec.Task.CreatedBy, Chunk: i}
+		m := Message{Kind: KindChunk, TaskID: rec.Task.ID, InitiatorID: rec.Task.CreatedBy, Chunk: i, Delivery: rec.Task.Delivery.Mode}
 		if j := i - from; j < len(chunks) && chunks[j].Index == i {
 			m.UserIDs = chunks[j].UserIDs
 		}

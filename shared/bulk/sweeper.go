@@ -91,7 +91,8 @@ func (s *Sweeper) Sweep(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bulk: sweep: %w", err)
 	}
-	creators := map[string]string{} // task id → creator id
+	creators := map[string]string{}               // task id → creator id
+	deliveries := map[string]rekey.DeliveryMode{} // task id → delivery, to route the message
 	var errs []error
 	requeued := 0
 	for _, c := range stale {
@@ -110,6 +111,7 @@ func (s *Sweeper) Sweep(ctx context.Context, now time.Time) (int, error) {
 			}
 			creator = rec.Task.CreatedBy
 			creators[c.TaskID] = creator
+			deliveries[c.TaskID] = rec.Task.Delivery.Mode
 		}
 		err := s.store.ClaimStaleChunk(ctx, c, now, now.Add(SweepGrace))
 		if rekey.ErrorCode(err) == rekey.ECodeConflict {
@@ -119,7 +121,7 @@ func (s *Sweeper) Sweep(ctx context.Context, now time.Time) (int, error) {
 			errs = append(errs, fmt.Errorf("bulk: sweep chunk %d of task %s: %w", c.Index, c.TaskID, err))
 			continue
 		}
-		msg := Message{Kind: KindChunk, TaskID: c.TaskID, InitiatorID: creator, Chunk: c.Index, UserIDs: c.UserIDs}
+		msg := Message{Kind: KindChunk, TaskID: c.TaskID, InitiatorID: creator, Chunk: c.Index, UserIDs: c.UserIDs, Delivery: deliveries[c.TaskID]}
 		if err := s.work.Send(ctx, msg); err != nil {
 			errs = append(errs, fmt.Errorf("bulk: sweep chunk %d of task %s: requeue: %w", c.Index, c.TaskID, err))
 			continue
