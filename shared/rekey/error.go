@@ -38,6 +38,12 @@ const (
 	// ECodeImportInvalid: an import file has at least one error row; it
 	// is refused whole and the answer lists every error (shared/roster).
 	ECodeImportInvalid = "import_invalid"
+	// ECodeExternalIDTaken: another user of the district already has this
+	// externalId (the id of its student information system).
+	ECodeExternalIDTaken = "external_id_taken"
+	// ECodeUseUpload: an import body above the direct limit; the caller
+	// must upload it with POST /api/imports/uploads.
+	ECodeUseUpload = "import_too_large"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
@@ -99,6 +105,9 @@ var (
 	ErrUsernameTaken = &Error{Code: ECodeUsernameTaken, Field: "username", Message: "That username is already in use."}
 	// ErrEmailTaken: another user already holds this email address.
 	ErrEmailTaken = &Error{Code: ECodeEmailTaken, Field: "email", Message: "That email address is already in use."}
+	// ErrExternalIDTaken: another user of the district already holds this
+	// externalId.
+	ErrExternalIDTaken = &Error{Code: ECodeExternalIDTaken, Field: "externalId", Message: "Another user of the district already has that external id."}
 	// ErrConflict: a conditional write failed for a reason other than version.
 	ErrConflict = &Error{Code: ECodeConflict, Message: "The request conflicts with the current state; try again."}
 	// ErrForbidden: the actor may not do this to this target.
