@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
 )
 
 // statusByCode is the one table from application error code to HTTP status.
@@ -63,6 +64,8 @@ func ErrorStatuses() map[string]int { return maps.Clone(statusByCode) }
 // errorBody is the JSON of every error answer.
 type errorBody struct {
 	Error errorDetail `json:"error"`
+	// Errors are the rows of an import refused with import_invalid.
+	Errors []roster.Issue `json:"errors,omitempty"`
 }
 
 type errorDetail struct {
@@ -99,7 +102,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rekey"`)
 	}
-	s.writeJSON(w, r, status, errorBody{Error: detail})
+	body := errorBody{Error: detail}
+	if invalid, ok := roster.AsInvalid(err); ok {
+		body.Errors = invalid.Issues
+	}
+	s.writeJSON(w, r, status, body)
 }
 
 // writeJSON answers v as JSON with status.

@@ -52,6 +52,8 @@ type Deps struct {
 	Resets    ResetService
 	Schedules ScheduleService
 	Bulk      BulkService
+	// Imports runs roster and users-CSV imports (shared/imports).
+	Imports ImportService
 	// Console serves the admin console's pages and assets (console.Handler).
 	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
@@ -67,6 +69,7 @@ type Server struct {
 	resets    ResetService
 	schedules ScheduleService
 	bulk      BulkService
+	imports   ImportService
 	console   http.Handler
 	log       *slog.Logger
 
@@ -87,6 +90,7 @@ func New(deps Deps) *Server {
 		resets:    deps.Resets,
 		schedules: deps.Schedules,
 		bulk:      deps.Bulk,
+		imports:   deps.Imports,
 		console:   deps.Console,
 		log:       WithRequestIDs(logger),
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/console"
 	"github.com/rekey/rekey/shared/dynamo"
+	"github.com/rekey/rekey/shared/imports"
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/mailworker"
@@ -36,6 +38,7 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/schedule"
+	"github.com/rekey/rekey/shared/uploads"
 	"github.com/rekey/rekey/shared/users"
 )
 
@@ -68,6 +71,10 @@ type Config struct {
 	// Bulk holds the SES rate, daily quota and worker concurrency
 	// (REKEY_SES_RATE and friends; see bulk.ConfigFromEnv).
 	Bulk bulk.Config
+	// ImportQueueURL is the queue of import chunks (REKEY_IMPORT_QUEUE_URL);
+	// ImportBucket the S3 bucket of large import files (REKEY_IMPORT_BUCKET).
+	ImportQueueURL string
+	ImportBucket   string
 }
 
 // ConfigFromEnv reads the configuration and says which variable is missing
@@ -84,6 +91,8 @@ func ConfigFromEnv() (Config, error) {
 		BulkPlanQueueURL: os.Getenv("REKEY_BULK_PLAN_QUEUE_URL"),
 		BulkWorkQueueURL: os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
 		TaskKeyID:        os.Getenv("REKEY_TASK_KEY_ID"),
+		ImportQueueURL:   os.Getenv("REKEY_IMPORT_QUEUE_URL"),
+		ImportBucket:     os.Getenv("REKEY_IMPORT_BUCKET"),
 	}
 	var err error
 	if cfg.Resets, err = resets.ConfigFromEnv(os.LookupEnv); err != nil {
@@ -112,6 +121,8 @@ func (c Config) Validate() error {
 		"REKEY_BULK_PLAN_QUEUE_URL": c.BulkPlanQueueURL,
 		"REKEY_BULK_WORK_QUEUE_URL": c.BulkWorkQueueURL,
 		"REKEY_TASK_KEY_ID":         c.TaskKeyID,
+		"REKEY_IMPORT_QUEUE_URL":    c.ImportQueueURL,
+		"REKEY_IMPORT_BUCKET":       c.ImportBucket,
 	} {
 		if value == "" {
 			return fmt.Errorf("app: %s is not set", name)
@@ -145,7 +156,10 @@ type App struct {
 	// MailEvents records SES's deliveries, bounces and complaints
 	// (EventBridge rule on the configuration set's events).
 	MailEvents *mailevents.Handler
-	Logger     *slog.Logger
+	// Imports starts imports; ImportWorker applies their chunks (SQS).
+	Imports      *imports.Service
+	ImportWorker *imports.Worker
+	Logger       *slog.Logger
 }
 
 // Options are the parts a caller may replace: tests pass a fake clock.
@@ -232,14 +246,25 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	// Path-style S3 addresses when an endpoint is set (moto on loopback
+	// has no per-bucket host names).
+	s3Client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = awsCfg.BaseEndpoint != nil })
+	importFiles := uploads.New(s3Client, cfg.ImportBucket)
+	importSvc, err := imports.NewService(imports.Deps{
+		Store: store, Files: importFiles, Queue: queue.NewSender(sqsClient, cfg.ImportQueueURL), Logger: serviceLog, Now: now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	server := api.New(api.Deps{
 		Auth: authSvc, Users: usersSvc, Secrets: store, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
-		Console: console.Handler(), Logger: logger,
+		Imports: importSvc, Console: console.Handler(), Logger: logger,
 	})
 	return &App{
 		Config: cfg, Store: store, Auth: authSvc, Users: usersSvc, Resets: resetSvc, Schedules: schedules, Bulk: bulkSvc,
 		API: server, MailWorker: worker, BulkPlanner: planner, BulkWorker: bulkWorker, BulkSweeper: sweeper,
 		Dispatcher: schedule.NewDispatcher(store, bulkSvc, logger), MailEvents: mailevents.NewHandler(mailEventRecorder(store), logger),
+		Imports: importSvc, ImportWorker: imports.NewWorker(store, importFiles, logger, now),
 		Logger: logger,
 	}, nil
 }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rekey/rekey/shared/roster"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
 )
 
 // MaxDirectBytes is the largest file POST /api/imports takes in its body;

@@ -9,8 +9,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rekey/rekey/shared/roster"
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rekey/rekey/shared/queue/batch"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
 )
 
 // WorkerStore is what the worker needs of the store.
@@ -321,4 +324,16 @@ func describe(fields []roster.FieldChange) []string {
 		out = append(out, fmt.Sprintf("%s: %s → %s", f.Field, f.Before, f.After))
 	}
 	return out
+}
+
+// HandleSQS is the Lambda handler of the import work queue: each message
+// is one chunk; a failed chunk is reported so that only it comes back.
+func (w *Worker) HandleSQS(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
+	return batch.Handle(ctx, event, batch.Options{Name: "import worker", Logger: w.log}, func(ctx context.Context, m events.SQSMessage) error {
+		var msg ChunkMessage
+		if err := json.Unmarshal([]byte(m.Body), &msg); err != nil || !rekey.ValidID(msg.TaskID) || msg.Chunk < 0 {
+			return batch.Drop(fmt.Errorf("imports: malformed message: %v", err))
+		}
+		return w.Handle(ctx, msg)
+	}), nil
 }
