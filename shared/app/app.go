@@ -248,7 +248,10 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	// Path-style S3 addresses when an endpoint is set (moto on loopback
 	// has no per-bucket host names).
-	s3Client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = awsCfg.BaseEndpoint != nil })
+	s3Client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.UsePathStyle = awsCfg.BaseEndpoint != nil
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
 	importFiles := uploads.New(s3Client, cfg.ImportBucket)
 	importSvc, err := imports.NewService(imports.Deps{
 		Store: store, Files: importFiles, Queue: queue.NewSender(sqsClient, cfg.ImportQueueURL), Logger: serviceLog, Now: now,

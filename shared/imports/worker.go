@@ -162,7 +162,9 @@ func (w *Worker) apply(ctx context.Context, job rekey.ImportJob, rows []roster.R
 	for _, r := range plannable {
 		res := planned[r.Row]
 		if res.outcome == "" {
-			res = w.write(ctx, actor, job, r, res, stored)
+			if res, err = w.write(ctx, actor, job, r, res, stored); err != nil {
+				return nil, err
+			}
 		}
 		results = append(results, rekey.ImportRowResult{File: r.File, Row: r.Row, Username: r.Username,
 			Outcome: res.outcome, UserID: res.userID, Fields: res.fields, Error: res.err})
@@ -222,8 +224,10 @@ func (w *Worker) plan(ctx context.Context, actor rekey.User, job rekey.ImportJob
 }
 
 // write applies one planned change; a conflict (the user changed, or a
-// racing attempt wrote it) re-plans the row once.
-func (w *Worker) write(ctx context.Context, actor rekey.User, job rekey.ImportJob, r roster.Row, p rowPlan, stored map[string]rekey.User) rowPlan {
+// racing attempt wrote it) re-plans the row once. A failure of the store
+// itself ends the chunk with an error, so that its message comes back and
+// the chunk is retried (rows already written are then unchanged).
+func (w *Worker) write(ctx context.Context, actor rekey.User, job rekey.ImportJob, r roster.Row, p rowPlan, stored map[string]rekey.User) (rowPlan, error) {
 	for attempt := 0; ; attempt++ {
 		err := w.writeChange(ctx, actor, job, p.change, stored)
 		if err == nil {
@@ -235,26 +239,25 @@ func (w *Worker) write(ctx context.Context, actor rekey.User, job rekey.ImportJo
 			default:
 				p.outcome = rekey.ImportUpdated
 			}
-			return p
+			return p, nil
 		}
 		code := rekey.ErrorCode(err)
+		if code == rekey.ECodeInternal {
+			return p, fmt.Errorf("imports: row %d: %w", r.Row, err)
+		}
 		retry := code == rekey.ECodeVersionConflict || code == rekey.ECodeConflict || code == rekey.ECodeUsernameTaken ||
 			code == rekey.ECodeEmailTaken || code == rekey.ECodeExternalIDTaken
 		if !retry || attempt > 0 {
 			w.log.WarnContext(ctx, "imports: row failed", "task", job.TaskID, "row", r.Row, "error", err)
-			msg := rekey.ErrorMessage(err)
-			if code == rekey.ECodeInternal {
-				msg = "The row could not be written; import the file again to retry it."
-			}
-			return rowPlan{outcome: rekey.ImportFailed, userID: p.change.UserID, err: msg}
+			return rowPlan{outcome: rekey.ImportFailed, userID: p.change.UserID, err: rekey.ErrorMessage(err)}, nil
 		}
-		again, perr := w.plan(ctx, actor, job, []roster.Row{r}, nil)
-		if perr != nil {
-			return rowPlan{outcome: rekey.ImportFailed, err: "The row could not be written; import the file again to retry it."}
+		again, err := w.plan(ctx, actor, job, []roster.Row{r}, orgsOf(job))
+		if err != nil {
+			return p, err
 		}
 		next := again[r.Row]
 		if next.outcome != "" {
-			return next
+			return next, nil
 		}
 		p = next
 		stored = nil // read the user again
@@ -304,6 +307,14 @@ func (w *Worker) writeChange(ctx context.Context, actor rekey.User, job rekey.Im
 		entry.Before[f.Field], entry.After[f.Field] = f.Before, f.After
 	}
 	return w.store.UpdateUser(ctx, before, after, entry)
+}
+
+// orgsOf decodes the job's orgs (nil when there are none or they do not
+// decode; the chunk's plan already decoded them once).
+func orgsOf(job rekey.ImportJob) []roster.Org {
+	var orgs []roster.Org
+	_ = json.Unmarshal(job.Orgs, &orgs)
+	return orgs
 }
 
 // auditAction names an import's update as users.Update names an edit.
