@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -35,6 +37,7 @@ func main() {
 	pacingUsers := flag.Int("pacing-users", 2000, "users of the pacing run (0 skips it)")
 	pacingRate := flag.Float64("pacing-rate", 100, "sends per second the SES stand-in allows")
 	cpuUsers := flag.Int("cpu-users", 48, "users hashed at production cost for the CPU figure (0 skips it)")
+	importUsers := flag.String("import-users", "5000", "sizes of the generated OneRoster bundles imported on moto (empty skips them)")
 	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
 	flag.Parse()
 
@@ -70,6 +73,11 @@ func main() {
 	}
 	if *e2eUsers > 0 {
 		report("end-to-end", benchEndToEnd(ctx, l, *e2eUsers, *e2eLimit))
+	}
+	for _, n := range strings.Split(*importUsers, ",") {
+		if users, err := strconv.Atoi(strings.TrimSpace(n)); err == nil && users > 0 {
+			report("import", benchImport(ctx, l, users))
+		}
 	}
 	if *scales != "" {
 		report("memory", benchMemory(ctx, *scales))

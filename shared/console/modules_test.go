@@ -44,6 +44,8 @@ var moduleRoles = map[string]moduleRole{
 	"schedules.js": screen,
 	"signin.js":    screen,
 	"tasks.js":     screen,
+	"imports.js":   screen,
+	"newuser.js":   screen,
 	"userreset.js": screen,
 	"users.js":     screen,
 

@@ -19,6 +19,7 @@ const session = {
 const NAV = [
   { id: 'nav-users', route: 'users', href: '#/users', label: 'Users', minRank: 2 },
   { id: 'nav-bulk', route: 'bulk', href: '#/bulk', label: 'Bulk reset', minRank: 3 },
+  { id: 'nav-imports', route: 'imports', href: '#/imports', label: 'Import', minRank: 3 },
   { id: 'nav-tasks', route: 'tasks', href: '#/tasks', label: 'Tasks', minRank: 3 },
   { id: 'nav-schedules', route: 'schedules', href: '#/schedules', label: 'Schedules', minRank: 3 },
   { id: 'nav-account', route: 'account', href: '#/account', label: 'My account', minRank: 1 },
@@ -29,6 +30,7 @@ const ROUTES = {
   users: { load: () => import('./users.js'), title: 'Users', minRank: 2 },
   activity: { load: () => import('./activity.js'), title: 'Activity', minRank: 2 },
   bulk: { load: () => import('./bulk.js'), title: 'Bulk reset', minRank: 3 },
+  imports: { load: () => import('./imports.js'), title: 'Import users', minRank: 3 },
   tasks: { load: () => import('./tasks.js'), title: 'Tasks', minRank: 3 },
   schedules: { load: () => import('./schedules.js'), title: 'Schedules', minRank: 3 },
   account: { load: () => import('./account.js'), title: 'My account', minRank: 1 },
@@ -44,6 +46,7 @@ const DIALOGS = {
   openEditor: (...args) => import('./editor.js').then((m) => m.openEditor(...args)),
   openResetDialog: (...args) => import('./userreset.js').then((m) => m.openResetDialog(...args)),
   resendEmail: (...args) => import('./userreset.js').then((m) => m.resendEmail(...args)),
+  openNewUser: (...args) => import('./newuser.js').then((m) => m.openNewUser(...args)),
 };
 
 let shell = null;
