@@ -127,6 +127,18 @@ func benchImport(ctx context.Context, l *localAWS, users int) error {
 		return err
 	}
 	if rec.Task.Failed != 0 || rec.Task.Processed != users {
+		for chunk := 0; chunk >= 0; {
+			d, err := svc.Get(ctx, admin, task.ID, chunk)
+			if err != nil {
+				return err
+			}
+			for _, r := range d.Results {
+				if r.Outcome == rekey.ImportFailed {
+					return fmt.Errorf("import bench: row %d of %s failed: %s (task %+v)", r.Row, r.File, r.Error, rec.Task)
+				}
+			}
+			chunk = d.Next
+		}
 		return fmt.Errorf("import bench: task %+v", rec.Task)
 	}
 	bench(name("start_moto_seconds"), started.Seconds(), "s")
