@@ -30,7 +30,7 @@ async function send(file, dryRun, uploaded) {
 }
 
 function count(label, n, id) {
-  return h('div', { class: 'stat', id }, h('span', { class: 'stat-value', text: String(n) }), h('span', { class: 'stat-label', text: label }));
+  return h('div', { class: 'stat', id }, h('span', { class: 'stat-value', text: String(n) }), h('span', { class: 'stat-label', text: ` ${label}` }));
 }
 
 function errorsTable(errors) {
