@@ -61,7 +61,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	q := &fakeQueue{}
-	svc, err := NewService(Deps{Store: store, Queue: q, Now: func() time.Time { return t0 }})
+	svc, err := NewService(Deps{Store: store, Queue: q, Now: func() time.Time { return t0 }, RowsPerChunk: 25})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +116,9 @@ func count(results []rekey.ImportRowResult) map[string]int {
 func TestImportBundleTwiceDelivered(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	task := w.start(t, bundle(t, 600, 2), TypeZip)
+	task := w.start(t, bundle(t, 60, 2), TypeZip)
 	if len(w.queue.msgs) != 3 {
-		t.Fatalf("%d chunk messages, want 3 (600 rows, %d a chunk)", len(w.queue.msgs), RowsPerChunk)
+		t.Fatalf("%d chunk messages, want 3 (60 rows, 25 a chunk)", len(w.queue.msgs))
 	}
 	worker := NewWorker(w.store, nil, nil, func() time.Time { return t0 })
 	// Every message delivered twice, the second time after the first.
@@ -129,15 +129,15 @@ func TestImportBundleTwiceDelivered(t *testing.T) {
 	}
 	got, results := w.results(t, task.ID)
 	c := count(results)
-	if got.Processed != 600 || got.Succeeded+got.Skipped != 600 || got.Failed != 0 || len(results) != 600 || c[rekey.ImportFailed] != 0 {
+	if got.Processed != 60 || got.Succeeded+got.Skipped != 60 || got.Failed != 0 || len(results) != 60 || c[rekey.ImportFailed] != 0 {
 		t.Fatalf("task = %+v, outcomes %v; first failure %+v", got, c, firstFailure(results))
 	}
 	if got.Status != rekey.TaskCompleted {
 		t.Errorf("status %s, want completed", got.Status)
 	}
 	// The same file again plans only unchanged rows.
-	summary, err := w.svc.Preview(ctx, w.admin, Source{Body: bundle(t, 600, 2), ContentType: TypeZip})
-	if err != nil || summary.Create+summary.Update+summary.Disable != 0 || summary.Unchanged != 600-c[rekey.ImportDeferred] {
+	summary, err := w.svc.Preview(ctx, w.admin, Source{Body: bundle(t, 60, 2), ContentType: TypeZip})
+	if err != nil || summary.Create+summary.Update+summary.Disable != 0 || summary.Unchanged != 60-c[rekey.ImportDeferred] {
 		t.Errorf("re-import preview = %+v, %v; want all unchanged", summary, err)
 	}
 }
@@ -177,26 +177,26 @@ func TestImportCrashMidChunk(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	csv := "username,firstName,lastName,role,school,email\n"
-	for i := range 40 {
+	for i := range 20 {
 		csv += strings.NewReplacer("N", string(rune('a'+i%26))+string(rune('a'+i/26))).Replace("user.N,First,Last,student,s1,N@example.org\n")
 	}
 	task := w.start(t, []byte(csv), TypeCSV)
-	crashing := &crashingStore{Store: w.store, after: 15}
+	crashing := &crashingStore{Store: w.store, after: 8}
 	if err := NewWorker(crashing, nil, nil, nil).Handle(ctx, w.queue.msgs[0]); !errors.Is(err, errCrash) {
 		t.Fatalf("Handle on a crashing store = %v, want the crash", err)
 	}
 	if got, _ := w.results(t, task.ID); got.Processed != 0 {
 		t.Fatalf("a crashed chunk counted %d rows", got.Processed)
 	}
-	// The redelivered message finishes the chunk: 40 users, each once.
+	// The redelivered message finishes the chunk: 20 users, each once.
 	if err := NewWorker(w.store, nil, nil, nil).Handle(ctx, w.queue.msgs[0]); err != nil {
 		t.Fatal(err)
 	}
 	got, results := w.results(t, task.ID)
-	if got.Processed != 40 || got.Succeeded != 40 || count(results)[rekey.ImportCreated] != 40 {
+	if got.Processed != 20 || got.Succeeded != 20 || count(results)[rekey.ImportCreated] != 20 {
 		t.Fatalf("after the retry: %+v, outcomes %v", got, count(results))
 	}
-	found, err := w.store.FindUsers(ctx, "d1", nil, []string{"user.aa", "user.pa", "user.nb"}, nil)
+	found, err := w.store.FindUsers(ctx, "d1", nil, []string{"user.aa", "user.ea", "user.pa"}, nil)
 	if err != nil || len(found) != 3 {
 		t.Fatalf("FindUsers = %d users, %v", len(found), err)
 	}
@@ -214,7 +214,7 @@ func TestImportConcurrentDelivery(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	csv := "username,firstName,lastName,role,school\n"
-	for i := range 30 {
+	for i := range 12 {
 		csv += "pupil." + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ",P,Q,student,s1\n"
 	}
 	task := w.start(t, []byte(csv), TypeCSV)
@@ -230,8 +230,8 @@ func TestImportConcurrentDelivery(t *testing.T) {
 		}
 	}
 	got, results := w.results(t, task.ID)
-	if got.Processed != 30 || count(results)[rekey.ImportCreated] != 30 {
-		t.Errorf("task = %+v, outcomes %v; want 30 created, counted once", got, count(results))
+	if got.Processed != 12 || count(results)[rekey.ImportCreated] != 12 {
+		t.Errorf("task = %+v, outcomes %v; want 12 created, counted once", got, count(results))
 	}
 }
 

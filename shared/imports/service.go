@@ -104,6 +104,9 @@ type Deps struct {
 	Queue  Queue
 	Logger *slog.Logger
 	Now    func() time.Time
+	// RowsPerChunk is the chunk size; 0 means RowsPerChunk (tests use
+	// small chunks to exercise several on small files).
+	RowsPerChunk int
 }
 
 // Service runs dry runs and starts imports on behalf of an actor.
@@ -113,6 +116,7 @@ type Service struct {
 	queue Queue
 	log   *slog.Logger
 	now   func() time.Time
+	chunk int
 }
 
 // NewService returns a Service.
@@ -126,7 +130,10 @@ func NewService(d Deps) (*Service, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{store: d.Store, files: d.Files, queue: d.Queue, log: d.Logger, now: d.Now}, nil
+	if d.RowsPerChunk <= 0 {
+		d.RowsPerChunk = RowsPerChunk
+	}
+	return &Service{store: d.Store, files: d.Files, queue: d.Queue, log: d.Logger, now: d.Now, chunk: d.RowsPerChunk}, nil
 }
 
 // errForbidden is the answer to teachers, students and anyone else who
@@ -259,8 +266,8 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 	now := s.now()
 	id := rekey.NewID()
 	var chunks []rekey.ImportChunk
-	for from := 0; from < len(f.Rows); from += RowsPerChunk {
-		rows, err := json.Marshal(f.Rows[from:min(from+RowsPerChunk, len(f.Rows))])
+	for from := 0; from < len(f.Rows); from += s.chunk {
+		rows, err := json.Marshal(f.Rows[from:min(from+s.chunk, len(f.Rows))])
 		if err != nil {
 			return rekey.Task{}, fmt.Errorf("imports: encode rows: %w", err)
 		}
