@@ -33,6 +33,7 @@ import (
 	"github.com/rekey/rekey/shared/api"
 	"github.com/rekey/rekey/shared/app"
 	"github.com/rekey/rekey/shared/httplambda"
+	"github.com/rekey/rekey/shared/imports"
 	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
@@ -287,6 +288,7 @@ func sampleApp(t *testing.T) *sample {
 		"MailQueue": "mail-" + suffix, "MailDLQ": "mail-dlq-" + suffix,
 		"BulkPlanQueue": "plan-" + suffix, "BulkPlanDLQ": "plan-dlq-" + suffix,
 		"BulkWorkQueue": "work-" + suffix, "BulkWorkDLQ": "work-dlq-" + suffix,
+		"ImportQueue": "import-" + suffix, "ImportDLQ": "import-dlq-" + suffix,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +305,8 @@ func sampleApp(t *testing.T) *sample {
 	a, err := app.New(ctx, app.Config{
 		Table: table, PublicBaseURL: "https://rekey.example.org", SenderEmail: sender, MailQueueURL: queues["MailQueue"].URL,
 		BulkPlanQueueURL: queues["BulkPlanQueue"].URL, BulkWorkQueueURL: queues["BulkWorkQueue"].URL,
-		TaskKeyID: aws.ToString(key.KeyMetadata.KeyId),
+		TaskKeyID:      aws.ToString(key.KeyMetadata.KeyId),
+		ImportQueueURL: queues["ImportQueue"].URL, ImportBucket: "imports-" + suffix,
 	}, awsCfg, app.Options{Hasher: cheap})
 	if err != nil {
 		t.Fatal(err)
@@ -408,6 +411,13 @@ func TestSampleEventsDriveHTTPHandlers(t *testing.T) {
 				t.Errorf("body = %s, want items", resp.Body)
 			}
 		}},
+		// A dry run of a one-row users CSV: one create, nothing written.
+		{"api-imports", true, http.StatusOK, func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
+			body := jsonBody(t, resp)
+			if body["create"] != float64(1) || len(body["errors"].([]any)) != 0 {
+				t.Errorf("dry run = %v, want one create and no errors", body)
+			}
+		}},
 		// Forgot password answers 202 with the one generic message.
 		{"api-resets", false, http.StatusAccepted, func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
 			body := jsonBody(t, resp)
@@ -495,6 +505,39 @@ func TestSampleEventsDriveBulkPipeline(t *testing.T) {
 	}
 	if got.Total != 3 || got.Processed != 3 || !got.Status.Finished() {
 		t.Errorf("task after planner and worker = %+v, want 3 of 3 done", got)
+	}
+}
+
+// The import worker's sample names a made-up task; the test starts a real
+// import and delivers its chunk in the sample's envelope.
+func TestSampleEventDrivesImportWorker(t *testing.T) {
+	ctx := context.Background()
+	a := sampleApp(t)
+	admin, err := a.Store.GetUserByUsername(ctx, seed.DistrictAdminUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := "username,firstName,lastName,role,school\nnew.pupil,New,Pupil,student,demo-school-1\n"
+	task, err := a.Imports.Start(ctx, admin, imports.Source{Body: []byte(csv), ContentType: imports.TypeCSV}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	readEvent(t, "import-worker", &ev)
+	ev.Records[0].Body = a.receive(t, "ImportQueue")
+	resp, err := a.ImportWorker.HandleSQS(ctx, ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("import-worker = %v, %v; want no failures", resp, err)
+	}
+	got, err := a.Imports.Get(ctx, admin, task.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Task.Processed != 1 || got.Task.Succeeded != 1 || len(got.Results) != 1 || got.Results[0].Outcome != rekey.ImportCreated {
+		t.Errorf("import after the worker = %+v, want one row created", got)
+	}
+	if _, err := a.Store.GetUserByUsername(ctx, "new.pupil"); err != nil {
+		t.Errorf("the imported user: %v", err)
 	}
 }
 

@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -45,6 +47,7 @@ func main() {
 	archUsers := flag.Int("arch-users", 48, "users of each per-architecture CPU run (one core, asm and purego builds; 0 skips them and the AWS model)")
 	pipelineUsers := flag.Int("pipeline-users", 192, "users of the many-workers in-memory pipeline run (0 skips it)")
 	userCPU := flag.Int("user-cpu", 0, "internal: print the per-user CPU of this build for that many users and exit")
+	importUsers := flag.String("import-users", "5000", "sizes of the generated OneRoster bundles imported on moto (empty skips them)")
 	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
 	flag.Parse()
 
@@ -91,6 +94,11 @@ func main() {
 	}
 	if *e2eUsers > 0 {
 		report("end-to-end", benchEndToEnd(ctx, l, *e2eUsers, *e2eLimit))
+	}
+	for _, n := range strings.Split(*importUsers, ",") {
+		if users, err := strconv.Atoi(strings.TrimSpace(n)); err == nil && users > 0 {
+			report("import", benchImport(ctx, l, users))
+		}
 	}
 	if *scales != "" {
 		report("memory", benchMemory(ctx, *scales))

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -164,8 +166,13 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 		"BulkPlanQueue": opt.Table + "-bulk-plan", "BulkPlanDLQ": opt.Table + "-bulk-plan-dlq",
 		"BulkWorkQueue": opt.Table + "-bulk-work", "BulkWorkDLQ": opt.Table + "-bulk-work-dlq",
 		"BulkPasswordQueue": opt.Table + "-bulk-password", "BulkPasswordDLQ": opt.Table + "-bulk-password-dlq",
+		"ImportQueue": opt.Table + "-import", "ImportDLQ": opt.Table + "-import-dlq",
 	})
 	if err != nil {
+		return nil, err
+	}
+	importBucket := opt.Table + "-imports"
+	if err := createBucket(ctx, s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true }), importBucket); err != nil {
 		return nil, err
 	}
 	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rekey local task key")})
@@ -194,6 +201,8 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 		BulkPasswordQueueURL: queues["BulkPasswordQueue"].URL,
 		TaskKeyID:            aws.ToString(key.KeyMetadata.KeyId),
 		Bulk:                 bulk.Config{SendRate: opt.SendRate, WorkerConcurrency: localWorkers},
+		ImportQueueURL:       queues["ImportQueue"].URL,
+		ImportBucket:         importBucket,
 	}
 	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher, Mailer: s.mail, Approvals: opt.Approvals})
 	if err != nil {
@@ -238,6 +247,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	for range localPasswordWorkers {
 		poll("BulkPasswordQueue", s.App.BulkWorker.Handle)
 	}
+	poll("ImportQueue", s.App.ImportWorker.HandleSQS)
 	// EventBridge never fires on moto: tick the schedule dispatcher and
 	// the bulk sweeper here.
 	s.workers.Go(func() { s.tickDispatcher(workCtx, opt.DispatchEvery, opt.Logger) })
@@ -315,6 +325,29 @@ func (s *Stack) handler() http.Handler {
 	mux.HandleFunc("GET /_local/mail/{n}", s.serveMessage)
 	mux.HandleFunc("POST /_local/ses-events", s.serveSESEvent)
 	return mux
+}
+
+// createBucket creates the import bucket on moto (an existing one is
+// fine: `make dev` restarts against the same moto), with the template's
+// one-day expiry of uploads.
+func createBucket(ctx context.Context, client *s3.Client, name string) error {
+	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	if err != nil && !errors.As(err, &owned) {
+		return fmt.Errorf("devstack: create bucket %s: %w", name, err)
+	}
+	_, err = client.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+		Bucket: aws.String(name),
+		LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: []s3types.LifecycleRule{{
+			ID: aws.String("ExpireUploads"), Status: s3types.ExpirationStatusEnabled,
+			Filter:     &s3types.LifecycleRuleFilter{Prefix: aws.String("uploads/")},
+			Expiration: &s3types.LifecycleExpiration{Days: aws.Int32(1)},
+		}}},
+	})
+	if err != nil {
+		return fmt.Errorf("devstack: bucket %s lifecycle: %w", name, err)
+	}
+	return nil
 }
 
 // awsEnvironment points the SDK at moto: the one in AWS_ENDPOINT_URL when

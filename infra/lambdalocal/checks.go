@@ -76,9 +76,18 @@ var checks = map[string]check{
 		}
 		return nil
 	}},
-	"bulk-planner": {fromQueue("BulkPlanQueue"), noBatchFailures},
-	"bulk-worker":  {fromQueue("BulkWorkQueue"), noBatchFailures},
-	"mail-worker":  {sample, noBatchFailures},
+	// The sample is a dry run; the check imports for real, so that
+	// import-worker has the chunk it queued.
+	"api-imports": {signedInImport, httpAnswer(http.StatusAccepted, func(_ *invocations, body map[string]any) error {
+		if id, _ := body["taskId"].(string); id == "" {
+			return fmt.Errorf("answer has no taskId: keys %v", keys(body))
+		}
+		return nil
+	})},
+	"import-worker": {fromQueue("ImportQueue"), noBatchFailures},
+	"bulk-planner":  {fromQueue("BulkPlanQueue"), noBatchFailures},
+	"bulk-worker":   {fromQueue("BulkWorkQueue"), noBatchFailures},
+	"mail-worker":   {sample, noBatchFailures},
 	// The sample's message id is no task's: the event is logged and
 	// dropped, not retried (an error answer would send it to the DLQ).
 	"mail-events": {sample, nullAnswer},
@@ -106,6 +115,22 @@ func signedIn(run *invocations, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s has no bearer token to replace", path)
 	}
 	headers["authorization"] = "Bearer " + run.token
+	return json.Marshal(ev)
+}
+
+// signedInImport sends api-imports' sample signed in and without its
+// dryRun, so that the import starts.
+func signedInImport(run *invocations, path string) ([]byte, error) {
+	raw, err := signedIn(run, path)
+	if err != nil {
+		return nil, err
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	ev["rawQueryString"] = ""
+	delete(ev, "queryStringParameters")
 	return json.Marshal(ev)
 }
 

@@ -133,9 +133,12 @@ func functionNames(root string) ([]string, error) {
 
 // invocationOrder puts the functions whose answers others need first
 // (api-auth's token, api-bulk's task for the planner, the planner's chunk
-// for the worker); the rest follow in name order.
+// for the worker) and the import last (its task would be a second one in
+// api-tasks' listing; import-worker needs the chunk api-imports queued);
+// the rest follow in name order.
 func invocationOrder(functions []string) []string {
 	first := []string{"api-auth", "api-bulk", "bulk-planner", "bulk-worker"}
+	last := []string{"api-imports", "import-worker"}
 	var out []string
 	for _, name := range first {
 		if slices.Contains(functions, name) {
@@ -143,7 +146,12 @@ func invocationOrder(functions []string) []string {
 		}
 	}
 	for _, name := range functions {
-		if !slices.Contains(first, name) {
+		if !slices.Contains(first, name) && !slices.Contains(last, name) {
+			out = append(out, name)
+		}
+	}
+	for _, name := range last {
+		if slices.Contains(functions, name) {
 			out = append(out, name)
 		}
 	}

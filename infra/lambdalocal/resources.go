@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -39,6 +40,7 @@ type environment struct {
 	table    string
 	queues   map[string]stack.Queue
 	keyID    string
+	bucket   string // the import bucket
 	sqs      *sqs.Client
 	moto     *moto.Server // nil when AWS_ENDPOINT_URL named an emulator
 }
@@ -79,8 +81,16 @@ func startResources(ctx context.Context, root string) (_ *environment, err error
 		"MailQueue": env.table + "-mail", "MailDLQ": env.table + "-mail-dlq",
 		"BulkPlanQueue": env.table + "-plan", "BulkPlanDLQ": env.table + "-plan-dlq",
 		"BulkWorkQueue": env.table + "-work", "BulkWorkDLQ": env.table + "-work-dlq",
+		"BulkPasswordQueue": env.table + "-password", "BulkPasswordDLQ": env.table + "-password-dlq",
+		"ImportQueue": env.table + "-import", "ImportDLQ": env.table + "-import-dlq",
 	}); err != nil {
 		return nil, fmt.Errorf("lambdalocal: %w", err)
+	}
+	// The import bucket: moto on loopback has no per-bucket host names.
+	env.bucket = env.table + "-imports"
+	s3Client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(env.bucket)}); err != nil {
+		return nil, fmt.Errorf("lambdalocal: create the import bucket: %w", err)
 	}
 	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rekey lambda-local task key")})
 	if err != nil {
@@ -112,6 +122,9 @@ func (e *environment) functionEnv() []string {
 		"REKEY_MAIL_QUEUE_URL=" + e.queues["MailQueue"].URL,
 		"REKEY_BULK_PLAN_QUEUE_URL=" + e.queues["BulkPlanQueue"].URL,
 		"REKEY_BULK_WORK_QUEUE_URL=" + e.queues["BulkWorkQueue"].URL,
+		"REKEY_BULK_PASSWORD_QUEUE_URL=" + e.queues["BulkPasswordQueue"].URL,
+		"REKEY_IMPORT_QUEUE_URL=" + e.queues["ImportQueue"].URL,
+		"REKEY_IMPORT_BUCKET=" + e.bucket,
 		"REKEY_TASK_KEY_ID=" + e.keyID,
 		"AWS_ENDPOINT_URL=" + e.endpoint,
 		"AWS_REGION=us-east-1",

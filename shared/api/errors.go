@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
 )
 
 // statusByCode is the one table from application error code to HTTP status.
@@ -34,9 +35,11 @@ var statusByCode = map[string]int{
 	rekey.ECodeVersionConflict:        http.StatusConflict,
 	rekey.ECodeUsernameTaken:          http.StatusConflict,
 	rekey.ECodeEmailTaken:             http.StatusConflict,
+	rekey.ECodeExternalIDTaken:        http.StatusConflict,
 	rekey.ECodeConflict:               http.StatusConflict,
 	rekey.ECodeNoPendingReset:         http.StatusConflict,
 	rekey.ECodeBodyTooLarge:           http.StatusRequestEntityTooLarge,
+	rekey.ECodeUseUpload:              http.StatusRequestEntityTooLarge,
 	rekey.ECodeUnsupportedMedia:       http.StatusUnsupportedMediaType,
 	rekey.ECodeInvalidInput:           http.StatusUnprocessableEntity,
 	rekey.ECodeWeakPassword:           http.StatusUnprocessableEntity,
@@ -64,6 +67,8 @@ func ErrorStatuses() map[string]int { return maps.Clone(statusByCode) }
 // errorBody is the JSON of every error answer.
 type errorBody struct {
 	Error errorDetail `json:"error"`
+	// Errors are the rows of an import refused with import_invalid.
+	Errors []roster.Issue `json:"errors,omitempty"`
 }
 
 type errorDetail struct {
@@ -100,7 +105,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rekey"`)
 	}
-	s.writeJSON(w, r, status, errorBody{Error: detail})
+	body := errorBody{Error: detail}
+	if invalid, ok := roster.AsInvalid(err); ok {
+		body.Errors = invalid.Issues
+	}
+	s.writeJSON(w, r, status, body)
 }
 
 // writeJSON answers v as JSON with status.

@@ -70,11 +70,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				"status", rec.status(), "durationMs", time.Since(start).Milliseconds())
 		}()
 
-		if r.ContentLength > MaxBodyBytes {
-			s.writeError(rec, r, errBodyTooLarge)
+		limit, tooLarge := bodyLimit(r.URL.Path)
+		if r.ContentLength > limit {
+			s.writeError(rec, r, tooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(rec, r.Body, limit)
 		if err := crossOrigin.Check(r); err != nil {
 			s.writeError(rec, r, fail(rekey.ECodeCSRF, "Cross-origin request refused."))
 			return

@@ -30,6 +30,7 @@ const (
 	FunctionConsole   = "console"
 	FunctionBulk      = "api-bulk"
 	FunctionTasks     = "api-tasks"
+	FunctionImports   = "api-imports"
 )
 
 // handlerFunc is a route's handler: it writes the answer, or returns an
@@ -60,6 +61,10 @@ func (s *Server) routes() []route {
 		{Route{http.MethodGet, "/api/schools", FunctionUsers}, s.signedIn(fullAccess, s.listSchools)},
 		{Route{http.MethodGet, "/api/district/settings", FunctionUsers}, s.signedIn(fullAccess, s.districtSettings)},
 		{Route{http.MethodPatch, "/api/district/settings", FunctionUsers}, s.signedIn(fullAccess, s.patchDistrictSettings)},
+		{Route{http.MethodPost, "/api/users", FunctionUsers}, s.signedIn(fullAccess, s.createUser)},
+		{Route{http.MethodPost, importsPath, FunctionImports}, s.signedIn(fullAccess, s.startImport)},
+		{Route{http.MethodPost, "/api/imports/uploads", FunctionImports}, s.signedIn(fullAccess, s.newUpload)},
+		{Route{http.MethodGet, "/api/imports/{id}/results", FunctionImports}, s.signedIn(fullAccess, s.getImport)},
 		{Route{http.MethodPost, "/api/users/{id}/password-reset", FunctionResets}, s.signedIn(fullAccess, s.resetPassword)},
 		{Route{http.MethodPost, "/api/users/{id}/password-reset/resend", FunctionResets}, s.signedIn(fullAccess, s.resendReset)},
 		{Route{http.MethodPost, "/api/password/forgot", FunctionResets}, s.forgotPassword},

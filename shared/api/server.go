@@ -56,6 +56,8 @@ type Deps struct {
 	Guardians GuardianService
 	// PublicBaseURL is the console's origin, printed on login letters.
 	PublicBaseURL string
+	// Imports runs roster and users-CSV imports (shared/imports).
+	Imports ImportService
 	// Console serves the admin console's pages and assets (console.Handler).
 	Console http.Handler
 	// Logger may be nil (nothing is logged). Every line the server logs
@@ -74,6 +76,7 @@ type Server struct {
 	district      DistrictService
 	guardians     GuardianService
 	publicBaseURL string
+	imports       ImportService
 	console       http.Handler
 	log           *slog.Logger
 
@@ -97,6 +100,7 @@ func New(deps Deps) *Server {
 		district:      deps.District,
 		guardians:     deps.Guardians,
 		publicBaseURL: deps.PublicBaseURL,
+		imports:       deps.Imports,
 		console:       deps.Console,
 		log:           WithRequestIDs(logger),
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/rekey/rekey/shared/district"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/guardians"
+	"github.com/rekey/rekey/shared/imports"
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/mailevents"
 	"github.com/rekey/rekey/shared/mailworker"
@@ -39,6 +41,7 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 	"github.com/rekey/rekey/shared/schedule"
+	"github.com/rekey/rekey/shared/uploads"
 	"github.com/rekey/rekey/shared/users"
 )
 
@@ -75,6 +78,10 @@ type Config struct {
 	// Bulk holds the SES rate, daily quota and worker concurrency
 	// (REKEY_SES_RATE and friends; see bulk.ConfigFromEnv).
 	Bulk bulk.Config
+	// ImportQueueURL is the queue of import chunks (REKEY_IMPORT_QUEUE_URL);
+	// ImportBucket the S3 bucket of large import files (REKEY_IMPORT_BUCKET).
+	ImportQueueURL string
+	ImportBucket   string
 }
 
 // ConfigFromEnv reads the configuration and says which variable is missing
@@ -92,6 +99,8 @@ func ConfigFromEnv() (Config, error) {
 		BulkWorkQueueURL:     os.Getenv("REKEY_BULK_WORK_QUEUE_URL"),
 		BulkPasswordQueueURL: os.Getenv("REKEY_BULK_PASSWORD_QUEUE_URL"),
 		TaskKeyID:            os.Getenv("REKEY_TASK_KEY_ID"),
+		ImportQueueURL:       os.Getenv("REKEY_IMPORT_QUEUE_URL"),
+		ImportBucket:         os.Getenv("REKEY_IMPORT_BUCKET"),
 	}
 	var err error
 	if cfg.Resets, err = resets.ConfigFromEnv(os.LookupEnv); err != nil {
@@ -120,6 +129,8 @@ func (c Config) Validate() error {
 		"REKEY_BULK_PLAN_QUEUE_URL": c.BulkPlanQueueURL,
 		"REKEY_BULK_WORK_QUEUE_URL": c.BulkWorkQueueURL,
 		"REKEY_TASK_KEY_ID":         c.TaskKeyID,
+		"REKEY_IMPORT_QUEUE_URL":    c.ImportQueueURL,
+		"REKEY_IMPORT_BUCKET":       c.ImportBucket,
 	} {
 		if value == "" {
 			return fmt.Errorf("app: %s is not set", name)
@@ -154,7 +165,10 @@ type App struct {
 	// MailEvents records SES's deliveries, bounces and complaints
 	// (EventBridge rule on the configuration set's events).
 	MailEvents *mailevents.Handler
-	Logger     *slog.Logger
+	// Imports starts imports; ImportWorker applies their chunks (SQS).
+	Imports      *imports.Service
+	ImportWorker *imports.Worker
+	Logger       *slog.Logger
 }
 
 // Options are the parts a caller may replace: tests pass a fake clock.
@@ -187,11 +201,12 @@ const (
 	FunctionBulkSweeper        = "bulk-sweeper"
 	FunctionScheduleDispatcher = "schedule-dispatcher"
 	FunctionMailEvents         = "mail-events"
+	FunctionImportWorker       = "import-worker"
 )
 
 // parts says which parts of the system a set of functions needs.
 type parts struct {
-	api, console, bulk, mailWorker, planner, bulkWorker, sweeper, dispatcher, mailEvents bool
+	api, console, bulk, mailWorker, planner, bulkWorker, sweeper, dispatcher, mailEvents, imports, importWorker bool
 }
 
 // partsFor reads the functions' needs. Every HTTP function gets the
@@ -201,7 +216,7 @@ type parts struct {
 // workers (SES) only where they are served.
 func partsFor(functions []string) (parts, error) {
 	if len(functions) == 0 {
-		return parts{true, true, true, true, true, true, true, true, true}, nil
+		return parts{true, true, true, true, true, true, true, true, true, true, true}, nil
 	}
 	var p parts
 	for _, fn := range functions {
@@ -224,6 +239,10 @@ func partsFor(functions []string) (parts, error) {
 			p.dispatcher, p.bulk = true, true
 		case FunctionMailEvents:
 			p.mailEvents = true
+		case api.FunctionImports:
+			p.api, p.imports = true, true
+		case FunctionImportWorker:
+			p.importWorker = true
 		default:
 			return p, fmt.Errorf("app: no function is named %q", fn)
 		}
@@ -307,6 +326,25 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}
+	// Import files over the direct limit are uploaded to S3; path-style
+	// addresses when an endpoint is set (moto on loopback has no
+	// per-bucket host names).
+	importFiles := sync.OnceValue(func() *uploads.Bucket {
+		return uploads.New(s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+			o.UsePathStyle = awsCfg.BaseEndpoint != nil
+			o.DisableLogOutputChecksumValidationSkipped = true
+		}), cfg.ImportBucket)
+	})
+	if need.imports {
+		if a.Imports, err = imports.NewService(imports.Deps{
+			Store: a.Store, Files: importFiles(), Queue: queue.NewSender(sqsClient(), cfg.ImportQueueURL), Logger: serviceLog, Now: now,
+		}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if need.importWorker {
+		a.ImportWorker = imports.NewWorker(a.Store, importFiles(), logger, now)
+	}
 	if need.api {
 		deps := api.Deps{
 			Auth: a.Auth, Users: a.Users, Secrets: a.Store, Resets: a.Resets, Schedules: a.Schedules,
@@ -319,6 +357,9 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		}
 		if need.console {
 			deps.Console = console.Handler()
+		}
+		if a.Imports != nil {
+			deps.Imports = a.Imports
 		}
 		a.API = api.New(deps)
 	}

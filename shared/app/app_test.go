@@ -16,7 +16,8 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	good := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q",
-		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key"}
+		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key",
+		ImportQueueURL: "http://127.0.0.1:1/import", ImportBucket: "imports"}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v, want nil", good, err)
 	}
@@ -34,6 +35,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no plan queue", func(c *Config) { c.BulkPlanQueueURL = "" }, "REKEY_BULK_PLAN_QUEUE_URL"},
 		{"no work queue", func(c *Config) { c.BulkWorkQueueURL = "" }, "REKEY_BULK_WORK_QUEUE_URL"},
 		{"no task key", func(c *Config) { c.TaskKeyID = "" }, "REKEY_TASK_KEY_ID"},
+		{"no import queue", func(c *Config) { c.ImportQueueURL = "" }, "REKEY_IMPORT_QUEUE_URL"},
+		{"no import bucket", func(c *Config) { c.ImportBucket = "" }, "REKEY_IMPORT_BUCKET"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			c := good
@@ -53,6 +56,8 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("REKEY_BULK_PLAN_QUEUE_URL", "http://127.0.0.1:1/plan")
 	t.Setenv("REKEY_BULK_WORK_QUEUE_URL", "http://127.0.0.1:1/work")
 	t.Setenv("REKEY_TASK_KEY_ID", "key")
+	t.Setenv("REKEY_IMPORT_QUEUE_URL", "http://127.0.0.1:1/import")
+	t.Setenv("REKEY_IMPORT_BUCKET", "imports")
 	t.Setenv("REKEY_SES_CONFIGURATION_SET", "rekey-mail")
 	cfg, err := ConfigFromEnv()
 	if err != nil {

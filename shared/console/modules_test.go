@@ -46,6 +46,8 @@ var moduleRoles = map[string]moduleRole{
 	"settings.js":  screen,
 	"signin.js":    screen,
 	"tasks.js":     screen,
+	"imports.js":   screen,
+	"newuser.js":   screen,
 	"userreset.js": screen,
 	"users.js":     screen,
 

@@ -645,7 +645,7 @@ func (s *Store) AcquireDailySends(ctx context.Context, day string, want, limit i
 	return 0, nil
 }
 
-// SeedUsers writes users and their username and email claims with
+// SeedUsers writes users and their username, email and externalId claims with
 // BatchWriteItem, 25 items a call, without the uniqueness checks of
 // CreateUser: for loading demo and benchmark data into an empty table only.
 func (s *Store) SeedUsers(ctx context.Context, users []rekey.User) error {
@@ -678,6 +678,11 @@ func (s *Store) SeedUsers(ctx context.Context, users []rekey.User) error {
 		}
 		if u.Email != "" {
 			if err := add(claimItem{PK: emailPK(u.Email), SK: claimSK, UserID: u.ID}); err != nil {
+				return fmt.Errorf("dynamo: seed users: %w", err)
+			}
+		}
+		if pk := externalPK(u.DistrictID, u.ExternalID); pk != "" {
+			if err := add(claimItem{PK: pk, SK: claimSK, UserID: u.ID}); err != nil {
 				return fmt.Errorf("dynamo: seed users: %w", err)
 			}
 		}

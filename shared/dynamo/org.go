@@ -56,6 +56,9 @@ type schoolItem struct {
 	Name       string `dynamodbav:"name"`
 	SSO        bool   `dynamodbav:"sso"`
 	SSOURL     string `dynamodbav:"ssoUrl,omitempty"`
+	// ExternalID is the school's OneRoster sourcedId, so that a
+	// re-imported roster finds the school instead of creating it again.
+	ExternalID string `dynamodbav:"externalId,omitempty"`
 }
 
 func schoolsOf(districtID string) string { return districtGSI + districtID + schoolsSuffix }
@@ -89,6 +92,7 @@ func (s *Store) PutSchool(ctx context.Context, sc rekey.School) error {
 		PK: schoolPrefix + sc.ID, SK: schoolSK,
 		GSI1PK: schoolsOf(sc.DistrictID), GSI1SK: strings.ToLower(sc.Name) + "#" + sc.ID,
 		ID: sc.ID, DistrictID: sc.DistrictID, Name: sc.Name, SSO: sc.SSO, SSOURL: sc.SSOURL,
+		ExternalID: sc.ExternalID,
 	}
 	if err := s.putItem(ctx, it, nil, nil); err != nil {
 		return fmt.Errorf("dynamo: put school %s: %w", sc.ID, err)
@@ -106,7 +110,7 @@ func (s *Store) GetSchool(ctx context.Context, id string) (rekey.School, error) 
 }
 
 func (it schoolItem) school() rekey.School {
-	return rekey.School{ID: it.ID, DistrictID: it.DistrictID, Name: it.Name, SSO: it.SSO, SSOURL: it.SSOURL}
+	return rekey.School{ID: it.ID, DistrictID: it.DistrictID, Name: it.Name, SSO: it.SSO, SSOURL: it.SSOURL, ExternalID: it.ExternalID}
 }
 
 // ListSchools returns every school of a district, ordered by name

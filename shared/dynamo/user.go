@@ -16,6 +16,7 @@ const (
 	userSK         = "USER"
 	usernamePrefix = "USERNAME#"
 	emailPrefix    = "EMAIL#"
+	externalPrefix = "EXTID#"
 	claimSK        = "CLAIM"
 	districtGSI    = "DIST#"
 	schoolGSI      = "SCHOOL#"
@@ -89,6 +90,17 @@ func userPK(id string) string { return userPrefix + id }
 func usernamePK(username string) string { return usernamePrefix + strings.ToLower(username) }
 
 func emailPK(email string) string { return emailPrefix + strings.ToLower(email) }
+
+// externalPK is the key of the claim on an externalId within a district
+// (EXTID#<districtId>#<externalId>): external ids are unique per district
+// only, and kept as given (student information systems' ids are
+// case-sensitive). A user without a district or externalId has none.
+func externalPK(districtID, externalID string) string {
+	if districtID == "" || externalID == "" {
+		return ""
+	}
+	return externalPrefix + districtID + "#" + externalID
+}
 
 // userSortKey orders a listing by role, then last and first name; the id
 // keeps namesakes apart.
@@ -300,6 +312,10 @@ func (s *Store) createUser(ctx context.Context, u rekey.User, audit *rekey.Audit
 		step, err = s.txPut(claimItem{PK: emailPK(u.Email), SK: claimSK, UserID: u.ID}, absent)
 		tx.add(step, err, rekey.ErrEmailTaken)
 	}
+	if pk := externalPK(u.DistrictID, u.ExternalID); pk != "" {
+		step, err = s.txPut(claimItem{PK: pk, SK: claimSK, UserID: u.ID}, absent)
+		tx.add(step, err, rekey.ErrExternalIDTaken)
+	}
 	if audit != nil {
 		s.addAudit(&tx, *audit)
 	}
@@ -334,6 +350,8 @@ func (s *Store) updateUser(ctx context.Context, before, after rekey.User, audit 
 	tx.add(step, err, rekey.ErrVersionConflict)
 	s.moveClaim(&tx, after.ID, before.Username, after.Username, usernamePK, rekey.ErrUsernameTaken)
 	s.moveClaim(&tx, after.ID, before.Email, after.Email, emailPK, rekey.ErrEmailTaken)
+	// Users stored before externalId claims existed have none to move.
+	s.moveKeyClaim(&tx, after.ID, externalPK(before.DistrictID, before.ExternalID), externalPK(after.DistrictID, after.ExternalID), rekey.ErrExternalIDTaken, true)
 	if audit != nil {
 		s.addAudit(&tx, *audit)
 	}
@@ -345,15 +363,32 @@ func (s *Store) updateUser(ctx context.Context, before, after rekey.User, audit 
 // claim is deleted only if it is still userID's, the new one created only if
 // free.
 func (s *Store) moveClaim(tx *transaction, userID, from, to string, pk func(string) string, taken error) {
-	if pk(from) == pk(to) {
-		return
-	}
+	var fromKey, toKey string
 	if from != "" {
-		step, err := s.txDelete(pk(from), claimSK, expression.Name("userId").Equal(expression.Value(userID)))
-		tx.add(step, err, rekey.ErrConflict)
+		fromKey = pk(from)
 	}
 	if to != "" {
-		step, err := s.txPut(claimItem{PK: pk(to), SK: claimSK, UserID: userID},
+		toKey = pk(to)
+	}
+	s.moveKeyClaim(tx, userID, fromKey, toKey, taken, false)
+}
+
+// moveKeyClaim is moveClaim on claim keys ("" for none); with missingOK
+// an old claim that does not exist is no conflict.
+func (s *Store) moveKeyClaim(tx *transaction, userID, fromKey, toKey string, taken error, missingOK bool) {
+	if fromKey == toKey {
+		return
+	}
+	if fromKey != "" {
+		held := expression.Name("userId").Equal(expression.Value(userID))
+		if missingOK {
+			held = expression.AttributeNotExists(expression.Name("PK")).Or(held)
+		}
+		step, err := s.txDelete(fromKey, claimSK, held)
+		tx.add(step, err, rekey.ErrConflict)
+	}
+	if toKey != "" {
+		step, err := s.txPut(claimItem{PK: toKey, SK: claimSK, UserID: userID},
 			expression.AttributeNotExists(expression.Name("PK")))
 		tx.add(step, err, taken)
 	}

@@ -289,25 +289,7 @@ func TestUpdateUser(t *testing.T) {
 // forgot would silently be lost on the next write.
 func TestUserItemMapsEveryField(t *testing.T) {
 	var u rekey.User
-	v := reflect.ValueOf(&u).Elem()
-	for i := range v.NumField() {
-		f := v.Field(i)
-		switch f.Interface().(type) {
-		case time.Time:
-			f.Set(reflect.ValueOf(t0.Add(time.Duration(i) * time.Hour)))
-		default:
-			switch f.Kind() {
-			case reflect.String:
-				f.SetString("value-of-" + v.Type().Field(i).Name)
-			case reflect.Int:
-				f.SetInt(int64(i + 1))
-			case reflect.Bool:
-				f.SetBool(true)
-			default:
-				t.Fatalf("rekey.User.%s has kind %v, which this test does not fill", v.Type().Field(i).Name, f.Kind())
-			}
-		}
-	}
+	fillEveryField(t, reflect.ValueOf(&u).Elem(), "rekey.User")
 	av, err := attributevalue.MarshalMap(newUserItem(u))
 	if err != nil {
 		t.Fatalf("MarshalMap() error: %v", err)
@@ -322,5 +304,33 @@ func TestUserItemMapsEveryField(t *testing.T) {
 	}
 	if diff := cmp.Diff(u, got); diff != "" {
 		t.Errorf("user item round trip lost fields (-want +got):\n%s", diff)
+	}
+}
+
+// fillEveryField sets every field of the struct v (and of the structs in
+// it) to a value that differs from field to field; a kind it does not know
+// fails the test, so that a new field cannot go untested.
+func fillEveryField(t *testing.T, v reflect.Value, name string) {
+	t.Helper()
+	for i := range v.NumField() {
+		f, field := v.Field(i), name+"."+v.Type().Field(i).Name
+		switch {
+		case f.Type() == reflect.TypeOf(time.Time{}):
+			f.Set(reflect.ValueOf(t0.Add(time.Duration(i) * time.Hour)))
+		case f.Kind() == reflect.String:
+			f.SetString("value-of-" + field)
+		case f.Kind() == reflect.Int:
+			f.SetInt(int64(i + 1))
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			f.Set(reflect.ValueOf([]string{field + "-1", field + "-2"}))
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Uint8:
+			f.SetBytes([]byte("bytes-of-" + field))
+		case f.Kind() == reflect.Struct:
+			fillEveryField(t, f, field)
+		default:
+			t.Fatalf("%s has kind %v, which this test does not fill", field, f.Kind())
+		}
 	}
 }

@@ -40,6 +40,7 @@ type Store struct {
 	usernames  map[string]string     // claim: lower-case username → user id
 	emails     map[string]string     // claim: lower-case email → user id
 	codes      map[string]string     // claim: parent code hash → student id
+	externals  map[string]string     // claim: districtId#externalId → user id
 	audit      []rekey.AuditEntry    // in the order written
 	districts  map[string]rekey.District
 	schools    map[string]rekey.School
@@ -61,6 +62,7 @@ func New(now func() time.Time) *Store {
 		usernames:  map[string]string{},
 		emails:     map[string]string{},
 		codes:      map[string]string{},
+		externals:  map[string]string{},
 		districts:  map[string]rekey.District{},
 		schools:    map[string]rekey.School{},
 		sessions:   map[string]rekey.Session{},
@@ -191,6 +193,8 @@ func (s *Store) CreateUser(_ context.Context, u rekey.User, audit *rekey.AuditEn
 		err = rekey.ErrUsernameTaken
 	} else if _, ok := s.emails[strings.ToLower(u.Email)]; ok && u.Email != "" {
 		err = rekey.ErrEmailTaken
+	} else if _, ok := s.externals[externalKey(u)]; ok && externalKey(u) != "" {
+		err = rekey.ErrExternalIDTaken
 	}
 	if err != nil {
 		return fmt.Errorf("memstore: create user %s: %w", u.ID, err)
@@ -199,6 +203,9 @@ func (s *Store) CreateUser(_ context.Context, u rekey.User, audit *rekey.AuditEn
 	s.usernames[strings.ToLower(u.Username)] = u.ID
 	if u.Email != "" {
 		s.emails[strings.ToLower(u.Email)] = u.ID
+	}
+	if k := externalKey(u); k != "" {
+		s.externals[k] = u.ID
 	}
 	s.addAudit(audit)
 	return nil
@@ -241,8 +248,13 @@ func (s *Store) updateUser(before, after rekey.User, audit *rekey.AuditEntry, ho
 	if id, taken := s.emails[newEmail]; oldEmail != newEmail && newEmail != "" && taken && id != after.ID {
 		return rekey.ErrEmailTaken
 	}
+	oldExt, newExt := externalKey(before), externalKey(after)
+	if id, taken := s.externals[newExt]; oldExt != newExt && newExt != "" && taken && id != after.ID {
+		return rekey.ErrExternalIDTaken
+	}
 	moveClaim(s.usernames, after.ID, oldName, newName)
 	moveClaim(s.emails, after.ID, oldEmail, newEmail)
+	moveClaim(s.externals, after.ID, oldExt, newExt)
 	s.users[after.ID] = ownLinks(after)
 	s.addAudit(audit)
 	return nil
@@ -273,6 +285,47 @@ func (s *Store) RemoveUser(id string) {
 	delete(s.users, id)
 	moveClaim(s.usernames, id, strings.ToLower(u.Username), "")
 	moveClaim(s.emails, id, strings.ToLower(u.Email), "")
+	moveClaim(s.externals, id, externalKey(u), "")
+}
+
+// externalKey is the claim on u's externalId within its district ("" for
+// none): external ids are unique per district and kept as given.
+func externalKey(u rekey.User) string {
+	if u.DistrictID == "" || u.ExternalID == "" {
+		return ""
+	}
+	return u.DistrictID + "#" + u.ExternalID
+}
+
+// FindUsers returns the users of districtID holding one of externalIDs,
+// and the users of any district holding one of usernames or emails
+// (without regard to case), each once.
+func (s *Store) FindUsers(_ context.Context, districtID string, externalIDs, usernames, emails []string) ([]rekey.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	var out []rekey.User
+	add := func(id string, ok bool) {
+		if ok && !seen[id] {
+			seen[id] = true
+			out = append(out, s.users[id])
+		}
+	}
+	for _, x := range externalIDs {
+		if x != "" && districtID != "" {
+			id, ok := s.externals[districtID+"#"+x]
+			add(id, ok)
+		}
+	}
+	for _, name := range usernames {
+		id, ok := s.usernames[strings.ToLower(name)]
+		add(id, ok && name != "")
+	}
+	for _, email := range emails {
+		id, ok := s.emails[strings.ToLower(email)]
+		add(id, ok && email != "")
+	}
+	return out, nil
 }
 
 // moveClaim moves userID's claim from one value to another (either may be

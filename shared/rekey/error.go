@@ -47,6 +47,12 @@ const (
 	// ECodeInvalidCode: a parent code that is unknown, used, expired or of
 	// a student the caller may not reach; one answer for all of them.
 	ECodeInvalidCode = "invalid_code"
+	// ECodeExternalIDTaken: another user of the district already has this
+	// externalId (the id of its student information system).
+	ECodeExternalIDTaken = "external_id_taken"
+	// ECodeUseUpload: an import body above the direct limit; the caller
+	// must upload it with POST /api/imports/uploads.
+	ECodeUseUpload = "import_too_large"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
@@ -110,6 +116,9 @@ var (
 	ErrEmailTaken = &Error{Code: ECodeEmailTaken, Field: "email", Message: "That email address is already in use."}
 	// ErrInvalidCode: the parent code is unknown, used or expired.
 	ErrInvalidCode = &Error{Code: ECodeInvalidCode, Field: "parentCode", Message: "That parent code is not valid. Codes can be used once and expire after 30 days; ask the school or your child for a new one."}
+	// ErrExternalIDTaken: another user of the district already holds this
+	// externalId.
+	ErrExternalIDTaken = &Error{Code: ECodeExternalIDTaken, Field: "externalId", Message: "Another user of the district already has that external id."}
 	// ErrConflict: a conditional write failed for a reason other than version.
 	ErrConflict = &Error{Code: ECodeConflict, Message: "The request conflicts with the current state; try again."}
 	// ErrForbidden: the actor may not do this to this target.

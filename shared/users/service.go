@@ -23,12 +23,13 @@ type Store interface {
 	places
 }
 
-// userStore reads, lists and updates users. UpdateUser writes the user and
+// userStore reads, lists, creates and updates users. UpdateUser writes the user and
 // the audit entry in one transaction, conditional on before.Version.
 type userStore interface {
 	GetUser(ctx context.Context, id string) (rekey.User, error)
 	ListUsers(ctx context.Context, f rekey.UserFilter) (rekey.UserPage, error)
 	UpdateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error
+	CreateUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error
 }
 
 // auditReader lists the audit trail of one user, newest first.

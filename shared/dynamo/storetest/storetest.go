@@ -61,6 +61,7 @@ type Store interface {
 	ClearThrottle(ctx context.Context, key string) error
 	Secret(ctx context.Context, name string) ([]byte, error)
 	BulkStore
+	FindUsers(ctx context.Context, districtID string, externalIDs, usernames, emails []string) ([]rekey.User, error)
 }
 
 // t0 is the suite's reference time (with nanoseconds, which stores keep).
@@ -94,6 +95,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"DailySends", testDailySends},
 		{"Outbox", testOutbox},
 		{"Runs", testRuns},
+		{"ExternalIDs", testExternalIDs},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			clock := testclock.New(t0)
@@ -594,7 +596,7 @@ func testPlaces(t *testing.T, s Store, _ *testclock.Clock) {
 	}
 	for _, sc := range []rekey.School{
 		{ID: "s1", DistrictID: "d1", Name: "oak"},
-		{ID: "s2", DistrictID: "d1", Name: "Elm", SSO: true, SSOURL: "https://sso.example/"},
+		{ID: "s2", DistrictID: "d1", Name: "Elm", SSO: true, SSOURL: "https://sso.example/", ExternalID: "org-7"},
 		{ID: "s3", DistrictID: "d2", Name: "Ash"},
 	} {
 		if err := s.PutSchool(ctx, sc); err != nil {
@@ -604,7 +606,7 @@ func testPlaces(t *testing.T, s Store, _ *testclock.Clock) {
 	if got, err := s.GetDistrict(ctx, "d1"); err != nil || got.ID != "d1" || got.Name != d.Name {
 		t.Errorf("GetDistrict(d1) = %+v, %v", got, err)
 	}
-	if got, err := s.GetSchool(ctx, "s2"); err != nil || !got.SSO || got.SSOURL != "https://sso.example/" || got.DistrictID != "d1" {
+	if got, err := s.GetSchool(ctx, "s2"); err != nil || !got.SSO || got.SSOURL != "https://sso.example/" || got.DistrictID != "d1" || got.ExternalID != "org-7" {
 		t.Errorf("GetSchool(s2) = %+v, %v", got, err)
 	}
 	_, err := s.GetDistrict(ctx, "d9")
@@ -792,5 +794,61 @@ func testSecret(t *testing.T, s Store, _ *testclock.Clock) {
 	other, err := s.Secret(ctx, "other")
 	if err != nil || slices.Equal(a, other) {
 		t.Errorf("Secret(other) equals Secret(cursor): %v", err)
+	}
+}
+
+// testExternalIDs: an externalId is unique within a district (claimed in
+// the user's own write, moved by updates), and FindUsers finds users by
+// externalId in one district and by username or email in any, ignoring
+// values a user no longer holds.
+func testExternalIDs(t *testing.T, s Store, _ *testclock.Clock) {
+	ctx := context.Background()
+	withExt := func(u rekey.User, ext string) rekey.User { u.ExternalID = ext; return u }
+	ann := create(t, s, withExt(user("u1", "ann", "ann@example.org"), "S-1"))
+	other := withExt(user("u2", "bo", ""), "S-1")
+	other.DistrictID = "d2"
+	create(t, s, other) // the same externalId in another district is fine
+	err := s.CreateUser(ctx, withExt(user("u3", "cy", ""), "S-1"), nil)
+	wantErr(t, "CreateUser(same externalId, same district)", err, rekey.ErrExternalIDTaken)
+	if _, err := s.GetUser(ctx, "u3"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("GetUser(u3) after a refused create: %v, want not found", err)
+	}
+	cy := create(t, s, withExt(user("u3", "cy", ""), "S-3"))
+	err = s.UpdateUser(ctx, cy, withExt(next(cy), "S-1"), nil)
+	wantErr(t, "UpdateUser(to a taken externalId)", err, rekey.ErrExternalIDTaken)
+	moved := withExt(next(ann), "S-9")
+	if err := s.UpdateUser(ctx, ann, moved, nil); err != nil {
+		t.Fatalf("UpdateUser(ann to S-9): %v", err)
+	}
+	if err := s.UpdateUser(ctx, cy, withExt(next(cy), "S-1"), nil); err != nil {
+		t.Errorf("UpdateUser(cy to the freed S-1): %v", err)
+	}
+
+	for _, test := range []struct {
+		name                   string
+		district               string
+		ext, usernames, emails []string
+		want                   []string
+	}{
+		{"externalId", "d1", []string{"S-9"}, nil, nil, []string{"u1"}},
+		{"externalId moved away", "d1", []string{"S-3"}, nil, nil, nil},
+		{"externalId of another district", "d2", []string{"S-9"}, nil, nil, nil},
+		{"externalId in its district", "d2", []string{"S-1"}, nil, nil, []string{"u2"}},
+		{"username any district, any case", "d1", nil, []string{"BO"}, nil, []string{"u2"}},
+		{"email", "d9", nil, nil, []string{"Ann@Example.org"}, []string{"u1"}},
+		{"each once", "d1", []string{"S-9", "S-1"}, []string{"ann", "cy"}, []string{"ann@example.org"}, []string{"u1", "u3"}},
+		{"nothing", "d1", []string{"nope", ""}, []string{""}, []string{""}, nil},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			users, err := s.FindUsers(ctx, test.district, test.ext, test.usernames, test.emails)
+			var got []string
+			for _, u := range users {
+				got = append(got, u.ID)
+			}
+			slices.Sort(got)
+			if err != nil || !slices.Equal(got, test.want) {
+				t.Errorf("FindUsers = %v, %v; want %v", got, err, test.want)
+			}
+		})
 	}
 }

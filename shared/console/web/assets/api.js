@@ -158,3 +158,31 @@ export function forgetCaches() {
   schoolsPromise = null;
   policyPromise = null;
 }
+
+/**
+ * sendFile posts a file as its own body (text/csv or application/zip) and
+ * returns the decoded JSON answer; errors as request's, with the import's
+ * row errors on err.errors.
+ */
+export async function sendFile(path, file, contentType) {
+  const headers = { Accept: 'application/json', 'Content-Type': contentType };
+  const token = csrfToken();
+  if (token) headers['X-CSRF-Token'] = token;
+  let res;
+  try {
+    res = await fetch(path, { method: 'POST', credentials: 'same-origin', cache: 'no-store', headers, body: file });
+  } catch {
+    throw new ApiError(0, 'network', '');
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (res.ok) return data;
+  const e = (data && data.error) || {};
+  const err = new ApiError(res.status, e.code || 'internal', e.message, e.field);
+  err.errors = (data && data.errors) || [];
+  throw err;
+}

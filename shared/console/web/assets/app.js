@@ -19,6 +19,7 @@ const session = {
 const NAV = [
   { id: 'nav-users', route: 'users', href: '#/users', label: 'Users', minRank: 2 },
   { id: 'nav-bulk', route: 'bulk', href: '#/bulk', label: 'Bulk reset', minRank: 2 },
+  { id: 'nav-imports', route: 'imports', href: '#/imports', label: 'Import', minRank: 3 },
   { id: 'nav-tasks', route: 'tasks', href: '#/tasks', label: 'Tasks', minRank: 2 },
   { id: 'nav-schedules', route: 'schedules', href: '#/schedules', label: 'Schedules', minRank: 3 },
   { id: 'nav-settings', route: 'settings', href: '#/settings', label: 'Settings', minRank: 4, roles: ['district_admin'] },
@@ -33,6 +34,7 @@ const ROUTES = {
   // Teachers bulk-reset their own school's students (the API intersects
   // every selection with their scope) and follow their own tasks.
   bulk: { load: () => import('./bulk.js'), title: 'Bulk reset', minRank: 2 },
+  imports: { load: () => import('./imports.js'), title: 'Import users', minRank: 3 },
   tasks: { load: () => import('./tasks.js'), title: 'Tasks', minRank: 2 },
   schedules: { load: () => import('./schedules.js'), title: 'Schedules', minRank: 3 },
   settings: { load: () => import('./settings.js'), title: 'District settings', minRank: 4, roles: ['district_admin'] },
@@ -50,6 +52,7 @@ const DIALOGS = {
   openEditor: (...args) => import('./editor.js').then((m) => m.openEditor(...args)),
   openResetDialog: (...args) => import('./userreset.js').then((m) => m.openResetDialog(...args)),
   resendEmail: (...args) => import('./userreset.js').then((m) => m.resendEmail(...args)),
+  openNewUser: (...args) => import('./newuser.js').then((m) => m.openNewUser(...args)),
 };
 
 let shell = null;

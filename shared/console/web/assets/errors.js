@@ -34,6 +34,8 @@ const FALLBACK = {
   conflict: 'Something changed at the same time. Try again.',
   results_too_large: 'The results file is too large to download in one piece. Read the results on the task page instead.',
   idempotency_key_reused: 'This form was already sent with other choices. Reload the page and start again.',
+  external_id_taken: 'Another user of the district already has that external id.',
+  import_too_large: 'That file is too large to send directly. It will be uploaded first; try again.',
   import_invalid: 'The file has errors, so nothing was imported. Correct the rows listed and upload it again.',
   self_approval: 'You started this reset, so someone else must approve it.',
   not_awaiting_approval: 'This task is no longer waiting for approval. Reload to see where it stands.',

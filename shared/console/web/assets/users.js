@@ -118,7 +118,9 @@ export function mount(main, ctx) {
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, pageLabel, next);
 
   const panel = h('div', { id: 'users-panel', role: 'tabpanel', class: 'tab-panel' }, filters, selectionBar, alert, status, h('div', { class: 'table-wrap' }, table), empty, pager);
-  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Users' })), tablist, panel);
+  const newUser = ctx.rank >= 3 ? h('button', { type: 'button', class: 'button primary', id: 'users-new', text: 'New user' }) : null;
+  if (newUser) newUser.addEventListener('click', () => ctx.dialogs.openNewUser({ actor: ctx.user, rank: ctx.rank, onSaved: () => load() }));
+  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Users' }), newUser), tablist, panel);
 
   // ---- behaviour
   const reloadSoon = debounce(() => {

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rekey/rekey/infra/stack"
+	"github.com/rekey/rekey/shared/dynamo"
+	"github.com/rekey/rekey/shared/imports"
+	"github.com/rekey/rekey/shared/queue"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
+)
+
+// benchImport imports a generated OneRoster bundle of users users (40
+// schools) on moto as a district admin: the dry run, then the start and
+// two pollers draining the import queue through the worker, as Lambda's
+// event source would. It reports wall times, every non-SES AWS call per
+// 1,000 rows, and the live heap's peak while planning the whole file and
+// while working the chunks.
+func benchImport(ctx context.Context, l *localAWS, users int) error {
+	db := dynamodb.NewFromConfig(l.cfg)
+	path, err := stack.FindTemplate()
+	if err != nil {
+		return err
+	}
+	table := "bench-import-" + rekey.NewID()
+	if err := stack.CreateTables(ctx, db, path, map[string]string{"Table": table}); err != nil {
+		return err
+	}
+	store := dynamo.New(db, table, nil)
+	if err := store.PutDistrict(ctx, rekey.District{ID: "d1", Name: "Riverbend Unified"}); err != nil {
+		return err
+	}
+	admin := rekey.User{ID: rekey.NewID(), DistrictID: "d1", Role: rekey.RoleDistrictAdmin, Status: rekey.StatusActive,
+		FirstName: "Dana", LastName: "Admin", Username: "bench.admin", Version: 1, SessionGen: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := store.CreateUser(ctx, admin, nil); err != nil {
+		return err
+	}
+	sqsClient := sqs.NewFromConfig(l.cfg)
+	url, err := createQueue(ctx, sqsClient, "bench-import-"+rekey.NewID())
+	if err != nil {
+		return err
+	}
+	svc, err := imports.NewService(imports.Deps{Store: store, Queue: queue.NewSender(sqsClient, url)})
+	if err != nil {
+		return err
+	}
+	worker := imports.NewWorker(store, nil, nil, nil)
+	var file bytes.Buffer
+	if err := roster.GenerateBundle(&file, users, 40); err != nil {
+		return err
+	}
+	src := imports.Source{Body: file.Bytes(), ContentType: imports.TypeZip}
+	per1000 := func(n int) float64 { return float64(n) * 1000 / float64(users) }
+	name := func(what string) string { return fmt.Sprintf("import_%d_users_%s", users, what) }
+
+	l.calls.Reset()
+	start := time.Now()
+	summary, err := svc.Preview(ctx, admin, src)
+	if err != nil {
+		return err
+	}
+	bench(name("dry_run_moto_seconds"), time.Since(start).Seconds(), "s")
+	bench(name("dry_run_calls_per_1000_rows"), per1000(l.calls.Total("SESv2")), "calls")
+	if summary.ErrorCount != 0 || summary.Create == 0 {
+		return fmt.Errorf("import bench: dry run %+v", summary)
+	}
+
+	l.calls.Reset()
+	start = time.Now()
+	var task rekey.Task
+	plannerHeap, err := peakHeap(func() error {
+		var err error
+		task, err = svc.Start(ctx, admin, src, "bench")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	started := time.Since(start)
+	pollers := []*queue.Poller{queue.NewPoller(sqsClient, url, "", "us-east-1", worker.HandleSQS), queue.NewPoller(sqsClient, url, "", "us-east-1", worker.HandleSQS)}
+	for _, p := range pollers {
+		p.WaitTime, p.FailedVisibility = 0, time.Nanosecond
+	}
+	workerHeap, err := peakHeap(func() error {
+		for {
+			done := make(chan error, len(pollers))
+			total := 0
+			var mu = make(chan int, len(pollers))
+			for _, p := range pollers {
+				go func() {
+					n, err := drain(ctx, p)
+					mu <- n
+					done <- err
+				}()
+			}
+			for range pollers {
+				if err := <-done; err != nil {
+					return err
+				}
+				total += <-mu
+			}
+			rec, err := store.GetTask(ctx, task.ID)
+			if err != nil {
+				return err
+			}
+			if rec.Task.Processed >= rec.Task.Total {
+				return nil
+			}
+			if total == 0 {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	rec, err := store.GetTask(ctx, task.ID)
+	if err != nil {
+		return err
+	}
+	if rec.Task.Failed != 0 || rec.Task.Processed != users {
+		for chunk := 0; chunk >= 0; {
+			d, err := svc.Get(ctx, admin, task.ID, chunk)
+			if err != nil {
+				return err
+			}
+			for _, r := range d.Results {
+				if r.Outcome == rekey.ImportFailed {
+					return fmt.Errorf("import bench: row %d of %s failed: %s (task %+v)", r.Row, r.File, r.Error, rec.Task)
+				}
+			}
+			chunk = d.Next
+		}
+		return fmt.Errorf("import bench: task %+v", rec.Task)
+	}
+	bench(name("start_moto_seconds"), started.Seconds(), "s")
+	bench(name("apply_moto_seconds"), elapsed.Seconds(), "s")
+	bench(name("apply_calls_per_1000_rows"), per1000(l.calls.Total("SESv2")), "calls")
+	bench(name("planner_peak_heap"), plannerHeap, "MiB")
+	bench(name("worker_peak_heap"), workerHeap, "MiB")
+	note("import of %d users on moto: %s", users, l.calls)
+	return nil
+}

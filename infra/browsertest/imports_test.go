@@ -1,0 +1,91 @@
+package browsertest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+func TestNewUserDialog(t *testing.T) {
+	t.Parallel()
+	admin := apiAdmin(t)
+	tb := newTab(t)
+	tb.signInAdmin()
+	tb.waitUsersLoaded()
+	tb.click("#users-new")
+	tb.waitVisible("dialog#new-user-dialog #new-user-form")
+	tb.choose("#new-role", "student")
+	tb.fill("#new-first", "Brit")
+	tb.fill("#new-last", "Browser")
+	tb.fill("#new-username", "brit.browser")
+	tb.fill("#new-email", "brit.browser@example.org")
+	tb.choose("#new-school", "demo-school-1")
+	tb.fill("#new-grade", "4")
+	tb.screenshot("new-user-form")
+	tb.click("#new-user-save")
+	tb.waitGone("dialog#new-user-dialog")
+	var page struct{ Items []rekey.User }
+	admin.must(200, "GET", "/api/users?q=brit.browser", nil, &page)
+	if len(page.Items) != 1 || page.Items[0].SchoolID != "demo-school-1" || page.Items[0].Grade != "4" {
+		t.Errorf("created user = %+v, want brit.browser in demo-school-1, grade 4", page.Items)
+	}
+}
+
+func TestImportPreviewErrorsThenApply(t *testing.T) {
+	t.Parallel()
+	admin := apiAdmin(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	good := filepath.Join(dir, "good.csv")
+	os.WriteFile(bad, []byte("username,firstName,lastName,role,school,email,nickname\nimp.ok,Ok,Row,student,demo-school-1,,x\nimp.bad,Bad,Row,student,demo-school-1,not-an-email,y\n"), 0o644)
+	os.WriteFile(good, []byte("username,firstName,lastName,role,school,email\nimp.ok,Ok,Row,student,demo-school-1,\nimp.fine,Fine,Row,teacher,demo-school-2,imp.fine@example.org\n"), 0o644)
+
+	tb := newTab(t)
+	tb.signInAdmin()
+	tb.goHash("#/imports")
+	tb.waitVisible("#import-form")
+	tb.do("choose a file with an error", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{bad}))
+	tb.click("#import-preview")
+	tb.waitVisible("#import-errors")
+	if got := tb.text("#import-errors tbody"); !strings.Contains(got, "invalid_email") || !strings.Contains(got, "3") {
+		t.Errorf("errors table = %q, want row 3's invalid_email", got)
+	}
+	if got := tb.text("#import-ignored-columns"); !strings.Contains(got, "nickname") {
+		t.Errorf("ignored columns = %q, want nickname", got)
+	}
+	if evalT[bool](tb, `!!document.querySelector('#import-apply')`) {
+		t.Error("a file with errors can be applied")
+	}
+	tb.screenshot("import-preview-errors")
+
+	tb.do("choose a good file", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{good}))
+	tb.click("#import-preview")
+	tb.waitVisible("#import-apply")
+	if got := tb.text("#import-create"); !strings.HasPrefix(got, "2") {
+		t.Errorf("create count = %q, want 2", got)
+	}
+	tb.screenshot("import-preview")
+	tb.click("#import-apply")
+	tb.waitVisible("dialog#confirm-dialog")
+	tb.click("#confirm-ok")
+	tb.waitVisible("#import-started")
+	tb.screenshot("import-started")
+	var page struct{ Items []rekey.User }
+	deadline := 0
+	for deadline < 100 {
+		admin.must(200, "GET", "/api/users?q=imp.fine", nil, &page)
+		if len(page.Items) == 1 {
+			break
+		}
+		tb.settle()
+		deadline++
+	}
+	if len(page.Items) != 1 {
+		t.Errorf("imp.fine was not imported: %+v", page.Items)
+	}
+}

@@ -1,0 +1,140 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// Sort keys of an import task's own items, beside its TASK item.
+const (
+	importSK          = "IMPORT"
+	importChunkPrefix = "IMPORTROWS#"
+)
+
+func importChunkSK(n int) string { return fmt.Sprintf("%s%06d", importChunkPrefix, n) }
+
+// importItem is an import's job (TASK#<id> / IMPORT).
+type importItem struct {
+	PK            string     `dynamodbav:"PK"`
+	SK            string     `dynamodbav:"SK"`
+	DistrictID    string     `dynamodbav:"districtId"`
+	ActorID       string     `dynamodbav:"actorId"`
+	Format        string     `dynamodbav:"format"`
+	Orgs          []byte     `dynamodbav:"orgs,omitempty"`
+	SourceKey     string     `dynamodbav:"sourceKey,omitempty"`
+	Chunks        int        `dynamodbav:"chunks"`
+	Create        int        `dynamodbav:"create"`
+	Update        int        `dynamodbav:"update"`
+	Unchanged     int        `dynamodbav:"unchanged"`
+	Disable       int        `dynamodbav:"disable"`
+	SchoolsCreate int        `dynamodbav:"schoolsCreate"`
+	CreatedAt     storedTime `dynamodbav:"createdAt"`
+	TTL           int64      `dynamodbav:"ttl"`
+}
+
+// importChunkItem is one slice of an import's rows and, once done, its
+// results (TASK#<id> / IMPORTROWS#<000042>). Rows are at most a few
+// hundred, well inside DynamoDB's 400 KB item limit.
+type importChunkItem struct {
+	PK      string                  `dynamodbav:"PK"`
+	SK      string                  `dynamodbav:"SK"`
+	Index   int                     `dynamodbav:"index"`
+	Rows    []byte                  `dynamodbav:"rows"`
+	Done    bool                    `dynamodbav:"done"`
+	Results []rekey.ImportRowResult `dynamodbav:"results,omitempty"`
+	TTL     int64                   `dynamodbav:"ttl"`
+}
+
+// CreateImport writes an import task: its chunks of rows first (one put
+// each, as they are large), then in one transaction the task item (the
+// task centre's view: kind import, total, the plan done) and the job, so
+// the task appears only with everything it needs. Chunks left behind by a
+// failed start expire with the task's retention.
+func (s *Store) CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error {
+	id := rec.Task.ID
+	if !rekey.ValidID(id) || rec.Task.CreatedAt.IsZero() || job.TaskID != id {
+		return fmt.Errorf("dynamo: create import: id %q, createdAt and the job's task id are required", id)
+	}
+	ttl := ttlAfter(rec.Task.CreatedAt.Add(rekey.ResultRetention))
+	absent := expression.AttributeNotExists(expression.Name("PK"))
+	for _, c := range chunks {
+		it := importChunkItem{PK: taskPK(id), SK: importChunkSK(c.Index), Index: c.Index, Rows: c.Rows, TTL: ttl}
+		if err := s.putItem(ctx, it, &absent, rekey.ErrConflict); err != nil {
+			return fmt.Errorf("dynamo: create import %s: chunk %d: %w", id, c.Index, err)
+		}
+	}
+	var tx transaction
+	step, err := s.txPut(newTaskItem(rec), absent)
+	tx.add(step, err, rekey.ErrConflict)
+	step, err = s.txPut(importItem{
+		PK: taskPK(id), SK: importSK, DistrictID: job.DistrictID, ActorID: job.ActorID, Format: job.Format,
+		Orgs: job.Orgs, SourceKey: job.SourceKey, Chunks: job.Chunks,
+		Create: job.Counts.Create, Update: job.Counts.Update, Unchanged: job.Counts.Unchanged,
+		Disable: job.Counts.Disable, SchoolsCreate: job.Counts.SchoolsCreate,
+		CreatedAt: storedTime{job.CreatedAt}, TTL: ttl,
+	}, absent)
+	tx.add(step, err, rekey.ErrConflict)
+	if err := s.transact(ctx, &tx); err != nil {
+		return fmt.Errorf("dynamo: create import %s: %w", id, err)
+	}
+	return nil
+}
+
+// GetImport returns the job of import task id, or rekey.ErrNotFound.
+func (s *Store) GetImport(ctx context.Context, id string) (rekey.ImportJob, error) {
+	var it importItem
+	if err := s.getItem(ctx, taskPK(id), importSK, &it); err != nil {
+		return rekey.ImportJob{}, fmt.Errorf("dynamo: get import %s: %w", id, err)
+	}
+	return rekey.ImportJob{
+		TaskID: id, DistrictID: it.DistrictID, ActorID: it.ActorID, Format: it.Format, Orgs: it.Orgs,
+		SourceKey: it.SourceKey, Chunks: it.Chunks, CreatedAt: it.CreatedAt.Time,
+		Counts: rekey.ImportCounts{Create: it.Create, Update: it.Update, Unchanged: it.Unchanged,
+			Disable: it.Disable, SchoolsCreate: it.SchoolsCreate},
+	}, nil
+}
+
+// GetImportChunk returns chunk index of import task id (strongly
+// consistent), or rekey.ErrNotFound.
+func (s *Store) GetImportChunk(ctx context.Context, id string, index int) (rekey.ImportChunk, error) {
+	var it importChunkItem
+	if err := s.getItem(ctx, taskPK(id), importChunkSK(index), &it); err != nil {
+		return rekey.ImportChunk{}, fmt.Errorf("dynamo: get import %s chunk %d: %w", id, index, err)
+	}
+	return rekey.ImportChunk{TaskID: id, Index: it.Index, Rows: it.Rows, Done: it.Done, Results: it.Results}, nil
+}
+
+// FinishImportChunk records a chunk's results and adds its tally to the
+// task's counters in one transaction, conditional on the chunk not being
+// done yet: a chunk worked twice (a redelivered message) is counted once.
+// The second finisher gets rekey.ErrConflict; a missing chunk or task
+// rekey.ErrNotFound.
+func (s *Store) FinishImportChunk(ctx context.Context, id string, index int, results []rekey.ImportRowResult, tally rekey.ImportTally, at time.Time) error {
+	var tx transaction
+	update := expression.Set(expression.Name("done"), expression.Value(true)).
+		Set(expression.Name("results"), expression.Value(results))
+	cond := expression.AttributeExists(expression.Name("PK")).And(expression.Name("done").Equal(expression.Value(false)))
+	step, err := s.txUpdate(taskPK(id), importChunkSK(index), update, cond)
+	tx.add(step, err, rekey.ErrConflict)
+	counters := expression.Add(expression.Name("processed"), expression.Value(tally.Succeeded+tally.Skipped+tally.Failed)).
+		Add(expression.Name("succeeded"), expression.Value(tally.Succeeded)).
+		Add(expression.Name("skipped"), expression.Value(tally.Skipped)).
+		Add(expression.Name("failed"), expression.Value(tally.Failed)).
+		Set(expression.Name("lastProcessedAt"), expression.Value(formatTime(at)))
+	step, err = s.txUpdate(taskPK(id), taskSK, counters, expression.AttributeExists(expression.Name("PK")))
+	tx.add(step, err, rekey.ErrNotFound)
+	if err := s.transact(ctx, &tx); err != nil {
+		if errors.Is(err, rekey.ErrConflict) {
+			if _, getErr := s.GetImportChunk(ctx, id, index); errors.Is(getErr, rekey.ErrNotFound) {
+				err = rekey.ErrNotFound
+			}
+		}
+		return fmt.Errorf("dynamo: finish import %s chunk %d: %w", id, index, err)
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+package imports
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
+)
+
+// MaxDirectBytes is the largest file POST /api/imports takes in its body;
+// larger files go through an upload (POST /api/imports/uploads).
+const MaxDirectBytes = 5 << 20
+
+// MaxUploadBytes is the largest uploaded file an import reads.
+const MaxUploadBytes = 100 << 20
+
+// RowsPerChunk is how many rows one worker invocation applies: about 250
+// conditional writes, a few seconds on DynamoDB, and a chunk item of some
+// 60 KB (under the 400 KB item limit).
+const RowsPerChunk = 250
+
+// UploadExpiry is how long a presigned upload URL works.
+const UploadExpiry = 15 * time.Minute
+
+// Content types of a file sent in the request body.
+const (
+	TypeCSV = "text/csv"
+	TypeZip = "application/zip"
+)
+
+// Directory is the store's side of planning (roster.Directory, with keys
+// as plain lists so that stores need not import roster).
+type Directory interface {
+	ListSchools(ctx context.Context, districtID string) ([]rekey.School, error)
+	FindUsers(ctx context.Context, districtID string, externalIDs, usernames, emails []string) ([]rekey.User, error)
+}
+
+// directory adapts a Directory to roster.Directory.
+type directory struct{ Directory }
+
+func (d directory) Schools(ctx context.Context, districtID string) ([]rekey.School, error) {
+	return d.ListSchools(ctx, districtID)
+}
+
+func (d directory) FindUsers(ctx context.Context, districtID string, k roster.Keys) ([]rekey.User, error) {
+	return d.Directory.FindUsers(ctx, districtID, k.ExternalIDs, k.Usernames, k.Emails)
+}
+
+// Store is what the service needs: the directory, schools, and the task.
+type Store interface {
+	Directory
+	PutSchool(ctx context.Context, s rekey.School) error
+	CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error
+	GetImport(ctx context.Context, id string) (rekey.ImportJob, error)
+	GetImportChunk(ctx context.Context, id string, index int) (rekey.ImportChunk, error)
+	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
+}
+
+// Files is the bucket of uploaded import files; shared/imports/s3files
+// implements it on S3.
+type Files interface {
+	PresignPut(ctx context.Context, key string, expires time.Duration) (string, error)
+	Get(ctx context.Context, key string, max int64) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// Queue takes the chunk messages; *queue.Sender implements it.
+type Queue interface {
+	SendBatch(ctx context.Context, messages []any) error
+}
+
+// ChunkMessage is the work queue's message: one chunk of one import.
+type ChunkMessage struct {
+	TaskID string `json:"taskId"`
+	Chunk  int    `json:"chunk"`
+}
+
+// Source is the file of an import: a body with its content type, or an
+// earlier upload.
+type Source struct {
+	Body        []byte
+	ContentType string
+	ImportID    string
+}
+
+// Upload is the answer of POST /api/imports/uploads.
+type Upload struct {
+	UploadURL string `json:"uploadUrl"`
+	ImportID  string `json:"importId"`
+}
+
+// Deps are the service's collaborators; Files may be nil (no uploads).
+type Deps struct {
+	Store  Store
+	Files  Files
+	Queue  Queue
+	Logger *slog.Logger
+	Now    func() time.Time
+	// RowsPerChunk is the chunk size; 0 means RowsPerChunk (tests use
+	// small chunks to exercise several on small files).
+	RowsPerChunk int
+}
+
+// Service runs dry runs and starts imports on behalf of an actor.
+type Service struct {
+	store Store
+	files Files
+	queue Queue
+	log   *slog.Logger
+	now   func() time.Time
+	chunk int
+}
+
+// NewService returns a Service.
+func NewService(d Deps) (*Service, error) {
+	if d.Store == nil || d.Queue == nil {
+		return nil, errors.New("imports: a store and a queue are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.RowsPerChunk <= 0 {
+		d.RowsPerChunk = RowsPerChunk
+	}
+	return &Service{store: d.Store, files: d.Files, queue: d.Queue, log: d.Logger, now: d.Now, chunk: d.RowsPerChunk}, nil
+}
+
+// errForbidden is the answer to teachers, students and anyone else who
+// may not import.
+var errForbidden = &rekey.Error{Code: rekey.ECodeForbidden, Message: "Only district and school admins may import users."}
+
+// mayImport: district admins and school admins only (support has no
+// district to import into).
+func mayImport(actor rekey.User) bool {
+	return actor.Role == rekey.RoleDistrictAdmin || actor.Role == rekey.RoleSchoolAdmin
+}
+
+// NewUpload hands out a presigned PUT for a file too large for a request
+// body. The object's key binds it to the actor: another user's importId
+// names no object of theirs.
+func (s *Service) NewUpload(ctx context.Context, actor rekey.User) (Upload, error) {
+	if !mayImport(actor) {
+		return Upload{}, errForbidden
+	}
+	if s.files == nil {
+		return Upload{}, errors.New("imports: no upload bucket configured")
+	}
+	id := rekey.NewID()
+	url, err := s.files.PresignPut(ctx, uploadKey(actor, id), UploadExpiry)
+	if err != nil {
+		return Upload{}, fmt.Errorf("imports: presign upload: %w", err)
+	}
+	return Upload{UploadURL: url, ImportID: id}, nil
+}
+
+// uploadKey is where the actor's upload importID lives in the bucket.
+func uploadKey(actor rekey.User, importID string) string {
+	return "uploads/" + actor.DistrictID + "/" + actor.ID + "/" + importID
+}
+
+// errNoUpload answers an importId with no uploaded file of the caller's.
+var errNoUpload = rekey.FieldError(rekey.ECodeNotFound, "importId", "No uploaded file with that importId; upload it again.")
+
+// read reads the source into a roster file. It returns the S3 key to
+// delete after the import ("" for a body).
+func (s *Service) read(ctx context.Context, actor rekey.User, src Source) (*roster.File, string, error) {
+	if src.ImportID != "" {
+		if !rekey.ValidID(src.ImportID) {
+			return nil, "", rekey.FieldError(rekey.ECodeInvalidID, "importId", "Not a valid importId.")
+		}
+		if s.files == nil {
+			return nil, "", errNoUpload
+		}
+		key := uploadKey(actor, src.ImportID)
+		body, err := s.files.Get(ctx, key, MaxUploadBytes)
+		if errors.Is(err, rekey.ErrNotFound) {
+			return nil, "", errNoUpload
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("imports: read upload: %w", err)
+		}
+		contentType := TypeCSV
+		if bytes.HasPrefix(body, []byte("PK")) {
+			contentType = TypeZip
+		}
+		f, err := readFile(body, contentType)
+		return f, key, err
+	}
+	f, err := readFile(src.Body, src.ContentType)
+	return f, "", err
+}
+
+// readFile reads a body of the given content type.
+func readFile(body []byte, contentType string) (*roster.File, error) {
+	var f *roster.File
+	var err error
+	switch contentType {
+	case TypeZip:
+		f, err = roster.ReadBundle(bytes.NewReader(body), int64(len(body)), roster.Limits{})
+	case TypeCSV:
+		f, err = roster.ReadUsersCSV(bytes.NewReader(body), roster.Limits{})
+	default:
+		return nil, &rekey.Error{Code: rekey.ECodeUnsupportedMedia, Message: "Send a users CSV as text/csv or a OneRoster bundle as application/zip."}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("imports: read file: %w", err)
+	}
+	return f, nil
+}
+
+// Preview is the dry run: what importing the file would do, nothing
+// written. Errors of rows are in the summary, not an error.
+func (s *Service) Preview(ctx context.Context, actor rekey.User, src Source) (roster.Summary, error) {
+	if !mayImport(actor) {
+		return roster.Summary{}, errForbidden
+	}
+	f, _, err := s.read(ctx, actor, src)
+	if err != nil {
+		return roster.Summary{}, err
+	}
+	res, err := roster.Plan(ctx, f, directory{s.store}, actor)
+	if err != nil {
+		return roster.Summary{}, fmt.Errorf("imports: plan: %w", err)
+	}
+	return res.Summary, nil
+}
+
+// Start plans the whole file and, when no row has an error, creates its
+// new schools and an import task whose chunks the worker applies; a file
+// with any error is refused whole (import_invalid) with nothing written.
+func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, requestID string) (rekey.Task, error) {
+	if !mayImport(actor) {
+		return rekey.Task{}, errForbidden
+	}
+	f, sourceKey, err := s.read(ctx, actor, src)
+	if err != nil {
+		return rekey.Task{}, err
+	}
+	res, err := roster.Plan(ctx, f, directory{s.store}, actor)
+	if err != nil {
+		return rekey.Task{}, fmt.Errorf("imports: plan: %w", err)
+	}
+	if err := res.Err(); err != nil {
+		return rekey.Task{}, err
+	}
+	for _, sc := range res.Schools {
+		if err := s.store.PutSchool(ctx, sc.School); err != nil {
+			return rekey.Task{}, fmt.Errorf("imports: school %s: %w", sc.School.Name, err)
+		}
+	}
+	orgs, err := json.Marshal(f.Orgs)
+	if err != nil {
+		return rekey.Task{}, fmt.Errorf("imports: encode orgs: %w", err)
+	}
+	now := s.now()
+	id := rekey.NewID()
+	var chunks []rekey.ImportChunk
+	for from := 0; from < len(f.Rows); from += s.chunk {
+		rows, err := json.Marshal(f.Rows[from:min(from+s.chunk, len(f.Rows))])
+		if err != nil {
+			return rekey.Task{}, fmt.Errorf("imports: encode rows: %w", err)
+		}
+		chunks = append(chunks, rekey.ImportChunk{TaskID: id, Index: len(chunks), Rows: rows})
+	}
+	rec := rekey.TaskRecord{
+		Task: rekey.Task{
+			ID: id, Kind: rekey.TaskKindImport, Status: rekey.TaskRunning, DistrictID: actor.DistrictID,
+			Selection: rekey.Selection{UserIDs: []string{}}, Total: len(f.Rows), CreatedBy: actor.ID, CreatedAt: now,
+		},
+		CreatorRole: actor.Role, CreatorSchoolID: actor.SchoolID, RequestID: requestID, StartedAt: now,
+		Plan: rekey.TaskPlan{Chunks: len(chunks), Enqueued: len(chunks), Done: true},
+	}
+	job := rekey.ImportJob{
+		TaskID: id, DistrictID: actor.DistrictID, ActorID: actor.ID, Format: string(f.Format), Orgs: orgs,
+		SourceKey: sourceKey, Chunks: len(chunks), CreatedAt: now,
+		Counts: rekey.ImportCounts{Create: res.Summary.Create, Update: res.Summary.Update, Unchanged: res.Summary.Unchanged,
+			Disable: res.Summary.Disable, SchoolsCreate: res.Summary.SchoolsCreate},
+	}
+	if err := s.store.CreateImport(ctx, rec, job, chunks); err != nil {
+		return rekey.Task{}, fmt.Errorf("imports: create task: %w", err)
+	}
+	messages := make([]any, len(chunks))
+	for i := range chunks {
+		messages[i] = ChunkMessage{TaskID: id, Chunk: i}
+	}
+	if err := s.queue.SendBatch(ctx, messages); err != nil {
+		return rekey.Task{}, fmt.Errorf("imports: queue chunks: %w", err)
+	}
+	if len(chunks) == 0 && sourceKey != "" {
+		s.deleteSource(ctx, sourceKey)
+	}
+	return rec.Task, nil
+}
+
+// deleteSource removes an uploaded file once its import is done; a
+// failure is logged only (the bucket's lifecycle rule removes it a day
+// later anyway).
+func (s *Service) deleteSource(ctx context.Context, key string) {
+	if s.files == nil || key == "" {
+		return
+	}
+	if err := s.files.Delete(ctx, key); err != nil {
+		s.log.WarnContext(ctx, "imports: delete uploaded file", "error", err)
+	}
+}
+
+// Details is GET /api/imports/{id}: the task, the plan's counts and one
+// page of per-row results (a chunk's worth; next is the following chunk,
+// -1 at the end).
+type Details struct {
+	Task    rekey.Task              `json:"task"`
+	Counts  rekey.ImportCounts      `json:"counts"`
+	Results []rekey.ImportRowResult `json:"results"`
+	Next    int                     `json:"-"`
+}
+
+// Get returns import id with the results of chunk `chunk`, to those who
+// may see it: its creator, and district admins of its district.
+func (s *Service) Get(ctx context.Context, actor rekey.User, id string, chunk int) (Details, error) {
+	rec, err := s.store.GetTask(ctx, id)
+	if errors.Is(err, rekey.ErrNotFound) || err == nil && (rec.Task.Kind != rekey.TaskKindImport || !canSee(actor, rec)) {
+		return Details{}, rekey.ErrNotFound
+	}
+	if err != nil {
+		return Details{}, fmt.Errorf("imports: get %s: %w", id, err)
+	}
+	job, err := s.store.GetImport(ctx, id)
+	if err != nil {
+		return Details{}, fmt.Errorf("imports: get %s: %w", id, err)
+	}
+	d := Details{Task: rec.Task, Counts: job.Counts, Results: []rekey.ImportRowResult{}, Next: -1}
+	if rec.Plan.Done && rec.Task.Processed >= rec.Task.Total && rec.Task.Status == rekey.TaskRunning {
+		d.Task.Status = rekey.TaskCompleted
+		if rec.Task.Failed > 0 {
+			d.Task.Status = rekey.TaskCompletedWithErrors
+		}
+		d.Task.FinishedAt = rec.LastProcessedAt
+	}
+	if chunk < 0 || chunk >= job.Chunks {
+		return d, nil
+	}
+	c, err := s.store.GetImportChunk(ctx, id, chunk)
+	if err != nil {
+		return Details{}, fmt.Errorf("imports: get %s: %w", id, err)
+	}
+	if c.Results != nil {
+		d.Results = c.Results
+	}
+	if chunk+1 < job.Chunks {
+		d.Next = chunk + 1
+	}
+	return d, nil
+}
+
+// canSee: the creator, district admins of the district, school admins for
+// imports of their school's admins.
+func canSee(actor rekey.User, rec rekey.TaskRecord) bool {
+	switch {
+	case actor.ID == rec.Task.CreatedBy:
+		return true
+	case actor.Role == rekey.RoleSupport:
+		return true
+	case actor.Role == rekey.RoleDistrictAdmin:
+		return actor.DistrictID == rec.Task.DistrictID
+	case actor.Role == rekey.RoleSchoolAdmin:
+		return actor.DistrictID == rec.Task.DistrictID && rec.CreatorRole == rekey.RoleSchoolAdmin && rec.CreatorSchoolID == actor.SchoolID
+	}
+	return false
+}
+
+// rowUserID is the id of the user a row of an import creates: the same
+// for every attempt at the row, so that retries collide instead of
+// creating the user twice.
+func rowUserID(taskID, file string, row int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("import/%s/%s/%d", taskID, file, row)))
+	return "imp" + strings.ToLower(fmt.Sprintf("%x", sum[:14]))
+}
+
+// ErrTooLarge answers a body over MaxDirectBytes.
+var ErrTooLarge = &rekey.Error{Code: rekey.ECodeUseUpload,
+	Message: "The file is larger than 5 MB: upload it with POST /api/imports/uploads, then start the import with its importId."}
