@@ -32,6 +32,9 @@ type ServiceDeps struct {
 	Logger *slog.Logger
 	// Now may be nil: time.Now.
 	Now func() time.Time
+	// CancelWait must equal the workers' Config.CancelWait (0: the
+	// default): a cancel of a running task answers only after it.
+	CancelWait time.Duration
 }
 
 // Service starts bulk resets and serves the task centre.
@@ -41,6 +44,8 @@ type Service struct {
 	keys  Keyring
 	log   *slog.Logger
 	now   func() time.Time
+	// cancelWait: see ServiceDeps.CancelWait.
+	cancelWait time.Duration
 }
 
 // NewService returns a Service.
@@ -54,6 +59,9 @@ func NewService(deps ServiceDeps) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.cancelWait = deps.CancelWait; s.cancelWait <= 0 {
+		s.cancelWait = DefaultCancelWait
 	}
 	return s, nil
 }

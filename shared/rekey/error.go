@@ -98,6 +98,9 @@ var (
 	ErrEmailTaken = &Error{Code: ECodeEmailTaken, Field: "email", Message: "That email address is already in use."}
 	// ErrConflict: a conditional write failed for a reason other than version.
 	ErrConflict = &Error{Code: ECodeConflict, Message: "The request conflicts with the current state; try again."}
+	// ErrTaskEnded: a bulk task's worker found the task cancelled or
+	// failed (a lease renewal that checks it): it must stop sending.
+	ErrTaskEnded = &Error{Code: ECodeConflict, Message: "The task has ended."}
 	// ErrForbidden: the actor may not do this to this target.
 	ErrForbidden = &Error{Code: ECodeForbidden, Message: "You do not have permission to do that."}
 	// ErrIdempotencyKeyReused: an Idempotency-Key came back with another

@@ -75,30 +75,33 @@ func (s TaskStatus) Finished() bool {
 // TaskKindBulkReset is the kind of task a bulk reset runs as.
 const TaskKindBulkReset = "bulk_reset"
 
-// Task is a background job as the task centre shows it. Counters are exact:
-// processed = succeeded + failed (+ skipped), and emailed + noEmail count
-// email-link deliveries. Notified counts the users of a password delivery
+// Task is a background job as the task centre shows it. Counters are exact
+// and disjoint: processed = succeeded + failed + skipped + noEmail, and
+// each user is counted once, by the write that records their outcome. Notified counts the users of a password delivery
 // (default or generated passwords) whose "your password was changed" notice
 // was queued: those with an email address.
 type Task struct {
-	ID         string     `json:"id"`
-	Kind       string     `json:"kind"`
-	Status     TaskStatus `json:"status"`
-	DistrictID string     `json:"districtId"`
-	Selection  Selection  `json:"selection"`
-	Delivery   Delivery   `json:"delivery"`
-	ScheduleID string     `json:"scheduleId,omitempty"`
-	Total      int        `json:"total"`
-	Processed  int        `json:"processed"`
-	Succeeded  int        `json:"succeeded"`
-	Emailed    int        `json:"emailed"`
-	NoEmail    int        `json:"noEmail"`
-	Notified   int        `json:"notified"`
-	Failed     int        `json:"failed"`
-	Skipped    int        `json:"skipped"`
-	CreatedBy  string     `json:"createdBy"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	FinishedAt time.Time  `json:"finishedAt,omitzero"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Name says what the task does, to whom and how (see bulk.TaskName).
+	Name         string     `json:"name"`
+	ParentTaskID string     `json:"parentTaskId,omitempty"`
+	Status       TaskStatus `json:"status"`
+	DistrictID   string     `json:"districtId"`
+	Selection    Selection  `json:"selection"`
+	Delivery     Delivery   `json:"delivery"`
+	ScheduleID   string     `json:"scheduleId,omitempty"`
+	Total        int        `json:"total"`
+	Processed    int        `json:"processed"`
+	Succeeded    int        `json:"succeeded"`
+	Emailed      int        `json:"emailed"`
+	NoEmail      int        `json:"noEmail"`
+	Notified     int        `json:"notified"`
+	Failed       int        `json:"failed"`
+	Skipped      int        `json:"skipped"`
+	CreatedBy    string     `json:"createdBy"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	FinishedAt   time.Time  `json:"finishedAt,omitzero"`
 	// Waiting explains a pause, such as the SES daily quota running out;
 	// EstimatedFinishAt is when the task should end at the current pace.
 	Waiting           string    `json:"waiting,omitempty"`
