@@ -199,8 +199,8 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 				t.Errorf("%d emails sent in all: the cancel did not stop the chunk", len(w.mailer.log))
 			}
 			results := checkCounters(t, w, task.ID)
-			if got := w.task(t, "dana.admin", task.ID); got.Status != rekey.TaskCancelled {
-				t.Errorf("status = %s, want cancelled", got.Status)
+			if got := w.task(t, "dana.admin", task.ID); got.Status != rekey.TaskCancelled || got.Name != "Email reset links · Hillcrest High · students" {
+				t.Errorf("status = %s, name %q; want cancelled, named for what, whom and how", got.Status, got.Name)
 			}
 			// Users not emailed keep their password and can sign in.
 			now := w.snapshot(t)
