@@ -19,7 +19,7 @@ type BulkService interface {
 	List(ctx context.Context, actor rekey.User, limit int, cursor string) (bulk.TaskPage, error)
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.Task, error)
 	Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
-	Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (bulk.ResultPage, error)
+	ResultsIn(ctx context.Context, actor rekey.User, id, state string, limit int, cursor string) (bulk.ResultPage, error)
 	ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error
 }
 
@@ -91,15 +91,16 @@ func (b bulkHandlers) cancel(w http.ResponseWriter, r *http.Request, p principal
 	})
 }
 
-// results is GET /api/tasks/{id}/results?limit=&cursor=: per-user results
-// {userId, username, outcome, attempts, error?, …}, never a password.
+// results is GET /api/tasks/{id}/results?state=&limit=&cursor=: per-user
+// results {userId, username, outcome, state, attempts, error?, …}, never a
+// password; state (a result state or "unfinished") filters on the server.
 func (b bulkHandlers) results(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor")
+	q, err := queryParams(r, "limit", "cursor", "state")
 	if err != nil {
 		return err
 	}
@@ -107,8 +108,9 @@ func (b bulkHandlers) results(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	return writePage(b.s, w, r, q.Get("cursor"), []string{"task-results", p.user.ID, id}, func(cursor string) ([]rekey.TaskResult, string, error) {
-		page, err := b.svc.Results(ctx, p.user, id, limit, cursor)
+	state := q.Get("state")
+	return writePage(b.s, w, r, q.Get("cursor"), []string{"task-results", p.user.ID, id, state}, func(cursor string) ([]rekey.TaskResult, string, error) {
+		page, err := b.svc.ResultsIn(ctx, p.user, id, state, limit, cursor)
 		return page.Items, page.Next, err
 	})
 }

@@ -56,7 +56,10 @@ func (f *fakeBulk) Cancel(_ context.Context, _ rekey.User, id, _ string) (rekey.
 	return rekey.Task{ID: id, Status: rekey.TaskCancelled}, nil
 }
 
-func (f *fakeBulk) Results(context.Context, rekey.User, string, int, string) (bulk.ResultPage, error) {
+func (f *fakeBulk) ResultsIn(_ context.Context, _ rekey.User, _, state string, _ int, _ string) (bulk.ResultPage, error) {
+	if state != "" && state != rekey.StatePasswordSet {
+		return bulk.ResultPage{Items: []rekey.TaskResult{}}, nil
+	}
 	return bulk.ResultPage{Items: []rekey.TaskResult{{UserID: "st1", Username: "student.1", Outcome: rekey.OutcomePasswordSet, Attempts: 1, Password: "never shown"}}}, nil
 }
 

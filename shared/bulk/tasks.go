@@ -52,7 +52,11 @@ func (s *Service) Get(ctx context.Context, actor rekey.User, id string) (rekey.T
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	return taskView(rec, s.now()), nil
+	view := taskView(rec, s.now())
+	if view.Funnel, err = s.funnel(ctx, rec); err != nil {
+		return rekey.Task{}, err
+	}
+	return view, nil
 }
 
 // Cancel stops a task that has not finished: its creator, or someone above

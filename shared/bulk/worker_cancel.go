@@ -82,8 +82,12 @@ func (r *chunkRun) stopCancelled(ctx context.Context) error {
 	// What the run holds in memory beyond its last write is either
 	// recorded sends (kept) or unsaved password settings of a refused
 	// write (dropped: they never happened).
-	if r.task.Task.Delivery.Mode != rekey.DeliverEmailLink {
-		r.chunk.Entries = cloneEntries(r.written)
+	for i := range r.chunk.Entries {
+		e := &r.chunk.Entries[i]
+		written := i < len(r.written) && r.written[i].Final()
+		if e.Result.Outcome == rekey.OutcomePasswordSet && !written {
+			e.Result.Outcome, e.Result.Error, e.Result.ReachedAt, e.SealedPassword = "", "", time.Time{}, nil
+		}
 	}
 	resetID := taskResetID(r.task.Task.ID)
 	for round := 1; ; round++ {

@@ -199,7 +199,7 @@ func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, sto
 		e := &r.chunk.Entries[o.i]
 		e.Result.Attempts++
 		if sendErr == nil {
-			e.MessageID = messageID
+			e.MessageID, e.Result.ReachedAt = messageID, r.w.now()
 			e.Finish(rekey.OutcomeEmailed, "")
 			sent++
 			if sent%r.w.cfg.CheckpointEvery == 0 && saveErr == nil {

@@ -75,9 +75,11 @@ type entryItem struct {
 	SealedPassword []byte `dynamodbav:"sealedPassword,omitempty"`
 	// Prior*: how the user signed in before the task voided their
 	// password (rekey.PriorAccess); PriorStatus is empty when unset.
-	PriorStatus      string `dynamodbav:"priorStatus,omitempty"`
-	PriorMustChange  bool   `dynamodbav:"priorMustChange,omitempty"`
-	PriorHadPassword bool   `dynamodbav:"priorHadPassword,omitempty"`
+	PriorStatus      string     `dynamodbav:"priorStatus,omitempty"`
+	PriorMustChange  bool       `dynamodbav:"priorMustChange,omitempty"`
+	PriorHadPassword bool       `dynamodbav:"priorHadPassword,omitempty"`
+	ReachedAt        storedTime `dynamodbav:"reachedAt,omitempty"`
+	MailState        string     `dynamodbav:"mailState,omitempty"`
 }
 
 // newChunkItem stores c; it expires with its task.
@@ -98,6 +100,7 @@ func newChunkItem(c rekey.Chunk, expires time.Time) chunkItem {
 				ExternalID: r.ExternalID, SchoolID: r.SchoolID, Grade: r.Grade, Email: r.Email,
 				Outcome: string(r.Outcome), Attempts: r.Attempts, Error: r.Error, Notified: r.Notified,
 				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				ReachedAt: storedTime{r.ReachedAt}, MailState: e.MailState,
 			}
 			if p := e.Prior; p != nil {
 				it.Entries[i].PriorStatus, it.Entries[i].PriorMustChange, it.Entries[i].PriorHadPassword = string(p.Status), p.MustChangePassword, p.HadPassword
@@ -120,8 +123,10 @@ func (it chunkItem) chunk() (rekey.Chunk, error) {
 					UserID: e.UserID, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName,
 					ExternalID: e.ExternalID, SchoolID: e.SchoolID, Grade: e.Grade, Email: e.Email,
 					Outcome: rekey.Outcome(e.Outcome), Attempts: e.Attempts, Error: e.Error, Notified: e.Notified,
+					ReachedAt: e.ReachedAt.Time,
 				},
 				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				MailState: e.MailState,
 			}
 			if e.PriorStatus != "" {
 				c.Entries[i].Prior = &rekey.PriorAccess{Status: rekey.Status(e.PriorStatus), MustChangePassword: e.PriorMustChange, HadPassword: e.PriorHadPassword}

@@ -130,6 +130,9 @@ type ChunkEntry struct {
 	// its last users' counts until their notices are queued, so that the
 	// task does not show completed before it has counted its notices.
 	Held bool
+	// MailState is what SES last reported about the email (delivered,
+	// bounced, complained; "" before any event), by rekey.NextMailState.
+	MailState string
 	// Prior is how the user could sign in before this task voided their
 	// password (email links): a cancelled task gives it back to the users
 	// it prepared but did not reach. Nil until prepared.

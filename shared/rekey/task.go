@@ -106,6 +106,8 @@ type Task struct {
 	// EstimatedFinishAt is when the task should end at the current pace.
 	Waiting           string    `json:"waiting,omitempty"`
 	EstimatedFinishAt time.Time `json:"estimatedFinishAt,omitzero"`
+	// Funnel is worked out when one task is read (nil in listings).
+	Funnel *Funnel `json:"funnel,omitempty"`
 }
 
 // Outcome is what a bulk task did for one user.
@@ -147,7 +149,13 @@ type TaskResult struct {
 	Grade      string  `json:"grade"`
 	Email      string  `json:"email"`
 	Outcome    Outcome `json:"outcome"`
-	Attempts   int     `json:"attempts"`
+	// State is where the user stands now (see StatePending and the
+	// others), worked out when the result is read.
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	// ReachedAt is when the task emailed the user (SES accepted it) or
+	// set their password.
+	ReachedAt time.Time `json:"reachedAt,omitzero"`
 	Error      string  `json:"error,omitempty"`
 	// Notified: the user's password-changed notice was queued (password
 	// deliveries).
@@ -173,4 +181,39 @@ type Schedule struct {
 	NextRunAt  time.Time `json:"nextRunAt,omitzero"`
 	LastRunAt  time.Time `json:"lastRunAt,omitzero"`
 	LastTaskID string    `json:"lastTaskId,omitempty"`
+}
+
+// Result states (API.md "Tasks as campaigns"): where each user of a task
+// stands. The mail states are rekey.NextMailState's.
+const (
+	StatePending     = "pending"
+	StateSent        = "sent"
+	StateDelivered   = MailDelivered
+	StateBounced     = MailBounced
+	StateComplained  = MailComplained
+	StateCompleted   = "completed"
+	StateExpired     = "expired"
+	StatePasswordSet = "password_set"
+	StateNoEmail     = "no_email"
+	StateFailed      = "failed"
+	StateSkipped     = "skipped"
+	// StateUnfinished is a filter, not a state: every result not completed.
+	StateUnfinished = "unfinished"
+)
+
+// ResultStates are the states a result can be in, for validating filters.
+var ResultStates = []string{StatePending, StateSent, StateDelivered, StateBounced, StateComplained, StateCompleted,
+	StateExpired, StatePasswordSet, StateNoEmail, StateFailed, StateSkipped}
+
+// Funnel counts a task's users by how far its email got them: sent
+// (accepted by SES), then what SES reported, completed (the user set a new
+// password after the task reached them) and expired (the link lapsed
+// unused).
+type Funnel struct {
+	Sent       int `json:"sent"`
+	Delivered  int `json:"delivered"`
+	Bounced    int `json:"bounced"`
+	Complained int `json:"complained"`
+	Completed  int `json:"completed"`
+	Expired    int `json:"expired"`
 }

@@ -1,0 +1,69 @@
+package bulk_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/rekey"
+)
+
+// TestResultStatesAndFunnel: results say where each user stands — sent,
+// completed once the user set a password with the link, expired once the
+// link lapsed unused — the filter works on the server, and the task's
+// funnel counts them.
+func TestResultStatesAndFunnel(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	ids := []string{"st1", "st2", "st3", "st4", "st5"}
+	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: ids}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
+	w.run(t)
+
+	states := func(filter string) map[string]string {
+		t.Helper()
+		page, err := w.svc.ResultsIn(w.ctx, w.current(t, "dana.admin"), task.ID, filter, 100, "")
+		if err != nil {
+			t.Fatalf("ResultsIn(%q): %v", filter, err)
+		}
+		out := map[string]string{}
+		for _, r := range page.Items {
+			out[r.UserID] = r.State
+		}
+		return out
+	}
+	if diff := cmp.Diff(map[string]string{"st1": "sent", "st2": "sent", "st3": "sent", "st4": "sent", "st5": "no_email"}, states("")); diff != "" {
+		t.Errorf("states after sending (-want +got):\n%s", diff)
+	}
+
+	w.clock.Add(time.Minute)
+	mails := w.sentTo("jo.quill")
+	if len(mails) != 1 {
+		t.Fatalf("%d emails to jo.quill, want 1", len(mails))
+	}
+	if err := w.resetsService(t).ResetWithToken(w.ctx, tokenIn(t, mails[0].HTML), "a brand new passphrase", "req"); err != nil {
+		t.Fatalf("redeem the link: %v", err)
+	}
+	w.clock.Add(w.cfg.LinkExpiry + time.Hour)
+
+	for _, test := range []struct {
+		filter string
+		want   map[string]string
+	}{
+		{"", map[string]string{"st1": "completed", "st2": "expired", "st3": "expired", "st4": "expired", "st5": "no_email"}},
+		{"completed", map[string]string{"st1": "completed"}},
+		{"unfinished", map[string]string{"st2": "expired", "st3": "expired", "st4": "expired", "st5": "no_email"}},
+		{"no_email", map[string]string{"st5": "no_email"}},
+		{"bounced", map[string]string{}},
+	} {
+		if diff := cmp.Diff(test.want, states(test.filter)); diff != "" {
+			t.Errorf("ResultsIn(state=%q) (-want +got):\n%s", test.filter, diff)
+		}
+	}
+	if _, err := w.svc.ResultsIn(w.ctx, w.current(t, "dana.admin"), task.ID, "lost", 100, ""); rekey.ErrorCode(err) != rekey.ECodeInvalidInput {
+		t.Errorf("ResultsIn(state=lost) = %v, want invalid_input", err)
+	}
+	got := w.task(t, "dana.admin", task.ID)
+	want := &rekey.Funnel{Sent: 4, Delivered: 1, Completed: 1, Expired: 3}
+	if diff := cmp.Diff(want, got.Funnel); diff != "" {
+		t.Errorf("funnel (-want +got):\n%s", diff)
+	}
+}
