@@ -16,7 +16,7 @@ import (
 // *bulk.Service implements it.
 type BulkService interface {
 	Start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error)
-	List(ctx context.Context, actor rekey.User, limit int, cursor string) (bulk.TaskPage, error)
+	ListWhere(ctx context.Context, actor rekey.User, q bulk.TaskQuery, limit int, cursor string) (bulk.TaskPage, error)
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.Task, error)
 	Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
 	ResultsIn(ctx context.Context, actor rekey.User, id, state string, limit int, cursor string) (bulk.ResultPage, error)
@@ -58,11 +58,11 @@ func (b bulkHandlers) start(w http.ResponseWriter, r *http.Request, p principal)
 	return nil
 }
 
-// list is GET /api/tasks?limit=&cursor=: the tasks the caller may see,
-// newest first.
+// list is GET /api/tasks?status=&createdBy=&scheduleId=&limit=&cursor=:
+// the tasks the caller may see, newest first, narrowed by the filters.
 func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor")
+	q, err := queryParams(r, "limit", "cursor", "status", "createdBy", "scheduleId")
 	if err != nil {
 		return err
 	}
@@ -70,8 +70,9 @@ func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
+	query := bulk.TaskQuery{Status: rekey.TaskStatus(q.Get("status")), CreatedBy: q.Get("createdBy"), ScheduleID: q.Get("scheduleId")}
 	return writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID}, func(cursor string) ([]rekey.Task, string, error) {
-		page, err := b.svc.List(ctx, p.user, limit, cursor)
+		page, err := b.svc.ListWhere(ctx, p.user, query, limit, cursor)
 		return page.Items, page.Next, err
 	})
 }

@@ -23,7 +23,8 @@ type fakeBulk struct {
 		sel        rekey.Selection
 		del        rekey.Delivery
 	}
-	err error
+	queries []bulk.TaskQuery
+	err     error
 }
 
 func (f *fakeBulk) Start(_ context.Context, actor rekey.User, sel rekey.Selection, del rekey.Delivery, key, _ string) (rekey.Task, error) {
@@ -38,7 +39,8 @@ func (f *fakeBulk) Start(_ context.Context, actor rekey.User, sel rekey.Selectio
 	return rekey.Task{ID: "task1", Status: rekey.TaskQueued}, nil
 }
 
-func (f *fakeBulk) List(_ context.Context, _ rekey.User, limit int, cursor string) (bulk.TaskPage, error) {
+func (f *fakeBulk) ListWhere(_ context.Context, _ rekey.User, q bulk.TaskQuery, limit int, cursor string) (bulk.TaskPage, error) {
+	f.queries = append(f.queries, q)
 	if cursor == "" {
 		return bulk.TaskPage{Items: []rekey.Task{{ID: "task2"}}, Next: "page-2"}, nil
 	}
@@ -160,6 +162,11 @@ func TestTaskRoutes(t *testing.T) {
 	teacher := b.login("teacher.one")
 	wantError(t, b.call("GET", "/api/tasks?cursor="+*first.NextCursor, "", teacher.bearer()...), 400, rekey.ECodeInvalidCursor, "")
 	wantError(t, b.call("GET", "/api/tasks?cursor=forged", "", admin.bearer()...), 400, rekey.ECodeInvalidCursor, "")
+	b.fake.queries = nil
+	if rec := b.call("GET", "/api/tasks?status=cancelled&createdBy=u1&scheduleId=sc1", "", admin.bearer()...); rec.Code != 200 ||
+		len(b.fake.queries) != 1 || b.fake.queries[0] != (bulk.TaskQuery{Status: rekey.TaskCancelled, CreatedBy: "u1", ScheduleID: "sc1"}) {
+		t.Errorf("GET /api/tasks with filters = %d %s, queries %+v", rec.Code, rec.Body, b.fake.queries)
+	}
 
 	rec = b.call("GET", "/api/tasks/task1", "", admin.bearer()...)
 	if task := decode[rekey.Task](t, rec); rec.Code != 200 || task.Processed != 4 || task.Total != 10 {

@@ -56,8 +56,8 @@ type Config struct {
 	// CheckpointEvery is how many emails a worker sends between records of
 	// its progress (50 by default): a crash re-sends at most that many.
 	CheckpointEvery int
-	// RetryDelays are the pauses before a failed send's second and third
-	// attempts (2 s and 8 s by default).
+	// RetryDelays are the pauses before a failed send's retries (2 s and
+	// 8 s by default; the last applies to any later retry).
 	RetryDelays []time.Duration
 	// MaxBackoff caps the pause after SES throttles a send (5 s by
 	// default); throttled sends are retried without using an attempt.

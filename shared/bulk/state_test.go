@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -65,5 +66,25 @@ func TestResultStatesAndFunnel(t *testing.T) {
 	want := &rekey.Funnel{Sent: 4, Delivered: 1, Completed: 1, Expired: 3}
 	if diff := cmp.Diff(want, got.Funnel); diff != "" {
 		t.Errorf("funnel (-want +got):\n%s", diff)
+	}
+
+	admin := w.current(t, "dana.admin")
+	for _, test := range []struct {
+		q    bulk.TaskQuery
+		want int
+	}{
+		{bulk.TaskQuery{}, 1},
+		{bulk.TaskQuery{Status: rekey.TaskCompleted}, 1},
+		{bulk.TaskQuery{Status: rekey.TaskCancelled}, 0},
+		{bulk.TaskQuery{CreatedBy: admin.ID}, 1},
+		{bulk.TaskQuery{CreatedBy: "da2"}, 0},
+	} {
+		page, err := w.svc.ListWhere(w.ctx, admin, test.q, 50, "")
+		if err != nil || len(page.Items) != test.want {
+			t.Errorf("ListWhere(%+v) = %d tasks, %v; want %d", test.q, len(page.Items), err, test.want)
+		}
+	}
+	if _, err := w.svc.ListWhere(w.ctx, admin, bulk.TaskQuery{Status: "lost"}, 50, ""); rekey.ErrorCode(err) != rekey.ECodeInvalidInput {
+		t.Errorf("ListWhere(status=lost) = %v, want invalid_input", err)
 	}
 }
