@@ -156,7 +156,7 @@ type TaskResult struct {
 	// ReachedAt is when the task emailed the user (SES accepted it) or
 	// set their password.
 	ReachedAt time.Time `json:"reachedAt,omitzero"`
-	Error      string  `json:"error,omitempty"`
+	Error     string    `json:"error,omitempty"`
 	// Notified: the user's password-changed notice was queued (password
 	// deliveries).
 	Notified bool   `json:"notified,omitempty"`
