@@ -21,6 +21,7 @@ type BulkService interface {
 	Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
 	ResultsIn(ctx context.Context, actor rekey.User, id, state string, limit int, cursor string) (bulk.ResultPage, error)
 	ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error
+	FollowUp(ctx context.Context, actor rekey.User, id, action, requestID string) (bulk.FollowUpResult, error)
 }
 
 // bulkHandlers are the handlers of the bulk reset and task routes
@@ -90,6 +91,39 @@ func (b bulkHandlers) cancel(w http.ResponseWriter, r *http.Request, p principal
 	return byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (rekey.Task, error) {
 		return b.svc.Cancel(ctx, p.user, id, RequestID(ctx))
 	})
+}
+
+// followUpRequest is the body of POST /api/tasks/{id}/follow-ups.
+type followUpRequest struct {
+	Action string `json:"action"`
+}
+
+// followUpResponse is its answer: the new task and how many bounced or
+// complained addresses were left out.
+type followUpResponse struct {
+	TaskID  string `json:"taskId"`
+	LeftOut int    `json:"leftOut"`
+}
+
+// followUp is POST /api/tasks/{id}/follow-ups {action}: 202 {taskId,
+// leftOut}; 409 nothing_to_follow_up; 404 for a task the caller may not
+// see.
+func (b bulkHandlers) followUp(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req followUpRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, RequestID(ctx))
+	if err != nil {
+		return err
+	}
+	b.s.writeJSON(w, r, http.StatusAccepted, followUpResponse{TaskID: res.Task.ID, LeftOut: res.LeftOut})
+	return nil
 }
 
 // results is GET /api/tasks/{id}/results?state=&limit=&cursor=: per-user

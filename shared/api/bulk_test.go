@@ -65,6 +65,18 @@ func (f *fakeBulk) ResultsIn(_ context.Context, _ rekey.User, _, state string, _
 	return bulk.ResultPage{Items: []rekey.TaskResult{{UserID: "st1", Username: "student.1", Outcome: rekey.OutcomePasswordSet, Attempts: 1, Password: "never shown"}}}, nil
 }
 
+func (f *fakeBulk) FollowUp(_ context.Context, _ rekey.User, id, action, _ string) (bulk.FollowUpResult, error) {
+	switch {
+	case id != "task1":
+		return bulk.FollowUpResult{}, rekey.ErrNotFound
+	case action == "retry_failed":
+		return bulk.FollowUpResult{}, &rekey.Error{Code: rekey.ECodeNothingToFollowUp, Message: "Nobody is left for this follow-up."}
+	case action != "resend_unfinished":
+		return bulk.FollowUpResult{}, rekey.FieldError(rekey.ECodeUnknownAction, "action", "Unknown follow-up.")
+	}
+	return bulk.FollowUpResult{Task: rekey.Task{ID: "task3", ParentTaskID: id}, LeftOut: 2}, nil
+}
+
 func (f *fakeBulk) ResultsCSV(_ context.Context, _ rekey.User, id string, w io.Writer) error {
 	if id != "task1" {
 		return rekey.ErrNotFound
@@ -167,6 +179,14 @@ func TestTaskRoutes(t *testing.T) {
 		len(b.fake.queries) != 1 || b.fake.queries[0] != (bulk.TaskQuery{Status: rekey.TaskCancelled, CreatedBy: "u1", ScheduleID: "sc1"}) {
 		t.Errorf("GET /api/tasks with filters = %d %s, queries %+v", rec.Code, rec.Body, b.fake.queries)
 	}
+
+	rec = b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"resend_unfinished"}`, admin.bearer()...)
+	if rec.Code != 202 || !strings.Contains(rec.Body.String(), `"taskId":"task3"`) || !strings.Contains(rec.Body.String(), `"leftOut":2`) {
+		t.Errorf("POST follow-ups = %d %s, want 202 with the new task", rec.Code, rec.Body)
+	}
+	wantError(t, b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"retry_failed"}`, admin.bearer()...), 409, rekey.ECodeNothingToFollowUp, "")
+	wantError(t, b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"dance"}`, admin.bearer()...), 400, rekey.ECodeUnknownAction, "action")
+	wantError(t, b.call("POST", "/api/tasks/other/follow-ups", `{"action":"resend_unfinished"}`, admin.bearer()...), 404, rekey.ECodeNotFound, "")
 
 	rec = b.call("GET", "/api/tasks/task1", "", admin.bearer()...)
 	if task := decode[rekey.Task](t, rec); rec.Code != 200 || task.Processed != 4 || task.Total != 10 {

@@ -20,6 +20,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeInvalidCursor:          http.StatusBadRequest,
 	rekey.ECodeInvalidID:              http.StatusBadRequest,
 	rekey.ECodeInvalidToken:           http.StatusBadRequest,
+	rekey.ECodeUnknownAction:          http.StatusBadRequest,
 	rekey.ECodeUnauthenticated:        http.StatusUnauthorized,
 	rekey.ECodeInvalidCredentials:     http.StatusUnauthorized,
 	rekey.ECodeForbidden:              http.StatusForbidden,
@@ -40,6 +41,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeNoEmail:                http.StatusUnprocessableEntity,
 	rekey.ECodeResultsTooLarge:        http.StatusUnprocessableEntity,
 	rekey.ECodeIdempotencyKeyReused:   http.StatusUnprocessableEntity,
+	rekey.ECodeNothingToFollowUp:      http.StatusConflict,
 	rekey.ECodeTooManyAttempts:        http.StatusTooManyRequests,
 	rekey.ECodeInternal:               http.StatusInternalServerError,
 }

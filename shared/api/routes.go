@@ -73,6 +73,7 @@ func (s *Server) routes() []route {
 		{Route{http.MethodGet, "/api/tasks", FunctionTasks}, s.signedIn(fullAccess, b.list)},
 		{Route{http.MethodGet, "/api/tasks/{id}", FunctionTasks}, s.signedIn(fullAccess, b.get)},
 		{Route{http.MethodPost, "/api/tasks/{id}/cancel", FunctionTasks}, s.signedIn(fullAccess, b.cancel)},
+		{Route{http.MethodPost, "/api/tasks/{id}/follow-ups", FunctionTasks}, s.signedIn(fullAccess, b.followUp)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results", FunctionTasks}, s.signedIn(fullAccess, b.results)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results.csv", FunctionTasks}, s.signedIn(fullAccess, b.resultsCSV)},
 		// The console serves every GET outside /api/ (on API Gateway: the

@@ -122,7 +122,7 @@ func (s *Service) Start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 		Task: rekey.Task{
 			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued,
 			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
-			CreatedBy: initiator.ID, CreatedAt: now, Name: s.nameTask(ctx, sel, del, ""),
+			CreatedBy: initiator.ID, CreatedAt: now, Name: s.nameTask(ctx, sel, del, ""), ParentTaskID: parentTaskID(ctx),
 		},
 		CreatorRole:     initiator.Role,
 		CreatorSchoolID: initiator.SchoolID,

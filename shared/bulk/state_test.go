@@ -87,4 +87,35 @@ func TestResultStatesAndFunnel(t *testing.T) {
 	if _, err := w.svc.ListWhere(w.ctx, admin, bulk.TaskQuery{Status: "lost"}, 50, ""); rekey.ErrorCode(err) != rekey.ECodeInvalidInput {
 		t.Errorf("ListWhere(status=lost) = %v, want invalid_input", err)
 	}
+
+	// Follow-ups: new tasks with the parent's id, for the users the action picks.
+	for _, test := range []struct {
+		action string
+		users  []string
+		mode   rekey.DeliveryMode
+	}{
+		{bulk.FollowUpResendUnfinished, []string{"st2", "st3", "st4"}, rekey.DeliverEmailLink},
+		{bulk.FollowUpGeneratedForNoEmail, []string{"st5"}, rekey.DeliverGeneratedPasswords},
+	} {
+		res, err := w.svc.FollowUp(w.ctx, admin, task.ID, test.action, "req-follow")
+		if err != nil {
+			t.Fatalf("FollowUp(%s): %v", test.action, err)
+		}
+		rec, err := w.store.GetTask(w.ctx, res.Task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(test.users, rec.Task.Selection.UserIDs); diff != "" || rec.Task.ParentTaskID != task.ID || rec.Task.Delivery.Mode != test.mode {
+			t.Errorf("FollowUp(%s) = parent %q, delivery %s, users (-want +got):\n%s", test.action, rec.Task.ParentTaskID, rec.Task.Delivery.Mode, diff)
+		}
+	}
+	if _, err := w.svc.FollowUp(w.ctx, admin, task.ID, bulk.FollowUpRetryFailed, "req"); rekey.ErrorCode(err) != rekey.ECodeNothingToFollowUp {
+		t.Errorf("retry_failed with no failed user = %v, want nothing_to_follow_up", err)
+	}
+	if _, err := w.svc.FollowUp(w.ctx, admin, task.ID, "dance", "req"); rekey.ErrorCode(err) != rekey.ECodeUnknownAction {
+		t.Errorf("unknown action = %v, want unknown_action", err)
+	}
+	if _, err := w.svc.FollowUp(w.ctx, w.current(t, "ted.teach"), task.ID, bulk.FollowUpResendUnfinished, "req"); rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		t.Errorf("a follow-up of a task the actor cannot see = %v, want not_found", err)
+	}
 }

@@ -35,6 +35,8 @@ const (
 	ECodeConflict               = "conflict"
 	ECodeResultsTooLarge        = "results_too_large"
 	ECodeIdempotencyKeyReused   = "idempotency_key_reused"
+	ECodeNothingToFollowUp      = "nothing_to_follow_up"
+	ECodeUnknownAction          = "unknown_action"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
