@@ -19,13 +19,13 @@ type BulkService interface {
 	Preview(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery) (bulk.Preview, error)
 	Approve(ctx context.Context, approver rekey.User, id, requestID string) (rekey.Task, error)
 	Reject(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
-	List(ctx context.Context, actor rekey.User, limit int, cursor string) (bulk.TaskPage, error)
-	ListBySchedule(ctx context.Context, actor rekey.User, scheduleID string, limit int, cursor string) (bulk.TaskPage, error)
+	ListWhere(ctx context.Context, actor rekey.User, q bulk.TaskQuery, limit int, cursor string) (bulk.TaskPage, error)
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.Task, error)
 	Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error)
-	Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (bulk.ResultPage, error)
+	ResultsIn(ctx context.Context, actor rekey.User, id, state string, limit int, cursor string) (bulk.ResultPage, error)
 	ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error
 	LettersPDF(ctx context.Context, actor rekey.User, id, signInURL string, w io.Writer) error
+	FollowUp(ctx context.Context, actor rekey.User, id, action, requestID string) (bulk.FollowUpResult, error)
 }
 
 // bulkHandlers are the handlers of the bulk reset and task routes
@@ -74,11 +74,11 @@ func (b bulkHandlers) start(w http.ResponseWriter, r *http.Request, p principal)
 	return nil
 }
 
-// list is GET /api/tasks?limit=&cursor=&scheduleId=: the tasks the caller
-// may see, newest first; with scheduleId, only those that schedule started.
+// list is GET /api/tasks?status=&createdBy=&scheduleId=&limit=&cursor=:
+// the tasks the caller may see, newest first, narrowed by the filters.
 func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor", "scheduleId")
+	q, err := queryParams(r, "limit", "cursor", "status", "createdBy", "scheduleId")
 	if err != nil {
 		return err
 	}
@@ -86,16 +86,9 @@ func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
-	scheduleID, err := queryID(q, "scheduleId")
-	if err != nil {
-		return err
-	}
-	return writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID, scheduleID}, func(cursor string) ([]rekey.Task, string, error) {
-		if scheduleID != "" {
-			page, err := b.svc.ListBySchedule(ctx, p.user, scheduleID, limit, cursor)
-			return page.Items, page.Next, err
-		}
-		page, err := b.svc.List(ctx, p.user, limit, cursor)
+	query := bulk.TaskQuery{Status: rekey.TaskStatus(q.Get("status")), CreatedBy: q.Get("createdBy"), ScheduleID: q.Get("scheduleId")}
+	return writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID, string(query.Status), query.CreatedBy, query.ScheduleID}, func(cursor string) ([]rekey.Task, string, error) {
+		page, err := b.svc.ListWhere(ctx, p.user, query, limit, cursor)
 		return page.Items, page.Next, err
 	})
 }
@@ -131,15 +124,49 @@ func (b bulkHandlers) reject(w http.ResponseWriter, r *http.Request, p principal
 	})
 }
 
-// results is GET /api/tasks/{id}/results?limit=&cursor=: per-user results
-// {userId, username, outcome, attempts, error?, …}, never a password.
+// followUpRequest is the body of POST /api/tasks/{id}/follow-ups.
+type followUpRequest struct {
+	Action string `json:"action"`
+}
+
+// followUpResponse is its answer: the new task and how many bounced or
+// complained addresses were left out.
+type followUpResponse struct {
+	TaskID  string `json:"taskId"`
+	LeftOut int    `json:"leftOut"`
+}
+
+// followUp is POST /api/tasks/{id}/follow-ups {action}: 202 {taskId,
+// leftOut}; 409 nothing_to_follow_up; 404 for a task the caller may not
+// see.
+func (b bulkHandlers) followUp(w http.ResponseWriter, r *http.Request, p principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req followUpRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, RequestID(ctx))
+	if err != nil {
+		return err
+	}
+	b.s.writeJSON(w, r, http.StatusAccepted, followUpResponse{TaskID: res.Task.ID, LeftOut: res.LeftOut})
+	return nil
+}
+
+// results is GET /api/tasks/{id}/results?state=&limit=&cursor=: per-user
+// results {userId, username, outcome, state, attempts, error?, …}, never a
+// password; state (a result state or "unfinished") filters on the server.
 func (b bulkHandlers) results(w http.ResponseWriter, r *http.Request, p principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor")
+	q, err := queryParams(r, "limit", "cursor", "state")
 	if err != nil {
 		return err
 	}
@@ -147,8 +174,9 @@ func (b bulkHandlers) results(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	return writePage(b.s, w, r, q.Get("cursor"), []string{"task-results", p.user.ID, id}, func(cursor string) ([]rekey.TaskResult, string, error) {
-		page, err := b.svc.Results(ctx, p.user, id, limit, cursor)
+	state := q.Get("state")
+	return writePage(b.s, w, r, q.Get("cursor"), []string{"task-results", p.user.ID, id, state}, func(cursor string) ([]rekey.TaskResult, string, error) {
+		page, err := b.svc.ResultsIn(ctx, p.user, id, state, limit, cursor)
 		return page.Items, page.Next, err
 	})
 }

@@ -23,7 +23,8 @@ type fakeBulk struct {
 		sel        rekey.Selection
 		del        rekey.Delivery
 	}
-	err error
+	queries []bulk.TaskQuery
+	err     error
 	// previews counts Preview calls; decisions lists "approve:<id>" and
 	// "reject:<id>" by actor.
 	previews  int
@@ -77,7 +78,8 @@ func (f *fakeBulk) Start(_ context.Context, actor rekey.User, sel rekey.Selectio
 	return rekey.Task{ID: "task1", Status: rekey.TaskQueued}, nil
 }
 
-func (f *fakeBulk) List(_ context.Context, _ rekey.User, limit int, cursor string) (bulk.TaskPage, error) {
+func (f *fakeBulk) ListWhere(_ context.Context, _ rekey.User, q bulk.TaskQuery, limit int, cursor string) (bulk.TaskPage, error) {
+	f.queries = append(f.queries, q)
 	if cursor == "" {
 		return bulk.TaskPage{Items: []rekey.Task{{ID: "task2"}}, Next: "page-2"}, nil
 	}
@@ -99,8 +101,23 @@ func (f *fakeBulk) Cancel(_ context.Context, _ rekey.User, id, _ string) (rekey.
 	return rekey.Task{ID: id, Status: rekey.TaskCancelled}, nil
 }
 
-func (f *fakeBulk) Results(context.Context, rekey.User, string, int, string) (bulk.ResultPage, error) {
+func (f *fakeBulk) ResultsIn(_ context.Context, _ rekey.User, _, state string, _ int, _ string) (bulk.ResultPage, error) {
+	if state != "" && state != rekey.StatePasswordSet {
+		return bulk.ResultPage{Items: []rekey.TaskResult{}}, nil
+	}
 	return bulk.ResultPage{Items: []rekey.TaskResult{{UserID: "st1", Username: "student.1", Outcome: rekey.OutcomePasswordSet, Attempts: 1, Password: "never shown"}}}, nil
+}
+
+func (f *fakeBulk) FollowUp(_ context.Context, _ rekey.User, id, action, _ string) (bulk.FollowUpResult, error) {
+	switch {
+	case id != "task1":
+		return bulk.FollowUpResult{}, rekey.ErrNotFound
+	case action == "retry_failed":
+		return bulk.FollowUpResult{}, &rekey.Error{Code: rekey.ECodeNothingToFollowUp, Message: "Nobody is left for this follow-up."}
+	case action != "resend_unfinished":
+		return bulk.FollowUpResult{}, rekey.FieldError(rekey.ECodeUnknownAction, "action", "Unknown follow-up.")
+	}
+	return bulk.FollowUpResult{Task: rekey.Task{ID: "task3", ParentTaskID: id}, LeftOut: 2}, nil
 }
 
 func (f *fakeBulk) ResultsCSV(_ context.Context, _ rekey.User, id string, w io.Writer) error {
@@ -257,6 +274,19 @@ func TestTaskRoutes(t *testing.T) {
 	teacher := b.login("teacher.one")
 	wantError(t, b.call("GET", "/api/tasks?cursor="+*first.NextCursor, "", teacher.bearer()...), 400, rekey.ECodeInvalidCursor, "")
 	wantError(t, b.call("GET", "/api/tasks?cursor=forged", "", admin.bearer()...), 400, rekey.ECodeInvalidCursor, "")
+	b.fake.queries = nil
+	if rec := b.call("GET", "/api/tasks?status=cancelled&createdBy=u1&scheduleId=sc1", "", admin.bearer()...); rec.Code != 200 ||
+		len(b.fake.queries) != 1 || b.fake.queries[0] != (bulk.TaskQuery{Status: rekey.TaskCancelled, CreatedBy: "u1", ScheduleID: "sc1"}) {
+		t.Errorf("GET /api/tasks with filters = %d %s, queries %+v", rec.Code, rec.Body, b.fake.queries)
+	}
+
+	rec = b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"resend_unfinished"}`, admin.bearer()...)
+	if rec.Code != 202 || !strings.Contains(rec.Body.String(), `"taskId":"task3"`) || !strings.Contains(rec.Body.String(), `"leftOut":2`) {
+		t.Errorf("POST follow-ups = %d %s, want 202 with the new task", rec.Code, rec.Body)
+	}
+	wantError(t, b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"retry_failed"}`, admin.bearer()...), 409, rekey.ECodeNothingToFollowUp, "")
+	wantError(t, b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"dance"}`, admin.bearer()...), 400, rekey.ECodeUnknownAction, "action")
+	wantError(t, b.call("POST", "/api/tasks/other/follow-ups", `{"action":"resend_unfinished"}`, admin.bearer()...), 404, rekey.ECodeNotFound, "")
 
 	rec = b.call("GET", "/api/tasks?scheduleId=sched1", "", admin.bearer()...)
 	if got := decode[listResponse[rekey.Task]](t, rec); rec.Code != 200 || len(got.Items) != 1 || got.Items[0].ScheduleID != "sched1" {

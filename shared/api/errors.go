@@ -22,6 +22,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeInvalidID:              http.StatusBadRequest,
 	rekey.ECodeInvalidToken:           http.StatusBadRequest,
 	rekey.ECodeInvalidCode:            http.StatusBadRequest,
+	rekey.ECodeUnknownAction:          http.StatusBadRequest,
 	rekey.ECodeUnauthenticated:        http.StatusUnauthorized,
 	rekey.ECodeInvalidCredentials:     http.StatusUnauthorized,
 	rekey.ECodeForbidden:              http.StatusForbidden,
@@ -47,6 +48,7 @@ var statusByCode = map[string]int{
 	rekey.ECodeResultsTooLarge:        http.StatusUnprocessableEntity,
 	rekey.ECodeIdempotencyKeyReused:   http.StatusUnprocessableEntity,
 	rekey.ECodeImportInvalid:          http.StatusUnprocessableEntity,
+	rekey.ECodeNothingToFollowUp:      http.StatusConflict,
 	rekey.ECodeTooManyAttempts:        http.StatusTooManyRequests,
 	rekey.ECodeInternal:               http.StatusInternalServerError,
 }

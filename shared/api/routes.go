@@ -82,6 +82,7 @@ func (s *Server) routes() []route {
 		{Route{http.MethodPost, "/api/tasks/{id}/cancel", FunctionTasks}, s.signedIn(fullAccess, b.cancel)},
 		{Route{http.MethodPost, "/api/tasks/{id}/approve", FunctionTasks}, s.signedIn(fullAccess, b.approve)},
 		{Route{http.MethodPost, "/api/tasks/{id}/reject", FunctionTasks}, s.signedIn(fullAccess, b.reject)},
+		{Route{http.MethodPost, "/api/tasks/{id}/follow-ups", FunctionTasks}, s.signedIn(fullAccess, b.followUp)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results", FunctionTasks}, s.signedIn(fullAccess, b.results)},
 		{Route{http.MethodGet, "/api/tasks/{id}/results.csv", FunctionTasks}, s.signedIn(fullAccess, b.resultsCSV)},
 		{Route{http.MethodGet, "/api/tasks/{id}/letters.pdf", FunctionTasks}, s.signedIn(fullAccess, b.lettersPDF)},

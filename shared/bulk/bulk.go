@@ -55,8 +55,10 @@ import (
 const MaxSelectedUsers = 1000
 
 // MaxSendAttempts is how many times one user's email is tried before the
-// user's outcome is failed (throttling does not count).
-const MaxSendAttempts = 3
+// user's outcome is failed with SES's reason (throttling does not count):
+// the first try and three retries, as the mail queue's maxReceiveCount
+// (template.yaml) gives single-user reset emails.
+const MaxSendAttempts = 4
 
 // Message is one message on the plan or work queue, as JSON:
 //

@@ -56,8 +56,8 @@ type Config struct {
 	// CheckpointEvery is how many emails a worker sends between records of
 	// its progress (50 by default): a crash re-sends at most that many.
 	CheckpointEvery int
-	// RetryDelays are the pauses before a failed send's second and third
-	// attempts (2 s and 8 s by default).
+	// RetryDelays are the pauses before a failed send's retries (2 s and
+	// 8 s by default; the last applies to any later retry).
 	RetryDelays []time.Duration
 	// MaxBackoff caps the pause after SES throttles a send (5 s by
 	// default); throttled sends are retried without using an attempt.
@@ -70,7 +70,19 @@ type Config struct {
 	// StopMargin is how long before its deadline a worker stops starting
 	// sends, records its progress and queues the rest (20 s by default).
 	StopMargin time.Duration
+	// CancelWait bounds how long a cancel can go unnoticed (8 s by
+	// default): a sending worker hands an email to SES only within
+	// CancelWait of a lease renewal that found the task still running
+	// (it renews every CancelWait/2 at most), and the Service answers a
+	// cancel of a running task only CancelWait after it was written. So
+	// once the cancel has answered, no email of the task leaves but those
+	// already being handed to SES. Shorter means more renewals: a worker
+	// renews about 1/(CancelWait/2) times a second while it sends.
+	CancelWait time.Duration
 }
+
+// DefaultCancelWait is Config.CancelWait's default.
+const DefaultCancelWait = 8 * time.Second
 
 // ConfigFromEnv reads the Config through lookup (os.LookupEnv in a main).
 // Unset variables keep their defaults; malformed ones are an error.
@@ -132,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StopMargin <= 0 {
 		c.StopMargin = 20 * time.Second
+	}
+	if c.CancelWait <= 0 {
+		c.CancelWait = DefaultCancelWait
 	}
 	return c
 }

@@ -210,11 +210,12 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	}
 	w.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, ""), failures: map[string]int{}, rejected: map[string]bool{}}
 
-	w.cfg = bulk.Config{PublicBaseURL: consoleOrigin, SendRate: 2000, WorkerConcurrency: 1, RetryDelays: []time.Duration{time.Millisecond, time.Millisecond}}
+	w.cfg = bulk.Config{PublicBaseURL: consoleOrigin, SendRate: 2000, WorkerConcurrency: 1, RetryDelays: []time.Duration{time.Millisecond, time.Millisecond},
+		CancelWait: time.Second}
 	if opt.config != nil {
 		opt.config(&w.cfg)
 	}
-	if w.svc, err = bulk.NewService(bulk.ServiceDeps{Store: w.store, Plans: plans, Keys: keys, Now: w.clock.Now}); err != nil {
+	if w.svc, err = bulk.NewService(bulk.ServiceDeps{Store: w.store, Plans: plans, Keys: keys, Now: w.clock.Now, CancelWait: w.cfg.CancelWait}); err != nil {
 		t.Fatal(err)
 	}
 	if w.planner, err = bulk.NewPlanner(w.cfg, bulk.PlannerDeps{Store: w.store, Work: w.work, Plans: plans, Now: w.clock.Now}); err != nil {

@@ -200,12 +200,13 @@ func (w *world) receiveChunk(t *testing.T) bulk.Message {
 	return msg
 }
 
-// TestSendFailures: a send failing twice then succeeding ends emailed after
-// 3 attempts with one email; one failing 3 times ends failed with the
+// TestSendFailures: a send failing three times then succeeding ends
+// emailed after 4 attempts (three retries) with one email; one failing 4
+// times ends failed with the
 // reason, without holding up the others; throttling costs no attempt.
 func TestSendFailures(t *testing.T) {
 	w := newWorld(t, worldOptions{})
-	w.mailer.failures[w.users["jo.quill"].Email] = 2
+	w.mailer.failures[w.users["jo.quill"].Email] = 3
 	w.mailer.rejected[w.users["ann.lee"].Email] = true
 	w.mailer.throttle = 3
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st2", "st3", "st4"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
@@ -217,8 +218,8 @@ func TestSendFailures(t *testing.T) {
 		attempts int
 		error    string
 	}{
-		{"st1", rekey.OutcomeEmailed, 3, ""},
-		{"st2", rekey.OutcomeFailed, 3, "email not sent after 3 attempts: rejected: MessageRejected"},
+		{"st1", rekey.OutcomeEmailed, 4, ""},
+		{"st2", rekey.OutcomeFailed, 4, "email not sent after 4 attempts: rejected: MessageRejected"},
 		{"st3", rekey.OutcomeEmailed, 1, ""},
 		{"st4", rekey.OutcomeEmailed, 1, ""},
 	} {

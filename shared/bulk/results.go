@@ -27,10 +27,22 @@ type ResultPage struct {
 // view keeps only their id, outcome, attempts and error. Generated
 // passwords are never part of it: only the CSV carries them.
 func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limit int, cursor string) (ResultPage, error) {
+	return s.ResultsIn(ctx, actor, id, "", limit, cursor)
+}
+
+// ResultsIn is Results filtered by state (a result state, or
+// rekey.StateUnfinished for every result not completed; "" for all), on
+// the server: a page holds up to limit matching results and its cursor
+// resumes after the last result looked at.
+func (s *Service) ResultsIn(ctx context.Context, actor rekey.User, id, state string, limit int, cursor string) (ResultPage, error) {
+	if err := checkStateFilter(state); err != nil {
+		return ResultPage{}, err
+	}
 	rec, err := s.visible(ctx, actor, id)
 	if err != nil {
 		return ResultPage{}, err
 	}
+	resetID, now := taskResetID(rec.Task.ID), s.now()
 	limit, err = rekey.TaskResultPaging.Limit(limit)
 	if err != nil {
 		return ResultPage{}, err
@@ -55,7 +67,11 @@ func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limi
 			if c.Index > at.chunk {
 				at = resultPosition{chunk: c.Index}
 			}
-			rows, err := s.scopeRows(ctx, actor, c.Entries[min(at.entry, len(c.Entries)):], limit-len(page.Items))
+			read := limit - len(page.Items)
+			if state != "" {
+				read = rekey.ChunkSize // a filter may pass over any of them
+			}
+			rows, err := s.scopeRows(ctx, actor, c.Entries[min(at.entry, len(c.Entries)):], read)
 			if err != nil {
 				return ResultPage{}, err
 			}
@@ -65,7 +81,13 @@ func (s *Service) Results(ctx context.Context, actor rekey.User, id string, limi
 					return page, nil
 				}
 				if e := c.Entries[i]; e.Final() {
+					u, known := rows.users[e.Result.UserID]
+					st := ResultState(e, u, known, resetID, now)
+					if !matchesState(state, st) {
+						continue
+					}
 					r, _ := rows.result(e)
+					r.State = st
 					page.Items = append(page.Items, r)
 				}
 			}

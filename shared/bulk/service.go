@@ -38,6 +38,9 @@ type ServiceDeps struct {
 	Logger *slog.Logger
 	// Now may be nil: time.Now.
 	Now func() time.Time
+	// CancelWait must equal the workers' Config.CancelWait (0: the
+	// default): a cancel of a running task answers only after it.
+	CancelWait time.Duration
 }
 
 // Service starts bulk resets and serves the task centre.
@@ -49,6 +52,8 @@ type Service struct {
 	notices   Queue
 	log       *slog.Logger
 	now       func() time.Time
+	// cancelWait: see ServiceDeps.CancelWait.
+	cancelWait time.Duration
 }
 
 // NewService returns a Service.
@@ -62,6 +67,9 @@ func NewService(deps ServiceDeps) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.cancelWait = deps.CancelWait; s.cancelWait <= 0 {
+		s.cancelWait = DefaultCancelWait
 	}
 	return s, nil
 }
@@ -117,6 +125,7 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: status,
 			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
 			CreatedBy: initiator.ID, CreatedAt: now, ScheduleID: scheduleID,
+			Name: s.nameTask(ctx, sel, del, ""), ParentTaskID: parentTaskID(ctx),
 		},
 		CreatorRole:     initiator.Role,
 		CreatorSchoolID: initiator.SchoolID,

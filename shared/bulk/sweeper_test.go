@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/rekey"
@@ -145,7 +146,8 @@ func TestCrashAfterPrepareIsSwept(t *testing.T) {
 	}
 	w.run(t)
 	check("after the original message came back")
-	if diff := cmp.Diff(before, w.task(t, "dana.admin", task.ID)); diff != "" {
+	// The funnel moves with time (links expire), not with the message.
+	if diff := cmp.Diff(before, w.task(t, "dana.admin", task.ID), cmpopts.IgnoreFields(rekey.Task{}, "Funnel")); diff != "" {
 		t.Errorf("the original message changed the task (-before +after):\n%s", diff)
 	}
 	// Done chunks leave the index: no later sweep sees them.

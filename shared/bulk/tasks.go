@@ -58,12 +58,20 @@ func (s *Service) Get(ctx context.Context, actor rekey.User, id string) (rekey.T
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	return taskView(rec, s.now()), nil
+	view := taskView(rec, s.now())
+	if view.Funnel, err = s.funnel(ctx, rec); err != nil {
+		return rekey.Task{}, err
+	}
+	return view, nil
 }
 
 // Cancel stops a task that has not finished: its creator, or someone above
 // the creator who can see the task, may cancel it. Workers skip the users
-// they have not reached (outcome skipped); what is done stays done.
+// they have not reached (outcome skipped, password kept); what is done
+// stays done. A running task's cancel answers only once the workers'
+// cancel window (Config.CancelWait) has passed, so that no email of it
+// leaves afterwards but those already being handed to SES (see
+// worker_cancel.go).
 // Cancelling a cancelled task returns it as it is; a finished one is
 // rekey.ErrConflict.
 func (s *Service) Cancel(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Task, error) {
@@ -80,6 +88,7 @@ func (s *Service) Cancel(ctx context.Context, actor rekey.User, id, requestID st
 	} else if view.Status.Finished() {
 		return rekey.Task{}, errTaskFinished
 	}
+	wasRunning := rec.Task.Status == rekey.TaskRunning
 	reason := fmt.Sprintf("cancelled by %s (%s)", actor.FullName(), actor.ID)
 	audit := rekey.AuditEntry{
 		ID: rekey.NewID(), At: now, DistrictID: rec.Task.DistrictID, ActorID: actor.ID, ActorName: actor.FullName(),
@@ -94,6 +103,14 @@ func (s *Service) Cancel(ctx context.Context, actor rekey.User, id, requestID st
 		return rekey.Task{}, fmt.Errorf("bulk: cancel task: %w", err)
 	}
 	s.log.InfoContext(ctx, "bulk: task cancelled", "task", id, "by", actor.ID)
+	if wasRunning {
+		if err := sleep(ctx, s.cancelWait); err != nil {
+			return rekey.Task{}, fmt.Errorf("bulk: wait for the workers to stop: %w", err)
+		}
+		if fresh, err := s.store.GetTask(ctx, id); err == nil {
+			rec = fresh
+		}
+	}
 	return taskView(rec, now), nil
 }
 

@@ -189,6 +189,8 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	err = r.saveRefusals(ctx)
 	switch {
 	case err != nil:
+	case r.task.Task.Status == rekey.TaskCancelled || r.task.Task.Status == rekey.TaskFailed:
+		err = r.stopCancelled(ctx)
 	case r.task.Task.Delivery.Mode == rekey.DeliverEmailLink:
 		err = r.emailLinks(ctx)
 	case r.task.Task.Delivery.Mode == rekey.DeliverDefaultPassword, r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords:
@@ -196,6 +198,10 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	default:
 		r.finishPending(rekey.OutcomeFailed, "the task has an unknown delivery")
 		err = r.complete(ctx)
+	}
+	if errors.Is(err, errTaskEnded) {
+		w.log.InfoContext(ctx, "bulk: the task was cancelled while its chunk was worked on", "task", msg.TaskID, "chunk", msg.Chunk)
+		err = r.stopCancelled(ctx)
 	}
 	if errors.Is(err, errChunkTaken) {
 		w.log.InfoContext(ctx, "bulk: another worker settled the chunk", "task", msg.TaskID, "chunk", msg.Chunk)
@@ -251,11 +257,19 @@ type chunkRun struct {
 	// alongside a worker that took the chunk over.
 	heldUntil atomic.Int64
 	lost      atomic.Bool
+	// liveUntil (Unix nanoseconds, real clock) is until when this run may
+	// hand emails to SES: CancelWait after the start of the last write or
+	// renewal that found the task running; ended is set once one found it
+	// cancelled or failed (see worker_cancel.go).
+	liveUntil atomic.Int64
+	ended     atomic.Bool
 	// stopRenewal ends the renewing goroutine, when one runs.
 	stopRenewal func()
 	// refusals are the audit entries of users this run refused and the
 	// chunk does not yet record; the next chunk write carries them.
 	refusals []rekey.AuditEntry
+	// stopping is set while a cancelled task's chunk is being ended.
+	stopping bool
 }
 
 // judgeAll starts the chunk's entries and settles every user who is not
@@ -275,7 +289,11 @@ func (r *chunkRun) judgeAll() {
 			continue
 		}
 		if cancelled {
-			e.Finish(rekey.OutcomeSkipped, "the task was cancelled before this user was reached")
+			// Prepared users are settled by stopCancelled, which gives
+			// them their password back.
+			if !e.Prepared {
+				e.Finish(rekey.OutcomeSkipped, cancelledReason)
+			}
 			continue
 		}
 		r.judge(e)
@@ -395,7 +413,12 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 	if complete {
 		next.Done, next.LeaseUntil, next.Holder = true, time.Time{}, ""
 	}
-	write := rekey.ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now()}
+	// A write that voids or sets passwords requires the task to run; a
+	// cancelled run's restores (stopping) and records of what happened do
+	// not.
+	write := rekey.ChunkWrite{Chunk: next, ExpectVersion: r.chunk.Version, Users: users, At: r.w.now(),
+		RequireLive: len(users) > 0 && !r.stopping}
+	started := time.Now()
 	counted := rekey.CountEntries(next.Entries)
 	if delta := counted.Minus(r.counted); complete || delta != (rekey.TaskCounts{}) {
 		write.Add = &delta
@@ -410,11 +433,18 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 	write.Refusals = r.refusals[:min(len(r.refusals), max(room, 0))]
 	err := r.w.store.SaveChunk(ctx, write)
 	var conflict *rekey.ChunkConflictError
+	if errors.As(err, &conflict) && conflict.TaskEnded {
+		r.ended.Store(true)
+		return errTaskEnded
+	}
 	if errors.As(err, &conflict) && conflict.ChunkChanged {
 		return errChunkTaken
 	}
 	if err != nil {
 		return err
+	}
+	if write.RequireLive {
+		r.confirmLive(started)
 	}
 	r.chunk, r.counted, r.written = next, counted, cloneEntries(next.Entries)
 	if !next.LeaseUntil.IsZero() {
@@ -505,7 +535,7 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 	r.stopRenewal = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(max(r.w.cfg.Lease/3, time.Millisecond))
+		tick := time.NewTicker(max(min(r.w.cfg.Lease/3, r.w.cfg.CancelWait/2), time.Millisecond))
 		defer tick.Stop()
 		for {
 			select {
@@ -513,11 +543,15 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 				return
 			case <-tick.C:
 			}
-			until := r.leaseEnd()
+			until, started := r.leaseEnd(), time.Now()
 			err := r.w.store.RenewChunkLease(ctx, r.msg.TaskID, r.msg.Chunk, r.holder, until)
 			switch {
 			case err == nil:
 				r.heldUntil.Store(until.UnixNano())
+				r.confirmLive(started)
+			case errors.Is(err, rekey.ErrTaskEnded):
+				r.ended.Store(true)
+				return
 			case rekey.ErrorCode(err) == rekey.ECodeConflict:
 				r.lost.Store(true)
 				return

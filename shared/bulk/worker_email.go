@@ -38,6 +38,9 @@ func (r *chunkRun) emailLinks(ctx context.Context) error {
 	perWorker := limits.rate / float64(r.w.cfg.WorkerConcurrency)
 	stopAt, hasStop := r.stopAt(ctx)
 	for round := 0; ; round++ {
+		if r.ended.Load() {
+			return errTaskEnded
+		}
 		pending := r.pending()
 		if len(pending) == 0 {
 			return r.complete(ctx)
@@ -131,6 +134,7 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 				after = u
 				after.ResetTokenHash, after.ResetExpiresAt, after.Version = hash, expiresAt, u.Version+1
 			} else {
+				e.Prior = &rekey.PriorAccess{Status: u.Status, MustChangePassword: u.MustChangePassword, HadPassword: u.PasswordHash != ""}
 				after = resets.ApplyLinkReset(u, resets.Reset{
 					ID: resetID, UserID: u.ID, Purpose: resets.PurposeAdmin, Email: u.Email, CreatedBy: r.initiator.ID,
 					CreatedAt: now, ExpiresAt: expiresAt, TokenHash: hash,
@@ -186,14 +190,16 @@ func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, sto
 		items    = make(chan outgoing)
 		inFlight = min(16, max(1, int(rate/4)+1))
 	)
-	stopping := func() bool { return ctx.Err() != nil || hasStop && time.Now().After(stopAt) || r.leaseLost() }
+	stopping := func() bool {
+		return ctx.Err() != nil || hasStop && time.Now().After(stopAt) || r.leaseLost() || !r.awaitLive(ctx)
+	}
 	record := func(o outgoing, messageID string, sendErr error) {
 		mu.Lock()
 		defer mu.Unlock()
 		e := &r.chunk.Entries[o.i]
 		e.Result.Attempts++
 		if sendErr == nil {
-			e.MessageID = messageID
+			e.MessageID, e.Result.ReachedAt = messageID, r.w.now()
 			e.Finish(rekey.OutcomeEmailed, "")
 			sent++
 			if sent%r.w.cfg.CheckpointEvery == 0 && saveErr == nil {
@@ -251,6 +257,11 @@ func (r *chunkRun) sendOne(ctx context.Context, msg mail.Message, stopping func(
 	backoff := 100 * time.Millisecond
 	for {
 		if err := sleep(ctx, r.w.pacer.Reserve()); err != nil {
+			return "", errStopped
+		}
+		// Checked again after the pacer's wait, right before SES: a
+		// cancel may have been written meanwhile.
+		if stopping() {
 			return "", errStopped
 		}
 		id, err := r.w.mailer.Send(ctx, msg)

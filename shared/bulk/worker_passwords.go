@@ -238,7 +238,7 @@ func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string,
 		default:
 			writes[e.Result.UserID] = res.write
 			e.Finish(rekey.OutcomePasswordSet, "")
-			e.Result.Attempts = 1
+			e.Result.Attempts, e.Result.ReachedAt = 1, res.write.After.PasswordChangedAt
 			e.SealedPassword = res.sealed
 		}
 	}

@@ -73,6 +73,13 @@ type entryItem struct {
 	Notified       bool   `dynamodbav:"notified,omitempty"`
 	MessageID      string `dynamodbav:"messageId,omitempty"`
 	SealedPassword []byte `dynamodbav:"sealedPassword,omitempty"`
+	// Prior*: how the user signed in before the task voided their
+	// password (rekey.PriorAccess); PriorStatus is empty when unset.
+	PriorStatus      string     `dynamodbav:"priorStatus,omitempty"`
+	PriorMustChange  bool       `dynamodbav:"priorMustChange,omitempty"`
+	PriorHadPassword bool       `dynamodbav:"priorHadPassword,omitempty"`
+	ReachedAt        storedTime `dynamodbav:"reachedAt,omitempty"`
+	MailState        string     `dynamodbav:"mailState,omitempty"`
 }
 
 // newChunkItem stores c; it expires with its task.
@@ -93,6 +100,10 @@ func newChunkItem(c rekey.Chunk, expires time.Time) chunkItem {
 				ExternalID: r.ExternalID, SchoolID: r.SchoolID, Grade: r.Grade, Email: r.Email,
 				Outcome: string(r.Outcome), Attempts: r.Attempts, Error: r.Error, Notified: r.Notified,
 				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				ReachedAt: storedTime{r.ReachedAt}, MailState: e.MailState,
+			}
+			if p := e.Prior; p != nil {
+				it.Entries[i].PriorStatus, it.Entries[i].PriorMustChange, it.Entries[i].PriorHadPassword = string(p.Status), p.MustChangePassword, p.HadPassword
 			}
 		}
 	}
@@ -112,8 +123,13 @@ func (it chunkItem) chunk() (rekey.Chunk, error) {
 					UserID: e.UserID, Username: e.Username, FirstName: e.FirstName, LastName: e.LastName,
 					ExternalID: e.ExternalID, SchoolID: e.SchoolID, Grade: e.Grade, Email: e.Email,
 					Outcome: rekey.Outcome(e.Outcome), Attempts: e.Attempts, Error: e.Error, Notified: e.Notified,
+					ReachedAt: e.ReachedAt.Time,
 				},
 				Prepared: e.Prepared, Held: e.Held, MessageID: e.MessageID, SealedPassword: e.SealedPassword,
+				MailState: e.MailState,
+			}
+			if e.PriorStatus != "" {
+				c.Entries[i].Prior = &rekey.PriorAccess{Status: rekey.Status(e.PriorStatus), MustChangePassword: e.PriorMustChange, HadPassword: e.PriorHadPassword}
 			}
 		}
 	}
@@ -251,10 +267,33 @@ func (s *Store) RenewChunkLease(ctx context.Context, taskID string, index int, h
 		Set(expression.Name("GSI1SK"), expression.Value(sk))
 	cond := expression.Name("leaseHolder").Equal(expression.Value(holder)).
 		And(expression.Name("done").Equal(expression.Value(false)))
-	if _, err := s.updateItem(ctx, taskPK(taskID), chunkSK(index), update, &cond, rekey.ErrConflict); err != nil {
+	// The renewal is also how a sending worker learns of a cancel: the
+	// same call checks that the task still runs (one transaction, no
+	// extra round trip).
+	var tx transaction
+	step, err := s.txUpdate(taskPK(taskID), chunkSK(index), update, cond)
+	tx.add(step, err, rekey.ErrConflict)
+	check, err := s.txCheck(taskPK(taskID), taskSK, live())
+	tx.add(check, err, rekey.ErrTaskEnded)
+	if err := s.transact(ctx, &tx); err != nil {
 		return fmt.Errorf("dynamo: renew lease of chunk %d of task %s: %w", index, taskID, err)
 	}
 	return nil
+}
+
+// txCheck is a transaction step that only requires cond of pk/sk.
+func (s *Store) txCheck(pk, sk string, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, fmt.Errorf("build condition: %w", err)
+	}
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(s.table),
+		Key:                       itemKey(pk, sk),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
 }
 
 // StaleChunks returns up to limit chunks (at most 100) whose lease ended
@@ -548,12 +587,23 @@ func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 			Set(expression.Name("lastProcessedAt"), expression.Value(formatTime(w.At))).
 			Remove(expression.Name("waiting")).
 			Remove(expression.Name("estimatedFinishAt"))
-		step, err := s.txUpdate(taskPK(w.Chunk.TaskID), taskSK, update, expression.AttributeExists(expression.Name("PK")))
+		taskCond := expression.AttributeExists(expression.Name("PK"))
+		if w.RequireLive {
+			taskCond = taskCond.And(live())
+		}
+		step, err := s.txUpdate(taskPK(w.Chunk.TaskID), taskSK, update, taskCond)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, step)
+	} else if w.RequireLive {
+		step, err := s.txCheck(taskPK(w.Chunk.TaskID), taskSK, live())
 		if err != nil {
 			return err
 		}
 		steps = append(steps, step)
 	}
+	taskStep := w.Add != nil || w.RequireLive
 	// The audit entries go last: their conditions (a new item) never fail.
 	audits := append([]rekey.AuditEntry(nil), w.Refusals...)
 	for _, u := range w.Users {
@@ -586,13 +636,15 @@ func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 			conflict.Users = append(conflict.Users, owners[i])
 		case i == len(owners):
 			conflict.ChunkChanged = true
-		case i == len(owners)+1 && w.Add != nil:
+		case i == len(owners)+1 && w.RequireLive:
+			conflict.TaskEnded = true
+		case i == len(owners)+1 && taskStep:
 			return fmt.Errorf("task: %w", rekey.ErrNotFound)
 		default:
 			return fmt.Errorf("audit entry %d already written: %w", i, rekey.ErrConflict)
 		}
 	}
-	if len(conflict.Users) == 0 && !conflict.ChunkChanged {
+	if len(conflict.Users) == 0 && !conflict.ChunkChanged && !conflict.TaskEnded {
 		return fmt.Errorf("transaction cancelled: %v", reasons)
 	}
 	return conflict

@@ -37,6 +37,8 @@ type taskItem struct {
 
 	ID                string            `dynamodbav:"id"`
 	Kind              string            `dynamodbav:"kind"`
+	Name              string            `dynamodbav:"name,omitempty"`
+	ParentTaskID      string            `dynamodbav:"parentTaskId,omitempty"`
 	Status            string            `dynamodbav:"status"`
 	DistrictID        string            `dynamodbav:"districtId,omitempty"`
 	Selection         taskSelectionItem `dynamodbav:"selection"`
@@ -90,7 +92,7 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 	it := taskItem{
 		PK: taskPK(t.ID), SK: taskSK,
 		GSI2PK: allTasksGSI, GSI2SK: taskSortKey(t),
-		ID: t.ID, Kind: t.Kind, Status: string(t.Status), DistrictID: t.DistrictID,
+		ID: t.ID, Kind: t.Kind, Name: t.Name, ParentTaskID: t.ParentTaskID, Status: string(t.Status), DistrictID: t.DistrictID,
 		Selection: taskSelectionItem{
 			Mode: string(t.Selection.Mode), UserIDs: t.Selection.UserIDs, SchoolID: t.Selection.SchoolID,
 			Role: string(t.Selection.Role), Grade: t.Selection.Grade,
@@ -117,7 +119,7 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 func (it taskItem) record() (rekey.TaskRecord, error) {
 	rec := rekey.TaskRecord{
 		Task: rekey.Task{
-			ID: it.ID, Kind: it.Kind, Status: rekey.TaskStatus(it.Status), DistrictID: it.DistrictID,
+			ID: it.ID, Kind: it.Kind, Name: it.Name, ParentTaskID: it.ParentTaskID, Status: rekey.TaskStatus(it.Status), DistrictID: it.DistrictID,
 			Selection: rekey.Selection{
 				Mode: rekey.SelectionMode(it.Selection.Mode), UserIDs: it.Selection.UserIDs, SchoolID: it.Selection.SchoolID,
 				Role: rekey.Role(it.Selection.Role), Grade: it.Selection.Grade,
@@ -313,6 +315,14 @@ func (s *Store) ListTasks(ctx context.Context, f rekey.TaskFilter) ([]rekey.Task
 
 // unfinished is the condition that a task may still change state: queued
 // or running, and not fully planned and processed.
+// live is the condition that a task still runs (queued or running, not
+// cancelled or failed): what a worker's lease renewal and its writes that
+// change passwords require.
+func live() expression.ConditionBuilder {
+	status := expression.Name("status")
+	return status.Equal(expression.Value(string(rekey.TaskQueued))).Or(status.Equal(expression.Value(string(rekey.TaskRunning))))
+}
+
 func unfinished() expression.ConditionBuilder {
 	status := expression.Name("status")
 	active := status.Equal(expression.Value(string(rekey.TaskQueued))).Or(status.Equal(expression.Value(string(rekey.TaskRunning))))

@@ -129,6 +129,12 @@ func (s *Store) ListTasks(_ context.Context, f rekey.TaskFilter) ([]rekey.TaskRe
 	return items, next, nil
 }
 
+// live reports whether a task still runs: queued or running, not
+// cancelled or failed (a missing task is not live).
+func live(rec rekey.TaskRecord) bool {
+	return rec.Task.Status == rekey.TaskQueued || rec.Task.Status == rekey.TaskRunning
+}
+
 // unfinished reports whether a task may still change state: queued or
 // running, and not fully planned and processed.
 func unfinished(rec rekey.TaskRecord) bool {
@@ -371,6 +377,9 @@ func (s *Store) saveChunk(w rekey.ChunkWrite) error {
 		return conflict
 	}
 	rec, ok := s.bulk.tasks[w.Chunk.TaskID]
+	if w.RequireLive && !live(rec) {
+		return &rekey.ChunkConflictError{TaskEnded: true}
+	}
 	if w.Add != nil && !ok {
 		return fmt.Errorf("task: %w", rekey.ErrNotFound)
 	}
@@ -402,6 +411,10 @@ func (s *Store) RenewChunkLease(_ context.Context, taskID string, index int, hol
 	c, ok := s.bulk.chunks[taskID][index]
 	if !ok || holder == "" || c.Holder != holder || c.Done {
 		return fmt.Errorf("memstore: renew lease of chunk %d of task %s: %w", index, taskID, rekey.ErrConflict)
+	}
+	// The renewal is how a sending worker learns of a cancel.
+	if !live(s.bulk.tasks[taskID]) {
+		return fmt.Errorf("memstore: renew lease of chunk %d of task %s: %w", index, taskID, rekey.ErrTaskEnded)
 	}
 	c.LeaseUntil, c.sweepAt = until, until
 	s.bulk.chunks[taskID][index] = c

@@ -20,6 +20,9 @@ const (
 	// decision on a task that awaited approval.
 	ActionBulkApprove = "bulk_reset.approve"
 	ActionBulkReject  = "bulk_reset.reject"
+	// ActionBulkRestore: a cancelled task gave a user it had prepared
+	// but not reached their password back.
+	ActionBulkRestore = "bulk_reset.restore"
 )
 
 // ChunkSize is the most users one chunk (and one work message) carries. It
@@ -131,6 +134,22 @@ type ChunkEntry struct {
 	// its last users' counts until their notices are queued, so that the
 	// task does not show completed before it has counted its notices.
 	Held bool
+	// MailState is what SES last reported about the email (delivered,
+	// bounced, complained; "" before any event), by rekey.NextMailState.
+	MailState string
+	// Prior is how the user could sign in before this task voided their
+	// password (email links): a cancelled task gives it back to the users
+	// it prepared but did not reach. Nil until prepared.
+	Prior *PriorAccess
+}
+
+// PriorAccess is how a user signed in before a bulk link reset voided
+// their password: enough to restore it (the hash itself stays on the
+// user, as VoidedPasswordHash), never the hash.
+type PriorAccess struct {
+	Status             Status
+	MustChangePassword bool
+	HadPassword        bool
 }
 
 // Final reports whether nothing more will be done for the entry's user.
@@ -174,7 +193,8 @@ func CountEntries(entries []ChunkEntry) TaskCounts {
 		case OutcomePasswordSet:
 			c.Succeeded++
 		case OutcomeNoEmail:
-			c.Skipped++
+			// Its own counter only: counted as skipped too, a task
+			// read total 100, emailed 82, noEmail 14, skipped 18.
 			c.NoEmail++
 		case OutcomeFailed:
 			c.Failed++
@@ -233,6 +253,11 @@ type ChunkWrite struct {
 	// has one.
 	Add *TaskCounts
 	At  time.Time
+	// RequireLive makes the write depend on the task being still queued
+	// or running: a write that changes passwords (or voids them) is never
+	// applied after the task was cancelled. A failed check is a
+	// *ChunkConflictError with TaskEnded.
+	RequireLive bool
 }
 
 // ChunkConflictError is a chunk write that was not applied because a
@@ -241,9 +266,15 @@ type ChunkWrite struct {
 type ChunkConflictError struct {
 	Users        []string
 	ChunkChanged bool
+	// TaskEnded: the write required a live task (RequireLive) and the
+	// task was cancelled or failed.
+	TaskEnded bool
 }
 
 func (e *ChunkConflictError) Error() string {
+	if e.TaskEnded {
+		return "bulk: the task has ended"
+	}
 	if e.ChunkChanged {
 		return "bulk: chunk changed by another worker"
 	}

@@ -52,7 +52,9 @@ const (
 	ECodeExternalIDTaken = "external_id_taken"
 	// ECodeUseUpload: an import body above the direct limit; the caller
 	// must upload it with POST /api/imports/uploads.
-	ECodeUseUpload = "import_too_large"
+	ECodeUseUpload         = "import_too_large"
+	ECodeNothingToFollowUp = "nothing_to_follow_up"
+	ECodeUnknownAction     = "unknown_action"
 )
 
 // Error is the one application error type: a stable machine-readable code, a
@@ -121,6 +123,9 @@ var (
 	ErrExternalIDTaken = &Error{Code: ECodeExternalIDTaken, Field: "externalId", Message: "Another user of the district already has that external id."}
 	// ErrConflict: a conditional write failed for a reason other than version.
 	ErrConflict = &Error{Code: ECodeConflict, Message: "The request conflicts with the current state; try again."}
+	// ErrTaskEnded: a bulk task's worker found the task cancelled or
+	// failed (a lease renewal that checks it): it must stop sending.
+	ErrTaskEnded = &Error{Code: ECodeConflict, Message: "The task has ended."}
 	// ErrForbidden: the actor may not do this to this target.
 	ErrForbidden = &Error{Code: ECodeForbidden, Message: "You do not have permission to do that."}
 	// ErrIdempotencyKeyReused: an Idempotency-Key came back with another

@@ -79,30 +79,33 @@ func (s TaskStatus) Finished() bool {
 // TaskKindBulkReset is the kind of task a bulk reset runs as.
 const TaskKindBulkReset = "bulk_reset"
 
-// Task is a background job as the task centre shows it. Counters are exact:
-// processed = succeeded + failed (+ skipped), and emailed + noEmail count
-// email-link deliveries. Notified counts the users of a password delivery
+// Task is a background job as the task centre shows it. Counters are exact
+// and disjoint: processed = succeeded + failed + skipped + noEmail, and
+// each user is counted once, by the write that records their outcome. Notified counts the users of a password delivery
 // (default or generated passwords) whose "your password was changed" notice
 // was queued: those with an email address.
 type Task struct {
-	ID         string     `json:"id"`
-	Kind       string     `json:"kind"`
-	Status     TaskStatus `json:"status"`
-	DistrictID string     `json:"districtId"`
-	Selection  Selection  `json:"selection"`
-	Delivery   Delivery   `json:"delivery"`
-	ScheduleID string     `json:"scheduleId,omitempty"`
-	Total      int        `json:"total"`
-	Processed  int        `json:"processed"`
-	Succeeded  int        `json:"succeeded"`
-	Emailed    int        `json:"emailed"`
-	NoEmail    int        `json:"noEmail"`
-	Notified   int        `json:"notified"`
-	Failed     int        `json:"failed"`
-	Skipped    int        `json:"skipped"`
-	CreatedBy  string     `json:"createdBy"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	FinishedAt time.Time  `json:"finishedAt,omitzero"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Name says what the task does, to whom and how (see bulk.TaskName).
+	Name         string     `json:"name"`
+	ParentTaskID string     `json:"parentTaskId,omitempty"`
+	Status       TaskStatus `json:"status"`
+	DistrictID   string     `json:"districtId"`
+	Selection    Selection  `json:"selection"`
+	Delivery     Delivery   `json:"delivery"`
+	ScheduleID   string     `json:"scheduleId,omitempty"`
+	Total        int        `json:"total"`
+	Processed    int        `json:"processed"`
+	Succeeded    int        `json:"succeeded"`
+	Emailed      int        `json:"emailed"`
+	NoEmail      int        `json:"noEmail"`
+	Notified     int        `json:"notified"`
+	Failed       int        `json:"failed"`
+	Skipped      int        `json:"skipped"`
+	CreatedBy    string     `json:"createdBy"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	FinishedAt   time.Time  `json:"finishedAt,omitzero"`
 	// ApprovedBy is the second person who approved a task that needed it
 	// (or the approver of the schedule that started it); DecidedAt is when
 	// it was approved or rejected.
@@ -112,6 +115,8 @@ type Task struct {
 	// EstimatedFinishAt is when the task should end at the current pace.
 	Waiting           string    `json:"waiting,omitempty"`
 	EstimatedFinishAt time.Time `json:"estimatedFinishAt,omitzero"`
+	// Funnel is worked out when one task is read (nil in listings).
+	Funnel *Funnel `json:"funnel,omitempty"`
 }
 
 // Outcome is what a bulk task did for one user.
@@ -153,8 +158,14 @@ type TaskResult struct {
 	Grade      string  `json:"grade"`
 	Email      string  `json:"email"`
 	Outcome    Outcome `json:"outcome"`
-	Attempts   int     `json:"attempts"`
-	Error      string  `json:"error,omitempty"`
+	// State is where the user stands now (see StatePending and the
+	// others), worked out when the result is read.
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	// ReachedAt is when the task emailed the user (SES accepted it) or
+	// set their password.
+	ReachedAt time.Time `json:"reachedAt,omitzero"`
+	Error     string    `json:"error,omitempty"`
 	// Notified: the user's password-changed notice was queued (password
 	// deliveries).
 	Notified bool   `json:"notified,omitempty"`
@@ -179,4 +190,39 @@ type Schedule struct {
 	NextRunAt  time.Time `json:"nextRunAt,omitzero"`
 	LastRunAt  time.Time `json:"lastRunAt,omitzero"`
 	LastTaskID string    `json:"lastTaskId,omitempty"`
+}
+
+// Result states (API.md "Tasks as campaigns"): where each user of a task
+// stands. The mail states are rekey.NextMailState's.
+const (
+	StatePending     = "pending"
+	StateSent        = "sent"
+	StateDelivered   = MailDelivered
+	StateBounced     = MailBounced
+	StateComplained  = MailComplained
+	StateCompleted   = "completed"
+	StateExpired     = "expired"
+	StatePasswordSet = "password_set"
+	StateNoEmail     = "no_email"
+	StateFailed      = "failed"
+	StateSkipped     = "skipped"
+	// StateUnfinished is a filter, not a state: every result not completed.
+	StateUnfinished = "unfinished"
+)
+
+// ResultStates are the states a result can be in, for validating filters.
+var ResultStates = []string{StatePending, StateSent, StateDelivered, StateBounced, StateComplained, StateCompleted,
+	StateExpired, StatePasswordSet, StateNoEmail, StateFailed, StateSkipped}
+
+// Funnel counts a task's users by how far its email got them: sent
+// (accepted by SES), then what SES reported, completed (the user set a new
+// password after the task reached them) and expired (the link lapsed
+// unused).
+type Funnel struct {
+	Sent       int `json:"sent"`
+	Delivered  int `json:"delivered"`
+	Bounced    int `json:"bounced"`
+	Complained int `json:"complained"`
+	Completed  int `json:"completed"`
+	Expired    int `json:"expired"`
 }

@@ -462,3 +462,42 @@ func testRuns(t *testing.T, s Store, _ *testclock.Clock) {
 		t.Errorf("a finished claim returned %+v, want the run as it stands", finished)
 	}
 }
+
+// testCancelReachesWorkers: once a task is cancelled, its worker's lease
+// renewal fails with rekey.ErrTaskEnded and a write that requires a live
+// task is refused (TaskEnded) and changes nothing; a write without that
+// requirement (recording what already happened) still goes in.
+func testCancelReachesWorkers(t *testing.T, s Store, _ *testclock.Clock) {
+	ctx := context.Background()
+	rec := planTask(t, s, []string{"u1"})
+	id := rec.Task.ID
+	work, err := s.LoadChunk(ctx, id, 0, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := work.Chunk
+	c.Version, c.Holder, c.LeaseUntil = 1, "w1", t0.Add(30*time.Second)
+	if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: c, ExpectVersion: 0, RequireLive: true}); err != nil {
+		t.Fatalf("SaveChunk of a live task: %v", err)
+	}
+	if err := s.RenewChunkLease(ctx, id, 0, "w1", t0.Add(time.Minute)); err != nil {
+		t.Fatalf("RenewChunkLease of a live task: %v", err)
+	}
+	if _, err := s.CancelTask(ctx, id, "cancelled by da1", rekey.AuditEntry{ID: rekey.NewID(), ActorID: "da1", TargetID: id, Action: rekey.ActionBulkCancel, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "RenewChunkLease after the cancel", s.RenewChunkLease(ctx, id, 0, "w1", t0.Add(2*time.Minute)), rekey.ErrTaskEnded)
+	next := c
+	next.Version = 2
+	err = s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: next, ExpectVersion: 1, RequireLive: true})
+	var conflict *rekey.ChunkConflictError
+	if !errors.As(err, &conflict) || !conflict.TaskEnded {
+		t.Fatalf("SaveChunk requiring a live task after the cancel = %v, want TaskEnded", err)
+	}
+	if again, err := s.LoadChunk(ctx, id, 0, "", nil); err != nil || again.Chunk.Version != 1 {
+		t.Errorf("chunk after the refused write = version %d, %v; want 1", again.Chunk.Version, err)
+	}
+	if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: next, ExpectVersion: 1}); err != nil {
+		t.Errorf("SaveChunk recording what happened after the cancel: %v", err)
+	}
+}

@@ -92,6 +92,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"Plan", testPlan},
 		{"ChunkWrites", testChunkWrites},
 		{"ChunkLeases", testChunkLeases},
+		{"CancelReachesWorkers", testCancelReachesWorkers},
 		{"DailySends", testDailySends},
 		{"Outbox", testOutbox},
 		{"Runs", testRuns},

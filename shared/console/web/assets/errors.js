@@ -33,6 +33,8 @@ const FALLBACK = {
   unsupported_media_type: 'The request could not be read. Reload the page and try again.',
   conflict: 'Something changed at the same time. Try again.',
   results_too_large: 'The results file is too large to download in one piece. Read the results on the task page instead.',
+  unknown_action: 'That action is not offered here. Reload the page and try again.',
+  nothing_to_follow_up: 'Nobody is left for this follow-up: every user it would reach is done.',
   idempotency_key_reused: 'This form was already sent with other choices. Reload the page and start again.',
   external_id_taken: 'Another user of the district already has that external id.',
   import_too_large: 'That file is too large to send directly. It will be uploaded first; try again.',
