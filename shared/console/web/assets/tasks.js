@@ -1,5 +1,6 @@
 // The task centre: every bulk task with live progress (polled every two
-// seconds while it runs), cancel, per-user results and the CSV download.
+// seconds while it runs), cancel, the funnel of what became of the emails,
+// per-user results filtered by state, follow-ups and the CSV download.
 
 import { h, clear, icon } from './dom.js';
 import * as api from './api.js';
@@ -13,6 +14,59 @@ const POLL_MS = 2000;
 // so that its creator sees it start once approved.
 const ACTIVE = new Set(['awaiting_approval', 'queued', 'running']);
 const PASSWORD_DELIVERIES = new Set(['default_password', 'generated_passwords']);
+
+/** RESULT_STATES labels where each user of a task stands now (API.md "Tasks as campaigns"). */
+export const RESULT_STATES = {
+  pending: { label: 'Pending', icon: 'clock', tone: 'muted' },
+  sent: { label: 'Sent', icon: 'mail', tone: 'info' },
+  delivered: { label: 'Delivered', icon: 'mail', tone: 'info' },
+  bounced: { label: 'Bounced', icon: 'warning', tone: 'bad' },
+  complained: { label: 'Marked as spam', icon: 'warning', tone: 'bad' },
+  completed: { label: 'Completed', icon: 'check', tone: 'ok' },
+  expired: { label: 'Link expired', icon: 'clock', tone: 'warn' },
+  password_set: { label: 'Password set', icon: 'check', tone: 'ok' },
+  no_email: { label: 'No email — notify manually', icon: 'warning', tone: 'warn' },
+  failed: { label: 'Failed', icon: 'cross', tone: 'bad' },
+  skipped: { label: 'Skipped', icon: 'ban', tone: 'muted' },
+};
+
+/** FUNNEL is the order of the funnel's counts, from sent to how they ended. */
+const FUNNEL = [
+  ['sent', 'Sent'],
+  ['delivered', 'Delivered'],
+  ['bounced', 'Bounced'],
+  ['complained', 'Spam reports'],
+  ['completed', 'Completed'],
+  ['expired', 'Expired'],
+];
+
+/**
+ * FOLLOW_UPS are the follow-up tasks a finished task offers
+ * (POST /api/tasks/{id}/follow-ups); each asks first, since it sends mail
+ * or changes passwords.
+ */
+const FOLLOW_UPS = [
+  {
+    action: 'resend_unfinished',
+    label: 'Resend to unfinished',
+    confirm: 'Email a new reset link to every user who has not set a new password yet? Addresses that bounced or reported spam are left out, and so are users without email.',
+  },
+  {
+    action: 'retry_failed',
+    label: 'Retry failed',
+    confirm: 'Run this task again for the users it failed for?',
+  },
+  {
+    action: 'generated_passwords_for_no_email',
+    label: 'Generated passwords for users without email',
+    confirm: 'Give every user without an email address a new generated password? Their current passwords stop working; hand out the new ones from the results file or the login letters.',
+  },
+];
+
+/** taskTitle is what a task is called: its name, or its kind for a task from before names. */
+export function taskTitle(t) {
+  return t.name || kindLabel(t.kind);
+}
 
 /** kindLabel names a task kind. */
 export function kindLabel(kind) {
@@ -102,7 +156,7 @@ function mountList(main, ctx) {
       'tr',
       { 'data-task-id': t.id },
       h('td', { 'data-label': 'Started' }, h('a', { href: `#/tasks/${encodeURIComponent(t.id)}`, id: `task-link-${t.id}` }, when(t.createdAt))),
-      h('td', { 'data-label': 'Task', text: kindLabel(t.kind) }),
+      h('td', { 'data-label': 'Task', text: taskTitle(t) }),
       r.status,
       r.progress,
       r.failed,
@@ -180,6 +234,13 @@ function mountDetail(main, ctx, id) {
     return { key, dd, el: h('div', { class: 'stat' }, h('dt', { text: label }), dd) };
   };
   const stats = [stat('total', 'Total'), stat('processed', 'Processed'), stat('emailed', 'Emailed'), stat('noEmail', 'No email'), stat('failed', 'Failed')];
+  // The funnel: what became of the emails, one compact row of counts.
+  const funnelCells = FUNNEL.map(([key, label]) => {
+    const dd = h('dd', { id: `task-funnel-${key}`, class: 'num', text: '—' });
+    return { key, dd, el: h('div', { class: 'funnel-step' }, h('dt', { text: label }), dd) };
+  });
+  const funnel = h('dl', { class: 'funnel', id: 'task-funnel', 'aria-label': 'What became of the emails', hidden: true }, funnelCells.map((c) => c.el));
+  const parentLine = h('p', { class: 'muted', id: 'task-parent', hidden: true });
   const cancel = h('button', { type: 'button', id: 'task-cancel', class: 'button danger', text: 'Cancel task', hidden: true });
   const alert = h('div', { class: 'alert', role: 'alert', id: 'task-error' });
   // Always present (so nothing moves when the first user without email is
@@ -190,13 +251,35 @@ function mountDetail(main, ctx, id) {
   const csv = h('a', { id: 'task-csv', class: 'button', href: `${path}/results.csv`, download: `rekey-task-${id}.csv` }, 'Download results (CSV)');
   const letters = h('a', { id: 'task-letters', class: 'button', href: `${path}/letters.pdf`, download: `rekey-letters-${id}.pdf`, hidden: true }, 'Print login letters (PDF)');
   const csvNote = h('p', { class: 'hint', id: 'task-csv-note', text: 'The file lists every user with their outcome, for a mail merge or for telling users without email. If this task generated passwords, they are in the file for 24 hours after the task was created, and only for you. Keep it safe.' });
+  const followUpButtons = FOLLOW_UPS.map((f) => {
+    const b = h('button', { type: 'button', class: 'button', id: `task-follow-up-${f.action}`, text: f.label });
+    b.addEventListener('click', () => followUp(f, b));
+    return b;
+  });
+  const followUpAlert = h('div', { class: 'alert', role: 'alert', id: 'task-follow-up-error' });
+  const followUpSection = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'task-follow-ups-title', id: 'task-follow-ups', hidden: true },
+    h('h2', { id: 'task-follow-ups-title', text: 'Follow up' }),
+    h('p', { class: 'hint', text: 'Each follow-up is a new task for some of this task’s users, linked back to this one.' }),
+    followUpAlert,
+    h('div', { class: 'actions follow-up-actions' }, followUpButtons),
+  );
+  const stateFilter = h(
+    'select',
+    { id: 'task-results-state', name: 'state' },
+    h('option', { value: '', text: 'All users' }),
+    h('option', { value: 'unfinished', text: 'Unfinished (not completed)' }),
+    Object.entries(RESULT_STATES).map(([value, s]) => h('option', { value, text: s.label })),
+  );
+  const stateFilterField = h('div', { class: 'field inline-field' }, h('label', { for: 'task-results-state', text: 'Show' }), stateFilter);
   const resultsBody = h('tbody');
   let resultsWrap = null;
   const resultsTable = h(
     'table',
     { class: 'data-table', id: 'task-results' },
     h('caption', { class: 'visually-hidden', text: 'Result for each user' }),
-    h('thead', {}, h('tr', {}, ...['Username', 'Outcome', 'Attempts', 'Details'].map((c) => h('th', { scope: 'col', text: c })))),
+    h('thead', {}, h('tr', {}, ...['Name', 'Username', 'School', 'State', 'Attempts', 'Details'].map((c) => h('th', { scope: 'col', text: c })))),
     resultsBody,
   );
   const resultsStatus = h('p', { class: 'status-line', role: 'status', id: 'task-results-status' });
@@ -206,6 +289,7 @@ function mountDetail(main, ctx, id) {
     { class: 'card', 'aria-labelledby': 'task-results-title', id: 'task-results-section' },
     h('div', { class: 'section-head' }, h('h2', { id: 'task-results-title', text: 'Results' }), h('div', { class: 'actions' }, csv, letters)),
     csvNote,
+    stateFilterField,
     resultsStatus,
     (resultsWrap = h('div', { class: 'table-wrap' }, resultsTable)),
     resultsMore,
@@ -215,6 +299,7 @@ function mountDetail(main, ctx, id) {
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/tasks', id: 'task-back', text: '← Tasks' })),
     heading,
     started,
+    parentLine,
     alert,
     h(
       'section',
@@ -222,20 +307,31 @@ function mountDetail(main, ctx, id) {
       h('div', { class: 'section-head' }, h('h2', { id: 'task-progress-label', text: 'Progress' }), statusHolder),
       h('div', { class: 'progress-row' }, bar, pctText),
       h('dl', { class: 'stats', id: 'task-stats' }, stats.map((s) => s.el)),
+      funnel,
       noEmailNote,
       noticeNote,
       h('div', { class: 'form-actions' }, cancel),
       announcer,
     ),
+    followUpSection,
     resultsSection,
   );
 
   let resultsCursor = '';
   let resultsLoaded = false;
+  let resultsSeq = 0; // a newer load (another filter) wins over an older one
+  let schoolNames = new Map();
 
   function draw(t) {
-    heading.textContent = kindLabel(t.kind);
-    ctx.setTitle(kindLabel(t.kind));
+    heading.textContent = taskTitle(t);
+    ctx.setTitle(taskTitle(t));
+    parentLine.hidden = !t.parentTaskId;
+    if (t.parentTaskId) {
+      clear(parentLine);
+      parentLine.append('Follow-up of ', h('a', { href: `#/tasks/${encodeURIComponent(t.parentTaskId)}`, id: 'task-parent-link', text: 'an earlier task' }), '.');
+    }
+    funnel.hidden = !t.funnel;
+    for (const c of funnelCells) c.dd.textContent = num(t.funnel?.[c.key]);
     clear(started);
     started.append('Started ', when(t.createdAt), t.finishedAt ? ' · finished ' : '', t.finishedAt ? when(t.finishedAt) : '');
     clear(statusHolder);
@@ -270,6 +366,8 @@ function mountDetail(main, ctx, id) {
     const done = !ACTIVE.has(t.status);
     csv.hidden = !done;
     csvNote.hidden = !done;
+    stateFilterField.hidden = !done;
+    followUpSection.hidden = !done;
     // Letters: a card per user with the sign-in address and its QR code
     // (and the password of a generated task), for users without email.
     letters.hidden = !done || !passwords;
@@ -303,20 +401,30 @@ function mountDetail(main, ctx, id) {
   }
 
   async function loadResults() {
+    const seq = ++resultsSeq;
     resultsMore.disabled = true;
     resultsStatus.textContent = 'Loading results…';
     try {
-      const page = await api.get(`${path}/results${api.query({ limit: 100, cursor: resultsCursor })}`);
-      if (disposed) return;
+      const state = stateFilter.value;
+      const [page, schools] = await Promise.all([
+        api.get(`${path}/results${api.query({ limit: 100, cursor: resultsCursor, state })}`),
+        schoolNames.size ? null : api.schools().catch(() => []),
+      ]);
+      if (disposed || seq !== resultsSeq) return;
+      if (schools) schoolNames = new Map(schools.map((s) => [s.id, s.name]));
       for (const r of page.items || []) {
+        const name = [r.firstName, r.lastName].filter(Boolean).join(' ');
         resultsBody.append(
           h(
             'tr',
-            {},
+            { 'data-user-id': r.userId || '' },
+            h('td', { 'data-label': 'Name', text: name || '—' }),
             r.username
               ? h('td', { 'data-label': 'Username', class: 'mono', text: r.username })
               : h('td', { 'data-label': 'Username', class: 'muted', text: 'No longer in your scope' }),
-            h('td', { 'data-label': 'Outcome' }, badge(OUTCOMES, r.outcome)),
+            h('td', { 'data-label': 'School', text: r.schoolId ? schoolNames.get(r.schoolId) || r.schoolId : '—' }),
+            // Results from before states carry only their outcome.
+            h('td', { 'data-label': 'State' }, r.state ? badge(RESULT_STATES, r.state) : badge(OUTCOMES, r.outcome)),
             h('td', { 'data-label': 'Attempts', class: 'num', text: num(r.attempts) }),
             h('td', { 'data-label': 'Details', text: r.error || '' }),
           ),
@@ -326,15 +434,51 @@ function mountDetail(main, ctx, id) {
       resultsMore.hidden = !resultsCursor;
       const shown = resultsBody.children.length;
       resultsWrap.hidden = shown === 0;
-      resultsStatus.textContent = shown ? `${num(shown)} ${shown === 1 ? 'result' : 'results'} shown${resultsCursor ? '' : ' (all)'}.` : 'No per-user results for this task.';
+      resultsStatus.textContent = shown
+        ? `${num(shown)} ${shown === 1 ? 'result' : 'results'} shown${resultsCursor ? '' : ' (all)'}.`
+        : state
+          ? 'No user of this task is in that state.'
+          : 'No per-user results for this task.';
     } catch (err) {
-      if (disposed) return;
+      if (disposed || seq !== resultsSeq) return;
       resultsStatus.textContent = describe(err);
     } finally {
-      resultsMore.disabled = false;
+      if (seq === resultsSeq) resultsMore.disabled = false;
     }
   }
   resultsMore.addEventListener('click', loadResults);
+  stateFilter.addEventListener('change', () => {
+    // A new filter starts from the first page.
+    resultsCursor = '';
+    clear(resultsBody);
+    loadResults();
+  });
+
+  async function followUp(f, button) {
+    const ok = await confirmDialog({ title: `${f.label}?`, message: f.confirm, confirmLabel: f.label, cancelLabel: 'Not now' });
+    if (!ok || disposed) return;
+    clear(followUpAlert);
+    followUpAlert.className = 'alert';
+    for (const b of followUpButtons) b.disabled = true;
+    try {
+      const res = await api.post(`${path}/follow-ups`, { action: f.action });
+      if (disposed) return;
+      const left = Number(res?.leftOut) || 0;
+      ctx.toast(
+        left
+          ? `Follow-up started. ${num(left)} ${left === 1 ? 'user was' : 'users were'} left out because their address bounced or reported spam.`
+          : 'Follow-up started. No address was left out for bouncing or reporting spam.',
+        'info',
+      );
+      location.hash = `#/tasks/${encodeURIComponent(res.taskId)}`;
+    } catch (err) {
+      if (disposed) return;
+      followUpAlert.className = err.code === 'nothing_to_follow_up' ? 'alert alert-info' : 'alert alert-error';
+      followUpAlert.append(icon(err.code === 'nothing_to_follow_up' ? 'info' : 'warning'), h('p', { text: describe(err) }));
+    } finally {
+      for (const b of followUpButtons) b.disabled = false;
+    }
+  }
 
   cancel.addEventListener('click', async () => {
     const ok = await confirmDialog({
