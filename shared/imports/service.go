@@ -263,6 +263,7 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 	if err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: encode orgs: %w", err)
 	}
+	mirrorLinks(f.Rows) // either row of a link makes it, whichever is written second
 	now := s.now()
 	id := rekey.NewID()
 	var chunks []rekey.ImportChunk

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -21,6 +22,8 @@ type WorkerStore interface {
 	Directory
 	GetUser(ctx context.Context, id string) (rekey.User, error)
 	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
+	// WriteUsers writes both sides of a guardian link at once.
+	WriteUsers(ctx context.Context, w rekey.UsersWrite) error
 	CreateUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error
 	UpdateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error
 	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
@@ -132,17 +135,13 @@ func (w *Worker) apply(ctx context.Context, job rekey.ImportJob, rows []roster.R
 		return nil, fmt.Errorf("imports: actor: %w", err)
 	}
 	results := make([]rekey.ImportRowResult, 0, len(rows))
-	var plannable []roster.Row
+	plannable := make([]roster.Row, 0, len(rows))
+	agents := make(map[int][]string, len(rows))
 	for _, r := range rows {
-		base := rekey.ImportRowResult{File: r.File, Row: r.Row, Username: r.Username}
-		if r.Role == roster.RoleGuardian {
-			base.Outcome, base.Error = rekey.ImportDeferred, "Guardian accounts are not stored yet; the row and its links are kept for when they are."
-			results = append(results, base)
-			continue
-		}
 		// Links were checked against the whole file when the import
-		// started; a chunk alone may not hold the other side.
-		r.AgentIDs = nil
+		// started; a chunk alone may not hold the other side, so they
+		// are written after the chunk's users (linkRow).
+		agents[r.Row], r.AgentIDs = r.AgentIDs, nil
 		plannable = append(plannable, r)
 	}
 	planned, err := w.plan(ctx, actor, job, plannable, orgs)
@@ -164,6 +163,18 @@ func (w *Worker) apply(ctx context.Context, job rekey.ImportJob, rows []roster.R
 		if res.outcome == "" {
 			if res, err = w.write(ctx, actor, job, r, res, stored); err != nil {
 				return nil, err
+			}
+		}
+		if res.outcome != rekey.ImportFailed {
+			added, err := w.linkRow(ctx, actor, job, res.userID, agents[r.Row])
+			if err != nil {
+				return nil, err
+			}
+			if len(added) > 0 {
+				if res.outcome == rekey.ImportUnchanged {
+					res.outcome = rekey.ImportUpdated
+				}
+				res.fields = append(res.fields, linkField(r.Role)+": + "+strings.Join(added, ", "))
 			}
 		}
 		results = append(results, rekey.ImportRowResult{File: r.File, Row: r.Row, Username: r.Username,

@@ -16,9 +16,6 @@ const (
 	ImportDisabled  = "disabled"
 	ImportUnchanged = "unchanged"
 	ImportFailed    = "failed"
-	// ImportDeferred: a guardian row (or its links) that Rekey keeps in the
-	// results but cannot store until the guardian role exists.
-	ImportDeferred = "deferred"
 )
 
 // ImportJob is what an import task needs besides its rows: who started it
@@ -71,7 +68,7 @@ type ImportRowResult struct {
 }
 
 // ImportTally is what one finished chunk adds to its task's counters:
-// succeeded (created, updated, disabled), skipped (unchanged, deferred)
+// succeeded (created, updated, disabled), skipped (unchanged)
 // and failed rows.
 type ImportTally struct {
 	Succeeded, Skipped, Failed int

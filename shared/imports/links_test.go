@@ -1,0 +1,255 @@
+package imports
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rekey/rekey/shared/memstore"
+	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
+)
+
+// guardianBundle is a OneRoster bundle of 44 users in two chunks of 25:
+// guardian g1 (row 2) names students stu-30 and stu-31 (rows 31 and 32,
+// the second chunk) and the district's existing student "old-1"; student
+// stu-3 (row 3) names its guardian g2 (row 44, the second chunk), which
+// names nobody; guardian g3 (row 45) names stu-5 (row 5, the first
+// chunk). Both sides of OneRoster's links are used, across chunks both
+// ways.
+func guardianBundle(t *testing.T) []byte {
+	t.Helper()
+	users := `"sourcedId","status","dateLastModified","enabledUser","orgSourcedIds","role","username","userIds","givenName","familyName","middleName","identifier","email","sms","phone","agentSourcedIds","grades","password"` + "\n"
+	row := func(id, role, agents, grade string) {
+		users += fmt.Sprintf(`"%s","","","true","org-s1","%s","user.%s","","Given","Family","","","","","","%s","%s",""`+"\n", id, role, id, agents, grade)
+	}
+	row("g1", "guardian", "stu-30,stu-31,old-1", "")
+	row("stu-3", "student", "g2", "05")
+	for i := 4; i <= 43; i++ {
+		row(fmt.Sprintf("stu-%d", i), "student", "", "05")
+	}
+	row("g2", "parent", "", "")
+	row("g3", "relative", "stu-5", "")
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, body := range map[string]string{
+		"manifest.csv": `"propertyName","value"` + "\n" + `"manifest.version","1.0"` + "\n" + `"oneroster.version","1.1"` + "\n" + `"file.orgs","bulk"` + "\n" + `"file.users","bulk"` + "\n",
+		"orgs.csv":     `"sourcedId","status","dateLastModified","name","type","identifier","parentSourcedId"` + "\n" + `"org-s1","","","Oak School","school","",""` + "\n",
+		"users.csv":    users,
+	} {
+		f, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte(body))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// byExternalID reads the district's users by externalId.
+func byExternalID(t *testing.T, dir Directory, ids ...string) map[string]rekey.User {
+	t.Helper()
+	found, err := dir.FindUsers(context.Background(), "d1", ids, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]rekey.User{}
+	for _, u := range found {
+		out[u.ExternalID] = u
+	}
+	return out
+}
+
+// Guardian rows become guardians, and their links are written on both
+// sides whichever chunk comes first, once however often chunks come.
+func TestImportGuardiansLinked(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	old := rekey.User{ID: "old1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive,
+		FirstName: "Old", LastName: "Pupil", Username: "old.pupil", ExternalID: "old-1", Version: 1, CreatedAt: t0, UpdatedAt: t0}
+	if err := w.store.CreateUser(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	body := guardianBundle(t)
+	dry, err := w.svc.Preview(ctx, w.admin, Source{Body: body, ContentType: TypeZip})
+	if err != nil || dry.Create != 44 || len(dry.Errors) != 0 {
+		t.Fatalf("dry run = %+v, %v; want 44 creates", dry, err)
+	}
+	task := w.start(t, body, TypeZip)
+	if len(w.queue.msgs) != 2 {
+		t.Fatalf("%d chunks, want 2", len(w.queue.msgs))
+	}
+	worker := NewWorker(w.store, nil, nil, nil)
+	// The later chunk first, then both again (a redelivery).
+	for _, m := range []ChunkMessage{w.queue.msgs[1], w.queue.msgs[0], w.queue.msgs[1], w.queue.msgs[0]} {
+		if err := worker.Handle(ctx, m); err != nil {
+			t.Fatalf("Handle(%+v): %v", m, err)
+		}
+	}
+	got, results := w.results(t, task.ID)
+	if c := count(results); got.Processed != 44 || c[rekey.ImportCreated] != 44 {
+		t.Fatalf("task = %+v, outcomes %v; first failure %+v", got, c, firstFailure(results))
+	}
+	u := byExternalID(t, w.store, "g1", "g2", "g3", "stu-5", "stu-3", "stu-30", "stu-31", "old-1", "stu-4")
+	g1, g2 := u["g1"], u["g2"]
+	for _, g := range []rekey.User{g1, g2, u["g3"]} {
+		if g.Role != rekey.RoleGuardian || g.SchoolID != "s1" || g.PasswordHash != "" {
+			t.Errorf("guardian %s = role %s school %q password set %v; want a guardian of s1 without a password",
+				g.ExternalID, g.Role, g.SchoolID, g.PasswordHash != "")
+		}
+	}
+	want := map[string][]string{"g1": {u["stu-30"].ID, u["stu-31"].ID, "old1"}, "g2": {u["stu-3"].ID}, "g3": {u["stu-5"].ID}}
+	for ext, students := range want {
+		if diff := cmp.Diff(students, u[ext].GuardianOf, cmpSorted); diff != "" {
+			t.Errorf("%s guardianOf (-want +got):\n%s", ext, diff)
+		}
+	}
+	for ext, guardian := range map[string]string{"stu-30": "g1", "stu-31": "g1", "old-1": "g1", "stu-3": "g2", "stu-5": "g3"} {
+		if !slices.Equal(u[ext].Guardians, []string{u[guardian].ID}) || !u[guardian].IsGuardianOf(u[ext]) {
+			t.Errorf("%s guardians = %v, want [%s] linked on both sides", ext, u[ext].Guardians, guardian)
+		}
+	}
+	if len(u["stu-4"].Guardians) != 0 {
+		t.Errorf("stu-4 got guardians %v", u["stu-4"].Guardians)
+	}
+	// Each link is audited on both sides, once.
+	for _, id := range []string{u["old-1"].ID, u["stu-30"].ID} {
+		page, err := w.store.ListAudit(ctx, id, 10, "")
+		links := 0
+		for _, e := range page.Items {
+			if e.Action == rekey.ActionUserUpdate && e.After["guardians"] != nil {
+				links++
+			}
+		}
+		if err != nil || links != 1 {
+			t.Errorf("audit of %s: %d link entries, %v; want 1 (%+v)", id, links, err, page.Items)
+		}
+	}
+
+	// The same file again: all unchanged, in the dry run and applied.
+	dry, err = w.svc.Preview(ctx, w.admin, Source{Body: body, ContentType: TypeZip})
+	if err != nil || dry.Unchanged != 44 || dry.Create+dry.Update+dry.Disable != 0 {
+		t.Errorf("re-import dry run = %+v, %v; want 44 unchanged", dry, err)
+	}
+	w.queue.msgs = nil
+	again := w.start(t, body, TypeZip)
+	for _, m := range w.queue.msgs {
+		if err := worker.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, results = w.results(t, again.ID)
+	if c := count(results); got.Skipped != 44 || c[rekey.ImportUnchanged] != 44 {
+		t.Errorf("re-import = %+v, outcomes %v; want 44 unchanged", got, c)
+	}
+	if after := byExternalID(t, w.store, "g1")["g1"]; after.Version != g1.Version {
+		t.Errorf("re-import wrote g1: version %d → %d", g1.Version, after.Version)
+	}
+}
+
+var cmpSorted = cmp.Transformer("sorted", func(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return out
+})
+
+// memLinks is a memstore with what linkRow uses; the rest of WorkerStore
+// is never called.
+type memLinks struct {
+	WorkerStore
+	mem *memstore.Store
+}
+
+func (m memLinks) FindUsers(ctx context.Context, d string, e, u, em []string) ([]rekey.User, error) {
+	return m.mem.FindUsers(ctx, d, e, u, em)
+}
+func (m memLinks) GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error) {
+	return m.mem.GetUsers(ctx, ids)
+}
+func (m memLinks) WriteUsers(ctx context.Context, uw rekey.UsersWrite) error {
+	return m.mem.WriteUsers(ctx, uw)
+}
+
+// linkRow on memstore: a link is written on both sides with an audit
+// entry each, once; partners of the wrong role, of another district or
+// not yet created are left alone.
+func TestLinkRowMemstore(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(func() time.Time { return t0 })
+	mk := func(id, district string, role rekey.Role) rekey.User {
+		u := rekey.User{ID: id, DistrictID: district, SchoolID: "s1", Role: role, Status: rekey.StatusActive, FirstName: "F",
+			LastName: "L", Username: id, ExternalID: "ext-" + id, Version: 1, CreatedAt: t0, UpdatedAt: t0}
+		if err := store.CreateUser(ctx, u, nil); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	admin := mk("admin", "d1", rekey.RoleDistrictAdmin)
+	mk("g", "d1", rekey.RoleGuardian)
+	mk("s", "d1", rekey.RoleStudent)
+	mk("teach", "d1", rekey.RoleTeacher)
+	mk("far", "d2", rekey.RoleStudent)
+	w := NewWorker(memLinks{mem: store}, nil, nil, func() time.Time { return t0 })
+	job := rekey.ImportJob{TaskID: "task1", DistrictID: "d1"}
+	agents := []string{"ext-s", "ext-teach", "ext-far", "ext-nobody"}
+
+	added, err := w.linkRow(ctx, admin, job, "g", agents)
+	if err != nil || !slices.Equal(added, []string{"ext-s"}) {
+		t.Fatalf("linkRow = %v, %v; want only ext-s linked", added, err)
+	}
+	users, _ := store.GetUsers(ctx, []string{"g", "s", "teach"})
+	if !users["g"].IsGuardianOf(users["s"]) || !slices.Equal(users["g"].GuardianOf, []string{"s"}) || len(users["teach"].Guardians) != 0 {
+		t.Errorf("after linkRow: g %v, s %v, teach %v", users["g"].GuardianOf, users["s"].Guardians, users["teach"].Guardians)
+	}
+	var entries []string
+	for _, e := range store.Audit() {
+		entries = append(entries, fmt.Sprintf("%s %s %v→%v", e.TargetID, e.Action, e.Before, e.After))
+	}
+	wantEntries := []string{"g user.update map[guardianOf:[]]→map[guardianOf:[s]]", "s user.update map[guardians:[]]→map[guardians:[g]]"}
+	if diff := cmp.Diff(wantEntries, entries, cmpSorted); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+
+	// From the student's side, and again: nothing more to write.
+	for _, tc := range []struct{ user, agent string }{{"s", "ext-g"}, {"g", "ext-s"}} {
+		if added, err := w.linkRow(ctx, admin, job, tc.user, []string{tc.agent}); err != nil || len(added) != 0 {
+			t.Errorf("linkRow(%s, %s) again = %v, %v; want nothing", tc.user, tc.agent, added, err)
+		}
+	}
+	if n := len(store.Audit()); n != 2 {
+		t.Errorf("%d audit entries after the repeats, want 2", n)
+	}
+	// A school admin of another school links nobody.
+	other := admin
+	other.Role, other.SchoolID = rekey.RoleSchoolAdmin, "s2"
+	mk("g2", "d1", rekey.RoleGuardian)
+	if added, err := w.linkRow(ctx, other, job, "g2", []string{"ext-s"}); err != nil || len(added) != 0 {
+		t.Errorf("linkRow by another school's admin = %v, %v; want nothing", added, err)
+	}
+}
+
+func TestMirrorLinks(t *testing.T) {
+	rows := []roster.Row{
+		{ExternalID: "g1", AgentIDs: []string{"s1", "s2", "elsewhere"}},
+		{ExternalID: "s1"},
+		{ExternalID: "s2", AgentIDs: []string{"g1", "g2"}},
+		{ExternalID: "g2"},
+		{ExternalID: "s3", AgentIDs: []string{"g2"}},
+	}
+	mirrorLinks(rows)
+	want := [][]string{{"s1", "s2", "elsewhere"}, {"g1"}, {"g1", "g2"}, {"s2", "s3"}, {"g2"}}
+	for i, r := range rows {
+		if !slices.Equal(r.AgentIDs, want[i]) {
+			t.Errorf("row %s agents = %v, want %v", r.ExternalID, r.AgentIDs, want[i])
+		}
+	}
+}
