@@ -86,7 +86,16 @@ func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) 
 	if err != nil {
 		return err
 	}
-	query := bulk.TaskQuery{Status: rekey.TaskStatus(q.Get("status")), CreatedBy: q.Get("createdBy"), ScheduleID: q.Get("scheduleId")}
+	createdBy, err := queryID(q, "createdBy")
+	if err != nil {
+		return err
+	}
+	scheduleID, err := queryID(q, "scheduleId")
+	if err != nil {
+		return err
+	}
+	query := bulk.TaskQuery{Status: rekey.TaskStatus(q.Get("status")), CreatedBy: createdBy, ScheduleID: scheduleID}
+	// A cursor pages the listing it came from: the filters are part of it.
 	return writePage(b.s, w, r, q.Get("cursor"), []string{"tasks", p.user.ID, string(query.Status), query.CreatedBy, query.ScheduleID}, func(cursor string) ([]rekey.Task, string, error) {
 		page, err := b.svc.ListWhere(ctx, p.user, query, limit, cursor)
 		return page.Items, page.Next, err

@@ -80,14 +80,13 @@ func (f *fakeBulk) Start(_ context.Context, actor rekey.User, sel rekey.Selectio
 
 func (f *fakeBulk) ListWhere(_ context.Context, _ rekey.User, q bulk.TaskQuery, limit int, cursor string) (bulk.TaskPage, error) {
 	f.queries = append(f.queries, q)
+	if q.ScheduleID != "" {
+		return bulk.TaskPage{Items: []rekey.Task{{ID: "task-of-" + q.ScheduleID, ScheduleID: q.ScheduleID}}}, nil
+	}
 	if cursor == "" {
 		return bulk.TaskPage{Items: []rekey.Task{{ID: "task2"}}, Next: "page-2"}, nil
 	}
 	return bulk.TaskPage{Items: []rekey.Task{{ID: "task1"}}}, nil
-}
-
-func (f *fakeBulk) ListBySchedule(_ context.Context, _ rekey.User, scheduleID string, _ int, _ string) (bulk.TaskPage, error) {
-	return bulk.TaskPage{Items: []rekey.Task{{ID: "task-of-" + scheduleID, ScheduleID: scheduleID}}}, nil
 }
 
 func (f *fakeBulk) Get(_ context.Context, _ rekey.User, id string) (rekey.Task, error) {

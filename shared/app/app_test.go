@@ -76,7 +76,8 @@ func TestConfigFromEnv(t *testing.T) {
 // when no function is named.
 func TestNewBuildsOnlyWhatFunctionsNeed(t *testing.T) {
 	cfg := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q",
-		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key"}
+		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key",
+		ImportQueueURL: "http://127.0.0.1:1/import", ImportBucket: "imports"}
 	built := func(a *App) []string {
 		var out []string
 		for name, ok := range map[string]bool{
@@ -128,7 +129,8 @@ func TestNewBuildsOnlyWhatFunctionsNeed(t *testing.T) {
 
 func TestNewRejectsUnknownFunction(t *testing.T) {
 	cfg := Config{Table: "t", PublicBaseURL: "https://rekey.example.org", SenderEmail: "no-reply@example.org", MailQueueURL: "http://127.0.0.1:1/q",
-		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key"}
+		BulkPlanQueueURL: "http://127.0.0.1:1/plan", BulkWorkQueueURL: "http://127.0.0.1:1/work", TaskKeyID: "key",
+		ImportQueueURL: "http://127.0.0.1:1/import", ImportBucket: "imports"}
 	if _, err := New(context.Background(), cfg, aws.Config{}, Options{Functions: []string{"api-user"}}); err == nil || !strings.Contains(err.Error(), `"api-user"`) {
 		t.Errorf("New(Functions: api-user) = %v, want an error naming the unknown function", err)
 	}
