@@ -397,10 +397,10 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	return a, nil
 }
 
-// mailEventRecorder is the store once it records mail events against task
-// results (issue 10's per-user state, built separately). Until then every
-// event fails with ErrNoMailEventStore: Lambda retries it and the DLQ keeps
-// it, to be redriven once the store records them; nothing is lost.
+// mailEventRecorder is the store when it records mail events against task
+// results (dynamo.Store and memstore.Store do, through a lookup per sent
+// email). A store that does not gets a stand-in failing every event with
+// ErrNoMailEventStore: Lambda retries it and the DLQ keeps it.
 func mailEventRecorder(store any) mailevents.Recorder {
 	if r, ok := store.(mailevents.Recorder); ok {
 		return r

@@ -60,6 +60,9 @@ func (s *Service) ResultsIn(ctx context.Context, actor rekey.User, id, state str
 		if len(chunks) == 0 {
 			break
 		}
+		if err := s.mergeMailStates(ctx, chunks); err != nil {
+			return ResultPage{}, err
+		}
 		for _, c := range chunks {
 			if c.Index < at.chunk {
 				continue

@@ -98,6 +98,9 @@ func (s *Service) funnel(ctx context.Context, rec rekey.TaskRecord) (*rekey.Funn
 		if len(chunks) == 0 {
 			break
 		}
+		if err := s.mergeMailStates(ctx, chunks); err != nil {
+			return nil, err
+		}
 		for _, c := range chunks {
 			var ids []string
 			for _, e := range c.Entries {
@@ -139,6 +142,35 @@ func (s *Service) funnel(ctx context.Context, rec rekey.TaskRecord) (*rekey.Funn
 		}
 	}
 	return f, nil
+}
+
+// mergeMailStates sets the MailState of the emailed entries of chunks to
+// what SES last reported about their emails (one read per 100 emails).
+func (s *Service) mergeMailStates(ctx context.Context, chunks []rekey.Chunk) error {
+	var ids []string
+	for _, c := range chunks {
+		for _, e := range c.Entries {
+			if e.Result.Outcome == rekey.OutcomeEmailed && e.MessageID != "" {
+				ids = append(ids, e.MessageID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	states, err := s.store.MailStates(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("bulk: read what mail reported: %w", err)
+	}
+	for _, c := range chunks {
+		for i := range c.Entries {
+			e := &c.Entries[i]
+			if st, ok := states[e.MessageID]; ok && e.MessageID != "" {
+				e.MailState = st
+			}
+		}
+	}
+	return nil
 }
 
 func boolInt(b bool) int {

@@ -59,6 +59,14 @@ type rowUserReader interface {
 	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
 }
 
+// mailStateReader reads what SES last reported (delivered, bounced,
+// complained) about sent emails, by SES message id; emails with no report
+// are left out (*dynamo.Store: one BatchGetItem per 100 ids). Events are
+// kept apart from the chunks, which their workers rewrite whole.
+type mailStateReader interface {
+	MailStates(ctx context.Context, messageIDs []string) (map[string]string, error)
+}
+
 // taskStore is the Service's store. SelectUsers is the planner's (see
 // planStore): previews and approval thresholds count through it.
 // DecideTask records the decision on a task awaiting approval: approved,
@@ -68,6 +76,7 @@ type rowUserReader interface {
 type taskStore interface {
 	userReader
 	rowUserReader
+	mailStateReader
 	taskWriter
 	taskReader
 	SelectUsers(ctx context.Context, f rekey.UserFilter, cursor string, limit int) ([]rekey.User, string, error)

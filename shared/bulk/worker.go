@@ -268,6 +268,9 @@ type chunkRun struct {
 	// refusals are the audit entries of users this run refused and the
 	// chunk does not yet record; the next chunk write carries them.
 	refusals []rekey.AuditEntry
+	// unrecorded are sent emails whose lookups a full write had no room
+	// for: the next write carries them.
+	unrecorded []rekey.SentMessage
 	// stopping is set while a cancelled task's chunk is being ended.
 	stopping bool
 }
@@ -430,6 +433,9 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 			room--
 		}
 	}
+	sent := append(slices.Clone(r.unrecorded), r.newlySent(next.Entries)...)
+	write.Sent = sent[:min(len(sent), max(room, 0))]
+	room -= len(write.Sent)
 	write.Refusals = r.refusals[:min(len(r.refusals), max(room, 0))]
 	err := r.w.store.SaveChunk(ctx, write)
 	var conflict *rekey.ChunkConflictError
@@ -451,7 +457,22 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 		r.heldUntil.Store(next.LeaseUntil.UnixNano())
 	}
 	r.refusals = r.refusals[len(write.Refusals):]
+	r.unrecorded = sent[len(write.Sent):]
 	return nil
+}
+
+// newlySent lists the emails of entries sent since the chunk was last
+// written: the store keeps a lookup of each, through which SES's events
+// reach the result (ChunkWrite.Sent).
+func (r *chunkRun) newlySent(entries []rekey.ChunkEntry) []rekey.SentMessage {
+	var out []rekey.SentMessage
+	for i, e := range entries {
+		if e.MessageID == "" || i < len(r.written) && r.written[i].MessageID == e.MessageID {
+			continue
+		}
+		out = append(out, rekey.SentMessage{MessageID: e.MessageID, TaskID: r.chunk.TaskID, Index: r.chunk.Index, UserID: e.Result.UserID})
+	}
+	return out
 }
 
 // complete marks the chunk done and adds its counts to the task, once.

@@ -618,6 +618,14 @@ func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 		}
 		steps = append(steps, step)
 	}
+	// The sent emails' lookups too: they have no condition.
+	for _, m := range w.Sent {
+		step, err := s.txSent(m)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, step)
+	}
 	if len(steps) > rekey.MaxWriteItems {
 		return fmt.Errorf("%d items in one transaction, at most %d", len(steps), rekey.MaxWriteItems)
 	}

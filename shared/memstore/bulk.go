@@ -18,6 +18,9 @@ type bulkState struct {
 	keys    map[string]rekey.Idempotency // by key: Key holds the task id
 	chunks  map[string]map[int]storedChunk
 	sends   map[string]int // by UTC day
+	// messages are the sent emails' lookups (the DynamoDB store's
+	// MSG#<id> items), by SES message id.
+	messages map[string]sentMessage
 }
 
 // storedChunk is a chunk with the time the sweeper looks at it again
@@ -32,6 +35,7 @@ func newBulkState() bulkState {
 	return bulkState{
 		tasks: map[string]rekey.TaskRecord{}, secrets: map[string]rekey.TaskSecrets{},
 		keys: map[string]rekey.Idempotency{}, chunks: map[string]map[int]storedChunk{}, sends: map[string]int{},
+		messages: map[string]sentMessage{},
 	}
 }
 
@@ -356,8 +360,8 @@ func (s *Store) saveChunk(w rekey.ChunkWrite) error {
 			audits++
 		}
 	}
-	items := len(w.Users) + 1 + audits + len(w.Refusals)
-	if w.Add != nil {
+	items := len(w.Users) + 1 + audits + len(w.Refusals) + len(w.Sent)
+	if w.Add != nil || w.RequireLive {
 		items++
 	}
 	if items > rekey.MaxWriteItems {
@@ -399,6 +403,7 @@ func (s *Store) saveChunk(w rekey.ChunkWrite) error {
 	for _, u := range w.Users {
 		s.addAudit(u.Audit)
 	}
+	s.recordSent(w.Sent)
 	return nil
 }
 

@@ -258,6 +258,21 @@ type ChunkWrite struct {
 	// applied after the task was cancelled. A failed check is a
 	// *ChunkConflictError with TaskEnded.
 	RequireLive bool
+	// Sent are the emails this write records as sent for the first time:
+	// the store keeps a small lookup per message (written in the same
+	// transaction, so never without the chunk) through which SES's later
+	// events find their result without writing the chunk, which the
+	// worker rewrites whole.
+	Sent []SentMessage
+}
+
+// SentMessage is where an email SES accepted belongs: the task, chunk and
+// user its events are recorded for.
+type SentMessage struct {
+	MessageID string
+	TaskID    string
+	Index     int // the chunk's
+	UserID    string
 }
 
 // ChunkConflictError is a chunk write that was not applied because a

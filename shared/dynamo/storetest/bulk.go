@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -36,6 +38,8 @@ type BulkStore interface {
 	GetDelivery(ctx context.Context, key string) (rekey.MailDelivery, error)
 	ClaimRun(ctx context.Context, scheduleID string, occurrence, at time.Time, lease time.Duration) (rekey.ScheduleRun, error)
 	RecordRun(ctx context.Context, r rekey.ScheduleRun) error
+	RecordMailEvent(ctx context.Context, ev rekey.MailEvent) error
+	MailStates(ctx context.Context, messageIDs []string) (map[string]string, error)
 }
 
 // newTask is a queued email-link task of district d1 created by da1 at at.
@@ -499,5 +503,74 @@ func testCancelReachesWorkers(t *testing.T, s Store, _ *testclock.Clock) {
 	}
 	if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: next, ExpectVersion: 1}); err != nil {
 		t.Errorf("SaveChunk recording what happened after the cancel: %v", err)
+	}
+}
+
+// testMailEvents: a chunk write's Sent leaves a lookup per email, through
+// which SES's events move the email's state by rekey.NextMailState without
+// touching the chunk; duplicates, late and reordered events change nothing
+// they should not, and an id no task sent is not found.
+func testMailEvents(t *testing.T, s Store, _ *testclock.Clock) {
+	ctx := context.Background()
+	create(t, s, user("da1", "district.admin", ""))
+	rec := planTask(t, s, []string{"u1", "u2", "u3"})
+	id := rec.Task.ID
+	work, err := s.LoadChunk(ctx, id, 0, "da1", nil)
+	if err != nil {
+		t.Fatalf("LoadChunk: %v", err)
+	}
+	c := work.Chunk
+	c.Version = 1
+	for i, u := range []string{"u1", "u2", "u3"} {
+		c.Entries = append(c.Entries, rekey.ChunkEntry{Result: rekey.TaskResult{UserID: u, Outcome: rekey.OutcomeEmailed}, MessageID: "m" + strconv.Itoa(i+1)})
+	}
+	sent := []rekey.SentMessage{{MessageID: "m1", TaskID: id, UserID: "u1"}, {MessageID: "m2", TaskID: id, UserID: "u2"}, {MessageID: "m3", TaskID: id, UserID: "u3"}}
+	event := func(msg, typ string) error {
+		return s.RecordMailEvent(ctx, rekey.MailEvent{MessageID: msg, Type: typ, At: t0})
+	}
+	wantErr(t, "an event before the send is recorded", event("m1", rekey.MailDelivered), rekey.ErrNotFound)
+	if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: c, ExpectVersion: 0, Sent: sent, At: t0}); err != nil {
+		t.Fatalf("SaveChunk: %v", err)
+	}
+
+	for _, step := range []struct {
+		msg, typ string
+		want     error
+	}{
+		{"m1", rekey.MailDelivered, nil},
+		{"m1", rekey.MailDelivered, nil}, // duplicate
+		{"m2", rekey.MailBounced, nil},
+		{"m2", rekey.MailDelivered, nil}, // late: stays bounced
+		{"m3", rekey.MailComplained, nil},
+		{"m3", rekey.MailBounced, nil}, // reordered: stays complained
+		{"m1", "opened", nil},          // unknown type: no change
+		{"nobody", rekey.MailBounced, rekey.ErrNotFound},
+		{"", rekey.MailBounced, rekey.ErrNotFound},
+	} {
+		wantErr(t, step.typ+" of "+step.msg, event(step.msg, step.typ), step.want)
+	}
+	want := map[string]string{"m1": rekey.MailDelivered, "m2": rekey.MailBounced, "m3": rekey.MailComplained}
+	got, err := s.MailStates(ctx, []string{"m1", "m2", "m3", "nobody", "m1"})
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("MailStates = %v, %v; want %v", got, err, want)
+	}
+
+	// The worker's next write of the chunk, repeating a lookup (a retried
+	// save), neither undoes a state nor is refused; events never wrote the
+	// chunk, so its version is the worker's.
+	c2 := c
+	c2.Version = 2
+	if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: c2, ExpectVersion: 1, Sent: sent[1:2], At: t0}); err != nil {
+		t.Fatalf("SaveChunk after events: %v", err)
+	}
+	if got, err := s.MailStates(ctx, []string{"m2"}); err != nil || got["m2"] != rekey.MailBounced {
+		t.Errorf("after a repeated lookup, MailStates = %v, %v; want m2 bounced", got, err)
+	}
+	chunks, err := s.ListChunks(ctx, id, 0, 1)
+	if err != nil || len(chunks) != 1 || chunks[0].Version != 2 || chunks[0].Entries[1].MailState != "" {
+		t.Errorf("chunk after events = %+v, %v; want version 2, untouched by events", chunks, err)
+	}
+	if got, err := s.MailStates(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("MailStates of none = %v, %v", got, err)
 	}
 }

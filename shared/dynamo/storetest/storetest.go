@@ -91,6 +91,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"ListTasks", testListTasks},
 		{"Plan", testPlan},
 		{"ChunkWrites", testChunkWrites},
+		{"MailEvents", testMailEvents},
 		{"ChunkLeases", testChunkLeases},
 		{"CancelReachesWorkers", testCancelReachesWorkers},
 		{"DailySends", testDailySends},
