@@ -40,6 +40,7 @@ type Recorder interface {
 type Handler struct {
 	recorder Recorder
 	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // NewHandler returns a Handler that records events through recorder.
@@ -47,8 +48,16 @@ func NewHandler(recorder Recorder, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{recorder: recorder, logger: logger}
+	return &Handler{recorder: recorder, logger: logger, now: time.Now}
 }
+
+// RetryUnknownFor is how long after SES saw it an event for an unknown
+// message id is retried rather than dropped. A worker records its sends
+// every few dozen emails, so a fast delivery can arrive before its
+// message id is stored; Lambda retries a failed asynchronous invocation
+// twice, about one and three minutes later, and then the function's DLQ
+// keeps the event for a redrive.
+const RetryUnknownFor = 10 * time.Minute
 
 // Handle is the Lambda entry point for one EventBridge event. It returns
 // an error only when the event should be retried.
@@ -61,6 +70,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudWatchEvent) error {
 		h.logger.WarnContext(ctx, "mailevents: event dropped", "eventId", ev.ID, "detailType", ev.DetailType, "error", err)
 		return nil
 	case rekey.ECodeNotFound:
+		if me, perr := Parse(ev); perr == nil && h.now().Sub(me.At) < RetryUnknownFor {
+			return fmt.Errorf("mailevents: event %s: the message may not be recorded yet: %w", ev.ID, err)
+		}
 		h.logger.InfoContext(ctx, "mailevents: no task result has this message; event dropped", "eventId", ev.ID, "detailType", ev.DetailType, "error", err)
 		return nil
 	default:

@@ -177,7 +177,18 @@ func TestHandleDropsWhatCannotSucceedAndRetriesStoreFailures(t *testing.T) {
 	rec := &memRecorder{states: map[string]string{"m-1": "sent"}}
 	h := NewHandler(rec, slog.New(slog.NewJSONHandler(&logs, nil)))
 
-	// An unknown message id (a single-user reset, a deleted task): dropped.
+	// An unknown message id (a single-user reset, a deleted task): dropped
+	// once it is older than RetryUnknownFor; a recent one is retried, as
+	// its send may not be recorded yet.
+	at, err := Parse(bounceOf(t, "m-unknown"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.now = func() time.Time { return at.At.Add(RetryUnknownFor - time.Second) }
+	if err := h.Handle(ctx, bounceOf(t, "m-unknown")); rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		t.Errorf("Handle(unknown message just sent) = %v, want it returned for a retry", err)
+	}
+	h.now = func() time.Time { return at.At.Add(RetryUnknownFor) }
 	if err := h.Handle(ctx, bounceOf(t, "m-unknown")); err != nil {
 		t.Errorf("Handle(unknown message) = %v, want nil (logged and dropped)", err)
 	}
