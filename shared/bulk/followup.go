@@ -48,7 +48,7 @@ func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, re
 	case FollowUpRetryFailed, FollowUpGeneratedForNoEmail:
 		del.Mode = rekey.DeliverGeneratedPasswords
 	default:
-		return FollowUpResult{}, rekey.FieldError(rekey.ECodeUnknownAction, "action",
+		return FollowUpResult{}, rekey.FieldError(rekey.ECodeInvalidInput, "action",
 			"Unknown follow-up; use resend_unfinished, retry_failed or generated_passwords_for_no_email.")
 	}
 	rec, err := s.visible(ctx, actor, id)
@@ -83,7 +83,7 @@ func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, re
 		return FollowUpResult{LeftOut: leftOut}, errNothingToFollowUp
 	}
 	if len(ids) > MaxSelectedUsers {
-		return FollowUpResult{}, rekey.FieldError(rekey.ECodeUnknownAction, "action",
+		return FollowUpResult{}, rekey.FieldError(rekey.ECodeInvalidInput, "action",
 			fmt.Sprintf("The follow-up would reach %d users, more than %d; start a new bulk reset instead.", len(ids), MaxSelectedUsers))
 	}
 	task, err := s.Start(withParentTask(ctx, id), actor, rekey.Selection{Mode: rekey.SelectSelected, UserIDs: ids}, del, "", requestID)
