@@ -126,6 +126,9 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 		Policy:          policy,
 		RequestID:       requestID,
 	}
+	if rec.KidFriendlyMaxGrade, err = s.kidFriendlyGrade(ctx, initiator); err != nil {
+		return rekey.Task{}, err
+	}
 	secrets, err := s.seal(ctx, rec.Task.ID, del, now)
 	if err != nil {
 		return rekey.Task{}, err
@@ -423,6 +426,17 @@ func (s *Service) checkDelivery(ctx context.Context, initiator rekey.User, sel r
 		}
 	}
 	return policy, nil
+}
+
+// kidFriendlyGrade is the initiator's district's kid-friendly grade limit
+// (its settings; the default without a district), which a task captures
+// at its start as it captures the policy.
+func (s *Service) kidFriendlyGrade(ctx context.Context, initiator rekey.User) (*int, error) {
+	grade, err := password.KidFriendlyMaxGradeFor(ctx, s.store, initiator)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: %w", err)
+	}
+	return &grade, nil
 }
 
 // policyFor returns the initiator's district policy and the district and
