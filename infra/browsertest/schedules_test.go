@@ -99,3 +99,50 @@ func (c *apiClient) scheduleEnabled(id string) bool {
 	c.must(http.StatusOK, "GET", "/api/schedules/"+id, nil, &s)
 	return s.Enabled
 }
+
+// TestScheduleWaitsForApproval: a school admin's schedule reaching more
+// users than the district's threshold is saved waiting for approval; its
+// creator may not approve it; the district admin sees "Waiting for
+// approval" and an Approve button on the schedules screen, approves it,
+// and the schedule then names its approver. It raises the threshold, so it
+// does not run in parallel with the other tests.
+func TestScheduleWaitsForApproval(t *testing.T) {
+	approvalThreshold.Store(2)
+	defer approvalThreshold.Store(0)
+	principal := demoUsers(func(u rekey.User) bool { return u.Role == rekey.RoleSchoolAdmin && u.SchoolID == "demo-school-1" })[0]
+	creator := apiAs(t, principal.Username, demoPassword)
+	var sc rekey.Schedule
+	creator.must(http.StatusCreated, "POST", "/api/schedules", map[string]any{
+		"name": fmt.Sprintf("Whole school %d", time.Now().UnixNano()), "expression": "cron(0 7 1 9 ? *)", "timezone": "UTC",
+		"selection": map[string]any{"mode": "without_role", "schoolId": "demo-school-1"}, "delivery": map[string]any{"mode": "email_link"},
+	}, &sc)
+	defer apiAdmin(t).call("DELETE", "/api/schedules/"+sc.ID, nil, nil)
+	if !sc.NeedsApproval || sc.ApprovedBy != "" {
+		t.Fatalf("a schedule of a whole school above threshold 2 = needsApproval %v, approvedBy %q; want waiting", sc.NeedsApproval, sc.ApprovedBy)
+	}
+	if status, body := creator.call("POST", "/api/schedules/"+sc.ID+"/approve", nil, nil); status != http.StatusForbidden || !strings.Contains(body, "self_approval") {
+		t.Errorf("the creator's own approval = %d %s, want 403 self_approval", status, body)
+	}
+
+	tb := newTab(t)
+	tb.signInAdmin()
+	tb.goHash("#/schedules")
+	tb.waitVisible("#schedule-waiting-" + sc.ID)
+	tb.waitVisible("#schedule-approve-" + sc.ID)
+	tb.screenshot("schedule-waiting-for-approval")
+	tb.click("#schedule-approve-" + sc.ID)
+	tb.waitVisible("dialog#confirm-dialog")
+	tb.click("#confirm-ok")
+	tb.waitGone("#schedule-approve-" + sc.ID)
+	tb.waitGone("#schedule-waiting-" + sc.ID)
+	tb.screenshot("schedule-approved")
+
+	var approved rekey.Schedule
+	apiAdmin(t).must(http.StatusOK, "GET", "/api/schedules/"+sc.ID, nil, &approved)
+	if approved.ApprovedBy == "" || approved.ApprovedBy == principal.ID || approved.AwaitingApproval() {
+		t.Errorf("after approval the schedule = approvedBy %q, waiting %v; want the district admin's approval", approved.ApprovedBy, approved.AwaitingApproval())
+	}
+	if status, body := apiAdmin(t).call("POST", "/api/schedules/"+sc.ID+"/approve", nil, nil); status != http.StatusConflict || !strings.Contains(body, "not_awaiting_approval") {
+		t.Errorf("approving again = %d %s, want 409 not_awaiting_approval", status, body)
+	}
+}

@@ -76,6 +76,7 @@ func (s *Server) routes() []route {
 		{Route{http.MethodGet, "/api/schedules/{id}", FunctionSchedules}, s.signedIn(fullAccess, s.getSchedule)},
 		{Route{http.MethodPatch, "/api/schedules/{id}", FunctionSchedules}, s.signedIn(fullAccess, s.patchSchedule)},
 		{Route{http.MethodDelete, "/api/schedules/{id}", FunctionSchedules}, s.signedIn(fullAccess, s.deleteSchedule)},
+		{Route{http.MethodPost, "/api/schedules/{id}/approve", FunctionSchedules}, s.signedIn(fullAccess, s.approveSchedule)},
 		{Route{http.MethodPost, "/api/bulk-resets", FunctionBulk}, s.signedIn(fullAccess, b.start)},
 		{Route{http.MethodGet, "/api/tasks", FunctionTasks}, s.signedIn(fullAccess, b.list)},
 		{Route{http.MethodGet, "/api/tasks/{id}", FunctionTasks}, s.signedIn(fullAccess, b.get)},

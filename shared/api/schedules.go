@@ -16,6 +16,7 @@ type ScheduleService interface {
 	Get(ctx context.Context, actor rekey.User, id string) (rekey.Schedule, error)
 	Update(ctx context.Context, actor rekey.User, id string, patch schedule.Patch, requestID string) (rekey.Schedule, error)
 	Delete(ctx context.Context, actor rekey.User, id, requestID string) error
+	Approve(ctx context.Context, actor rekey.User, id, requestID string) (rekey.Schedule, error)
 }
 
 // createSchedule is POST /api/schedules {name, expression, timezone,
@@ -65,6 +66,15 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request, p principal
 func (s *Server) patchSchedule(w http.ResponseWriter, r *http.Request, p principal) error {
 	return patchByID(s, w, r, func(ctx context.Context, id string, patch schedule.Patch) (rekey.Schedule, error) {
 		return s.schedules.Update(ctx, p.user, id, patch, RequestID(ctx))
+	})
+}
+
+// approveSchedule is POST /api/schedules/{id}/approve: another admin's
+// approval of a schedule above the approval threshold; 200 with the
+// schedule, whose runs now start without asking again.
+func (s *Server) approveSchedule(w http.ResponseWriter, r *http.Request, p principal) error {
+	return byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (rekey.Schedule, error) {
+		return s.schedules.Approve(ctx, p.user, id, RequestID(ctx))
 	})
 }
 

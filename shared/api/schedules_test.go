@@ -96,6 +96,14 @@ func (f *fakeSchedules) Delete(ctx context.Context, actor rekey.User, id, _ stri
 	return nil
 }
 
+// Approve refuses the creator (the only one who sees a schedule here).
+func (f *fakeSchedules) Approve(ctx context.Context, actor rekey.User, id, _ string) (rekey.Schedule, error) {
+	if _, err := f.Get(ctx, actor, id); err != nil {
+		return rekey.Schedule{}, err
+	}
+	return rekey.Schedule{}, &rekey.Error{Code: rekey.ECodeSelfApproval, Message: "Another administrator must approve it."}
+}
+
 func newScheduleAPI(t *testing.T) *testAPI {
 	t.Helper()
 	a := newTestAPI(t)
@@ -160,6 +168,9 @@ func TestSchedulesAPI(t *testing.T) {
 		422, rekey.ECodeInvalidInput, "delivery.mode")
 	wantError(t, a.do("POST", "/api/schedules", `{"name":"x","selection":{"mode":"all","extra":1}}`, s.bearer()...), 400, rekey.ECodeUnknownField, "extra")
 	wantError(t, a.do("POST", "/api/schedules", `{"name":1}`, s.bearer()...), 400, rekey.ECodeInvalidJSON, "name")
+
+	wantError(t, a.do("POST", "/api/schedules/"+created.ID+"/approve", "", s.bearer()...), 403, rekey.ECodeSelfApproval, "")
+	wantError(t, a.do("POST", "/api/schedules/"+created.ID+"/approve", "", other.bearer()...), 404, rekey.ECodeNotFound, "")
 
 	rec = a.do("DELETE", "/api/schedules/"+created.ID, "", s.bearer()...)
 	if rec.Code != http.StatusNoContent || rec.Body.Len() != 0 {

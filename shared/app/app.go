@@ -221,8 +221,12 @@ func partsFor(functions []string) (parts, error) {
 	var p parts
 	for _, fn := range functions {
 		switch fn {
-		case api.FunctionAuth, api.FunctionUsers, api.FunctionResets, api.FunctionSchedules:
+		case api.FunctionAuth, api.FunctionUsers, api.FunctionResets:
 			p.api = true
+		case api.FunctionSchedules:
+			// Schedules count their selection with the bulk service's
+			// bounded count against the approval threshold.
+			p.api, p.bulk = true, true
 		case api.FunctionConsole:
 			p.api, p.console = true, true
 		case api.FunctionBulk, api.FunctionTasks:
@@ -313,7 +317,6 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 			Store: a.Store, Throttles: a.Store, Hasher: opt.Hasher, Notifier: a.Resets, Logger: serviceLog, Now: now,
 		})
 		a.Users = users.NewService(a.Store, now)
-		a.Schedules = schedule.NewService(a.Store, now)
 	}
 	if need.bulk {
 		approvals := opt.Approvals
@@ -346,6 +349,13 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		a.ImportWorker = imports.NewWorker(a.Store, importFiles(), logger, now)
 	}
 	if need.api {
+		// An interface holding a nil pointer is not nil: pass the bulk
+		// service only when it exists.
+		var counter schedule.ApprovalCounter
+		if a.Bulk != nil {
+			counter = a.Bulk
+		}
+		a.Schedules = schedule.NewService(a.Store, counter, now)
 		deps := api.Deps{
 			Auth: a.Auth, Users: a.Users, Secrets: a.Store, Resets: a.Resets, Schedules: a.Schedules,
 			District: district.NewService(a.Store, now), PublicBaseURL: cfg.PublicBaseURL, Logger: logger,

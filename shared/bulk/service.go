@@ -89,7 +89,8 @@ const maxGradeLength = 32
 // of filters. initiator is the actor as
 // they are now (a schedule passes its creator, reloaded). The selection is
 // always intersected with the initiator's scope when it is planned, and
-// every user is authorised again when reached.
+// every user is authorised again when reached. A run of a schedule that was
+// approved when saved (approvedBy) is queued without a second approval.
 //
 // A default password must pass the creator's district policy for the
 // strictest role the selection may reach (the staff minimum as soon as any
@@ -106,7 +107,7 @@ const maxGradeLength = 32
 // delivery.mode, delivery.defaultPassword, Idempotency-Key), 422
 // weak_password on delivery.defaultPassword, 422 idempotency_key_reused, rekey.ErrForbidden for actors
 // who may reset nobody.
-func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID, scheduleID string) (rekey.Task, error) {
+func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID, scheduleID, approvedBy string) (rekey.Task, error) {
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return rekey.Task{}, err
 	}
@@ -114,9 +115,11 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	status, err := s.initialStatus(ctx, initiator, scope, sel)
-	if err != nil {
-		return rekey.Task{}, err
+	status := rekey.TaskQueued
+	if approvedBy == "" {
+		if status, err = s.initialStatus(ctx, initiator, scope, sel); err != nil {
+			return rekey.Task{}, err
+		}
 	}
 
 	now := s.now()
@@ -124,13 +127,16 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 		Task: rekey.Task{
 			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: status,
 			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
-			CreatedBy: initiator.ID, CreatedAt: now, ScheduleID: scheduleID,
+			CreatedBy: initiator.ID, CreatedAt: now, ScheduleID: scheduleID, ApprovedBy: approvedBy,
 			Name: s.nameTask(ctx, sel, del, ""), ParentTaskID: parentTaskID(ctx),
 		},
 		CreatorRole:     initiator.Role,
 		CreatorSchoolID: initiator.SchoolID,
 		Policy:          policy,
 		RequestID:       requestID,
+	}
+	if rec.KidFriendlyMaxGrade, err = s.kidFriendlyGrade(ctx, initiator); err != nil {
+		return rekey.Task{}, err
 	}
 	secrets, err := s.seal(ctx, rec.Task.ID, del, now)
 	if err != nil {
@@ -429,6 +435,17 @@ func (s *Service) checkDelivery(ctx context.Context, initiator rekey.User, sel r
 		}
 	}
 	return policy, nil
+}
+
+// kidFriendlyGrade is the initiator's district's kid-friendly grade limit
+// (its settings; the default without a district), which a task captures
+// at its start as it captures the policy.
+func (s *Service) kidFriendlyGrade(ctx context.Context, initiator rekey.User) (*int, error) {
+	grade, err := password.KidFriendlyMaxGradeFor(ctx, s.store, initiator)
+	if err != nil {
+		return nil, fmt.Errorf("bulk: %w", err)
+	}
+	return &grade, nil
 }
 
 // policyFor returns the initiator's district policy and the district and

@@ -303,7 +303,7 @@ func TestStartScheduledRecordsTheSchedule(t *testing.T) {
 	svc, store, _ := newTestService(t)
 	sel := rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1"}}
 	del := rekey.Delivery{Mode: rekey.DeliverEmailLink}
-	task, err := svc.StartScheduled(context.Background(), "sched1", store.user("sa1"), sel, del, "schedule#sched1#1", "req")
+	task, err := svc.StartScheduled(context.Background(), "sched1", "", store.user("sa1"), sel, del, "schedule#sched1#1", "req")
 	if err != nil {
 		t.Fatal(err)
 	}

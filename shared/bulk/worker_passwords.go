@@ -199,7 +199,7 @@ func (r *chunkRun) hashAll(todo []int, key envelope.Key, defaultPassword string,
 			res := result{i: i}
 			pw := defaultPassword
 			if generated {
-				if pw, res.err = password.GenerateFor(r.task.Policy, u, password.DefaultKidFriendlyMaxGrade); res.err != nil {
+				if pw, res.err = password.GenerateFor(r.task.Policy, u, r.task.KidFriendlyGrade()); res.err != nil {
 					results[n] = res
 					return
 				}

@@ -50,6 +50,13 @@ type scheduleItem struct {
 	NextRunAt    storedTime    `dynamodbav:"nextRunAt,omitempty"`
 	LastRunAt    storedTime    `dynamodbav:"lastRunAt,omitempty"`
 	LastTaskID   string        `dynamodbav:"lastTaskId,omitempty"`
+	// LastRunReason is why the last run started no task.
+	LastRunReason string `dynamodbav:"lastRunReason,omitempty"`
+	// The schedule's approval (see rekey.Schedule.NeedsApproval).
+	NeedsApproval bool       `dynamodbav:"needsApproval,omitempty"`
+	SubmittedBy   string     `dynamodbav:"submittedBy,omitempty"`
+	ApprovedBy    string     `dynamodbav:"approvedBy,omitempty"`
+	ApprovedAt    storedTime `dynamodbav:"approvedAt,omitempty"`
 }
 
 // selectionItem is a bulk selection as stored.
@@ -104,6 +111,12 @@ func newScheduleItem(sc rekey.Schedule) scheduleItem {
 		NextRunAt:    storedTime{sc.NextRunAt},
 		LastRunAt:    storedTime{sc.LastRunAt},
 		LastTaskID:   sc.LastTaskID,
+
+		LastRunReason: sc.LastRunReason,
+		NeedsApproval: sc.NeedsApproval,
+		SubmittedBy:   sc.SubmittedBy,
+		ApprovedBy:    sc.ApprovedBy,
+		ApprovedAt:    storedTime{sc.ApprovedAt},
 	}
 	it.GSI1PK, it.GSI1SK = dueIndexKeys(sc)
 	return it
@@ -129,6 +142,12 @@ func (it scheduleItem) schedule() rekey.Schedule {
 		NextRunAt:  it.NextRunAt.Time,
 		LastRunAt:  it.LastRunAt.Time,
 		LastTaskID: it.LastTaskID,
+
+		LastRunReason: it.LastRunReason,
+		NeedsApproval: it.NeedsApproval,
+		SubmittedBy:   it.SubmittedBy,
+		ApprovedBy:    it.ApprovedBy,
+		ApprovedAt:    it.ApprovedAt.Time,
 	}
 	return sc
 }
@@ -173,7 +192,8 @@ func (s *Store) getSchedule(ctx context.Context, id string) (rekey.Schedule, err
 }
 
 // UpdateSchedule writes the editable fields of after (name, expression,
-// time zone, selection, delivery, enabled, updatedAt, version), provided
+// time zone, selection, delivery, enabled, updatedAt, version) and its
+// approval (needsApproval, submittedBy, approvedBy, approvedAt), provided
 // the stored version is still before.Version (else
 // rekey.ErrVersionConflict; after.Version must be before.Version+1), with
 // audit in the same transaction. NextRunAt and the due index are written
@@ -203,7 +223,11 @@ func (s *Store) updateSchedule(ctx context.Context, before, after rekey.Schedule
 		Set(expression.Name("enabled"), expression.Value(it.Enabled)).
 		Set(expression.Name("updatedAt"), expression.Value(formatTime(after.UpdatedAt))).
 		Set(expression.Name("version"), expression.Value(it.Version)).
-		Set(expression.Name("GSI2SK"), expression.Value(it.GSI2SK))
+		Set(expression.Name("GSI2SK"), expression.Value(it.GSI2SK)).
+		Set(expression.Name("needsApproval"), expression.Value(it.NeedsApproval))
+	update = setOrRemove(update, "submittedBy", it.SubmittedBy)
+	update = setOrRemove(update, "approvedBy", it.ApprovedBy)
+	update = setOrRemove(update, "approvedAt", formatTime(after.ApprovedAt))
 	if !after.NextRunAt.Equal(before.NextRunAt) || after.Enabled != before.Enabled {
 		update = setOrRemove(update, "nextRunAt", formatTime(after.NextRunAt))
 		update = setOrRemove(update, "GSI1PK", it.GSI1PK)
@@ -331,11 +355,12 @@ func (s *Store) schedulePage(ctx context.Context, l listing, limit int, cursor s
 // AdvanceSchedule moves schedule id on after a run: NextRunAt from from to
 // next (removed, with the due index keys, when next is zero: the expression
 // has no more occurrences), LastRunAt to lastRunAt and LastTaskID to
-// lastTaskID (removed when empty: that run started no task). It succeeds
+// lastTaskID (removed when empty: that run started no task), and
+// lastRunReason to reason (removed when empty). It succeeds
 // only while the schedule is enabled with NextRunAt still from; otherwise
 // (edited, paused, deleted, or advanced by another dispatcher) it is
 // rekey.ErrConflict. The version is not changed: it counts edits by people.
-func (s *Store) AdvanceSchedule(ctx context.Context, id string, from, next, lastRunAt time.Time, lastTaskID string) error {
+func (s *Store) AdvanceSchedule(ctx context.Context, id string, from, next, lastRunAt time.Time, lastTaskID, reason string) error {
 	if id == "" || from.IsZero() {
 		return errors.New("dynamo: advance schedule: id and from are required")
 	}
@@ -347,6 +372,7 @@ func (s *Store) AdvanceSchedule(ctx context.Context, id string, from, next, last
 	}
 	update = setOrRemove(update, "lastRunAt", formatTime(lastRunAt))
 	update = setOrRemove(update, "lastTaskId", lastTaskID)
+	update = setOrRemove(update, "lastRunReason", reason)
 	cond := expression.Name("enabled").Equal(expression.Value(true)).
 		And(expression.Name("nextRunAt").Equal(expression.Value(formatTime(from))))
 	if _, err := s.updateItem(ctx, schedulePK(id), scheduleSK, update, &cond, rekey.ErrConflict); err != nil {

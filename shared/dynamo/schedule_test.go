@@ -76,7 +76,7 @@ func TestUpdateSchedule(t *testing.T) {
 	}
 	// The dispatcher moves the schedule on meanwhile; a rename must keep it.
 	advancedTo := before.NextRunAt.AddDate(1, 0, 0)
-	if err := s.AdvanceSchedule(ctx, "sc1", before.NextRunAt, advancedTo, before.NextRunAt, "task1"); err != nil {
+	if err := s.AdvanceSchedule(ctx, "sc1", before.NextRunAt, advancedTo, before.NextRunAt, "task1", ""); err != nil {
 		t.Fatalf("AdvanceSchedule() error: %v", err)
 	}
 	after := before
@@ -119,7 +119,7 @@ func TestUpdateSchedule(t *testing.T) {
 		if got.Enabled || !got.NextRunAt.IsZero() {
 			t.Errorf("paused schedule = enabled %v, next %v; want paused, no next run", got.Enabled, got.NextRunAt)
 		}
-		if err := s.AdvanceSchedule(ctx, "sc1", advancedTo, advancedTo.AddDate(1, 0, 0), advancedTo, "task2"); !errors.Is(err, rekey.ErrConflict) {
+		if err := s.AdvanceSchedule(ctx, "sc1", advancedTo, advancedTo.AddDate(1, 0, 0), advancedTo, "task2", ""); !errors.Is(err, rekey.ErrConflict) {
 			t.Errorf("AdvanceSchedule(paused) = %v, want ErrConflict", err)
 		}
 		resumed := paused
@@ -155,7 +155,7 @@ func TestDeleteSchedule(t *testing.T) {
 	if page, _ := s.DueSchedules(ctx, sc.NextRunAt, 10, ""); len(page.Items) != 0 {
 		t.Errorf("DueSchedules() after delete = %+v, want none", page.Items)
 	}
-	if err := s.AdvanceSchedule(ctx, "sc1", sc.NextRunAt, sc.NextRunAt.AddDate(1, 0, 0), sc.NextRunAt, "t"); !errors.Is(err, rekey.ErrConflict) {
+	if err := s.AdvanceSchedule(ctx, "sc1", sc.NextRunAt, sc.NextRunAt.AddDate(1, 0, 0), sc.NextRunAt, "t", ""); !errors.Is(err, rekey.ErrConflict) {
 		t.Errorf("AdvanceSchedule(deleted) = %v, want ErrConflict", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestAdvanceScheduleToNoMoreRuns(t *testing.T) {
 	if err := s.PutSchedule(ctx, sc, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AdvanceSchedule(ctx, "sc1", sc.NextRunAt, time.Time{}, sc.NextRunAt, ""); err != nil {
+	if err := s.AdvanceSchedule(ctx, "sc1", sc.NextRunAt, time.Time{}, sc.NextRunAt, "", ""); err != nil {
 		t.Fatalf("AdvanceSchedule(to none) error: %v", err)
 	}
 	got, err := s.GetSchedule(ctx, "sc1")

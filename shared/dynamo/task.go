@@ -72,6 +72,9 @@ type taskItem struct {
 	PlanEnqueued    int        `dynamodbav:"planEnqueued"`
 	PlanDone        bool       `dynamodbav:"planDone"`
 	TTL             int64      `dynamodbav:"ttl"`
+
+	// KidFriendlyMaxGrade is absent on tasks recorded before it was.
+	KidFriendlyMaxGrade *int `dynamodbav:"kidFriendlyMaxGrade,omitempty"`
 }
 
 // taskSelectionItem is a task's selection as stored.
@@ -110,6 +113,7 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 		PlanCursor: rec.Plan.Cursor, PlanChunks: rec.Plan.Chunks, PlanEnqueued: rec.Plan.Enqueued, PlanDone: rec.Plan.Done,
 		TTL: ttlAfter(t.CreatedAt.Add(rekey.ResultRetention)),
 	}
+	it.KidFriendlyMaxGrade = rec.KidFriendlyMaxGrade
 	if t.DistrictID != "" {
 		it.GSI1PK, it.GSI1SK = taskDistrictGSI+t.DistrictID, taskSortKey(t)
 	}
@@ -141,6 +145,7 @@ func (it taskItem) record() (rekey.TaskRecord, error) {
 		LastProcessedAt: it.LastProcessedAt.Time,
 		Plan:            rekey.TaskPlan{Cursor: it.PlanCursor, Chunks: it.PlanChunks, Enqueued: it.PlanEnqueued, Done: it.PlanDone},
 	}
+	rec.KidFriendlyMaxGrade = it.KidFriendlyMaxGrade
 	if rec.Task.Selection.UserIDs == nil {
 		rec.Task.Selection.UserIDs = []string{}
 	}

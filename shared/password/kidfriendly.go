@@ -14,8 +14,9 @@ import (
 
 // DefaultKidFriendlyMaxGrade is the highest grade whose students get
 // kid-friendly generated passwords when a district has not chosen one
-// (grade 2; kindergarten is 0, see rekey.GradeLevel).
-const DefaultKidFriendlyMaxGrade = 2
+// (grade 2; kindergarten is 0, see rekey.GradeLevel): the district
+// settings' default, rekey.DefaultKidFriendlyMaxGrade.
+const DefaultKidFriendlyMaxGrade = rekey.DefaultKidFriendlyMaxGrade
 
 // KidFriendlyOff, as a district's kidFriendlyMaxGrade, gives every user a
 // full-strength generated password (it is below pre-kindergarten, -1).

@@ -14,6 +14,23 @@ type PlaceReader interface {
 	GetSchool(ctx context.Context, id string) (rekey.School, error)
 }
 
+// KidFriendlyMaxGradeFor returns the kid-friendly grade limit of user's
+// district (its settings; DefaultKidFriendlyMaxGrade when the user has no
+// district or it is gone), for GenerateFor.
+func KidFriendlyMaxGradeFor(ctx context.Context, places PlaceReader, user rekey.User) (int, error) {
+	if user.DistrictID == "" {
+		return DefaultKidFriendlyMaxGrade, nil
+	}
+	district, err := places.GetDistrict(ctx, user.DistrictID)
+	switch {
+	case rekey.ErrorCode(err) == rekey.ECodeNotFound:
+		return DefaultKidFriendlyMaxGrade, nil
+	case err != nil:
+		return 0, fmt.Errorf("password: read district: %w", err)
+	}
+	return district.Settings().KidFriendlyMaxGrade, nil
+}
+
 // ContextFor returns the policy a new password of user must pass — their
 // district's, or the default when they have none or it is gone — and the
 // names of their district and school, which it must not contain (Check's

@@ -68,6 +68,21 @@ type TaskRecord struct {
 	StartedAt       time.Time
 	LastProcessedAt time.Time
 	Plan            TaskPlan
+
+	// KidFriendlyMaxGrade is the creator's district's kid-friendly grade
+	// limit when the task started (its settings), so that generated
+	// passwords follow the settings the task was started under. Nil for a
+	// task recorded before it was captured; see KidFriendlyGrade.
+	KidFriendlyMaxGrade *int
+}
+
+// KidFriendlyGrade is the grade limit the task's generated passwords use:
+// the one captured at its start, or the default when none was.
+func (r TaskRecord) KidFriendlyGrade() int {
+	if r.KidFriendlyMaxGrade == nil {
+		return DefaultKidFriendlyMaxGrade
+	}
+	return *r.KidFriendlyMaxGrade
 }
 
 // TaskPlan is how far the planner has expanded a task's selection. Chunks and

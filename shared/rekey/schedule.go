@@ -18,6 +18,9 @@ const (
 	// ActionScheduleRun records a dispatched occurrence: success with the
 	// task id, or failure with the reason no task was started.
 	ActionScheduleRun = "schedule.run"
+	// ActionScheduleApprove records a second admin's approval of a
+	// schedule above its district's approval threshold.
+	ActionScheduleApprove = "schedule.approve"
 )
 
 // ScheduleFilter selects the schedules of a listing. The service sets it from the

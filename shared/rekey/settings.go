@@ -34,18 +34,29 @@ const (
 	MinStudentLength = 6
 	// DefaultTimezone is the time zone of a district that has chosen none.
 	DefaultTimezone = "UTC"
+	// DefaultKidFriendlyMaxGrade is the kid-friendly grade limit of a
+	// district whose settings were never saved: grade 2 (K is 0).
+	DefaultKidFriendlyMaxGrade = 2
 )
 
-// Settings returns the district's settings with defaults filled in.
+// Settings returns the district's settings with defaults filled in. A
+// district whose settings were never saved (Version 0) stores a zero
+// kidFriendlyMaxGrade that nobody chose; it means the default grade
+// (DefaultKidFriendlyMaxGrade), not "kindergarten only". Once saved, 0 is
+// kindergarten.
 func (d District) Settings() DistrictSettings {
 	p := d.Policy.WithDefaults()
 	tz := d.Timezone
 	if tz == "" {
 		tz = DefaultTimezone
 	}
+	kid := d.KidFriendlyMaxGrade
+	if d.Version == 0 && kid == 0 {
+		kid = DefaultKidFriendlyMaxGrade
+	}
 	return DistrictSettings{
 		ApprovalThreshold:   d.ApprovalThreshold,
-		KidFriendlyMaxGrade: d.KidFriendlyMaxGrade,
+		KidFriendlyMaxGrade: kid,
 		MinLengthStaff:      p.MinLengthStaff,
 		MinLengthStudent:    p.MinLengthStudent,
 		Timezone:            tz,

@@ -48,3 +48,23 @@ func TestWithSettingsDatesRaisedMinimums(t *testing.T) {
 		t.Errorf("raised minimums: raised at %v / %v, want %v", got.Policy.StaffRaisedAt, got.Policy.StudentRaisedAt, now)
 	}
 }
+
+// TestSettingsKidFriendlyDefault: a district whose settings were never
+// saved reports the default grade limit, not the zero it stores; once
+// saved, 0 means kindergarten.
+func TestSettingsKidFriendlyDefault(t *testing.T) {
+	for _, test := range []struct {
+		district District
+		want     int
+	}{
+		{District{}, DefaultKidFriendlyMaxGrade},
+		{District{KidFriendlyMaxGrade: 5}, 5},
+		{District{Version: 1}, 0},
+		{District{KidFriendlyMaxGrade: 4, Version: 2}, 4},
+	} {
+		if got := test.district.Settings().KidFriendlyMaxGrade; got != test.want {
+			t.Errorf("District{kid %d, version %d}.Settings().KidFriendlyMaxGrade = %d, want %d",
+				test.district.KidFriendlyMaxGrade, test.district.Version, got, test.want)
+		}
+	}
+}

@@ -190,6 +190,19 @@ type Schedule struct {
 	NextRunAt  time.Time `json:"nextRunAt,omitzero"`
 	LastRunAt  time.Time `json:"lastRunAt,omitzero"`
 	LastTaskID string    `json:"lastTaskId,omitempty"`
+	// LastRunReason says why the last run started no task (such as a
+	// schedule still waiting for approval); empty when it started one.
+	LastRunReason string `json:"lastRunReason,omitempty"`
+	// NeedsApproval is set when the schedule's selection reaches more
+	// users than its district's approval threshold: it runs only once
+	// another admin approved it (ApprovedBy, ApprovedAt), and a change of
+	// what or when it resets asks for approval again. SubmittedBy is who
+	// saved the version that needs it; neither they nor the creator may
+	// approve it.
+	NeedsApproval bool      `json:"needsApproval"`
+	SubmittedBy   string    `json:"submittedBy,omitempty"`
+	ApprovedBy    string    `json:"approvedBy,omitempty"`
+	ApprovedAt    time.Time `json:"approvedAt,omitzero"`
 }
 
 // Result states (API.md "Tasks as campaigns"): where each user of a task
@@ -226,3 +239,7 @@ type Funnel struct {
 	Completed  int `json:"completed"`
 	Expired    int `json:"expired"`
 }
+
+// AwaitingApproval reports whether the schedule may not run until another
+// admin approves it.
+func (sc Schedule) AwaitingApproval() bool { return sc.NeedsApproval && sc.ApprovedBy == "" }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -1017,5 +1018,47 @@ func TestLogValuesHideSecrets(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "st1") || !strings.Contains(buf.String(), "f1") {
 		t.Errorf("log line %s lacks the ids", buf.String())
+	}
+}
+
+// TestResetTemporaryKidFriendlyGrade: a guardian's generated temporary
+// password follows the child's district's kidFriendlyMaxGrade: a grade-2
+// student gets words and digits in a district never configured (default
+// 2), and a full-strength password where the district chose 0 (K).
+func TestResetTemporaryKidFriendlyGrade(t *testing.T) {
+	kid := regexp.MustCompile(`^[a-z]{3,5}-[a-z]{3,5}-[a-z]{3,5}[2-9]{2}$`)
+	for _, test := range []struct {
+		name    string
+		d       rekey.District
+		wantKid bool
+	}{
+		{"never configured", rekey.District{ID: district, Name: "Riverbend"}, true},
+		{"kindergarten only", rekey.District{ID: district, Name: "Riverbend", KidFriendlyMaxGrade: 0, Version: 2}, false},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			w := newWorld(t)
+			ctx := context.Background()
+			if err := w.store.PutDistrict(ctx, test.d); err != nil {
+				t.Fatal(err)
+			}
+			before := w.user(t, "jo.student")
+			after := before
+			after.Grade, after.Guardians, after.Version = "2", []string{"g1"}, before.Version+1
+			if err := w.store.UpdateUser(ctx, before, after, nil); err != nil {
+				t.Fatal(err)
+			}
+			guardian := rekey.User{ID: "g1", DistrictID: district, Role: rekey.RoleGuardian, Username: "parent", Status: rekey.StatusActive,
+				GuardianOf: []string{before.ID}, Version: 1, CreatedAt: w.clock.Now(), UpdatedAt: w.clock.Now()}
+			if err := w.store.CreateUser(ctx, guardian, nil); err != nil {
+				t.Fatal(err)
+			}
+			pw, err := w.svc.GuardianResetTemporary(ctx, guardian, before.ID, "req")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kid.MatchString(pw); got != test.wantKid {
+				t.Errorf("grade-2 temporary password %q kid-friendly = %v, want %v", pw, got, test.wantKid)
+			}
+		})
 	}
 }

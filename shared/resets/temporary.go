@@ -96,13 +96,17 @@ func (s *Service) resetTemporaryAs(ctx context.Context, actor rekey.User, target
 	return temporary, nil
 }
 
-// generate makes a temporary password for target: kid-friendly for the
-// youngest students (password.GenerateFor with the default grade), full
-// strength for everyone else.
+// generate makes a temporary password for target: kid-friendly for
+// students at or below their district's kidFriendlyMaxGrade (the district
+// settings), full strength for everyone else.
 func (s *Service) generate(ctx context.Context, target rekey.User) (string, error) {
 	policy, _, err := password.ContextFor(ctx, s.store, target)
 	if err != nil {
 		return "", err
 	}
-	return password.GenerateFor(policy, target, password.DefaultKidFriendlyMaxGrade)
+	grade, err := password.KidFriendlyMaxGradeFor(ctx, s.store, target)
+	if err != nil {
+		return "", err
+	}
+	return password.GenerateFor(policy, target, grade)
 }

@@ -28,11 +28,12 @@ type DispatchStore interface {
 // before now, soonest first. AdvanceSchedule moves schedule id's NextRunAt
 // from from to next (none when next is zero) and records the run, provided
 // the schedule is still enabled with NextRunAt from (rekey.ErrConflict
-// otherwise: it was edited, paused or deleted meanwhile).
+// otherwise: it was edited, paused or deleted meanwhile); reason is why the
+// run started no task ("" when it started one).
 type dueReader interface {
 	DueSchedules(ctx context.Context, now time.Time, limit int, cursor string) (rekey.SchedulePage, error)
 	GetSchedule(ctx context.Context, id string) (rekey.Schedule, error)
-	AdvanceSchedule(ctx context.Context, id string, from, next, lastRunAt time.Time, lastTaskID string) error
+	AdvanceSchedule(ctx context.Context, id string, from, next, lastRunAt time.Time, lastTaskID, reason string) error
 }
 
 // runStore claims an occurrence and records its outcome.
@@ -60,10 +61,11 @@ type auditLog interface {
 // taskStarter starts a bulk reset task on behalf of initiator, exactly as
 // POST /api/bulk-resets would (the selection is intersected with the
 // initiator's scope at run time). A repeated idempotencyKey returns the
-// task the first call started; the task records scheduleID. The bulk
-// service implements it.
+// task the first call started; the task records scheduleID. approvedBy is
+// the approver of a schedule that needed approval: its task is queued
+// without asking again. The bulk service implements it.
 type taskStarter interface {
-	StartScheduled(ctx context.Context, scheduleID string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery,
+	StartScheduled(ctx context.Context, scheduleID, approvedBy string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery,
 		idempotencyKey, requestID string) (rekey.Task, error)
 }
 
@@ -108,6 +110,13 @@ const (
 // schedule names is recorded as failed with the reason, without a task; so is one the bulk service refuses (a *rekey.Error other than
 // internal, conflict or too_many_attempts). Other errors leave the claim to
 // be retried, up to MaxStartAttempts claims.
+//
+// A schedule above its district's approval threshold that no second admin
+// has approved yet (rekey.Schedule.AwaitingApproval) is skipped the same
+// way: the run is recorded as failed, and the schedule's lastRunReason
+// says it waits for approval. An approved schedule's runs start as queued
+// tasks, carrying the schedule's approver: the schedule was approved once,
+// not each run.
 type Dispatcher struct {
 	store   DispatchStore
 	starter taskStarter
@@ -122,6 +131,10 @@ func NewDispatcher(store DispatchStore, starter taskStarter, logger *slog.Logger
 	}
 	return &Dispatcher{store: store, starter: starter, log: logger, lease: DefaultLease}
 }
+
+// ReasonAwaitingApproval is the last-run reason of a run skipped because
+// its schedule waits for a second admin's approval.
+const ReasonAwaitingApproval = "Skipped: the schedule is waiting for another administrator's approval."
 
 // IdempotencyKey is the key a schedule's occurrence starts its task with.
 func IdempotencyKey(scheduleID string, occurrence time.Time) string {
@@ -202,7 +215,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 	switch {
 	case errors.Is(err, rekey.ErrRunFinished):
 		log.InfoContext(ctx, "schedule: occurrence already dispatched", "state", string(run.State), "task", run.TaskID)
-		return false, d.advance(ctx, sc, occurrence, next, run.TaskID)
+		return false, d.advance(ctx, sc, occurrence, next, run.TaskID, run.Reason)
 	case errors.Is(err, rekey.ErrRunBusy):
 		log.InfoContext(ctx, "schedule: occurrence claimed by another dispatcher", "leaseUntil", run.LeaseUntil)
 		return false, nil
@@ -214,6 +227,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 	if err != nil {
 		return false, err
 	}
+	if reason == "" && sc.AwaitingApproval() {
+		reason = ReasonAwaitingApproval
+	}
 	if reason == "" && run.Attempts > MaxStartAttempts {
 		reason = fmt.Sprintf("The task could not be started after %d attempts.", MaxStartAttempts)
 	}
@@ -221,7 +237,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 		return false, d.fail(ctx, log, sc, run, occurrence, next, reason, requestID, now)
 	}
 
-	task, err := d.starter.StartScheduled(ctx, sc.ID, creator, sc.Selection, sc.Delivery, IdempotencyKey(sc.ID, occurrence), requestID)
+	task, err := d.starter.StartScheduled(ctx, sc.ID, sc.ApprovedBy, creator, sc.Selection, sc.Delivery, IdempotencyKey(sc.ID, occurrence), requestID)
 	if err != nil {
 		if refused(err) {
 			return false, d.fail(ctx, log, sc, run, occurrence, next, "The bulk reset was refused: "+rekey.ErrorMessage(err), requestID, now)
@@ -234,7 +250,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 	}
 	log.InfoContext(ctx, "schedule: task started", "task", task.ID, "next", next)
 	d.audit(ctx, log, sc, rekey.OutcomeSuccess, map[string]any{"occurrence": occurrence.UTC().Format(time.RFC3339), "taskId": task.ID}, "", requestID, now)
-	return true, d.advance(ctx, sc, occurrence, next, task.ID)
+	return true, d.advance(ctx, sc, occurrence, next, task.ID, "")
 }
 
 // storedTiming reads a stored schedule's expression and zone.
@@ -301,13 +317,13 @@ func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, sc rekey.Schedu
 	}
 	log.WarnContext(ctx, "schedule: occurrence failed; no task started", "reason", reason)
 	d.audit(ctx, log, sc, rekey.OutcomeFailure, map[string]any{"occurrence": occurrence.UTC().Format(time.RFC3339)}, reason, requestID, now)
-	return d.advance(ctx, sc, occurrence, next, "")
+	return d.advance(ctx, sc, occurrence, next, "", reason)
 }
 
 // advance moves the schedule past occurrence. A schedule edited, paused or
 // deleted since it was read is left as it now is.
-func (d *Dispatcher) advance(ctx context.Context, sc rekey.Schedule, occurrence, next time.Time, taskID string) error {
-	err := d.store.AdvanceSchedule(ctx, sc.ID, sc.NextRunAt, next, occurrence, taskID)
+func (d *Dispatcher) advance(ctx context.Context, sc rekey.Schedule, occurrence, next time.Time, taskID, reason string) error {
+	err := d.store.AdvanceSchedule(ctx, sc.ID, sc.NextRunAt, next, occurrence, taskID, reason)
 	if rekey.ErrorCode(err) == rekey.ECodeConflict {
 		d.log.InfoContext(ctx, "schedule: changed while dispatching; left as it is", "schedule", sc.ID)
 		return nil

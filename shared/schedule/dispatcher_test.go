@@ -20,6 +20,7 @@ import (
 // startCall is one call of fakeStarter.Start.
 type startCall struct {
 	scheduleID string
+	approvedBy string
 	initiator  rekey.User
 	sel        rekey.Selection
 	del        rekey.Delivery
@@ -38,9 +39,9 @@ type fakeStarter struct {
 	delay time.Duration
 }
 
-func (f *fakeStarter) StartScheduled(ctx context.Context, scheduleID string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
+func (f *fakeStarter) StartScheduled(ctx context.Context, scheduleID, approvedBy string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, startCall{scheduleID: scheduleID, initiator: initiator, sel: sel, del: del, key: idempotencyKey})
+	f.calls = append(f.calls, startCall{scheduleID: scheduleID, approvedBy: approvedBy, initiator: initiator, sel: sel, del: del, key: idempotencyKey})
 	n, fail := len(f.calls), f.fail
 	f.mu.Unlock()
 	time.Sleep(f.delay)

@@ -11,7 +11,7 @@ import (
 // A guardian manages no schedules.
 func TestGuardianHasNoSchedules(t *testing.T) {
 	ctx := context.Background()
-	svc := NewService(nil, func() time.Time { return time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC) })
+	svc := NewService(nil, nil, func() time.Time { return time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC) })
 	g := rekey.User{ID: "g1", DistrictID: "d1", Role: rekey.RoleGuardian, Status: rekey.StatusActive}
 	if _, err := svc.Create(ctx, g, Input{}, "r"); rekey.ErrorCode(err) != rekey.ECodeForbidden {
 		t.Errorf("guardian Create = %v, want forbidden", err)

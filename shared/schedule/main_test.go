@@ -52,7 +52,7 @@ func newEnv(t *testing.T) *env {
 	cfg := mototest.Config(t)
 	c := testclock.New(t0)
 	store := dynamo.New(dynamodb.NewFromConfig(cfg), mototest.Table(t, cfg), c.Now)
-	e := &env{store: store, clock: c, svc: schedule.NewService(store, c.Now), users: map[string]rekey.User{}}
+	e := &env{store: store, clock: c, svc: schedule.NewService(store, nil, c.Now), users: map[string]rekey.User{}}
 	for _, sc := range []rekey.School{{ID: "s1", DistrictID: "d1", Name: "North"}, {ID: "s2", DistrictID: "d1", Name: "South"}, {ID: "s3", DistrictID: "d2", Name: "East"}} {
 		if err := store.PutSchool(ctx, sc); err != nil {
 			t.Fatal(err)

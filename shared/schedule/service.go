@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/rekey/rekey/shared/authz"
@@ -17,6 +18,16 @@ type Store interface {
 	scheduleWriter
 	schoolReader
 	districtReader
+	userReader
+}
+
+// ApprovalCounter tells whether a schedule of initiator (its creator)
+// reaches more users than the district's approval threshold, counted as a
+// bulk reset started now would be (a bounded count: at most threshold+1
+// users are read), and refuses what a bulk reset would refuse.
+// *bulk.Service implements it.
+type ApprovalCounter interface {
+	ScheduleNeedsApproval(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery) (bool, error)
 }
 
 // scheduleReader reads one schedule (rekey.ErrNotFound when there is none)
@@ -47,16 +58,18 @@ type schoolReader interface {
 // Service creates, lists, reads, edits and deletes schedules on behalf of
 // an actor.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store     Store
+	approvals ApprovalCounter
+	now       func() time.Time
 }
 
-// NewService returns a Service; now may be nil (time.Now).
-func NewService(store Store, now func() time.Time) *Service {
+// NewService returns a Service; approvals may be nil (schedules never need
+// approval), now may be nil (time.Now).
+func NewService(store Store, approvals ApprovalCounter, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	return &Service{store: store, approvals: approvals, now: now}
 }
 
 // errForbiddenCreate answers actors who may not create schedules.
@@ -179,6 +192,9 @@ func (s *Service) Create(ctx context.Context, actor rekey.User, in Input, reques
 	if sc.Enabled {
 		sc.NextRunAt = tm.expr.Next(now, tm.loc)
 	}
+	if sc, err = s.askApproval(ctx, actor, actor, sc); err != nil {
+		return rekey.Schedule{}, err
+	}
 	entry := auditEntry(actor, sc, rekey.ActionScheduleCreate, nil, auditView(sc), requestID, now)
 	if err := s.store.PutSchedule(ctx, sc, &entry); err != nil {
 		return rekey.Schedule{}, fmt.Errorf("schedule: create: %w", err)
@@ -238,7 +254,10 @@ func (s *Service) Get(ctx context.Context, actor rekey.User, id string) (rekey.S
 
 // Update applies patch to schedule id and returns the stored result. A
 // changed expression or time zone, and resuming a paused schedule,
-// recompute NextRunAt from now; pausing clears it. Errors: 422 field errors
+// recompute NextRunAt from now; pausing clears it. A changed expression,
+// time zone, selection or delivery is counted again against the approval
+// threshold (see askApproval): above it, the schedule waits for approval
+// again, however it was approved before. Errors: 422 field errors
 // as for Create (and "version" when it is missing), rekey.ErrNotFound,
 // rekey.ErrVersionConflict. A patch that changes nothing returns the
 // schedule as it is, without a new version or an audit entry.
@@ -281,6 +300,18 @@ func (s *Service) Update(ctx context.Context, actor rekey.User, id string, patch
 		after.NextRunAt = time.Time{}
 	case retimed || resumed:
 		after.NextRunAt = tm.expr.Next(now, tm.loc)
+	}
+	if retimed || slices.Contains(changed, "selection") || slices.Contains(changed, "deliveryMode") {
+		creator, err := s.creatorOr(ctx, before, actor)
+		if err != nil {
+			return rekey.Schedule{}, err
+		}
+		if after, err = s.askApproval(ctx, actor, creator, after); err != nil {
+			return rekey.Schedule{}, err
+		}
+		if after.NeedsApproval != before.NeedsApproval || after.ApprovedBy != before.ApprovedBy {
+			changed = append(changed, "needsApproval", "approvedBy")
+		}
 	}
 	after.Version = before.Version + 1
 	after.UpdatedAt = now
@@ -447,6 +478,7 @@ func auditView(sc rekey.Schedule) map[string]any {
 	return map[string]any{
 		"name": sc.Name, "expression": sc.Expression, "timezone": sc.Timezone,
 		"selection": sel, "deliveryMode": string(sc.Delivery.Mode), "enabled": sc.Enabled,
+		"needsApproval": sc.NeedsApproval, "approvedBy": sc.ApprovedBy,
 	}
 }
 

@@ -86,6 +86,18 @@ func testTasks(t *testing.T, s Store, clock *testclock.Clock) {
 	if err != nil || got.Task.Status != rekey.TaskQueued || got.CreatorRole != rekey.RoleDistrictAdmin || !got.Task.CreatedAt.Equal(t0) {
 		t.Errorf("GetTask = %+v, %v", got, err)
 	}
+	// The kid-friendly grade captured at start round-trips: none stays none
+	// (a task recorded before grades were captured), and 0 (K) stays 0.
+	zero, five := 0, 5
+	for _, grade := range []*int{nil, &zero, &five} {
+		withGrade := newTask(t0)
+		withGrade.KidFriendlyMaxGrade = grade
+		createTask(t, s, withGrade, nil)
+		got, err := s.GetTask(ctx, withGrade.Task.ID)
+		if err != nil || (got.KidFriendlyMaxGrade == nil) != (grade == nil) || grade != nil && *got.KidFriendlyMaxGrade != *grade {
+			t.Errorf("GetTask(kidFriendlyMaxGrade %v) = %v, %v", grade, got.KidFriendlyMaxGrade, err)
+		}
+	}
 	if secrets, err := s.GetTaskSecrets(ctx, rec.Task.ID); err != nil || string(secrets.SealedKey) != "k" {
 		t.Errorf("GetTaskSecrets = %+v, %v", secrets, err)
 	}

@@ -1,6 +1,9 @@
 // Scheduled bulk resets: list (with the next and last run in the schedule's
 // own time zone), create and edit with the "when" builder, the tasks a
-// schedule started, pause/resume and delete.
+// schedule started, pause/resume and delete. A schedule above the
+// district's approval threshold shows "Waiting for approval" until another
+// administrator approves it (Approve, offered to those who neither created
+// it nor saved the version waiting; the API decides who may).
 
 import { h, clear, icon, toast } from './dom.js';
 import * as api from './api.js';
@@ -42,6 +45,19 @@ function selectionText(sel) {
   if (sel.role) parts.push(roleLabel(sel.role));
   if (sel.grade) parts.push(`grade ${sel.grade}`);
   return parts.join(' · ');
+}
+
+/** awaitingApproval reports whether schedule s may not run until approved. */
+export function awaitingApproval(s) {
+  return !!s.needsApproval && !s.approvedBy;
+}
+
+/** approvalErrorText says what an approval refusal means for a schedule. */
+function approvalErrorText(err) {
+  if (err.code === 'self_approval') return 'You created or last changed this schedule, so another administrator must approve it.';
+  if (err.code === 'not_awaiting_approval') return 'This schedule is no longer waiting for approval. Reload to see where it stands.';
+  if (err.code === 'version_conflict') return 'The schedule changed while you approved it. Look at it again before approving.';
+  return describe(err);
 }
 
 /** nextRunText says why a schedule shows no next run. */
@@ -99,6 +115,13 @@ export function mount(main, ctx) {
     edit.addEventListener('click', () => openForm(s));
     const remove = h('button', { type: 'button', class: 'button small danger-outline', id: `schedule-delete-${s.id}`, 'aria-label': `Delete ${s.name}`, text: 'Delete' });
     remove.addEventListener('click', () => removeSchedule(s));
+    const waiting = awaitingApproval(s);
+    const mayApprove = waiting && s.createdBy !== ctx.user.id && s.submittedBy !== ctx.user.id;
+    let approve = null;
+    if (mayApprove) {
+      approve = h('button', { type: 'button', class: 'button primary small', id: `schedule-approve-${s.id}`, 'aria-label': `Approve ${s.name}`, text: 'Approve' });
+      approve.addEventListener('click', () => approveSchedule(s, approve));
+    }
     const words = describeExpression(s.expression);
     const next = s.enabled && s.nextRunAt ? inZone(s.nextRunAt, s.timezone) : '';
     const school = schoolText(s.selection);
@@ -115,6 +138,8 @@ export function mount(main, ctx) {
         s.lastRunAt
           ? h('span', { class: 'muted', id: `schedule-last-${s.id}` }, 'Last: ', s.lastTaskId ? h('a', { href: `#/tasks/${encodeURIComponent(s.lastTaskId)}`, text: inZone(s.lastRunAt, s.timezone) }) : inZone(s.lastRunAt, s.timezone))
           : null,
+        s.lastRunReason ? h('br') : null,
+        s.lastRunReason ? h('span', { class: 'muted', id: `schedule-last-reason-${s.id}`, text: s.lastRunReason }) : null,
       ),
       h('td', { 'data-label': 'Users' }, h('span', { text: selectionText(s.selection) }), school ? h('br') : null, school ? h('span', { class: 'muted', text: school }) : null),
       h('td', { 'data-label': 'Delivery', text: DELIVERY_LABELS[s.delivery?.mode] || s.delivery?.mode || '—' }),
@@ -122,8 +147,11 @@ export function mount(main, ctx) {
         'td',
         { 'data-label': 'Status' },
         s.enabled ? h('span', { class: 'badge tone-ok' }, icon('check'), h('span', { text: 'Active' })) : h('span', { class: 'badge tone-muted' }, icon('pause'), h('span', { text: 'Paused' })),
+        waiting ? h('br') : null,
+        waiting ? h('span', { class: 'badge tone-warn', id: `schedule-waiting-${s.id}` }, icon('lock'), h('span', { text: 'Waiting for approval' })) : null,
+        waiting && !mayApprove ? h('p', { class: 'hint', text: 'It reaches more users than your district lets one person schedule. Another administrator must approve it before it runs.' }) : null,
       ),
-      h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' }, edit, toggle, remove)),
+      h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' }, approve, edit, toggle, remove)),
     );
   }
 
@@ -158,6 +186,27 @@ export function mount(main, ctx) {
     } catch (err) {
       button.disabled = false;
       toast(describe(err), 'error');
+    }
+  }
+
+  async function approveSchedule(s, button) {
+    const school = schoolText(s.selection);
+    const ok = await confirmDialog({
+      title: 'Approve this schedule?',
+      message: 'Every run from now on resets these users without asking again. A change of whom, how or when asks for approval again.',
+      details: h('p', { text: `${selectionText(s.selection)}${school ? ` · ${school}` : ''} · ${DELIVERY_LABELS[s.delivery?.mode] || ''} · ${describeExpression(s.expression) || s.expression} (${s.timezone})` }),
+      confirmLabel: 'Approve schedule',
+      danger: true,
+    });
+    if (!ok) return;
+    button.disabled = true;
+    try {
+      await api.post(`/api/schedules/${encodeURIComponent(s.id)}/approve`, {});
+      toast(`Approved “${s.name}”: it will run at its times.`, 'success');
+      await load();
+    } catch (err) {
+      button.disabled = false;
+      setAlert(alert, approvalErrorText(err));
     }
   }
 
@@ -274,7 +323,8 @@ export function mount(main, ctx) {
         }
         dialog.close('saved');
         const next = saved && saved.nextRunAt ? ` Next run: ${inZone(saved.nextRunAt, saved.timezone)}.` : '';
-        toast(`Saved “${n}”.${next}`, 'success');
+        const wait = saved && awaitingApproval(saved) ? ' It reaches more users than one person may schedule: it waits for another administrator’s approval before it runs.' : '';
+        toast(`Saved “${n}”.${next}${wait}`, 'success');
         load();
       } catch (err) {
         busy(save, false);
