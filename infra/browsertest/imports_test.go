@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,4 +89,69 @@ func TestImportPreviewErrorsThenApply(t *testing.T) {
 	if len(page.Items) != 1 {
 		t.Errorf("imp.fine was not imported: %+v", page.Items)
 	}
+}
+
+// TestImportTaskShowsRows imports a users CSV that creates one user and
+// changes another's email, opens the import from the task centre and reads
+// its per-row results there (the file is named users.csv by the server): file, row, username, outcome and the change
+// before → after; the bulk-only parts of the page stay hidden.
+func TestImportTaskShowsRows(t *testing.T) {
+	t.Parallel()
+	existing := claimStudent(t, true)
+	newEmail := "imptask.changed@example.org"
+	csv := filepath.Join(t.TempDir(), "rows.csv")
+	body := "username,firstName,lastName,role,school,email\n" +
+		"imptask.new,Task,Row,teacher,demo-school-2,imptask.new@example.org\n" +
+		fmt.Sprintf("%s,%s,%s,student,%s,%s\n", existing.Username, existing.FirstName, existing.LastName, existing.SchoolID, newEmail)
+	if err := os.WriteFile(csv, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tb := newTab(t)
+	tb.signInAdmin()
+	tb.goHash("#/imports")
+	tb.waitVisible("#import-form")
+	tb.do("choose the users CSV", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{csv}))
+	tb.click("#import-preview")
+	tb.waitVisible("#import-apply")
+	tb.click("#import-apply")
+	tb.waitVisible("dialog#confirm-dialog")
+	tb.click("#confirm-ok")
+	tb.waitVisible("#import-started")
+	href := evalT[string](tb, `document.querySelector('#import-started a').getAttribute('href')`)
+	id := strings.TrimPrefix(href, "#/tasks/")
+	if id == href || id == "" {
+		t.Fatalf("the started note links to %q, want #/tasks/{id}", href)
+	}
+
+	// Open it from the task centre, as an admin would.
+	tb.goHash("#/tasks")
+	link := fmt.Sprintf("#task-link-%s", id)
+	tb.waitVisible(link)
+	tb.click(link)
+	tb.waitText("#task-results-status", "2 rows shown (all)")
+	rows := evalT[[][]string](tb, `[...document.querySelectorAll('#task-import-results tbody tr')].map((tr) => [...tr.cells].map((td) => td.textContent.trim()))`)
+	want := map[string][]string{
+		"imptask.new":     {"users.csv", "2", "imptask.new", "Created"},
+		existing.Username: {"users.csv", "3", existing.Username, "Updated"},
+	}
+	if len(rows) != 2 {
+		t.Fatalf("import rows = %q, want 2", rows)
+	}
+	for _, r := range rows {
+		w, ok := want[r[2]]
+		if !ok || fmt.Sprint(r[:4]) != fmt.Sprint(w) {
+			t.Errorf("row %q, want %q", r, w)
+		}
+	}
+	for _, r := range rows {
+		if r[2] == existing.Username && !(strings.Contains(r[4], existing.Email) && strings.Contains(r[4], "→ "+newEmail)) {
+			t.Errorf("changes of %s = %q, want email %s → %s", r[2], r[4], existing.Email, newEmail)
+		}
+	}
+	hidden := evalT[[]string](tb, `['#task-funnel', '#task-results-state', '#task-follow-ups', '#task-csv', '#task-letters', '#task-results'].filter((s) => { const el = document.querySelector(s); return el && el.checkVisibility(); })`)
+	if len(hidden) != 0 {
+		t.Errorf("bulk-only parts shown on an import task: %v", hidden)
+	}
+	tb.screenshot("import-task-rows")
 }

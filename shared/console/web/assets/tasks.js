@@ -1,6 +1,9 @@
 // The task centre: every bulk task with live progress (polled every two
 // seconds while it runs), cancel, the funnel of what became of the emails,
 // per-user results filtered by state, follow-ups and the CSV download.
+// An import task shows its per-row results instead (file, row, outcome,
+// what changed), read from GET /api/imports/{id}/results, the contract for
+// an import's rows; the bulk-only parts are hidden for it.
 
 import { h, clear, icon } from './dom.js';
 import * as api from './api.js';
@@ -28,6 +31,15 @@ export const RESULT_STATES = {
   no_email: { label: 'No email — notify manually', icon: 'warning', tone: 'warn' },
   failed: { label: 'Failed', icon: 'cross', tone: 'bad' },
   skipped: { label: 'Skipped', icon: 'ban', tone: 'muted' },
+};
+
+/** IMPORT_OUTCOMES labels what an import did with one row (API.md "Imports"). */
+export const IMPORT_OUTCOMES = {
+  created: { label: 'Created', icon: 'check', tone: 'ok' },
+  updated: { label: 'Updated', icon: 'check', tone: 'info' },
+  disabled: { label: 'Disabled', icon: 'ban', tone: 'warn' },
+  unchanged: { label: 'Unchanged', icon: 'info', tone: 'muted' },
+  failed: { label: 'Failed', icon: 'cross', tone: 'bad' },
 };
 
 /** FUNNEL is the order of the funnel's counts, from sent to how they ended. */
@@ -282,6 +294,16 @@ function mountDetail(main, ctx, id) {
     h('thead', {}, h('tr', {}, ...['Name', 'Username', 'School', 'State', 'Attempts', 'Details'].map((c) => h('th', { scope: 'col', text: c })))),
     resultsBody,
   );
+  // An import's rows: the table above is swapped for this one on the
+  // first draw of a task of kind import.
+  const importBody = h('tbody');
+  const importTable = h(
+    'table',
+    { class: 'data-table', id: 'task-import-results' },
+    h('caption', { class: 'visually-hidden', text: 'Result for each row of the imported files' }),
+    h('thead', {}, h('tr', {}, ...['File', 'Row', 'Username', 'Outcome', 'Changes', 'Error'].map((c) => h('th', { scope: 'col', text: c })))),
+    importBody,
+  );
   const resultsStatus = h('p', { class: 'status-line', role: 'status', id: 'task-results-status' });
   const resultsMore = h('button', { type: 'button', class: 'button', id: 'task-results-more', text: 'Show more results', hidden: true });
   const resultsSection = h(
@@ -321,8 +343,13 @@ function mountDetail(main, ctx, id) {
   let resultsLoaded = false;
   let resultsSeq = 0; // a newer load (another filter) wins over an older one
   let schoolNames = new Map();
+  let isImport = false;
 
   function draw(t) {
+    if (t.kind === 'import' && !isImport) {
+      isImport = true;
+      resultsWrap.replaceChildren(importTable);
+    }
     heading.textContent = taskTitle(t);
     ctx.setTitle(taskTitle(t));
     parentLine.hidden = !t.parentTaskId;
@@ -330,7 +357,7 @@ function mountDetail(main, ctx, id) {
       clear(parentLine);
       parentLine.append('Follow-up of ', h('a', { href: `#/tasks/${encodeURIComponent(t.parentTaskId)}`, id: 'task-parent-link', text: 'an earlier task' }), '.');
     }
-    funnel.hidden = !t.funnel;
+    funnel.hidden = !t.funnel || isImport;
     for (const c of funnelCells) c.dd.textContent = num(t.funnel?.[c.key]);
     clear(started);
     started.append('Started ', when(t.createdAt), t.finishedAt ? ' · finished ' : '', t.finishedAt ? when(t.finishedAt) : '');
@@ -342,7 +369,11 @@ function mountDetail(main, ctx, id) {
     if (t.status === 'queued' && !t.total) bar.removeAttribute('value'); // indeterminate until counted
     bar.setAttribute('aria-valuetext', `${num(t.processed)} of ${num(t.total)} processed`);
     pctText.textContent = `${percent(t)}%`;
-    for (const s of stats) s.dd.textContent = num(t[s.key]);
+    for (const s of stats) {
+      s.dd.textContent = num(t[s.key]);
+      // An import emails nobody.
+      s.el.hidden = isImport && (s.key === 'emailed' || s.key === 'noEmail');
+    }
     // Awaiting approval, it is rejected or withdrawn on the task list instead.
     cancel.hidden = !ACTIVE.has(t.status) || t.status === 'awaiting_approval';
     clear(noEmailNote);
@@ -353,6 +384,7 @@ function mountDetail(main, ctx, id) {
       noEmailNote.className = 'note';
       noEmailNote.append(icon('info'), h('span', { text: 'Users without an email address are listed in the results as “No email”, to be told another way.' }));
     }
+    noEmailNote.hidden = isImport;
     const passwords = PASSWORD_DELIVERIES.has(t.delivery?.mode);
     noticeNote.hidden = !passwords;
     if (passwords) {
@@ -364,10 +396,10 @@ function mountDetail(main, ctx, id) {
       lastStatus = t.status;
     }
     const done = !ACTIVE.has(t.status);
-    csv.hidden = !done;
-    csvNote.hidden = !done;
-    stateFilterField.hidden = !done;
-    followUpSection.hidden = !done;
+    csv.hidden = !done || isImport;
+    csvNote.hidden = !done || isImport;
+    stateFilterField.hidden = !done || isImport;
+    followUpSection.hidden = !done || isImport;
     // Letters: a card per user with the sign-in address and its QR code
     // (and the password of a generated task), for users without email.
     letters.hidden = !done || !passwords;
@@ -375,7 +407,7 @@ function mountDetail(main, ctx, id) {
       resultsLoaded = true;
       loadResults();
     } else if (!done) {
-      resultsStatus.textContent = 'Results per user appear here when the task finishes.';
+      resultsStatus.textContent = isImport ? 'Results per row appear here when the import finishes.' : 'Results per user appear here when the task finishes.';
       resultsWrap.hidden = true;
     }
   }
@@ -401,6 +433,7 @@ function mountDetail(main, ctx, id) {
   }
 
   async function loadResults() {
+    if (isImport) return loadImportResults();
     const seq = ++resultsSeq;
     resultsMore.disabled = true;
     resultsStatus.textContent = 'Loading results…';
@@ -439,6 +472,43 @@ function mountDetail(main, ctx, id) {
         : state
           ? 'No user of this task is in that state.'
           : 'No per-user results for this task.';
+    } catch (err) {
+      if (disposed || seq !== resultsSeq) return;
+      resultsStatus.textContent = describe(err);
+    } finally {
+      if (seq === resultsSeq) resultsMore.disabled = false;
+    }
+  }
+  /** loadImportResults appends the next page (one chunk of rows) of an import's results. */
+  async function loadImportResults() {
+    const seq = ++resultsSeq;
+    resultsMore.disabled = true;
+    resultsStatus.textContent = 'Loading results…';
+    try {
+      const page = await api.get(`/api/imports/${encodeURIComponent(id)}/results${api.query({ cursor: resultsCursor })}`);
+      if (disposed || seq !== resultsSeq) return;
+      for (const r of page.results || []) {
+        const changes = r.fields?.length ? h('ul', { class: 'plain-list' }, r.fields.map((f) => h('li', { text: f }))) : '—';
+        importBody.append(
+          h(
+            'tr',
+            { 'data-row': `${r.file}:${r.row}`, 'data-user-id': r.userId || '' },
+            h('td', { 'data-label': 'File', class: 'mono', text: r.file || '—' }),
+            h('td', { 'data-label': 'Row', class: 'num', text: num(r.row) }),
+            h('td', { 'data-label': 'Username', class: r.username ? 'mono' : 'muted', text: r.username || '—' }),
+            h('td', { 'data-label': 'Outcome' }, badge(IMPORT_OUTCOMES, r.outcome)),
+            h('td', { 'data-label': 'Changes' }, changes),
+            h('td', { 'data-label': 'Error', text: r.error || '' }),
+          ),
+        );
+      }
+      resultsCursor = page.nextCursor || '';
+      resultsMore.hidden = !resultsCursor;
+      const shown = importBody.children.length;
+      resultsWrap.hidden = shown === 0;
+      resultsStatus.textContent = shown
+        ? `${num(shown)} ${shown === 1 ? 'row' : 'rows'} shown${resultsCursor ? '' : ' (all)'}.`
+        : 'No per-row results for this import.';
     } catch (err) {
       if (disposed || seq !== resultsSeq) return;
       resultsStatus.textContent = describe(err);
