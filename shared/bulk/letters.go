@@ -2,7 +2,6 @@ package bulk
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/rekey/rekey/shared/letters"
@@ -37,46 +36,34 @@ func (s *Service) LettersPDF(ctx context.Context, actor rekey.User, id, signInUR
 	}
 	schools := &schoolNames{store: s.store, districtID: rec.Task.DistrictID}
 	var cards []letters.Card
-	for from := 0; from < rec.Plan.Chunks; from += chunksPerRead {
-		chunks, err := s.store.ListChunks(ctx, rec.Task.ID, from, chunksPerRead)
-		if err != nil {
-			return fmt.Errorf("bulk: read results: %w", err)
+	err = s.eachFinalResult(ctx, actor, rec, func(e rekey.ChunkEntry, rows rowScope) error {
+		if e.Result.Outcome != rekey.OutcomePasswordSet {
+			return nil
 		}
-		var entries []rekey.ChunkEntry
-		for _, c := range chunks {
-			entries = append(entries, c.Entries...)
+		r, passwordOK := rows.result(e)
+		if r.Username == "" { // a user the viewer may no longer view
+			return nil
 		}
-		rows, err := s.scopeRows(ctx, actor, entries, len(entries))
+		school, err := schools.name(ctx, r.SchoolID)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			if !e.Final() || e.Result.Outcome != rekey.OutcomePasswordSet {
-				continue
+		card := letters.Card{FirstName: r.FirstName, LastName: r.LastName, School: school, Grade: r.Grade, Username: r.Username, SignInURL: signInURL}
+		if generated {
+			if !passwordOK || len(e.SealedPassword) == 0 {
+				return nil // no card without its password
 			}
-			r, passwordOK := rows.result(e)
-			if r.Username == "" { // a user the viewer may no longer view
-				continue
+			plain, err := key.Open(e.SealedPassword, passwordBinding(rec.Task.ID, r.UserID))
+			if err != nil {
+				return nil
 			}
-			card := letters.Card{FirstName: r.FirstName, LastName: r.LastName, Grade: r.Grade, Username: r.Username, SignInURL: signInURL}
-			if card.School, err = schools.name(ctx, r.SchoolID); err != nil {
-				return err
-			}
-			if generated {
-				if !passwordOK || len(e.SealedPassword) == 0 {
-					continue // no card without its password
-				}
-				plain, err := key.Open(e.SealedPassword, passwordBinding(rec.Task.ID, r.UserID))
-				if err != nil {
-					continue
-				}
-				card.Password = string(plain)
-			}
-			cards = append(cards, card)
+			card.Password = string(plain)
 		}
-		if len(chunks) < chunksPerRead {
-			break
-		}
+		cards = append(cards, card)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(cards) == 0 {
 		return rekey.Errorf(rekey.ECodeConflict, "This task has no letters to print: no user you may see got a new password.")

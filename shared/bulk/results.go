@@ -159,6 +159,45 @@ func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w
 	if err := out.Write(header); err != nil {
 		return fmt.Errorf("bulk: write results: %w", err)
 	}
+	err = s.eachFinalResult(ctx, actor, rec, func(e rekey.ChunkEntry, rows rowScope) error {
+		r, passwordOK := rows.result(e)
+		school, err := schools.name(ctx, r.SchoolID)
+		if err != nil {
+			return err
+		}
+		row := []string{r.Username, r.FirstName, r.LastName, r.ExternalID, school, r.Grade, r.Email, string(r.Outcome), r.Error}
+		if withPasswords {
+			pw := ""
+			if keyOK && passwordOK && len(e.SealedPassword) > 0 {
+				if plain, err := key.Open(e.SealedPassword, passwordBinding(rec.Task.ID, r.UserID)); err == nil {
+					pw = string(plain)
+				}
+			}
+			row = append(row, pw)
+		}
+		for i := range row {
+			row[i] = csvSafe(row[i])
+		}
+		if err := out.Write(row); err != nil {
+			return fmt.Errorf("bulk: write results: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	out.Flush()
+	if err := out.Error(); err != nil {
+		return fmt.Errorf("bulk: write results: %w", err)
+	}
+	return nil
+}
+
+// eachFinalResult calls fn with each settled entry of task rec, in chunk
+// order, and the viewer's row scope of its page: chunksPerRead chunks (and
+// their users, in one batch) are read at a time, so a task of any size is
+// streamed. The results CSV and the login letters read a task this way.
+func (s *Service) eachFinalResult(ctx context.Context, viewer rekey.User, rec rekey.TaskRecord, fn func(e rekey.ChunkEntry, rows rowScope) error) error {
 	for from := 0; from < rec.Plan.Chunks; from += chunksPerRead {
 		chunks, err := s.store.ListChunks(ctx, rec.Task.ID, from, chunksPerRead)
 		if err != nil {
@@ -168,45 +207,21 @@ func (s *Service) ResultsCSV(ctx context.Context, actor rekey.User, id string, w
 		for _, c := range chunks {
 			entries = append(entries, c.Entries...)
 		}
-		rows, err := s.scopeRows(ctx, actor, entries, len(entries))
+		rows, err := s.scopeRows(ctx, viewer, entries, len(entries))
 		if err != nil {
 			return err
 		}
-		for _, c := range chunks {
-			for _, e := range c.Entries {
-				if !e.Final() {
-					continue
-				}
-				r, passwordOK := rows.result(e)
-				school, err := schools.name(ctx, r.SchoolID)
-				if err != nil {
-					return err
-				}
-				row := []string{r.Username, r.FirstName, r.LastName, r.ExternalID, school, r.Grade, r.Email, string(r.Outcome), r.Error}
-				if withPasswords {
-					pw := ""
-					if keyOK && passwordOK && len(e.SealedPassword) > 0 {
-						if plain, err := key.Open(e.SealedPassword, passwordBinding(rec.Task.ID, r.UserID)); err == nil {
-							pw = string(plain)
-						}
-					}
-					row = append(row, pw)
-				}
-				for i := range row {
-					row[i] = csvSafe(row[i])
-				}
-				if err := out.Write(row); err != nil {
-					return fmt.Errorf("bulk: write results: %w", err)
-				}
+		for _, e := range entries {
+			if !e.Final() {
+				continue
+			}
+			if err := fn(e, rows); err != nil {
+				return err
 			}
 		}
 		if len(chunks) < chunksPerRead {
-			break
+			return nil
 		}
-	}
-	out.Flush()
-	if err := out.Error(); err != nil {
-		return fmt.Errorf("bulk: write results: %w", err)
 	}
 	return nil
 }
