@@ -21,9 +21,11 @@ import (
 // demoPassword is every seeded account's password.
 const demoPassword = "correct horse battery staple"
 
-// studentsPerSchool keeps the district small (three schools: 60 students,
-// more than one page of 50) so seeding and bulk resets stay quick.
-const studentsPerSchool = 20
+// studentsPerSchool keeps the district small (three schools: 90 students,
+// more than one page of 50; one school fewer than a page) so seeding and
+// bulk resets stay quick, while leaving school 1 students enough for every
+// test that claims one (claimStudent).
+const studentsPerSchool = 30
 
 // threshold is the demo district's approval threshold for bulk resets: 0
 // (off) except while the approval test, which runs alone, raises it.

@@ -26,7 +26,9 @@ func TestDistrictSettingsRead(t *testing.T) {
 	a := newTestAPI(t)
 	admin := a.login("district.admin")
 	rec := a.do("GET", "/api/district/settings", "", admin.bearer()...)
-	want := rekey.DistrictSettings{MinLengthStaff: 15, MinLengthStudent: 8, Timezone: "UTC"}
+	// A district that never saved its settings has the defaults, the
+	// kid-friendly grade 2 among them.
+	want := rekey.DistrictSettings{KidFriendlyMaxGrade: rekey.DefaultKidFriendlyMaxGrade, MinLengthStaff: 15, MinLengthStudent: 8, Timezone: "UTC"}
 	if got := decode[rekey.DistrictSettings](t, rec); rec.Code != 200 || got != want {
 		t.Errorf("GET /api/district/settings = %d %+v, want 200 %+v", rec.Code, got, want)
 	}
@@ -62,7 +64,7 @@ func TestDistrictSettingsUpdate(t *testing.T) {
 	if entry == nil || entry.ActorID != "dadmin" || entry.TargetID != "d1" || entry.DistrictID != "d1" {
 		t.Fatalf("audit entry = %+v, want one settings entry by dadmin about d1", entry)
 	}
-	wantBefore := map[string]any{"approvalThreshold": 0, "kidFriendlyMaxGrade": 0, "minLengthStaff": 15, "minLengthStudent": 8, "timezone": "UTC"}
+	wantBefore := map[string]any{"approvalThreshold": 0, "kidFriendlyMaxGrade": rekey.DefaultKidFriendlyMaxGrade, "minLengthStaff": 15, "minLengthStudent": 8, "timezone": "UTC"}
 	wantAfter := map[string]any{"approvalThreshold": 250, "kidFriendlyMaxGrade": 3, "minLengthStaff": 16, "minLengthStudent": 10, "timezone": "America/Chicago"}
 	if diff := cmp.Diff(wantBefore, entry.Before); diff != "" {
 		t.Errorf("audit before (-want +got):\n%s", diff)
