@@ -14,9 +14,10 @@ import (
 // TestLocalMailViewer: the local runner's /_local/mail in a browser lists
 // the mail newest first, opens a message (its HTML in a frame where no
 // script runs, its text with live links) and its reset link leads to a
-// reset page that found the link good.
+// reset page that found the link good. It runs before the parallel tests:
+// in the full suite, run beside them, its freshly sent link was sometimes
+// found used on arrival (issue 10's notes say what is left to find).
 func TestLocalMailViewer(t *testing.T) {
-	t.Parallel()
 	student := claimStudent(t, true)
 	mailBefore := len(stack.Mail())
 	apiAdmin(t).must(http.StatusAccepted, "POST", "/api/users/"+student.ID+"/password-reset", map[string]string{"mode": "link"}, nil)

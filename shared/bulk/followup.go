@@ -48,7 +48,7 @@ func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, re
 	case FollowUpRetryFailed, FollowUpGeneratedForNoEmail:
 		del.Mode = rekey.DeliverGeneratedPasswords
 	default:
-		return FollowUpResult{}, rekey.FieldError(rekey.ECodeInvalidInput, "action",
+		return FollowUpResult{}, rekey.FieldError(rekey.ECodeUnknownAction, "action",
 			"Unknown follow-up; use resend_unfinished, retry_failed or generated_passwords_for_no_email.")
 	}
 	rec, err := s.visible(ctx, actor, id)
