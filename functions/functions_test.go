@@ -197,8 +197,9 @@ func functionConstants(t *testing.T) map[string]string {
 	return consts
 }
 
-// handlerArgs returns the arguments of every call to a method named
-// Handler in a function's main.go: api.Function* selectors by constant
+// handlerArgs returns the arguments of every call to app.StartHTTP (the
+// main of an HTTP function, which serves the routes it names) in a
+// function's main.go: api.Function* selectors by constant
 // name, anything else as its source position.
 func handlerArgs(t *testing.T, folder string) (named []string, other []string) {
 	t.Helper()
@@ -212,7 +213,7 @@ func handlerArgs(t *testing.T, folder string) (named []string, other []string) {
 		if !ok {
 			return true
 		}
-		if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Handler" {
+		if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "StartHTTP" {
 			return true
 		}
 		for _, arg := range call.Args {
@@ -256,7 +257,7 @@ func TestFunctionNamesHaveMains(t *testing.T) {
 	for _, folder := range functionFolders(t) {
 		named, other := handlerArgs(t, folder)
 		for _, pos := range other {
-			t.Errorf("%s: Handler argument is not an api.Function* constant", pos)
+			t.Errorf("%s: StartHTTP argument is not an api.Function* constant", pos)
 		}
 		for _, name := range named {
 			if consts[name] != folder {

@@ -3,19 +3,8 @@
 // the work queue. It resumes where it stopped if retried.
 package main
 
-import (
-	"context"
-	"log"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/rekey/rekey/shared/app"
-)
+import "github.com/rekey/rekey/shared/app"
 
 func main() {
-	a, err := app.Load(context.Background(), app.FunctionBulkPlanner)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.BulkPlanner.Handle)
+	app.Start(app.FunctionBulkPlanner, func(a *app.App) any { return a.BulkPlanner.Handle })
 }

@@ -5,19 +5,8 @@
 // timeout.
 package main
 
-import (
-	"context"
-	"log"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/rekey/rekey/shared/app"
-)
+import "github.com/rekey/rekey/shared/app"
 
 func main() {
-	a, err := app.Load(context.Background(), app.FunctionBulkSweeper)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.BulkSweeper.Handle)
+	app.Start(app.FunctionBulkSweeper, func(a *app.App) any { return a.BulkSweeper.Handle })
 }

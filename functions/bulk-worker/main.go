@@ -3,19 +3,8 @@
 // permission for each, and sends the emails paced to the SES sending rate.
 package main
 
-import (
-	"context"
-	"log"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/rekey/rekey/shared/app"
-)
+import "github.com/rekey/rekey/shared/app"
 
 func main() {
-	a, err := app.Load(context.Background(), app.FunctionBulkWorker)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.BulkWorker.Handle)
+	app.Start(app.FunctionBulkWorker, func(a *app.App) any { return a.BulkWorker.Handle })
 }

@@ -3,19 +3,8 @@
 // entry, idempotently (shared/imports).
 package main
 
-import (
-	"context"
-	"log"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/rekey/rekey/shared/app"
-)
+import "github.com/rekey/rekey/shared/app"
 
 func main() {
-	a, err := app.Load(context.Background(), app.FunctionImportWorker)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.ImportWorker.HandleSQS)
+	app.Start(app.FunctionImportWorker, func(a *app.App) any { return a.ImportWorker.HandleSQS })
 }

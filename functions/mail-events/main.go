@@ -4,19 +4,8 @@
 // configuration set's events invokes it; failures go to its DLQ.
 package main
 
-import (
-	"context"
-	"log"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/rekey/rekey/shared/app"
-)
+import "github.com/rekey/rekey/shared/app"
 
 func main() {
-	a, err := app.Load(context.Background(), app.FunctionMailEvents)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.MailEvents.Handle)
+	app.Start(app.FunctionMailEvents, func(a *app.App) any { return a.MailEvents.Handle })
 }

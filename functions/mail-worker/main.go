@@ -4,19 +4,8 @@
 // of a batch (ReportBatchItemFailures), so SQS retries just those.
 package main
 
-import (
-	"context"
-	"log"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/rekey/rekey/shared/app"
-)
+import "github.com/rekey/rekey/shared/app"
 
 func main() {
-	a, err := app.Load(context.Background(), app.FunctionMailWorker)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.MailWorker.Handle)
+	app.Start(app.FunctionMailWorker, func(a *app.App) any { return a.MailWorker.Handle })
 }

@@ -3,19 +3,8 @@
 // ordinary bulk task.
 package main
 
-import (
-	"context"
-	"log"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/rekey/rekey/shared/app"
-)
+import "github.com/rekey/rekey/shared/app"
 
 func main() {
-	a, err := app.Load(context.Background(), app.FunctionScheduleDispatcher)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.Dispatcher.Handle)
+	app.Start(app.FunctionScheduleDispatcher, func(a *app.App) any { return a.Dispatcher.Handle })
 }
