@@ -1,8 +1,10 @@
-// Package console serves Rekey's hosted admin console: three HTML pages (the
-// app, forgot password, reset from a link) and their static assets, embedded
-// in the binary with go:embed. The console talks to the HTTP API on the same
-// origin and nothing else; there is no build step, so the files under web/
-// are exactly what the browser runs.
+// Package console serves Rekey's hosted admin console: its HTML pages (the
+// app, forgot password, reset from a link, guardian sign-up, not found) and
+// their static assets, embedded in the binary with go:embed. The console
+// talks to the HTTP API on the same origin and nothing else; there is no
+// build step, so the assets under web/assets are exactly what the browser
+// runs. The pages share one shell, web/layout.html, into which each page is
+// rendered once (html/template) when the handler is built.
 //
 // Assets are served under /assets/<version>/, where version is a hash of
 // every embedded asset, so they can be cached for a year; the pages
@@ -18,6 +20,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
@@ -30,9 +33,13 @@ import (
 //go:embed web
 var webFiles embed.FS
 
-// assetPrefix is the placeholder the HTML files use for the versioned
-// asset path; Handler replaces it with "/assets/<version>".
+// assetPrefix is how the HTML files write the versioned asset path: a
+// template function that gives "/assets/<version>".
 const assetPrefix = "{{ASSETS}}"
+
+// layout is the shell every page is rendered into: the head the pages share
+// and the public pages' card (see its comment).
+const layout = "web/layout.html"
 
 // Cache policies: versioned assets never change under their URL; pages and
 // the not-found page are revalidated every time.
@@ -135,13 +142,19 @@ func newHandler(fsys fs.FS) (*handler, error) {
 		}
 		h.assets[base] = f
 	}
-	prefix := []byte("/assets/" + h.version)
+	prefix := "/assets/" + h.version
 	load := func(name string) (*file, error) {
-		b, err := fs.ReadFile(fsys, name)
+		t, err := template.New(path.Base(layout)).Funcs(template.FuncMap{
+			strings.Trim(assetPrefix, "{}"): func() string { return prefix },
+		}).ParseFS(fsys, layout, name)
 		if err != nil {
-			return nil, fmt.Errorf("console: read %s: %w", name, err)
+			return nil, fmt.Errorf("console: parse %s: %w", name, err)
 		}
-		return prepare(name, bytes.ReplaceAll(b, []byte(assetPrefix), prefix))
+		var page bytes.Buffer
+		if err := t.ExecuteTemplate(&page, "layout", nil); err != nil {
+			return nil, fmt.Errorf("console: render %s: %w", name, err)
+		}
+		return prepare(name, page.Bytes())
 	}
 	for p, name := range pages {
 		if h.pages[p], err = load(name); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -90,6 +91,50 @@ func TestPages(t *testing.T) {
 				t.Errorf("GET %s body does not contain %q", test.path, test.contains)
 			}
 		})
+	}
+}
+
+// TestPagesShareTheLayout: every page is rendered into web/layout.html
+// with its own title, data-page and scripts; the reset page says
+// no-referrer before it fetches anything.
+func TestPagesShareTheLayout(t *testing.T) {
+	h := testHandler(t)
+	for _, test := range []struct {
+		path, title, dataPage, script string
+	}{
+		{"/", "Rekey", "", "app.js"},
+		{"/forgot-password", "Forgot your password — Rekey", "forgot", "public.js"},
+		{"/guardian-register", "Parent and guardian sign-up — Rekey", "register", "public.js"},
+		{"/reset-password", "Choose a new password — Rekey", "reset", "public.js"},
+		{"/nope", "Page not found — Rekey", "not-found", ""},
+	} {
+		t.Run(test.path, func(t *testing.T) {
+			html := body(t, get(t, h, http.MethodGet, test.path, nil))
+			if !strings.HasPrefix(html, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n") {
+				t.Errorf("GET %s does not start with the layout's head:\n%.200s", test.path, html)
+			}
+			if got := strings.Count(html, "<title>"); got != 1 || !strings.Contains(html, "<title>"+test.title+"</title>") {
+				t.Errorf("GET %s: want one <title>%s</title>", test.path, test.title)
+			}
+			if test.dataPage != "" && !strings.Contains(html, `<body data-page="`+test.dataPage+`">`) {
+				t.Errorf("GET %s: no body with data-page %q", test.path, test.dataPage)
+			}
+			scripts := regexp.MustCompile(`<script type="module" src="/assets/[^/]+/([^"]+)"></script>`).FindAllStringSubmatch(html, -1)
+			var got []string
+			for _, m := range scripts {
+				got = append(got, m[1])
+			}
+			if want := strings.Fields(test.script); !slices.Equal(got, want) {
+				t.Errorf("GET %s runs %v, want %v", test.path, got, want)
+			}
+			if strings.Count(html, `class="card narrow"`) != 1 || !strings.HasSuffix(html, "</body>\n</html>\n") {
+				t.Errorf("GET %s is not one card in a whole document:\n%s", test.path, html)
+			}
+		})
+	}
+	reset := body(t, get(t, h, http.MethodGet, "/reset-password", nil))
+	if meta, link := strings.Index(reset, `<meta name="referrer" content="no-referrer">`), strings.Index(reset, "<link"); meta < 0 || meta > link {
+		t.Errorf("the reset page's no-referrer meta is at %d, want it before the first link (%d)", meta, link)
 	}
 }
 
