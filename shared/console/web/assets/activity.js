@@ -1,9 +1,10 @@
 // A user's activity: the audit entries about them, newest first, with what
 // changed shown as before → after text.
 
-import { h, clear, icon, visuallyHidden } from './dom.js';
+import { h, icon, visuallyHidden } from './dom.js';
 import * as api from './api.js';
 import { describe } from './errors.js';
+import { setAlert } from './form.js';
 import { ACTIONS, FIELD_LABELS, fullName, when, valueText } from './format.js';
 
 /** changeList renders an entry's before/after maps as a list of changes. */
@@ -107,9 +108,7 @@ export function mount(main, ctx) {
       status.textContent = count ? `${count} ${count === 1 ? 'entry' : 'entries'} shown${cursor ? '' : ' (all)'}.` : '';
     } catch (err) {
       if (disposed) return;
-      clear(alert);
-      alert.className = 'alert alert-error';
-      alert.append(icon('warning'), h('p', { text: describe(err) }));
+      setAlert(alert, describe(err));
       status.textContent = '';
     } finally {
       more.disabled = false;

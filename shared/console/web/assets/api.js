@@ -65,15 +65,20 @@ export function query(params = {}) {
  * It throws ApiError for any non-2xx answer and for network failures.
  * quiet: do not trigger the sign-in / forced-change handlers (used by the
  * sign-in and password pages, which handle those answers themselves).
+ * raw: a body sent as it is (a file), with its own Content-Type header,
+ * instead of body as JSON. An error's err.errors holds the row errors an
+ * import's answer lists.
  */
-export async function request(method, path, { body, headers = {}, quiet = false } = {}) {
+export async function request(method, path, { body, raw, headers = {}, quiet = false } = {}) {
   const init = {
     method,
     credentials: 'same-origin',
     cache: 'no-store',
     headers: { Accept: 'application/json', ...headers },
   };
-  if (body !== undefined) {
+  if (raw !== undefined) {
+    init.body = raw;
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -100,6 +105,7 @@ export async function request(method, path, { body, headers = {}, quiet = false 
   if (res.ok) return data;
   const e = (data && data.error) || {};
   const err = new ApiError(res.status, e.code || (res.status === 401 ? 'unauthenticated' : 'internal'), e.message, e.field);
+  err.errors = (data && data.errors) || [];
   if (!quiet) {
     if (res.status === 401 || err.code === 'csrf_failed') handlers.unauthenticated(err);
     else if (res.status === 403 && err.code === 'password_change_required') handlers.passwordChangeRequired(err);
@@ -164,25 +170,6 @@ export function forgetCaches() {
  * returns the decoded JSON answer; errors as request's, with the import's
  * row errors on err.errors.
  */
-export async function sendFile(path, file, contentType) {
-  const headers = { Accept: 'application/json', 'Content-Type': contentType };
-  const token = csrfToken();
-  if (token) headers['X-CSRF-Token'] = token;
-  let res;
-  try {
-    res = await fetch(path, { method: 'POST', credentials: 'same-origin', cache: 'no-store', headers, body: file });
-  } catch {
-    throw new ApiError(0, 'network', '');
-  }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (res.ok) return data;
-  const e = (data && data.error) || {};
-  const err = new ApiError(res.status, e.code || 'internal', e.message, e.field);
-  err.errors = (data && data.errors) || [];
-  throw err;
+export function sendFile(path, file, contentType) {
+  return request('POST', path, { raw: file, headers: { 'Content-Type': contentType }, quiet: true });
 }

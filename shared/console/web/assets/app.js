@@ -197,7 +197,7 @@ function showApp() {
   );
   const toggle = h(
     'button',
-    { type: 'button', id: 'nav-toggle', class: 'nav-toggle', 'aria-expanded': 'false', 'aria-controls': 'nav' },
+    { type: 'button', id: 'nav-toggle', class: 'button nav-toggle', 'aria-expanded': 'false', 'aria-controls': 'nav' },
     icon('menu'),
     h('span', { text: 'Menu' }),
   );

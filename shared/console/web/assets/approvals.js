@@ -8,6 +8,7 @@ import { h, clear, icon } from './dom.js';
 import * as api from './api.js';
 import { confirmDialog } from './dialog.js';
 import { describe } from './errors.js';
+import { setAlert } from './form.js';
 import { num, roleLabel, when, DELIVERY_LABELS, SELECTION_LABELS } from './format.js';
 
 /** describeSelection says in words whom a task's selection reaches. */
@@ -52,16 +53,14 @@ export function buildApprovals(ctx, { onDecided }) {
     });
     if (!ok) return;
     button.disabled = true;
-    clear(alert);
-    alert.className = 'alert';
+    setAlert(alert, '');
     try {
       const now = await api.post(`/api/tasks/${encodeURIComponent(task.id)}/${verb}`, {});
       ctx.toast(approving ? 'Approved: the bulk reset has started.' : 'Rejected: the bulk reset was cancelled.', 'success');
       onDecided(now);
     } catch (err) {
       button.disabled = false;
-      alert.className = 'alert alert-error';
-      alert.append(icon('warning'), h('p', { text: describe(err) }));
+      setAlert(alert, describe(err));
     }
   }
 

@@ -47,6 +47,34 @@ export const OUTCOMES = {
   skipped: { label: 'Skipped', icon: 'ban', tone: 'muted' },
 };
 
+/**
+ * RESULT_STATES labels where each user of a task stands now (API.md "Tasks
+ * as campaigns"): what became of the email, or the outcome itself, in the
+ * same words as OUTCOMES.
+ */
+export const RESULT_STATES = {
+  pending: { label: 'Pending', icon: 'clock', tone: 'muted' },
+  sent: { label: 'Sent', icon: 'mail', tone: 'info' },
+  delivered: { label: 'Delivered', icon: 'mail', tone: 'info' },
+  bounced: { label: 'Bounced', icon: 'warning', tone: 'bad' },
+  complained: { label: 'Marked as spam', icon: 'warning', tone: 'bad' },
+  completed: { label: 'Completed', icon: 'check', tone: 'ok' },
+  expired: { label: 'Link expired', icon: 'clock', tone: 'warn' },
+  password_set: OUTCOMES.password_set,
+  no_email: OUTCOMES.no_email,
+  failed: OUTCOMES.failed,
+  skipped: OUTCOMES.skipped,
+};
+
+/** IMPORT_OUTCOMES labels what an import did with one row (API.md "Imports"). */
+export const IMPORT_OUTCOMES = {
+  created: { label: 'Created', icon: 'check', tone: 'ok' },
+  updated: { label: 'Updated', icon: 'check', tone: 'info' },
+  disabled: { label: 'Disabled', icon: 'ban', tone: 'warn' },
+  unchanged: { label: 'Unchanged', icon: 'info', tone: 'muted' },
+  failed: { label: 'Failed', icon: 'cross', tone: 'bad' },
+};
+
 export const ACTIONS = {
   'user.create': 'Account created',
   'user.update': 'Record edited',

@@ -9,7 +9,8 @@ import { h, clear, icon } from './dom.js';
 import * as api from './api.js';
 import { confirmDialog } from './dialog.js';
 import { describe } from './errors.js';
-import { badge, TASK_STATUS, OUTCOMES, num, when } from './format.js';
+import { setAlert } from './form.js';
+import { badge, TASK_STATUS, OUTCOMES, RESULT_STATES, IMPORT_OUTCOMES, num, when } from './format.js';
 import { buildApprovals } from './approvals.js';
 
 const POLL_MS = 2000;
@@ -17,30 +18,6 @@ const POLL_MS = 2000;
 // so that its creator sees it start once approved.
 const ACTIVE = new Set(['awaiting_approval', 'queued', 'running']);
 const PASSWORD_DELIVERIES = new Set(['default_password', 'generated_passwords']);
-
-/** RESULT_STATES labels where each user of a task stands now (API.md "Tasks as campaigns"). */
-export const RESULT_STATES = {
-  pending: { label: 'Pending', icon: 'clock', tone: 'muted' },
-  sent: { label: 'Sent', icon: 'mail', tone: 'info' },
-  delivered: { label: 'Delivered', icon: 'mail', tone: 'info' },
-  bounced: { label: 'Bounced', icon: 'warning', tone: 'bad' },
-  complained: { label: 'Marked as spam', icon: 'warning', tone: 'bad' },
-  completed: { label: 'Completed', icon: 'check', tone: 'ok' },
-  expired: { label: 'Link expired', icon: 'clock', tone: 'warn' },
-  password_set: { label: 'Password set', icon: 'check', tone: 'ok' },
-  no_email: { label: 'No email — notify manually', icon: 'warning', tone: 'warn' },
-  failed: { label: 'Failed', icon: 'cross', tone: 'bad' },
-  skipped: { label: 'Skipped', icon: 'ban', tone: 'muted' },
-};
-
-/** IMPORT_OUTCOMES labels what an import did with one row (API.md "Imports"). */
-export const IMPORT_OUTCOMES = {
-  created: { label: 'Created', icon: 'check', tone: 'ok' },
-  updated: { label: 'Updated', icon: 'check', tone: 'info' },
-  disabled: { label: 'Disabled', icon: 'ban', tone: 'warn' },
-  unchanged: { label: 'Unchanged', icon: 'info', tone: 'muted' },
-  failed: { label: 'Failed', icon: 'cross', tone: 'bad' },
-};
 
 /** FUNNEL is the order of the funnel's counts, from sent to how they ended. */
 const FUNNEL = [
@@ -194,9 +171,7 @@ function mountList(main, ctx) {
       schedulePoll();
     } catch (err) {
       if (disposed) return;
-      clear(alert);
-      alert.className = 'alert alert-error';
-      alert.append(icon('warning'), h('p', { text: describe(err) }));
+      setAlert(alert, describe(err));
       status.textContent = '';
     } finally {
       more.disabled = false;
@@ -416,20 +391,14 @@ function mountDetail(main, ctx, id) {
     try {
       const t = await api.get(path);
       if (disposed) return;
-      setError('');
+      setAlert(alert, '');
       draw(t);
       if (ACTIVE.has(t.status)) timer = setTimeout(refresh, POLL_MS);
     } catch (err) {
       if (disposed) return;
-      setError(describe(err));
+      setAlert(alert, describe(err));
       if (err.code === 'network' || err.status >= 500) timer = setTimeout(refresh, POLL_MS * 2);
     }
-  }
-
-  function setError(text) {
-    clear(alert);
-    alert.className = text ? 'alert alert-error' : 'alert';
-    if (text) alert.append(icon('warning'), h('p', { text }));
   }
 
   async function loadResults() {
@@ -527,8 +496,7 @@ function mountDetail(main, ctx, id) {
   async function followUp(f, button) {
     const ok = await confirmDialog({ title: `${f.label}?`, message: f.confirm, confirmLabel: f.label, cancelLabel: 'Not now' });
     if (!ok || disposed) return;
-    clear(followUpAlert);
-    followUpAlert.className = 'alert';
+    setAlert(followUpAlert, '');
     for (const b of followUpButtons) b.disabled = true;
     try {
       const res = await api.post(`${path}/follow-ups`, { action: f.action });
@@ -543,8 +511,7 @@ function mountDetail(main, ctx, id) {
       location.hash = `#/tasks/${encodeURIComponent(res.taskId)}`;
     } catch (err) {
       if (disposed) return;
-      followUpAlert.className = err.code === 'nothing_to_follow_up' ? 'alert alert-info' : 'alert alert-error';
-      followUpAlert.append(icon(err.code === 'nothing_to_follow_up' ? 'info' : 'warning'), h('p', { text: describe(err) }));
+      setAlert(followUpAlert, describe(err), { kind: err.code === 'nothing_to_follow_up' ? 'info' : 'error' });
     } finally {
       for (const b of followUpButtons) b.disabled = false;
     }
@@ -566,7 +533,7 @@ function mountDetail(main, ctx, id) {
       if (t) draw(t);
       ctx.toast('The task is being cancelled.', 'info');
     } catch (err) {
-      setError(describe(err));
+      setAlert(alert, describe(err));
     } finally {
       cancel.disabled = false;
     }

@@ -5,6 +5,7 @@
 import { h, clear, icon, debounce, visuallyHidden } from './dom.js';
 import * as api from './api.js';
 import { describe } from './errors.js';
+import { setAlert } from './form.js';
 import { badge, STATUS, userStatus, fullName, roleLabel, num } from './format.js';
 import { menuButton } from './menu.js';
 import { GRADES } from './grades.js';
@@ -285,7 +286,7 @@ export function mount(main, ctx) {
     status.textContent = `Loading ${state.tab.noun}…`;
     prev.disabled = true;
     next.disabled = true;
-    setAlertText('');
+    setAlert(alert, '');
     if (state.rows.length === 0) drawPlaceholder();
     try {
       const page = await fetchPage(state.stack[state.stack.length - 1]);
@@ -309,7 +310,7 @@ export function mount(main, ctx) {
       drawRows();
       const retry = h('button', { type: 'button', class: 'button small', id: 'users-retry', text: 'Try again' });
       retry.addEventListener('click', () => load());
-      setAlertText(describe(err), retry);
+      setAlert(alert, describe(err), { extra: retry });
       status.textContent = '';
     } finally {
       if (seq === state.seq) {
@@ -318,12 +319,6 @@ export function mount(main, ctx) {
         table.classList.remove('loading');
       }
     }
-  }
-
-  function setAlertText(text, extra) {
-    clear(alert);
-    alert.className = text ? 'alert alert-error' : 'alert';
-    if (text) alert.append(icon('warning'), h('div', { class: 'alert-text' }, h('p', { text }), extra || null));
   }
 
   function drawPlaceholder() {
@@ -474,7 +469,7 @@ export function mount(main, ctx) {
       selClear.focus();
     } catch (err) {
       if (err.name === 'AbortError' || disposed) return;
-      setAlertText(describe(err));
+      setAlert(alert, describe(err));
       renderSelection();
     }
   }
