@@ -11,9 +11,7 @@ func TestEditWithAFieldErrorAndAVersionConflict(t *testing.T) {
 	t.Parallel()
 	student := claimStudent(t, true)
 	admin := apiAdmin(t)
-	tb := newTab(t)
-	tb.signInAdmin()
-	tb.findUser(student)
+	tb := adminTabAt(t, student)
 
 	tb.click("#name-" + student.ID)
 	tb.waitVisible("dialog#editor #edit-form")

@@ -37,6 +37,35 @@ func TestNewUserDialog(t *testing.T) {
 	}
 }
 
+// openImports is a new tab, signed in as the district admin, on the
+// imports screen.
+func openImports(t *testing.T) *tab {
+	t.Helper()
+	tb := newTab(t)
+	tb.signInAdmin()
+	tb.goHash("#/imports")
+	tb.waitVisible("#import-form")
+	return tb
+}
+
+// previewImport chooses a file on the imports screen and asks for its
+// preview (what names the step in a failure).
+func (tb *tab) previewImport(what, file string) {
+	tb.t.Helper()
+	tb.do(what, chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{file}))
+	tb.click("#import-preview")
+}
+
+// applyImport applies the previewed file, confirms, and waits for the note
+// that the import started.
+func (tb *tab) applyImport() {
+	tb.t.Helper()
+	tb.click("#import-apply")
+	tb.waitVisible("dialog#confirm-dialog")
+	tb.click("#confirm-ok")
+	tb.waitVisible("#import-started")
+}
+
 func TestImportPreviewErrorsThenApply(t *testing.T) {
 	t.Parallel()
 	admin := apiAdmin(t)
@@ -46,12 +75,8 @@ func TestImportPreviewErrorsThenApply(t *testing.T) {
 	os.WriteFile(bad, []byte("username,firstName,lastName,role,school,email,nickname\nimp.ok,Ok,Row,student,demo-school-1,,x\nimp.bad,Bad,Row,student,demo-school-1,not-an-email,y\n"), 0o644)
 	os.WriteFile(good, []byte("username,firstName,lastName,role,school,email\nimp.ok,Ok,Row,student,demo-school-1,\nimp.fine,Fine,Row,teacher,demo-school-2,imp.fine@example.org\n"), 0o644)
 
-	tb := newTab(t)
-	tb.signInAdmin()
-	tb.goHash("#/imports")
-	tb.waitVisible("#import-form")
-	tb.do("choose a file with an error", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{bad}))
-	tb.click("#import-preview")
+	tb := openImports(t)
+	tb.previewImport("choose a file with an error", bad)
 	tb.waitVisible("#import-errors")
 	if got := tb.text("#import-errors tbody"); !strings.Contains(got, "invalid_email") || !strings.Contains(got, "3") {
 		t.Errorf("errors table = %q, want row 3's invalid_email", got)
@@ -64,17 +89,13 @@ func TestImportPreviewErrorsThenApply(t *testing.T) {
 	}
 	tb.screenshot("import-preview-errors")
 
-	tb.do("choose a good file", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{good}))
-	tb.click("#import-preview")
+	tb.previewImport("choose a good file", good)
 	tb.waitVisible("#import-apply")
 	if got := tb.text("#import-create"); !strings.HasPrefix(got, "2") {
 		t.Errorf("create count = %q, want 2", got)
 	}
 	tb.screenshot("import-preview")
-	tb.click("#import-apply")
-	tb.waitVisible("dialog#confirm-dialog")
-	tb.click("#confirm-ok")
-	tb.waitVisible("#import-started")
+	tb.applyImport()
 	tb.screenshot("import-started")
 	var page struct{ Items []rekey.User }
 	deadline := 0
@@ -107,17 +128,10 @@ func TestImportTaskShowsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tb := newTab(t)
-	tb.signInAdmin()
-	tb.goHash("#/imports")
-	tb.waitVisible("#import-form")
-	tb.do("choose the users CSV", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{csv}))
-	tb.click("#import-preview")
+	tb := openImports(t)
+	tb.previewImport("choose the users CSV", csv)
 	tb.waitVisible("#import-apply")
-	tb.click("#import-apply")
-	tb.waitVisible("dialog#confirm-dialog")
-	tb.click("#confirm-ok")
-	tb.waitVisible("#import-started")
+	tb.applyImport()
 	href := evalT[string](tb, `document.querySelector('#import-started a').getAttribute('href')`)
 	id := strings.TrimPrefix(href, "#/tasks/")
 	if id == href || id == "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rekey/rekey/infra/devstack"
+	infrastack "github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/password"
 )
 
@@ -149,22 +150,14 @@ func findChromium() (string, error) {
 	return "", errors.New("chromium is missing: the browser tests need it; install it with `apt-get install -y chromium` (make test does this)")
 }
 
-// repoRoot is the directory holding go.mod, found upwards from the
-// package directory (where `go test` runs).
+// repoRoot is the repository's root, the folder of template.yaml, which
+// infra/stack.FindTemplate finds upwards from the package directory (where
+// `go test` runs).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	template, err := infrastack.FindTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
+	return filepath.Dir(template)
 }

@@ -12,9 +12,7 @@ func TestResetByLinkThenSetAPasswordFromTheEmail(t *testing.T) {
 	t.Parallel()
 	student := claimStudent(t, true)
 	admin := apiAdmin(t)
-	tb := newTab(t)
-	tb.signInAdmin()
-	tb.findUser(student)
+	tb := adminTabAt(t, student)
 
 	// The row's "⋮" menu opens the reset dialog, link mode chosen.
 	tb.click("#actions-" + student.ID)

@@ -15,6 +15,17 @@ func (tb *tab) rowIDs() []string {
 	return evalT[[]string](tb, `[...document.querySelectorAll('#users-table tbody tr[data-user-id]')].map((tr) => tr.dataset.userId)`)
 }
 
+// adminTabAt is a new tab, signed in as the district admin, showing u's
+// row in the users list: where the tests of a user's editor, resets and
+// escaping start.
+func adminTabAt(t *testing.T, u rekey.User) *tab {
+	t.Helper()
+	tb := newTab(t)
+	tb.signInAdmin()
+	tb.findUser(u)
+	return tb
+}
+
 // findUser opens the students tab searching for one username and waits
 // for its row.
 func (tb *tab) findUser(u rekey.User) {

@@ -19,9 +19,7 @@ func TestAHostileNameShowsAsText(t *testing.T) {
 	}
 	fullName := hostileName + " " + student.LastName
 
-	tb := newTab(t)
-	tb.signInAdmin()
-	tb.findUser(student)
+	tb := adminTabAt(t, student)
 	noImage := func(where string) {
 		t.Helper()
 		n := evalT[int](tb, `[...document.querySelectorAll('img')].filter((i) => i.getAttribute('src') === 'x').length + document.querySelectorAll('[onerror]').length`)
