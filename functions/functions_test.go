@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rekey/rekey/infra/goconst"
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/infra/seed"
 	"github.com/rekey/rekey/infra/stack"
@@ -156,43 +156,9 @@ func TestEveryFunctionHasTemplateEntryEventAndRoutes(t *testing.T) {
 // (Function*), name to value, read from its source.
 func functionConstants(t *testing.T) map[string]string {
 	t.Helper()
-	fset := token.NewFileSet()
-	files, err := filepath.Glob(filepath.Join("..", "shared", "api", "*.go"))
+	consts, err := goconst.Strings(filepath.Join("..", "shared", "api"), "Function")
 	if err != nil {
 		t.Fatal(err)
-	}
-	consts := map[string]string{}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			gen, ok := decl.(*ast.GenDecl)
-			if !ok || gen.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gen.Specs {
-				vs := spec.(*ast.ValueSpec)
-				for i, id := range vs.Names {
-					if !strings.HasPrefix(id.Name, "Function") || i >= len(vs.Values) {
-						continue
-					}
-					lit, ok := vs.Values[i].(*ast.BasicLit)
-					if !ok || lit.Kind != token.STRING {
-						t.Fatalf("api.%s is not a string literal constant", id.Name)
-					}
-					value, err := strconv.Unquote(lit.Value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					consts[id.Name] = value
-				}
-			}
-		}
 	}
 	return consts
 }

@@ -1,15 +1,14 @@
 package console
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rekey/rekey/infra/goconst"
 )
 
 // consoleOnlyCodes are codes the console makes up itself, which no server
@@ -22,46 +21,13 @@ var consoleOnlyCodes = map[string]string{
 // and returns the value of every ECode… constant: the server's codes.
 func serverErrorCodes(t *testing.T, dir string) map[string]bool {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	consts, err := goconst.Strings(dir, "ECode")
 	if err != nil {
 		t.Fatal(err)
 	}
 	codes := map[string]bool{}
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, 0)
-		if err != nil {
-			t.Fatalf("parse %s: %v", file, err)
-		}
-		for _, decl := range f.Decls {
-			gen, ok := decl.(*ast.GenDecl)
-			if !ok || gen.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gen.Specs {
-				vs := spec.(*ast.ValueSpec)
-				for i, name := range vs.Names {
-					if !strings.HasPrefix(name.Name, "ECode") {
-						continue
-					}
-					var lit *ast.BasicLit
-					if i < len(vs.Values) {
-						lit, _ = vs.Values[i].(*ast.BasicLit)
-					}
-					if lit == nil || lit.Kind != token.STRING {
-						t.Fatalf("%s: %s is not a string literal; the test cannot read it", fset.Position(name.Pos()), name.Name)
-					}
-					code, err := strconv.Unquote(lit.Value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					codes[code] = true
-				}
-			}
-		}
+	for _, code := range consts {
+		codes[code] = true
 	}
 	if len(codes) == 0 {
 		t.Fatalf("no ECode… constants in %s", dir)
