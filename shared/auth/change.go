@@ -63,7 +63,9 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 		return fmt.Errorf("auth: hash new password: %w", err)
 	}
 	now := s.now()
-	after := actor.WithChosenPassword(hash, minLength, now)
+	after := actor.WithPassword(hash, now)
+	after.MustChangePassword = false
+	after.PasswordMinLength = minLength
 	after.ResetTokenHash, after.SelfResetTokenHash = "", ""
 	entry := s.auditEntry(actor, rekey.ActionPasswordChange, rekey.OutcomeSuccess, "all sessions ended", requestID)
 	if actor.MustChangePassword {

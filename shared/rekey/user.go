@@ -157,19 +157,17 @@ type User struct {
 // FullName is the display name.
 func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
 
-// WithChosenPassword returns u once its user chose a new password (whose
-// argon2id hash is hash, checked against the policy minimum minLength) at
-// now: the password replaces any voided one, a forced change ends, every
-// session ends (SECURITY.md 13) and the version moves on. A password change
-// and a reset link's redemption both set a chosen password through it; what
-// becomes of pending links and the account's status is theirs to say.
-func (u User) WithChosenPassword(hash string, minLength int, now time.Time) User {
+// WithPassword returns u with a new password (whose argon2id hash is hash)
+// set at now: it replaces any password a link reset voided, every session
+// ends (SECURITY.md 13) and the version moves on. Every way a password is
+// set goes through it; callers say whether the user must change it, the
+// minimum a password the user chose was checked against, and what becomes
+// of pending links and the account's status.
+func (u User) WithPassword(hash string, now time.Time) User {
 	after := u
 	after.PasswordHash = hash
 	after.VoidedPasswordHash = ""
-	after.MustChangePassword = false
 	after.PasswordChangedAt = now
-	after.PasswordMinLength = minLength
 	after.SessionGen = u.SessionGen + 1
 	after.Version = u.Version + 1
 	after.UpdatedAt = now

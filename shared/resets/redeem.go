@@ -84,7 +84,9 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 		return fmt.Errorf("resets: hash new password: %w", err)
 	}
 	now = s.now()
-	after := WithoutReset(user).WithChosenPassword(passwordHash, minLength, now)
+	after := WithoutReset(user).WithPassword(passwordHash, now)
+	after.MustChangePassword = false
+	after.PasswordMinLength = minLength
 	after.SpentResetTokenHash = hash
 	after.Status = rekey.StatusActive
 	entry := s.entry(user, user, rekey.ActionResetComplete, rekey.OutcomeSuccess,
