@@ -109,23 +109,28 @@ func (a *testAPI) edit(u rekey.User) {
 	}
 }
 
-// do sends a request and checks what every response must carry. headers
-// are name, value pairs; a body gets Content-Type application/json unless
-// headers set one.
+// do sends a request and checks what every response must carry.
 func (a *testAPI) do(method, path, body string, headers ...string) *httptest.ResponseRecorder {
 	a.t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req := testRequest(method, path, body, headers...)
 	req.RemoteAddr = "192.0.2.10:51000"
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	checkCommonHeaders(a.t, method+" "+path, rec)
+	return rec
+}
+
+// testRequest is a request as the console sends it: headers are name, value
+// pairs; a body gets Content-Type application/json unless headers set one.
+func testRequest(method, path, body string, headers ...string) *http.Request {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	rec := httptest.NewRecorder()
-	a.h.ServeHTTP(rec, req)
-	checkCommonHeaders(a.t, method+" "+path, rec)
-	return rec
+	return req
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9+/=_.-]{8,64}$`)

@@ -78,11 +78,7 @@ func (b bulkHandlers) start(w http.ResponseWriter, r *http.Request, p principal)
 // the tasks the caller may see, newest first, narrowed by the filters.
 func (b bulkHandlers) list(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor", "status", "createdBy", "scheduleId")
-	if err != nil {
-		return err
-	}
-	limit, err := queryLimit(q)
+	q, limit, err := pageQuery(r, "status", "createdBy", "scheduleId")
 	if err != nil {
 		return err
 	}
@@ -175,11 +171,7 @@ func (b bulkHandlers) results(w http.ResponseWriter, r *http.Request, p principa
 		return err
 	}
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor", "state")
-	if err != nil {
-		return err
-	}
-	limit, err := queryLimit(q)
+	q, limit, err := pageQuery(r, "state")
 	if err != nil {
 		return err
 	}

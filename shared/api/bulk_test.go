@@ -157,15 +157,8 @@ func newBulkAPI(t *testing.T) *bulkAPI {
 
 func (b *bulkAPI) call(method, path, body string, headers ...string) *httptest.ResponseRecorder {
 	b.t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
 	rec := httptest.NewRecorder()
-	b.h.ServeHTTP(rec, req)
+	b.h.ServeHTTP(rec, testRequest(method, path, body, headers...))
 	if !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
 		checkCommonHeaders(b.t, method+" "+path, rec)
 	} else if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("X-Request-Id") == "" {

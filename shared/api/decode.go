@@ -256,6 +256,20 @@ func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 	return values, nil
 }
 
+// pageQuery reads the query string of a list: the filters it names, and the
+// limit and cursor every list pages with. limit is queryLimit's.
+func pageQuery(r *http.Request, filters ...string) (url.Values, int, error) {
+	values, err := queryParams(r, append(slices.Clip(filters), "limit", "cursor")...)
+	if err != nil {
+		return nil, 0, err
+	}
+	limit, err := queryLimit(values)
+	if err != nil {
+		return nil, 0, err
+	}
+	return values, limit, nil
+}
+
 // queryLimit parses the optional limit parameter; 0 means the default. The
 // service checks the range.
 func queryLimit(values url.Values) (int, error) {

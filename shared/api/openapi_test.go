@@ -32,20 +32,39 @@ func readOpenAPI(t *testing.T) map[string]any {
 // httpMethods are the operation keys of an OpenAPI path item.
 var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
+// operation is one method of one path of the document.
+type operation struct {
+	method, path string
+	item         map[string]any // the path item, whose parameters all its methods share
+	op           map[string]any
+}
+
+// where names the operation in messages: "GET /api/users/{id}".
+func (o operation) where() string { return o.method + " " + o.path }
+
+// operations lists the operations of the document, every test's way in.
+func operations(doc map[string]any) []operation {
+	paths, _ := doc["paths"].(map[string]any)
+	var out []operation
+	for path, item := range paths {
+		ops, _ := item.(map[string]any)
+		for _, m := range httpMethods {
+			if op, ok := ops[m].(map[string]any); ok {
+				out = append(out, operation{method: strings.ToUpper(m), path: path, item: ops, op: op})
+			}
+		}
+	}
+	return out
+}
+
 // TestOpenAPICoversRoutes: every routed method and path of the API is
 // documented, and every documented one is routed. The console's catch-all
 // (its pages, not the API) is not part of the document.
 func TestOpenAPICoversRoutes(t *testing.T) {
 	doc := readOpenAPI(t)
-	paths, _ := doc["paths"].(map[string]any)
 	var documented []string
-	for path, item := range paths {
-		ops, _ := item.(map[string]any)
-		for _, m := range httpMethods {
-			if _, ok := ops[m]; ok {
-				documented = append(documented, strings.ToUpper(m)+" "+path)
-			}
-		}
+	for _, o := range operations(doc) {
+		documented = append(documented, o.where())
 	}
 	var routed []string
 	for _, r := range Routes {
@@ -85,53 +104,46 @@ func TestOpenAPIStructure(t *testing.T) {
 	ids := map[string]string{}
 	status := regexp.MustCompile(`^[1-5][0-9][0-9]$`)
 	pathParam := regexp.MustCompile(`\{([^}]+)\}`)
-	paths, _ := doc["paths"].(map[string]any)
-	if len(paths) == 0 {
-		t.Fatal("no paths")
+	ops := operations(doc)
+	if len(ops) == 0 {
+		t.Fatal("no operations")
 	}
-	for path, item := range paths {
-		ops, _ := item.(map[string]any)
-		for _, m := range httpMethods {
-			op, ok := ops[m].(map[string]any)
-			if !ok {
-				continue
+	for _, o := range ops {
+		op, where := o.op, o.where()
+		id, _ := op["operationId"].(string)
+		if id == "" {
+			t.Errorf("%s has no operationId", where)
+		} else if other, dup := ids[id]; dup {
+			t.Errorf("%s and %s share operationId %q", where, other, id)
+		}
+		ids[id] = where
+		responses, _ := op["responses"].(map[string]any)
+		if len(responses) == 0 {
+			t.Errorf("%s has no responses", where)
+		}
+		for code := range responses {
+			if !status.MatchString(code) {
+				t.Errorf("%s: response key %q is not a status code", where, code)
 			}
-			where := strings.ToUpper(m) + " " + path
-			id, _ := op["operationId"].(string)
-			if id == "" {
-				t.Errorf("%s has no operationId", where)
-			} else if other, dup := ids[id]; dup {
-				t.Errorf("%s and %s share operationId %q", where, other, id)
-			}
-			ids[id] = where
-			responses, _ := op["responses"].(map[string]any)
-			if len(responses) == 0 {
-				t.Errorf("%s has no responses", where)
-			}
-			for code := range responses {
-				if !status.MatchString(code) {
-					t.Errorf("%s: response key %q is not a status code", where, code)
-				}
-			}
-			declared := map[string]bool{}
-			for _, list := range []any{ops["parameters"], op["parameters"]} {
-				params, _ := list.([]any)
-				for _, p := range params {
-					param, _ := resolve(doc, p).(map[string]any)
-					for key := range param {
-						if !slices.Contains(parameterFields, key) {
-							t.Errorf("%s: parameter %v has unknown field %q", where, param["name"], key)
-						}
-					}
-					if param["in"] == "path" {
-						declared[fmt.Sprint(param["name"])] = true
+		}
+		declared := map[string]bool{}
+		for _, list := range []any{o.item["parameters"], op["parameters"]} {
+			params, _ := list.([]any)
+			for _, p := range params {
+				param, _ := resolve(doc, p).(map[string]any)
+				for key := range param {
+					if !slices.Contains(parameterFields, key) {
+						t.Errorf("%s: parameter %v has unknown field %q", where, param["name"], key)
 					}
 				}
-			}
-			for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
-				if !declared[m[1]] {
-					t.Errorf("%s: path parameter %q is not declared", where, m[1])
+				if param["in"] == "path" {
+					declared[fmt.Sprint(param["name"])] = true
 				}
+			}
+		}
+		for _, m := range pathParam.FindAllStringSubmatch(o.path, -1) {
+			if !declared[m[1]] {
+				t.Errorf("%s: path parameter %q is not declared", where, m[1])
 			}
 		}
 	}
@@ -164,27 +176,19 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 		t.Errorf("ErrorCode enum = %v,\nserver's codes = %v", enum, codes)
 	}
 	checked := 0
-	paths, _ := doc["paths"].(map[string]any)
-	for path, item := range paths {
-		ops, _ := item.(map[string]any)
-		for _, m := range httpMethods {
-			op, ok := ops[m].(map[string]any)
-			if !ok {
-				continue
-			}
-			responses, _ := op["responses"].(map[string]any)
-			for code, response := range responses {
-				want, _ := strconv.Atoi(code)
-				for _, example := range responseExamples(doc, response) {
-					body, _ := example.(map[string]any)
-					e, ok := body["error"].(map[string]any)
-					if !ok {
-						continue
-					}
-					checked++
-					if got := StatusFor(fmt.Sprint(e["code"])); got != want {
-						t.Errorf("%s %s: example code %v is status %d, documented under %d", strings.ToUpper(m), path, e["code"], got, want)
-					}
+	for _, o := range operations(doc) {
+		responses, _ := o.op["responses"].(map[string]any)
+		for code, response := range responses {
+			want, _ := strconv.Atoi(code)
+			for _, example := range responseExamples(doc, response) {
+				body, _ := example.(map[string]any)
+				e, ok := body["error"].(map[string]any)
+				if !ok {
+					continue
+				}
+				checked++
+				if got := StatusFor(fmt.Sprint(e["code"])); got != want {
+					t.Errorf("%s: example code %v is status %d, documented under %d", o.where(), e["code"], got, want)
 				}
 			}
 		}

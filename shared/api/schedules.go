@@ -39,11 +39,7 @@ func (s *Server) createSchedule(w http.ResponseWriter, r *http.Request, p princi
 // caller may see.
 func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
-	q, err := queryParams(r, "limit", "cursor")
-	if err != nil {
-		return err
-	}
-	limit, err := queryLimit(q)
+	q, limit, err := pageQuery(r)
 	if err != nil {
 		return err
 	}

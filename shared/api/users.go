@@ -19,11 +19,7 @@ type listResponse[T any] struct {
 // The caller's scope always applies; a filter outside it gives an empty page.
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p principal) error {
 	ctx := r.Context()
-	q, err := queryParams(r, "role", "schoolId", "districtId", "grade", "q", "limit", "cursor")
-	if err != nil {
-		return err
-	}
-	limit, err := queryLimit(q)
+	q, limit, err := pageQuery(r, "role", "schoolId", "districtId", "grade", "q")
 	if err != nil {
 		return err
 	}
@@ -62,11 +58,7 @@ func (s *Server) userActivity(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	q, err := queryParams(r, "limit", "cursor")
-	if err != nil {
-		return err
-	}
-	limit, err := queryLimit(q)
+	q, limit, err := pageQuery(r)
 	if err != nil {
 		return err
 	}

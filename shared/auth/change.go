@@ -63,16 +63,10 @@ func (s *Service) ChangePassword(ctx context.Context, actor rekey.User, current,
 		return fmt.Errorf("auth: hash new password: %w", err)
 	}
 	now := s.now()
-	after := actor
-	after.PasswordHash = hash
-	after.VoidedPasswordHash = ""
-	after.ResetTokenHash, after.SelfResetTokenHash = "", ""
-	after.PasswordChangedAt = now
-	after.PasswordMinLength = minLength
+	after := actor.WithPassword(hash, now)
 	after.MustChangePassword = false
-	after.SessionGen = actor.SessionGen + 1
-	after.Version = actor.Version + 1
-	after.UpdatedAt = now
+	after.PasswordMinLength = minLength
+	after.ResetTokenHash, after.SelfResetTokenHash = "", ""
 	entry := s.auditEntry(actor, rekey.ActionPasswordChange, rekey.OutcomeSuccess, "all sessions ended", requestID)
 	if actor.MustChangePassword {
 		entry.Before = map[string]any{"mustChangePassword": true}

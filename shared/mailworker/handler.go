@@ -329,7 +329,7 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.Ma
 		h.release(ctx, log, d, "prepare: "+err.Error())
 		return fmt.Errorf("prepare job %s: %w", key, err)
 	}
-	if out.Message == "" {
+	if out.Kind == "" {
 		d.State, d.Reason, d.UpdatedAt = rekey.DeliverySkipped, out.Skip, h.now()
 		if err := h.deliveries.SaveDelivery(ctx, d); err != nil {
 			return fmt.Errorf("record skipped job %s: %w", key, err)
@@ -371,7 +371,7 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.Ma
 		log.ErrorContext(ctx, "mailworker: email sent but not recorded", "sesMessageId", messageID, "error", err)
 		return nil
 	}
-	log.InfoContext(ctx, "mailworker: email sent", "message", string(out.Message), "user", out.User.ID, "sesMessageId", messageID)
+	log.InfoContext(ctx, "mailworker: email sent", "message", string(out.Kind), "user", out.User.ID, "sesMessageId", messageID)
 	return nil
 }
 
@@ -391,29 +391,21 @@ func (h *Handler) release(ctx context.Context, log *slog.Logger, d rekey.MailDel
 // render turns what the reset service decided into an email.
 func (h *Handler) render(out resets.Outgoing) (mail.Message, error) {
 	data := mail.Data{Name: out.User.FirstName, Username: out.User.Username}
-	var kind mail.Kind
-	switch out.Message {
-	case resets.MessageResetLink, resets.MessageForgotLink:
-		kind = mail.KindResetLink
-		if out.Message == resets.MessageForgotLink {
-			kind = mail.KindForgotLink
-		}
+	switch out.Kind {
+	case mail.KindResetLink, mail.KindForgotLink:
 		data.Link = h.resetLink(out.Token)
 		data.ExpiresIn = out.ExpiresAt.Sub(h.now())
-	case resets.MessageSSONotice:
-		kind = mail.KindSSONotice
+	case mail.KindSSONotice:
 		data.School, data.SignInURL = out.School.Name, out.School.SSOURL
-	case resets.MessagePasswordChanged:
-		kind = mail.KindPasswordChanged
+	case mail.KindPasswordChanged:
 		data.ChangedAt = out.ChangedAt
-	case resets.MessageTeacherBulkNotice:
-		kind = mail.KindTeacherBulkNotice
+	case mail.KindTeacherBulkNotice:
 		data.Actor, data.Count, data.School = out.Actor.FullName(), out.Count, out.School.Name
 		data.Link = h.baseURL + "/#/tasks/" + url.PathEscape(out.TaskID)
 	default:
-		return mail.Message{}, fmt.Errorf("no email for message %q", out.Message)
+		return mail.Message{}, fmt.Errorf("no email for message %q", out.Kind)
 	}
-	return h.renderer.Render(kind, out.User.Email, data)
+	return h.renderer.Render(out.Kind, out.User.Email, data)
 }
 
 // resetLink is the page that takes token: opening it consumes nothing; the

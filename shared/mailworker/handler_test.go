@@ -149,7 +149,7 @@ func TestNewHandlerNeedsAnOrigin(t *testing.T) {
 func TestHandleSendsLinkOnce(t *testing.T) {
 	ctx := context.Background()
 	w := newTestWorker(t)
-	w.preparer.out["r1"] = resets.Outgoing{Message: resets.MessageResetLink, User: jo, Token: "tok_EN-1", ExpiresAt: workerT0.Add(15 * time.Minute)}
+	w.preparer.out["r1"] = resets.Outgoing{Kind: mail.KindResetLink, User: jo, Token: "tok_EN-1", ExpiresAt: workerT0.Add(15 * time.Minute)}
 
 	resp, err := w.h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{message(t, "m1", linkJob("r1"))}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -178,9 +178,9 @@ func TestHandleSendsLinkOnce(t *testing.T) {
 func TestHandleReportsOnlyFailedMessages(t *testing.T) {
 	ctx := context.Background()
 	w := newTestWorker(t)
-	w.preparer.out["ok"] = resets.Outgoing{Message: resets.MessagePasswordChanged, User: jo, ChangedAt: workerT0}
+	w.preparer.out["ok"] = resets.Outgoing{Kind: mail.KindPasswordChanged, User: jo, ChangedAt: workerT0}
 	w.preparer.out["skip"] = resets.Outgoing{Skip: "superseded by a newer reset"}
-	w.preparer.out["nolink"] = resets.Outgoing{Message: resets.MessageResetLink, User: rekey.User{ID: "x"}} // no address: cannot render
+	w.preparer.out["nolink"] = resets.Outgoing{Kind: mail.KindResetLink, User: rekey.User{ID: "x"}} // no address: cannot render
 	changed := rekey.MailJob{Kind: rekey.JobPasswordChanged, ID: "ok", UserID: jo.ID}
 	event := events.SQSEvent{Records: []events.SQSMessage{
 		message(t, "m-ok", changed),
@@ -211,7 +211,7 @@ func TestHandleRetriesFailedSends(t *testing.T) {
 	ctx := context.Background()
 	w := newTestWorker(t)
 	w.mailer.failures = 2
-	w.preparer.out["r1"] = resets.Outgoing{Message: resets.MessageForgotLink, User: jo, Token: "tok", ExpiresAt: workerT0.Add(30 * time.Minute)}
+	w.preparer.out["r1"] = resets.Outgoing{Kind: mail.KindForgotLink, User: jo, Token: "tok", ExpiresAt: workerT0.Add(30 * time.Minute)}
 	msg := message(t, "m1", linkJob("r1"))
 	for attempt := 1; attempt <= 3; attempt++ {
 		resp, _ := w.h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{msg}})
@@ -236,7 +236,7 @@ func TestHandleRetriesFailedSends(t *testing.T) {
 func TestHandleBusyAndUnrecordedSends(t *testing.T) {
 	ctx := context.Background()
 	w := newTestWorker(t)
-	w.preparer.out["r1"] = resets.Outgoing{Message: resets.MessageResetLink, User: jo, Token: "tok", ExpiresAt: workerT0.Add(time.Minute)}
+	w.preparer.out["r1"] = resets.Outgoing{Kind: mail.KindResetLink, User: jo, Token: "tok", ExpiresAt: workerT0.Add(time.Minute)}
 	// Another attempt holds the claim: retry later, send nothing.
 	w.deliveries.records["reset_link#r1"] = rekey.MailDelivery{Key: "reset_link#r1", State: rekey.DeliverySending, LeaseUntil: workerT0.Add(time.Minute)}
 	resp, _ := w.h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{message(t, "m1", linkJob("r1"))}})
@@ -256,17 +256,17 @@ func TestHandleBusyAndUnrecordedSends(t *testing.T) {
 func TestRenderEveryMessage(t *testing.T) {
 	w := newTestWorker(t)
 	for _, out := range []resets.Outgoing{
-		{Message: resets.MessageResetLink, User: jo, Token: "t", ExpiresAt: workerT0.Add(time.Minute)},
-		{Message: resets.MessageForgotLink, User: jo, Token: "t", ExpiresAt: workerT0.Add(time.Minute)},
-		{Message: resets.MessageSSONotice, User: jo, School: rekey.School{Name: "Oakridge", SSOURL: "https://sso.example/login"}},
-		{Message: resets.MessagePasswordChanged, User: jo, ChangedAt: workerT0},
+		{Kind: mail.KindResetLink, User: jo, Token: "t", ExpiresAt: workerT0.Add(time.Minute)},
+		{Kind: mail.KindForgotLink, User: jo, Token: "t", ExpiresAt: workerT0.Add(time.Minute)},
+		{Kind: mail.KindSSONotice, User: jo, School: rekey.School{Name: "Oakridge", SSOURL: "https://sso.example/login"}},
+		{Kind: mail.KindPasswordChanged, User: jo, ChangedAt: workerT0},
 	} {
 		m, err := w.h.render(out)
 		if err != nil || m.To != jo.Email || m.Subject == "" {
-			t.Errorf("render(%s) = %+v, %v; want an email to Jo", out.Message, m, err)
+			t.Errorf("render(%s) = %+v, %v; want an email to Jo", out.Kind, m, err)
 		}
 	}
-	if _, err := w.h.render(resets.Outgoing{Message: "password_in_clear", User: jo}); err == nil {
+	if _, err := w.h.render(resets.Outgoing{Kind: "password_in_clear", User: jo}); err == nil {
 		t.Error("render(unknown message) succeeded, want an error")
 	}
 }

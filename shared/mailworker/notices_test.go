@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 )
@@ -52,7 +53,7 @@ func bulkNotices(t *testing.T, cfg Config, n int) (*testWorker, *fakeRequeue, []
 	for i := range n {
 		u := rekey.User{ID: "st" + string(rune('a'+i)), FirstName: "Pupil", Username: "pupil" + string(rune('a'+i)), Email: "pupil" + string(rune('a'+i)) + "@example.org"}
 		ids = append(ids, u.ID)
-		w.preparer.out["bulk#t1#"+u.ID] = resets.Outgoing{Message: resets.MessagePasswordChanged, User: u, ChangedAt: workerT0}
+		w.preparer.out["bulk#t1#"+u.ID] = resets.Outgoing{Kind: mail.KindPasswordChanged, User: u, ChangedAt: workerT0}
 	}
 	return w, requeue, resets.BulkPasswordChangedJobs("t1", ids, "req-1")
 }

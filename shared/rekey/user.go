@@ -157,6 +157,23 @@ type User struct {
 // FullName is the display name.
 func (u User) FullName() string { return strings.TrimSpace(u.FirstName + " " + u.LastName) }
 
+// WithPassword returns u with a new password (whose argon2id hash is hash)
+// set at now: it replaces any password a link reset voided, every session
+// ends (SECURITY.md 13) and the version moves on. Every way a password is
+// set goes through it; callers say whether the user must change it, the
+// minimum a password the user chose was checked against, and what becomes
+// of pending links and the account's status.
+func (u User) WithPassword(hash string, now time.Time) User {
+	after := u
+	after.PasswordHash = hash
+	after.VoidedPasswordHash = ""
+	after.PasswordChangedAt = now
+	after.SessionGen = u.SessionGen + 1
+	after.Version = u.Version + 1
+	after.UpdatedAt = now
+	return after
+}
+
 // AuditView is the user as recorded in audit before/after snapshots: every
 // public field, never a secret.
 func (u User) AuditView() map[string]any {

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -107,7 +108,7 @@ func (s *Service) prepareForgot(ctx context.Context, job rekey.MailJob) (Outgoin
 		}
 		if err == nil && school.SSO {
 			requested(rekey.OutcomeSuccess, "school uses single sign-on; pointer to the school sign-in sent")
-			return Outgoing{Message: MessageSSONotice, User: user, School: school}, nil
+			return Outgoing{Kind: mail.KindSSONotice, User: user, School: school}, nil
 		}
 	}
 
@@ -152,7 +153,7 @@ func (s *Service) prepareForgot(ctx context.Context, job rekey.MailJob) (Outgoin
 	if err := s.store.SaveReset(ctx, user, after, &entry); err != nil {
 		return Outgoing{}, fmt.Errorf("resets: start self-service reset: %w", err)
 	}
-	return Outgoing{Message: MessageForgotLink, User: after, Token: raw, ExpiresAt: r.ExpiresAt}, nil
+	return Outgoing{Kind: mail.KindForgotLink, User: after, Token: raw, ExpiresAt: r.ExpiresAt}, nil
 }
 
 // findLogin looks a forgot-password login up: as an email address when it

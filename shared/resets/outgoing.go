@@ -7,29 +7,16 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// Message names an email the mail worker renders and sends.
-type Message string
-
-// The emails.
-const (
-	MessageResetLink       Message = "reset_link"       // an admin's reset link
-	MessageForgotLink      Message = "forgot_link"      // a self-service reset link
-	MessageSSONotice       Message = "sso_notice"       // "use your school sign-in"
-	MessagePasswordChanged Message = "password_changed" // "your password was changed"
-	// MessageTeacherBulkNotice: "a teacher reset many students" to a
-	// school admin.
-	MessageTeacherBulkNotice Message = "teacher_bulk_notice"
-)
-
-// Outgoing is what one mail job sends: Message to User, or nothing when
-// Message is empty (Skip says why). Token is the raw reset token for the
+// Outgoing is what one mail job sends: the email Kind to User, or nothing
+// when Kind is empty (Skip says why). Token is the raw reset token for the
 // link messages; it exists only here, on its way into the email, and
 // LogValue hides it.
 type Outgoing struct {
-	Message   Message
+	Kind      mail.Kind
 	Skip      string
 	User      rekey.User
 	Token     string
@@ -47,7 +34,7 @@ type Outgoing struct {
 // of logs.
 func (o Outgoing) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("message", string(o.Message)),
+		slog.String("message", string(o.Kind)),
 		slog.String("skip", o.Skip),
 		slog.String("user", o.User.ID),
 	)
@@ -124,15 +111,15 @@ func (s *Service) issueLinkOnce(ctx context.Context, userID, resetID string) (Ou
 	if err := s.store.SaveReset(ctx, user, after, nil); err != nil {
 		return Outgoing{}, err
 	}
-	return Outgoing{Message: linkMessage(r.Purpose), User: after, Token: raw, ExpiresAt: r.ExpiresAt}, nil
+	return Outgoing{Kind: linkMessage(r.Purpose), User: after, Token: raw, ExpiresAt: r.ExpiresAt}, nil
 }
 
 // linkMessage is the email that carries the link of a reset of purpose p.
-func linkMessage(p Purpose) Message {
+func linkMessage(p Purpose) mail.Kind {
 	if p == PurposeSelfService {
-		return MessageForgotLink
+		return mail.KindForgotLink
 	}
-	return MessageResetLink
+	return mail.KindResetLink
 }
 
 // preparePasswordChanged addresses the password-changed notice to the user
@@ -153,7 +140,7 @@ func (s *Service) preparePasswordChanged(ctx context.Context, job rekey.MailJob)
 	if changedAt.IsZero() {
 		changedAt = user.PasswordChangedAt
 	}
-	return Outgoing{Message: MessagePasswordChanged, User: user, ChangedAt: changedAt}, nil
+	return Outgoing{Kind: mail.KindPasswordChanged, User: user, ChangedAt: changedAt}, nil
 }
 
 // prepareTeacherBulkNotice tells school admin job.UserID, if they can still
@@ -186,5 +173,5 @@ func (s *Service) prepareTeacherBulkNotice(ctx context.Context, job rekey.MailJo
 	if err != nil && !isNotFound(err) {
 		return Outgoing{}, fmt.Errorf("resets: read school: %w", err)
 	}
-	return Outgoing{Message: MessageTeacherBulkNotice, User: admin, Actor: teacher, School: school, Count: job.Count, TaskID: job.TaskID}, nil
+	return Outgoing{Kind: mail.KindTeacherBulkNotice, User: admin, Actor: teacher, School: school, Count: job.Count, TaskID: job.TaskID}, nil
 }

@@ -84,17 +84,11 @@ func (s *Service) redeem(ctx context.Context, userID, hash, newPassword, request
 		return fmt.Errorf("resets: hash new password: %w", err)
 	}
 	now = s.now()
-	after := WithoutReset(user)
-	after.SpentResetTokenHash = hash
-	after.PasswordHash = passwordHash
-	after.VoidedPasswordHash = ""
-	after.Status = rekey.StatusActive
+	after := WithoutReset(user).WithPassword(passwordHash, now)
 	after.MustChangePassword = false
-	after.PasswordChangedAt = now
 	after.PasswordMinLength = minLength
-	after.SessionGen = user.SessionGen + 1
-	after.Version = user.Version + 1
-	after.UpdatedAt = now
+	after.SpentResetTokenHash = hash
+	after.Status = rekey.StatusActive
 	entry := s.entry(user, user, rekey.ActionResetComplete, rekey.OutcomeSuccess,
 		"new password set with a "+string(r.Purpose)+" reset link; all sessions ended and every other pending link voided", requestID)
 	entry.Before, entry.After = user.AuditView(), after.AuditView()

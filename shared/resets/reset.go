@@ -230,15 +230,9 @@ func ApplyLinkReset(target rekey.User, r Reset, now time.Time) rekey.User {
 // ends, any pending link is voided, and the version moves on. Single-user
 // temporary passwords and bulk default or generated passwords share it.
 func ApplyTemporaryPassword(target rekey.User, hash string, now time.Time) rekey.User {
-	after := WithoutReset(target)
-	after.PasswordHash = hash
-	after.VoidedPasswordHash = ""
+	after := WithoutReset(target).WithPassword(hash, now)
 	after.Status = rekey.StatusActive
 	after.MustChangePassword = true
-	after.PasswordChangedAt = now
-	after.SessionGen = target.SessionGen + 1
-	after.Version = target.Version + 1
-	after.UpdatedAt = now
 	return after
 }
 

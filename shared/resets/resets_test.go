@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/testrace"
@@ -183,7 +184,7 @@ func TestResend(t *testing.T) {
 		t.Errorf("old token after resend = %v, want ErrInvalidToken", err)
 	}
 	out := w.mailFor(t)
-	if len(out) != 1 || out[0].Message != MessageResetLink {
+	if len(out) != 1 || out[0].Kind != mail.KindResetLink {
 		t.Fatalf("resend mailed %+v, want one reset link", out)
 	}
 	if e := auditOf(w.store, "st1", rekey.ActionResetResend); len(e) != 1 {
@@ -207,7 +208,7 @@ func TestSupersededJobSendsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := w.svc.PrepareMail(ctx, first[0])
-	if err != nil || out.Message != "" || out.Token != "" {
+	if err != nil || out.Kind != "" || out.Token != "" {
 		t.Errorf("PrepareMail(superseded job) = %+v, %v; want nothing to send", out, err)
 	}
 }
@@ -240,7 +241,7 @@ func TestResetTemporary(t *testing.T) {
 			t.Errorf("audit = %+v, want one entry without the password", entries)
 		}
 		out := w.mailFor(t)
-		if len(out) != 1 || out[0].Message != MessagePasswordChanged {
+		if len(out) != 1 || out[0].Kind != mail.KindPasswordChanged {
 			t.Errorf("temporary reset mailed %+v, want only the password-changed notice", out)
 		}
 	})
@@ -295,7 +296,7 @@ func TestResetWithToken(t *testing.T) {
 			t.Errorf("completion audit = %+v", e)
 		}
 		out := w.mailFor(t)
-		if len(out) != 1 || out[0].Message != MessagePasswordChanged || out[0].User.ID != after.ID {
+		if len(out) != 1 || out[0].Kind != mail.KindPasswordChanged || out[0].User.ID != after.ID {
 			t.Errorf("after redemption mailed %+v, want the password-changed notice", out)
 		}
 		if err := w.svc.ResetWithToken(ctx, token, "another long passphrase", "req"); !errors.Is(err, ErrInvalidToken) {
@@ -585,15 +586,15 @@ func TestForgotMail(t *testing.T) {
 	ctx := context.Background()
 	for _, test := range []struct {
 		login string
-		want  Message
+		want  mail.Kind
 	}{
-		{"jo.student", MessageForgotLink},
-		{"Jo@Riverbend.Example", MessageForgotLink},
+		{"jo.student", mail.KindForgotLink},
+		{"Jo@Riverbend.Example", mail.KindForgotLink},
 		{"nobody.here", ""},
 		{"ghost@nowhere.example", ""},
 		{"disabled.student", ""},
 		{"no.email", ""},
-		{"sso.student", MessageSSONotice},
+		{"sso.student", mail.KindSSONotice},
 	} {
 		t.Run(test.login, func(t *testing.T) {
 			w := newWorld(t)
@@ -601,15 +602,15 @@ func TestForgotMail(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := w.mailFor(t)
-			if len(out) != 1 || out[0].Message != test.want {
+			if len(out) != 1 || out[0].Kind != test.want {
 				t.Fatalf("forgot(%q) would send %+v, want %q", test.login, out, test.want)
 			}
 			switch test.want {
-			case MessageSSONotice:
+			case mail.KindSSONotice:
 				if out[0].School.SSOURL == "" || out[0].Token != "" {
 					t.Errorf("SSO notice = %+v, want the school sign-in and no token", out[0])
 				}
-			case MessageForgotLink:
+			case mail.KindForgotLink:
 				if out[0].Token == "" || !out[0].ExpiresAt.Equal(w.clock.Now().Add(30*time.Minute)) {
 					t.Errorf("forgot link = %+v, want a token expiring in 30 minutes", out[0])
 				}
@@ -669,7 +670,7 @@ func TestAdminAndSelfServiceLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := w.mailFor(t)
-		if len(out) != 1 || out[0].Message != MessageForgotLink || out[0].Token == "" {
+		if len(out) != 1 || out[0].Kind != mail.KindForgotLink || out[0].Token == "" {
 			t.Fatalf("forgot request mailed %+v, want one self-service link", out)
 		}
 		return out[0].Token
@@ -753,7 +754,7 @@ func TestAdminAndSelfServiceLinks(t *testing.T) {
 		forgotJobs := w.queue.take(t)
 		w.clock.Add(time.Minute)
 		adminToken := w.linkToken(t, "jo.student")
-		if out, err := w.svc.PrepareMail(ctx, forgotJobs[0]); err != nil || out.Message != "" {
+		if out, err := w.svc.PrepareMail(ctx, forgotJobs[0]); err != nil || out.Kind != "" {
 			t.Errorf("forgot job after a newer admin link = %+v, %v; want nothing sent", out, err)
 		}
 		if err := w.svc.ResetWithToken(ctx, adminToken, newPassword, "req"); err != nil {
@@ -931,12 +932,12 @@ func TestPrepareTeacherBulkNotice(t *testing.T) {
 	}
 	for _, id := range []string{"sa1", "sa2"} {
 		out := got[id]
-		if out.Message != MessageTeacherBulkNotice || out.User.ID != id || out.Actor.ID != "t1" || out.Count != 25 || out.TaskID != "task1" || out.School.Name != "Northfield Elementary" {
+		if out.Kind != mail.KindTeacherBulkNotice || out.User.ID != id || out.Actor.ID != "t1" || out.Count != 25 || out.TaskID != "task1" || out.School.Name != "Northfield Elementary" {
 			t.Errorf("notice to %s = %+v", id, out)
 		}
 	}
 	for _, id := range []string{"da1", "t2"} {
-		if got[id].Message != "" || got[id].Skip == "" {
+		if got[id].Kind != "" || got[id].Skip == "" {
 			t.Errorf("notice to %s = %+v, want nothing sent", id, got[id])
 		}
 	}
@@ -1008,7 +1009,7 @@ func TestPrepareOnlyServiceNeedsNoQueueOrHasher(t *testing.T) {
 func TestLogValuesHideSecrets(t *testing.T) {
 	var buf strings.Builder
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	out := Outgoing{Message: MessageResetLink, User: rekey.User{ID: "st1", Email: "jo@example.org", PasswordHash: "$argon2id$secret"}, Token: "raw-token-value"}
+	out := Outgoing{Kind: mail.KindResetLink, User: rekey.User{ID: "st1", Email: "jo@example.org", PasswordHash: "$argon2id$secret"}, Token: "raw-token-value"}
 	job := rekey.MailJob{Kind: rekey.JobForgot, ID: "f1", Login: "jo@example.org", RequestedAt: time.Now()}
 	log.Info("test", "out", out, "job", job)
 	for _, secret := range []string{"raw-token-value", "jo@example.org", "argon2id"} {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -52,25 +51,12 @@ func invalid(field, format string, args ...any) *rekey.Error {
 	return rekey.FieldError(rekey.ECodeInvalidInput, field, fmt.Sprintf(format, args...))
 }
 
-// hasControl reports whether s holds a control character (C0, DEL, C1), a
-// line or paragraph separator, or a bidirectional override or isolate, which
-// could disguise how a name reads; invalid UTF-8 counts too.
-func hasControl(s string) bool {
-	if !utf8.ValidString(s) {
-		return true
-	}
-	return strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' ||
-			r == '\u2028' || r == '\u2029'
-	})
-}
-
 // checkName returns the trimmed name: 1 to 100 code points, no control
 // characters.
 func checkName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	switch {
-	case hasControl(name):
+	case rekey.HasControl(name):
 		return "", invalid("name", "The name must not contain control characters.")
 	case name == "":
 		return "", invalid("name", "Give the schedule a name.")
@@ -187,7 +173,7 @@ func checkSelection(sel rekey.Selection) (rekey.Selection, error) {
 	}
 	sel.Grade = strings.TrimSpace(sel.Grade)
 	switch {
-	case hasControl(sel.Grade):
+	case rekey.HasControl(sel.Grade):
 		return sel, invalid("selection.grade", "The grade must not contain control characters.")
 	case utf8.RuneCountInString(sel.Grade) > maxGradeLen:
 		return sel, invalid("selection.grade", "The grade must be at most %d characters.", maxGradeLen)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -27,25 +26,12 @@ func invalid(field, format string, args ...any) *rekey.Error {
 	return rekey.FieldError(rekey.ECodeInvalidInput, field, fmt.Sprintf(format, args...))
 }
 
-// hasControl reports whether s holds a control character (C0, DEL, C1) or
-// a bidirectional override or isolate, which could disguise how a name
-// reads. It also refuses invalid UTF-8.
-func hasControl(s string) bool {
-	if !utf8.ValidString(s) {
-		return true
-	}
-	return strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) || r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' ||
-			r == '\u2028' || r == '\u2029'
-	})
-}
-
 // text checks a free-text field: trimmed of surrounding space, no control
 // characters, at most maxLen code points, and at least one when required.
 func text(field, value string, required bool, maxLen int) (string, error) {
 	value = strings.TrimSpace(value)
 	switch {
-	case hasControl(value):
+	case rekey.HasControl(value):
 		return "", invalid(field, "Must not contain control characters.")
 	case required && value == "":
 		return "", invalid(field, "Must not be empty.")
@@ -63,7 +49,7 @@ func normaliseEmail(value string) (string, error) {
 	if value == "" {
 		return "", nil
 	}
-	if len(value) > maxEmailLen || hasControl(value) {
+	if len(value) > maxEmailLen || rekey.HasControl(value) {
 		return "", invalid("email", "Enter a valid email address.")
 	}
 	addr, err := mail.ParseAddress(value)
