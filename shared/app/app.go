@@ -381,7 +381,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	if need.mailWorker {
 		if a.MailWorker, err = mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
-			Deliveries: a.Store, Resets: a.Resets, Mailer: mailer(), Requeue: mailQueue(), Logger: logger, Now: now,
+			Deliveries: a.Store, Resets: a.Resets, Mailer: mailer(), Requeue: mailQueue(), Audit: a.Store, Logger: logger, Now: now,
 		}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
