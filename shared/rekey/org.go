@@ -110,24 +110,20 @@ type AuditEntry struct {
 
 // Audit actions.
 const (
-	ActionUserCreate     = "user.create"
-	ActionUserUpdate     = "user.update"
-	ActionUserMove       = "user.move"
-	ActionUserRoleChange = "user.role_change"
-	ActionLoginSuccess   = "auth.login"
-	ActionLoginFailure   = "auth.login_failure"
-	ActionLoginLockout   = "auth.lockout"
-	ActionPasswordChange = "password.change"
-	ActionResetLink      = "password.reset_link"
-	ActionResetTemporary = "password.reset_temporary"
-	ActionResetResend    = "password.reset_resend"
-	ActionResetComplete  = "password.reset_complete"
-	ActionResetFailed    = "password.reset_failed"
-	// ActionResetEmailFailed: a single-user reset email (an admin's link
-	// or a forgot-password link) failed its last try; the detail has SES's
-	// reason.
-	ActionResetEmailFailed = "password.reset_email_failed"
-	ActionForgotRequested  = "password.forgot"
+	ActionUserCreate      = "user.create"
+	ActionUserUpdate      = "user.update"
+	ActionUserMove        = "user.move"
+	ActionUserRoleChange  = "user.role_change"
+	ActionLoginSuccess    = "auth.login"
+	ActionLoginFailure    = "auth.login_failure"
+	ActionLoginLockout    = "auth.lockout"
+	ActionPasswordChange  = "password.change"
+	ActionResetLink       = "password.reset_link"
+	ActionResetTemporary  = "password.reset_temporary"
+	ActionResetResend     = "password.reset_resend"
+	ActionResetComplete   = "password.reset_complete"
+	ActionResetFailed     = "password.reset_failed"
+	ActionForgotRequested = "password.forgot"
 	// Guardian actions: a guardian's temporary password for a linked
 	// child, registration and a child added with a parent code, and a
 	// parent code made or replaced (never the code itself).
@@ -137,6 +133,10 @@ const (
 	ActionParentCodeIssue    = "parent_code.issue"
 	ActionParentCodeReplaced = "parent_code.regenerate"
 )
+
+// ActionResetEmailFailed: a single-user reset email (an admin's link or a
+// forgot-password link) failed its last try; the detail has SES's reason.
+const ActionResetEmailFailed = "password.reset_email_failed"
 
 // Audit outcomes.
 const (
