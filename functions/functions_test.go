@@ -475,6 +475,43 @@ func TestSampleEventsDriveBulkPipeline(t *testing.T) {
 	}
 }
 
+// The dead-letter consumer's sample carries a made-up chunk; the test
+// starts a real task, plans it and delivers its work message, as if it had
+// failed its five receives, in the sample's envelope: the chunk is given
+// up, so the task finishes with its users failed.
+func TestSampleEventDrivesBulkDeadLetters(t *testing.T) {
+	ctx := context.Background()
+	a := sampleApp(t)
+	admin, err := a.Store.GetUserByUsername(ctx, seed.DistrictAdminUsername)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := a.Bulk.Start(ctx, admin, rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "demo-school-1"},
+		rekey.Delivery{Mode: rekey.DeliverEmailLink}, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan events.SQSEvent
+	readEvent(t, "bulk-planner", &plan)
+	plan.Records[0].Body = a.receive(t, "BulkPlanQueue")
+	if resp, err := a.BulkPlanner.Handle(ctx, plan); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("bulk-planner = %v, %v; want no failures", resp, err)
+	}
+	var ev events.SQSEvent
+	readEvent(t, "bulk-dead-letters", &ev)
+	ev.Records[0].Body = a.receive(t, "BulkWorkQueue")
+	if resp, err := a.BulkDeadLetters.Handle(ctx, ev); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("bulk-dead-letters = %v, %v; want no failures", resp, err)
+	}
+	got, err := a.Bulk.Get(ctx, admin, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != 3 || got.Processed != 3 || got.Failed != 3 || got.Status != rekey.TaskCompletedWithErrors {
+		t.Errorf("task after the dead-letter consumer = %+v, want 3 of 3 failed, completed_with_errors", got)
+	}
+}
+
 // The import worker's sample names a made-up task; the test starts a real
 // import and delivers its chunk in the sample's envelope.
 func TestSampleEventDrivesImportWorker(t *testing.T) {

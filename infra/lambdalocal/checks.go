@@ -88,6 +88,9 @@ var checks = map[string]check{
 	"bulk-planner":  {fromQueue("BulkPlanQueue"), noBatchFailures},
 	"bulk-worker":   {fromQueue("BulkWorkQueue"), noBatchFailures},
 	"mail-worker":   {sample, noBatchFailures},
+	// The sample's chunk is no task's: the dead letter is logged and
+	// dropped, not retried.
+	"bulk-dead-letters": {sample, noBatchFailures},
 	// The sample's message id is no task's: the event is logged and
 	// dropped, not retried (an error answer would send it to the DLQ).
 	"mail-events": {sample, nullAnswer},

@@ -160,6 +160,9 @@ type App struct {
 	// BulkSweeper puts back the chunks of dead workers (EventBridge,
 	// every minute).
 	BulkSweeper *bulk.Sweeper
+	// BulkDeadLetters gives up the chunks whose work messages ended in a
+	// dead-letter queue (SQS, both bulk work DLQs).
+	BulkDeadLetters *bulk.DeadLetters
 	// Dispatcher starts due schedules (EventBridge, every minute).
 	Dispatcher *schedule.Dispatcher
 	// MailEvents records SES's deliveries, bounces and complaints
@@ -199,6 +202,7 @@ const (
 	FunctionBulkPlanner        = "bulk-planner"
 	FunctionBulkWorker         = "bulk-worker"
 	FunctionBulkSweeper        = "bulk-sweeper"
+	FunctionBulkDeadLetters    = "bulk-dead-letters"
 	FunctionScheduleDispatcher = "schedule-dispatcher"
 	FunctionMailEvents         = "mail-events"
 	FunctionImportWorker       = "import-worker"
@@ -206,7 +210,7 @@ const (
 
 // parts says which parts of the system a set of functions needs.
 type parts struct {
-	api, console, bulk, mailWorker, planner, bulkWorker, sweeper, dispatcher, mailEvents, imports, importWorker bool
+	api, console, bulk, mailWorker, planner, bulkWorker, sweeper, dispatcher, mailEvents, imports, importWorker, deadLetters bool
 }
 
 // partsFor reads the functions' needs. Every HTTP function gets the
@@ -216,7 +220,7 @@ type parts struct {
 // workers (SES) only where they are served.
 func partsFor(functions []string) (parts, error) {
 	if len(functions) == 0 {
-		return parts{true, true, true, true, true, true, true, true, true, true, true}, nil
+		return parts{true, true, true, true, true, true, true, true, true, true, true, true}, nil
 	}
 	var p parts
 	for _, fn := range functions {
@@ -239,6 +243,8 @@ func partsFor(functions []string) (parts, error) {
 			p.bulkWorker = true
 		case FunctionBulkSweeper:
 			p.sweeper = true
+		case FunctionBulkDeadLetters:
+			p.deadLetters = true
 		case FunctionScheduleDispatcher:
 			p.dispatcher, p.bulk = true, true
 		case FunctionMailEvents:
@@ -375,7 +381,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	if need.mailWorker {
 		if a.MailWorker, err = mailworker.NewHandler(mailworker.Config{PublicBaseURL: cfg.PublicBaseURL}, mailworker.Deps{
-			Deliveries: a.Store, Resets: a.Resets, Mailer: mailer(), Requeue: mailQueue(), Logger: logger, Now: now,
+			Deliveries: a.Store, Resets: a.Resets, Mailer: mailer(), Requeue: mailQueue(), Audit: a.Store, Logger: logger, Now: now,
 		}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
@@ -395,6 +401,11 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 	}
 	if need.sweeper {
 		if a.BulkSweeper, err = bulk.NewSweeper(bulk.SweeperDeps{Store: a.Store, Work: work, Logger: logger}); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if need.deadLetters {
+		if a.BulkDeadLetters, err = bulk.NewDeadLetters(bulkCfg, bulk.DeadLetterDeps{Store: a.Store, Logger: logger, Now: now}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}

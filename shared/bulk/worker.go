@@ -179,11 +179,16 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	if work.Chunk.LeaseUntil.After(w.now()) {
 		return &chunkBusyError{until: work.Chunk.LeaseUntil}
 	}
-	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
-		chunk: work.Chunk, counted: rekey.CountEntries(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
+	r := w.newRun(msg, work)
 	defer r.stopRenewing()
-	if r.users == nil {
-		r.users = map[string]rekey.User{}
+	if r.chunk.Holder != "" {
+		// The last holder's lease ran out: it died (or stalled) on this
+		// chunk. A chunk that stops its worker every time is given up
+		// rather than taken over forever (see deadletters.go).
+		r.chunk.Retakes++
+		if r.chunk.Retakes >= MaxChunkTries {
+			return r.giveUp(ctx, retakenReason)
+		}
 	}
 	r.judgeAll()
 	err = r.saveRefusals(ctx)
@@ -208,6 +213,16 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return nil
 	}
 	return err
+}
+
+// newRun starts a pass over the chunk of work, as msg names it.
+func (w *Worker) newRun(msg Message, work rekey.ChunkWork) *chunkRun {
+	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
+		chunk: work.Chunk, counted: rekey.CountEntries(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
+	if r.users == nil {
+		r.users = map[string]rekey.User{}
+	}
+	return r
 }
 
 // auditEntry is the entry in u's activity for this task's reset of u

@@ -74,8 +74,35 @@ func (r *chunkRun) awaitLive(ctx context.Context) bool {
 // stopCancelled ends the chunk of a cancelled (or failed) task: users not
 // reached end skipped; users prepared but not recorded as emailed get
 // their password back (restoreAccess) and end skipped; then the chunk
-// completes. Users whose record changed since are read again.
+// completes.
 func (r *chunkRun) stopCancelled(ctx context.Context) error {
+	return r.end(ctx, cancelEnding)
+}
+
+// ending says how end settles the users a chunk did not reach.
+type ending struct {
+	outcome rekey.Outcome
+	// notReached: users never prepared; restored: prepared users given
+	// their password back; replaced: prepared users whose link a newer
+	// reset or password change replaced; changing: prepared users whose
+	// record kept changing, left as they are.
+	notReached, restored, replaced, changing string
+	// audit is the detail of a restored user's audit entry.
+	audit string
+}
+
+// cancelEnding is how a cancelled (or failed) task ends its chunks.
+var cancelEnding = ending{
+	outcome: rekey.OutcomeSkipped, notReached: cancelledReason, restored: restoredReason,
+	replaced: "the task was cancelled; a newer reset or password change had replaced this task's link",
+	changing: "the task was cancelled; the user's record kept changing, so their password was not restored",
+	audit:    "cancelled before the link was sent; the password was restored",
+}
+
+// end completes the chunk, settling the users it did not reach as how
+// says: users prepared but not recorded as emailed get their password back
+// (restoreAccess). Users whose record changed since are read again.
+func (r *chunkRun) end(ctx context.Context, how ending) error {
 	r.ended.Store(true)
 	r.stopping = true
 	r.stopRenewing()
@@ -100,7 +127,7 @@ func (r *chunkRun) stopCancelled(ctx context.Context) error {
 				continue
 			}
 			if !e.Prepared {
-				e.Finish(rekey.OutcomeSkipped, cancelledReason)
+				e.Finish(how.outcome, how.notReached)
 				continue
 			}
 			if len(writes) == rekey.MaxUsersPerWrite {
@@ -109,12 +136,12 @@ func (r *chunkRun) stopCancelled(ctx context.Context) error {
 			u, ok := r.users[e.Result.UserID]
 			after, restorable := restoreAccess(u, e.Prior, resetID, now)
 			if !ok || !restorable {
-				e.Finish(rekey.OutcomeSkipped, "the task was cancelled; a newer reset or password change had replaced this task's link")
+				e.Finish(how.outcome, how.replaced)
 				continue
 			}
-			e.Finish(rekey.OutcomeSkipped, restoredReason)
+			e.Finish(how.outcome, how.restored)
 			writes = append(writes, rekey.UserWrite{Before: u, After: after,
-				Audit: r.auditEntry(u, after, rekey.ActionBulkRestore, now, "cancelled before the link was sent; the password was restored")})
+				Audit: r.auditEntry(u, after, rekey.ActionBulkRestore, now, how.audit)})
 		}
 		last := len(r.pending()) == 0
 		if last {
@@ -130,7 +157,7 @@ func (r *chunkRun) stopCancelled(ctx context.Context) error {
 			if round >= maxUserRounds {
 				for i := range r.chunk.Entries {
 					if e := &r.chunk.Entries[i]; !e.Final() && slices.Contains(conflict.Users, e.Result.UserID) {
-						e.Finish(rekey.OutcomeSkipped, "the task was cancelled; the user's record kept changing, so their password was not restored")
+						e.Finish(how.outcome, how.changing)
 					}
 				}
 			}
@@ -138,7 +165,7 @@ func (r *chunkRun) stopCancelled(ctx context.Context) error {
 		}
 		if err != nil {
 			r.chunk.Entries = saved
-			return fmt.Errorf("end the chunk of a cancelled task: %w", err)
+			return fmt.Errorf("end the chunk: %w", err)
 		}
 		if last {
 			r.leased = false

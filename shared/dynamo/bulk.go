@@ -34,6 +34,7 @@ type chunkItem struct {
 	Version    int         `dynamodbav:"version"`
 	LeaseUntil storedTime  `dynamodbav:"leaseUntil,omitempty"`
 	Holder     string      `dynamodbav:"leaseHolder,omitempty"`
+	Retakes    int         `dynamodbav:"retakes,omitempty"`
 	Done       bool        `dynamodbav:"done"`
 	TTL        int64       `dynamodbav:"ttl"`
 	// GSI1PK and GSI1SK index the chunk while a worker holds it (see
@@ -86,7 +87,7 @@ type entryItem struct {
 func newChunkItem(c rekey.Chunk, expires time.Time) chunkItem {
 	it := chunkItem{
 		PK: taskPK(c.TaskID), SK: chunkSK(c.Index), TaskID: c.TaskID, Index: c.Index, UserIDs: c.UserIDs,
-		Version: c.Version, LeaseUntil: storedTime{c.LeaseUntil}, Holder: c.Holder, Done: c.Done, TTL: ttlAfter(expires),
+		Version: c.Version, LeaseUntil: storedTime{c.LeaseUntil}, Holder: c.Holder, Retakes: c.Retakes, Done: c.Done, TTL: ttlAfter(expires),
 	}
 	if !c.Done && !c.LeaseUntil.IsZero() {
 		it.GSI1PK, it.GSI1SK = leasedIndexKeys(c.TaskID, c.Index, c.LeaseUntil)
@@ -113,7 +114,7 @@ func newChunkItem(c rekey.Chunk, expires time.Time) chunkItem {
 func (it chunkItem) chunk() (rekey.Chunk, error) {
 	c := rekey.Chunk{
 		TaskID: it.TaskID, Index: it.Index, UserIDs: it.UserIDs, Version: it.Version,
-		LeaseUntil: it.LeaseUntil.Time, Holder: it.Holder, Done: it.Done,
+		LeaseUntil: it.LeaseUntil.Time, Holder: it.Holder, Retakes: it.Retakes, Done: it.Done,
 	}
 	if it.Entries != nil {
 		c.Entries = make([]rekey.ChunkEntry, len(it.Entries))

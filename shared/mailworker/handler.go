@@ -24,7 +24,10 @@
 //
 // Failed messages are reported in BatchItemFailures only (SECURITY.md 15),
 // so SQS retries just those; after the queue's maxReceiveCount they move to
-// the dead-letter queue, and the outbox record keeps the last error.
+// the dead-letter queue, and the outbox record keeps the last error. A
+// reset email whose last try fails (the receive that reaches
+// Config.MaxReceives) is also recorded in the user's activity, with SES's
+// reason, where an admin looking at that user's reset sees it.
 package mailworker
 
 import (
@@ -35,6 +38,7 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +48,12 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
 )
+
+// auditWriter records an entry in a user's activity; *dynamo.Store
+// satisfies it.
+type auditWriter interface {
+	PutAudit(ctx context.Context, e rekey.AuditEntry) error
+}
 
 // Deliveries is the outbox; *dynamo.Store satisfies it. ClaimDelivery
 // answers rekey.ErrDeliveryFinished for a job already sent or skipped and
@@ -87,6 +97,10 @@ const (
 	deadlineMargin = 5 * time.Second
 )
 
+// DefaultMaxReceives is the mail queue's maxReceiveCount (template.yaml):
+// the first try and three retries, as a bulk task's MaxSendAttempts.
+const DefaultMaxReceives = 4
+
 // DefaultLease is how long a claim keeps other attempts from sending the
 // same email. It must be longer than one send takes (the function timeout)
 // and shorter than the queue's visibility timeout, so that a retry after a
@@ -110,6 +124,9 @@ type Config struct {
 	// NoticeDelay is how long users put back on the queue wait
 	// (DefaultNoticeDelay when zero).
 	NoticeDelay time.Duration
+	// MaxReceives is the queue's maxReceiveCount (DefaultMaxReceives when
+	// zero): a reset email failing on that receive is the last try.
+	MaxReceives int
 }
 
 // Deps are the worker's collaborators.
@@ -120,6 +137,9 @@ type Deps struct {
 	// Requeue may be nil: the users of a many-user job left over are then
 	// retried with the message, after the queue's visibility timeout.
 	Requeue Requeuer
+	// Audit records a reset email's last failed try in the user's
+	// activity; it may be nil (nothing recorded) in tests of other paths.
+	Audit auditWriter
 	// Renderer may be nil: emails are rendered in English.
 	Renderer *mail.Renderer
 	// Logger may be nil: nothing is logged.
@@ -142,6 +162,8 @@ type Handler struct {
 
 	noticeBudget int
 	noticeDelay  time.Duration
+	maxReceives  int
+	audit        auditWriter
 	// sleep waits for d or until ctx ends; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 	// pacer spaces this worker's bulk notices.
@@ -183,6 +205,10 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	if h.noticeDelay = cfg.NoticeDelay; h.noticeDelay <= 0 {
 		h.noticeDelay = DefaultNoticeDelay
 	}
+	if h.maxReceives = cfg.MaxReceives; h.maxReceives <= 0 {
+		h.maxReceives = DefaultMaxReceives
+	}
+	h.audit = deps.Audit
 	h.sleep = sleep
 	if h.renderer == nil {
 		if h.renderer, err = mail.NewRenderer(mail.English); err != nil {
@@ -221,7 +247,9 @@ func (h *Handler) process(ctx context.Context, m events.SQSMessage, budget *int)
 	if len(job.UserIDs) > 0 {
 		return h.processMany(ctx, log, job, budget)
 	}
-	return h.processOne(ctx, log.With("job", job.Key()), job, nil)
+	// A count SQS did not give reads as 0: not the last try.
+	receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	return h.processOne(ctx, log.With("job", job.Key()), job, nil, receives)
 }
 
 // errThrottled: SES refused a send for the account's rate.
@@ -249,7 +277,7 @@ func (h *Handler) processMany(ctx context.Context, log *slog.Logger, job rekey.M
 			*budget--
 			return h.pace(ctx)
 		}
-		err := h.processOne(ctx, log.With("job", one.Key()), one, paced)
+		err := h.processOne(ctx, log.With("job", one.Key()), one, paced, 0)
 		if ctx.Err() != nil {
 			return errors.Join(err, h.putBack(ctx, log, job, job.UserIDs[i:], h.noticeDelay), errors.Join(failed...))
 		}
@@ -309,8 +337,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // processOne sends the email of a one-user job, at most once per key.
 // beforeSend, when set, runs right before the email goes to SES (pacing);
-// its error gives the claim back.
-func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.MailJob, beforeSend func(context.Context) error) error {
+// its error gives the claim back. receives is the message's receive
+// count (0 when unknown): see lastTryFailed.
+func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.MailJob, beforeSend func(context.Context) error, receives int) error {
 	key := job.Key()
 
 	d, err := h.deliveries.ClaimDelivery(ctx, key, job.Kind, h.now(), h.lease)
@@ -357,6 +386,9 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.Ma
 			reason = "send failed: " + sendErr.Reason
 		}
 		h.release(ctx, log, d, reason)
+		if receives >= h.maxReceives {
+			h.lastTryFailed(ctx, log, job, out, receives, reason)
+		}
 		// The SES error may quote addresses: only the reason is returned.
 		if sendErr != nil && sendErr.Reason == "throttled" {
 			return fmt.Errorf("job %s: %w", key, errThrottled)
@@ -373,6 +405,27 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.Ma
 	}
 	log.InfoContext(ctx, "mailworker: email sent", "message", string(out.Kind), "user", out.User.ID, "sesMessageId", messageID)
 	return nil
+}
+
+// lastTryFailed records, in the user's activity, that a reset email failed
+// its last try (the message goes to the dead-letter queue next) and SES's
+// reason, so that the admin who looks at the user's reset sees it failed
+// and why rather than a reset that seems to wait. Other emails (notices)
+// are only logged. A failed record is logged: the outbox keeps the error.
+func (h *Handler) lastTryFailed(ctx context.Context, log *slog.Logger, job rekey.MailJob, out resets.Outgoing, receives int, reason string) {
+	log.ErrorContext(ctx, "mailworker: email failed its last try; the message goes to the dead-letter queue",
+		"message", string(out.Message), "user", out.User.ID, "receives", receives, "reason", reason)
+	if h.audit == nil || (out.Message != resets.MessageResetLink && out.Message != resets.MessageForgotLink) {
+		return
+	}
+	err := h.audit.PutAudit(ctx, rekey.AuditEntry{
+		ID: rekey.NewID(), At: h.now(), DistrictID: out.User.DistrictID, TargetID: out.User.ID,
+		Action: rekey.ActionResetEmailFailed, Outcome: rekey.OutcomeFailure, RequestID: job.RequestID,
+		Detail: fmt.Sprintf("reset email failed after %d tries: %s", receives, strings.TrimPrefix(reason, "send failed: ")),
+	})
+	if err != nil {
+		log.ErrorContext(ctx, "mailworker: record the failed reset email", "error", err)
+	}
 }
 
 // release gives a failed attempt's claim back (PENDING, with why), so that

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) { mototest.Main(m) }
 
 // The integration tests run the whole pipeline against moto: the reset
 // service on the DynamoDB store, the mail queue (with a dead-letter queue
-// after 3 receives, as deployed), the poller standing in for Lambda's event
+// after 4 receives, as deployed), the poller standing in for Lambda's event
 // source mapping, this worker, and SES.
 
 const (
@@ -145,7 +145,7 @@ func newPipeline(t *testing.T) *pipeline {
 		t.Fatalf("CreateEmailIdentity: %v", err)
 	}
 	p.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, "")}
-	h, err := NewHandler(Config{PublicBaseURL: consoleOrigin}, Deps{Deliveries: p.store, Resets: p.svc, Mailer: p.mailer, Now: p.clock.Now})
+	h, err := NewHandler(Config{PublicBaseURL: consoleOrigin}, Deps{Deliveries: p.store, Resets: p.svc, Mailer: p.mailer, Audit: p.store, Now: p.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func (p *pipeline) createQueues(t *testing.T) (url, arn string) {
 	dlqARN := p.queueARN(t, p.dlqURL)
 	q, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
 		"VisibilityTimeout": "180",
-		"RedrivePolicy":     fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"3"}`, dlqARN),
+		"RedrivePolicy":     fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"%d"}`, dlqARN, DefaultMaxReceives),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -406,23 +406,47 @@ func TestSendFailsTwiceThenSucceeds(t *testing.T) {
 	}
 }
 
-// TestSendFailingThreeTimesIsDeadLettered: SES rejects every attempt (here
-// for real: an unverified sender); after 3 receives the message is in the
-// DLQ and the outbox says why.
-func TestSendFailingThreeTimesIsDeadLettered(t *testing.T) {
+// TestSendFailingEveryTryIsDeadLettered: SES rejects every attempt (here
+// for real: an unverified sender); after 4 receives the message is in the
+// DLQ, the outbox says why, and so does the user's activity, from the last
+// try on (before it, the reset is only retried).
+func TestSendFailingEveryTryIsDeadLettered(t *testing.T) {
 	ctx := context.Background()
 	p := newPipeline(t)
 	p.mailer.next = ses.NewSender(sesv2.NewFromConfig(mototest.Config(t)), "unverified@elsewhere.example", "")
 	if _, err := p.svc.ResetByLink(ctx, p.admin, "st1", "req"); err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i <= 3; i++ {
+	failedEntries := func() []rekey.AuditEntry {
+		t.Helper()
+		page, err := p.store.ListAudit(ctx, "st1", 50, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []rekey.AuditEntry
+		for _, e := range page.Items {
+			if e.Action == rekey.ActionResetEmailFailed {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	for i := 1; i <= DefaultMaxReceives; i++ {
 		if n := p.poll(t); n != 1 {
 			t.Fatalf("poll %d got %d messages, want 1", i, n)
 		}
+		if got, want := len(failedEntries()), map[bool]int{true: 1, false: 0}[i == DefaultMaxReceives]; got != want {
+			t.Errorf("after try %d: %d failed-email entries in jo's activity, want %d", i, got, want)
+		}
 	}
 	if n := p.poll(t); n != 0 {
-		t.Errorf("fourth poll got %d messages, want 0 (moved to the DLQ)", n)
+		t.Errorf("poll after the last try got %d messages, want 0 (moved to the DLQ)", n)
+	}
+	if entries := failedEntries(); len(entries) == 1 {
+		e := entries[0]
+		if e.Outcome != rekey.OutcomeFailure || e.DistrictID != "d1" || e.Detail != "reset email failed after 4 tries: rejected: MessageRejected" {
+			t.Errorf("activity entry = %+v, want a failure saying %q", e, "reset email failed after 4 tries: rejected: MessageRejected")
+		}
 	}
 	out, err := p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.dlqURL), MaxNumberOfMessages: 10})
 	if err != nil {
@@ -433,8 +457,8 @@ func TestSendFailingThreeTimesIsDeadLettered(t *testing.T) {
 	}
 	r := p.pendingReset(t, "jo.quill")
 	d := p.delivery(t, rekey.MailJob{Kind: rekey.JobResetLink, ID: r.ID}.Key())
-	if d.State != rekey.DeliveryPending || d.Attempts != 3 || d.LastError != "send failed: rejected: MessageRejected" {
-		t.Errorf("outbox = %+v, want PENDING after 3 attempts with the rejection", d)
+	if d.State != rekey.DeliveryPending || d.Attempts != DefaultMaxReceives || d.LastError != "send failed: rejected: MessageRejected" {
+		t.Errorf("outbox = %+v, want PENDING after %d attempts with the rejection", d, DefaultMaxReceives)
 	}
 	if len(p.emailsTo(t, "jo.quill")) != 0 {
 		t.Error("an email was recorded although every send was rejected")

@@ -20,7 +20,7 @@ const (
 	// decision on a task that awaited approval.
 	ActionBulkApprove = "bulk_reset.approve"
 	ActionBulkReject  = "bulk_reset.reject"
-	// ActionBulkRestore: a cancelled task gave a user it had prepared
+	// ActionBulkRestore: a cancelled or given-up task gave a user it had prepared
 	// but not reached their password back.
 	ActionBulkRestore = "bulk_reset.restore"
 )
@@ -129,7 +129,12 @@ type Chunk struct {
 	// Holder identifies the worker run that holds the lease ("" when
 	// none); only that run may renew it.
 	Holder string
-	Done   bool
+	// Retakes counts the times a worker took the chunk over from a holder
+	// whose lease had run out (a worker that died or stalled on it): a
+	// chunk that kills its worker every time is given up after
+	// bulk.MaxChunkTries instead of being put back forever.
+	Retakes int
+	Done    bool
 }
 
 // ChunkEntry is the (task, user) record: the user's result so far and where

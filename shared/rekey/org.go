@@ -134,6 +134,10 @@ const (
 	ActionParentCodeReplaced = "parent_code.regenerate"
 )
 
+// ActionResetEmailFailed: a single-user reset email (an admin's link or a
+// forgot-password link) failed its last try; the detail has SES's reason.
+const ActionResetEmailFailed = "password.reset_email_failed"
+
 // Audit outcomes.
 const (
 	OutcomeSuccess = "success"

@@ -89,6 +89,7 @@ export const ACTIONS = {
   'password.reset_resend': 'Reset link re-sent',
   'password.reset_complete': 'Password reset completed',
   'password.reset_failed': 'Password reset failed',
+  'password.reset_email_failed': 'Reset email failed',
   'password.forgot': 'Asked for a reset link',
   'bulk_reset.approve': 'Bulk reset approved',
   'bulk_reset.reject': 'Bulk reset rejected',
