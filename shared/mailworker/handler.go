@@ -414,8 +414,8 @@ func (h *Handler) processOne(ctx context.Context, log *slog.Logger, job rekey.Ma
 // are only logged. A failed record is logged: the outbox keeps the error.
 func (h *Handler) lastTryFailed(ctx context.Context, log *slog.Logger, job rekey.MailJob, out resets.Outgoing, receives int, reason string) {
 	log.ErrorContext(ctx, "mailworker: email failed its last try; the message goes to the dead-letter queue",
-		"message", string(out.Message), "user", out.User.ID, "receives", receives, "reason", reason)
-	if h.audit == nil || (out.Message != resets.MessageResetLink && out.Message != resets.MessageForgotLink) {
+		"message", string(out.Kind), "user", out.User.ID, "receives", receives, "reason", reason)
+	if h.audit == nil || (out.Kind != mail.KindResetLink && out.Kind != mail.KindForgotLink) {
 		return
 	}
 	err := h.audit.PutAudit(ctx, rekey.AuditEntry{
