@@ -1,8 +1,8 @@
 // Package memstore is the data store in memory: users with their username
 // and email claims, audit trail, districts and schools, sessions, sign-in
 // throttles, forgot-password request counters, reset writes, secrets, bulk
-// tasks with their chunks and leases, the mail outbox and schedule runs,
-// with the conditions and errors of the DynamoDB store (shared/dynamo).
+// tasks with their chunks and leases, the mail outbox, schedules and their
+// runs, with the conditions and errors of the DynamoDB store (shared/dynamo).
 //
 // It exists so that the services' tests run against one store whose
 // behaviour is proven, not a hand-written fake per package that drifts from
@@ -51,6 +51,7 @@ type Store struct {
 	bulk       bulkState
 	deliveries map[string]rekey.MailDelivery // the mail outbox, by job key
 	runs       map[string]rekey.ScheduleRun  // by runKey
+	schedules  map[string]rekey.Schedule     // by id
 }
 
 // New returns an empty store that reads the time (for session expiry, the
@@ -72,6 +73,7 @@ func New(now func() time.Time) *Store {
 		bulk:       newBulkState(),
 		deliveries: map[string]rekey.MailDelivery{},
 		runs:       map[string]rekey.ScheduleRun{},
+		schedules:  map[string]rekey.Schedule{},
 	}
 }
 

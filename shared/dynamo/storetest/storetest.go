@@ -6,7 +6,8 @@
 // service relies on it: version conflicts, not found, username and email
 // claims, conditional reset writes, paging, throttle reservations, bulk
 // tasks and chunks (conditional transactions, leases), the mail outbox and
-// schedule runs (leased claims).
+// schedule runs (leased claims), schedules (version conflicts, the due
+// listing, the dispatcher's advance).
 //
 // It imports only the domain, so that both stores' tests can call it.
 package storetest
@@ -61,6 +62,7 @@ type Store interface {
 	ClearThrottle(ctx context.Context, key string) error
 	Secret(ctx context.Context, name string) ([]byte, error)
 	BulkStore
+	ScheduleStore
 	FindUsers(ctx context.Context, districtID string, externalIDs, usernames, emails []string) ([]rekey.User, error)
 }
 
@@ -97,6 +99,11 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"DailySends", testDailySends},
 		{"Outbox", testOutbox},
 		{"Runs", testRuns},
+		{"Schedules", testSchedules},
+		{"UpdateSchedule", testUpdateSchedule},
+		{"DeleteSchedule", testDeleteSchedule},
+		{"ListSchedules", testListSchedules},
+		{"AdvanceSchedule", testAdvanceSchedule},
 		{"ExternalIDs", testExternalIDs},
 	} {
 		t.Run(c.name, func(t *testing.T) {
