@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
-	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/schedule"
 )
@@ -106,9 +105,22 @@ func (e *env) runOutcomes(t *testing.T, id string) []string {
 
 // TestDispatchStartsOccurrenceOnce fires one occurrence from many
 // dispatchers at once (overlapping invocations, a late duplicate event),
-// then again: one task is started, and the schedule moves to next year.
+// then again: one task is started, and the schedule moves to next year. It
+// runs on DynamoDB too: what keeps the dispatchers apart is the store's
+// conditional writes.
 func TestDispatchStartsOccurrenceOnce(t *testing.T) {
-	e := newEnv(t)
+	for _, test := range []struct {
+		name   string
+		newEnv func(t *testing.T) *env
+	}{
+		{"memstore", newEnv},
+		{"dynamo", newMotoEnv},
+	} {
+		t.Run(test.name, func(t *testing.T) { testDispatchStartsOccurrenceOnce(t, test.newEnv(t)) })
+	}
+}
+
+func testDispatchStartsOccurrenceOnce(t *testing.T, e *env) {
 	ctx := context.Background()
 	sc := e.create(t, "sa1", autumn())
 	starter := &fakeStarter{delay: 150 * time.Millisecond}
@@ -355,7 +367,7 @@ func TestDispatchRetriesAfterFailedStart(t *testing.T) {
 // flakyRecordStore loses the first RecordRun, as a dispatcher that dies
 // right after starting the task would.
 type flakyRecordStore struct {
-	*dynamo.Store
+	store
 	mu     sync.Mutex
 	failed bool
 }
@@ -367,7 +379,7 @@ func (s *flakyRecordStore) RecordRun(ctx context.Context, r rekey.ScheduleRun) e
 		s.failed = true
 		return errors.New("connection reset")
 	}
-	return s.Store.RecordRun(ctx, r)
+	return s.store.RecordRun(ctx, r)
 }
 
 // TestDispatchCrashAfterStart: the task started but the run was not
@@ -378,7 +390,7 @@ func TestDispatchCrashAfterStart(t *testing.T) {
 	ctx := context.Background()
 	sc := e.create(t, "sa1", autumn())
 	starter := &fakeStarter{}
-	d := schedule.NewDispatcher(&flakyRecordStore{Store: e.store}, starter, nil)
+	d := schedule.NewDispatcher(&flakyRecordStore{store: e.store}, starter, nil)
 	if _, err := d.Run(ctx, september1); err == nil {
 		t.Error("Run(record fails) succeeded, want an error")
 	}
