@@ -70,11 +70,8 @@ func (s *Store) GetSchedule(_ context.Context, id string) (rekey.Schedule, error
 // changes it or Enabled, never the dispatcher's fields; provided the stored
 // version is still before.Version (else rekey.ErrVersionConflict).
 func (s *Store) UpdateSchedule(_ context.Context, before, after rekey.Schedule, audit *rekey.AuditEntry) error {
-	switch {
-	case before.ID == "" || after.ID != before.ID:
-		return fmt.Errorf("memstore: update schedule: after.ID %q does not match before.ID %q", after.ID, before.ID)
-	case after.Version != before.Version+1:
-		return fmt.Errorf("memstore: update schedule %s: after.Version %d does not follow before.Version %d", before.ID, after.Version, before.Version)
+	if err := rekey.CheckNextVersion(before.ID, after.ID, before.Version, after.Version); err != nil {
+		return fmt.Errorf("memstore: update schedule %s: %w", before.ID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

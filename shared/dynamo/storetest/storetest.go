@@ -860,4 +860,17 @@ func testExternalIDs(t *testing.T, s Store, _ *testclock.Clock) {
 			}
 		})
 	}
+	// WriteUsers writes each user as CreateUser and UpdateUser do: with its
+	// externalId claim.
+	dee := withExt(user("u4", "dee", ""), "S-1")
+	wantErr(t, "WriteUsers(create with a taken externalId)", s.WriteUsers(ctx, rekey.UsersWrite{Creates: []rekey.User{dee}}), rekey.ErrExternalIDTaken)
+	dee.ExternalID = "S-4"
+	wantErr(t, "WriteUsers(create)", s.WriteUsers(ctx, rekey.UsersWrite{Creates: []rekey.User{dee}}), nil)
+	err = s.CreateUser(ctx, withExt(user("u5", "eve", ""), "S-4"), nil)
+	wantErr(t, "CreateUser(externalId that WriteUsers claimed)", err, rekey.ErrExternalIDTaken)
+	wantErr(t, "WriteUsers(update to a taken externalId)", s.WriteUsers(ctx, rekey.UsersWrite{Updates: []rekey.UserUpdate{{Before: dee, After: withExt(next(dee), "S-9")}}}), rekey.ErrExternalIDTaken)
+	wantErr(t, "WriteUsers(update)", s.WriteUsers(ctx, rekey.UsersWrite{Updates: []rekey.UserUpdate{{Before: dee, After: withExt(next(dee), "S-5")}}}), nil)
+	if users, err := s.FindUsers(ctx, "d1", []string{"S-4", "S-5"}, nil, nil); err != nil || len(users) != 1 || users[0].ID != "u4" || users[0].ExternalID != "S-5" {
+		t.Errorf("FindUsers(S-4, S-5) after WriteUsers moved u4 to S-5 = %+v, %v; want u4 alone", users, err)
+	}
 }
