@@ -86,9 +86,9 @@ func (e *env) getSchedule(t *testing.T, id string) rekey.Schedule {
 	return sc
 }
 
-// runOutcomes returns the outcomes of the schedule.run audit entries of id,
-// oldest first.
-func (e *env) runOutcomes(t *testing.T, id string) []string {
+// wantRunOutcomes fails t unless the outcomes of the schedule.run audit
+// entries of id, oldest first, are want.
+func (e *env) wantRunOutcomes(t *testing.T, id string, want ...string) {
 	t.Helper()
 	page, err := e.store.ListAudit(context.Background(), id, 50, "")
 	if err != nil {
@@ -100,7 +100,9 @@ func (e *env) runOutcomes(t *testing.T, id string) []string {
 			outcomes = append(outcomes, a.Outcome)
 		}
 	}
-	return outcomes
+	if diff := cmp.Diff(want, outcomes); diff != "" {
+		t.Errorf("run audit outcomes of %s (-want +got):\n%s", id, diff)
+	}
 }
 
 // TestDispatchStartsOccurrenceOnce fires one occurrence from many
@@ -170,9 +172,7 @@ func testDispatchStartsOccurrenceOnce(t *testing.T, e *env) {
 	if err != nil || run.State != rekey.RunStarted || run.TaskID != task.ID || run.Attempts != 1 {
 		t.Errorf("GetRun() = %+v, %v; want started with the task, 1 attempt", run, err)
 	}
-	if diff := cmp.Diff([]string{rekey.OutcomeSuccess}, e.runOutcomes(t, sc.ID)); diff != "" {
-		t.Errorf("run audit (-want +got):\n%s", diff)
-	}
+	e.wantRunOutcomes(t, sc.ID, rekey.OutcomeSuccess)
 }
 
 // TestDispatchRepeatedAfterAdvanceFails repeats a dispatch whose advance
@@ -321,9 +321,7 @@ func TestDispatchCreatorCannotRun(t *testing.T) {
 			if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) || got.LastTaskID != "" || !got.Enabled {
 				t.Errorf("schedule = next %v task %q enabled %v; want next year, no task, still enabled", got.NextRunAt, got.LastTaskID, got.Enabled)
 			}
-			if diff := cmp.Diff([]string{rekey.OutcomeFailure}, e.runOutcomes(t, sc.ID)); diff != "" {
-				t.Errorf("run audit (-want +got):\n%s", diff)
-			}
+			e.wantRunOutcomes(t, sc.ID, rekey.OutcomeFailure)
 		})
 	}
 }
