@@ -404,6 +404,19 @@ func TestDispatchCrashAfterStart(t *testing.T) {
 	}
 }
 
+// wantFailedRun fails t unless schedule id's September 1 run failed, its
+// reason mentioning reason, and the schedule moved on to next year.
+func (e *env) wantFailedRun(t *testing.T, id, reason string) {
+	t.Helper()
+	run, err := e.store.GetRun(context.Background(), id, september1)
+	if err != nil || run.State != rekey.RunFailed || !strings.Contains(run.Reason, reason) {
+		t.Errorf("GetRun() = %+v, %v; want failed, the reason mentioning %q", run, err, reason)
+	}
+	if got := e.getSchedule(t, id); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {
+		t.Errorf("next run = %v, want next year", got.NextRunAt)
+	}
+}
+
 func TestDispatchRefusedStart(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -420,13 +433,7 @@ func TestDispatchRefusedStart(t *testing.T) {
 	if len(starter.keys()) != 1 {
 		t.Errorf("Start calls = %v, want 1", starter.keys())
 	}
-	run, _ := e.store.GetRun(ctx, sc.ID, september1)
-	if run.State != rekey.RunFailed || !strings.Contains(run.Reason, "No such school.") {
-		t.Errorf("run = %+v, want failed with the bulk service's reason", run)
-	}
-	if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {
-		t.Errorf("next run = %v, want next year", got.NextRunAt)
-	}
+	e.wantFailedRun(t, sc.ID, "No such school.")
 }
 
 func TestDispatchGivesUp(t *testing.T) {
@@ -443,13 +450,7 @@ func TestDispatchGivesUp(t *testing.T) {
 	if n := len(starter.keys()); n != schedule.MaxStartAttempts {
 		t.Errorf("Start calls = %d, want %d", n, schedule.MaxStartAttempts)
 	}
-	run, _ := e.store.GetRun(ctx, sc.ID, september1)
-	if run.State != rekey.RunFailed || !strings.Contains(run.Reason, "attempts") {
-		t.Errorf("run = %+v, want failed after the attempts", run)
-	}
-	if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {
-		t.Errorf("next run = %v, want next year", got.NextRunAt)
-	}
+	e.wantFailedRun(t, sc.ID, "attempts")
 }
 
 func TestDispatchLastOccurrence(t *testing.T) {
