@@ -560,7 +560,7 @@ func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 	var steps []types.TransactWriteItem
 	var owners []string // the user id of each user step
 	for _, u := range w.Users {
-		if err := checkPasswordUpdate(u.Before, u.After); err != nil {
+		if err := rekey.CheckPasswordUpdate(u.Before, u.After); err != nil {
 			return fmt.Errorf("user %s: %w", u.Before.ID, err)
 		}
 		step, err := s.txPut(newUserItem(u.After), expression.Name("version").Equal(expression.Value(u.Before.Version)))

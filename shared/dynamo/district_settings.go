@@ -46,11 +46,8 @@ func (s *Store) UpdateDistrict(ctx context.Context, before, after rekey.District
 }
 
 func (s *Store) updateDistrict(ctx context.Context, before, after rekey.District, audit *rekey.AuditEntry) error {
-	switch {
-	case before.ID == "" || after.ID != before.ID:
-		return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
-	case after.Version != before.Version+1:
-		return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
+	if err := rekey.CheckNextVersion(before.ID, after.ID, before.Version, after.Version); err != nil {
+		return err
 	}
 	cond := expression.Name("version").Equal(expression.Value(before.Version))
 	if before.Version == 0 {

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -33,7 +32,8 @@ func (s *Store) GetUserByParentCode(ctx context.Context, hash string) (rekey.Use
 }
 
 // WriteUsers writes w in one transaction: every created user with its
-// claims, every update under its before version (moving changed claims),
+// claims and every update under its before version (moving changed
+// claims), as CreateUser and UpdateUser write them,
 // the parent-code claims to put and to use up, and the audit entries.
 // Errors: rekey.ErrVersionConflict (a stale update), rekey.ErrUsernameTaken,
 // rekey.ErrEmailTaken, rekey.ErrInvalidCode (a code already used or
@@ -49,42 +49,23 @@ func (s *Store) writeUsers(ctx context.Context, w rekey.UsersWrite) error {
 	if n := len(w.Creates) + len(w.Updates) + len(w.PutCodes) + len(w.UseCodes); n == 0 || n > maxUsersWrite {
 		return fmt.Errorf("%d users and codes in one write, want 1 to %d", n, maxUsersWrite)
 	}
-	absent := expression.AttributeNotExists(expression.Name("PK"))
 	var tx transaction
 	for _, u := range w.Creates {
-		if u.ID == "" || u.Username == "" {
-			return errors.New("user id and username are required")
-		}
-		step, err := s.txPut(newUserItem(u), absent)
-		tx.add(step, err, rekey.ErrConflict)
-		step, err = s.txPut(claimItem{PK: usernamePK(u.Username), SK: claimSK, UserID: u.ID}, absent)
-		tx.add(step, err, rekey.ErrUsernameTaken)
-		if u.Email != "" {
-			step, err = s.txPut(claimItem{PK: emailPK(u.Email), SK: claimSK, UserID: u.ID}, absent)
-			tx.add(step, err, rekey.ErrEmailTaken)
+		if err := s.addUserCreate(&tx, u); err != nil {
+			return err
 		}
 	}
 	for _, up := range w.Updates {
-		before, after := up.Before, up.After
-		switch {
-		case before.ID == "" || after.ID != before.ID:
-			return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
-		case after.Username == "":
-			return errors.New("username is required")
-		case after.Version != before.Version+1:
-			return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
+		if err := s.addUserUpdate(&tx, up.Before, up.After); err != nil {
+			return err
 		}
-		step, err := s.txPut(newUserItem(after), expression.Name("version").Equal(expression.Value(before.Version)))
-		tx.add(step, err, rekey.ErrVersionConflict)
-		s.moveClaim(&tx, after.ID, before.Username, after.Username, usernamePK, rekey.ErrUsernameTaken)
-		s.moveClaim(&tx, after.ID, before.Email, after.Email, emailPK, rekey.ErrEmailTaken)
 	}
 	for _, c := range w.UseCodes {
 		step, err := s.txDelete(parentCodePK(c.Hash), claimSK, expression.Name("userId").Equal(expression.Value(c.UserID)))
 		tx.add(step, err, rekey.ErrInvalidCode)
 	}
 	for _, c := range w.PutCodes {
-		step, err := s.txPut(claimItem{PK: parentCodePK(c.Hash), SK: claimSK, UserID: c.UserID}, absent)
+		step, err := s.txPut(claimItem{PK: parentCodePK(c.Hash), SK: claimSK, UserID: c.UserID}, expression.AttributeNotExists(expression.Name("PK")))
 		tx.add(step, err, rekey.ErrConflict)
 	}
 	for _, e := range w.Audit {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rekey/rekey/shared/dynamo/storetest"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -113,32 +114,6 @@ func expectedListing(users []rekey.User, f rekey.UserFilter) []string {
 	return ids
 }
 
-// listAll pages through ListUsers and returns the ids in the order seen,
-// failing on a page larger than the limit or a listing that never ends.
-func listAll(t *testing.T, s *Store, f rekey.UserFilter) []string {
-	t.Helper()
-	wantMax := rekey.UserPaging.Clamp(f.Limit)
-	ids := []string{}
-	for range 1000 {
-		page, err := s.ListUsers(context.Background(), f)
-		if err != nil {
-			t.Fatalf("ListUsers(%+v) error: %v", f, err)
-		}
-		if len(page.Items) > wantMax {
-			t.Fatalf("ListUsers(%+v) returned %d items, want at most %d", f, len(page.Items), wantMax)
-		}
-		for _, u := range page.Items {
-			ids = append(ids, u.ID)
-		}
-		if page.Next == "" {
-			return ids
-		}
-		f.Cursor = page.Next
-	}
-	t.Fatalf("ListUsers(%+v) did not end after 1000 pages", f)
-	return nil
-}
-
 func TestListUsers(t *testing.T) {
 	s, _ := newStore(t)
 	users := population(t, s)
@@ -173,7 +148,7 @@ func TestListUsers(t *testing.T) {
 			f := test.filter
 			f.Limit = limit
 			t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
-				got := listAll(t, s, f)
+				got := storetest.AllUsers(t, s, f)
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("ListUsers(%+v) over all pages mismatch (-want +got):\n%s", f, diff)
 				}
@@ -184,7 +159,7 @@ func TestListUsers(t *testing.T) {
 	// particular order.
 	for _, f := range []rekey.UserFilter{{Limit: 13}, {Role: rekey.RoleTeacher, Limit: 4}, {Query: "support"}} {
 		t.Run(fmt.Sprintf("scan %+v", f), func(t *testing.T) {
-			want, got := expectedListing(users, f), listAll(t, s, f)
+			want, got := expectedListing(users, f), storetest.AllUsers(t, s, f)
 			slices.Sort(want)
 			slices.Sort(got)
 			if diff := cmp.Diff(want, got); diff != "" {

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -55,9 +54,6 @@ func (it deliveryItem) delivery() rekey.MailDelivery {
 	}
 }
 
-// errDeliveryTaken is the private outcome of a claim whose condition failed.
-var errDeliveryTaken = errors.New("delivery not claimable")
-
 // ClaimDelivery claims the outbox record of mail job key for one sending
 // attempt at time at, for lease: a conditional write that succeeds when
 // there is no record yet, when the last attempt failed (PENDING), or when a
@@ -80,27 +76,12 @@ func (s *Store) ClaimDelivery(ctx context.Context, key string, kind rekey.JobKin
 	claim := leaseClaim(expression.Set(expression.Name("key"), expression.Value(key)).
 		Set(expression.Name("kind"), expression.Value(string(kind))).
 		Set(state, expression.Value(string(rekey.DeliverySending))), at, lease, deliveryKeep)
-
-	item, err := s.updateItem(ctx, deliveryPrefix+key, deliverySK, claim, &claimable, errDeliveryTaken)
-	if errors.Is(err, errDeliveryTaken) {
-		current, getErr := s.GetDelivery(ctx, key)
-		switch {
-		case getErr != nil:
-			return rekey.MailDelivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, getErr)
-		case current.State.Finished():
-			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, rekey.ErrDeliveryFinished)
-		default:
-			return current, fmt.Errorf("dynamo: claim delivery %s: %w", key, rekey.ErrDeliveryBusy)
-		}
-	}
+	d, err := claimLease(ctx, s, deliveryPrefix+key, deliverySK, claim, claimable, deliveryItem.delivery,
+		func(d rekey.MailDelivery) bool { return d.State.Finished() }, rekey.ErrDeliveryFinished, rekey.ErrDeliveryBusy)
 	if err != nil {
-		return rekey.MailDelivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
+		return d, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
 	}
-	var it deliveryItem
-	if err := unmarshalItem(item, &it); err != nil {
-		return rekey.MailDelivery{}, fmt.Errorf("dynamo: claim delivery %s: %w", key, err)
-	}
-	return it.delivery(), nil
+	return d, nil
 }
 
 // SaveDelivery records the outcome of the attempt that claimed d (same

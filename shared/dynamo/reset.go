@@ -22,7 +22,7 @@ import (
 // rekey.ErrVersionConflict). With audit it is one transaction; without, one
 // conditional put. A reset never renames a user or changes their email.
 func (s *Store) SaveReset(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
-	if err := checkPasswordUpdate(before, after); err != nil {
+	if err := rekey.CheckPasswordUpdate(before, after); err != nil {
 		return fmt.Errorf("dynamo: save reset of %s: %w", before.ID, err)
 	}
 	var err error
@@ -49,7 +49,7 @@ func (s *Store) SaveReset(ctx context.Context, before, after rekey.User, audit *
 // condition is rekey.ErrVersionConflict: the caller reads the user again to
 // learn whether the token was spent or only something else changed.
 func (s *Store) RedeemReset(ctx context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error {
-	if err := checkPasswordUpdate(before, after); err != nil {
+	if err := rekey.CheckPasswordUpdate(before, after); err != nil {
 		return fmt.Errorf("dynamo: redeem reset of %s: %w", before.ID, err)
 	}
 	if tokenHash == "" {
@@ -62,20 +62,6 @@ func (s *Store) RedeemReset(ctx context.Context, tokenHash string, before, after
 	s.addAudit(&tx, audit)
 	if err := s.transact(ctx, &tx); err != nil {
 		return fmt.Errorf("dynamo: redeem reset of %s: %w", before.ID, err)
-	}
-	return nil
-}
-
-// checkPasswordUpdate guards the user writes of the reset flows, which never
-// rename a user or change their email (so no claim moves).
-func checkPasswordUpdate(before, after rekey.User) error {
-	switch {
-	case before.ID == "" || after.ID != before.ID:
-		return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
-	case after.Version != before.Version+1:
-		return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
-	case after.Username != before.Username || after.Email != before.Email:
-		return errors.New("a password reset may not change the username or email")
 	}
 	return nil
 }

@@ -201,33 +201,6 @@ func TestNoRawTokenStored(t *testing.T) {
 	}
 }
 
-func TestCountRequest(t *testing.T) {
-	ctx := context.Background()
-	s, _ := newResetStore(t)
-	window := 15 * time.Minute
-	start := resetT0.Truncate(window)
-	for _, test := range []struct {
-		key  string
-		at   time.Time
-		want int
-	}{
-		{"FORGOT#CLIENT#192.0.2.1", start, 1},
-		{"FORGOT#CLIENT#192.0.2.1", start.Add(time.Minute), 2},
-		{"FORGOT#CLIENT#192.0.2.2", start.Add(time.Minute), 1},
-		{"FORGOT#CLIENT#192.0.2.1", start.Add(window - time.Second), 3},
-		{"FORGOT#CLIENT#192.0.2.1", start.Add(window), 1},
-	} {
-		got, err := s.CountRequest(ctx, test.key, test.at, window)
-		if err != nil || got != test.want {
-			t.Errorf("CountRequest(%s, %v) = %d, %v; want %d", test.key, test.at, got, err, test.want)
-		}
-	}
-	// A sign-in throttle of the same name is a different item.
-	if th, err := s.GetThrottle(ctx, "FORGOT#CLIENT#192.0.2.1"); err != nil || th.Failures != 0 {
-		t.Errorf("GetThrottle after CountRequest = %+v, %v; want no failures", th, err)
-	}
-}
-
 // jobQueue keeps the mail jobs the reset service queues.
 type jobQueue struct {
 	mu   sync.Mutex

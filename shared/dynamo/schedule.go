@@ -208,11 +208,8 @@ func (s *Store) UpdateSchedule(ctx context.Context, before, after rekey.Schedule
 }
 
 func (s *Store) updateSchedule(ctx context.Context, before, after rekey.Schedule, audit *rekey.AuditEntry) error {
-	switch {
-	case before.ID == "" || after.ID != before.ID:
-		return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
-	case after.Version != before.Version+1:
-		return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
+	if err := rekey.CheckNextVersion(before.ID, after.ID, before.Version, after.Version); err != nil {
+		return err
 	}
 	it := newScheduleItem(after)
 	update := expression.Set(expression.Name("name"), expression.Value(it.Name)).

@@ -53,9 +53,6 @@ func (it runItem) run() rekey.ScheduleRun {
 	}
 }
 
-// errRunTaken is the private outcome of a claim whose condition failed.
-var errRunTaken = errors.New("run not claimable")
-
 // ClaimRun claims the occurrence of schedule scheduleID at time at, for
 // lease: a conditional write that succeeds when the occurrence has no run
 // record yet (attribute_not_exists), or when its record is still claimed
@@ -79,26 +76,12 @@ func (s *Store) ClaimRun(ctx context.Context, scheduleID string, occurrence, at 
 		Set(expression.Name("occurrence"), expression.Value(formatTime(occurrence))).
 		Set(state, expression.Value(string(rekey.RunClaimed))), at, lease, runKeep)
 
-	item, err := s.updateItem(ctx, schedulePK(scheduleID), runSK(occurrence), claim, &claimable, errRunTaken)
-	if errors.Is(err, errRunTaken) {
-		current, getErr := s.GetRun(ctx, scheduleID, occurrence)
-		switch {
-		case getErr != nil:
-			return rekey.ScheduleRun{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), getErr)
-		case current.State.Finished():
-			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), rekey.ErrRunFinished)
-		default:
-			return current, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), rekey.ErrRunBusy)
-		}
-	}
+	r, err := claimLease(ctx, s, schedulePK(scheduleID), runSK(occurrence), claim, claimable, runItem.run,
+		func(r rekey.ScheduleRun) bool { return r.State.Finished() }, rekey.ErrRunFinished, rekey.ErrRunBusy)
 	if err != nil {
-		return rekey.ScheduleRun{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
+		return r, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
-	var it runItem
-	if err := unmarshalItem(item, &it); err != nil {
-		return rekey.ScheduleRun{}, fmt.Errorf("dynamo: claim run %s@%s: %w", scheduleID, formatTime(occurrence), err)
-	}
-	return it.run(), nil
+	return r, nil
 }
 
 // RecordRun records the outcome of the claim r.ClaimID: r.State started
@@ -130,6 +113,40 @@ func (s *Store) GetRun(ctx context.Context, scheduleID string, occurrence time.T
 		return rekey.ScheduleRun{}, fmt.Errorf("dynamo: get run %s@%s: %w", scheduleID, formatTime(occurrence), err)
 	}
 	return it.run(), nil
+}
+
+// errLeaseTaken is the private outcome of a claim whose condition failed.
+var errLeaseTaken = errors.New("not claimable")
+
+// claimLease applies claim (see leaseClaim) to the record pk/sk on
+// condition claimable and returns the record as claimed, decoded from its
+// item type I by record. When the condition fails it reads the record as
+// it stands and returns it with errFinished, when finished says so, or
+// errBusy (another holder's lease runs on). The mail outbox and schedule
+// runs claim this way.
+func claimLease[I, R any](ctx context.Context, s *Store, pk, sk string, claim expression.UpdateBuilder, claimable expression.ConditionBuilder,
+	record func(I) R, finished func(R) bool, errFinished, errBusy error) (R, error) {
+	var zero R
+	item, err := s.updateItem(ctx, pk, sk, claim, &claimable, errLeaseTaken)
+	if errors.Is(err, errLeaseTaken) {
+		var it I
+		if err := s.getItem(ctx, pk, sk, &it); err != nil {
+			return zero, err
+		}
+		current := record(it)
+		if finished(current) {
+			return current, errFinished
+		}
+		return current, errBusy
+	}
+	if err != nil {
+		return zero, err
+	}
+	var it I
+	if err := unmarshalItem(item, &it); err != nil {
+		return zero, err
+	}
+	return record(it), nil
 }
 
 // leaseClaim adds to update what every leased claim writes: a new claim

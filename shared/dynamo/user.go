@@ -299,27 +299,30 @@ func (s *Store) CreateUser(ctx context.Context, u rekey.User, audit *rekey.Audit
 }
 
 func (s *Store) createUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error {
-	if u.ID == "" || u.Username == "" {
-		return errors.New("user id and username are required")
-	}
-	absent := expression.AttributeNotExists(expression.Name("PK"))
 	var tx transaction
-	step, err := s.txPut(newUserItem(u), absent)
-	tx.add(step, err, rekey.ErrConflict)
-	step, err = s.txPut(claimItem{PK: usernamePK(u.Username), SK: claimSK, UserID: u.ID}, absent)
-	tx.add(step, err, rekey.ErrUsernameTaken)
-	if u.Email != "" {
-		step, err = s.txPut(claimItem{PK: emailPK(u.Email), SK: claimSK, UserID: u.ID}, absent)
-		tx.add(step, err, rekey.ErrEmailTaken)
-	}
-	if pk := externalPK(u.DistrictID, u.ExternalID); pk != "" {
-		step, err = s.txPut(claimItem{PK: pk, SK: claimSK, UserID: u.ID}, absent)
-		tx.add(step, err, rekey.ErrExternalIDTaken)
+	if err := s.addUserCreate(&tx, u); err != nil {
+		return err
 	}
 	if audit != nil {
 		s.addAudit(&tx, *audit)
 	}
 	return s.transact(ctx, &tx)
+}
+
+// addUserCreate adds the steps that create u with its claims (username,
+// email, external id), each failing with its own error: every creation of
+// a user, alone (CreateUser) or among others (WriteUsers).
+func (s *Store) addUserCreate(tx *transaction, u rekey.User) error {
+	if u.ID == "" || u.Username == "" {
+		return errors.New("user id and username are required")
+	}
+	absent := expression.AttributeNotExists(expression.Name("PK"))
+	step, err := s.txPut(newUserItem(u), absent)
+	tx.add(step, err, rekey.ErrConflict)
+	s.moveClaim(tx, u.ID, "", u.Username, usernamePK, rekey.ErrUsernameTaken)
+	s.moveClaim(tx, u.ID, "", u.Email, emailPK, rekey.ErrEmailTaken)
+	s.moveKeyClaim(tx, u.ID, "", externalPK(u.DistrictID, u.ExternalID), rekey.ErrExternalIDTaken, false)
+	return nil
 }
 
 // UpdateUser replaces the stored user with after, provided the stored
@@ -337,25 +340,29 @@ func (s *Store) UpdateUser(ctx context.Context, before, after rekey.User, audit 
 }
 
 func (s *Store) updateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
-	switch {
-	case before.ID == "" || after.ID != before.ID:
-		return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
-	case after.Username == "":
-		return errors.New("username is required")
-	case after.Version != before.Version+1:
-		return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
-	}
 	var tx transaction
-	step, err := s.txPut(newUserItem(after), expression.Name("version").Equal(expression.Value(before.Version)))
-	tx.add(step, err, rekey.ErrVersionConflict)
-	s.moveClaim(&tx, after.ID, before.Username, after.Username, usernamePK, rekey.ErrUsernameTaken)
-	s.moveClaim(&tx, after.ID, before.Email, after.Email, emailPK, rekey.ErrEmailTaken)
-	// Users stored before externalId claims existed have none to move.
-	s.moveKeyClaim(&tx, after.ID, externalPK(before.DistrictID, before.ExternalID), externalPK(after.DistrictID, after.ExternalID), rekey.ErrExternalIDTaken, true)
+	if err := s.addUserUpdate(&tx, before, after); err != nil {
+		return err
+	}
 	if audit != nil {
 		s.addAudit(&tx, *audit)
 	}
 	return s.transact(ctx, &tx)
+}
+
+// addUserUpdate adds the steps that write after under before's version and
+// move its changed claims: every edit of a user, alone (UpdateUser) or
+// among others (WriteUsers).
+func (s *Store) addUserUpdate(tx *transaction, before, after rekey.User) error {
+	if err := rekey.CheckUserUpdate(before, after); err != nil {
+		return err
+	}
+	s.addUserVersionPut(tx, before, after, nil)
+	s.moveClaim(tx, after.ID, before.Username, after.Username, usernamePK, rekey.ErrUsernameTaken)
+	s.moveClaim(tx, after.ID, before.Email, after.Email, emailPK, rekey.ErrEmailTaken)
+	// Users stored before externalId claims existed have none to move.
+	s.moveKeyClaim(tx, after.ID, externalPK(before.DistrictID, before.ExternalID), externalPK(after.DistrictID, after.ExternalID), rekey.ErrExternalIDTaken, true)
+	return nil
 }
 
 // moveClaim adds the steps that move userID's claim from one value to

@@ -353,7 +353,7 @@ func (s *Store) saveChunk(w rekey.ChunkWrite) error {
 	}
 	audits := 0
 	for _, u := range w.Users {
-		if err := checkPasswordUpdate(u.Before, u.After); err != nil {
+		if err := rekey.CheckPasswordUpdate(u.Before, u.After); err != nil {
 			return fmt.Errorf("user %s: %w", u.Before.ID, err)
 		}
 		if u.Audit != nil {

@@ -14,6 +14,31 @@ import (
 // DynamoDB store: a claim succeeds on a new record or one whose holder's
 // lease ended, and only the claim's holder records the outcome.
 
+// claimRefused is the answer to a claim that is not claimable: errFinished
+// when the record is finished, else errBusy (another holder's lease runs
+// on); nil when it is claimable.
+func claimRefused(claimable, finished bool, errFinished, errBusy error) error {
+	switch {
+	case claimable:
+		return nil
+	case finished:
+		return errFinished
+	default:
+		return errBusy
+	}
+}
+
+// takeLease writes onto a record what every claim writes, as the DynamoDB
+// store's leaseClaim does: a new claim id, the lease's end, the times (the
+// creation once) and one more attempt.
+func takeLease(claimID *string, leaseUntil, createdAt, updatedAt *time.Time, attempts *int, at time.Time, lease time.Duration) {
+	if createdAt.IsZero() {
+		*createdAt = at
+	}
+	*claimID, *leaseUntil, *updatedAt = rekey.NewID(), at.Add(lease), at
+	*attempts++
+}
+
 // runKey is the key of the run of schedule scheduleID at occurrence.
 func runKey(scheduleID string, occurrence time.Time) string {
 	return scheduleID + "@" + occurrence.UTC().Format(sortableTime)
@@ -34,19 +59,12 @@ func (s *Store) ClaimDelivery(_ context.Context, key string, kind rekey.JobKind,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, exists := s.deliveries[key]
-	switch {
-	case !exists || d.State == rekey.DeliveryPending || d.State == rekey.DeliverySending && !d.LeaseUntil.After(at):
-	case d.State.Finished():
-		return d, fmt.Errorf("memstore: claim delivery %s: %w", key, rekey.ErrDeliveryFinished)
-	default:
-		return d, fmt.Errorf("memstore: claim delivery %s: %w", key, rekey.ErrDeliveryBusy)
-	}
-	if !exists {
-		d.CreatedAt = at
+	claimable := !exists || d.State == rekey.DeliveryPending || d.State == rekey.DeliverySending && !d.LeaseUntil.After(at)
+	if err := claimRefused(claimable, d.State.Finished(), rekey.ErrDeliveryFinished, rekey.ErrDeliveryBusy); err != nil {
+		return d, fmt.Errorf("memstore: claim delivery %s: %w", key, err)
 	}
 	d.Key, d.Kind, d.State = key, kind, rekey.DeliverySending
-	d.ClaimID, d.LeaseUntil, d.UpdatedAt = rekey.NewID(), at.Add(lease), at
-	d.Attempts++
+	takeLease(&d.ClaimID, &d.LeaseUntil, &d.CreatedAt, &d.UpdatedAt, &d.Attempts, at, lease)
 	s.deliveries[key] = d
 	return d, nil
 }
@@ -103,19 +121,12 @@ func (s *Store) ClaimRun(_ context.Context, scheduleID string, occurrence, at ti
 	defer s.mu.Unlock()
 	key := runKey(scheduleID, occurrence)
 	r, exists := s.runs[key]
-	switch {
-	case !exists || r.State == rekey.RunClaimed && !r.LeaseUntil.After(at):
-	case r.State.Finished():
-		return r, fmt.Errorf("memstore: claim run %s: %w", key, rekey.ErrRunFinished)
-	default:
-		return r, fmt.Errorf("memstore: claim run %s: %w", key, rekey.ErrRunBusy)
-	}
-	if !exists {
-		r.CreatedAt = at
+	claimable := !exists || r.State == rekey.RunClaimed && !r.LeaseUntil.After(at)
+	if err := claimRefused(claimable, r.State.Finished(), rekey.ErrRunFinished, rekey.ErrRunBusy); err != nil {
+		return r, fmt.Errorf("memstore: claim run %s: %w", key, err)
 	}
 	r.ScheduleID, r.Occurrence, r.State = scheduleID, occurrence, rekey.RunClaimed
-	r.ClaimID, r.LeaseUntil, r.UpdatedAt = rekey.NewID(), at.Add(lease), at
-	r.Attempts++
+	takeLease(&r.ClaimID, &r.LeaseUntil, &r.CreatedAt, &r.UpdatedAt, &r.Attempts, at, lease)
 	s.runs[key] = r
 	return r, nil
 }

@@ -12,11 +12,8 @@ import (
 // in the same step. Errors: rekey.ErrVersionConflict (stale or missing
 // district).
 func (s *Store) UpdateDistrict(_ context.Context, before, after rekey.District, audit *rekey.AuditEntry) error {
-	switch {
-	case before.ID == "" || after.ID != before.ID:
-		return fmt.Errorf("memstore: update district %s: after.ID %q does not match", before.ID, after.ID)
-	case after.Version != before.Version+1:
-		return fmt.Errorf("memstore: update district %s: after.Version %d does not follow before.Version %d", before.ID, after.Version, before.Version)
+	if err := rekey.CheckNextVersion(before.ID, after.ID, before.Version, after.Version); err != nil {
+		return fmt.Errorf("memstore: update district %s: %w", before.ID, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -34,55 +33,26 @@ func (s *Store) WriteUsers(_ context.Context, w rekey.UsersWrite) error {
 	return nil
 }
 
-// writeUsers applies w to copies of the maps it touches and keeps them
-// only when every step held.
+// writeUsers applies w to copies of the maps it touches, each user as
+// CreateUser and UpdateUser write it, and keeps them only when every step
+// held.
 func (s *Store) writeUsers(w rekey.UsersWrite) error {
 	if n := len(w.Creates) + len(w.Updates) + len(w.PutCodes) + len(w.UseCodes); n == 0 || n > 60 {
 		return fmt.Errorf("%d users and codes in one write, want 1 to 60", n)
 	}
-	users, names, emails, codes := maps.Clone(s.users), maps.Clone(s.usernames), maps.Clone(s.emails), maps.Clone(s.codes)
+	tables, codes := s.userTables.clone(), maps.Clone(s.codes)
 	for _, u := range w.Creates {
-		switch {
-		case u.ID == "" || u.Username == "":
+		if u.ID == "" || u.Username == "" {
 			return errors.New("user id and username are required")
-		case users[u.ID].ID != "":
-			return rekey.ErrConflict
-		case names[strings.ToLower(u.Username)] != "":
-			return rekey.ErrUsernameTaken
-		case u.Email != "" && emails[strings.ToLower(u.Email)] != "":
-			return rekey.ErrEmailTaken
 		}
-		users[u.ID] = ownLinks(u)
-		names[strings.ToLower(u.Username)] = u.ID
-		if u.Email != "" {
-			emails[strings.ToLower(u.Email)] = u.ID
+		if err := tables.create(u); err != nil {
+			return err
 		}
 	}
 	for _, up := range w.Updates {
-		before, after := up.Before, up.After
-		switch {
-		case before.ID == "" || after.ID != before.ID:
-			return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
-		case after.Username == "":
-			return errors.New("username is required")
-		case after.Version != before.Version+1:
-			return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
+		if err := tables.update(up.Before, up.After, nil); err != nil {
+			return err
 		}
-		stored, ok := users[before.ID]
-		if !ok || stored.Version != before.Version {
-			return rekey.ErrVersionConflict
-		}
-		oldName, newName := strings.ToLower(before.Username), strings.ToLower(after.Username)
-		if id, taken := names[newName]; oldName != newName && taken && id != after.ID {
-			return rekey.ErrUsernameTaken
-		}
-		oldEmail, newEmail := strings.ToLower(before.Email), strings.ToLower(after.Email)
-		if id, taken := emails[newEmail]; oldEmail != newEmail && newEmail != "" && taken && id != after.ID {
-			return rekey.ErrEmailTaken
-		}
-		moveClaim(names, after.ID, oldName, newName)
-		moveClaim(emails, after.ID, oldEmail, newEmail)
-		users[after.ID] = ownLinks(after)
 	}
 	for _, c := range w.UseCodes {
 		if id, ok := codes[c.Hash]; !ok || id != c.UserID {
@@ -96,7 +66,7 @@ func (s *Store) writeUsers(w rekey.UsersWrite) error {
 		}
 		codes[c.Hash] = c.UserID
 	}
-	s.users, s.usernames, s.emails, s.codes = users, names, emails, codes
+	s.userTables, s.codes = tables, codes
 	for i := range w.Audit {
 		s.addAudit(&w.Audit[i])
 	}

@@ -1,8 +1,8 @@
 // Package memstore is the data store in memory: users with their username
 // and email claims, audit trail, districts and schools, sessions, sign-in
 // throttles, forgot-password request counters, reset writes, secrets, bulk
-// tasks with their chunks and leases, the mail outbox and schedule runs,
-// with the conditions and errors of the DynamoDB store (shared/dynamo).
+// tasks with their chunks and leases, the mail outbox, schedules and their
+// runs, with the conditions and errors of the DynamoDB store (shared/dynamo).
 //
 // It exists so that the services' tests run against one store whose
 // behaviour is proven, not a hand-written fake per package that drifts from
@@ -22,6 +22,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -35,13 +36,10 @@ import (
 type Store struct {
 	now func() time.Time
 
-	mu         sync.Mutex
-	users      map[string]rekey.User // by id
-	usernames  map[string]string     // claim: lower-case username → user id
-	emails     map[string]string     // claim: lower-case email → user id
-	codes      map[string]string     // claim: parent code hash → student id
-	externals  map[string]string     // claim: districtId#externalId → user id
-	audit      []rekey.AuditEntry    // in the order written
+	mu sync.Mutex
+	userTables
+	codes      map[string]string  // claim: parent code hash → student id
+	audit      []rekey.AuditEntry // in the order written
 	districts  map[string]rekey.District
 	schools    map[string]rekey.School
 	sessions   map[string]rekey.Session // by token hash
@@ -51,18 +49,21 @@ type Store struct {
 	bulk       bulkState
 	deliveries map[string]rekey.MailDelivery // the mail outbox, by job key
 	runs       map[string]rekey.ScheduleRun  // by runKey
+	schedules  map[string]rekey.Schedule     // by id
 }
 
 // New returns an empty store that reads the time (for session expiry, the
 // state of throttles and audit entries without a time) from now.
 func New(now func() time.Time) *Store {
 	return &Store{
-		now:        now,
-		users:      map[string]rekey.User{},
-		usernames:  map[string]string{},
-		emails:     map[string]string{},
+		now: now,
+		userTables: userTables{
+			users:     map[string]rekey.User{},
+			usernames: map[string]string{},
+			emails:    map[string]string{},
+			externals: map[string]string{},
+		},
 		codes:      map[string]string{},
-		externals:  map[string]string{},
 		districts:  map[string]rekey.District{},
 		schools:    map[string]rekey.School{},
 		sessions:   map[string]rekey.Session{},
@@ -72,6 +73,7 @@ func New(now func() time.Time) *Store {
 		bulk:       newBulkState(),
 		deliveries: map[string]rekey.MailDelivery{},
 		runs:       map[string]rekey.ScheduleRun{},
+		schedules:  map[string]rekey.Schedule{},
 	}
 }
 
@@ -186,29 +188,72 @@ func (s *Store) CreateUser(_ context.Context, u rekey.User, audit *rekey.AuditEn
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
-	if _, ok := s.users[u.ID]; ok {
-		err = rekey.ErrConflict
-	} else if _, ok := s.usernames[strings.ToLower(u.Username)]; ok {
-		err = rekey.ErrUsernameTaken
-	} else if _, ok := s.emails[strings.ToLower(u.Email)]; ok && u.Email != "" {
-		err = rekey.ErrEmailTaken
-	} else if _, ok := s.externals[externalKey(u)]; ok && externalKey(u) != "" {
-		err = rekey.ErrExternalIDTaken
-	}
-	if err != nil {
+	if err := s.create(u); err != nil {
 		return fmt.Errorf("memstore: create user %s: %w", u.ID, err)
-	}
-	s.users[u.ID] = ownLinks(u)
-	s.usernames[strings.ToLower(u.Username)] = u.ID
-	if u.Email != "" {
-		s.emails[strings.ToLower(u.Email)] = u.ID
-	}
-	if k := externalKey(u); k != "" {
-		s.externals[k] = u.ID
 	}
 	s.addAudit(audit)
 	return nil
+}
+
+// userTables are the users with their claims (lower-case username, lower-case
+// email, districtId#externalId → user id), which every user write changes
+// together: one user at a time (CreateUser, UpdateUser) or on a copy that
+// is kept only when every write of a WriteUsers held.
+type userTables struct {
+	users     map[string]rekey.User // by id
+	usernames map[string]string
+	emails    map[string]string
+	externals map[string]string
+}
+
+func (t userTables) clone() userTables {
+	return userTables{users: maps.Clone(t.users), usernames: maps.Clone(t.usernames), emails: maps.Clone(t.emails), externals: maps.Clone(t.externals)}
+}
+
+// create adds u with its claims, unless its id exists (rekey.ErrConflict)
+// or a claim is taken (rekey.ErrUsernameTaken, rekey.ErrEmailTaken,
+// rekey.ErrExternalIDTaken, checked in that order).
+func (t userTables) create(u rekey.User) error {
+	if _, ok := t.users[u.ID]; ok {
+		return rekey.ErrConflict
+	}
+	return t.write(rekey.User{ID: u.ID}, u)
+}
+
+// write replaces before with after (a user without a username: none yet),
+// moving the claims that changed, unless one of them is taken; it changes
+// nothing when it fails.
+func (t userTables) write(before, after rekey.User) error {
+	oldName, newName := strings.ToLower(before.Username), strings.ToLower(after.Username)
+	if id, taken := t.usernames[newName]; oldName != newName && taken && id != after.ID {
+		return rekey.ErrUsernameTaken
+	}
+	oldEmail, newEmail := strings.ToLower(before.Email), strings.ToLower(after.Email)
+	if id, taken := t.emails[newEmail]; oldEmail != newEmail && newEmail != "" && taken && id != after.ID {
+		return rekey.ErrEmailTaken
+	}
+	oldExt, newExt := externalKey(before), externalKey(after)
+	if id, taken := t.externals[newExt]; oldExt != newExt && newExt != "" && taken && id != after.ID {
+		return rekey.ErrExternalIDTaken
+	}
+	moveClaim(t.usernames, after.ID, oldName, newName)
+	moveClaim(t.emails, after.ID, oldEmail, newEmail)
+	moveClaim(t.externals, after.ID, oldExt, newExt)
+	t.users[after.ID] = ownLinks(after)
+	return nil
+}
+
+// update writes after under before's version and, when holds is not nil,
+// its further condition on the stored user (else rekey.ErrVersionConflict).
+func (t userTables) update(before, after rekey.User, holds func(rekey.User) bool) error {
+	if err := rekey.CheckUserUpdate(before, after); err != nil {
+		return err
+	}
+	stored, ok := t.users[before.ID]
+	if !ok || stored.Version != before.Version || holds != nil && !holds(stored) {
+		return rekey.ErrVersionConflict
+	}
+	return t.write(before, after)
 }
 
 // UpdateUser replaces the stored user with after, provided the stored
@@ -226,36 +271,11 @@ func (s *Store) UpdateUser(_ context.Context, before, after rekey.User, audit *r
 // updateUser is every user write: after under before's version and, when
 // holds is not nil, on its further condition on the stored user.
 func (s *Store) updateUser(before, after rekey.User, audit *rekey.AuditEntry, holds func(rekey.User) bool) error {
-	switch {
-	case before.ID == "" || after.ID != before.ID:
-		return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
-	case after.Username == "":
-		return errors.New("username is required")
-	case after.Version != before.Version+1:
-		return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	stored, ok := s.users[before.ID]
-	if !ok || stored.Version != before.Version || holds != nil && !holds(stored) {
-		return rekey.ErrVersionConflict
+	if err := s.update(before, after, holds); err != nil {
+		return err
 	}
-	oldName, newName := strings.ToLower(before.Username), strings.ToLower(after.Username)
-	if id, taken := s.usernames[newName]; oldName != newName && taken && id != after.ID {
-		return rekey.ErrUsernameTaken
-	}
-	oldEmail, newEmail := strings.ToLower(before.Email), strings.ToLower(after.Email)
-	if id, taken := s.emails[newEmail]; oldEmail != newEmail && newEmail != "" && taken && id != after.ID {
-		return rekey.ErrEmailTaken
-	}
-	oldExt, newExt := externalKey(before), externalKey(after)
-	if id, taken := s.externals[newExt]; oldExt != newExt && newExt != "" && taken && id != after.ID {
-		return rekey.ErrExternalIDTaken
-	}
-	moveClaim(s.usernames, after.ID, oldName, newName)
-	moveClaim(s.emails, after.ID, oldEmail, newEmail)
-	moveClaim(s.externals, after.ID, oldExt, newExt)
-	s.users[after.ID] = ownLinks(after)
 	s.addAudit(audit)
 	return nil
 }
@@ -347,7 +367,7 @@ func moveClaim(claims map[string]string, userID, from, to string) {
 // rekey.ErrVersionConflict), with audit when it is not nil. A reset never
 // renames a user or changes their email.
 func (s *Store) SaveReset(_ context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
-	if err := checkPasswordUpdate(before, after); err != nil {
+	if err := rekey.CheckPasswordUpdate(before, after); err != nil {
 		return fmt.Errorf("memstore: save reset of %s: %w", before.ID, err)
 	}
 	if err := s.updateUser(before, after, audit, nil); err != nil {
@@ -360,7 +380,7 @@ func (s *Store) SaveReset(_ context.Context, before, after rekey.User, audit *re
 // is still at before's version and still holds tokenHash in one of its
 // reset slots; a failed condition is rekey.ErrVersionConflict.
 func (s *Store) RedeemReset(_ context.Context, tokenHash string, before, after rekey.User, audit rekey.AuditEntry) error {
-	if err := checkPasswordUpdate(before, after); err != nil {
+	if err := rekey.CheckPasswordUpdate(before, after); err != nil {
 		return fmt.Errorf("memstore: redeem reset of %s: %w", before.ID, err)
 	}
 	if tokenHash == "" {
@@ -369,13 +389,6 @@ func (s *Store) RedeemReset(_ context.Context, tokenHash string, before, after r
 	holds := func(u rekey.User) bool { return u.ResetTokenHash == tokenHash || u.SelfResetTokenHash == tokenHash }
 	if err := s.updateUser(before, after, &audit, holds); err != nil {
 		return fmt.Errorf("memstore: redeem reset of %s: %w", before.ID, err)
-	}
-	return nil
-}
-
-func checkPasswordUpdate(before, after rekey.User) error {
-	if after.Username != before.Username || after.Email != before.Email {
-		return errors.New("a password reset may not change the username or email")
 	}
 	return nil
 }

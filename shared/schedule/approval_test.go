@@ -241,9 +241,7 @@ func TestDispatchWaitsForApproval(t *testing.T) {
 		t.Errorf("schedule after the skipped run = lastRunReason %q, lastTaskId %q, lastRunAt %v, nextRunAt %v; want the approval reason and next year",
 			skipped.LastRunReason, skipped.LastTaskID, skipped.LastRunAt, skipped.NextRunAt)
 	}
-	if got := e.runOutcomes(t, sc.ID); len(got) != 1 || got[0] != rekey.OutcomeFailure {
-		t.Errorf("run audit outcomes = %v, want one failure", got)
-	}
+	e.wantRunOutcomes(t, sc.ID, rekey.OutcomeFailure)
 
 	if _, err := e.svc.Approve(ctx, e.user(t, "da1"), sc.ID, "req"); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
-	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/schedule"
 )
@@ -87,9 +86,9 @@ func (e *env) getSchedule(t *testing.T, id string) rekey.Schedule {
 	return sc
 }
 
-// runOutcomes returns the outcomes of the schedule.run audit entries of id,
-// oldest first.
-func (e *env) runOutcomes(t *testing.T, id string) []string {
+// wantRunOutcomes fails t unless the outcomes of the schedule.run audit
+// entries of id, oldest first, are want.
+func (e *env) wantRunOutcomes(t *testing.T, id string, want ...string) {
 	t.Helper()
 	page, err := e.store.ListAudit(context.Background(), id, 50, "")
 	if err != nil {
@@ -101,14 +100,29 @@ func (e *env) runOutcomes(t *testing.T, id string) []string {
 			outcomes = append(outcomes, a.Outcome)
 		}
 	}
-	return outcomes
+	if diff := cmp.Diff(want, outcomes); diff != "" {
+		t.Errorf("run audit outcomes of %s (-want +got):\n%s", id, diff)
+	}
 }
 
 // TestDispatchStartsOccurrenceOnce fires one occurrence from many
 // dispatchers at once (overlapping invocations, a late duplicate event),
-// then again: one task is started, and the schedule moves to next year.
+// then again: one task is started, and the schedule moves to next year. It
+// runs on DynamoDB too: what keeps the dispatchers apart is the store's
+// conditional writes.
 func TestDispatchStartsOccurrenceOnce(t *testing.T) {
-	e := newEnv(t)
+	for _, test := range []struct {
+		name   string
+		newEnv func(t *testing.T) *env
+	}{
+		{"memstore", newEnv},
+		{"dynamo", newMotoEnv},
+	} {
+		t.Run(test.name, func(t *testing.T) { testDispatchStartsOccurrenceOnce(t, test.newEnv(t)) })
+	}
+}
+
+func testDispatchStartsOccurrenceOnce(t *testing.T, e *env) {
 	ctx := context.Background()
 	sc := e.create(t, "sa1", autumn())
 	starter := &fakeStarter{delay: 150 * time.Millisecond}
@@ -158,9 +172,7 @@ func TestDispatchStartsOccurrenceOnce(t *testing.T) {
 	if err != nil || run.State != rekey.RunStarted || run.TaskID != task.ID || run.Attempts != 1 {
 		t.Errorf("GetRun() = %+v, %v; want started with the task, 1 attempt", run, err)
 	}
-	if diff := cmp.Diff([]string{rekey.OutcomeSuccess}, e.runOutcomes(t, sc.ID)); diff != "" {
-		t.Errorf("run audit (-want +got):\n%s", diff)
-	}
+	e.wantRunOutcomes(t, sc.ID, rekey.OutcomeSuccess)
 }
 
 // TestDispatchRepeatedAfterAdvanceFails repeats a dispatch whose advance
@@ -309,9 +321,7 @@ func TestDispatchCreatorCannotRun(t *testing.T) {
 			if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) || got.LastTaskID != "" || !got.Enabled {
 				t.Errorf("schedule = next %v task %q enabled %v; want next year, no task, still enabled", got.NextRunAt, got.LastTaskID, got.Enabled)
 			}
-			if diff := cmp.Diff([]string{rekey.OutcomeFailure}, e.runOutcomes(t, sc.ID)); diff != "" {
-				t.Errorf("run audit (-want +got):\n%s", diff)
-			}
+			e.wantRunOutcomes(t, sc.ID, rekey.OutcomeFailure)
 		})
 	}
 }
@@ -355,7 +365,7 @@ func TestDispatchRetriesAfterFailedStart(t *testing.T) {
 // flakyRecordStore loses the first RecordRun, as a dispatcher that dies
 // right after starting the task would.
 type flakyRecordStore struct {
-	*dynamo.Store
+	store
 	mu     sync.Mutex
 	failed bool
 }
@@ -367,7 +377,7 @@ func (s *flakyRecordStore) RecordRun(ctx context.Context, r rekey.ScheduleRun) e
 		s.failed = true
 		return errors.New("connection reset")
 	}
-	return s.Store.RecordRun(ctx, r)
+	return s.store.RecordRun(ctx, r)
 }
 
 // TestDispatchCrashAfterStart: the task started but the run was not
@@ -378,7 +388,7 @@ func TestDispatchCrashAfterStart(t *testing.T) {
 	ctx := context.Background()
 	sc := e.create(t, "sa1", autumn())
 	starter := &fakeStarter{}
-	d := schedule.NewDispatcher(&flakyRecordStore{Store: e.store}, starter, nil)
+	d := schedule.NewDispatcher(&flakyRecordStore{store: e.store}, starter, nil)
 	if _, err := d.Run(ctx, september1); err == nil {
 		t.Error("Run(record fails) succeeded, want an error")
 	}
@@ -391,6 +401,19 @@ func TestDispatchCrashAfterStart(t *testing.T) {
 	task := starter.tasks[schedule.IdempotencyKey(sc.ID, september1)]
 	if got := e.getSchedule(t, sc.ID); got.LastTaskID != task.ID {
 		t.Errorf("last task = %q, want %q", got.LastTaskID, task.ID)
+	}
+}
+
+// wantFailedRun fails t unless schedule id's September 1 run failed, its
+// reason mentioning reason, and the schedule moved on to next year.
+func (e *env) wantFailedRun(t *testing.T, id, reason string) {
+	t.Helper()
+	run, err := e.store.GetRun(context.Background(), id, september1)
+	if err != nil || run.State != rekey.RunFailed || !strings.Contains(run.Reason, reason) {
+		t.Errorf("GetRun() = %+v, %v; want failed, the reason mentioning %q", run, err, reason)
+	}
+	if got := e.getSchedule(t, id); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {
+		t.Errorf("next run = %v, want next year", got.NextRunAt)
 	}
 }
 
@@ -410,13 +433,7 @@ func TestDispatchRefusedStart(t *testing.T) {
 	if len(starter.keys()) != 1 {
 		t.Errorf("Start calls = %v, want 1", starter.keys())
 	}
-	run, _ := e.store.GetRun(ctx, sc.ID, september1)
-	if run.State != rekey.RunFailed || !strings.Contains(run.Reason, "No such school.") {
-		t.Errorf("run = %+v, want failed with the bulk service's reason", run)
-	}
-	if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {
-		t.Errorf("next run = %v, want next year", got.NextRunAt)
-	}
+	e.wantFailedRun(t, sc.ID, "No such school.")
 }
 
 func TestDispatchGivesUp(t *testing.T) {
@@ -433,13 +450,7 @@ func TestDispatchGivesUp(t *testing.T) {
 	if n := len(starter.keys()); n != schedule.MaxStartAttempts {
 		t.Errorf("Start calls = %d, want %d", n, schedule.MaxStartAttempts)
 	}
-	run, _ := e.store.GetRun(ctx, sc.ID, september1)
-	if run.State != rekey.RunFailed || !strings.Contains(run.Reason, "attempts") {
-		t.Errorf("run = %+v, want failed after the attempts", run)
-	}
-	if got := e.getSchedule(t, sc.ID); !got.NextRunAt.Equal(september1.AddDate(1, 0, 0)) {
-		t.Errorf("next run = %v, want next year", got.NextRunAt)
-	}
+	e.wantFailedRun(t, sc.ID, "attempts")
 }
 
 func TestDispatchLastOccurrence(t *testing.T) {

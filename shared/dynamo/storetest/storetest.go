@@ -6,7 +6,8 @@
 // service relies on it: version conflicts, not found, username and email
 // claims, conditional reset writes, paging, throttle reservations, bulk
 // tasks and chunks (conditional transactions, leases), the mail outbox and
-// schedule runs (leased claims).
+// schedule runs (leased claims), schedules (version conflicts, the due
+// listing, the dispatcher's advance).
 //
 // It imports only the domain, so that both stores' tests can call it.
 package storetest
@@ -61,6 +62,7 @@ type Store interface {
 	ClearThrottle(ctx context.Context, key string) error
 	Secret(ctx context.Context, name string) ([]byte, error)
 	BulkStore
+	ScheduleStore
 	FindUsers(ctx context.Context, districtID string, externalIDs, usernames, emails []string) ([]rekey.User, error)
 }
 
@@ -97,6 +99,11 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"DailySends", testDailySends},
 		{"Outbox", testOutbox},
 		{"Runs", testRuns},
+		{"Schedules", testSchedules},
+		{"UpdateSchedule", testUpdateSchedule},
+		{"DeleteSchedule", testDeleteSchedule},
+		{"ListSchedules", testListSchedules},
+		{"AdvanceSchedule", testAdvanceSchedule},
 		{"ExternalIDs", testExternalIDs},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -351,9 +358,13 @@ func testUpdateUser(t *testing.T, s Store, _ *testclock.Clock) {
 			wantErr(t, "UpdateUser", s.UpdateUser(ctx, test.before, test.after, &rekey.AuditEntry{TargetID: "u1", Action: "refused"}), test.want)
 		})
 	}
+	// The refused updates wrote nothing.
 	got, err := s.GetUser(ctx, "u1")
-	if err != nil || got.Version != 2 || got.Username != "Annie" || got.FirstName != ann.FirstName {
-		t.Errorf("GetUser(u1) = %+v, %v; want the renamed user at version 2", got, err)
+	if diff := cmp.Diff(renamed, got); err != nil || diff != "" {
+		t.Errorf("GetUser(u1) after refused updates: %v; want the renamed user (-want +got):\n%s", err, diff)
+	}
+	if u, err := s.GetUserByUsername(ctx, "bo"); err != nil || u.ID != "u2" {
+		t.Errorf("GetUserByUsername(bo) after refused updates = %q, %v; want u2", u.ID, err)
 	}
 	// The claims moved with the rename: the new names find the user, the
 	// old ones are free.
@@ -381,6 +392,17 @@ func testUpdateUser(t *testing.T, s Store, _ *testclock.Clock) {
 	if u, err := s.GetUserByUsername(ctx, "annie"); err != nil || u.Username != "ANNIE" {
 		t.Errorf("GetUserByUsername(annie) after recase = %+v, %v", u, err)
 	}
+	// Dropping the email frees its claim.
+	noEmail := next(recased)
+	noEmail.Email = ""
+	if err := s.UpdateUser(ctx, recased, noEmail, nil); err != nil {
+		t.Fatalf("UpdateUser(drop email): %v", err)
+	}
+	if u, err := s.GetUserByEmail(ctx, "annie@example.org"); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("GetUserByEmail(annie@) after dropping it = %q, %v; want not found", u.ID, err)
+	}
+	create(t, s, user("u4", "dee", "annie@example.org"))
+	recased = noEmail
 	// Only the successful update was audited.
 	page, err := s.ListAudit(ctx, "u1", 10, "")
 	if err != nil || len(page.Items) != 1 || page.Items[0].Action != "user.update" {
@@ -459,11 +481,18 @@ func testResets(t *testing.T, s Store, clock *testclock.Clock) {
 	}
 }
 
-// allUsers walks every page of f, limit users at a time.
-func allUsers(t *testing.T, s Store, f rekey.UserFilter) []string {
+// AllUsers walks every page of f and returns the ids listed, in order
+// (never nil). It fails t when a page is nil or longer than f.Limit (as
+// rekey.UserPaging clamps it), or when the pages do not end. The DynamoDB
+// store's own listing test (its read budget, a larger population) walks
+// its pages with it too.
+func AllUsers(t *testing.T, s interface {
+	ListUsers(ctx context.Context, f rekey.UserFilter) (rekey.UserPage, error)
+}, f rekey.UserFilter) []string {
 	t.Helper()
-	var ids []string
-	for range 100 {
+	wantMax := rekey.UserPaging.Clamp(f.Limit)
+	ids := []string{}
+	for range 1000 {
 		page, err := s.ListUsers(context.Background(), f)
 		if err != nil {
 			t.Fatalf("ListUsers(%+v): %v", f, err)
@@ -471,8 +500,8 @@ func allUsers(t *testing.T, s Store, f rekey.UserFilter) []string {
 		if page.Items == nil {
 			t.Fatalf("ListUsers(%+v) items = nil, want a non-nil slice", f)
 		}
-		if len(page.Items) > max(f.Limit, 1) {
-			t.Fatalf("ListUsers(%+v) gave %d users, more than the limit", f, len(page.Items))
+		if len(page.Items) > wantMax {
+			t.Fatalf("ListUsers(%+v) gave %d users, more than the limit %d", f, len(page.Items), wantMax)
 		}
 		for _, u := range page.Items {
 			ids = append(ids, u.ID)
@@ -520,7 +549,7 @@ func testListUsers(t *testing.T, s Store, _ *testclock.Clock) {
 		for _, limit := range []int{1, 2, 50} {
 			f := test.f
 			f.Limit = limit
-			got := allUsers(t, s, f)
+			got := AllUsers(t, s, f)
 			if !test.ordered {
 				slices.Sort(got)
 			}
@@ -781,6 +810,10 @@ func testCountRequest(t *testing.T, s Store, _ *testclock.Clock) {
 	if _, err := s.CountRequest(ctx, "a", t0, 0); err == nil {
 		t.Error("CountRequest(window 0): no error")
 	}
+	// A sign-in throttle of the same key is another record.
+	if th, err := s.GetThrottle(ctx, "a"); err != nil || th.Failures != 0 {
+		t.Errorf("GetThrottle(a) after CountRequest = %+v, %v; want no failures", th, err)
+	}
 }
 
 func testSecret(t *testing.T, s Store, _ *testclock.Clock) {
@@ -852,5 +885,18 @@ func testExternalIDs(t *testing.T, s Store, _ *testclock.Clock) {
 				t.Errorf("FindUsers = %v, %v; want %v", got, err, test.want)
 			}
 		})
+	}
+	// WriteUsers writes each user as CreateUser and UpdateUser do: with its
+	// externalId claim.
+	dee := withExt(user("u4", "dee", ""), "S-1")
+	wantErr(t, "WriteUsers(create with a taken externalId)", s.WriteUsers(ctx, rekey.UsersWrite{Creates: []rekey.User{dee}}), rekey.ErrExternalIDTaken)
+	dee.ExternalID = "S-4"
+	wantErr(t, "WriteUsers(create)", s.WriteUsers(ctx, rekey.UsersWrite{Creates: []rekey.User{dee}}), nil)
+	err = s.CreateUser(ctx, withExt(user("u5", "eve", ""), "S-4"), nil)
+	wantErr(t, "CreateUser(externalId that WriteUsers claimed)", err, rekey.ErrExternalIDTaken)
+	wantErr(t, "WriteUsers(update to a taken externalId)", s.WriteUsers(ctx, rekey.UsersWrite{Updates: []rekey.UserUpdate{{Before: dee, After: withExt(next(dee), "S-9")}}}), rekey.ErrExternalIDTaken)
+	wantErr(t, "WriteUsers(update)", s.WriteUsers(ctx, rekey.UsersWrite{Updates: []rekey.UserUpdate{{Before: dee, After: withExt(next(dee), "S-5")}}}), nil)
+	if users, err := s.FindUsers(ctx, "d1", []string{"S-4", "S-5"}, nil, nil); err != nil || len(users) != 1 || users[0].ID != "u4" || users[0].ExternalID != "S-5" {
+		t.Errorf("FindUsers(S-4, S-5) after WriteUsers moved u4 to S-5 = %+v, %v; want u4 alone", users, err)
 	}
 }
