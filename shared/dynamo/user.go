@@ -299,11 +299,23 @@ func (s *Store) CreateUser(ctx context.Context, u rekey.User, audit *rekey.Audit
 }
 
 func (s *Store) createUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error {
+	var tx transaction
+	if err := s.addCreate(&tx, u); err != nil {
+		return err
+	}
+	if audit != nil {
+		s.addAudit(&tx, *audit)
+	}
+	return s.transact(ctx, &tx)
+}
+
+// addCreate adds the steps that create u with its username, email and
+// externalId claims (CreateUser's and the import's batches).
+func (s *Store) addCreate(tx *transaction, u rekey.User) error {
 	if u.ID == "" || u.Username == "" {
 		return errors.New("user id and username are required")
 	}
 	absent := expression.AttributeNotExists(expression.Name("PK"))
-	var tx transaction
 	step, err := s.txPut(newUserItem(u), absent)
 	tx.add(step, err, rekey.ErrConflict)
 	step, err = s.txPut(claimItem{PK: usernamePK(u.Username), SK: claimSK, UserID: u.ID}, absent)
@@ -316,10 +328,7 @@ func (s *Store) createUser(ctx context.Context, u rekey.User, audit *rekey.Audit
 		step, err = s.txPut(claimItem{PK: pk, SK: claimSK, UserID: u.ID}, absent)
 		tx.add(step, err, rekey.ErrExternalIDTaken)
 	}
-	if audit != nil {
-		s.addAudit(&tx, *audit)
-	}
-	return s.transact(ctx, &tx)
+	return nil
 }
 
 // UpdateUser replaces the stored user with after, provided the stored
@@ -337,6 +346,19 @@ func (s *Store) UpdateUser(ctx context.Context, before, after rekey.User, audit 
 }
 
 func (s *Store) updateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error {
+	var tx transaction
+	if err := s.addUpdate(&tx, before, after); err != nil {
+		return err
+	}
+	if audit != nil {
+		s.addAudit(&tx, *audit)
+	}
+	return s.transact(ctx, &tx)
+}
+
+// addUpdate adds the steps that replace before with after under before's
+// version, moving changed claims (UpdateUser's and the import's batches).
+func (s *Store) addUpdate(tx *transaction, before, after rekey.User) error {
 	switch {
 	case before.ID == "" || after.ID != before.ID:
 		return fmt.Errorf("after.ID %q does not match before.ID %q", after.ID, before.ID)
@@ -345,17 +367,13 @@ func (s *Store) updateUser(ctx context.Context, before, after rekey.User, audit 
 	case after.Version != before.Version+1:
 		return fmt.Errorf("after.Version %d does not follow before.Version %d", after.Version, before.Version)
 	}
-	var tx transaction
 	step, err := s.txPut(newUserItem(after), expression.Name("version").Equal(expression.Value(before.Version)))
 	tx.add(step, err, rekey.ErrVersionConflict)
-	s.moveClaim(&tx, after.ID, before.Username, after.Username, usernamePK, rekey.ErrUsernameTaken)
-	s.moveClaim(&tx, after.ID, before.Email, after.Email, emailPK, rekey.ErrEmailTaken)
+	s.moveClaim(tx, after.ID, before.Username, after.Username, usernamePK, rekey.ErrUsernameTaken)
+	s.moveClaim(tx, after.ID, before.Email, after.Email, emailPK, rekey.ErrEmailTaken)
 	// Users stored before externalId claims existed have none to move.
-	s.moveKeyClaim(&tx, after.ID, externalPK(before.DistrictID, before.ExternalID), externalPK(after.DistrictID, after.ExternalID), rekey.ErrExternalIDTaken, true)
-	if audit != nil {
-		s.addAudit(&tx, *audit)
-	}
-	return s.transact(ctx, &tx)
+	s.moveKeyClaim(tx, after.ID, externalPK(before.DistrictID, before.ExternalID), externalPK(after.DistrictID, after.ExternalID), rekey.ErrExternalIDTaken, true)
+	return nil
 }
 
 // moveClaim adds the steps that move userID's claim from one value to

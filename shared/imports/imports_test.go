@@ -162,15 +162,20 @@ type crashingStore struct {
 
 var errCrash = errors.New("crash")
 
-func (s *crashingStore) CreateUser(ctx context.Context, u rekey.User, a *rekey.AuditEntry) error {
+func (s *crashingStore) WriteImportUsers(ctx context.Context, writes []rekey.ImportWrite) ([]error, error) {
 	s.mu.Lock()
-	s.writes++
-	crash := s.writes > s.after
+	n := max(0, min(len(writes), s.after-s.writes))
+	s.writes += len(writes)
 	s.mu.Unlock()
-	if crash {
-		return errCrash
+	if n < len(writes) {
+		if n > 0 {
+			if _, err := s.Store.WriteImportUsers(ctx, writes[:n]); err != nil {
+				return nil, err
+			}
+		}
+		return nil, errCrash
 	}
-	return s.Store.CreateUser(ctx, u, a)
+	return s.Store.WriteImportUsers(ctx, writes)
 }
 
 func TestImportCrashMidChunk(t *testing.T) {
