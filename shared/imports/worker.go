@@ -163,19 +163,23 @@ func (w *Worker) apply(ctx context.Context, job rekey.ImportJob, rows []roster.R
 	if err != nil {
 		return nil, err
 	}
+	var reqs []linkRequest
+	for _, r := range plannable {
+		if res := written[r.Row]; res.outcome != rekey.ImportFailed && len(agents[r.Row]) > 0 {
+			reqs = append(reqs, linkRequest{row: r.Row, userID: res.userID, agents: agents[r.Row]})
+		}
+	}
+	linked, err := w.linkAll(ctx, actor, job, reqs)
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range plannable {
 		res := written[r.Row]
-		if res.outcome != rekey.ImportFailed {
-			added, err := w.linkRow(ctx, actor, job, res.userID, agents[r.Row])
-			if err != nil {
-				return nil, err
+		if added := linked[r.Row]; len(added) > 0 {
+			if res.outcome == rekey.ImportUnchanged {
+				res.outcome = rekey.ImportUpdated
 			}
-			if len(added) > 0 {
-				if res.outcome == rekey.ImportUnchanged {
-					res.outcome = rekey.ImportUpdated
-				}
-				res.fields = append(res.fields, linkField(r.Role)+": + "+strings.Join(added, ", "))
-			}
+			res.fields = append(res.fields, linkField(r.Role)+": + "+strings.Join(added, ", "))
 		}
 		results = append(results, rekey.ImportRowResult{File: r.File, Row: r.Row, Username: r.Username,
 			Outcome: res.outcome, UserID: res.userID, Fields: res.fields, Error: res.err})
