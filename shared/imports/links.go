@@ -17,11 +17,12 @@ import (
 // one side, the other or both. Start mirrors the links over the whole file
 // (mirrorLinks), so that each of the two rows names the other. The worker
 // then, after writing a chunk's users, links each row's user to those of
-// its partners that exist by now (linkRow): whichever of the two rows is
-// written second makes the link, whatever the chunks' order, and a partner
-// that existed before the import is linked by the row's own chunk. Each
-// link is one all-or-nothing write of both sides (WriteUsers, conditional
-// on both versions) with an audit entry per side; a link already on both
+// its partners that exist by now (linkAll, every partner of the chunk read
+// at once): whichever of the two rows is written second makes the link,
+// whatever the chunks' order, and a partner that existed before the import
+// is linked by the row's own chunk. A link is an all-or-nothing write of
+// both sides (WriteUsers, conditional on both versions, several links
+// packed in one) with an audit entry per side; a link already on both
 // sides is left alone, so a redelivered chunk or a re-imported file
 // changes nothing. Both rows look their partner up after their own user is
 // written, through the externalId claims read consistently, so two chunks
