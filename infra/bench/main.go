@@ -47,7 +47,8 @@ func main() {
 	archUsers := flag.Int("arch-users", 48, "users of each per-architecture CPU run (one core, asm and purego builds; 0 skips them and the AWS model)")
 	pipelineUsers := flag.Int("pipeline-users", 192, "users of the many-workers in-memory pipeline run (0 skips it)")
 	userCPU := flag.Int("user-cpu", 0, "internal: print the per-user CPU of this build for that many users and exit")
-	importUsers := flag.String("import-users", "5000", "sizes of the generated OneRoster bundles imported on moto (empty skips them)")
+	importUsers := flag.String("import-users", "10000", "sizes of the generated OneRoster bundles imported (dry run, start and apply) on moto (empty skips them)")
+	importDryRuns := flag.String("import-dry-runs", "5000,20000,50000", "sizes of the generated OneRoster bundles whose dry run (time, calls, planner peak heap) is measured on moto (empty skips them)")
 	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
 	flag.Parse()
 
@@ -94,6 +95,11 @@ func main() {
 	}
 	if *e2eUsers > 0 {
 		report("end-to-end", benchEndToEnd(ctx, l, *e2eUsers, *e2eLimit))
+	}
+	for _, n := range strings.Split(*importDryRuns, ",") {
+		if users, err := strconv.Atoi(strings.TrimSpace(n)); err == nil && users > 0 {
+			report("import dry run", benchImportDryRun(ctx, l, users))
+		}
 	}
 	for _, n := range strings.Split(*importUsers, ",") {
 		if users, err := strconv.Atoi(strings.TrimSpace(n)); err == nil && users > 0 {

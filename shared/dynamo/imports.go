@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -135,6 +137,101 @@ func (s *Store) FinishImportChunk(ctx context.Context, id string, index int, res
 			}
 		}
 		return fmt.Errorf("dynamo: finish import %s chunk %d: %w", id, index, err)
+	}
+	return nil
+}
+
+// WriteImportUsers writes an import chunk's rows (creates and updates,
+// each with its audit entry) in as few transactions as DynamoDB's 100
+// items allow: about 20 rows a call instead of one. A row's items (user,
+// claims, audit entry) always share one transaction, so a row is written
+// whole or not at all. A row whose condition fails (its username or email
+// taken, its user changed since it was read, its id already created by
+// another attempt at the chunk) is left out and the rest of its
+// transaction is tried again without it; its error (rekey.ErrUsernameTaken,
+// rekey.ErrVersionConflict, rekey.ErrConflict …) is at its index in the
+// returned slice, nil for a row written. A transaction that competing ones
+// kept cancelling gives rekey.ErrConflict for each of its rows. The error
+// is for failures of the store: some rows may then be written and others
+// not, and a retry finds the written ones as they are.
+func (s *Store) WriteImportUsers(ctx context.Context, writes []rekey.ImportWrite) ([]error, error) {
+	rows := make([]transaction, len(writes))
+	for i, w := range writes {
+		tx := &rows[i]
+		var err error
+		if w.Creates() {
+			err = s.addUserCreate(tx, w.After)
+		} else {
+			err = s.addUserUpdate(tx, w.Before, w.After)
+		}
+		if err == nil {
+			s.addAudit(tx, w.Audit)
+			err = tx.err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dynamo: write import users: %s: %w", w.After.ID, err)
+		}
+	}
+	out := make([]error, len(writes))
+	var group []int
+	items := 0
+	for i := range rows {
+		if n := len(rows[i].steps); items+n > rekey.MaxWriteItems && len(group) > 0 {
+			if err := s.writeImportGroup(ctx, rows, group, out); err != nil {
+				return nil, err
+			}
+			group, items = nil, 0
+		}
+		group = append(group, i)
+		items += len(rows[i].steps)
+	}
+	if len(group) > 0 {
+		if err := s.writeImportGroup(ctx, rows, group, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// writeImportGroup writes the rows of group in one transaction, dropping
+// the rows whose conditions fail (their errors set in out) until the
+// rest is written. Each pass drops at least one row, so a group of n rows
+// costs at most n+1 calls.
+func (s *Store) writeImportGroup(ctx context.Context, rows []transaction, group []int, out []error) error {
+	for len(group) > 0 {
+		var steps []types.TransactWriteItem
+		var owner, offset []int // per step: the row, and the step's index within the row
+		for _, r := range group {
+			for j, step := range rows[r].steps {
+				steps = append(steps, step)
+				owner, offset = append(owner, r), append(offset, j)
+			}
+		}
+		reasons, err := s.transactReasons(ctx, steps)
+		switch {
+		case errors.Is(err, errContended):
+			for _, r := range group {
+				out[r] = fmt.Errorf("dynamo: write import users: %w", rekey.ErrConflict)
+			}
+			return nil
+		case err != nil:
+			return fmt.Errorf("dynamo: write import users: %w", err)
+		case reasons == nil:
+			return nil
+		}
+		failed := map[int]bool{}
+		for i, code := range reasons {
+			if code != "ConditionalCheckFailed" || i >= len(owner) || failed[owner[i]] {
+				continue
+			}
+			r := owner[i]
+			failed[r] = true
+			out[r] = fmt.Errorf("dynamo: write import users: %w", rows[r].failures[offset[i]])
+		}
+		if len(failed) == 0 {
+			return fmt.Errorf("dynamo: write import users: transaction cancelled: %v", reasons)
+		}
+		group = slices.DeleteFunc(group, func(r int) bool { return failed[r] })
 	}
 	return nil
 }

@@ -3,14 +3,15 @@
 // the worker that applies an import chunk by chunk. Reading and planning
 // are shared/roster's; this package stores, queues and writes.
 //
-//	POST /api/imports ─▶ Service.Start ── roster.Plan (whole file) ── errors? ─▶ 422 import_invalid, nothing written
+//	POST /api/imports ─▶ Service.Start ── roster.Summarize (whole file) ── errors? ─▶ 422 import_invalid, nothing written
 //	                          │ no errors
 //	                          ├─ new schools (with ExternalID)
 //	                          ├─ chunk items: RowsPerChunk rows each ─┐
 //	                          ├─ task (kind import) + job, one transaction
 //	                          └─ one message per chunk ──▶ queue ──▶ Worker.Handle(chunk)
-//	                                                                   re-plans the chunk's rows, writes each user
-//	                                                                   (create / update with audit, conditional),
+//	                                                                   re-plans the chunk's rows, writes the users
+//	                                                                   ~20 rows a transaction (WriteImportUsers: each
+//	                                                                   row's user, claims and audit whole), links,
 //	                                                                   then results + task counters, once
 //
 // # Idempotency
@@ -21,12 +22,16 @@
 // derived from the task and row (rowUserID), so two workers racing on the
 // same chunk collide on the same user item and its username claim instead
 // of creating the user twice, and the loser can still report the row as
-// created. Updates are conditional on the version the plan read; a
-// conflict re-plans the row once. The chunk's results and the task's
+// created. Updates are conditional on the version the plan read. Rows
+// are written in batches, each row's items in one transaction; a row whose
+// condition fails is dropped from its batch (the rest is written) and then
+// re-planned once and written on its own. The chunk's results and the task's
 // counters are written once, conditional on the chunk not being done.
 //
 // # Memory
 //
-// Start holds the whole file's rows and plan (about 1 KB a row); a worker
-// holds one chunk (RowsPerChunk rows) whatever the file's size.
+// Start holds the whole file's rows and, while planning, the keys the
+// uniqueness checks need; the dry run and Start keep counts, not a change
+// per row (roster.Summarize). A worker holds one chunk (RowsPerChunk rows)
+// whatever the file's size.
 package imports

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/roster"
@@ -16,11 +17,12 @@ import (
 // one side, the other or both. Start mirrors the links over the whole file
 // (mirrorLinks), so that each of the two rows names the other. The worker
 // then, after writing a chunk's users, links each row's user to those of
-// its partners that exist by now (linkRow): whichever of the two rows is
-// written second makes the link, whatever the chunks' order, and a partner
-// that existed before the import is linked by the row's own chunk. Each
-// link is one all-or-nothing write of both sides (WriteUsers, conditional
-// on both versions) with an audit entry per side; a link already on both
+// its partners that exist by now (linkAll, every partner of the chunk read
+// at once): whichever of the two rows is written second makes the link,
+// whatever the chunks' order, and a partner that existed before the import
+// is linked by the row's own chunk. A link is an all-or-nothing write of
+// both sides (WriteUsers, conditional on both versions, several links
+// packed in one) with an audit entry per side; a link already on both
 // sides is left alone, so a redelivered chunk or a re-imported file
 // changes nothing. Both rows look their partner up after their own user is
 // written, through the externalId claims read consistently, so two chunks
@@ -52,32 +54,234 @@ func mirrorLinks(rows []roster.Row) {
 
 // linkRow links the user of a written row to its partners that exist now
 // and returns the links it added (partners' externalIds), for the row's
-// result. A partner of the wrong role, another district, or outside the
-// actor's reach is not linked (the plan of the whole file already judged
-// the rows; such a partner can only be an existing user that changed).
+// result: linkAll for one row.
 func (w *Worker) linkRow(ctx context.Context, actor rekey.User, job rekey.ImportJob, userID string, agents []string) ([]string, error) {
-	if userID == "" || len(agents) == 0 {
-		return nil, nil
+	added, err := w.linkAll(ctx, actor, job, []linkRequest{{row: 0, userID: userID, agents: agents}})
+	return added[0], err
+}
+
+// linkRequest is a written row's user and the partners it names.
+type linkRequest struct {
+	row    int
+	userID string
+	agents []string
+}
+
+// pair is one link to write: a guardian's and a student's user ids.
+type pair struct{ g, s string }
+
+// maxLinkUsers is the most users one batched link write updates: a user
+// and its audit entry are two items, under DynamoDB's 100.
+const maxLinkUsers = 48
+
+// linkAll links the users of a chunk's written rows to their partners
+// that exist now and returns, by row, the links each added (partners'
+// externalIds). It reads every partner at once (FindUsers) and writes the
+// links in few transactions: the links that share a user go into one
+// write with that user updated once, and writes are packed up to
+// maxLinkUsers users. A packed write that fails (a user changed meanwhile)
+// is redone link by link (link), which re-reads and retries. A partner of
+// the wrong role, another district, or outside the actor's reach is not
+// linked (the plan of the whole file already judged the rows; such a
+// partner can only be an existing user that changed).
+func (w *Worker) linkAll(ctx context.Context, actor rekey.User, job rekey.ImportJob, reqs []linkRequest) (map[int][]string, error) {
+	added := map[int][]string{}
+	var agents []string
+	for _, r := range reqs {
+		if r.userID != "" {
+			agents = append(agents, r.agents...)
+		}
+	}
+	if len(agents) == 0 {
+		return added, nil
 	}
 	partners, err := w.store.FindUsers(ctx, job.DistrictID, agents, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("imports: link partners: %w", err)
 	}
-	var added []string
-	for _, a := range agents {
-		i := slices.IndexFunc(partners, func(u rekey.User) bool { return u.ExternalID == a && u.DistrictID == job.DistrictID })
-		if i < 0 {
-			continue // not written yet: its own row links it
-		}
-		linked, err := w.link(ctx, actor, job, userID, partners[i].ID)
-		if err != nil {
-			return added, err
-		}
-		if linked {
-			added = append(added, a)
+	users := map[string]rekey.User{}
+	byExt := map[string]string{}
+	for _, u := range partners {
+		if u.DistrictID == job.DistrictID {
+			users[u.ID], byExt[u.ExternalID] = u, u.ID
 		}
 	}
+	var missing []string
+	for _, r := range reqs {
+		if _, ok := users[r.userID]; r.userID != "" && !ok && !slices.Contains(missing, r.userID) {
+			missing = append(missing, r.userID)
+		}
+	}
+	if len(missing) > 0 {
+		more, err := w.store.GetUsers(ctx, missing)
+		if err != nil {
+			return nil, fmt.Errorf("imports: link: %w", err)
+		}
+		for id, u := range more {
+			users[id] = u
+		}
+	}
+	// The links to write, each once, with the rows that asked for it.
+	type asked struct {
+		row int
+		ext string
+	}
+	var order []pair
+	askedBy := map[pair][]asked{}
+	for _, r := range reqs {
+		for _, a := range r.agents {
+			pid, ok := byExt[a]
+			if !ok || r.userID == "" {
+				continue // not written yet: its own row links it
+			}
+			g, s := users[r.userID], users[pid]
+			if g.Role == rekey.RoleStudent {
+				g, s = s, g
+			}
+			if g.Role != rekey.RoleGuardian || s.Role != rekey.RoleStudent || g.DistrictID != job.DistrictID ||
+				s.DistrictID != job.DistrictID || !mayLink(actor, g) || !mayLink(actor, s) ||
+				slices.Contains(g.GuardianOf, s.ID) && slices.Contains(s.Guardians, g.ID) {
+				continue
+			}
+			p := pair{g.ID, s.ID}
+			if _, seen := askedBy[p]; !seen {
+				order = append(order, p)
+			}
+			askedBy[p] = append(askedBy[p], asked{r.row, a})
+		}
+	}
+	// Links that share a user are written together (one group).
+	group := map[string]int{} // user id → group
+	var groups [][]pair
+	for _, p := range order {
+		gi, gok := group[p.g]
+		si, sok := group[p.s]
+		switch {
+		case !gok && !sok:
+			gi = len(groups)
+			groups = append(groups, nil)
+		case gok && sok && gi != si:
+			for _, q := range groups[si] {
+				group[q.g], group[q.s] = gi, gi
+			}
+			groups[gi], groups[si] = append(groups[gi], groups[si]...), nil
+		case sok:
+			gi = si
+		}
+		group[p.g], group[p.s] = gi, gi
+		groups[gi] = append(groups[gi], p)
+	}
+	var pack []pair
+	packUsers := 0
+	flush := func() error {
+		if len(pack) == 0 {
+			return nil
+		}
+		written, err := w.writeLinks(ctx, actor, job, users, pack)
+		if err != nil {
+			return err
+		}
+		for _, p := range pack {
+			ok := written
+			if !written {
+				if ok, err = w.link(ctx, actor, job, p.g, p.s); err != nil {
+					return err
+				}
+			}
+			if ok {
+				for _, a := range askedBy[p] {
+					added[a.row] = append(added[a.row], a.ext)
+				}
+			}
+		}
+		pack, packUsers = nil, 0
+		return nil
+	}
+	for _, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		n := 0
+		seen := map[string]bool{}
+		for _, p := range g {
+			for _, id := range []string{p.g, p.s} {
+				if !seen[id] {
+					seen[id] = true
+					n++
+				}
+			}
+		}
+		if packUsers+n > maxLinkUsers {
+			if err := flush(); err != nil {
+				return added, err
+			}
+		}
+		pack, packUsers = append(pack, g...), packUsers+n
+	}
+	if err := flush(); err != nil {
+		return added, err
+	}
 	return added, nil
+}
+
+// writeLinks writes links (whose users are in users, as read) in one
+// transaction, each user updated once with an audit entry; false when a
+// user changed since it was read (nothing is then written).
+func (w *Worker) writeLinks(ctx context.Context, actor rekey.User, job rekey.ImportJob, users map[string]rekey.User, links []pair) (bool, error) {
+	now := w.now()
+	after := map[string]rekey.User{}
+	var ids []string
+	touch := func(id string) rekey.User {
+		u, ok := after[id]
+		if !ok {
+			u = users[id]
+			u.GuardianOf, u.Guardians = slices.Clone(u.GuardianOf), slices.Clone(u.Guardians)
+			u.Version, u.UpdatedAt = u.Version+1, now
+			ids = append(ids, id)
+		}
+		return u
+	}
+	for _, l := range links {
+		g, s := touch(l.g), touch(l.s)
+		if !slices.Contains(g.GuardianOf, l.s) {
+			g.GuardianOf = append(g.GuardianOf, l.s)
+		}
+		if !slices.Contains(s.Guardians, l.g) {
+			s.Guardians = append(s.Guardians, l.g)
+		}
+		after[l.g], after[l.s] = g, s
+	}
+	var write rekey.UsersWrite
+	for _, id := range ids {
+		write.Updates = append(write.Updates, rekey.UserUpdate{Before: users[id], After: after[id]})
+		write.Audit = append(write.Audit, linkAudit(actor, job, now, users[id], after[id]))
+	}
+	err := w.store.WriteUsers(ctx, write)
+	if err == nil {
+		return true, nil
+	}
+	if code := rekey.ErrorCode(err); code == rekey.ECodeVersionConflict || code == rekey.ECodeConflict {
+		return false, nil
+	}
+	return false, fmt.Errorf("imports: write links: %w", err)
+}
+
+// linkAudit is the audit entry of a link on one side: a guardian's
+// guardianOf or a student's guardians, before and after.
+func linkAudit(actor rekey.User, job rekey.ImportJob, now time.Time, before, after rekey.User) rekey.AuditEntry {
+	entry := rekey.AuditEntry{ID: rekey.NewID(), At: now, DistrictID: job.DistrictID, ActorID: actor.ID,
+		ActorName: actor.FullName(), TargetID: after.ID, Action: rekey.ActionUserUpdate, Outcome: rekey.OutcomeSuccess,
+		Detail: "import " + job.TaskID, RequestID: job.TaskID,
+		Before: map[string]any{"guardianOf": before.GuardianOf, "guardians": before.Guardians},
+		After:  map[string]any{"guardianOf": after.GuardianOf, "guardians": after.Guardians}}
+	if after.Role == rekey.RoleGuardian {
+		delete(entry.Before, "guardians")
+		delete(entry.After, "guardians")
+	} else {
+		delete(entry.Before, "guardianOf")
+		delete(entry.After, "guardianOf")
+	}
+	return entry
 }
 
 // link writes the link between one user and a partner, both sides at
@@ -113,19 +317,7 @@ func (w *Worker) link(ctx context.Context, actor rekey.User, job rekey.ImportJob
 		sAfter.Version, sAfter.UpdatedAt = s.Version+1, now
 		write := rekey.UsersWrite{Updates: []rekey.UserUpdate{{Before: g, After: gAfter}, {Before: s, After: sAfter}}}
 		for _, u := range write.Updates {
-			entry := rekey.AuditEntry{ID: rekey.NewID(), At: now, DistrictID: job.DistrictID, ActorID: actor.ID,
-				ActorName: actor.FullName(), TargetID: u.After.ID, Action: rekey.ActionUserUpdate, Outcome: rekey.OutcomeSuccess,
-				Detail: "import " + job.TaskID, RequestID: job.TaskID,
-				Before: map[string]any{"guardianOf": u.Before.GuardianOf, "guardians": u.Before.Guardians},
-				After:  map[string]any{"guardianOf": u.After.GuardianOf, "guardians": u.After.Guardians}}
-			if u.After.Role == rekey.RoleGuardian {
-				delete(entry.Before, "guardians")
-				delete(entry.After, "guardians")
-			} else {
-				delete(entry.Before, "guardianOf")
-				delete(entry.After, "guardianOf")
-			}
-			write.Audit = append(write.Audit, entry)
+			write.Audit = append(write.Audit, linkAudit(actor, job, now, u.Before, u.After))
 		}
 		err = w.store.WriteUsers(ctx, write)
 		if err == nil {

@@ -229,7 +229,7 @@ func (s *Service) Preview(ctx context.Context, actor rekey.User, src Source) (ro
 	if err != nil {
 		return roster.Summary{}, err
 	}
-	res, err := roster.Plan(ctx, f, directory{s.store}, actor)
+	res, err := roster.Summarize(ctx, f, directory{s.store}, actor)
 	if err != nil {
 		return roster.Summary{}, fmt.Errorf("imports: plan: %w", err)
 	}
@@ -247,7 +247,7 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	res, err := roster.Plan(ctx, f, directory{s.store}, actor)
+	res, err := roster.Summarize(ctx, f, directory{s.store}, actor)
 	if err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: plan: %w", err)
 	}

@@ -24,8 +24,9 @@ type WorkerStore interface {
 	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
 	// WriteUsers writes both sides of a guardian link at once.
 	WriteUsers(ctx context.Context, w rekey.UsersWrite) error
-	CreateUser(ctx context.Context, u rekey.User, audit *rekey.AuditEntry) error
-	UpdateUser(ctx context.Context, before, after rekey.User, audit *rekey.AuditEntry) error
+	// WriteImportUsers writes many rows' users at once, each row whole or
+	// not at all; a row's failed condition is its error in the slice.
+	WriteImportUsers(ctx context.Context, writes []rekey.ImportWrite) ([]error, error)
 	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
 	GetImport(ctx context.Context, id string) (rekey.ImportJob, error)
 	GetImportChunk(ctx context.Context, id string, index int) (rekey.ImportChunk, error)
@@ -158,24 +159,27 @@ func (w *Worker) apply(ctx context.Context, job rekey.ImportJob, rows []roster.R
 	if err != nil {
 		return nil, fmt.Errorf("imports: read users: %w", err)
 	}
+	written, err := w.writeAll(ctx, actor, job, plannable, planned, stored)
+	if err != nil {
+		return nil, err
+	}
+	var reqs []linkRequest
 	for _, r := range plannable {
-		res := planned[r.Row]
-		if res.outcome == "" {
-			if res, err = w.write(ctx, actor, job, r, res, stored); err != nil {
-				return nil, err
-			}
+		if res := written[r.Row]; res.outcome != rekey.ImportFailed && len(agents[r.Row]) > 0 {
+			reqs = append(reqs, linkRequest{row: r.Row, userID: res.userID, agents: agents[r.Row]})
 		}
-		if res.outcome != rekey.ImportFailed {
-			added, err := w.linkRow(ctx, actor, job, res.userID, agents[r.Row])
-			if err != nil {
-				return nil, err
+	}
+	linked, err := w.linkAll(ctx, actor, job, reqs)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range plannable {
+		res := written[r.Row]
+		if added := linked[r.Row]; len(added) > 0 {
+			if res.outcome == rekey.ImportUnchanged {
+				res.outcome = rekey.ImportUpdated
 			}
-			if len(added) > 0 {
-				if res.outcome == rekey.ImportUnchanged {
-					res.outcome = rekey.ImportUpdated
-				}
-				res.fields = append(res.fields, linkField(r.Role)+": + "+strings.Join(added, ", "))
-			}
+			res.fields = append(res.fields, linkField(r.Role)+": + "+strings.Join(added, ", "))
 		}
 		results = append(results, rekey.ImportRowResult{File: r.File, Row: r.Row, Username: r.Username,
 			Outcome: res.outcome, UserID: res.userID, Fields: res.fields, Error: res.err})
@@ -234,13 +238,64 @@ func (w *Worker) plan(ctx context.Context, actor rekey.User, job rekey.ImportJob
 	return out, nil
 }
 
-// write applies one planned change; a conflict (the user changed, or a
-// racing attempt wrote it) re-plans the row once. A failure of the store
-// itself ends the chunk with an error, so that its message comes back and
-// the chunk is retried (rows already written are then unchanged).
-func (w *Worker) write(ctx context.Context, actor rekey.User, job rekey.ImportJob, r roster.Row, p rowPlan, stored map[string]rekey.User) (rowPlan, error) {
+// writeAll writes the chunk's planned changes in the store's batches
+// (WriteImportUsers: some 20 rows a transaction) and settles each row;
+// rows whose write failed a condition are settled one by one (settle).
+func (w *Worker) writeAll(ctx context.Context, actor rekey.User, job rekey.ImportJob, rows []roster.Row, planned map[int]rowPlan, stored map[string]rekey.User) (map[int]rowPlan, error) {
+	out := make(map[int]rowPlan, len(rows))
+	failed := map[int]error{}
+	var writes []rekey.ImportWrite
+	var owners []roster.Row
+	for _, r := range rows {
+		p := planned[r.Row]
+		out[r.Row] = p
+		if p.outcome != "" {
+			continue
+		}
+		wr, err := w.importWrite(actor, job, p.change, stored)
+		if err != nil {
+			failed[r.Row] = err
+			continue
+		}
+		writes, owners = append(writes, wr), append(owners, r)
+	}
+	if len(writes) > 0 {
+		errs, err := w.store.WriteImportUsers(ctx, writes)
+		if err != nil {
+			return nil, fmt.Errorf("imports: write users: %w", err)
+		}
+		for i, r := range owners {
+			if errs[i] != nil {
+				failed[r.Row] = errs[i]
+				continue
+			}
+			p, err := w.settle(ctx, actor, job, r, out[r.Row], nil)
+			if err != nil {
+				return nil, err
+			}
+			out[r.Row] = p
+		}
+	}
+	for _, r := range rows {
+		if err, ok := failed[r.Row]; ok {
+			p, err := w.settle(ctx, actor, job, r, out[r.Row], err)
+			if err != nil {
+				return nil, err
+			}
+			out[r.Row] = p
+		}
+	}
+	return out, nil
+}
+
+// settle gives a planned change its result after a write that returned
+// err (nil: written). A conflict (the user changed, or a racing attempt
+// wrote it) re-plans the row and writes it once more on its own. A failure
+// of the store itself ends the chunk with an error, so that its message
+// comes back and the chunk is retried (rows already written are then
+// unchanged).
+func (w *Worker) settle(ctx context.Context, actor rekey.User, job rekey.ImportJob, r roster.Row, p rowPlan, err error) (rowPlan, error) {
 	for attempt := 0; ; attempt++ {
-		err := w.writeChange(ctx, actor, job, p.change, stored)
 		if err == nil {
 			switch p.change.Kind {
 			case roster.KindCreate:
@@ -262,24 +317,45 @@ func (w *Worker) write(ctx context.Context, actor rekey.User, job rekey.ImportJo
 			w.log.WarnContext(ctx, "imports: row failed", "task", job.TaskID, "row", r.Row, "error", err)
 			return rowPlan{outcome: rekey.ImportFailed, userID: p.change.UserID, err: rekey.ErrorMessage(err)}, nil
 		}
-		again, err := w.plan(ctx, actor, job, []roster.Row{r}, orgsOf(job))
-		if err != nil {
-			return p, err
+		again, err2 := w.plan(ctx, actor, job, []roster.Row{r}, orgsOf(job))
+		if err2 != nil {
+			return p, err2
 		}
 		next := again[r.Row]
 		if next.outcome != "" {
 			return next, nil
 		}
 		p = next
-		stored = nil // read the user again
+		err = w.writeOne(ctx, actor, job, p.change)
 	}
 }
 
-// writeChange writes one create or update with its audit entry; stored
-// holds the users the chunk updates as read before (nil: read now).
-func (w *Worker) writeChange(ctx context.Context, actor rekey.User, job rekey.ImportJob, c roster.Change, stored map[string]rekey.User) error {
+// writeOne writes one change on its own, reading its user first.
+func (w *Worker) writeOne(ctx context.Context, actor rekey.User, job rekey.ImportJob, c roster.Change) error {
+	var stored map[string]rekey.User
+	if c.Kind != roster.KindCreate {
+		var err error
+		if stored, err = w.store.GetUsers(ctx, []string{c.UserID}); err != nil {
+			return err
+		}
+	}
+	wr, err := w.importWrite(actor, job, c, stored)
+	if err != nil {
+		return err
+	}
+	errs, err := w.store.WriteImportUsers(ctx, []rekey.ImportWrite{wr})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// importWrite is the store's write of one create or update with its
+// audit entry; stored holds the users the chunk updates as read before.
+// A user no longer at the planned version is rekey.ErrVersionConflict.
+func (w *Worker) importWrite(actor rekey.User, job rekey.ImportJob, c roster.Change, stored map[string]rekey.User) (rekey.ImportWrite, error) {
 	now := w.now()
-	entry := &rekey.AuditEntry{
+	entry := rekey.AuditEntry{
 		ID: rekey.NewID(), At: now, DistrictID: job.DistrictID, ActorID: actor.ID, ActorName: actor.FullName(),
 		Outcome: rekey.OutcomeSuccess, Detail: "import " + job.TaskID, RequestID: job.TaskID,
 	}
@@ -291,18 +367,11 @@ func (w *Worker) writeChange(ctx context.Context, actor rekey.User, job rekey.Im
 			u.Status = rekey.StatusActive
 		}
 		entry.TargetID, entry.Action, entry.After = u.ID, rekey.ActionUserCreate, u.AuditView()
-		return w.store.CreateUser(ctx, u, entry)
+		return rekey.ImportWrite{After: u, Audit: entry}, nil
 	}
 	before, ok := stored[c.UserID]
-	if stored == nil {
-		users, err := w.store.GetUsers(ctx, []string{c.UserID})
-		if err != nil {
-			return err
-		}
-		before, ok = users[c.UserID]
-	}
 	if !ok || before.Version != c.Version {
-		return rekey.ErrVersionConflict
+		return rekey.ImportWrite{}, rekey.ErrVersionConflict
 	}
 	after := c.Apply(before)
 	if after.Email != before.Email || after.Status == rekey.StatusDisabled && before.Status != rekey.StatusDisabled {
@@ -317,7 +386,7 @@ func (w *Worker) writeChange(ctx context.Context, actor rekey.User, job rekey.Im
 	for _, f := range c.Fields {
 		entry.Before[f.Field], entry.After[f.Field] = f.Before, f.After
 	}
-	return w.store.UpdateUser(ctx, before, after, entry)
+	return rekey.ImportWrite{Before: before, After: after, Audit: entry}, nil
 }
 
 // orgsOf decodes the job's orgs (nil when there are none or they do not

@@ -640,3 +640,18 @@ func (s *Store) Secret(_ context.Context, name string) ([]byte, error) {
 	}
 	return slices.Clone(key), nil
 }
+
+// WriteImportUsers writes an import's rows one by one, each with its audit
+// entry, as the DynamoDB store's batches do: a row whose condition fails
+// gets its error at its index and the others are written.
+func (s *Store) WriteImportUsers(ctx context.Context, writes []rekey.ImportWrite) ([]error, error) {
+	out := make([]error, len(writes))
+	for i, w := range writes {
+		if w.Creates() {
+			out[i] = s.CreateUser(ctx, w.After, &w.Audit)
+		} else {
+			out[i] = s.UpdateUser(ctx, w.Before, w.After, &w.Audit)
+		}
+	}
+	return out, nil
+}

@@ -73,3 +73,16 @@ type ImportRowResult struct {
 type ImportTally struct {
 	Succeeded, Skipped, Failed int
 }
+
+// ImportWrite is one row of an import as the store writes it: a new user
+// (Before is the zero User) or the update of Before to After, with its
+// audit entry. The user, its username, email and externalId claims and the
+// entry are written together or not at all, whatever else shares the
+// store's transaction.
+type ImportWrite struct {
+	Before, After User
+	Audit         AuditEntry
+}
+
+// Creates reports whether w creates its user.
+func (w ImportWrite) Creates() bool { return w.Before.ID == "" }

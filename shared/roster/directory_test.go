@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,6 +121,38 @@ func (d *memDirectory) apply(t testing.TB, districtID string, res *Result) {
 			after := c.Apply(*u)
 			after.Version++
 			d.put(after)
+		}
+	}
+	// Then the links, both sides, as the import worker writes them.
+	byExt := func(ext string) *rekey.User {
+		for _, u := range d.users {
+			if u.DistrictID == districtID && u.ExternalID == ext {
+				return u
+			}
+		}
+		return nil
+	}
+	for _, c := range res.Changes {
+		for _, a := range c.GuardianLinks {
+			var self *rekey.User
+			if c.UserID != "" {
+				self = d.users[c.UserID]
+			} else {
+				self = byExt(c.Apply(rekey.User{}).ExternalID)
+			}
+			g, s := self, byExt(a)
+			if g == nil || s == nil {
+				continue
+			}
+			if g.Role == rekey.RoleStudent {
+				g, s = s, g
+			}
+			if !slices.Contains(g.GuardianOf, s.ID) {
+				g.GuardianOf = append(g.GuardianOf, s.ID)
+			}
+			if !slices.Contains(s.Guardians, g.ID) {
+				s.Guardians = append(s.Guardians, g.ID)
+			}
 		}
 	}
 }

@@ -61,23 +61,25 @@ func GenerateBundle(w io.Writer, users, schools int) error {
 	err = write(fileUsers, func(cw *csv.Writer) error {
 		cw.Write(userColumns)
 		grades := []string{"KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"}
+		kind := func(i int) string { return generatedKind(i, schools) }
 		for i := range users {
 			id := fmt.Sprintf("u%07d", i)
 			school := fmt.Sprintf("org-s%03d", i%schools+1)
 			role, grade, email, agents := "student", grades[i%len(grades)], "", ""
-			switch {
-			case i == 0:
+			switch kind(i) {
+			case "district":
 				role, school, grade, email = "administrator", "org-d1", "", id+"@district.example.org"
-			case i < schools+1:
+			case "administrator":
 				role, grade, email = "administrator", "", id+"@district.example.org"
-			case i%12 == 1:
+			case "teacher":
 				role, grade, email = "teacher", "", id+"@district.example.org"
-			case i%10 == 3 && i > 0:
-				// The guardian of the student before it.
+			case "guardian":
 				role, grade, email, agents = "guardian", "", id+"@home.example.net", fmt.Sprintf("u%07d", i-1)
-			case i%10 == 2 && i+1 < users:
-				agents = fmt.Sprintf("u%07d", i+1)
-				email = id + "@students.example.org"
+			default:
+				if i+1 < users && kind(i+1) == "guardian" {
+					agents = fmt.Sprintf("u%07d", i+1)
+					email = id + "@students.example.org"
+				}
 			}
 			cw.Write([]string{id, "", "", "true", school, role, id, "{SIS:" + id + "}", fmt.Sprintf("Given%d", i),
 				fmt.Sprintf("Family%d", i), "", id, email, "", "", agents, grade, ""})
@@ -96,4 +98,21 @@ func GenerateBundle(w io.Writer, users, schools int) error {
 		return fmt.Errorf("roster: generate classes: %w", err)
 	}
 	return zw.Close()
+}
+
+// generatedKind is what row i of GenerateBundle is: the district's
+// administrator, a school's, a teacher, a guardian (of the student before
+// it, so every link joins a guardian and a student) or a student.
+func generatedKind(i, schools int) string {
+	switch {
+	case i == 0:
+		return "district"
+	case i < schools+1:
+		return "administrator"
+	case i%12 == 1:
+		return "teacher"
+	case i%10 == 3 && generatedKind(i-1, schools) == "student":
+		return "guardian"
+	}
+	return "student"
 }

@@ -36,6 +36,8 @@ const (
 	CodeUsernameTaken      = rekey.ECodeUsernameTaken // another user holds the username
 	CodeEmailTaken         = rekey.ECodeEmailTaken    // another user holds the email address
 	CodeSameUser           = "same_user"              // two rows match the same existing user
+	CodeInvalidLink        = "invalid_link"           // an agentSourcedId of a guardian that is no student, or of a student that is no guardian
+	CodeTooManyLinks       = "too_many_links"         // more agentSourcedIds on a row than MaxLinks
 )
 
 // Issue is one error of an import: the file, the row as a spreadsheet

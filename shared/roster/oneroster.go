@@ -37,6 +37,12 @@ var (
 	userRequired = set("sourcedId", "enabledUser", "orgSourcedIds", "role", "username", "givenName", "familyName")
 )
 
+// MaxLinks is the most agentSourcedIds a row may have: more students than
+// any family has for a guardian, more guardians than any student has. A
+// longer list is a mistake of the export (a school's whole roster pasted
+// into one guardian), and each link is a write.
+const MaxLinks = 20
+
 // orgTypes are OneRoster 1.1's org types.
 var orgTypes = set("department", "school", "district", "local", "state", "national")
 
@@ -342,6 +348,9 @@ func readUsers(f *File, zf *zip.File, b *budget, limits Limits, is *issues) (boo
 			c.fail("orgSourcedIds", CodeMissingValue, "Every user needs the sourcedId of its school or district.")
 		}
 		r.AgentIDs = list(t.get("agentSourcedIds"))
+		if len(r.AgentIDs) > MaxLinks {
+			c.fail("agentSourcedIds", CodeTooManyLinks, "This row has %d agentSourcedIds; a guardian may be linked to at most %d students and a student to at most %d guardians.", len(r.AgentIDs), MaxLinks, MaxLinks)
+		}
 		if levels := list(t.get("grades")); len(levels) > 0 && r.Role == rekey.RoleStudent {
 			r.Grade = c.grade("grades", levels[0])
 		}

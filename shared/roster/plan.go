@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rekey/rekey/shared/authz"
@@ -163,6 +164,18 @@ func (r *Result) Err() error {
 // hand. Problems of rows are in the Summary's errors; the error is for
 // the forbidden actor and failures of dir.
 func Plan(ctx context.Context, f *File, dir Directory, actor rekey.User) (*Result, error) {
+	return planFile(ctx, f, dir, actor, true)
+}
+
+// Summarize is Plan without Result.Changes: the dry run and the start of
+// an import need only the counts, the errors and the schools, and a
+// change per row (its fields before and after) is most of a plan's
+// memory; the worker plans each chunk's changes again anyway.
+func Summarize(ctx context.Context, f *File, dir Directory, actor rekey.User) (*Result, error) {
+	return planFile(ctx, f, dir, actor, false)
+}
+
+func planFile(ctx context.Context, f *File, dir Directory, actor rekey.User, keep bool) (*Result, error) {
 	if !canImport(actor) {
 		return nil, rekey.ErrForbidden
 	}
@@ -181,6 +194,7 @@ func Plan(ctx context.Context, f *File, dir Directory, actor rekey.User) (*Resul
 			return nil, fmt.Errorf("roster: plan: schools: %w", err)
 		}
 		p := newPlanner(f, actor, schools, is, res)
+		p.keep = keep
 		p.resolveOrgs()
 		for from := 0; from < len(f.Rows); from += BatchSize {
 			if err := p.planBatch(ctx, dir, f.Rows[from:min(from+BatchSize, len(f.Rows))]); err != nil {
@@ -191,18 +205,6 @@ func Plan(ctx context.Context, f *File, dir Directory, actor rekey.User) (*Resul
 	res.Summary.Errors, res.Summary.ErrorCount = is.list, is.count
 	if res.Summary.Errors == nil {
 		res.Summary.Errors = []Issue{}
-	}
-	for _, c := range res.Changes {
-		switch c.Kind {
-		case KindCreate:
-			res.Summary.Create++
-		case KindUpdate:
-			res.Summary.Update++
-		case KindDisable:
-			res.Summary.Disable++
-		case KindUnchanged:
-			res.Summary.Unchanged++
-		}
 	}
 	for _, s := range res.Schools {
 		switch s.Kind {
@@ -240,15 +242,17 @@ type planner struct {
 	byExt  map[string]rekey.School
 	byName map[string][]rekey.School // lower-cased name
 	orgs   map[string]place          // OneRoster org sourcedId → place
-	// fileIDs are the rows' externalIds, for agent links.
-	fileIDs map[string]bool
+	// fileIDs are the rows' externalIds with their roles, for agent links.
+	fileIDs map[string]rekey.Role
 	// matched is the row each existing user was matched by.
 	matched map[string]int
+	// keep: Result.Changes is wanted (Plan), not only counts (Summarize).
+	keep bool
 }
 
 func newPlanner(f *File, actor rekey.User, schools []rekey.School, is *issues, res *Result) *planner {
 	p := &planner{f: f, actor: actor, is: is, res: res, byID: map[string]rekey.School{}, byExt: map[string]rekey.School{},
-		byName: map[string][]rekey.School{}, orgs: map[string]place{}, fileIDs: map[string]bool{}, matched: map[string]int{}}
+		byName: map[string][]rekey.School{}, orgs: map[string]place{}, fileIDs: map[string]rekey.Role{}, matched: map[string]int{}}
 	for _, s := range schools {
 		if s.DistrictID != actor.DistrictID {
 			continue
@@ -262,7 +266,7 @@ func newPlanner(f *File, actor rekey.User, schools []rekey.School, is *issues, r
 	}
 	for _, r := range f.Rows {
 		if r.ExternalID != "" {
-			p.fileIDs[r.ExternalID] = true
+			p.fileIDs[r.ExternalID] = r.Role
 		}
 	}
 	return p
@@ -349,11 +353,9 @@ func (p *planner) planBatch(ctx context.Context, dir Directory, rows []Row) erro
 		if r.ExternalID != "" {
 			keys.ExternalIDs = append(keys.ExternalIDs, r.ExternalID)
 		}
-		for _, a := range r.AgentIDs {
-			if !p.fileIDs[a] {
-				keys.ExternalIDs = append(keys.ExternalIDs, a)
-			}
-		}
+		// Every partner is looked up, those of the file too: a link
+		// to a user that exists is new or not.
+		keys.ExternalIDs = append(keys.ExternalIDs, r.AgentIDs...)
 		keys.Usernames = append(keys.Usernames, r.Username)
 		if r.Email != "" {
 			keys.Emails = append(keys.Emails, r.Email)
@@ -377,7 +379,20 @@ func (p *planner) planBatch(ctx context.Context, dir Directory, rows []Row) erro
 	for _, r := range rows {
 		c := rowChecker{file: r.File, row: r.Row, is: p.is, ok: true}
 		change := p.planRow(&c, r, ex)
-		if c.ok {
+		if !c.ok {
+			continue
+		}
+		switch change.Kind {
+		case KindCreate:
+			p.res.Summary.Create++
+		case KindUpdate:
+			p.res.Summary.Update++
+		case KindDisable:
+			p.res.Summary.Disable++
+		case KindUnchanged:
+			p.res.Summary.Unchanged++
+		}
+		if p.keep {
 			p.res.Changes = append(p.res.Changes, change)
 		}
 	}
@@ -414,11 +429,7 @@ func (p *planner) column(field string) string {
 func (p *planner) planRow(c *rowChecker, r Row, ex existing) Change {
 	change := Change{File: r.File, Row: r.Row, GuardianLinks: r.AgentIDs}
 	before := p.match(c, r, ex)
-	for _, a := range r.AgentIDs {
-		if !p.fileIDs[a] && ex.byExt[a] == nil {
-			c.fail("agentSourcedIds", CodeUnknownAgent, "The agentSourcedId %s is nobody in users.csv or in your district.", a)
-		}
-	}
+	p.checkLinks(c, r, ex)
 	role, schoolID, placed := p.place(c, r, before)
 	if !c.ok {
 		return change
@@ -459,7 +470,7 @@ func (p *planner) planRow(c *rowChecker, r Row, ex existing) Change {
 		after.Status = rekey.StatusActive
 	}
 	change.Fields = userDiff(*before, after)
-	if len(change.Fields) == 0 {
+	if len(change.Fields) == 0 && !p.newLinks(r, *before, ex) {
 		change.Kind = KindUnchanged
 		return change
 	}
@@ -504,6 +515,47 @@ func (p *planner) match(c *rowChecker, r Row, ex existing) *rekey.User {
 		p.matched[before.ID] = r.Row
 	}
 	return before
+}
+
+// checkLinks fails a row whose agentSourcedIds name nobody, or someone
+// who cannot be its partner: a guardian links to students, a student to
+// guardians (the file's role of a partner in the file, else the stored
+// one).
+func (p *planner) checkLinks(c *rowChecker, r Row, ex existing) {
+	role := r.Role
+	for _, a := range r.AgentIDs {
+		partner, inFile := p.fileIDs[a]
+		if !inFile {
+			u := ex.byExt[a]
+			if u == nil {
+				c.fail("agentSourcedIds", CodeUnknownAgent, "The agentSourcedId %s is nobody in users.csv or in your district.", a)
+				continue
+			}
+			partner = u.Role
+		}
+		switch {
+		case role == RoleGuardian && partner != rekey.RoleStudent:
+			c.fail("agentSourcedIds", CodeInvalidLink, "The agentSourcedId %s is a %s; a guardian is linked to students only.", a, roleWord(partner))
+		case role == rekey.RoleStudent && partner != RoleGuardian:
+			c.fail("agentSourcedIds", CodeInvalidLink, "The agentSourcedId %s is a %s; a student is linked to guardians only.", a, roleWord(partner))
+		}
+	}
+}
+
+// newLinks reports whether importing r links before to a partner it is
+// not linked to yet (a partner still to be created counts): a row whose
+// fields are unchanged is then an update, not unchanged.
+func (p *planner) newLinks(r Row, before rekey.User, ex existing) bool {
+	for _, a := range r.AgentIDs {
+		partner := ex.byExt[a]
+		if partner == nil {
+			return true
+		}
+		if !slices.Contains(before.GuardianOf, partner.ID) && !slices.Contains(before.Guardians, partner.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // place decides a row's role and school. placed is false when the row

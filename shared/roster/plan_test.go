@@ -3,6 +3,7 @@ package roster
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +199,7 @@ func TestPlanRowErrors(t *testing.T) {
 		{ID: "x2", DistrictID: district, Role: rekey.RoleStudent, SchoolID: "sch10", Username: "local.kid", Email: "local@example.org", ExternalID: "stu-9", Status: rekey.StatusActive},
 		{ID: "x3", DistrictID: district, Role: rekey.RoleStudent, SchoolID: "sch10", Username: "no.ext", Status: rekey.StatusActive},
 		{ID: "x4", DistrictID: district, Role: rekey.RoleStudent, SchoolID: "sch20", Username: "high.kid", ExternalID: "stu-20", Status: rekey.StatusActive},
+		{ID: "x5", DistrictID: district, Role: rekey.RoleTeacher, SchoolID: "sch10", Username: "a.teacher5", ExternalID: "tch-5", Status: rekey.StatusActive},
 	}
 	for _, test := range []struct {
 		name  string
@@ -223,6 +225,21 @@ func TestPlanRowErrors(t *testing.T) {
 			Issue{File: "users.csv", Row: 2, Field: "orgSourcedIds", Code: CodeMissingValue, Message: "A student needs a school"}},
 		{"an agent nobody knows", bundle(`"g1","true","org-school-10","guardian","a.parent","A","B","","stu-404",""`), districtAdmin,
 			Issue{File: "users.csv", Row: 2, Field: "agentSourcedIds", Code: CodeUnknownAgent, Message: "stu-404"}},
+		{"a guardian linked to a teacher of the file", bundle(`"g1","true","org-school-10","guardian","a.parent","A","B","","t1",""`,
+			`"t1","true","org-school-10","teacher","a.teacher","A","B","","",""`), districtAdmin,
+			Issue{File: "users.csv", Row: 2, Field: "agentSourcedIds", Code: CodeInvalidLink, Message: "t1 is a teacher"}},
+		{"a guardian linked to an existing teacher", bundle(`"g1","true","org-school-10","guardian","a.parent","A","B","","tch-5",""`), districtAdmin,
+			Issue{File: "users.csv", Row: 2, Field: "agentSourcedIds", Code: CodeInvalidLink, Message: "tch-5 is a teacher"}},
+		{"a student linked to a student", bundle(`"s1","true","org-school-10","student","new.kid","A","B","","stu-9",""`), districtAdmin,
+			Issue{File: "users.csv", Row: 2, Field: "agentSourcedIds", Code: CodeInvalidLink, Message: "guardians only"}},
+		{"a guardian linked to a student and a school admin", bundle(`"g1","true","org-school-10","guardian","a.parent","A","B","","stu-9,a1",""`,
+			`"a1","true","org-school-10","administrator","an.admin","A","B","","",""`), districtAdmin,
+			Issue{File: "users.csv", Row: 2, Field: "agentSourcedIds", Code: CodeInvalidLink, Message: "a1 is a school admin"}},
+		{"a guardian linked to an existing student and one of the file", bundle(`"g1","true","org-school-10","guardian","a.parent","A","B","","stu-9,s2",""`,
+			`"s2","true","org-school-10","student","kid.two","A","B","","",""`), districtAdmin,
+			Issue{}}, // a control: both partners are students
+		{"a guardian of more than MaxLinks students", bundle(`"g1","true","org-school-10","guardian","a.parent","A","B","","` + manyAgents(MaxLinks+1) + `",""`), districtAdmin,
+			Issue{File: "users.csv", Row: 2, Field: "agentSourcedIds", Code: CodeTooManyLinks, Message: "at most 20 students"}},
 		{"a role change the matrix forbids", bundle(`"stu-9","true","org-school-10","teacher","local.kid","A","B","","",""`), districtAdmin,
 			Issue{File: "users.csv", Row: 2, Field: "role", Code: CodeForbidden}},
 		{"a student who becomes a guardian", bundle(`"stu-9","true","org-school-10","parent","local.kid","A","B","","",""`), districtAdmin,
@@ -253,6 +270,48 @@ func TestPlanRowErrors(t *testing.T) {
 				}
 			}
 			t.Errorf("errors = %+v, want one like %+v", res.Summary.Errors, test.want)
+		})
+	}
+}
+
+// manyAgents lists n agentSourcedIds.
+func manyAgents(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("stu-%d", 100+i)
+	}
+	return strings.Join(ids, ",")
+}
+
+// TestPlanLinkOnlyChange: a guardian whose fields are as stored but whose
+// agentSourcedIds name a student it is not linked to is an update in the
+// dry run; once linked, unchanged.
+func TestPlanLinkOnlyChange(t *testing.T) {
+	header := `"sourcedId","enabledUser","orgSourcedIds","role","username","givenName","familyName","email","agentSourcedIds","grades"` + "\r\n"
+	data := zipOf(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv",
+		header+`"g1","true","org-school-10","guardian","a.parent","A","B","","stu-9,stu-8",""`+"\r\n")
+	schools := []rekey.School{{ID: "sch10", DistrictID: district, Name: "Maplewood Elementary", ExternalID: "org-school-10"}}
+	guardian := rekey.User{ID: "g", DistrictID: district, Role: rekey.RoleGuardian, SchoolID: "sch10", Username: "a.parent",
+		FirstName: "A", LastName: "B", ExternalID: "g1", Status: rekey.StatusActive, GuardianOf: []string{"x8"}}
+	kid := func(id, ext string) rekey.User {
+		return rekey.User{ID: id, DistrictID: district, Role: rekey.RoleStudent, SchoolID: "sch10", Username: "kid." + id,
+			ExternalID: ext, Status: rekey.StatusActive, Guardians: []string{}}
+	}
+	for _, test := range []struct {
+		name       string
+		guardianOf []string
+		want       [6]int
+	}{
+		{"one student not linked yet", []string{"x8"}, [6]int{0, 1, 0, 0, 1, 0}}, // orgs.csv has a school more
+		{"both linked", []string{"x8", "x9"}, [6]int{0, 0, 1, 0, 1, 0}},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			g := guardian
+			g.GuardianOf = test.guardianOf
+			res := plan(t, readZip(t, data, Limits{}), newDirectory(schools, g, kid("x9", "stu-9"), kid("x8", "stu-8")), districtAdmin)
+			if got := counts(res.Summary); got != test.want || res.Err() != nil {
+				t.Errorf("counts = %v, want %v (errors %+v)", got, test.want, res.Summary.Errors)
+			}
 		})
 	}
 }
