@@ -117,6 +117,13 @@ var worstEmailsAfterCancel struct {
 }
 
 func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
+	t.Parallel()
+	// The subtests run in parallel: report once they have all ended.
+	t.Cleanup(func() {
+		worstEmailsAfterCancel.Lock()
+		defer worstEmailsAfterCancel.Unlock()
+		t.Logf("worst case: %d emails left after a cancel answered", worstEmailsAfterCancel.n)
+	})
 	emailed := func(w rekey.ChunkWrite) (n int) {
 		for _, e := range w.Chunk.Entries {
 			if e.Result.Outcome == rekey.OutcomeEmailed {
@@ -142,6 +149,7 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 		{name: "after a crash after 5 sends, then a redelivery", crashAfter: 5},
 	} {
 		t.Run(test.name, func(t *testing.T) {
+			t.Parallel()
 			w := cancelWorld(t, 20)
 			task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 			w.drain(t, w.planPoll)
@@ -219,13 +227,13 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("worst case: %d emails left after a cancel answered", worstEmailsAfterCancel.n)
 }
 
 // TestCancelBetweenPasswordWrites: a generated-passwords task cancelled
 // between the two writes of a full chunk keeps the first 48 users' new
 // passwords and changes no other.
 func TestCancelBetweenPasswordWrites(t *testing.T) {
+	t.Parallel()
 	w := cancelWorld(t, 100)
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverGeneratedPasswords})
 	w.drain(t, w.planPoll)
