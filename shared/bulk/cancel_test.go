@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/rekey"
@@ -87,8 +88,8 @@ func (s *sendClock) after(t time.Time) int {
 }
 
 // cancelOnSaveStore cancels the task during the first chunk write that
-// matches: the cancel is started and given time to be written while the
-// write is on its way.
+// matches: the cancel is started, and the write goes on once the store
+// shows the task cancelled (the cancel then waits CancelWait to answer).
 type cancelOnSaveStore struct {
 	*dynamo.Store
 	match func(rekey.ChunkWrite) bool
@@ -104,7 +105,13 @@ func (s *cancelOnSaveStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) e
 	s.mu.Unlock()
 	if fire {
 		s.c.start()
-		time.Sleep(100 * time.Millisecond) // the cancel is written meanwhile
+		// Wait for the cancel to be written, up to the test's deadline
+		// (past it, the write goes on and the test's checks say why).
+		for deadline := testwait.Deadline(s.c.t); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+			if task, err := s.Store.GetTask(ctx, w.Chunk.TaskID); err == nil && task.Task.Status == rekey.TaskCancelled {
+				break
+			}
+		}
 	}
 	return s.Store.SaveChunk(ctx, w)
 }
