@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/rekey"
@@ -87,8 +88,8 @@ func (s *sendClock) after(t time.Time) int {
 }
 
 // cancelOnSaveStore cancels the task during the first chunk write that
-// matches: the cancel is started and given time to be written while the
-// write is on its way.
+// matches: the cancel is started, and the write goes on once the store
+// shows the task cancelled (the cancel then waits CancelWait to answer).
 type cancelOnSaveStore struct {
 	*dynamo.Store
 	match func(rekey.ChunkWrite) bool
@@ -104,7 +105,13 @@ func (s *cancelOnSaveStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) e
 	s.mu.Unlock()
 	if fire {
 		s.c.start()
-		time.Sleep(100 * time.Millisecond) // the cancel is written meanwhile
+		// Wait for the cancel to be written, up to the test's deadline
+		// (past it, the write goes on and the test's checks say why).
+		for deadline := testwait.Deadline(s.c.t); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+			if task, err := s.Store.GetTask(ctx, w.Chunk.TaskID); err == nil && task.Task.Status == rekey.TaskCancelled {
+				break
+			}
+		}
 	}
 	return s.Store.SaveChunk(ctx, w)
 }
@@ -117,6 +124,13 @@ var worstEmailsAfterCancel struct {
 }
 
 func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
+	t.Parallel()
+	// The subtests run in parallel: report once they have all ended.
+	t.Cleanup(func() {
+		worstEmailsAfterCancel.Lock()
+		defer worstEmailsAfterCancel.Unlock()
+		t.Logf("worst case: %d emails left after a cancel answered", worstEmailsAfterCancel.n)
+	})
 	emailed := func(w rekey.ChunkWrite) (n int) {
 		for _, e := range w.Chunk.Entries {
 			if e.Result.Outcome == rekey.OutcomeEmailed {
@@ -142,6 +156,7 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 		{name: "after a crash after 5 sends, then a redelivery", crashAfter: 5},
 	} {
 		t.Run(test.name, func(t *testing.T) {
+			t.Parallel()
 			w := cancelWorld(t, 20)
 			task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 			w.drain(t, w.planPoll)
@@ -219,13 +234,13 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("worst case: %d emails left after a cancel answered", worstEmailsAfterCancel.n)
 }
 
 // TestCancelBetweenPasswordWrites: a generated-passwords task cancelled
 // between the two writes of a full chunk keeps the first 48 users' new
 // passwords and changes no other.
 func TestCancelBetweenPasswordWrites(t *testing.T) {
+	t.Parallel()
 	w := cancelWorld(t, 100)
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverGeneratedPasswords})
 	w.drain(t, w.planPoll)

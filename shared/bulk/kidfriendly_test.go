@@ -14,6 +14,7 @@ import (
 // grade-2 student a full-strength one. The task captures the grade when it
 // starts.
 func TestGeneratedPasswordsForYoungStudents(t *testing.T) {
+	t.Parallel()
 	for _, test := range []struct {
 		name         string
 		district     *rekey.District // nil: the seeded district, never saved
@@ -27,6 +28,7 @@ func TestGeneratedPasswordsForYoungStudents(t *testing.T) {
 			map[string]bool{"kai.k": true, "uma.two": true, "raj.three": true, "jo.quill": false}, 3},
 	} {
 		t.Run(test.name, func(t *testing.T) {
+			t.Parallel()
 			testGeneratedPasswordsForYoungStudents(t, test.district, test.wantKid, test.wantCaptured)
 		})
 	}

@@ -10,6 +10,7 @@ import (
 // message id (the lookup the worker's write left) shows in the task's
 // results and funnel, though the event never wrote the chunk.
 func TestMailEventsReachResults(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st2"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.run(t)

@@ -83,11 +83,13 @@ func (w *world) noticesTo(t *testing.T, id string) []string {
 // the results say who was notified; sent by the mail worker, each notice
 // reaches its user once and never holds the password.
 func TestPasswordDeliveriesQueueNotices(t *testing.T) {
+	t.Parallel()
 	for _, del := range []rekey.Delivery{
 		{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword},
 		{Mode: rekey.DeliverGeneratedPasswords},
 	} {
 		t.Run(string(del.Mode), func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, worldOptions{})
 			task := w.start(t, "dana.admin", s1NoRoleSel, del)
 			w.run(t)
@@ -174,6 +176,7 @@ func (s *completionCrash) SaveChunk(ctx context.Context, w rekey.ChunkWrite) err
 // chunk queues nothing; a mail queue that fails leaves the chunk to be
 // retried, with the passwords set once.
 func TestRedeliveredChunkSendsOneNotice(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	task := w.start(t, "dana.admin", s1NoRoleSel, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword})
 	w.drain(t, w.planPoll)

@@ -20,6 +20,7 @@ const defaultPassword = "purple otters juggle quietly"
 // of the three deliveries as the district admin and checks who was reached
 // and what happened to them, the counters, and the users' records.
 func TestEverySelectionAndDelivery(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	selections := []struct {
 		name string
@@ -215,6 +216,7 @@ func (w *world) csv(t *testing.T, viewer, taskID string) [][]string {
 // reach only what they may reset in their own school, never another
 // school or district, and never themselves.
 func TestScopeIntersection(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	for _, test := range []struct {
 		actor string
@@ -244,6 +246,7 @@ func TestScopeIntersection(t *testing.T) {
 // TestForeignIDFailsOnlyThatItem: among a hundred selected users, one of
 // another district fails with a reason and the others are reset.
 func TestForeignIDFailsOnlyThatItem(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s1": 99}})
 	ids := []string{"x1"}
 	for i := range 99 {
@@ -275,6 +278,7 @@ func TestForeignIDFailsOnlyThatItem(t *testing.T) {
 // the refused user's activity with the chunk write that records it, must
 // go in a write of their own to stay within 100 items per transaction.
 func TestRefusalsOfAFullChunkAreAudited(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s1": 48, "s2": 48}})
 	var ids, foreign []string
 	for i := range 48 {
@@ -303,6 +307,7 @@ func TestRefusalsOfAFullChunkAreAudited(t *testing.T) {
 // them, is refused (SECURITY.md 21) and the refusal shows in their
 // activity.
 func TestUserMovedOutOfScopeIsAudited(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	task := w.start(t, "sam.head", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)

@@ -25,7 +25,12 @@ import (
 // queues with two workers at once: one email per student with an address
 // (read back from moto's SES), exact counters, and a call budget.
 func TestHundredUsersEndToEnd(t *testing.T) {
-	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 98}})
+	t.Parallel()
+	// The budget counts the calls that grow with the users. Lease renewals
+	// grow with wall time instead (every CancelWait/2: half a second in the
+	// other tests' worlds), which a busy machine stretches: the default
+	// CancelWait keeps them out of the count.
+	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 98}, config: func(c *bulk.Config) { c.CancelWait = bulk.DefaultCancelWait }})
 	w.calls.Reset()
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)
@@ -75,6 +80,7 @@ func TestHundredUsersEndToEnd(t *testing.T) {
 // from the dead-letter queue with new message ids): no email is sent
 // twice and the counters do not move.
 func TestDuplicateAndRedrivenMessages(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.run(t)
@@ -123,6 +129,7 @@ func diffCounts(before, after map[string]int) string {
 // chunk over once the lease ends and sends at most one extra email to the
 // unrecorded user, whose older link then no longer works (SECURITY.md 18).
 func TestCrashBetweenSendAndCheckpoint(t *testing.T) {
+	t.Parallel()
 	// At 3 emails a second a worker has one send in flight at a time, so
 	// the crash comes after exactly the third.
 	w := newWorld(t, worldOptions{config: func(c *bulk.Config) { c.CheckpointEvery, c.SendRate = 2, 3 }})
@@ -205,6 +212,7 @@ func (w *world) receiveChunk(t *testing.T) bulk.Message {
 // times ends failed with the
 // reason, without holding up the others; throttling costs no attempt.
 func TestSendFailures(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	w.mailer.failures[w.users["jo.quill"].Email] = 3
 	w.mailer.rejected[w.users["ann.lee"].Email] = true
@@ -241,6 +249,7 @@ func TestSendFailures(t *testing.T) {
 // the other's users are all skipped, what was done stays done, and the
 // counters still add up.
 func TestCancelMidway(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 100}})
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)
@@ -270,6 +279,7 @@ func TestCancelMidway(t *testing.T) {
 // TestIdempotencyKey: the same actor and key return the original task; the
 // same key from another actor is another task.
 func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	sel, del := rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, rekey.Delivery{Mode: rekey.DeliverEmailLink}
 	first, err := w.svc.Start(w.ctx, w.current(t, "dana.admin"), sel, del, "key-123", "req-1")
@@ -305,6 +315,7 @@ func TestIdempotencyKey(t *testing.T) {
 // password (they sign in), formula-like cells are neutralised, another
 // viewer gets no passwords, and after 24 hours nobody does.
 func TestGeneratedPasswordsAndCSV(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	evil := w.users["jo.quill"]
 	evil.FirstName, evil.LastName, evil.ExternalID = "=HYPERLINK(\"http://evil.example\")", "+SUM(A1)", "@cmd"
@@ -362,6 +373,7 @@ func TestGeneratedPasswordsAndCSV(t *testing.T) {
 // says it is waiting with an estimated finish, puts the rest back with a
 // delay, and finishes the next day.
 func TestDailyQuotaWaits(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{config: func(c *bulk.Config) { c.DailyQuota = 3 }})
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st2", "st3", "st4", "st7"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)
@@ -392,6 +404,7 @@ func TestDailyQuotaWaits(t *testing.T) {
 // a teacher's task to them, their school admin, the district admin and
 // support only.
 func TestResultPagesAndListing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	task := w.start(t, "tia.teach", rekey.Selection{Mode: rekey.SelectAll}, rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword})
 	w.run(t)
@@ -419,6 +432,7 @@ func TestResultPagesAndListing(t *testing.T) {
 // does it all. The worker reads SES's quota from moto, which cannot say,
 // so the configured rate applies.
 func TestOutOfTimeContinues(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{sesAccount: true, config: func(c *bulk.Config) { c.StopMargin = time.Hour }})
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st3"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)
@@ -466,6 +480,7 @@ func (s *crashingStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error
 // the redelivered message does only the rest: every student is set once,
 // has one audit entry, and the counters add up once.
 func TestPasswordsOfAFullChunk(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 98}})
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"},
 		rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword})

@@ -14,6 +14,7 @@ import (
 // link lapsed unused — the filter works on the server, and the task's
 // funnel counts them.
 func TestResultStatesAndFunnel(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{})
 	ids := []string{"st1", "st2", "st3", "st4", "st5"}
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: ids}, rekey.Delivery{Mode: rekey.DeliverEmailLink})

@@ -56,6 +56,7 @@ func (w *world) lockedOut(t *testing.T) []string {
 // back later (after the queue's 30-minute visibility timeout) changes
 // nothing. Before the sweeper, those users waited for that message.
 func TestCrashAfterPrepareIsSwept(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 98}})
 	sweeper := w.newSweeper(t)
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
@@ -175,6 +176,7 @@ func (m *blockingMailer) Send(ctx context.Context, msg mail.Message) (string, er
 // short lease, so however long it takes, the sweeper leaves its chunk
 // alone and no other worker takes it; it then finishes with one email each.
 func TestLiveWorkerKeepsItsLease(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, worldOptions{config: func(c *bulk.Config) { c.Lease = 300 * time.Millisecond }})
 	sweeper := w.newSweeper(t)
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st3"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})

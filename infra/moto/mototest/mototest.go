@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/rekey/rekey/infra/moto"
 	"github.com/rekey/rekey/infra/stack"
 )
 
@@ -37,7 +36,7 @@ func run(m *testing.M) int {
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	if endpoint == "" {
 		// Start bounds its own wait for moto_server to answer.
-		server, err := moto.Start(context.Background())
+		server, err := startFastMoto()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "mototest: integration tests need moto_server: %v\n", err)
 			return 1
