@@ -174,7 +174,9 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return fmt.Errorf("load chunk: %w", err)
 	}
 	if work.Chunk.Done {
-		return nil
+		// A repeat of the message of a completed chunk: if the task's
+		// finish email was not queued yet (its queuing failed), try again.
+		return w.tellFinished(ctx, work.Task, work.Initiator)
 	}
 	if work.Chunk.LeaseUntil.After(w.now()) {
 		return &chunkBusyError{until: work.Chunk.LeaseUntil}
@@ -192,9 +194,13 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	case r.task.Task.Status == rekey.TaskCancelled || r.task.Task.Status == rekey.TaskFailed:
 		err = r.stopCancelled(ctx)
 	case r.task.Task.Delivery.Mode == rekey.DeliverEmailLink:
-		err = r.emailLinks(ctx)
+		if err = r.settleSSO(ctx); err == nil {
+			err = r.emailLinks(ctx)
+		}
 	case r.task.Task.Delivery.Mode == rekey.DeliverDefaultPassword, r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords:
-		err = r.setPasswords(ctx)
+		if err = r.settleSSO(ctx); err == nil {
+			err = r.setPasswords(ctx)
+		}
 	default:
 		r.finishPending(rekey.OutcomeFailed, "the task has an unknown delivery")
 		err = r.complete(ctx)
@@ -206,6 +212,9 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	if errors.Is(err, errChunkTaken) {
 		w.log.InfoContext(ctx, "bulk: another worker settled the chunk", "task", msg.TaskID, "chunk", msg.Chunk)
 		return nil
+	}
+	if err == nil && r.chunk.Done {
+		err = w.tellIfFinished(ctx, msg.TaskID, r.initiator)
 	}
 	return err
 }
