@@ -77,12 +77,25 @@ func (w *Worker) tellFinished(ctx context.Context, rec rekey.TaskRecord, creator
 	return nil
 }
 
-// tellIfFinished reads task taskID after one of its chunks completed and
-// tells its creator when that was the last (tellFinished).
-func (w *Worker) tellIfFinished(ctx context.Context, taskID string, creator rekey.User) error {
-	rec, err := w.store.GetTask(ctx, taskID)
-	if err != nil {
-		return fmt.Errorf("read the task after its chunk: %w", err)
+// tellIfFinished tells the creator of the task of run r, whose chunk just
+// completed, that the task finished when that was its last chunk
+// (tellFinished). loaded is the task as r's chunk was loaded. When loaded
+// was fully planned and its counters plus what r's chunk added reach its
+// total, no other chunk wrote in between (counters never pass the total),
+// so that is the task as it finished, and nothing is read; otherwise other
+// chunks may have completed meanwhile and the task is read (one GetItem
+// per completed chunk).
+func (w *Worker) tellIfFinished(ctx context.Context, r *chunkRun, loaded rekey.TaskRecord) error {
+	rec := loaded
+	rec.Task.Add(r.counted.Minus(r.loadedCounts))
+	if !rec.Plan.Done || rec.Task.Processed < rec.Task.Total {
+		var err error
+		if rec, err = w.store.GetTask(ctx, loaded.Task.ID); err != nil {
+			return fmt.Errorf("read the task after its chunk: %w", err)
+		}
+	} else {
+		rec.LastProcessedAt = w.now() // the completing write's, give or take
+
 	}
-	return w.tellFinished(ctx, rec, creator)
+	return w.tellFinished(ctx, rec, r.initiator)
 }

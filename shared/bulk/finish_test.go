@@ -31,6 +31,14 @@ func (q *jobRecorder) SendBatch(_ context.Context, messages []any) error {
 	return nil
 }
 
+// tellAfterChunk is the worker's call after completing a chunk of rec's
+// task, as loaded before the other chunks completed (so the task is read).
+func tellAfterChunk(ctx context.Context, w *Worker, rec rekey.TaskRecord, creator rekey.User) error {
+	stale := rec
+	stale.Task.Processed, stale.Task.Succeeded, stale.Task.Failed = 0, 0, 0
+	return w.tellIfFinished(ctx, &chunkRun{w: w, initiator: creator}, stale)
+}
+
 // TestTellFinished: the creator of a finished task is emailed once, with
 // its name and counts, unless they most likely watched a short task they
 // started by hand finish; a scheduled task always emails; a cancelled or
@@ -78,7 +86,7 @@ func TestTellFinished(t *testing.T) {
 			queue := &jobRecorder{}
 			w := &Worker{store: store, notices: queue, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
 			for range 2 { // the last chunk's completion seen twice
-				if err := w.tellIfFinished(ctx, rec.Task.ID, who); err != nil {
+				if err := tellAfterChunk(ctx, w, rec, who); err != nil {
 					t.Fatalf("tellIfFinished() = %v", err)
 				}
 			}
@@ -119,12 +127,12 @@ func TestTellFinishedRetriesAFailedQueuing(t *testing.T) {
 	creator := rekey.User{ID: "da1", Email: "dana@example.org"}
 	queue := &jobRecorder{fail: true}
 	w := &Worker{store: store, notices: queue, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
-	if err := w.tellIfFinished(ctx, rec.Task.ID, creator); err == nil {
+	if err := tellAfterChunk(ctx, w, rec, creator); err == nil {
 		t.Fatal("tellIfFinished() with the mail queue down = nil, want an error (the message is retried)")
 	}
 	queue.fail = false
 	for range 2 {
-		if err := w.tellIfFinished(ctx, rec.Task.ID, creator); err != nil {
+		if err := tellAfterChunk(ctx, w, rec, creator); err != nil {
 			t.Fatalf("tellIfFinished() = %v", err)
 		}
 	}

@@ -76,6 +76,8 @@ type Worker struct {
 	limitsOnce sync.Once
 	limits     sendingLimits
 	pacer      *mail.Pacer
+	// sso caches which schools sign in with SSO (worker_sso.go).
+	sso ssoCache
 }
 
 // NewWorker returns a Worker. It makes no network call: SES's limits are
@@ -182,7 +184,7 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return &chunkBusyError{until: work.Chunk.LeaseUntil}
 	}
 	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
-		chunk: work.Chunk, counted: rekey.CountEntries(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
+		chunk: work.Chunk, counted: rekey.CountEntries(work.Chunk.Entries), loadedCounts: rekey.CountEntries(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
 	defer r.stopRenewing()
 	if r.users == nil {
 		r.users = map[string]rekey.User{}
@@ -214,7 +216,7 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return nil
 	}
 	if err == nil && r.chunk.Done {
-		err = w.tellIfFinished(ctx, msg.TaskID, r.initiator)
+		err = w.tellIfFinished(ctx, r, work.Task)
 	}
 	return err
 }
@@ -250,6 +252,9 @@ type chunkRun struct {
 	// counted is what the chunk as last written (or read) has added to
 	// the task's counters.
 	counted rekey.TaskCounts
+	// loadedCounts is what the chunk had added when it was loaded with
+	// its task: counted less it is what this run added since.
+	loadedCounts rekey.TaskCounts
 	// written are the entries as last written (or read).
 	written []rekey.ChunkEntry
 	// hold makes writes that do not complete the chunk hold the counts of

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/resets"
@@ -26,6 +28,49 @@ const (
 	ssoNotSet = "SSO school: signs in with the school's own sign-in; the password was not changed"
 )
 
+// schoolCacheTTL is how long a worker trusts what it read of a school's
+// sign-in: a chunk of 96 users costs no school read of its own, and a
+// school switched to SSO while a task runs is honoured within a minute.
+const schoolCacheTTL = time.Minute
+
+// ssoCache is what a worker last read of schools' sign-in, by school id.
+type ssoCache struct {
+	mu      sync.Mutex
+	schools map[string]ssoRead
+}
+
+type ssoRead struct {
+	sso bool
+	at  time.Time
+}
+
+// schoolSSO reports whether school id signs in with its own SSO (a missing
+// school does not), from the worker's cache when it is fresh.
+func (w *Worker) schoolSSO(ctx context.Context, id string) (bool, error) {
+	now := w.now()
+	w.sso.mu.Lock()
+	read, ok := w.sso.schools[id]
+	w.sso.mu.Unlock()
+	if ok && now.Sub(read.at) < schoolCacheTTL && !now.Before(read.at) {
+		return read.sso, nil
+	}
+	school, err := w.store.GetSchool(ctx, id)
+	switch {
+	case err == nil:
+	case rekey.ErrorCode(err) == rekey.ECodeNotFound:
+		school = rekey.School{}
+	default:
+		return false, fmt.Errorf("read school %s: %w", id, err)
+	}
+	w.sso.mu.Lock()
+	if w.sso.schools == nil {
+		w.sso.schools = map[string]ssoRead{}
+	}
+	w.sso.schools[id] = ssoRead{sso: school.SSO, at: now}
+	w.sso.mu.Unlock()
+	return school.SSO, nil
+}
+
 // settleSSO settles the pending users whose school signs in with SSO, as
 // the dry run (Preview) says it will: an email-link task queues their SSO
 // notices on the mail queue (one outbox record per task and user, so a
@@ -33,7 +78,8 @@ const (
 // skipped; a password task marks them skipped. The entries are written
 // with the chunk's next write. A user an earlier run already prepared (their
 // school turned SSO since) is left to finish as prepared users do, since
-// their password is already void. Schools are read once per run.
+// their password is already void. Schools are read through the worker's
+// cache (schoolSSO).
 func (r *chunkRun) settleSSO(ctx context.Context) error {
 	sso := map[string]bool{} // school id → signs in with SSO
 	var notify []int
@@ -45,13 +91,9 @@ func (r *chunkRun) settleSSO(ctx context.Context) error {
 		}
 		isSSO, known := sso[u.SchoolID]
 		if !known {
-			school, err := r.w.store.GetSchool(ctx, u.SchoolID)
-			switch {
-			case err == nil:
-				isSSO = school.SSO
-			case rekey.ErrorCode(err) == rekey.ECodeNotFound:
-			default:
-				return fmt.Errorf("read school %s: %w", u.SchoolID, err)
+			var err error
+			if isSSO, err = r.w.schoolSSO(ctx, u.SchoolID); err != nil {
+				return err
 			}
 			sso[u.SchoolID] = isSSO
 		}
