@@ -63,6 +63,30 @@ func (s *synthStore) GetTask(context.Context, string) (rekey.TaskRecord, error) 
 	return s.task, nil
 }
 
+// GetSchool knows no school: synthetic users sign in with Rekey.
+func (s *synthStore) GetSchool(_ context.Context, id string) (rekey.School, error) {
+	return rekey.School{}, fmt.Errorf("synth: school %s: %w", id, rekey.ErrNotFound)
+}
+
+// ClaimFinishNotice claims the task's finish email once.
+func (s *synthStore) ClaimFinishNotice(_ context.Context, _ string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.task.FinishNoticeAt.IsZero() {
+		return rekey.ErrConflict
+	}
+	s.task.FinishNoticeAt = at
+	return nil
+}
+
+// ReleaseFinishNotice gives the claim back.
+func (s *synthStore) ReleaseFinishNotice(context.Context, string, time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.task.FinishNoticeAt = time.Time{}
+	return nil
+}
+
 func (s *synthStore) GetUser(_ context.Context, id string) (rekey.User, error) {
 	if id == s.admin.ID {
 		return s.admin, nil

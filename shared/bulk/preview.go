@@ -41,10 +41,12 @@ type SchoolCount struct {
 
 // SSOPreview counts the users at schools that sign in with their own
 // single sign-on (rekey.School.SSO): their Rekey password is not what they
-// use at school. Notice names the email such a user is sent instead of a
-// reset link by the forgot-password flow ("use your school sign-in", with
-// the school's SignInURL). The bulk worker does not yet send it in place
-// of a bulk reset: they are counted in Total and reset like everyone.
+// use at school, so the task leaves it unchanged (worker_sso.go). They are
+// counted in Total (each gets a result, skipped with the reason) but not in
+// NoEmail. Notice names the email an email-link task sends them instead of
+// a reset link, the forgot-password flow's "use your school sign-in" with
+// the school's SignInURL; it is "" for default and generated password
+// tasks, which send them nothing.
 type SSOPreview struct {
 	Total   int         `json:"total"`
 	Notice  string      `json:"notice"`
@@ -116,8 +118,11 @@ func (s *Service) Preview(ctx context.Context, initiator rekey.User, sel rekey.S
 		return Preview{}, err
 	}
 	p := Preview{ByRole: map[rekey.Role]int{}, BySchool: []SchoolCount{}, Excluded: []Exclusion{},
-		SSO: SSOPreview{Notice: ssoNoticeKind, Schools: []SSOSchool{}}, ApprovalThreshold: threshold}
-	bySchool := map[string]int{}
+		SSO: SSOPreview{Schools: []SSOSchool{}}, ApprovalThreshold: threshold}
+	if del.Mode == rekey.DeliverEmailLink {
+		p.SSO.Notice = ssoNoticeKind
+	}
+	bySchool, noEmailBySchool := map[string]int{}, map[string]int{}
 	err = s.eachSelected(ctx, initiator, scope, sel, func(u rekey.User, why ExclusionReason) bool {
 		if why != "" {
 			p.ExcludedTotal++
@@ -131,13 +136,14 @@ func (s *Service) Preview(ctx context.Context, initiator rekey.User, sel rekey.S
 		bySchool[u.SchoolID]++
 		if u.Email == "" {
 			p.NoEmail++
+			noEmailBySchool[u.SchoolID]++
 		}
 		return true
 	})
 	if err != nil {
 		return Preview{}, err
 	}
-	if err := s.nameSchools(ctx, initiator, bySchool, &p); err != nil {
+	if err := s.nameSchools(ctx, initiator, bySchool, noEmailBySchool, &p); err != nil {
 		return Preview{}, err
 	}
 	p.NeedsApproval = threshold > 0 && p.Total > threshold
@@ -145,8 +151,10 @@ func (s *Service) Preview(ctx context.Context, initiator rekey.User, sel rekey.S
 }
 
 // nameSchools fills p.BySchool and p.SSO from the counts by school id,
-// largest first, reading the schools of the initiator's district once.
-func (s *Service) nameSchools(ctx context.Context, initiator rekey.User, bySchool map[string]int, p *Preview) error {
+// largest first, reading the schools of the initiator's district once; the
+// users without email of SSO schools (noEmail, by school id) leave
+// p.NoEmail, as the worker skips them for SSO instead.
+func (s *Service) nameSchools(ctx context.Context, initiator rekey.User, bySchool, noEmail map[string]int, p *Preview) error {
 	schools := map[string]rekey.School{}
 	if initiator.DistrictID != "" {
 		list, err := s.store.ListSchools(ctx, initiator.DistrictID)
@@ -170,6 +178,7 @@ func (s *Service) nameSchools(ctx context.Context, initiator rekey.User, bySchoo
 		p.BySchool = append(p.BySchool, SchoolCount{SchoolID: id, Name: sc.Name, Count: n})
 		if sc.SSO {
 			p.SSO.Total += n
+			p.NoEmail -= noEmail[id]
 			p.SSO.Schools = append(p.SSO.Schools, SSOSchool{SchoolID: id, Name: sc.Name, SignInURL: sc.SSOURL, Count: n})
 		}
 	}

@@ -97,3 +97,31 @@ func TestPreviewRefusesWhatStartRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviewSSOSchool: the dry run says what the worker does to users of
+// a school that signs in with SSO: they are not counted without email (an
+// email-link task skips them for SSO, notice or not), and only an
+// email-link task names the notice it sends them.
+func TestPreviewSSOSchool(t *testing.T) {
+	for _, test := range []struct {
+		del        rekey.Delivery
+		wantNotice string
+	}{
+		{link, "sso_notice"},
+		{rekey.Delivery{Mode: rekey.DeliverGeneratedPasswords}, ""},
+	} {
+		t.Run(string(test.del.Mode), func(t *testing.T) {
+			ctx := context.Background()
+			svc, store, _ := newApprovalWorld(t, 5)
+			_ = store.PutSchool(ctx, rekey.School{ID: "s1", DistrictID: "d1", Name: "Northfield Elementary", SSO: true, SSOURL: "https://sso.example.org/north"})
+			got, err := svc.Preview(ctx, store.user("da1"), s1Students, test.del)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := SSOPreview{Total: 12, Notice: test.wantNotice, Schools: []SSOSchool{{"s1", "Northfield Elementary", "https://sso.example.org/north", 12}}}
+			if diff := cmp.Diff(want, got.SSO); diff != "" || got.Total != 12 || got.NoEmail != 0 {
+				t.Errorf("Preview(%s).SSO (-want +got):\n%s\ntotal %d, noEmail %d; want 12, 0", test.del.Mode, diff, got.Total, got.NoEmail)
+			}
+		})
+	}
+}

@@ -52,7 +52,7 @@ func TestStartScheduledApproved(t *testing.T) {
 	} {
 		t.Run(test.approvedBy, func(t *testing.T) {
 			svc, store, plans := newApprovalWorld(t, 1)
-			task, err := svc.StartScheduled(context.Background(), "sched1", test.approvedBy, store.user("da1"), s1Students, link, "schedule#sched1#1", "req")
+			task, err := svc.StartScheduled(context.Background(), rekey.Schedule{ID: "sched1", Name: "Nightly", ApprovedBy: test.approvedBy, Selection: s1Students, Delivery: link}, store.user("da1"), "schedule#sched1#1", "req")
 			if err != nil {
 				t.Fatal(err)
 			}

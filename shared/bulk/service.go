@@ -107,7 +107,7 @@ const maxGradeLength = 32
 // delivery.mode, delivery.defaultPassword, Idempotency-Key), 422
 // weak_password on delivery.defaultPassword, 422 idempotency_key_reused, rekey.ErrForbidden for actors
 // who may reset nobody.
-func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID, scheduleID, approvedBy string) (rekey.Task, error) {
+func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string, run scheduledRun) (rekey.Task, error) {
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return rekey.Task{}, err
 	}
@@ -116,7 +116,7 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 		return rekey.Task{}, err
 	}
 	status := rekey.TaskQueued
-	if approvedBy == "" {
+	if run.approvedBy == "" {
 		if status, err = s.initialStatus(ctx, initiator, scope, sel); err != nil {
 			return rekey.Task{}, err
 		}
@@ -127,8 +127,8 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 		Task: rekey.Task{
 			ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: status,
 			DistrictID: initiator.DistrictID, Selection: sel, Delivery: rekey.Delivery{Mode: del.Mode},
-			CreatedBy: initiator.ID, CreatedAt: now, ScheduleID: scheduleID, ApprovedBy: approvedBy,
-			Name: s.nameTask(ctx, sel, del, ""), ParentTaskID: parentTaskID(ctx),
+			CreatedBy: initiator.ID, CreatedAt: now, ScheduleID: run.id, ApprovedBy: run.approvedBy,
+			Name: s.nameTask(ctx, sel, del, run.name), ParentTaskID: parentTaskID(ctx),
 		},
 		CreatorRole:     initiator.Role,
 		CreatorSchoolID: initiator.SchoolID,

@@ -298,12 +298,15 @@ func TestStartRecordsAndQueues(t *testing.T) {
 }
 
 // TestStartScheduledRecordsTheSchedule: a schedule's run is a task that
-// names its schedule; a bulk reset started by hand names none.
+// records its schedule and is named with the schedule's name first (API.md
+// task name: "a schedule's name when a schedule started it"); a bulk reset
+// started by hand records and names none.
 func TestStartScheduledRecordsTheSchedule(t *testing.T) {
 	svc, store, _ := newTestService(t)
 	sel := rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1"}}
 	del := rekey.Delivery{Mode: rekey.DeliverEmailLink}
-	task, err := svc.StartScheduled(context.Background(), "sched1", "", store.user("sa1"), sel, del, "schedule#sched1#1", "req")
+	sc := rekey.Schedule{ID: "sched1", Name: "Nightly students", Selection: sel, Delivery: del}
+	task, err := svc.StartScheduled(context.Background(), sc, store.user("sa1"), "schedule#sched1#1", "req")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,12 +314,16 @@ func TestStartScheduledRecordsTheSchedule(t *testing.T) {
 	if err != nil || task.ScheduleID != "sched1" || recorded.Task.ScheduleID != "sched1" {
 		t.Errorf("scheduled task = %+v, recorded %+v (%v); want scheduleId sched1", task, recorded.Task, err)
 	}
+	wantName := "Nightly students · Email reset links · 1 selected user"
+	if task.Name != wantName || recorded.Task.Name != wantName {
+		t.Errorf("scheduled task named %q, recorded %q; want %q", task.Name, recorded.Task.Name, wantName)
+	}
 	byHand, err := svc.Start(context.Background(), store.user("sa1"), sel, del, "k2", "req")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recorded, err := store.GetTask(context.Background(), byHand.ID); err != nil || recorded.Task.ScheduleID != "" {
-		t.Errorf("task by hand = %+v, %v; want no scheduleId", recorded.Task, err)
+	if recorded, err := store.GetTask(context.Background(), byHand.ID); err != nil || recorded.Task.ScheduleID != "" || recorded.Task.Name != "Email reset links · 1 selected user" {
+		t.Errorf("task by hand = %+v, %v; want no scheduleId and no schedule in its name", recorded.Task, err)
 	}
 }
 

@@ -104,6 +104,8 @@ type planStore interface {
 
 // chunkStore is the Worker's store.
 //
+// GetSchool tells the worker which users' schools sign in with their own
+// single sign-on (see worker_sso.go).
 // LoadChunk reads a chunk with its task, the task's secrets, the creator
 // and the chunk's users (userIDs, from the message, lets it do so in one
 // round trip), consistently; a missing chunk or task is rekey.ErrNotFound. SaveChunk applies one
@@ -115,12 +117,25 @@ type planStore interface {
 // to until while holder holds it (else rekey.ErrConflict), without changing
 // its version.
 type chunkStore interface {
+	finishNoticeStore
+	GetSchool(ctx context.Context, id string) (rekey.School, error)
 	LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (rekey.ChunkWork, error)
 	SaveChunk(ctx context.Context, w rekey.ChunkWrite) error
 	RenewChunkLease(ctx context.Context, taskID string, index int, holder string, until time.Time) error
 	GetUsers(ctx context.Context, ids []string) (map[string]rekey.User, error)
 	SetWaiting(ctx context.Context, taskID, waiting string, estimatedFinishAt time.Time) error
 	AcquireDailySends(ctx context.Context, day string, want, limit int) (int, error)
+}
+
+// finishNoticeStore is what the worker needs to tell a task's creator, once,
+// that the task finished (see finish.go). GetTask reads the task as its
+// last chunk left it; ClaimFinishNotice records the claim of that email
+// unless it was claimed before (rekey.ErrConflict); ReleaseFinishNotice
+// gives back the claim made at at, when the email could not be queued.
+type finishNoticeStore interface {
+	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
+	ClaimFinishNotice(ctx context.Context, id string, at time.Time) error
+	ReleaseFinishNotice(ctx context.Context, id string, at time.Time) error
 }
 
 // sweepStore is the Sweeper's store.

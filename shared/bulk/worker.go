@@ -76,6 +76,8 @@ type Worker struct {
 	limitsOnce sync.Once
 	limits     sendingLimits
 	pacer      *mail.Pacer
+	// sso caches which schools sign in with SSO (worker_sso.go).
+	sso ssoCache
 }
 
 // NewWorker returns a Worker. It makes no network call: SES's limits are
@@ -174,7 +176,9 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		return fmt.Errorf("load chunk: %w", err)
 	}
 	if work.Chunk.Done {
-		return nil
+		// A repeat of the message of a completed chunk: if the task's
+		// finish email was not queued yet (its queuing failed), try again.
+		return w.tellFinished(ctx, work.Task, work.Initiator)
 	}
 	if work.Chunk.LeaseUntil.After(w.now()) {
 		return &chunkBusyError{until: work.Chunk.LeaseUntil}
@@ -197,9 +201,13 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 	case r.task.Task.Status == rekey.TaskCancelled || r.task.Task.Status == rekey.TaskFailed:
 		err = r.stopCancelled(ctx)
 	case r.task.Task.Delivery.Mode == rekey.DeliverEmailLink:
-		err = r.emailLinks(ctx)
+		if err = r.settleSSO(ctx); err == nil {
+			err = r.emailLinks(ctx)
+		}
 	case r.task.Task.Delivery.Mode == rekey.DeliverDefaultPassword, r.task.Task.Delivery.Mode == rekey.DeliverGeneratedPasswords:
-		err = r.setPasswords(ctx)
+		if err = r.settleSSO(ctx); err == nil {
+			err = r.setPasswords(ctx)
+		}
 	default:
 		r.finishPending(rekey.OutcomeFailed, "the task has an unknown delivery")
 		err = r.complete(ctx)
@@ -212,13 +220,16 @@ func (w *Worker) Process(ctx context.Context, msg Message) error {
 		w.log.InfoContext(ctx, "bulk: another worker settled the chunk", "task", msg.TaskID, "chunk", msg.Chunk)
 		return nil
 	}
+	if err == nil && r.chunk.Done {
+		err = w.tellIfFinished(ctx, r, work.Task)
+	}
 	return err
 }
 
 // newRun starts a pass over the chunk of work, as msg names it.
 func (w *Worker) newRun(msg Message, work rekey.ChunkWork) *chunkRun {
 	r := &chunkRun{w: w, msg: msg, task: work.Task, secrets: work.Secrets, initiator: work.Initiator, users: work.Users,
-		chunk: work.Chunk, counted: rekey.CountEntries(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
+		chunk: work.Chunk, counted: rekey.CountEntries(work.Chunk.Entries), loadedCounts: rekey.CountEntries(work.Chunk.Entries), written: cloneEntries(work.Chunk.Entries), holder: rekey.NewID()}
 	if r.users == nil {
 		r.users = map[string]rekey.User{}
 	}
@@ -256,6 +267,9 @@ type chunkRun struct {
 	// counted is what the chunk as last written (or read) has added to
 	// the task's counters.
 	counted rekey.TaskCounts
+	// loadedCounts is what the chunk had added when it was loaded with
+	// its task: counted less it is what this run added since.
+	loadedCounts rekey.TaskCounts
 	// written are the entries as last written (or read).
 	written []rekey.ChunkEntry
 	// hold makes writes that do not complete the chunk hold the counts of

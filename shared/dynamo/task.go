@@ -71,6 +71,7 @@ type taskItem struct {
 	PlanChunks      int        `dynamodbav:"planChunks"`
 	PlanEnqueued    int        `dynamodbav:"planEnqueued"`
 	PlanDone        bool       `dynamodbav:"planDone"`
+	FinishNoticeAt  storedTime `dynamodbav:"finishNoticeAt,omitempty"`
 	TTL             int64      `dynamodbav:"ttl"`
 
 	// KidFriendlyMaxGrade is absent on tasks recorded before it was.
@@ -111,7 +112,8 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 		RequestID: rec.RequestID, Reason: rec.Reason,
 		StartedAt: storedTime{rec.StartedAt}, LastProcessedAt: storedTime{rec.LastProcessedAt},
 		PlanCursor: rec.Plan.Cursor, PlanChunks: rec.Plan.Chunks, PlanEnqueued: rec.Plan.Enqueued, PlanDone: rec.Plan.Done,
-		TTL: ttlAfter(t.CreatedAt.Add(rekey.ResultRetention)),
+		FinishNoticeAt: storedTime{rec.FinishNoticeAt},
+		TTL:            ttlAfter(t.CreatedAt.Add(rekey.ResultRetention)),
 	}
 	it.KidFriendlyMaxGrade = rec.KidFriendlyMaxGrade
 	if t.DistrictID != "" {
@@ -144,6 +146,7 @@ func (it taskItem) record() (rekey.TaskRecord, error) {
 		StartedAt:       it.StartedAt.Time,
 		LastProcessedAt: it.LastProcessedAt.Time,
 		Plan:            rekey.TaskPlan{Cursor: it.PlanCursor, Chunks: it.PlanChunks, Enqueued: it.PlanEnqueued, Done: it.PlanDone},
+		FinishNoticeAt:  it.FinishNoticeAt.Time,
 	}
 	rec.KidFriendlyMaxGrade = it.KidFriendlyMaxGrade
 	if rec.Task.Selection.UserIDs == nil {
@@ -398,6 +401,30 @@ func (s *Store) FailTask(ctx context.Context, id, reason string, at time.Time) e
 	_, err := s.updateItem(ctx, taskPK(id), taskSK, update, &cond, rekey.ErrConflict)
 	if err != nil && !errors.Is(err, rekey.ErrConflict) {
 		return fmt.Errorf("dynamo: fail task %s: %w", id, err)
+	}
+	return nil
+}
+
+// ClaimFinishNotice records, at at, that the email telling task id's
+// creator it finished is being sent, unless it was claimed before
+// (rekey.ErrConflict): one claim per task, however many workers see its
+// last chunk complete.
+func (s *Store) ClaimFinishNotice(ctx context.Context, id string, at time.Time) error {
+	update := expression.Set(expression.Name("finishNoticeAt"), expression.Value(formatTime(at)))
+	cond := expression.AttributeExists(expression.Name("PK")).And(expression.AttributeNotExists(expression.Name("finishNoticeAt")))
+	if _, err := s.updateItem(ctx, taskPK(id), taskSK, update, &cond, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: claim the finish notice of task %s: %w", id, err)
+	}
+	return nil
+}
+
+// ReleaseFinishNotice gives back the claim ClaimFinishNotice made at at,
+// when the email could not be queued, so that a retry may claim it again.
+func (s *Store) ReleaseFinishNotice(ctx context.Context, id string, at time.Time) error {
+	update := expression.Remove(expression.Name("finishNoticeAt"))
+	cond := expression.Name("finishNoticeAt").Equal(expression.Value(formatTime(at)))
+	if _, err := s.updateItem(ctx, taskPK(id), taskSK, update, &cond, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: release the finish notice of task %s: %w", id, err)
 	}
 	return nil
 }

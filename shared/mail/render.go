@@ -34,6 +34,9 @@ const (
 	// KindTeacherBulkNotice tells a school admin that a teacher reset many
 	// students' passwords at once.
 	KindTeacherBulkNotice Kind = "teacher_bulk_notice"
+	// KindTaskFinished tells a bulk task's creator that it finished, with
+	// its counts.
+	KindTaskFinished Kind = "task_finished"
 )
 
 // Data is what an email says about its recipient.
@@ -47,6 +50,16 @@ type Data struct {
 	ChangedAt time.Time     // when the password changed (password-changed notice)
 	Actor     string        // who acted (teacher's bulk notice)
 	Count     int           // how many users it reached (teacher's bulk notice)
+	Task      TaskCounts    // the finished task (task finished)
+}
+
+// TaskCounts is what the task-finished email says about its task.
+type TaskCounts struct {
+	Name string
+	// Status is the task's final status; the wording's "status.<status>"
+	// says it in words.
+	Status                                  string
+	Total, Succeeded, NoEmail, Failed, Skip int
 }
 
 // Message is one rendered email.
@@ -96,7 +109,15 @@ var layouts = map[Kind]layout{
 		action: "teacher_bulk_notice.action", url: func(d Data) string { return d.Link },
 		after: []string{"teacher_bulk_notice.why"},
 	},
+	KindTaskFinished: {
+		before: []string{"task_finished.intro", "task_finished.counts"},
+		action: "task_finished.action", url: func(d Data) string { return d.Link }, need: true,
+		after: []string{"task_finished.why"},
+	},
 }
+
+// statusIDs are the words for a finished task's status ({status}).
+var statusIDs = []string{"status.completed", "status.completed_with_errors", "status.failed", "status.cancelled"}
 
 // commonIDs are the message ids every email uses.
 var commonIDs = []string{
@@ -107,7 +128,7 @@ var commonIDs = []string{
 // MessageIDs lists every message id the emails use, sorted: a Wording must
 // have them all.
 func MessageIDs() []string {
-	ids := slices.Clone(commonIDs)
+	ids := slices.Concat(commonIDs, statusIDs)
 	for kind, l := range layouts {
 		ids = append(ids, string(kind)+".subject")
 		ids = append(ids, l.before...)
@@ -221,6 +242,13 @@ func (r *Renderer) filler(d Data) func(id string) string {
 		"{time}", when,
 		"{actor}", oneLine(d.Actor),
 		"{count}", strconv.Itoa(d.Count),
+		"{task}", oneLine(d.Task.Name),
+		"{status}", r.wording["status."+d.Task.Status],
+		"{total}", strconv.Itoa(d.Task.Total),
+		"{succeeded}", strconv.Itoa(d.Task.Succeeded),
+		"{noEmail}", strconv.Itoa(d.Task.NoEmail),
+		"{failed}", strconv.Itoa(d.Task.Failed),
+		"{skipped}", strconv.Itoa(d.Task.Skip),
 	)
 	return func(id string) string { return replacer.Replace(r.wording[id]) }
 }

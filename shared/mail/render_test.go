@@ -60,6 +60,11 @@ func TestRender(t *testing.T) {
 		{KindTeacherBulkNotice, Data{Name: "Pat", Actor: "Noah Larsen", Count: 25, School: "Northfield Elementary", Link: "https://rekey.example.org/#/tasks/task1"},
 			"A teacher reset 25 students' passwords at Northfield Elementary",
 			[]string{"Hello Pat,", "Noah Larsen started a bulk password reset of 25 students at Northfield Elementary.", "https://rekey.example.org/#/tasks/task1", "cancel it"}, []string{"token"}},
+		{KindTaskFinished, Data{Name: "Dana", Link: "https://rekey.example.org/#/tasks/task1",
+			Task: TaskCounts{Name: "Nightly · Email reset links · all schools · students", Status: "completed_with_errors", Total: 40, Succeeded: 35, NoEmail: 3, Failed: 1, Skip: 1}},
+			"Your bulk task finished: Nightly · Email reset links · all schools · students",
+			[]string{"Hello Dana,", "has finished with errors.", "Of 40 users: 35 reset, 3 without an email address (tell them another way), 1 failed, 1 skipped.",
+				"https://rekey.example.org/#/tasks/task1", "Open the task"}, []string{"token", "{"}},
 	} {
 		t.Run(string(test.kind), func(t *testing.T) {
 			m, err := englishRenderer(t).Render(test.kind, "jo@example.org", test.data)

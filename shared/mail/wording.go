@@ -6,7 +6,8 @@ package mail
 //
 // Placeholders in braces are filled by Render with the recipient's data:
 // {name}, {username}, {link}, {minutes}, {school}, {signInURL}, {time},
-// {actor}, {count}.
+// {actor}, {count}, and for a finished task {task}, {status}, {total},
+// {succeeded}, {noEmail}, {failed}, {skipped}.
 // The text is plain: Render escapes everything for the HTML part, so a
 // translation needs no markup and no escaping.
 type Wording map[string]string
@@ -44,5 +45,16 @@ var English = Wording{
 	"teacher_bulk_notice.subject": "A teacher reset {count} students' passwords at {school}",
 	"teacher_bulk_notice.intro":   "{actor} started a bulk password reset of {count} students at {school}.",
 	"teacher_bulk_notice.action":  "Open the task",
-	"teacher_bulk_notice.why":     "You receive this as an administrator of {school}, because a teacher reset more than a handful of students at once. If it was not expected, open the task: you can cancel it while it runs.",
+	"task_finished.subject":       "Your bulk task finished: {task}",
+	"task_finished.intro":         "Your bulk task \u201c{task}\u201d has {status}.",
+	"task_finished.counts":        "Of {total} users: {succeeded} reset, {noEmail} without an email address (tell them another way), {failed} failed, {skipped} skipped.",
+	"task_finished.action":        "Open the task",
+	"task_finished.why":           "You receive this because you started the task or its schedule. The task's page shows each user's result and what their email did since.",
+
+	"status.completed":             "finished",
+	"status.completed_with_errors": "finished with errors",
+	"status.failed":                "failed",
+	"status.cancelled":             "been cancelled",
+
+	"teacher_bulk_notice.why": "You receive this as an administrator of {school}, because a teacher reset more than a handful of students at once. If it was not expected, open the task: you can cancel it while it runs.",
 }

@@ -454,11 +454,22 @@ func (h *Handler) render(out resets.Outgoing) (mail.Message, error) {
 		data.ChangedAt = out.ChangedAt
 	case mail.KindTeacherBulkNotice:
 		data.Actor, data.Count, data.School = out.Actor.FullName(), out.Count, out.School.Name
-		data.Link = h.baseURL + "/#/tasks/" + url.PathEscape(out.TaskID)
+		data.Link = h.taskLink(out.TaskID)
+	case mail.KindTaskFinished:
+		if out.Summary != nil {
+			data.Task = mail.TaskCounts{Name: out.Summary.Name, Status: string(out.Summary.Status), Total: out.Summary.Total,
+				Succeeded: out.Summary.Succeeded, NoEmail: out.Summary.NoEmail, Failed: out.Summary.Failed, Skip: out.Summary.Skipped}
+		}
+		data.Link = h.taskLink(out.TaskID)
 	default:
 		return mail.Message{}, fmt.Errorf("no email for message %q", out.Kind)
 	}
 	return h.renderer.Render(out.Kind, out.User.Email, data)
+}
+
+// taskLink is the console's page of task id.
+func (h *Handler) taskLink(id string) string {
+	return h.baseURL + "/#/tasks/" + url.PathEscape(id)
 }
 
 // resetLink is the page that takes token: opening it consumes nothing; the

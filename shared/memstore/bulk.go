@@ -205,6 +205,34 @@ func (s *Store) FailTask(_ context.Context, id, reason string, at time.Time) err
 	return nil
 }
 
+// ClaimFinishNotice records, at at, that the email telling task id's
+// creator it finished is being sent, unless it was claimed before
+// (rekey.ErrConflict); a missing task is rekey.ErrConflict too.
+func (s *Store) ClaimFinishNotice(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.bulk.tasks[id]
+	if !ok || !rec.FinishNoticeAt.IsZero() {
+		return fmt.Errorf("memstore: claim the finish notice of task %s: %w", id, rekey.ErrConflict)
+	}
+	rec.FinishNoticeAt = at
+	s.bulk.tasks[id] = rec
+	return nil
+}
+
+// ReleaseFinishNotice gives back the claim ClaimFinishNotice made at at.
+func (s *Store) ReleaseFinishNotice(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.bulk.tasks[id]
+	if !ok || !rec.FinishNoticeAt.Equal(at) {
+		return fmt.Errorf("memstore: release the finish notice of task %s: %w", id, rekey.ErrConflict)
+	}
+	rec.FinishNoticeAt = time.Time{}
+	s.bulk.tasks[id] = rec
+	return nil
+}
+
 // SetWaiting records why task id is paused and when it should finish; a
 // missing task is rekey.ErrNotFound.
 func (s *Store) SetWaiting(_ context.Context, id, waiting string, estimatedFinishAt time.Time) error {

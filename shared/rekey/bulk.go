@@ -69,6 +69,12 @@ type TaskRecord struct {
 	LastProcessedAt time.Time
 	Plan            TaskPlan
 
+	// FinishNoticeAt is when the email telling the creator that the task
+	// finished was claimed (zero: not yet): the claim is a conditional
+	// write, so that one email goes out however often the last chunk's
+	// completion is seen.
+	FinishNoticeAt time.Time
+
 	// KidFriendlyMaxGrade is the creator's district's kid-friendly grade
 	// limit when the task started (its settings), so that generated
 	// passwords follow the settings the task was started under. Nil for a

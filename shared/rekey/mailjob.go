@@ -30,7 +30,34 @@ const (
 	// that teacher ActorID started bulk task TaskID reaching Count
 	// students.
 	JobTeacherBulkNotice JobKind = "teacher_bulk_notice"
+	// JobSSONotice: tell user UserID (or users UserIDs) of a bulk email-link
+	// task that their school signs them in with its own single sign-on,
+	// instead of emailing them a reset link (the forgot-password flow's
+	// sso_notice).
+	JobSSONotice JobKind = "sso_notice"
+	// JobTaskFinished: tell user UserID, the creator of bulk task TaskID,
+	// that it finished, with Summary.
+	JobTaskFinished JobKind = "task_finished"
 )
+
+// TaskSummary is what a task_finished job tells a task's creator: the task
+// as it ended. The job carries it, so that the mail worker reads no task.
+type TaskSummary struct {
+	Name      string       `json:"name"`
+	Status    TaskStatus   `json:"status"`
+	Delivery  DeliveryMode `json:"delivery"`
+	Total     int          `json:"total"`
+	Succeeded int          `json:"succeeded"`
+	NoEmail   int          `json:"noEmail"`
+	Failed    int          `json:"failed"`
+	Skipped   int          `json:"skipped"`
+}
+
+// SummaryOf is t as a task_finished job tells it.
+func SummaryOf(t Task) *TaskSummary {
+	return &TaskSummary{Name: t.Name, Status: t.Status, Delivery: t.Delivery.Mode, Total: t.Total,
+		Succeeded: t.Succeeded, NoEmail: t.NoEmail, Failed: t.Failed, Skipped: t.Skipped}
+}
 
 // MailJob is one message on the mail queue, as JSON. It never carries a
 // token or a password: the worker makes the token when it sends the email.
@@ -67,6 +94,8 @@ type MailJob struct {
 	TaskID  string `json:"taskId,omitempty"`
 	ActorID string `json:"actorId,omitempty"`
 	Count   int    `json:"count,omitempty"`
+	// Summary is the finished task (task_finished).
+	Summary *TaskSummary `json:"summary,omitempty"`
 }
 
 // Key is the job's idempotency key, "<kind>#<id>": one email at most is sent
@@ -92,12 +121,16 @@ func (j MailJob) Validate() error {
 		if j.Login == "" || j.RequestedAt.IsZero() {
 			return fmt.Errorf("resets: %s job %s needs login and requestedAt", j.Kind, j.ID)
 		}
+	case JobTaskFinished:
+		if j.UserID == "" || j.TaskID == "" || j.Summary == nil {
+			return fmt.Errorf("resets: %s job %s needs userId, taskId and summary", j.Kind, j.ID)
+		}
 	case JobTeacherBulkNotice:
 		if j.TaskID == "" || j.ActorID == "" || j.Count <= 0 {
 			return fmt.Errorf("resets: %s job %s needs taskId, actorId and count", j.Kind, j.ID)
 		}
 		fallthrough
-	case JobPasswordChanged:
+	case JobPasswordChanged, JobSSONotice:
 		if (j.UserID == "") == (len(j.UserIDs) == 0) {
 			return fmt.Errorf("resets: %s job %s needs userId or userIds, not both", j.Kind, j.ID)
 		}

@@ -52,3 +52,17 @@ func BulkPasswordChangedJobs(taskID string, userIDs []string, requestID string) 
 	}
 	return jobs
 }
+
+// BulkSSONoticeJobs are the SSO notices of bulk email-link task taskID for
+// userIDs, users at schools that sign in with their own single sign-on
+// (who must have an email address): jobs of at most MaxJobUsers users
+// each, every user with the outbox key "sso_notice#bulk#<taskId>#<userId>"
+// (MailJob.Split), so that queuing a chunk's notices again sends nobody a
+// second one for the same task.
+func BulkSSONoticeJobs(taskID string, userIDs []string, requestID string) []rekey.MailJob {
+	var jobs []rekey.MailJob
+	for ids := range slices.Chunk(userIDs, rekey.MaxJobUsers) {
+		jobs = append(jobs, rekey.MailJob{Kind: rekey.JobSSONotice, ID: "bulk#" + taskID, UserIDs: slices.Clone(ids), RequestID: requestID})
+	}
+	return jobs
+}

@@ -28,6 +28,8 @@ type Outgoing struct {
 	Actor  rekey.User
 	Count  int
 	TaskID string
+	// Summary is the finished task (task finished).
+	Summary *rekey.TaskSummary
 }
 
 // LogValue keeps the token, the email address and the password hashes out
@@ -64,6 +66,10 @@ func (s *Service) PrepareMail(ctx context.Context, job rekey.MailJob) (Outgoing,
 		return s.preparePasswordChanged(ctx, job)
 	case rekey.JobTeacherBulkNotice:
 		return s.prepareTeacherBulkNotice(ctx, job)
+	case rekey.JobSSONotice:
+		return s.prepareBulkSSONotice(ctx, job)
+	case rekey.JobTaskFinished:
+		return s.prepareTaskFinished(ctx, job)
 	default:
 		return Outgoing{}, fmt.Errorf("resets: unknown mail job kind %q", job.Kind)
 	}
@@ -174,4 +180,54 @@ func (s *Service) prepareTeacherBulkNotice(ctx context.Context, job rekey.MailJo
 		return Outgoing{}, fmt.Errorf("resets: read school: %w", err)
 	}
 	return Outgoing{Kind: mail.KindTeacherBulkNotice, User: admin, Actor: teacher, School: school, Count: job.Count, TaskID: job.TaskID}, nil
+}
+
+// prepareBulkSSONotice addresses the SSO notice of a bulk email-link task
+// to user job.UserID, if their school still signs in with SSO and they can
+// be reached: the forgot-password flow's email, with the school's sign-in
+// address.
+func (s *Service) prepareBulkSSONotice(ctx context.Context, job rekey.MailJob) (Outgoing, error) {
+	user, err := s.store.GetUser(ctx, job.UserID)
+	if isNotFound(err) {
+		return skip("user deleted"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read user: %w", err)
+	}
+	switch {
+	case user.Email == "":
+		return skip("no email address"), nil
+	case user.Status == rekey.StatusDisabled:
+		return skip("account disabled"), nil
+	case user.SchoolID == "":
+		return skip("no school"), nil
+	}
+	school, err := s.store.GetSchool(ctx, user.SchoolID)
+	if isNotFound(err) || err == nil && !school.SSO {
+		return skip("the school no longer signs in with SSO"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read school: %w", err)
+	}
+	return Outgoing{Kind: mail.KindSSONotice, User: user, School: school}, nil
+}
+
+// prepareTaskFinished addresses the "your task finished" email to the
+// task's creator, job.UserID, as they are now; a creator who cannot be
+// reached is skipped (and the mail worker logs why).
+func (s *Service) prepareTaskFinished(ctx context.Context, job rekey.MailJob) (Outgoing, error) {
+	creator, err := s.store.GetUser(ctx, job.UserID)
+	if isNotFound(err) {
+		return skip("creator deleted"), nil
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("resets: read the task's creator: %w", err)
+	}
+	switch {
+	case creator.Email == "":
+		return skip("no email address"), nil
+	case creator.Status == rekey.StatusDisabled:
+		return skip("account disabled"), nil
+	}
+	return Outgoing{Kind: mail.KindTaskFinished, User: creator, TaskID: job.TaskID, Summary: job.Summary}, nil
 }

@@ -61,12 +61,12 @@ type auditLog interface {
 // taskStarter starts a bulk reset task on behalf of initiator, exactly as
 // POST /api/bulk-resets would (the selection is intersected with the
 // initiator's scope at run time). A repeated idempotencyKey returns the
-// task the first call started; the task records scheduleID. approvedBy is
-// the approver of a schedule that needed approval: its task is queued
-// without asking again. The bulk service implements it.
+// task the first call started. The task runs sc's selection and delivery,
+// records sc's id and is named with sc's name; sc.ApprovedBy is the
+// approver of a schedule that needed approval: its task is queued without
+// asking again. The bulk service implements it.
 type taskStarter interface {
-	StartScheduled(ctx context.Context, scheduleID, approvedBy string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery,
-		idempotencyKey, requestID string) (rekey.Task, error)
+	StartScheduled(ctx context.Context, sc rekey.Schedule, initiator rekey.User, idempotencyKey, requestID string) (rekey.Task, error)
 }
 
 // Dispatcher settings.
@@ -237,7 +237,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, id string, now time.Time, req
 		return false, d.fail(ctx, log, sc, run, occurrence, next, reason, requestID, now)
 	}
 
-	task, err := d.starter.StartScheduled(ctx, sc.ID, sc.ApprovedBy, creator, sc.Selection, sc.Delivery, IdempotencyKey(sc.ID, occurrence), requestID)
+	task, err := d.starter.StartScheduled(ctx, sc, creator, IdempotencyKey(sc.ID, occurrence), requestID)
 	if err != nil {
 		if refused(err) {
 			return false, d.fail(ctx, log, sc, run, occurrence, next, "The bulk reset was refused: "+rekey.ErrorMessage(err), requestID, now)

@@ -18,12 +18,13 @@ import (
 
 // startCall is one call of fakeStarter.Start.
 type startCall struct {
-	scheduleID string
-	approvedBy string
-	initiator  rekey.User
-	sel        rekey.Selection
-	del        rekey.Delivery
-	key        string
+	scheduleID   string
+	scheduleName string
+	approvedBy   string
+	initiator    rekey.User
+	sel          rekey.Selection
+	del          rekey.Delivery
+	key          string
 }
 
 // fakeStarter stands in for the bulk service: like it, a repeated
@@ -38,9 +39,9 @@ type fakeStarter struct {
 	delay time.Duration
 }
 
-func (f *fakeStarter) StartScheduled(ctx context.Context, scheduleID, approvedBy string, initiator rekey.User, sel rekey.Selection, del rekey.Delivery, idempotencyKey, requestID string) (rekey.Task, error) {
+func (f *fakeStarter) StartScheduled(ctx context.Context, sc rekey.Schedule, initiator rekey.User, idempotencyKey, requestID string) (rekey.Task, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, startCall{scheduleID: scheduleID, approvedBy: approvedBy, initiator: initiator, sel: sel, del: del, key: idempotencyKey})
+	f.calls = append(f.calls, startCall{scheduleID: sc.ID, scheduleName: sc.Name, approvedBy: sc.ApprovedBy, initiator: initiator, sel: sc.Selection, del: sc.Delivery, key: idempotencyKey})
 	n, fail := len(f.calls), f.fail
 	f.mu.Unlock()
 	time.Sleep(f.delay)
@@ -57,7 +58,7 @@ func (f *fakeStarter) StartScheduled(ctx context.Context, scheduleID, approvedBy
 	if task, ok := f.tasks[idempotencyKey]; ok {
 		return task, nil
 	}
-	task := rekey.Task{ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued, CreatedBy: initiator.ID, Selection: sel, Delivery: del, ScheduleID: scheduleID}
+	task := rekey.Task{ID: rekey.NewID(), Kind: rekey.TaskKindBulkReset, Status: rekey.TaskQueued, CreatedBy: initiator.ID, Selection: sc.Selection, Delivery: sc.Delivery, ScheduleID: sc.ID}
 	f.tasks[idempotencyKey] = task
 	return task, nil
 }
@@ -156,8 +157,8 @@ func testDispatchStartsOccurrenceOnce(t *testing.T, e *env) {
 		t.Fatalf("Start calls (-want +got):\n%s\nstarted = %d, want 1", diff, total)
 	}
 	call := starter.calls[0]
-	if call.scheduleID != sc.ID || call.initiator.ID != "sa1" || call.sel.Mode != rekey.SelectWithoutRole || call.sel.SchoolID != "s1" || call.del.Mode != rekey.DeliverEmailLink {
-		t.Errorf("StartScheduled(%+v), want schedule %s's, by the creator sa1 with the schedule's selection and delivery", call, sc.ID)
+	if call.scheduleID != sc.ID || call.scheduleName != sc.Name || call.initiator.ID != "sa1" || call.sel.Mode != rekey.SelectWithoutRole || call.sel.SchoolID != "s1" || call.del.Mode != rekey.DeliverEmailLink {
+		t.Errorf("StartScheduled(%+v), want schedule %s's (named %q), by the creator sa1 with the schedule's selection and delivery", call, sc.ID, sc.Name)
 	}
 	if wantKey != "schedule#"+sc.ID+"#2026-09-01T06:00:00Z" {
 		t.Errorf("IdempotencyKey() = %q", wantKey)

@@ -33,6 +33,8 @@ type BulkStore interface {
 	StaleChunks(ctx context.Context, now time.Time, limit int) ([]rekey.Chunk, error)
 	ClaimStaleChunk(ctx context.Context, c rekey.Chunk, now, recheckAt time.Time) error
 	AcquireDailySends(ctx context.Context, day string, want, limit int) (int, error)
+	ClaimFinishNotice(ctx context.Context, id string, at time.Time) error
+	ReleaseFinishNotice(ctx context.Context, id string, at time.Time) error
 	ClaimDelivery(ctx context.Context, key string, kind rekey.JobKind, at time.Time, lease time.Duration) (rekey.MailDelivery, error)
 	SaveDelivery(ctx context.Context, d rekey.MailDelivery) error
 	GetDelivery(ctx context.Context, key string) (rekey.MailDelivery, error)
@@ -391,6 +393,29 @@ func testChunkLeases(t *testing.T, s Store, _ *testclock.Clock) {
 	}
 	wantErr(t, "ClaimStaleChunk of a chunk taken since", s.ClaimStaleChunk(ctx, stale[0], recheck, recheck.Add(time.Minute)), rekey.ErrConflict)
 	wantErr(t, "RenewChunkLease by the old holder", s.RenewChunkLease(ctx, id, 0, "w1", recheck.Add(time.Hour)), rekey.ErrConflict)
+}
+
+// testFinishNotice: a task's finish email is claimed once; the claim is
+// read back with the task; only the claim's own release gives it back.
+func testFinishNotice(t *testing.T, s Store, _ *testclock.Clock) {
+	ctx := context.Background()
+	rec := createTask(t, s, newTask(t0), nil)
+	at := t0.Add(time.Hour)
+	if err := s.ClaimFinishNotice(ctx, rec.Task.ID, at); err != nil {
+		t.Fatalf("ClaimFinishNotice = %v", err)
+	}
+	wantErr(t, "ClaimFinishNotice again", s.ClaimFinishNotice(ctx, rec.Task.ID, at.Add(time.Second)), rekey.ErrConflict)
+	if got, err := s.GetTask(ctx, rec.Task.ID); err != nil || !got.FinishNoticeAt.Equal(at) {
+		t.Errorf("GetTask after the claim: FinishNoticeAt %v, %v; want %v", got.FinishNoticeAt, err, at)
+	}
+	wantErr(t, "ReleaseFinishNotice of another claim", s.ReleaseFinishNotice(ctx, rec.Task.ID, at.Add(time.Second)), rekey.ErrConflict)
+	if err := s.ReleaseFinishNotice(ctx, rec.Task.ID, at); err != nil {
+		t.Fatalf("ReleaseFinishNotice = %v", err)
+	}
+	if err := s.ClaimFinishNotice(ctx, rec.Task.ID, at.Add(time.Minute)); err != nil {
+		t.Errorf("ClaimFinishNotice after the release = %v", err)
+	}
+	wantErr(t, "ClaimFinishNotice of a missing task", s.ClaimFinishNotice(ctx, rekey.NewID(), at), rekey.ErrConflict)
 }
 
 func testDailySends(t *testing.T, s Store, _ *testclock.Clock) {

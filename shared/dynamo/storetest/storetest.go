@@ -95,6 +95,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"ChunkWrites", testChunkWrites},
 		{"MailEvents", testMailEvents},
 		{"ChunkLeases", testChunkLeases},
+		{"FinishNotice", testFinishNotice},
 		{"CancelReachesWorkers", testCancelReachesWorkers},
 		{"DailySends", testDailySends},
 		{"Outbox", testOutbox},

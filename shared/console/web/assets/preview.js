@@ -43,7 +43,11 @@ export function previewDetails(p) {
         'p',
         { class: 'callout', id: 'preview-sso' },
         icon('info'),
-        h('span', { text: `${num(p.sso.total)} of them sign in with their school’s own sign-in: ${names}. A Rekey password is not what they use at school; if they ask for a reset themselves, Rekey sends them to their school sign-in.` }),
+        h('span', {
+          text:
+            `${num(p.sso.total)} of them sign in with their school’s own sign-in: ${names}. A Rekey password is not what they use at school, so their password is not changed (they are listed as skipped)` +
+            (p.sso.notice ? '; instead of a reset link they get an email pointing them to their school sign-in.' : '; they are sent nothing.'),
+        }),
       ),
     );
   }
