@@ -24,6 +24,8 @@
 package main
 
 import (
+	"github.com/rekey/rekey/infra/moto"
+
 	"context"
 	"flag"
 	"fmt"
@@ -61,7 +63,7 @@ func main() {
 		return
 	}
 	if *serve {
-		server, err := startMoto(ctx)
+		server, err := moto.Start(ctx)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			os.Exit(1)

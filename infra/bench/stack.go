@@ -42,7 +42,7 @@ type localAWS struct {
 func startLocalAWS(ctx context.Context) (*localAWS, error) {
 	l := &localAWS{calls: &callcount.Counter{}, writes: &writeRecorder{}}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		server, err := startMoto(ctx)
+		server, err := moto.Start(ctx)
 		if err != nil {
 			return nil, err
 		}

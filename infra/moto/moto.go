@@ -76,7 +76,7 @@ func launch(ctx context.Context, bin string, port int) (*Server, error) {
 		exited:   make(chan struct{}),
 	}
 	// Not exec.CommandContext: the server must outlive ctx, which only bounds startup.
-	s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	s.cmd = command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	s.cmd.Stdout = s.output
 	s.cmd.Stderr = s.output
 	setProcessGroup(s.cmd)

@@ -5,6 +5,8 @@
 package mototest
 
 import (
+	"github.com/rekey/rekey/infra/moto"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -36,7 +38,7 @@ func run(m *testing.M) int {
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	if endpoint == "" {
 		// Start bounds its own wait for moto_server to answer.
-		server, err := startFastMoto()
+		server, err := moto.Start(context.Background())
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "mototest: integration tests need moto_server: %v\n", err)
 			return 1

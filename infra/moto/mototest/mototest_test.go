@@ -50,10 +50,10 @@ func TestTableName(t *testing.T) {
 	}
 }
 
-// TestTransactionsStayAllOrNothing: moto started through fastmoto.py still
+// TestTransactionsStayAllOrNothing: moto started through infra/moto's patch.py still
 // applies a transaction whole or not at all, across two tables, however
 // many items it holds (the script changes how moto backs tables up before
-// a transaction).
+// a transaction and how it puts items back when one is cancelled).
 func TestTransactionsStayAllOrNothing(t *testing.T) {
 	cfg := Config(t)
 	db := dynamodb.NewFromConfig(cfg)
