@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,10 +34,14 @@ const senderAddress = "no-reply@rekey.example.org"
 // localAWS is moto, started for the benchmarks unless AWS_ENDPOINT_URL
 // already points at one, with every client's calls counted.
 type localAWS struct {
-	cfg    aws.Config
-	calls  *callcount.Counter
-	writes *writeRecorder
-	server *moto.Server
+	cfg aws.Config
+	// counted is cfg without the write recorder: for runs that price no
+	// write units and whose heap is measured (the recorder keeps every
+	// written item, which would count as the run's own memory).
+	counted aws.Config
+	calls   *callcount.Counter
+	writes  *writeRecorder
+	server  *moto.Server
 }
 
 func startLocalAWS(ctx context.Context) (*localAWS, error) {
@@ -59,7 +64,9 @@ func startLocalAWS(ctx context.Context) (*localAWS, error) {
 		l.stop()
 		return nil, err
 	}
-	l.cfg = l.writes.Attach(l.calls.Attach(cfg))
+	l.counted = l.calls.Attach(cfg)
+	l.counted.APIOptions = slices.Clip(l.counted.APIOptions) // l.cfg's recorder must not be appended into it
+	l.cfg = l.writes.Attach(l.counted)
 	return l, nil
 }
 

@@ -175,41 +175,56 @@ var errNoUpload = rekey.FieldError(rekey.ECodeNotFound, "importId", "No uploaded
 // read reads the source into a roster file. It returns the S3 key to
 // delete after the import ("" for a body).
 func (s *Service) read(ctx context.Context, actor rekey.User, src Source) (*roster.File, string, error) {
+	body, contentType, key, err := s.body(ctx, actor, src)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := readFile(body, contentType)
+	return f, key, err
+}
+
+// body is the source's bytes and content type, and the S3 key to delete
+// after the import ("" for a body).
+func (s *Service) body(ctx context.Context, actor rekey.User, src Source) ([]byte, string, string, error) {
 	if src.ImportID != "" {
 		if !rekey.ValidID(src.ImportID) {
-			return nil, "", rekey.FieldError(rekey.ECodeInvalidID, "importId", "Not a valid importId.")
+			return nil, "", "", rekey.FieldError(rekey.ECodeInvalidID, "importId", "Not a valid importId.")
 		}
 		if s.files == nil {
-			return nil, "", errNoUpload
+			return nil, "", "", errNoUpload
 		}
 		key := uploadKey(actor, src.ImportID)
 		body, err := s.files.Get(ctx, key, MaxUploadBytes)
 		if errors.Is(err, rekey.ErrNotFound) {
-			return nil, "", errNoUpload
+			return nil, "", "", errNoUpload
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("imports: read upload: %w", err)
+			return nil, "", "", fmt.Errorf("imports: read upload: %w", err)
 		}
 		contentType := TypeCSV
 		if bytes.HasPrefix(body, []byte("PK")) {
 			contentType = TypeZip
 		}
-		f, err := readFile(body, contentType)
-		return f, key, err
+		return body, contentType, key, nil
 	}
-	f, err := readFile(src.Body, src.ContentType)
-	return f, "", err
+	return src.Body, src.ContentType, "", nil
 }
 
 // readFile reads a body of the given content type.
 func readFile(body []byte, contentType string) (*roster.File, error) {
+	return readRows(body, contentType, nil)
+}
+
+// readRows reads a body of the given content type, giving each row to
+// each instead of keeping it in the File's Rows (nil each: all kept).
+func readRows(body []byte, contentType string, each func(roster.Row)) (*roster.File, error) {
 	var f *roster.File
 	var err error
 	switch contentType {
 	case TypeZip:
-		f, err = roster.ReadBundle(bytes.NewReader(body), int64(len(body)), roster.Limits{})
+		f, err = roster.ReadBundleRows(bytes.NewReader(body), int64(len(body)), roster.Limits{}, each)
 	case TypeCSV:
-		f, err = roster.ReadUsersCSV(bytes.NewReader(body), roster.Limits{})
+		f, err = roster.ReadUsersCSVRows(bytes.NewReader(body), roster.Limits{}, each)
 	default:
 		return nil, &rekey.Error{Code: rekey.ECodeUnsupportedMedia, Message: "Send a users CSV as text/csv or a OneRoster bundle as application/zip."}
 	}
@@ -220,16 +235,28 @@ func readFile(body []byte, contentType string) (*roster.File, error) {
 }
 
 // Preview is the dry run: what importing the file would do, nothing
-// written. Errors of rows are in the summary, not an error.
+// written. Errors of rows are in the summary, not an error. It reads the
+// file twice rather than hold its rows (roster.SummarizeRows), so that
+// its memory stays nearly flat as files grow.
 func (s *Service) Preview(ctx context.Context, actor rekey.User, src Source) (roster.Summary, error) {
 	if !mayImport(actor) {
 		return roster.Summary{}, errForbidden
 	}
-	f, _, err := s.read(ctx, actor, src)
+	body, contentType, _, err := s.body(ctx, actor, src)
 	if err != nil {
 		return roster.Summary{}, err
 	}
-	res, err := roster.Summarize(ctx, f, directory{s.store}, actor)
+	var readErr error // a failure to read the file, not of the plan
+	res, err := roster.SummarizeRows(ctx, func(each func(roster.Row)) (*roster.File, error) {
+		f, err := readRows(body, contentType, each)
+		if err != nil {
+			readErr = err
+		}
+		return f, err
+	}, directory{s.store}, actor)
+	if readErr != nil {
+		return roster.Summary{}, readErr
+	}
 	if err != nil {
 		return roster.Summary{}, fmt.Errorf("imports: plan: %w", err)
 	}

@@ -59,9 +59,16 @@ func set(names ...string) map[string]bool {
 // when it cannot be read as a whole); the error is only for a failure to
 // read r itself.
 func ReadBundle(r io.ReaderAt, size int64, limits Limits) (*File, error) {
+	return ReadBundleRows(r, size, limits, nil)
+}
+
+// ReadBundleRows is ReadBundle giving each row that passes the checks of a
+// single row to each, in file order, instead of keeping it in Rows (nil
+// each: ReadBundle). A file found Fatal may have given some rows first.
+func ReadBundleRows(r io.ReaderAt, size int64, limits Limits, each func(Row)) (*File, error) {
 	limits = limits.withDefaults()
 	is := &issues{max: limits.MaxIssues}
-	f := &File{Format: FormatOneRoster, limits: limits}
+	f := &File{Format: FormatOneRoster, limits: limits, each: each}
 	err := readBundle(f, r, size, limits, is)
 	f.Issues, f.IssueCount = is.list, is.count
 	if err != nil {
@@ -374,7 +381,7 @@ func readUsers(f *File, zf *zip.File, b *budget, limits Limits, is *issues) (boo
 		}
 		dups.check(&c, r, "sourcedId", "username", "email")
 		if c.ok {
-			f.Rows = append(f.Rows, r)
+			f.add(r)
 		}
 	}
 	if t.stopped {

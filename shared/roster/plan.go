@@ -175,7 +175,63 @@ func Summarize(ctx context.Context, f *File, dir Directory, actor rekey.User) (*
 	return planFile(ctx, f, dir, actor, false)
 }
 
+// SummarizeRows is Summarize for a file that is read twice instead of
+// held: read reads it and gives each row that passes the checks of a
+// single row to each (ReadBundleRows, ReadUsersCSVRows), in file order,
+// the same rows each time. The first reading keeps of each row only its
+// externalId's fingerprint and role (for the links' checks); the second
+// is planned BatchSize rows at a time as it comes. The issues are the
+// first reading's and the plan's, as Summarize's are.
+func SummarizeRows(ctx context.Context, read func(each func(Row)) (*File, error), dir Directory, actor rekey.User) (*Result, error) {
+	if !canImport(actor) {
+		return nil, rekey.ErrForbidden
+	}
+	roles := newFileRoles()
+	f, err := read(roles.add)
+	if err != nil {
+		return nil, err
+	}
+	return planRows(ctx, f, dir, actor, false, roles, func(batch func([]Row) error) error {
+		rows := make([]Row, 0, BatchSize)
+		var failed error
+		_, err := read(func(r Row) {
+			if failed != nil {
+				return
+			}
+			if rows = append(rows, r); len(rows) == BatchSize {
+				failed, rows = batch(rows), rows[:0]
+			}
+		})
+		switch {
+		case err != nil:
+			return err
+		case failed != nil:
+			return failed
+		case len(rows) > 0:
+			return batch(rows)
+		}
+		return nil
+	})
+}
+
 func planFile(ctx context.Context, f *File, dir Directory, actor rekey.User, keep bool) (*Result, error) {
+	roles := newFileRoles()
+	for _, r := range f.Rows {
+		roles.add(r)
+	}
+	return planRows(ctx, f, dir, actor, keep, roles, func(batch func([]Row) error) error {
+		for from := 0; from < len(f.Rows); from += BatchSize {
+			if err := batch(f.Rows[from:min(from+BatchSize, len(f.Rows))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// planRows plans the rows that rows gives its batch function, in file order;
+// roles are those of every row of the file.
+func planRows(ctx context.Context, f *File, dir Directory, actor rekey.User, keep bool, roles *fileRoles, rows func(batch func([]Row) error) error) (*Result, error) {
 	if !canImport(actor) {
 		return nil, rekey.ErrForbidden
 	}
@@ -193,13 +249,11 @@ func planFile(ctx context.Context, f *File, dir Directory, actor rekey.User, kee
 		if err != nil {
 			return nil, fmt.Errorf("roster: plan: schools: %w", err)
 		}
-		p := newPlanner(f, actor, schools, is, res)
+		p := newPlanner(f, actor, schools, is, res, roles)
 		p.keep = keep
 		p.resolveOrgs()
-		for from := 0; from < len(f.Rows); from += BatchSize {
-			if err := p.planBatch(ctx, dir, f.Rows[from:min(from+BatchSize, len(f.Rows))]); err != nil {
-				return nil, err
-			}
+		if err := rows(func(batch []Row) error { return p.planBatch(ctx, dir, batch) }); err != nil {
+			return nil, err
 		}
 	}
 	res.Summary.Errors, res.Summary.ErrorCount = is.list, is.count
@@ -243,16 +297,18 @@ type planner struct {
 	byName map[string][]rekey.School // lower-cased name
 	orgs   map[string]place          // OneRoster org sourcedId → place
 	// fileIDs are the rows' externalIds with their roles, for agent links.
-	fileIDs map[string]rekey.Role
-	// matched is the row each existing user was matched by.
-	matched map[string]int
+	fileIDs *fileRoles
+	// matched is the row each existing user was matched by, by the
+	// fingerprint of the user's id.
+	matched map[uint64]int
+	matchFP fingerprint
 	// keep: Result.Changes is wanted (Plan), not only counts (Summarize).
 	keep bool
 }
 
-func newPlanner(f *File, actor rekey.User, schools []rekey.School, is *issues, res *Result) *planner {
+func newPlanner(f *File, actor rekey.User, schools []rekey.School, is *issues, res *Result, roles *fileRoles) *planner {
 	p := &planner{f: f, actor: actor, is: is, res: res, byID: map[string]rekey.School{}, byExt: map[string]rekey.School{},
-		byName: map[string][]rekey.School{}, orgs: map[string]place{}, fileIDs: map[string]rekey.Role{}, matched: map[string]int{}}
+		byName: map[string][]rekey.School{}, orgs: map[string]place{}, fileIDs: roles, matched: map[uint64]int{}, matchFP: newFingerprint()}
 	for _, s := range schools {
 		if s.DistrictID != actor.DistrictID {
 			continue
@@ -263,11 +319,6 @@ func newPlanner(f *File, actor rekey.User, schools []rekey.School, is *issues, r
 		}
 		key := strings.ToLower(s.Name)
 		p.byName[key] = append(p.byName[key], s)
-	}
-	for _, r := range f.Rows {
-		if r.ExternalID != "" {
-			p.fileIDs[r.ExternalID] = r.Role
-		}
 	}
 	return p
 }
@@ -508,11 +559,12 @@ func (p *planner) match(c *rowChecker, r Row, ex existing) *rekey.User {
 		}
 	}
 	if before != nil {
-		if first, dup := p.matched[before.ID]; dup {
+		id := p.matchFP.of(before.ID)
+		if first, dup := p.matched[id]; dup {
 			c.fail(p.column(FieldUsername), CodeSameUser, "This row and row %d are the same user (%s).", first, before.Username)
 			return nil
 		}
-		p.matched[before.ID] = r.Row
+		p.matched[id] = r.Row
 	}
 	return before
 }
@@ -524,7 +576,7 @@ func (p *planner) match(c *rowChecker, r Row, ex existing) *rekey.User {
 func (p *planner) checkLinks(c *rowChecker, r Row, ex existing) {
 	role := r.Role
 	for _, a := range r.AgentIDs {
-		partner, inFile := p.fileIDs[a]
+		partner, inFile := p.fileIDs.role(a)
 		if !inFile {
 			u := ex.byExt[a]
 			if u == nil {

@@ -41,6 +41,18 @@ type File struct {
 	Fatal bool
 	// limits are the reader's, for Plan's issue cap.
 	limits Limits
+	// each, when set, is given every row instead of Rows (ReadBundleRows,
+	// ReadUsersCSVRows): the file's rows are then not held.
+	each func(Row)
+}
+
+// add keeps a row that passed the checks of a single row.
+func (f *File) add(r Row) {
+	if f.each != nil {
+		f.each(r)
+		return
+	}
+	f.Rows = append(f.Rows, r)
 }
 
 // Org is one row of a bundle's orgs.csv.

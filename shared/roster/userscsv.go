@@ -29,9 +29,17 @@ var csvRoles = map[string]rekey.Role{
 // externalId, in any order and case. Problems of the file are Issues of the
 // returned File; the error is only for a failure to read r itself.
 func ReadUsersCSV(r io.Reader, limits Limits) (*File, error) {
+	return ReadUsersCSVRows(r, limits, nil)
+}
+
+// ReadUsersCSVRows is ReadUsersCSV giving each row that passes the checks
+// of a single row to each, in file order, instead of keeping it in Rows
+// (nil each: ReadUsersCSV). A file found Fatal may have given some rows
+// first.
+func ReadUsersCSVRows(r io.Reader, limits Limits, each func(Row)) (*File, error) {
 	limits = limits.withDefaults()
 	is := &issues{max: limits.MaxIssues}
-	f := &File{Format: FormatUsersCSV, limits: limits}
+	f := &File{Format: FormatUsersCSV, limits: limits, each: each}
 	b := newBudget(limits.MaxBytes)
 	t, ignored := openTable(usersFile, r, b, csvColumns, csvUsed, csvRequired, is)
 	f.IgnoredColumns = ignored
@@ -73,7 +81,7 @@ func readCSVRows(f *File, t *table, limits Limits, is *issues) {
 		}
 		dups.check(&c, r, "externalId", "username", "email")
 		if c.ok {
-			f.Rows = append(f.Rows, r)
+			f.add(r)
 		}
 	}
 }
