@@ -176,3 +176,44 @@ func (w *world) chunkEntries(t *testing.T, id string) []rekey.ChunkEntry {
 	}
 	return out
 }
+
+// TestPlannerFailureEmailsCreator: a task the planner fails (its creator
+// may no longer reset users) emails its creator that it failed, as the
+// worker emails a task's end: once, claimed on the task, and again when
+// the mail queue refused the first try (the plan message comes back).
+// Before, only the worker's finish path emailed, so a failed task sent
+// nothing.
+func TestPlannerFailureEmailsCreator(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
+	before := w.current(t, "dana.admin")
+	after := before
+	after.Role, after.SchoolID, after.Version = rekey.RoleStudent, "s1", before.Version+1
+	if err := w.store.UpdateUser(w.ctx, before, after, nil); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	notices := &noticeRecorder{fail: 1}
+	p, err := bulk.NewPlanner(w.cfg, bulk.PlannerDeps{Store: w.store, Work: w.work, Plans: w.work, Notices: notices, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Plan(w.ctx, task.ID); err == nil {
+		t.Errorf("Plan with the mail queue down = nil, want an error (the message comes back)")
+	}
+	if got := w.task(t, "dev.admin", task.ID); got.Status != rekey.TaskFailed {
+		t.Fatalf("task = %s, want failed", got.Status)
+	}
+	for range 2 {
+		if err := p.Plan(w.ctx, task.ID); err != nil {
+			t.Fatalf("Plan again: %v", err)
+		}
+	}
+	jobs := notices.taken()
+	if len(jobs) != 1 {
+		t.Fatalf("mail jobs = %+v, want one task_finished", jobs)
+	}
+	if j := jobs[0]; j.Kind != rekey.JobTaskFinished || j.UserID != before.ID || j.TaskID != task.ID || j.Summary == nil || j.Summary.Status != rekey.TaskFailed {
+		t.Errorf("job = %+v, want task_finished to the creator with status failed", j)
+	}
+}

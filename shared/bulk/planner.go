@@ -22,6 +22,9 @@ type PlannerDeps struct {
 	Work Queue
 	// Plans is the plan queue, for the rest of a plan that ran out of time.
 	Plans Queue
+	// Notices is the mail queue, for the email that tells a task's creator
+	// the planner failed their task (finish.go); nil sends none.
+	Notices NoticeQueue
 	// Logger may be nil: nothing is logged.
 	Logger *slog.Logger
 	// Now may be nil: time.Now.
@@ -30,11 +33,12 @@ type PlannerDeps struct {
 
 // Planner expands tasks into chunks: the plan queue's consumer.
 type Planner struct {
-	store planStore
-	work  Queue
-	plans Queue
-	log   *slog.Logger
-	now   func() time.Time
+	store   planStore
+	work    Queue
+	plans   Queue
+	notices NoticeQueue
+	log     *slog.Logger
+	now     func() time.Time
 	// pageSize is how many users one page of the selection reads: ten
 	// chunks, one SendMessageBatch.
 	pageSize int
@@ -67,7 +71,7 @@ func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
 		return nil, errors.New("bulk: the planner needs a Store, the work queue and the plan queue")
 	}
 	cfg = cfg.withDefaults()
-	p := &Planner{store: deps.Store, work: deps.Work, plans: deps.Plans, log: deps.Logger, now: deps.Now,
+	p := &Planner{store: deps.Store, work: deps.Work, plans: deps.Plans, notices: deps.Notices, log: deps.Logger, now: deps.Now,
 		pageSize: planPageSize, stopMargin: cfg.StopMargin}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -118,6 +122,11 @@ func (p *Planner) Plan(ctx context.Context, taskID string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("read task: %w", err)
+	}
+	if rec.Task.Status == rekey.TaskFailed {
+		// Failed by a planner before this one, whose email to the creator
+		// may not have been queued: tell them (once; the claim decides).
+		return p.tellFailed(ctx, rec)
 	}
 	if rec.Task.Status.Finished() || rec.Task.Status == rekey.TaskAwaitingApproval {
 		// A task awaiting approval is planned once approved, by the plan
@@ -212,11 +221,34 @@ func (p *Planner) enqueue(ctx context.Context, rec rekey.TaskRecord, from, to in
 	return nil
 }
 
-// fail ends a task that cannot be planned.
+// fail ends a task that cannot be planned and emails its creator that it
+// failed, as the worker emails a task's end (tellFinished): once, claimed
+// on the task item. When the email cannot be queued the error is
+// returned, so that the plan message comes back and Plan, finding the
+// task failed, tries again.
 func (p *Planner) fail(ctx context.Context, rec rekey.TaskRecord, reason string) error {
 	p.log.WarnContext(ctx, "bulk: task failed", "task", rec.Task.ID, "reason", reason)
 	if err := p.store.FailTask(ctx, rec.Task.ID, reason, p.now()); err != nil {
 		return fmt.Errorf("record failed task: %w", err)
+	}
+	// Read it back: FailTask leaves a task that ended meanwhile (cancelled)
+	// as it is, and that one is not emailed.
+	rec, err := p.store.GetTask(ctx, rec.Task.ID)
+	if err != nil {
+		return fmt.Errorf("read the failed task: %w", err)
+	}
+	return p.tellFailed(ctx, rec)
+}
+
+// tellFailed emails the creator of rec, which the planner failed, that it
+// failed (tellFinished decides whether, and claims it once).
+func (p *Planner) tellFailed(ctx context.Context, rec rekey.TaskRecord) error {
+	creator, err := p.store.GetUser(ctx, rec.Task.CreatedBy)
+	if err != nil && rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		return fmt.Errorf("read task creator: %w", err)
+	}
+	if err := tellFinished(ctx, p.store, p.notices, p.log, p.now(), rec, creator); err != nil {
+		return fmt.Errorf("tell the creator the task failed: %w", err)
 	}
 	return nil
 }
