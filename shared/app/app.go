@@ -387,7 +387,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, opt Options) (*App,
 		}
 	}
 	if need.planner {
-		if a.BulkPlanner, err = bulk.NewPlanner(bulkCfg, bulk.PlannerDeps{Store: a.Store, Work: work, Plans: plans(), Logger: logger, Now: now}); err != nil {
+		if a.BulkPlanner, err = bulk.NewPlanner(bulkCfg, bulk.PlannerDeps{Store: a.Store, Work: work, Plans: plans(), Notices: mailQueue(), Logger: logger, Now: now}); err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}

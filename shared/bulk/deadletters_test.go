@@ -85,8 +85,7 @@ func checkGivenUp(t *testing.T, w *world, taskID, wantReason string) {
 	if err != nil {
 		t.Fatalf("FollowUp(retry_failed): %v", err)
 	}
-	ids := slices.Clone(follow.Task.Selection.UserIDs)
-	slices.Sort(ids)
+	ids := w.plannedUsers(t, follow.Task.ID)
 	if !slices.Equal(ids, dlqUsers) {
 		t.Errorf("retry_failed selects %v, want %v", ids, dlqUsers)
 	}

@@ -3,6 +3,7 @@ package bulk
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -24,16 +25,20 @@ const WatchedTaskTime = time.Minute
 // finishEmailWanted reports whether the creator of task rec, which now
 // reads as t, gets the email that it finished: once it is completed (with
 // or without errors) — the end the worker's last chunk brings about — and
-// not yet claimed, unless WatchedTaskTime says they saw it finish. A
-// cancelled task is not emailed: cancelling is done by a person in the
-// console, who sees its end there (the creator's task list shows it too).
+// not yet claimed, unless WatchedTaskTime says they saw it finish; and
+// once it failed (the planner could not plan it: its creator lost the
+// right to reset users, say), however quickly: a task that did nothing
+// needs the creator to act, and one that waited for approval or a
+// schedule fails with nobody watching. A cancelled task is not emailed:
+// cancelling is done by a person in the console, who sees its end there
+// (the creator's task list shows it too).
 func finishEmailWanted(rec rekey.TaskRecord, t rekey.Task) bool {
 	switch {
-	case t.Status != rekey.TaskCompleted && t.Status != rekey.TaskCompletedWithErrors:
+	case t.Status != rekey.TaskCompleted && t.Status != rekey.TaskCompletedWithErrors && t.Status != rekey.TaskFailed:
 		return false
 	case !rec.FinishNoticeAt.IsZero():
 		return false
-	case rec.Task.ScheduleID != "":
+	case rec.Task.ScheduleID != "" || t.Status == rekey.TaskFailed:
 		return true
 	}
 	return t.FinishedAt.Sub(t.CreatedAt) >= WatchedTaskTime
@@ -50,16 +55,22 @@ func finishEmailWanted(rec rekey.TaskRecord, t rekey.Task) bool {
 // retried and, finding its chunk done, tries again. A creator without an
 // email address is logged and sent nothing.
 func (w *Worker) tellFinished(ctx context.Context, rec rekey.TaskRecord, creator rekey.User) error {
-	t := taskView(rec, w.now())
+	return tellFinished(ctx, w.store, w.notices, w.log, w.now(), rec, creator)
+}
+
+// tellFinished is Worker.tellFinished on store and the mail queue notices
+// (nil: no email), at now; the planner tells a task it failed this way.
+func tellFinished(ctx context.Context, store finishNoticeStore, notices NoticeQueue, log *slog.Logger, now time.Time, rec rekey.TaskRecord, creator rekey.User) error {
+	t := taskView(rec, now)
 	if !finishEmailWanted(rec, t) {
 		return nil
 	}
-	if creator.Email == "" || w.notices == nil {
-		w.log.InfoContext(ctx, "bulk: the task finished; its creator has no email address (or no mail queue is configured): no email", "task", t.ID, "creator", creator.ID)
+	if creator.Email == "" || notices == nil {
+		log.InfoContext(ctx, "bulk: the task finished; its creator has no email address (or no mail queue is configured): no email", "task", t.ID, "creator", creator.ID)
 		return nil
 	}
-	at := w.now()
-	err := w.store.ClaimFinishNotice(ctx, t.ID, at)
+	at := now
+	err := store.ClaimFinishNotice(ctx, t.ID, at)
 	if rekey.ErrorCode(err) == rekey.ECodeConflict {
 		return nil
 	}
@@ -67,13 +78,13 @@ func (w *Worker) tellFinished(ctx context.Context, rec rekey.TaskRecord, creator
 		return fmt.Errorf("claim the finish email: %w", err)
 	}
 	job := rekey.MailJob{Kind: rekey.JobTaskFinished, ID: t.ID, UserID: creator.ID, TaskID: t.ID, Summary: rekey.SummaryOf(t), RequestID: rec.RequestID}
-	if err := w.notices.SendBatch(ctx, []any{job}); err != nil {
-		if rerr := w.store.ReleaseFinishNotice(ctx, t.ID, at); rerr != nil {
-			w.log.ErrorContext(ctx, "bulk: give back the finish email's claim", "task", t.ID, "error", rerr)
+	if err := notices.SendBatch(ctx, []any{job}); err != nil {
+		if rerr := store.ReleaseFinishNotice(ctx, t.ID, at); rerr != nil {
+			log.ErrorContext(ctx, "bulk: give back the finish email's claim", "task", t.ID, "error", rerr)
 		}
 		return fmt.Errorf("queue the finish email: %w", err)
 	}
-	w.log.InfoContext(ctx, "bulk: the task's creator is told it finished", "task", t.ID, "creator", creator.ID, "status", string(t.Status))
+	log.InfoContext(ctx, "bulk: the task's creator is told it finished", "task", t.ID, "creator", creator.ID, "status", string(t.Status))
 	return nil
 }
 

@@ -2,7 +2,6 @@ package bulk
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -35,11 +34,15 @@ type FollowUpResult struct {
 var errNothingToFollowUp = &rekey.Error{Code: rekey.ECodeNothingToFollowUp, Message: "Nobody is left for this follow-up."}
 
 // FollowUp starts action's follow-up of task id as actor: a new task whose
-// selection is the parent's users in the states the action picks, read
-// now, and whose parentTaskId is id. A task actor may not see is
-// rekey.ErrNotFound; an unknown action is unknown_action (400); a follow-up that
-// would reach nobody is nothing_to_follow_up; more than MaxSelectedUsers
-// users is invalid_input (run a new bulk reset instead).
+// parentTaskId is id and whose selection (rekey.SelectFollowUp) is the
+// parent's results that the action picks. The planner reads those results
+// page by page when it plans the task, as it reads any selection, so a
+// follow-up reaches any number of users (a district campaign's 30,000
+// unfinished), and the worker authorises each user again, as the creator
+// is now, as it does for every task. A task actor may not see is
+// rekey.ErrNotFound; an unknown action is unknown_action (400); a
+// follow-up that would reach nobody is nothing_to_follow_up (see
+// followUpCount for how that is known without reading every result).
 func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, requestID string) (FollowUpResult, error) {
 	var del rekey.Delivery
 	switch action {
@@ -58,39 +61,50 @@ func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, re
 	if action == FollowUpRetryFailed && rec.Task.Delivery.Mode == rekey.DeliverEmailLink {
 		del.Mode = rekey.DeliverEmailLink
 	}
-	var ids []string
-	leftOut := 0
-	cursor := ""
-	for {
-		page, err := s.ResultsIn(ctx, actor, id, "", rekey.TaskResultPaging.Max, cursor)
-		if err != nil {
-			return FollowUpResult{}, err
-		}
-		for _, r := range page.Items {
-			switch pick(action, r) {
-			case pickYes:
-				ids = append(ids, r.UserID)
-			case pickLeftOut:
-				leftOut++
-			}
-		}
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
+	n, leftOut, err := s.followUpCount(ctx, rec, action)
+	if err != nil {
+		return FollowUpResult{}, err
 	}
-	if len(ids) == 0 {
+	if n <= 0 {
 		return FollowUpResult{LeftOut: leftOut}, errNothingToFollowUp
 	}
-	if len(ids) > MaxSelectedUsers {
-		return FollowUpResult{}, rekey.FieldError(rekey.ECodeInvalidInput, "action",
-			fmt.Sprintf("The follow-up would reach %d users, more than %d; start a new bulk reset instead.", len(ids), MaxSelectedUsers))
-	}
-	task, err := s.Start(withParentTask(ctx, id), actor, rekey.Selection{Mode: rekey.SelectSelected, UserIDs: ids}, del, "", requestID)
+	sel := rekey.Selection{Mode: rekey.SelectFollowUp, FollowUp: &rekey.FollowUpOf{TaskID: rec.Task.ID, Action: action, Count: n}}
+	task, err := s.Start(withParentTask(ctx, id), actor, sel, del, "", requestID)
 	if err != nil {
 		return FollowUpResult{}, err
 	}
 	return FollowUpResult{Task: task, LeftOut: leftOut}, nil
+}
+
+// followUpCount is how many of parent's users action would reach, and how
+// many it leaves out because their address bounced or complained, worked
+// out without listing them: retry_failed and
+// generated_passwords_for_no_email read the parent's counters (failed —
+// which counts the users of dead-lettered chunks too — and noEmail: the
+// counters always equal the results); resend_unfinished takes the users
+// the parent finished with (processed) less those without email and the
+// funnel's completed, bounced and complained — the funnel being the one
+// pass over the parent's results, a page of chunks at a time, that
+// reading the task makes anyway. The users themselves are read when the
+// follow-up is planned, so the count is what the follow-up is named and
+// judged for approval by; a user who completes in between is not reached.
+func (s *Service) followUpCount(ctx context.Context, parent rekey.TaskRecord, action string) (n, leftOut int, err error) {
+	t := parent.Task
+	switch action {
+	case FollowUpRetryFailed:
+		return t.Failed, 0, nil
+	case FollowUpGeneratedForNoEmail:
+		return t.NoEmail, 0, nil
+	}
+	if t.Processed-t.NoEmail <= 0 {
+		return 0, 0, nil
+	}
+	f, err := s.funnel(ctx, parent)
+	if err != nil {
+		return 0, 0, err
+	}
+	leftOut = f.Bounced + f.Complained
+	return t.Processed - t.NoEmail - f.Completed - leftOut, leftOut, nil
 }
 
 type pickResult int
@@ -101,11 +115,11 @@ const (
 	pickLeftOut
 )
 
-// pick says whether result r belongs in action's follow-up.
-func pick(action string, r rekey.TaskResult) pickResult {
+// pick says whether a result in state belongs in action's follow-up.
+func pick(action, state string) pickResult {
 	switch action {
 	case FollowUpResendUnfinished:
-		switch r.State {
+		switch state {
 		case rekey.StateCompleted, rekey.StateNoEmail:
 			return pickNo
 		case rekey.StateBounced, rekey.StateComplained:
@@ -113,11 +127,11 @@ func pick(action string, r rekey.TaskResult) pickResult {
 		}
 		return pickYes
 	case FollowUpRetryFailed:
-		if r.State == rekey.StateFailed {
+		if state == rekey.StateFailed {
 			return pickYes
 		}
 	case FollowUpGeneratedForNoEmail:
-		if r.State == rekey.StateNoEmail {
+		if state == rekey.StateNoEmail {
 			return pickYes
 		}
 	}

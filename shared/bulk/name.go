@@ -32,11 +32,13 @@ func TaskName(sel rekey.Selection, del rekey.Delivery, schoolName, scheduleName 
 	switch {
 	case schoolName != "":
 		parts = append(parts, schoolName)
-	case sel.Mode != rekey.SelectSelected:
+	case sel.Mode != rekey.SelectSelected && sel.Mode != rekey.SelectFollowUp:
 		parts = append(parts, "all schools")
 	}
 	var who string
 	switch {
+	case sel.Mode == rekey.SelectFollowUp && sel.FollowUp != nil:
+		who = followUpWho(*sel.FollowUp)
 	case sel.Mode == rekey.SelectSelected:
 		who = plural(len(sel.UserIDs), "selected user", "selected users")
 	case sel.Role != "":
@@ -51,10 +53,23 @@ func TaskName(sel rekey.Selection, del rekey.Delivery, schoolName, scheduleName 
 	if who == "" {
 		who = strings.ReplaceAll(string(sel.Role), "_", " ") + "s"
 	}
-	if sel.Grade != "" && sel.Mode != rekey.SelectSelected {
+	if sel.Grade != "" && sel.Mode != rekey.SelectSelected && sel.Mode != rekey.SelectFollowUp {
 		who += ", grade " + sel.Grade
 	}
 	return strings.Join(append(parts, who), " · ")
+}
+
+// followUpWho says whom follow-up f reaches, e.g. "1100 failed users".
+func followUpWho(f rekey.FollowUpOf) string {
+	switch f.Action {
+	case FollowUpResendUnfinished:
+		return plural(f.Count, "unfinished user", "unfinished users")
+	case FollowUpRetryFailed:
+		return plural(f.Count, "failed user", "failed users")
+	case FollowUpGeneratedForNoEmail:
+		return plural(f.Count, "user without email", "users without email")
+	}
+	return plural(f.Count, "user", "users")
 }
 
 // roleNames are the roles as a task's name says them.

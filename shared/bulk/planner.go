@@ -22,6 +22,9 @@ type PlannerDeps struct {
 	Work Queue
 	// Plans is the plan queue, for the rest of a plan that ran out of time.
 	Plans Queue
+	// Notices is the mail queue, for the email that tells a task's creator
+	// the planner failed their task (finish.go); nil sends none.
+	Notices NoticeQueue
 	// Logger may be nil: nothing is logged.
 	Logger *slog.Logger
 	// Now may be nil: time.Now.
@@ -30,17 +33,32 @@ type PlannerDeps struct {
 
 // Planner expands tasks into chunks: the plan queue's consumer.
 type Planner struct {
-	store planStore
-	work  Queue
-	plans Queue
-	log   *slog.Logger
-	now   func() time.Time
+	store   planStore
+	work    Queue
+	plans   Queue
+	notices NoticeQueue
+	log     *slog.Logger
+	now     func() time.Time
 	// pageSize is how many users one page of the selection reads: ten
 	// chunks, one SendMessageBatch.
 	pageSize int
 	// stopMargin is how long before its deadline the planner stops and
 	// queues the rest of its plan.
 	stopMargin time.Duration
+	// results reads a follow-up's parent results: the Store, when it can
+	// (nil: follow-ups fail).
+	results parentResultReader
+}
+
+// parentResultReader reads the results of a follow-up's parent task: its
+// chunks (ListChunks: up to n from index from on, in order), what SES
+// reported of their emails and the users' records (whether each
+// completed), as the results listing reads them. *dynamo.Store and the
+// memory store are one.
+type parentResultReader interface {
+	ListChunks(ctx context.Context, taskID string, from, n int) ([]rekey.Chunk, error)
+	rowUserReader
+	mailStateReader
 }
 
 // planPageSize is how many users one page of a selection reads: ten
@@ -53,7 +71,7 @@ func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
 		return nil, errors.New("bulk: the planner needs a Store, the work queue and the plan queue")
 	}
 	cfg = cfg.withDefaults()
-	p := &Planner{store: deps.Store, work: deps.Work, plans: deps.Plans, log: deps.Logger, now: deps.Now,
+	p := &Planner{store: deps.Store, work: deps.Work, plans: deps.Plans, notices: deps.Notices, log: deps.Logger, now: deps.Now,
 		pageSize: planPageSize, stopMargin: cfg.StopMargin}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -61,6 +79,7 @@ func NewPlanner(cfg Config, deps PlannerDeps) (*Planner, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.results, _ = deps.Store.(parentResultReader)
 	return p, nil
 }
 
@@ -103,6 +122,11 @@ func (p *Planner) Plan(ctx context.Context, taskID string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("read task: %w", err)
+	}
+	if rec.Task.Status == rekey.TaskFailed {
+		// Failed by a planner before this one, whose email to the creator
+		// may not have been queued: tell them (once; the claim decides).
+		return p.tellFailed(ctx, rec)
 	}
 	if rec.Task.Status.Finished() || rec.Task.Status == rekey.TaskAwaitingApproval {
 		// A task awaiting approval is planned once approved, by the plan
@@ -197,11 +221,34 @@ func (p *Planner) enqueue(ctx context.Context, rec rekey.TaskRecord, from, to in
 	return nil
 }
 
-// fail ends a task that cannot be planned.
+// fail ends a task that cannot be planned and emails its creator that it
+// failed, as the worker emails a task's end (tellFinished): once, claimed
+// on the task item. When the email cannot be queued the error is
+// returned, so that the plan message comes back and Plan, finding the
+// task failed, tries again.
 func (p *Planner) fail(ctx context.Context, rec rekey.TaskRecord, reason string) error {
 	p.log.WarnContext(ctx, "bulk: task failed", "task", rec.Task.ID, "reason", reason)
 	if err := p.store.FailTask(ctx, rec.Task.ID, reason, p.now()); err != nil {
 		return fmt.Errorf("record failed task: %w", err)
+	}
+	// Read it back: FailTask leaves a task that ended meanwhile (cancelled)
+	// as it is, and that one is not emailed.
+	rec, err := p.store.GetTask(ctx, rec.Task.ID)
+	if err != nil {
+		return fmt.Errorf("read the failed task: %w", err)
+	}
+	return p.tellFailed(ctx, rec)
+}
+
+// tellFailed emails the creator of rec, which the planner failed, that it
+// failed (tellFinished decides whether, and claims it once).
+func (p *Planner) tellFailed(ctx context.Context, rec rekey.TaskRecord) error {
+	creator, err := p.store.GetUser(ctx, rec.Task.CreatedBy)
+	if err != nil && rekey.ErrorCode(err) != rekey.ECodeNotFound {
+		return fmt.Errorf("read task creator: %w", err)
+	}
+	if err := tellFinished(ctx, p.store, p.notices, p.log, p.now(), rec, creator); err != nil {
+		return fmt.Errorf("tell the creator the task failed: %w", err)
 	}
 	return nil
 }
@@ -211,7 +258,8 @@ func (p *Planner) fail(ctx context.Context, rec rekey.TaskRecord, reason string)
 type pageReader func(ctx context.Context, cursor string) (ids []string, next string, err error)
 
 // selection returns the pages of user ids that rec's selection reaches
-// inside scope. For selected users the ids are the task's own, in pages of
+// inside scope. A follow-up's are its parent's results (followUpPages).
+// For selected users the ids are the task's own, in pages of
 // the page size, and each is authorised when reached; otherwise the store
 // is read inside the scope, narrowed by school, role and grade, and only
 // users the creator may reset now are kept (their own account and roles
@@ -219,6 +267,9 @@ type pageReader func(ctx context.Context, cursor string) (ids []string, next str
 // skipped).
 func (p *Planner) selection(rec rekey.TaskRecord, initiator rekey.User, scope authz.Scope) (pageReader, error) {
 	sel := rec.Task.Selection
+	if sel.Mode == rekey.SelectFollowUp {
+		return p.followUpPages(sel.FollowUp, initiator)
+	}
 	if sel.Mode == rekey.SelectSelected {
 		ids := sel.UserIDs
 		return func(_ context.Context, cursor string) ([]string, string, error) {
@@ -283,4 +334,71 @@ func selectionFilter(sel rekey.Selection, scope authz.Scope) (rekey.UserFilter, 
 func resettable(initiator, u rekey.User) bool {
 	u.Status = rekey.StatusActive
 	return authz.Allowed(initiator, u, authz.ActionReset)
+}
+
+// followUpPages returns the pages of a follow-up's users: the results of
+// its parent task that its action picks (pick), as they stand now, read
+// a page of the parent's chunks at a time (planPageSize users at most, so
+// that a page makes at most ten chunks) — never the whole parent at once.
+// Each result's state is worked out as the results listing works it out
+// (ResultState: what SES reported, whether the user completed since). As
+// for selected users, the ids are passed on and each user is authorised
+// when reached, by the worker, as the creator is now (refused users end
+// skipped, with an entry in their activity); the creator is never part
+// of their own reset. The cursor is the index of the parent's next chunk.
+func (p *Planner) followUpPages(f *rekey.FollowUpOf, initiator rekey.User) (pageReader, error) {
+	if f == nil || p.results == nil {
+		return nil, errors.New("the follow-up's parent task cannot be read")
+	}
+	perPage := max(p.pageSize/rekey.ChunkSize, 1)
+	resetID := taskResetID(f.TaskID)
+	return func(ctx context.Context, cursor string) ([]string, string, error) {
+		from := 0
+		if cursor != "" {
+			n, err := strconv.Atoi(cursor)
+			if err != nil || n < 0 {
+				return nil, "", fmt.Errorf("bad plan cursor %q", cursor)
+			}
+			from = n
+		}
+		chunks, err := p.results.ListChunks(ctx, f.TaskID, from, perPage)
+		if err != nil {
+			return nil, "", fmt.Errorf("read the parent task's results: %w", err)
+		}
+		if err := mergeMailStates(ctx, p.results, chunks); err != nil {
+			return nil, "", err
+		}
+		var reached []string
+		for _, c := range chunks {
+			for _, e := range c.Entries {
+				if e.Result.Outcome == rekey.OutcomeEmailed || e.Result.Outcome == rekey.OutcomePasswordSet {
+					reached = append(reached, e.Result.UserID)
+				}
+			}
+		}
+		users := map[string]rekey.User{}
+		if len(reached) > 0 {
+			if users, err = p.results.GetUsers(ctx, reached); err != nil {
+				return nil, "", fmt.Errorf("read the parent task's users: %w", err)
+			}
+		}
+		now := p.now()
+		var ids []string
+		for _, c := range chunks {
+			for _, e := range c.Entries {
+				if !e.Final() || e.Result.UserID == initiator.ID {
+					continue
+				}
+				u, known := users[e.Result.UserID]
+				if pick(f.Action, ResultState(e, u, known, resetID, now)) == pickYes {
+					ids = append(ids, e.Result.UserID)
+				}
+			}
+		}
+		next := ""
+		if len(chunks) == perPage {
+			next = strconv.Itoa(chunks[len(chunks)-1].Index + 1)
+		}
+		return ids, next, nil
+	}, nil
 }

@@ -194,6 +194,11 @@ func (s *Service) nameSchools(ctx context.Context, initiator rekey.User, bySchoo
 // as it passes limit (so that checking a threshold reads no more of a
 // large district than the threshold needs).
 func (s *Service) reachCount(ctx context.Context, initiator rekey.User, scope authz.Scope, sel rekey.Selection, limit int) (int, error) {
+	if sel.Mode == rekey.SelectFollowUp && sel.FollowUp != nil {
+		// The parent's counters (FollowUp's count): users the worker will
+		// refuse are counted too, which errs towards asking for approval.
+		return sel.FollowUp.Count, nil
+	}
 	n := 0
 	err := s.eachSelected(ctx, initiator, scope, sel, func(_ rekey.User, why ExclusionReason) bool {
 		if why == "" {

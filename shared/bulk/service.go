@@ -304,6 +304,10 @@ func checkIdempotencyKey(key string) error {
 // checkSelection validates sel for initiator and returns it normalised
 // (user ids de-duplicated, grade trimmed).
 func (s *Service) checkSelection(ctx context.Context, initiator rekey.User, scope authz.Scope, sel rekey.Selection) (rekey.Selection, error) {
+	if sel.Mode == rekey.SelectFollowUp && sel.FollowUp != nil && len(sel.UserIDs) == 0 && sel.SchoolID == "" && sel.Role == "" && sel.Grade == "" {
+		// Made by FollowUp only: a request cannot carry sel.FollowUp.
+		return sel, nil
+	}
 	if !sel.Mode.Valid() {
 		return sel, rekey.FieldError(rekey.ECodeInvalidInput, "selection.mode", "Choose one of all, all_except, without_role or selected.")
 	}

@@ -212,6 +212,8 @@ func TestStartRefusesBadInput(t *testing.T) {
 		wantField string
 	}{
 		{"unknown selection mode", "da1", rekey.Selection{Mode: "everyone"}, link, "", rekey.ECodeInvalidInput, "selection.mode"},
+		// A request cannot ask for a follow-up's selection: only FollowUp makes one.
+		{"follow-up mode from a request", "da1", rekey.Selection{Mode: rekey.SelectFollowUp}, link, "", rekey.ECodeInvalidInput, "selection.mode"},
 		{"unknown delivery mode", "da1", rekey.Selection{Mode: rekey.SelectAll}, rekey.Delivery{Mode: "carrier_pigeon"}, "", rekey.ECodeInvalidInput, "delivery.mode"},
 		{"selected without ids", "da1", rekey.Selection{Mode: rekey.SelectSelected}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},
 		{"all except without ids", "da1", rekey.Selection{Mode: rekey.SelectAllExcept}, link, "", rekey.ECodeInvalidInput, "selection.userIds"},

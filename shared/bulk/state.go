@@ -147,6 +147,12 @@ func (s *Service) funnel(ctx context.Context, rec rekey.TaskRecord) (*rekey.Funn
 // mergeMailStates sets the MailState of the emailed entries of chunks to
 // what SES last reported about their emails (one read per 100 emails).
 func (s *Service) mergeMailStates(ctx context.Context, chunks []rekey.Chunk) error {
+	return mergeMailStates(ctx, s.store, chunks)
+}
+
+// mergeMailStates is Service.mergeMailStates on store (the planner reads
+// a follow-up's parent results with it too).
+func mergeMailStates(ctx context.Context, store mailStateReader, chunks []rekey.Chunk) error {
 	var ids []string
 	for _, c := range chunks {
 		for _, e := range c.Entries {
@@ -158,7 +164,7 @@ func (s *Service) mergeMailStates(ctx context.Context, chunks []rekey.Chunk) err
 	if len(ids) == 0 {
 		return nil
 	}
-	states, err := s.store.MailStates(ctx, ids)
+	states, err := store.MailStates(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("bulk: read what mail reported: %w", err)
 	}

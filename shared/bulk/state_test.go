@@ -106,7 +106,7 @@ func TestResultStatesAndFunnel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(test.users, rec.Task.Selection.UserIDs); diff != "" || rec.Task.ParentTaskID != task.ID || rec.Task.Delivery.Mode != test.mode {
+		if diff := cmp.Diff(test.users, w.plannedUsers(t, res.Task.ID)); diff != "" || rec.Task.ParentTaskID != task.ID || rec.Task.Delivery.Mode != test.mode {
 			t.Errorf("FollowUp(%s) = parent %q, delivery %s, users (-want +got):\n%s", test.action, rec.Task.ParentTaskID, rec.Task.Delivery.Mode, diff)
 		}
 	}

@@ -92,9 +92,10 @@ type taskStore interface {
 // and moves the task's plan from from to to, adding users to its total, in
 // one transaction that fails with rekey.ErrConflict when the stored plan is
 // no longer from (another planner got there first). MarkEnqueued records
-// that the first n chunks are on the work queue.
+// that the first n chunks are on the work queue. The finish notice's claim
+// is for the email to the creator of a task the planner fails.
 type planStore interface {
-	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
+	finishNoticeStore
 	GetUser(ctx context.Context, id string) (rekey.User, error)
 	FailTask(ctx context.Context, id, reason string, at time.Time) error
 	SelectUsers(ctx context.Context, f rekey.UserFilter, cursor string, limit int) ([]rekey.User, string, error)

@@ -85,6 +85,27 @@ type taskSelectionItem struct {
 	SchoolID string   `dynamodbav:"schoolId,omitempty"`
 	Role     string   `dynamodbav:"role,omitempty"`
 	Grade    string   `dynamodbav:"grade,omitempty"`
+	// FollowUp* are a follow-up's parent task, action and count
+	// (rekey.SelectFollowUp).
+	FollowUpTask   string `dynamodbav:"followUpTask,omitempty"`
+	FollowUpAction string `dynamodbav:"followUpAction,omitempty"`
+	FollowUpCount  int    `dynamodbav:"followUpCount,omitempty"`
+}
+
+func newTaskSelectionItem(sel rekey.Selection) taskSelectionItem {
+	it := taskSelectionItem{Mode: string(sel.Mode), UserIDs: sel.UserIDs, SchoolID: sel.SchoolID, Role: string(sel.Role), Grade: sel.Grade}
+	if f := sel.FollowUp; f != nil {
+		it.FollowUpTask, it.FollowUpAction, it.FollowUpCount = f.TaskID, f.Action, f.Count
+	}
+	return it
+}
+
+func (it taskSelectionItem) selection() rekey.Selection {
+	sel := rekey.Selection{Mode: rekey.SelectionMode(it.Mode), UserIDs: it.UserIDs, SchoolID: it.SchoolID, Role: rekey.Role(it.Role), Grade: it.Grade}
+	if it.FollowUpTask != "" {
+		sel.FollowUp = &rekey.FollowUpOf{TaskID: it.FollowUpTask, Action: it.FollowUpAction, Count: it.FollowUpCount}
+	}
+	return sel
 }
 
 // taskSortKey orders task listings by creation, newest last in the index
@@ -97,10 +118,7 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 		PK: taskPK(t.ID), SK: taskSK,
 		GSI2PK: allTasksGSI, GSI2SK: taskSortKey(t),
 		ID: t.ID, Kind: t.Kind, Name: t.Name, ParentTaskID: t.ParentTaskID, Status: string(t.Status), DistrictID: t.DistrictID,
-		Selection: taskSelectionItem{
-			Mode: string(t.Selection.Mode), UserIDs: t.Selection.UserIDs, SchoolID: t.Selection.SchoolID,
-			Role: string(t.Selection.Role), Grade: t.Selection.Grade,
-		},
+		Selection:    newTaskSelectionItem(t.Selection),
 		DeliveryMode: string(t.Delivery.Mode), ScheduleID: t.ScheduleID,
 		Total: t.Total, Processed: t.Processed, Succeeded: t.Succeeded, Emailed: t.Emailed,
 		NoEmail: t.NoEmail, Notified: t.Notified, Failed: t.Failed, Skipped: t.Skipped,
@@ -126,10 +144,7 @@ func (it taskItem) record() (rekey.TaskRecord, error) {
 	rec := rekey.TaskRecord{
 		Task: rekey.Task{
 			ID: it.ID, Kind: it.Kind, Name: it.Name, ParentTaskID: it.ParentTaskID, Status: rekey.TaskStatus(it.Status), DistrictID: it.DistrictID,
-			Selection: rekey.Selection{
-				Mode: rekey.SelectionMode(it.Selection.Mode), UserIDs: it.Selection.UserIDs, SchoolID: it.Selection.SchoolID,
-				Role: rekey.Role(it.Selection.Role), Grade: it.Selection.Grade,
-			},
+			Selection:  it.Selection.selection(),
 			Delivery:   rekey.Delivery{Mode: rekey.DeliveryMode(it.DeliveryMode)},
 			ScheduleID: it.ScheduleID,
 			Total:      it.Total, Processed: it.Processed, Succeeded: it.Succeeded, Emailed: it.Emailed,

@@ -15,6 +15,13 @@ const (
 	SelectAllExcept   SelectionMode = "all_except"
 	SelectWithoutRole SelectionMode = "without_role" // end users: students only
 	SelectSelected    SelectionMode = "selected"
+	// SelectFollowUp is a follow-up's selection (POST
+	// /api/tasks/{id}/follow-ups): the results of a parent task that the
+	// follow-up's action picks, read when the task is planned, so that a
+	// follow-up reaches any number of users. Only the server makes it
+	// (Selection.FollowUp has no JSON name, and Valid refuses the mode), so
+	// it is never a selection a request can ask for.
+	SelectFollowUp SelectionMode = "follow_up"
 )
 
 // Valid reports whether m is a defined mode.
@@ -30,6 +37,18 @@ type Selection struct {
 	SchoolID string        `json:"schoolId,omitempty"`
 	Role     Role          `json:"role,omitempty"`
 	Grade    string        `json:"grade,omitempty"`
+	// FollowUp is set with SelectFollowUp only, by the server.
+	FollowUp *FollowUpOf `json:"-"`
+}
+
+// FollowUpOf is what a follow-up task reaches: the results of task TaskID
+// that Action (a follow-up action) picks. Count is how many the parent's
+// counters said when it started (what its name, approval threshold and
+// notices count); the planner reads the results themselves.
+type FollowUpOf struct {
+	TaskID string
+	Action string
+	Count  int
 }
 
 // DeliveryMode says how users learn their new credentials.
