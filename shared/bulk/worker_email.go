@@ -291,7 +291,12 @@ func (w *Worker) sendingLimits(ctx context.Context) sendingLimits {
 			w.log.InfoContext(ctx, "bulk: SES sending limits unavailable; using the configured ones", "rate", w.cfg.SendRate, "dailyQuota", w.cfg.DailyQuota, "error", err)
 		}
 		w.limits = limits
-		w.pacer = mail.NewPacer(limits.rate/float64(w.cfg.WorkerConcurrency), nil)
+		perWorker := limits.rate / float64(w.cfg.WorkerConcurrency)
+		if perWorker > MaxWorkerRate {
+			w.log.InfoContext(ctx, "bulk: the SES rate needs more email workers than the work queue's MaximumConcurrency: raise it and REKEY_BULK_WORKER_CONCURRENCY together",
+				"rate", limits.rate, "workers", w.cfg.WorkerConcurrency, "perWorkerCeiling", MaxWorkerRate)
+		}
+		w.pacer = mail.NewPacer(perWorker, nil)
 	})
 	return w.limits
 }
