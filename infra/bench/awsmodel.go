@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 
 	"github.com/rekey/rekey/infra/stack"
+	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/rekey"
 	"go.yaml.in/yaml/v3"
 )
@@ -261,4 +263,73 @@ func readTableWarmWrites() (float64, error) {
 		return float64(w), nil
 	}
 	return onDemandWriteUnitsPerSecond, nil
+}
+
+// emailPath is what template.yaml says of the email path's sending: the
+// SES rate the workers share when SES does not say (REKEY_SES_RATE), the
+// worker count they divide it by (REKEY_BULK_WORKER_CONCURRENCY) and the
+// work queue's MaximumConcurrency, which must equal it.
+type emailPath struct {
+	sesRate           float64
+	workerConcurrency int
+	maxConcurrency    int
+}
+
+// readEmailPath reads the email path's sending settings out of
+// template.yaml.
+func readEmailPath() (emailPath, error) {
+	fn, err := readWorkerFunction("BulkWorkerFunction", "Work")
+	if err != nil {
+		return emailPath{}, err
+	}
+	path, err := stack.FindTemplate()
+	if err != nil {
+		return emailPath{}, err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return emailPath{}, err
+	}
+	var doc struct {
+		Globals struct {
+			Function struct {
+				Environment struct {
+					Variables map[string]string `yaml:"Variables"`
+				} `yaml:"Environment"`
+			} `yaml:"Function"`
+		} `yaml:"Globals"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return emailPath{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	vars := doc.Globals.Function.Environment.Variables
+	rate, err := strconv.ParseFloat(vars[bulk.EnvSendRate], 64)
+	if err != nil {
+		return emailPath{}, fmt.Errorf("%s: %s: %w", path, bulk.EnvSendRate, err)
+	}
+	workers, err := strconv.Atoi(vars[bulk.EnvWorkerConcurrency])
+	if err != nil {
+		return emailPath{}, fmt.Errorf("%s: %s: %w", path, bulk.EnvWorkerConcurrency, err)
+	}
+	return emailPath{sesRate: rate, workerConcurrency: workers, maxConcurrency: fn.maxConcurrency}, nil
+}
+
+// rateCeiling is the most emails a second the email path's workers send
+// together, each handing SES one email at a time.
+func (p emailPath) rateCeiling() float64 {
+	return float64(p.maxConcurrency) * bulk.MaxWorkerRate
+}
+
+// check reports whether each worker sends at rate / MaximumConcurrency
+// and the workers, one email at a time each, reach the SES rate.
+func (p emailPath) check() error {
+	if p.maxConcurrency != p.workerConcurrency {
+		return fmt.Errorf("BulkWorkerFunction MaximumConcurrency = %d, %s = %d: each worker must send at rate / MaximumConcurrency",
+			p.maxConcurrency, bulk.EnvWorkerConcurrency, p.workerConcurrency)
+	}
+	if p.rateCeiling() < p.sesRate {
+		return fmt.Errorf("%d email workers send at most %.1f emails/s one at a time, below the SES rate %.1f: raise MaximumConcurrency to at least %.0f",
+			p.maxConcurrency, p.rateCeiling(), p.sesRate, math.Ceil(p.sesRate/bulk.MaxWorkerRate))
+	}
+	return nil
 }

@@ -42,8 +42,7 @@ func TestAWSRunGBSeconds(t *testing.T) {
 }
 
 // TestPasswordWorkerInTemplate: the model reads the password worker's
-// sizing from template.yaml, and the email path keeps its SES-bound
-// concurrency.
+// sizing from template.yaml.
 func TestPasswordWorkerInTemplate(t *testing.T) {
 	fn, err := readWorkerFunction("BulkPasswordWorkerFunction", "PasswordWork")
 	if err != nil {
@@ -52,11 +51,31 @@ func TestPasswordWorkerInTemplate(t *testing.T) {
 	if fn.maxConcurrency < 2 || fn.maxConcurrency > 1000 || fn.memoryMB < 1769 {
 		t.Errorf("password worker = %+v, want MaximumConcurrency in 2..1000 and at least one vCPU", fn)
 	}
-	email, err := readWorkerFunction("BulkWorkerFunction", "Work")
+}
+
+// TestEmailPathReachesSESRate: the email path's MaximumConcurrency is the
+// worker count each worker divides the SES rate by, and its workers, each
+// handing SES one email at a time, together reach the template's SES rate.
+func TestEmailPathReachesSESRate(t *testing.T) {
+	p, err := readEmailPath()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if email.maxConcurrency != 2 {
-		t.Errorf("email worker MaximumConcurrency = %d, want 2 (SES pacing: REKEY_BULK_WORKER_CONCURRENCY)", email.maxConcurrency)
+	if err := p.check(); err != nil {
+		t.Error(err)
+	}
+	for _, test := range []struct {
+		name string
+		path emailPath
+		ok   bool
+	}{
+		{"14/s over 2", emailPath{sesRate: 14, workerConcurrency: 2, maxConcurrency: 2}, true},
+		{"100/s over 10", emailPath{sesRate: 100, workerConcurrency: 10, maxConcurrency: 10}, true},
+		{"100/s over 6: too few serial senders", emailPath{sesRate: 100, workerConcurrency: 6, maxConcurrency: 6}, false},
+		{"concurrency and its variable differ", emailPath{sesRate: 14, workerConcurrency: 2, maxConcurrency: 4}, false},
+	} {
+		if err := test.path.check(); (err == nil) != test.ok {
+			t.Errorf("%s: check() = %v, want ok %v", test.name, err, test.ok)
+		}
 	}
 }

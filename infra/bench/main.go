@@ -42,7 +42,7 @@ func main() {
 	e2eUsers := flag.Int("e2e-users", 10000, "users of the end-to-end email-link run on moto (0 skips it)")
 	e2eLimit := flag.Duration("e2e-limit", 10*time.Minute, "give the end-to-end run up to this long, then report its rate")
 	scales := flag.String("memory-scales", "1000,10000,50000", "task sizes of the memory runs (empty skips them)")
-	pacingUsers := flag.Int("pacing-users", 2000, "users of the pacing run (0 skips it)")
+	pacingUsers := flag.Int("pacing-users", 1920, "users of the pacing run: 20 chunks, two for each of the ten workers 100/s needs (0 skips it)")
 	pacingRate := flag.Float64("pacing-rate", 100, "sends per second the SES stand-in allows")
 	cpuUsers := flag.Int("cpu-users", 48, "users hashed at production cost for the CPU figure (0 skips it)")
 	letterUsers := flag.Int("letter-users", 1000, "users of the login-letters run (0 skips it)")

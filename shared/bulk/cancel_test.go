@@ -9,6 +9,7 @@ import (
 	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/bulk"
 	"github.com/rekey/rekey/shared/dynamo"
+	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -320,4 +321,99 @@ func checkCounters(t *testing.T, w *world, taskID string) map[string]rekey.TaskR
 		t.Errorf("succeeded+noEmail+failed+skipped = %d, processed %d, total %d: each user must be counted once", sum, got.Processed, got.Total)
 	}
 	return results
+}
+
+// slowSES stands in for an SES that takes a while to answer: it counts the
+// sends in progress at once and when each one started and ended, then
+// hands the email to next.
+type slowSES struct {
+	next    bulk.Mailer
+	delay   time.Duration
+	onStart func(n int)
+
+	mu           sync.Mutex
+	active, peak int
+	started      int
+	spans        [][2]time.Time
+}
+
+func (s *slowSES) Send(ctx context.Context, msg mail.Message) (string, error) {
+	s.mu.Lock()
+	s.active++
+	s.peak = max(s.peak, s.active)
+	s.started++
+	n, begin := s.started, time.Now()
+	s.mu.Unlock()
+	if s.onStart != nil {
+		s.onStart(n)
+	}
+	time.Sleep(s.delay)
+	id, err := s.next.Send(ctx, msg)
+	s.mu.Lock()
+	s.active--
+	s.spans = append(s.spans, [2]time.Time{begin, time.Now()})
+	s.mu.Unlock()
+	return id, err
+}
+
+// inProgressAfter counts the sends still in SES's hands, or started, at or
+// after t.
+func (s *slowSES) inProgressAfter(t time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, span := range s.spans {
+		if !span[1].Before(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCancelLeavesAtMostOneSendPerWorker: a worker whose share of the SES
+// rate is high (200 a second) and whose SES answers slowly hands SES one
+// email at a time, so a cancel that has answered leaves at most that one
+// in SES's hands.
+func TestCancelLeavesAtMostOneSendPerWorker(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 20}, config: func(c *bulk.Config) {
+		c.SendRate, c.WorkerConcurrency, c.CancelWait, c.Lease = 200, 1, 2*time.Second, 6*time.Second
+	}})
+	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
+	w.drain(t, w.planPoll)
+	msg := w.receiveChunk(t)
+	c := newCanceller(t, w, task.ID)
+	ses := &slowSES{next: w.mailer, delay: 250 * time.Millisecond, onStart: func(n int) {
+		if n == 3 {
+			c.start()
+		}
+	}}
+	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Notices: w.notices,
+		Mailer: ses, Hasher: fastHasher, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.Process(w.ctx, msg); err != nil {
+		t.Fatalf("Process: %v", err)
+	}
+	c.start()
+	c.wait(t)
+	w.run(t)
+
+	ses.mu.Lock()
+	peak, started := ses.peak, ses.started
+	ses.mu.Unlock()
+	if peak != 1 {
+		t.Errorf("%d sends were in SES's hands at once, want 1 per worker", peak)
+	}
+	if late := ses.inProgressAfter(c.answered); late > 1 {
+		t.Errorf("%d sends in progress or started after the cancel answered, want at most 1", late)
+	}
+	if started >= 22 {
+		t.Errorf("%d sends in all: the cancel did not stop the chunk", started)
+	}
+	if got := w.task(t, "dana.admin", task.ID); got.Status != rekey.TaskCancelled {
+		t.Errorf("status = %s, want cancelled", got.Status)
+	}
+	checkCounters(t, w, task.ID)
 }

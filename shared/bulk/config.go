@@ -81,6 +81,19 @@ type Config struct {
 	CancelWait time.Duration
 }
 
+// SESSendTime is the longest SES usually takes to answer a SendEmail
+// (20 to 60 ms). A worker hands SES one email at a time (a cancel must
+// leave at most one per worker in flight), so a worker is sized for
+// MaxWorkerRate: one email every 100 ms, SESSendTime plus room for the
+// pacer's slack, rendering and recording. The email path's
+// MaximumConcurrency (WorkerConcurrency) must be at least the SES rate /
+// MaxWorkerRate, or the workers together fall short of the SES rate; a
+// test in infra/bench checks template.yaml against it.
+const SESSendTime = 60 * time.Millisecond
+
+// MaxWorkerRate is the most emails a second one worker is asked to send.
+const MaxWorkerRate = 10.0
+
 // DefaultCancelWait is Config.CancelWait's default.
 const DefaultCancelWait = 8 * time.Second
 

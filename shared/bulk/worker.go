@@ -281,7 +281,7 @@ type chunkRun struct {
 	holder string
 	// heldUntil is the end of the lease as last written (Unix nanoseconds
 	// of the worker's clock); lost is set when a renewal found the lease
-	// gone. Both are read by the sending goroutines: a run that cannot
+	// gone. Both are read by the sender while renewals write them: a run that cannot
 	// show it holds the chunk stops sending, so that it never sends
 	// alongside a worker that took the chunk over.
 	heldUntil atomic.Int64

@@ -24,7 +24,8 @@ import (
 //     was written. A renewal that found the task running was serialized
 //     before the cancel, so it started before it: by the time the cancel
 //     answers, every worker's window has closed, and only the sends already
-//     handed to SES (at most one per sending goroutine) can still leave.
+//     handed to SES (at most one per worker: it sends one at a time) can
+//     still leave.
 //   - The users a worker prepared (password voided, link made) but did not
 //     email get their password back: stopCancelled restores what
 //     rekey.PriorAccess recorded and ends them skipped, in one write with

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/rekey/rekey/shared/mail"
@@ -72,7 +71,7 @@ func (r *chunkRun) emailLinks(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := r.send(ctx, batch, perWorker, stopAt, hasStop); err != nil {
+		if err := r.send(ctx, batch, stopAt, hasStop); err != nil {
 			return err
 		}
 	}
@@ -177,75 +176,65 @@ func (r *chunkRun) prepare(ctx context.Context, batch []int, rate float64) ([]ou
 	}
 }
 
-// send emails the prepared users of batch at this worker's pace, several
-// in flight at once, and records each outcome in the chunk; every
-// CheckpointEvery emails the chunk is saved. It stops starting sends at
-// stopAt; the users it did not reach stay prepared for the next round.
-func (r *chunkRun) send(ctx context.Context, batch []outgoing, rate float64, stopAt time.Time, hasStop bool) error {
-	var (
-		mu       sync.Mutex // guards r.chunk and the counters below
-		sent     int
-		saveErr  error
-		wg       sync.WaitGroup
-		items    = make(chan outgoing)
-		inFlight = min(16, max(1, int(rate/4)+1))
-	)
+// send emails the prepared users of batch at this worker's pace and
+// records each outcome in the chunk; every CheckpointEvery emails the
+// chunk is saved. It stops starting sends at stopAt; the users it did not
+// reach stay prepared for the next round.
+//
+// A worker hands its emails to SES one at a time: the check that the task
+// still runs (stopping) and the SendEmail call after it are never
+// overlapped by another send of the worker, so once a cancel has answered
+// at most one email per worker can still be leaving (API.md). Throughput
+// comes from the workers instead: each sends at rate / WorkerConcurrency,
+// which one sender reaches while SES answers in less than the interval
+// between two sends (see TestEmailPathReachesSESRate in infra/bench).
+func (r *chunkRun) send(ctx context.Context, batch []outgoing, stopAt time.Time, hasStop bool) error {
 	stopping := func() bool {
 		return ctx.Err() != nil || hasStop && time.Now().After(stopAt) || r.leaseLost() || !r.awaitLive(ctx)
 	}
-	record := func(o outgoing, messageID string, sendErr error) {
-		mu.Lock()
-		defer mu.Unlock()
-		e := &r.chunk.Entries[o.i]
-		e.Result.Attempts++
-		if sendErr == nil {
-			e.MessageID, e.Result.ReachedAt = messageID, r.w.now()
-			e.Finish(rekey.OutcomeEmailed, "")
-			sent++
-			if sent%r.w.cfg.CheckpointEvery == 0 && saveErr == nil {
-				saveErr = r.save(ctx, nil, false)
-			}
-			return
-		}
-		reason := sendReason(sendErr)
-		if e.Result.Attempts >= MaxSendAttempts {
-			e.Finish(rekey.OutcomeFailed, fmt.Sprintf("email not sent after %d attempts: %s", e.Result.Attempts, reason))
-			return
-		}
-		e.Result.Error = "email not sent yet: " + reason
-	}
-	for range inFlight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := range items {
-				if stopping() {
-					continue
-				}
-				msg, err := r.render(o)
-				if err != nil {
-					mu.Lock()
-					r.chunk.Entries[o.i].Finish(rekey.OutcomeFailed, "the email could not be made")
-					mu.Unlock()
-					continue
-				}
-				id, err := r.sendOne(ctx, msg, stopping)
-				if errors.Is(err, errStopped) {
-					continue
-				}
-				record(o, id, err)
-			}
-		}()
-	}
+	sent := 0
 	for _, o := range batch {
-		items <- o
-	}
-	close(items)
-	wg.Wait()
-	if saveErr != nil {
-		return fmt.Errorf("record progress: %w", saveErr)
+		if stopping() {
+			break
+		}
+		msg, err := r.render(o)
+		if err != nil {
+			r.chunk.Entries[o.i].Finish(rekey.OutcomeFailed, "the email could not be made")
+			continue
+		}
+		id, err := r.sendOne(ctx, msg, stopping)
+		if errors.Is(err, errStopped) {
+			break
+		}
+		if !r.record(o, id, err) {
+			continue
+		}
+		if sent++; sent%r.w.cfg.CheckpointEvery == 0 {
+			if err := r.save(ctx, nil, false); err != nil {
+				return fmt.Errorf("record progress: %w", err)
+			}
+		}
 	}
 	return nil
+}
+
+// record writes the outcome of o's send into the chunk and reports
+// whether the email went out.
+func (r *chunkRun) record(o outgoing, messageID string, sendErr error) bool {
+	e := &r.chunk.Entries[o.i]
+	e.Result.Attempts++
+	if sendErr == nil {
+		e.MessageID, e.Result.ReachedAt = messageID, r.w.now()
+		e.Finish(rekey.OutcomeEmailed, "")
+		return true
+	}
+	reason := sendReason(sendErr)
+	if e.Result.Attempts >= MaxSendAttempts {
+		e.Finish(rekey.OutcomeFailed, fmt.Sprintf("email not sent after %d attempts: %s", e.Result.Attempts, reason))
+		return false
+	}
+	e.Result.Error = "email not sent yet: " + reason
+	return false
 }
 
 // errStopped: the worker stopped before the email went out.
@@ -302,7 +291,12 @@ func (w *Worker) sendingLimits(ctx context.Context) sendingLimits {
 			w.log.InfoContext(ctx, "bulk: SES sending limits unavailable; using the configured ones", "rate", w.cfg.SendRate, "dailyQuota", w.cfg.DailyQuota, "error", err)
 		}
 		w.limits = limits
-		w.pacer = mail.NewPacer(limits.rate/float64(w.cfg.WorkerConcurrency), nil)
+		perWorker := limits.rate / float64(w.cfg.WorkerConcurrency)
+		if perWorker > MaxWorkerRate {
+			w.log.InfoContext(ctx, "bulk: the SES rate needs more email workers than the work queue's MaximumConcurrency: raise it and REKEY_BULK_WORKER_CONCURRENCY together",
+				"rate", limits.rate, "workers", w.cfg.WorkerConcurrency, "perWorkerCeiling", MaxWorkerRate)
+		}
+		w.pacer = mail.NewPacer(perWorker, nil)
 	})
 	return w.limits
 }
