@@ -121,6 +121,7 @@ export const SELECTION_LABELS = {
   all_except: 'All users except selected',
   without_role: 'All users without a role (students)',
   selected: 'Selected users only',
+  follow_up: 'Follow-up of an earlier task',
 };
 
 /** roleLabel names a role code. */
