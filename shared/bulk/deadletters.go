@@ -118,20 +118,13 @@ func (d *DeadLetters) handleMessage(ctx context.Context, m events.SQSMessage) er
 // ends it. An error means "try again later": a live worker holds the chunk
 // (errChunkBusy), took it meanwhile (errChunkTaken), or the store failed.
 func (w *Worker) GiveUp(ctx context.Context, msg Message, why string) error {
-	work, err := w.store.LoadChunk(ctx, msg.TaskID, msg.Chunk, msg.InitiatorID, msg.UserIDs)
-	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
-		w.log.WarnContext(ctx, "bulk: dead-lettered message of an unknown chunk or task; dropped", "task", msg.TaskID, "chunk", msg.Chunk)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load chunk: %w", err)
+	work, found, err := w.loadFreeChunk(ctx, msg, "dead-lettered message")
+	if !found || err != nil {
+		return err
 	}
 	if work.Chunk.Done {
 		w.log.InfoContext(ctx, "bulk: dead-lettered message of a settled chunk; dropped", "task", msg.TaskID, "chunk", msg.Chunk)
 		return nil
-	}
-	if work.Chunk.LeaseUntil.After(w.now()) {
-		return &chunkBusyError{until: work.Chunk.LeaseUntil}
 	}
 	return w.newRun(msg, work).giveUp(ctx, why)
 }

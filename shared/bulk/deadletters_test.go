@@ -175,20 +175,13 @@ func TestDeadLetterLeavesALiveWorkersChunk(t *testing.T) {
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: dlqUsers}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)
 	msg := w.receiveChunk(t)
-	slow := &blockingMailer{next: w.mailer, started: make(chan struct{}), release: make(chan struct{})}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: slow, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- worker.Process(w.ctx, msg) }()
-	<-slow.started
+	done, release := w.holdWhileSending(t, msg)
 
 	d := w.newDeadLetters(t, nil)
 	if failed := deadLetter(t, d, messageBody(t, msg)); !slices.Equal(failed, []string{"dlq-1"}) {
 		t.Errorf("dead letter while a worker holds the chunk: failed %v, want it retried", failed)
 	}
-	close(slow.release)
+	release()
 	if err := <-done; err != nil {
 		t.Fatalf("Process: %v", err)
 	}

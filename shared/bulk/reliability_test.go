@@ -191,6 +191,22 @@ func TestCrashBetweenSendAndCheckpoint(t *testing.T) {
 }
 
 // receiveChunk takes the next chunk message off the work queue.
+// holdWhileSending starts a worker on msg whose first email waits for
+// release, and returns once that email has started; done gives Process's
+// answer. The worker holds the chunk's lease meanwhile.
+func (w *world) holdWhileSending(t *testing.T, msg bulk.Message) (done <-chan error, release func()) {
+	t.Helper()
+	slow := &blockingMailer{next: w.mailer, started: make(chan struct{}), release: make(chan struct{})}
+	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: slow, Hasher: fastHasher, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan error, 1)
+	go func() { answer <- worker.Process(w.ctx, msg) }()
+	<-slow.started
+	return answer, func() { close(slow.release) }
+}
+
 func (w *world) receiveChunk(t *testing.T) bulk.Message {
 	t.Helper()
 	out, err := w.sqs.ReceiveMessage(w.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(w.workURL), MaxNumberOfMessages: 1})

@@ -182,14 +182,7 @@ func TestLiveWorkerKeepsItsLease(t *testing.T) {
 	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st3"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
 	w.drain(t, w.planPoll)
 	msg := w.receiveChunk(t)
-	slow := &blockingMailer{next: w.mailer, started: make(chan struct{}), release: make(chan struct{})}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: slow, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- worker.Process(w.ctx, msg) }()
-	<-slow.started
+	done, release := w.holdWhileSending(t, msg)
 
 	// Ten minutes pass on the worker's clock while it sends; its renewals
 	// (every 100 ms of real time) keep the lease ahead of the clock.
@@ -214,7 +207,7 @@ func TestLiveWorkerKeepsItsLease(t *testing.T) {
 	if err := w.worker.Process(w.ctx, msg); err == nil {
 		t.Error("another worker took the chunk of a live worker")
 	}
-	close(slow.release)
+	release()
 	if err := <-done; err != nil {
 		t.Fatalf("Process: %v", err)
 	}

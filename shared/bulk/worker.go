@@ -163,25 +163,37 @@ func (w *Worker) retryWhenFree(until time.Time) time.Duration {
 	return until.Sub(w.now()) + time.Second
 }
 
+// loadFreeChunk loads the chunk msg names (what says which message, for
+// the log). found is false, with no error, for a chunk or task that is
+// gone: there is nothing to do. A chunk not done that a live worker holds
+// is a chunkBusyError; what a done chunk means is the caller's to say.
+func (w *Worker) loadFreeChunk(ctx context.Context, msg Message, what string) (work rekey.ChunkWork, found bool, err error) {
+	work, err = w.store.LoadChunk(ctx, msg.TaskID, msg.Chunk, msg.InitiatorID, msg.UserIDs)
+	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
+		w.log.WarnContext(ctx, "bulk: "+what+" of an unknown chunk or task; dropped", "task", msg.TaskID, "chunk", msg.Chunk)
+		return work, false, nil
+	}
+	if err != nil {
+		return work, false, fmt.Errorf("load chunk: %w", err)
+	}
+	if !work.Chunk.Done && work.Chunk.LeaseUntil.After(w.now()) {
+		return work, true, &chunkBusyError{until: work.Chunk.LeaseUntil}
+	}
+	return work, true, nil
+}
+
 // Process works on the chunk msg names until it is complete, must wait, or
 // runs out of time (then the rest goes back on the work queue). An error
 // means "retry the message".
 func (w *Worker) Process(ctx context.Context, msg Message) error {
-	work, err := w.store.LoadChunk(ctx, msg.TaskID, msg.Chunk, msg.InitiatorID, msg.UserIDs)
-	if rekey.ErrorCode(err) == rekey.ECodeNotFound {
-		w.log.WarnContext(ctx, "bulk: chunk message for an unknown chunk", "task", msg.TaskID, "chunk", msg.Chunk)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load chunk: %w", err)
+	work, found, err := w.loadFreeChunk(ctx, msg, "chunk message")
+	if !found || err != nil {
+		return err
 	}
 	if work.Chunk.Done {
 		// A repeat of the message of a completed chunk: if the task's
 		// finish email was not queued yet (its queuing failed), try again.
 		return w.tellFinished(ctx, work.Task, work.Initiator)
-	}
-	if work.Chunk.LeaseUntil.After(w.now()) {
-		return &chunkBusyError{until: work.Chunk.LeaseUntil}
 	}
 	r := w.newRun(msg, work)
 	defer r.stopRenewing()
