@@ -436,12 +436,11 @@ func TestSampleEventDrivesMailWorker(t *testing.T) {
 	}
 }
 
-// The bulk pipeline's sample events carry made-up task and user ids; the
-// test starts a real task and drives each function with the sample's
-// envelope around the real message, as the event source would deliver it.
-func TestSampleEventsDriveBulkPipeline(t *testing.T) {
+// startSchoolTask starts an email-link task for demo-school-1's students
+// as the district admin, who is returned with it.
+func (a *sample) startSchoolTask(t *testing.T) (rekey.User, rekey.Task) {
+	t.Helper()
 	ctx := context.Background()
-	a := sampleApp(t)
 	admin, err := a.Store.GetUserByUsername(ctx, seed.DistrictAdminUsername)
 	if err != nil {
 		t.Fatal(err)
@@ -451,6 +450,16 @@ func TestSampleEventsDriveBulkPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return admin, task
+}
+
+// The bulk pipeline's sample events carry made-up task and user ids; the
+// test starts a real task and drives each function with the sample's
+// envelope around the real message, as the event source would deliver it.
+func TestSampleEventsDriveBulkPipeline(t *testing.T) {
+	ctx := context.Background()
+	a := sampleApp(t)
+	admin, task := a.startSchoolTask(t)
 	for _, step := range []struct {
 		function, queue string
 		handle          func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
@@ -482,15 +491,7 @@ func TestSampleEventsDriveBulkPipeline(t *testing.T) {
 func TestSampleEventDrivesBulkDeadLetters(t *testing.T) {
 	ctx := context.Background()
 	a := sampleApp(t)
-	admin, err := a.Store.GetUserByUsername(ctx, seed.DistrictAdminUsername)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := a.Bulk.Start(ctx, admin, rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "demo-school-1"},
-		rekey.Delivery{Mode: rekey.DeliverEmailLink}, "", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, task := a.startSchoolTask(t)
 	var plan events.SQSEvent
 	readEvent(t, "bulk-planner", &plan)
 	plan.Records[0].Body = a.receive(t, "BulkPlanQueue")
