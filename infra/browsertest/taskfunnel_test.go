@@ -100,10 +100,14 @@ func TestTaskPageFunnelFilterAndFollowUp(t *testing.T) {
 	tb.waitFor("the follow-up task's page", fmt.Sprintf(`location.hash.startsWith('#/tasks/') && location.hash !== %q`, "#/tasks/"+id))
 	tb.waitText("#toast-region", "No address was left out")
 	newID := strings.TrimPrefix(evalT[string](tb, `location.hash`), "#/tasks/")
+	// Its users are picked from the parent's results when it is planned.
 	var follow rekey.Task
-	admin.must(http.StatusOK, "GET", "/api/tasks/"+newID, nil, &follow)
-	if follow.ParentTaskID != id || follow.Total != 2 {
-		t.Errorf("the follow-up task is %+v, want parent %s and the two users with email", follow, id)
+	testwait.Until(t, "the follow-up task to be planned", func() (bool, string) {
+		admin.must(http.StatusOK, "GET", "/api/tasks/"+newID, nil, &follow)
+		return follow.Total > 0 || follow.Status.Finished(), fmt.Sprintf("%+v", follow)
+	})
+	if follow.ParentTaskID != id || follow.Total != 2 || follow.Selection.Mode != rekey.SelectFollowUp {
+		t.Errorf("the follow-up task is %+v, want parent %s, a follow-up selection and the two users with email", follow, id)
 	}
 	tb.waitText("h1", follow.Name)
 	tb.waitVisible("#task-parent-link")
