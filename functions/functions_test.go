@@ -244,7 +244,8 @@ const samplePassword = "correct horse battery staple"
 func sampleApp(t *testing.T) *sample {
 	t.Helper()
 	ctx := context.Background()
-	awsCfg := mototest.Config(t)
+	actions := &dynamoActions{}
+	awsCfg := actions.attach(mototest.Config(t))
 	table := mototest.Table(t, awsCfg)
 	template, err := stack.FindTemplate()
 	if err != nil {
@@ -281,7 +282,8 @@ func sampleApp(t *testing.T) *sample {
 	if _, err := seed.Demo(ctx, a.Store, cheap, seed.Options{Password: samplePassword, StudentsPerSchool: 3}); err != nil {
 		t.Fatal(err)
 	}
-	return &sample{App: a, sqs: sqs.NewFromConfig(awsCfg), queues: queues}
+	actions.take() // the seeding's
+	return &sample{App: a, sqs: sqs.NewFromConfig(awsCfg), queues: queues, actions: actions}
 }
 
 // sample is the system the sample events run against, with its queues.
@@ -289,6 +291,8 @@ type sample struct {
 	*app.App
 	sqs    *sqs.Client
 	queues map[string]stack.Queue
+	// actions are the DynamoDB actions called since they were last taken.
+	actions *dynamoActions
 }
 
 // receive takes one message off a queue, as the event source would.
@@ -399,10 +403,12 @@ func TestSampleEventsDriveHTTPHandlers(t *testing.T) {
 			if test.signedIn {
 				ev.Headers["authorization"] = "Bearer " + token
 			}
+			a.actions.take()
 			resp, err := httplambda.New(a.API.Handler(test.function)).Invoke(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
 			}
+			wantGranted(t, test.function, a.actions.take())
 			if resp.StatusCode != test.status {
 				t.Fatalf("%s (signed in: %v) status = %d, want %d; body %s", test.function, test.signedIn, resp.StatusCode, test.status, resp.Body)
 			}
@@ -431,6 +437,7 @@ func TestSampleEventDrivesMailWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantGranted(t, "mail-worker", a.actions.take())
 	if len(resp.BatchItemFailures) != 0 {
 		t.Errorf("mail worker failed %v, want no failures", resp.BatchItemFailures)
 	}
@@ -470,10 +477,12 @@ func TestSampleEventsDriveBulkPipeline(t *testing.T) {
 		var ev events.SQSEvent
 		readEvent(t, step.function, &ev)
 		ev.Records[0].Body = a.receive(t, step.queue)
+		a.actions.take()
 		resp, err := step.handle(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("%s = %v, %v; want no failures", step.function, resp, err)
 		}
+		wantGranted(t, step.function, a.actions.take())
 	}
 	got, err := a.Bulk.Get(ctx, admin, task.ID)
 	if err != nil {
@@ -501,9 +510,11 @@ func TestSampleEventDrivesBulkDeadLetters(t *testing.T) {
 	var ev events.SQSEvent
 	readEvent(t, "bulk-dead-letters", &ev)
 	ev.Records[0].Body = a.receive(t, "BulkWorkQueue")
+	a.actions.take()
 	if resp, err := a.BulkDeadLetters.Handle(ctx, ev); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("bulk-dead-letters = %v, %v; want no failures", resp, err)
 	}
+	wantGranted(t, "bulk-dead-letters", a.actions.take())
 	got, err := a.Bulk.Get(ctx, admin, task.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -530,7 +541,9 @@ func TestSampleEventDrivesImportWorker(t *testing.T) {
 	var ev events.SQSEvent
 	readEvent(t, "import-worker", &ev)
 	ev.Records[0].Body = a.receive(t, "ImportQueue")
+	a.actions.take()
 	resp, err := a.ImportWorker.HandleSQS(ctx, ev)
+	wantGranted(t, "import-worker", a.actions.take())
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("import-worker = %v, %v; want no failures", resp, err)
 	}
@@ -553,6 +566,7 @@ func TestSampleEventDrivesScheduleDispatcher(t *testing.T) {
 	if err := a.Dispatcher.Handle(context.Background(), ev); err != nil {
 		t.Errorf("dispatcher = %v, want nil", err)
 	}
+	wantGranted(t, "schedule-dispatcher", a.actions.take())
 }
 
 func TestSampleEventDrivesBulkSweeper(t *testing.T) {
@@ -562,6 +576,7 @@ func TestSampleEventDrivesBulkSweeper(t *testing.T) {
 	if err := a.BulkSweeper.Handle(context.Background(), ev); err != nil {
 		t.Errorf("sweeper = %v, want nil", err)
 	}
+	wantGranted(t, "bulk-sweeper", a.actions.take())
 }
 
 // The sample is a bounce of a message no task of the sample app sent: the
@@ -576,9 +591,11 @@ func TestSampleEventDrivesMailEvents(t *testing.T) {
 	if err != nil || me.Type != rekey.MailBounced || me.MessageID == "" || me.At.IsZero() {
 		t.Fatalf("Parse(sample) = %+v, %v; want a bounce with a message id and a time", me, err)
 	}
+	a.actions.take()
 	if err := a.MailEvents.Handle(context.Background(), ev); err != nil && !errors.Is(err, app.ErrNoMailEventStore) {
 		t.Errorf("mail events = %v, want nil (an unknown message is dropped)", err)
 	}
+	wantGranted(t, "mail-events", a.actions.take())
 }
 
 // TestTemplateWiresSESEvents: every function sends with the configuration
