@@ -139,6 +139,10 @@ func (s *Store) ReserveAttempt(ctx context.Context, key string, at time.Time, li
 	return t, reserved, nil
 }
 
+// reserveRounds is how many times reserveAttempt tries before it answers
+// rekey.ErrConflict.
+const reserveRounds = 10
+
 func (s *Store) reserveAttempt(ctx context.Context, key string, at time.Time, limit AttemptLimit) (Throttle, bool, error) {
 	pk, atText := throttlePrefix+key, formatTime(at)
 	windowEndsAt := expression.Name("windowEndsAt")
@@ -146,7 +150,12 @@ func (s *Store) reserveAttempt(ctx context.Context, key string, at time.Time, li
 	closed := windowEndsAt.AttributeNotExists().Or(windowEndsAt.LessThanEqual(expression.Value(atText)))
 	// Two racing first attempts both find no window; the loser of the
 	// conditional start counts into the winner's window on the next round.
-	for range 3 {
+	// A round is lost only to another attempt that got through, so the
+	// rounds bound a livelock rather than a wait: many sign-ins from one
+	// address at once (a school's shared connection, or a test suite)
+	// close and reopen the window — a successful sign-in gives its attempt
+	// back — and three rounds were seen to run out under load.
+	for range reserveRounds {
 		count := expression.Add(expression.Name("failures"), expression.Value(1)).
 			Set(expression.Name("lastFailureAt"), expression.Value(atText))
 		item, current, err := s.updateOrCurrent(ctx, pk, count, open.And(notLocked(at)).And(allows(limit, at)))
