@@ -47,27 +47,42 @@ type templateFunction struct {
 	routes    []string // "METHOD /path" of its HttpApi events
 }
 
-func readTemplateFunctions(t *testing.T) map[string]templateFunction {
+// templateResources are the template's resources, with what these tests
+// read of a function: its code folder, events and policies.
+type templateResources map[string]struct {
+	Type       string `yaml:"Type"`
+	Properties struct {
+		CodeUri string `yaml:"CodeUri"`
+		Events  map[string]struct {
+			Type       string    `yaml:"Type"`
+			Properties yaml.Node `yaml:"Properties"`
+		} `yaml:"Events"`
+		Policies []struct {
+			Statement []struct {
+				Action yaml.Node `yaml:"Action"`
+			} `yaml:"Statement"`
+		} `yaml:"Policies"`
+	} `yaml:"Properties"`
+}
+
+func readTemplateResources(t *testing.T) templateResources {
 	t.Helper()
 	raw, err := os.ReadFile("../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Resources map[string]struct {
-			Type       string `yaml:"Type"`
-			Properties struct {
-				CodeUri string `yaml:"CodeUri"`
-				Events  map[string]struct {
-					Type       string    `yaml:"Type"`
-					Properties yaml.Node `yaml:"Properties"`
-				} `yaml:"Events"`
-			} `yaml:"Properties"`
-		} `yaml:"Resources"`
+		Resources templateResources `yaml:"Resources"`
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("parse template.yaml: %v", err)
 	}
+	return doc.Resources
+}
+
+func readTemplateFunctions(t *testing.T) map[string]templateFunction {
+	t.Helper()
+	doc := struct{ Resources templateResources }{readTemplateResources(t)}
 	out := map[string]templateFunction{}
 	for id, r := range doc.Resources {
 		if r.Type != "AWS::Serverless::Function" {

@@ -2,7 +2,6 @@ package functions_test
 
 import (
 	"context"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -81,27 +80,8 @@ func (d *dynamoActions) take() []string {
 // its policies grant.
 func policyActions(t *testing.T, function string) map[string]map[string]bool {
 	t.Helper()
-	raw, err := os.ReadFile("../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Resources map[string]struct {
-			Properties struct {
-				CodeUri  string `yaml:"CodeUri"`
-				Policies []struct {
-					Statement []struct {
-						Action yaml.Node `yaml:"Action"`
-					} `yaml:"Statement"`
-				} `yaml:"Policies"`
-			} `yaml:"Properties"`
-		} `yaml:"Resources"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("parse template.yaml: %v", err)
-	}
 	out := map[string]map[string]bool{}
-	for name, r := range doc.Resources {
+	for name, r := range readTemplateResources(t) {
 		if r.Properties.CodeUri != "functions/"+function {
 			continue
 		}
