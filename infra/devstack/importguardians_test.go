@@ -1,38 +1,24 @@
 package devstack
 
 import (
-	"archive/zip"
-	"bytes"
 	"slices"
 	"testing"
 
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster/rostertest"
 )
 
 // guardianRoster is a OneRoster bundle of two students and the guardian of
 // both; one student also names the guardian (a link may be on both sides).
 func guardianRoster(t *testing.T) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for name, body := range map[string]string{
-		"manifest.csv": "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,bulk\n",
-		"orgs.csv":     "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\norg-n,,,Northfield Elementary School,school,,\n",
-		"users.csv": "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n" +
-			"kid-1,,,true,org-n,student,gk.one,,Kid,One,,,,,,,03,\n" +
-			"par-1,,,true,org-n,parent,gp.parent,,Pat,Parent,,,pat.parent@home.example.net,,,\"kid-1,kid-2\",,\n" +
-			"kid-2,,,true,org-n,student,gk.two,,Kid,Two,,,,,,par-1,04,\n",
-	} {
-		f, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Write([]byte(body))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return rostertest.Zip(t,
+		"manifest.csv", "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\nfile.users,bulk\n",
+		"orgs.csv", "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\norg-n,,,Northfield Elementary School,school,,\n",
+		"users.csv", "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"+
+			"kid-1,,,true,org-n,student,gk.one,,Kid,One,,,,,,,03,\n"+
+			"par-1,,,true,org-n,parent,gp.parent,,Pat,Parent,,,pat.parent@home.example.net,,,\"kid-1,kid-2\",,\n"+
+			"kid-2,,,true,org-n,student,gk.two,,Kid,Two,,,,,,par-1,04,\n")
 }
 
 func TestImportGuardiansEndToEnd(t *testing.T) {

@@ -1,8 +1,6 @@
 package imports
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -14,6 +12,7 @@ import (
 	"github.com/rekey/rekey/shared/memstore"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/roster"
+	"github.com/rekey/rekey/shared/roster/rostertest"
 )
 
 // guardianBundle is a OneRoster bundle of 44 users in two chunks of 25:
@@ -36,23 +35,10 @@ func guardianBundle(t *testing.T) []byte {
 	}
 	row("g2", "parent", "", "")
 	row("g3", "relative", "stu-5", "")
-	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
-	for name, body := range map[string]string{
-		"manifest.csv": `"propertyName","value"` + "\n" + `"manifest.version","1.0"` + "\n" + `"oneroster.version","1.1"` + "\n" + `"file.orgs","bulk"` + "\n" + `"file.users","bulk"` + "\n",
-		"orgs.csv":     `"sourcedId","status","dateLastModified","name","type","identifier","parentSourcedId"` + "\n" + `"org-s1","","","Oak School","school","",""` + "\n",
-		"users.csv":    users,
-	} {
-		f, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Write([]byte(body))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return rostertest.Zip(t,
+		"manifest.csv", `"propertyName","value"`+"\n"+`"manifest.version","1.0"`+"\n"+`"oneroster.version","1.1"`+"\n"+`"file.orgs","bulk"`+"\n"+`"file.users","bulk"`+"\n",
+		"orgs.csv", `"sourcedId","status","dateLastModified","name","type","identifier","parentSourcedId"`+"\n"+`"org-s1","","","Oak School","school","",""`+"\n",
+		"users.csv", users)
 }
 
 // byExternalID reads the district's users by externalId.

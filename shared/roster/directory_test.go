@@ -1,7 +1,6 @@
 package roster
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"os"
@@ -165,24 +164,6 @@ var (
 	schoolAdmin10 = rekey.User{ID: "sa10", DistrictID: district, SchoolID: "sch10", Role: rekey.RoleSchoolAdmin, Username: "sa10", Status: rekey.StatusActive}
 	teacher10     = rekey.User{ID: "t10", DistrictID: district, SchoolID: "sch10", Role: rekey.RoleTeacher, Username: "t10", Status: rekey.StatusActive}
 )
-
-// zipOf builds a zip of name → content, in the order given.
-func zipOf(t testing.TB, files ...string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; i+1 < len(files); i += 2 {
-		w, err := zw.Create(files[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(files[i+1]))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // maplewood returns the files of testdata/maplewood-bundle, name then
 // content, with edit applied to each content.

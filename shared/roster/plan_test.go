@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster/rostertest"
 )
 
 // maplewoodSchools are the district's schools before any import: the
@@ -42,7 +43,7 @@ func counts(s Summary) [6]int {
 // unchanged; one changed email is one update with before and after.
 func TestPlanFirstImportThenReimport(t *testing.T) {
 	dir := newDirectory(maplewoodSchools())
-	bundle := zipOf(t, maplewood(t, nil)...)
+	bundle := rostertest.Zip(t, maplewood(t, nil)...)
 	res := plan(t, readZip(t, bundle, Limits{}), dir, districtAdmin)
 	if err := res.Err(); err != nil {
 		t.Fatalf("errors: %+v", res.Summary.Errors)
@@ -109,7 +110,7 @@ func TestPlanFirstImportThenReimport(t *testing.T) {
 		}
 	}
 
-	changed := zipOf(t, maplewood(t, func(name, c string) string {
+	changed := rostertest.Zip(t, maplewood(t, func(name, c string) string {
 		if name == "users.csv" {
 			return strings.Replace(c, "liam.okafor@students.maplewood.example.org", "liam.o@students.maplewood.example.org", 1)
 		}
@@ -139,7 +140,7 @@ func TestPlanStatus(t *testing.T) {
 	onlyAva := func(enabled, status string) *File {
 		users := `"sourcedId","status","enabledUser","orgSourcedIds","role","username","givenName","familyName","grades"` + "\r\n" +
 			`"stu-1001","` + status + `","` + enabled + `","org-school-10","student","ava.nguyen","Ava","Nguyen","KG"` + "\r\n"
-		return readZip(t, zipOf(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", users), Limits{})
+		return readZip(t, rostertest.Zip(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", users), Limits{})
 	}
 	for _, test := range []struct {
 		name            string
@@ -190,7 +191,7 @@ func manifestOf(orgs string) string {
 func TestPlanRowErrors(t *testing.T) {
 	header := `"sourcedId","enabledUser","orgSourcedIds","role","username","givenName","familyName","email","agentSourcedIds","grades"` + "\r\n"
 	bundle := func(rows ...string) []byte {
-		return zipOf(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", header+strings.Join(rows, "\r\n")+"\r\n")
+		return rostertest.Zip(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", header+strings.Join(rows, "\r\n")+"\r\n")
 	}
 	schools := []rekey.School{{ID: "sch10", DistrictID: district, Name: "Maplewood Elementary", ExternalID: "org-school-10"},
 		{ID: "sch20", DistrictID: district, Name: "Maplewood High School", ExternalID: "org-school-20"}}
@@ -288,7 +289,7 @@ func manyAgents(n int) string {
 // dry run; once linked, unchanged.
 func TestPlanLinkOnlyChange(t *testing.T) {
 	header := `"sourcedId","enabledUser","orgSourcedIds","role","username","givenName","familyName","email","agentSourcedIds","grades"` + "\r\n"
-	data := zipOf(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv",
+	data := rostertest.Zip(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv",
 		header+`"g1","true","org-school-10","guardian","a.parent","A","B","","stu-9,stu-8",""`+"\r\n")
 	schools := []rekey.School{{ID: "sch10", DistrictID: district, Name: "Maplewood Elementary", ExternalID: "org-school-10"}}
 	guardian := rekey.User{ID: "g", DistrictID: district, Role: rekey.RoleGuardian, SchoolID: "sch10", Username: "a.parent",
@@ -415,14 +416,14 @@ func TestPlanOrgsFromRekey(t *testing.T) {
 	// file.orgs absent: orgSourcedIds name schools Rekey has by externalId.
 	schools := []rekey.School{{ID: "sch10", DistrictID: district, Name: "Maplewood Elementary", ExternalID: "org-school-10"}}
 	users := "sourcedId,enabledUser,orgSourcedIds,role,username,givenName,familyName\r\ns1,true,org-school-10,teacher,t.one,A,B\r\n"
-	f := readZip(t, zipOf(t, "manifest.csv", manifestOf("absent"), "users.csv", users), Limits{})
+	f := readZip(t, rostertest.Zip(t, "manifest.csv", manifestOf("absent"), "users.csv", users), Limits{})
 	res := plan(t, f, newDirectory(schools), districtAdmin)
 	if res.Err() != nil || res.Summary.Create != 1 || res.Changes[0].Apply(rekey.User{}).SchoolID != "sch10" {
 		t.Errorf("summary %+v, changes %+v; want one teacher of sch10", res.Summary, res.Changes)
 	}
 	// A school admin imports their school's bundle: the rows of their
 	// school, no school created.
-	f = readZip(t, zipOf(t, maplewood(t, func(name, c string) string {
+	f = readZip(t, rostertest.Zip(t, maplewood(t, func(name, c string) string {
 		if name == "users.csv" {
 			var keep []string
 			for _, l := range strings.Split(c, "\r\n") {
@@ -441,7 +442,7 @@ func TestPlanOrgsFromRekey(t *testing.T) {
 }
 
 func TestPlanWhoMayImport(t *testing.T) {
-	f := readZip(t, zipOf(t, maplewood(t, nil)...), Limits{})
+	f := readZip(t, rostertest.Zip(t, maplewood(t, nil)...), Limits{})
 	disabled := districtAdmin
 	disabled.Status = rekey.StatusDisabled
 	for _, actor := range []rekey.User{teacher10, {ID: "s", DistrictID: district, SchoolID: "sch10", Role: rekey.RoleStudent, Status: rekey.StatusActive},
@@ -484,7 +485,7 @@ func TestPlanIssueCap(t *testing.T) {
 	for i := range 30 {
 		rows.WriteString("s" + string(rune('a'+i%26)) + strings.Repeat("x", i) + ",true,org-school-10,wizard,kid" + strings.Repeat("x", i) + ",A,B\r\n")
 	}
-	f := readZip(t, zipOf(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", rows.String()), Limits{MaxIssues: 10})
+	f := readZip(t, rostertest.Zip(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", rows.String()), Limits{MaxIssues: 10})
 	res := plan(t, f, newDirectory(maplewoodSchools()), districtAdmin)
 	inv, ok := AsInvalid(res.Err())
 	if !ok || len(inv.Issues) != 10 || inv.Count != 30 || res.Summary.ErrorCount != 30 {

@@ -9,10 +9,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster/rostertest"
 )
 
 func TestReadBundleMaplewood(t *testing.T) {
-	f := readZip(t, zipOf(t, maplewood(t, nil)...), Limits{})
+	f := readZip(t, rostertest.Zip(t, maplewood(t, nil)...), Limits{})
 	if f.IssueCount != 0 || f.Fatal {
 		t.Fatalf("issues = %+v, want none", f.Issues)
 	}
@@ -116,73 +117,73 @@ func TestReadBundleBadInput(t *testing.T) {
 	}{
 		{"not a zip", []byte("username,email\nava,ava@example.org\n"), Limits{},
 			Issue{Code: CodeNotAZip, Message: "not a zip"}, true},
-		{"a truncated zip", zipOf(t, maplewood(t, nil)...)[:300], Limits{},
+		{"a truncated zip", rostertest.Zip(t, maplewood(t, nil)...)[:300], Limits{},
 			Issue{Code: CodeNotAZip}, true},
-		{"more entries than allowed", zipOf(t, manyFiles(70)...), Limits{},
+		{"more entries than allowed", rostertest.Zip(t, manyFiles(70)...), Limits{},
 			Issue{Code: CodeTooLarge, Message: "70 files"}, true},
 		{"a zip bomb: users.csv inflating past the byte limit", bomb(t, 4<<20), Limits{MaxBytes: 1 << 20},
 			Issue{File: "users.csv", Code: CodeTooLarge, Message: "over 1 MB"}, true},
-		{"no manifest", zipOf(t, without("manifest.csv")...), Limits{},
+		{"no manifest", rostertest.Zip(t, without("manifest.csv")...), Limits{},
 			Issue{File: "manifest.csv", Code: CodeMissingFile}, true},
-		{"no users.csv", zipOf(t, without("users.csv")...), Limits{},
+		{"no users.csv", rostertest.Zip(t, without("users.csv")...), Limits{},
 			Issue{File: "users.csv", Code: CodeMissingFile}, true},
-		{"orgs declared but absent", zipOf(t, without("orgs.csv")...), Limits{},
+		{"orgs declared but absent", rostertest.Zip(t, without("orgs.csv")...), Limits{},
 			Issue{File: "orgs.csv", Code: CodeMissingFile}, true},
-		{"files in a folder", zipOf(t, nested(maplewood(t, nil))...), Limits{},
+		{"files in a folder", rostertest.Zip(t, nested(maplewood(t, nil))...), Limits{},
 			Issue{File: "manifest.csv", Code: CodeMissingFile, Message: "not in a folder (found Maplewood/manifest.csv)"}, true},
-		{"users.csv twice", zipOf(t, append(maplewood(t, nil), "Users.csv", "x")...), Limits{},
+		{"users.csv twice", rostertest.Zip(t, append(maplewood(t, nil), "Users.csv", "x")...), Limits{},
 			Issue{File: "users.csv", Code: CodeDuplicateInFile, Message: "twice"}, true},
-		{"OneRoster 1.2", zipOf(t, manifest("oneroster.version", "1.2")...), Limits{},
+		{"OneRoster 1.2", rostertest.Zip(t, manifest("oneroster.version", "1.2")...), Limits{},
 			Issue{File: "manifest.csv", Field: "oneroster.version", Code: CodeUnsupportedVersion, Message: "Export it as OneRoster 1.1"}, true},
-		{"manifest version 2.0", zipOf(t, manifest("manifest.version", "2.0")...), Limits{},
+		{"manifest version 2.0", rostertest.Zip(t, manifest("manifest.version", "2.0")...), Limits{},
 			Issue{File: "manifest.csv", Field: "manifest.version", Code: CodeUnsupportedVersion}, true},
-		{"users absent", zipOf(t, manifest("file.users", "absent")...), Limits{},
+		{"users absent", rostertest.Zip(t, manifest("file.users", "absent")...), Limits{},
 			Issue{File: "manifest.csv", Field: "file.users", Code: CodeInvalidManifest}, true},
-		{"manifest without its header", zipOf(t, "manifest.csv", "oneroster.version,1.1\n", "users.csv", header+"\n"), Limits{},
+		{"manifest without its header", rostertest.Zip(t, "manifest.csv", "oneroster.version,1.1\n", "users.csv", header+"\n"), Limits{},
 			Issue{File: "manifest.csv", Row: 1, Field: "propertyName", Code: CodeMissingColumn}, true},
-		{"a required column missing", zipOf(t, users(func(c string) string { return strings.Replace(c, `"givenName"`, `"firstName"`, 1) })...), Limits{},
+		{"a required column missing", rostertest.Zip(t, users(func(c string) string { return strings.Replace(c, `"givenName"`, `"firstName"`, 1) })...), Limits{},
 			Issue{File: "users.csv", Row: 1, Field: "givenName", Code: CodeMissingColumn}, true},
-		{"a column twice", zipOf(t, users(func(c string) string { return strings.Replace(c, `"middleName"`, `"email"`, 1) })...), Limits{},
+		{"a column twice", rostertest.Zip(t, users(func(c string) string { return strings.Replace(c, `"middleName"`, `"email"`, 1) })...), Limits{},
 			Issue{File: "users.csv", Row: 1, Field: "email", Code: CodeDuplicateColumn}, true},
-		{"a duplicate sourcedId", zipOf(t, userLine(`"stu-1002"`, ava(map[int]string{6: "liam.okafor"}))...), Limits{},
+		{"a duplicate sourcedId", rostertest.Zip(t, userLine(`"stu-1002"`, ava(map[int]string{6: "liam.okafor"}))...), Limits{},
 			Issue{File: "users.csv", Row: 3, Field: "sourcedId", Code: CodeDuplicateInFile, Message: "also on row 2"}, false},
-		{"a duplicate username", zipOf(t, userLine(`"stu-1002"`, ava(map[int]string{0: "stu-1002", 6: "AVA.Nguyen"}))...), Limits{},
+		{"a duplicate username", rostertest.Zip(t, userLine(`"stu-1002"`, ava(map[int]string{0: "stu-1002", 6: "AVA.Nguyen"}))...), Limits{},
 			Issue{File: "users.csv", Row: 3, Field: "username", Code: CodeDuplicateInFile}, false},
-		{"a duplicate email", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{12: "Liam.Okafor@students.maplewood.example.org"}))...), Limits{},
+		{"a duplicate email", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{12: "Liam.Okafor@students.maplewood.example.org"}))...), Limits{},
 			Issue{File: "users.csv", Row: 3, Field: "email", Code: CodeDuplicateInFile}, false},
-		{"an invalid email", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{12: "ava at school"}))...), Limits{},
+		{"an invalid email", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{12: "ava at school"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "email", Code: CodeInvalidEmail}, false},
-		{"an email with a display name", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{12: "Ava <ava@example.org>"}))...), Limits{},
+		{"an email with a display name", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{12: "Ava <ava@example.org>"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "email", Code: CodeInvalidEmail}, false},
-		{"an invalid username", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{6: "ava nguyen"}))...), Limits{},
+		{"an invalid username", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{6: "ava nguyen"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "username", Code: CodeInvalidUsername}, false},
-		{"an unknown role", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{5: "wizard"}))...), Limits{},
+		{"an unknown role", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{5: "wizard"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "role", Code: CodeUnknownRole}, false},
-		{"an aide", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{5: "aide"}))...), Limits{},
+		{"an aide", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{5: "aide"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "role", Code: CodeUnknownRole, Message: "no role for aide"}, false},
-		{"an unknown grade", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{16: "Year 3"}))...), Limits{},
+		{"an unknown grade", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{16: "Year 3"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "grades", Code: CodeUnknownGrade}, false},
-		{"enabledUser not a boolean", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{3: "yes"}))...), Limits{},
+		{"enabledUser not a boolean", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{3: "yes"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "enabledUser", Code: CodeInvalidValue}, false},
-		{"an unknown status", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{1: "gone"}))...), Limits{},
+		{"an unknown status", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{1: "gone"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "status", Code: CodeInvalidValue}, false},
-		{"a blank family name", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{9: "  "}))...), Limits{},
+		{"a blank family name", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{9: "  "}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "familyName", Code: CodeMissingValue}, false},
-		{"no orgs", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{4: ""}))...), Limits{},
+		{"no orgs", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{4: ""}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "orgSourcedIds", Code: CodeMissingValue}, false},
-		{"a control character in a name", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{8: "A\u202eva"}))...), Limits{},
+		{"a control character in a name", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{8: "A\u202eva"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Field: "givenName", Code: CodeInvalidValue, Message: "control characters"}, false},
-		{"a row with too few cells", zipOf(t, userLine(`"stu-1001"`, `"stu-1001","","","true"`)...), Limits{},
+		{"a row with too few cells", rostertest.Zip(t, userLine(`"stu-1001"`, `"stu-1001","","","true"`)...), Limits{},
 			Issue{File: "users.csv", Row: 2, Code: CodeInvalidCSV, Message: "4 cells; the header has 18"}, false},
-		{"a bare quote", zipOf(t, userLine(`"stu-1002"`, `"stu-1002","","","true","org-school-10","student","liam","","Li"am"`)...), Limits{},
+		{"a bare quote", rostertest.Zip(t, userLine(`"stu-1002"`, `"stu-1002","","","true","org-school-10","student","liam","","Li"am"`)...), Limits{},
 			Issue{File: "users.csv", Row: 3, Code: CodeInvalidCSV, Message: "quote"}, true},
-		{"a Windows-1252 file", zipOf(t, userLine(`"stu-1001"`, ava(map[int]string{8: "Zo\xeb"}))...), Limits{},
+		{"a Windows-1252 file", rostertest.Zip(t, userLine(`"stu-1001"`, ava(map[int]string{8: "Zo\xeb"}))...), Limits{},
 			Issue{File: "users.csv", Row: 2, Code: CodeInvalidEncoding, Message: "Windows-1252"}, true},
-		{"a UTF-16 file", zipOf(t, users(func(c string) string { return "\xff\xfe" + c })...), Limits{},
+		{"a UTF-16 file", rostertest.Zip(t, users(func(c string) string { return "\xff\xfe" + c })...), Limits{},
 			Issue{File: "users.csv", Code: CodeInvalidEncoding, Message: "UTF-16"}, true},
-		{"more rows than allowed", zipOf(t, maplewood(t, nil)...), Limits{MaxRows: 3},
+		{"more rows than allowed", rostertest.Zip(t, maplewood(t, nil)...), Limits{MaxRows: 3},
 			Issue{File: "users.csv", Code: CodeTooLarge, Message: "more than 3 users"}, true},
-		{"an org of an unknown type", zipOf(t, maplewood(t, func(name, c string) string {
+		{"an org of an unknown type", rostertest.Zip(t, maplewood(t, func(name, c string) string {
 			if name == "orgs.csv" {
 				return replaceLine(c, `"org-dept-21"`, `"org-dept-21","","","Science","faculty","",""`)
 			}
@@ -260,7 +261,7 @@ func bomb(t *testing.T, size int) []byte {
 // TestReadBundleOrgsAbsent: an orgs.csv the manifest calls absent is
 // not read, and listed as ignored.
 func TestReadBundleOrgsAbsent(t *testing.T) {
-	f := readZip(t, zipOf(t, "manifest.csv", manifestOf("absent"), "orgs.csv", "not,even,orgs\n",
+	f := readZip(t, rostertest.Zip(t, "manifest.csv", manifestOf("absent"), "orgs.csv", "not,even,orgs\n",
 		"users.csv", "sourcedId,enabledUser,orgSourcedIds,role,username,givenName,familyName\ns1,true,o1,student,kid,A,B\n"), Limits{})
 	if f.IssueCount != 0 || len(f.Orgs) != 0 || len(f.Rows) != 1 || !cmp.Equal(f.IgnoredFiles, []string{"orgs.csv"}) {
 		t.Errorf("file = %+v, want one row, no orgs, orgs.csv ignored", f)
@@ -269,7 +270,7 @@ func TestReadBundleOrgsAbsent(t *testing.T) {
 
 func TestReadBundleIgnoresHugeFilesItDoesNotRead(t *testing.T) {
 	files := append(maplewood(t, nil), "results.csv", strings.Repeat("x", 3<<20))
-	f := readZip(t, zipOf(t, files...), Limits{MaxBytes: 1 << 20})
+	f := readZip(t, rostertest.Zip(t, files...), Limits{MaxBytes: 1 << 20})
 	if f.IssueCount != 0 {
 		t.Fatalf("issues = %+v: an ignored file counted against the byte limit", f.Issues)
 	}
@@ -281,7 +282,7 @@ func TestReadBundleIgnoresHugeFilesItDoesNotRead(t *testing.T) {
 // TestReadBundleBOMAndLineEnds: a BOM, CRLF, LF and quoted line breaks
 // read the same rows.
 func TestReadBundleBOMAndLineEnds(t *testing.T) {
-	base := readZip(t, zipOf(t, maplewood(t, nil)...), Limits{})
+	base := readZip(t, rostertest.Zip(t, maplewood(t, nil)...), Limits{})
 	for _, test := range []struct {
 		name string
 		edit func(string) string
@@ -291,7 +292,7 @@ func TestReadBundleBOMAndLineEnds(t *testing.T) {
 		{"BOM and LF", func(c string) string { return utf8BOM + strings.ReplaceAll(c, "\r\n", "\n") }},
 	} {
 		t.Run(test.name, func(t *testing.T) {
-			f := readZip(t, zipOf(t, maplewood(t, func(_, c string) string { return test.edit(c) })...), Limits{})
+			f := readZip(t, rostertest.Zip(t, maplewood(t, func(_, c string) string { return test.edit(c) })...), Limits{})
 			if f.IssueCount != 0 {
 				t.Fatalf("issues = %+v", f.Issues)
 			}
@@ -311,7 +312,7 @@ func TestFormulaValuesStayText(t *testing.T) {
 		}
 		return c
 	})
-	f := readZip(t, zipOf(t, files...), Limits{})
+	f := readZip(t, rostertest.Zip(t, files...), Limits{})
 	if f.IssueCount != 0 {
 		t.Fatalf("issues = %+v", f.Issues)
 	}

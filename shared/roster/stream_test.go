@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster/rostertest"
 )
 
 // summarizeRows is the dry run's plan of a bundle read twice.
@@ -31,7 +32,7 @@ func summarizeRows(t testing.TB, data []byte, dir Directory, actor rekey.User) *
 func TestSummarizeRowsIsSummarize(t *testing.T) {
 	header := `"sourcedId","enabledUser","orgSourcedIds","role","username","givenName","familyName","email","agentSourcedIds","grades"` + "\r\n"
 	bundle := func(rows ...string) []byte {
-		return zipOf(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", header+strings.Join(rows, "\r\n")+"\r\n")
+		return rostertest.Zip(t, "manifest.csv", manifestOf("bulk"), "orgs.csv", orgsCSV, "users.csv", header+strings.Join(rows, "\r\n")+"\r\n")
 	}
 	schools := []rekey.School{{ID: "sch10", DistrictID: district, Name: "Maplewood Elementary", ExternalID: "org-school-10"}}
 	existing := []rekey.User{
@@ -48,7 +49,7 @@ func TestSummarizeRowsIsSummarize(t *testing.T) {
 		name string
 		data []byte
 	}{
-		{"the maplewood bundle", zipOf(t, maplewood(t, nil)...)},
+		{"the maplewood bundle", rostertest.Zip(t, maplewood(t, nil)...)},
 		{"duplicates in the file", bundle(`"s1","true","org-school-10","student","kid","A","B","k@example.org","",""`,
 			`"s1","true","org-school-10","student","kid","A","B","k@example.org","",""`,
 			`"s2","true","org-school-10","student","kid2","A","B","K@example.org","",""`)},
@@ -81,7 +82,7 @@ func TestSummarizeRowsIsSummarize(t *testing.T) {
 // A forbidden actor and a failing directory end the dry run with an
 // error, as Summarize's do.
 func TestSummarizeRowsErrors(t *testing.T) {
-	data := zipOf(t, maplewood(t, nil)...)
+	data := rostertest.Zip(t, maplewood(t, nil)...)
 	read := func(each func(Row)) (*File, error) {
 		return ReadBundleRows(bytes.NewReader(data), int64(len(data)), Limits{}, each)
 	}
@@ -96,7 +97,7 @@ func TestSummarizeRowsErrors(t *testing.T) {
 
 // ReadBundleRows gives the rows and keeps none.
 func TestReadBundleRowsKeepsNoRows(t *testing.T) {
-	data := zipOf(t, maplewood(t, nil)...)
+	data := rostertest.Zip(t, maplewood(t, nil)...)
 	want := readZip(t, data, Limits{}).Rows
 	var got []Row
 	f, err := ReadBundleRows(bytes.NewReader(data), int64(len(data)), Limits{}, func(r Row) { got = append(got, r) })
