@@ -36,23 +36,7 @@ func (d *serialUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemI
 // recordingDB records the DynamoDB operations made through it, in order.
 type recordingDB struct {
 	dynamo.DB
-	mu  sync.Mutex
-	ops []string
-}
-
-func (d *recordingDB) record(op string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ops = append(d.ops, op)
-}
-
-// take returns the operations recorded so far and forgets them.
-func (d *recordingDB) take() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	ops := d.ops
-	d.ops = nil
-	return ops
+	callLog
 }
 
 func (d *recordingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {

@@ -85,28 +85,33 @@ func (n *fakeNotifier) PasswordChanged(_ context.Context, u rekey.User, _ string
 	return nil
 }
 
+// callLog is the names of the calls made through a recorder, in order.
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *callLog) record(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, name)
+}
+
+// take returns the calls recorded so far and forgets them.
+func (l *callLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	calls := l.calls
+	l.calls = nil
+	return calls
+}
+
 // recorder passes every store and throttle call on to a store and records
 // the name of each method called, in order.
 type recorder struct {
 	store     Store
 	throttles ThrottleStore
-	mu        sync.Mutex
-	calls     []string
-}
-
-func (r *recorder) record(method string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = append(r.calls, method)
-}
-
-// take returns the calls recorded so far and forgets them.
-func (r *recorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	calls := r.calls
-	r.calls = nil
-	return calls
+	callLog
 }
 
 func (r *recorder) GetUser(ctx context.Context, id string) (rekey.User, error) {
