@@ -145,21 +145,14 @@ type followUpResponse struct {
 // leftOut}; 409 nothing_to_follow_up; 404 for a task the caller may not
 // see.
 func (b bulkHandlers) followUp(w http.ResponseWriter, r *http.Request, p principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	var req followUpRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, RequestID(ctx))
-	if err != nil {
-		return err
-	}
-	b.s.writeJSON(w, r, http.StatusAccepted, followUpResponse{TaskID: res.Task.ID, LeftOut: res.LeftOut})
-	return nil
+	return byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (followUpResponse, error) {
+		var req followUpRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return followUpResponse{}, err
+		}
+		res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, RequestID(ctx))
+		return followUpResponse{TaskID: res.Task.ID, LeftOut: res.LeftOut}, err
+	})
 }
 
 // results is GET /api/tasks/{id}/results?state=&limit=&cursor=: per-user
