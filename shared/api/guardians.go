@@ -53,12 +53,8 @@ func (s *Server) schoolParentCodes(w http.ResponseWriter, r *http.Request, p pri
 	if err := s.guardians.SchoolCodesCSV(r.Context(), p.user, id, RequestID(r.Context()), &buf); err != nil {
 		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="parent-codes-`+id+`.csv"`)
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(buf.Bytes())
-	return err
+	writeAttachment(w, "text/csv; charset=utf-8", "parent-codes-"+id+".csv", buf.Bytes())
+	return nil
 }
 
 // registerGuardian is POST /api/guardians/register (public): 201 user.
