@@ -145,21 +145,14 @@ type followUpResponse struct {
 // leftOut}; 409 nothing_to_follow_up; 404 for a task the caller may not
 // see.
 func (b bulkHandlers) followUp(w http.ResponseWriter, r *http.Request, p principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	var req followUpRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, RequestID(ctx))
-	if err != nil {
-		return err
-	}
-	b.s.writeJSON(w, r, http.StatusAccepted, followUpResponse{TaskID: res.Task.ID, LeftOut: res.LeftOut})
-	return nil
+	return byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (followUpResponse, error) {
+		var req followUpRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return followUpResponse{}, err
+		}
+		res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, RequestID(ctx))
+		return followUpResponse{TaskID: res.Task.ID, LeftOut: res.LeftOut}, err
+	})
 }
 
 // results is GET /api/tasks/{id}/results?state=&limit=&cursor=: per-user
@@ -213,15 +206,11 @@ func (b bulkHandlers) resultsCSV(w http.ResponseWriter, r *http.Request, p princ
 			"The results file is larger than %d MB and cannot be downloaded in one piece; read the results page by page from /api/tasks/%s/results.",
 			maxDownloadBytes>>20, id)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="rekey-task-`+id+`.csv"`)
-	h.Add("Vary", "Accept-Encoding")
+	w.Header().Add("Vary", "Accept-Encoding")
 	if zw != nil {
-		h.Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Encoding", "gzip")
 	}
-	w.WriteHeader(http.StatusOK)
-	w.Write(buf.Bytes())
+	writeAttachment(w, "text/csv; charset=utf-8", "rekey-task-"+id+".csv", buf.Bytes())
 	return nil
 }
 
@@ -241,12 +230,8 @@ func (b bulkHandlers) lettersPDF(w http.ResponseWriter, r *http.Request, p princ
 		return rekey.Errorf(rekey.ECodeResultsTooLarge,
 			"The letters are larger than %d MB and cannot be downloaded in one piece; start tasks for one school at a time.", maxDownloadBytes>>20)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Disposition", `attachment; filename="rekey-letters-`+id+`.pdf"`)
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(buf.Bytes())
-	return err
+	writeAttachment(w, "application/pdf", "rekey-letters-"+id+".pdf", buf.Bytes())
+	return nil
 }
 
 // maxDownloadBytes bounds a file answer: Lambda's response payload limit

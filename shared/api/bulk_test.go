@@ -159,10 +159,10 @@ func (b *bulkAPI) call(method, path, body string, headers ...string) *httptest.R
 	b.t.Helper()
 	rec := httptest.NewRecorder()
 	b.h.ServeHTTP(rec, testRequest(method, path, body, headers...))
-	if !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
+	if !strings.HasPrefix(rec.Header().Get("Content-Disposition"), "attachment") {
 		checkCommonHeaders(b.t, method+" "+path, rec)
 	} else if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("X-Request-Id") == "" {
-		b.t.Errorf("%s %s: CSV answer lacks no-store or its request id: %v", method, path, rec.Header())
+		b.t.Errorf("%s %s: file answer lacks no-store or its request id: %v", method, path, rec.Header())
 	}
 	return rec
 }
@@ -332,6 +332,12 @@ func TestTaskRoutes(t *testing.T) {
 	if rec.Header().Get("Content-Encoding") != "" {
 		t.Errorf("gzip;q=0 got Content-Encoding %q, want none", rec.Header().Get("Content-Encoding"))
 	}
+	rec = b.call("GET", "/api/tasks/task1/letters.pdf", "", admin.bearer()...)
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/pdf" ||
+		rec.Header().Get("Content-Disposition") != `attachment; filename="rekey-letters-task1.pdf"` || !strings.HasPrefix(rec.Body.String(), "%PDF-1.4 ") {
+		t.Errorf("letters = %d %v %q", rec.Code, rec.Header(), rec.Body)
+	}
+	wantError(t, b.call("GET", "/api/tasks/other/letters.pdf", "", admin.bearer()...), 404, rekey.ECodeNotFound, "")
 	defer func(old int) { maxDownloadBytes = old }(maxDownloadBytes)
 	maxDownloadBytes = 10
 	wantError(t, b.call("GET", "/api/tasks/task1/results.csv", "", admin.bearer()...), 422, rekey.ECodeResultsTooLarge, "")

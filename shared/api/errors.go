@@ -127,5 +127,16 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	w.Write(body)
 }
 
+// writeAttachment answers 200 with body as a file to save under filename.
+// Like writeJSON it ignores a failed write: the status is sent by then, so
+// no error answer could follow.
+func writeAttachment(w http.ResponseWriter, contentType, filename string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
 // fail is a shorthand for an application error without a field.
 func fail(code, message string) *rekey.Error { return &rekey.Error{Code: code, Message: message} }

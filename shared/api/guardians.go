@@ -37,16 +37,9 @@ func (s *Server) myParentCode(w http.ResponseWriter, r *http.Request, p principa
 // reset the student.
 func (s *Server) studentParentCode(regenerate bool) func(http.ResponseWriter, *http.Request, principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p principal) error {
-		id, err := pathID(r)
-		if err != nil {
-			return err
-		}
-		code, err := s.guardians.StudentCode(r.Context(), p.user, id, regenerate, RequestID(r.Context()))
-		if err != nil {
-			return err
-		}
-		s.writeJSON(w, r, http.StatusOK, code)
-		return nil
+		return byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (guardians.Code, error) {
+			return s.guardians.StudentCode(ctx, p.user, id, regenerate, RequestID(ctx))
+		})
 	}
 }
 
@@ -60,12 +53,8 @@ func (s *Server) schoolParentCodes(w http.ResponseWriter, r *http.Request, p pri
 	if err := s.guardians.SchoolCodesCSV(r.Context(), p.user, id, RequestID(r.Context()), &buf); err != nil {
 		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="parent-codes-`+id+`.csv"`)
-	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(buf.Bytes())
-	return err
+	writeAttachment(w, "text/csv; charset=utf-8", "parent-codes-"+id+".csv", buf.Bytes())
+	return nil
 }
 
 // registerGuardian is POST /api/guardians/register (public): 201 user.
@@ -113,21 +102,15 @@ func (s *Server) myChildren(w http.ResponseWriter, r *http.Request, p principal)
 // resetChild is POST /api/me/children/{id}/password-reset {mode:
 // "temporary"}: 200 {mode, temporaryPassword}.
 func (s *Server) resetChild(w http.ResponseWriter, r *http.Request, p principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	var req resetRequest
-	if err := decodeJSON(r, &req); err != nil {
-		return err
-	}
-	if req.Mode != resetModeTemporary || req.TemporaryPassword != "" {
-		return rekey.FieldError(rekey.ECodeInvalidInput, "mode", "A guardian sets a generated temporary password: send {\"mode\": \"temporary\"}.")
-	}
-	pw, err := s.guardians.ResetChild(r.Context(), p.user, id, RequestID(r.Context()))
-	if err != nil {
-		return err
-	}
-	s.writeJSON(w, r, http.StatusOK, resetResponse{Mode: resetModeTemporary, TemporaryPassword: pw})
-	return nil
+	return byID(s, w, r, http.StatusOK, func(ctx context.Context, id string) (resetResponse, error) {
+		var req resetRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return resetResponse{}, err
+		}
+		if req.Mode != resetModeTemporary || req.TemporaryPassword != "" {
+			return resetResponse{}, rekey.FieldError(rekey.ECodeInvalidInput, "mode", "A guardian sets a generated temporary password: send {\"mode\": \"temporary\"}.")
+		}
+		pw, err := s.guardians.ResetChild(ctx, p.user, id, RequestID(ctx))
+		return resetResponse{Mode: resetModeTemporary, TemporaryPassword: pw}, err
+	})
 }

@@ -190,8 +190,9 @@ func TestSchoolParentCodesCSVRoute(t *testing.T) {
 	}
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
-		t.Fatalf("parent-codes.csv = %d %s", rec.Code, rec.Body)
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") ||
+		rec.Header().Get("Content-Disposition") != `attachment; filename="parent-codes-s1.csv"` {
+		t.Fatalf("parent-codes.csv = %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
 	body := rec.Body.String()
 	if !strings.HasPrefix(body, "externalId,username,firstName,lastName,grade,parentCode\n") ||
