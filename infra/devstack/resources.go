@@ -19,7 +19,8 @@ import (
 const Sender = "no-reply@rekey.example.org"
 
 // Resources are template.yaml's resources created on the emulator, what the
-// system runs against: the local runner here, and lambdalocal's functions.
+// system runs against: the local runner here, lambdalocal's functions and
+// the functions' sample-event tests.
 type Resources struct {
 	Table string
 	// Queues are the template's queues by logical id.
