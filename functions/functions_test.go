@@ -21,11 +21,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rekey/rekey/infra/devstack"
 	"github.com/rekey/rekey/infra/goconst"
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/infra/seed"
@@ -254,42 +253,28 @@ func TestFunctionNamesHaveMains(t *testing.T) {
 // The sample login event signs in the demo district admin with this password.
 const samplePassword = "correct horse battery staple"
 
-// sampleApp is the system against moto, with the demo district seeded, the
-// template's queues created and the sender identity verified.
+// sampleApp is the system against moto, on the resources the local runner
+// creates from the template (table, queues, bucket, task key, verified
+// sender), with the demo district seeded.
 func sampleApp(t *testing.T) *sample {
 	t.Helper()
 	ctx := context.Background()
 	actions := &dynamoActions{}
 	awsCfg := actions.attach(mototest.Config(t))
-	table := mototest.Table(t, awsCfg)
 	template, err := stack.FindTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	suffix := strings.ToLower(rekey.NewID()[:8])
-	queues, err := stack.CreateQueues(ctx, sqs.NewFromConfig(awsCfg), template, map[string]string{
-		"MailQueue": "mail-" + suffix, "MailDLQ": "mail-dlq-" + suffix,
-		"BulkPlanQueue": "plan-" + suffix, "BulkPlanDLQ": "plan-dlq-" + suffix,
-		"BulkWorkQueue": "work-" + suffix, "BulkWorkDLQ": "work-dlq-" + suffix,
-		"ImportQueue": "import-" + suffix, "ImportDLQ": "import-dlq-" + suffix,
-	})
+	res, err := devstack.CreateResources(ctx, awsCfg, template, "functions-"+strings.ToLower(rekey.NewID()[:8]))
 	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const sender = "no-reply@rekey.example.org"
-	if _, err := sesv2.NewFromConfig(awsCfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sender)}); err != nil {
 		t.Fatal(err)
 	}
 	cheap := password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
 	a, err := app.New(ctx, app.Config{
-		Table: table, PublicBaseURL: "https://rekey.example.org", SenderEmail: sender, MailQueueURL: queues["MailQueue"].URL,
-		BulkPlanQueueURL: queues["BulkPlanQueue"].URL, BulkWorkQueueURL: queues["BulkWorkQueue"].URL,
-		TaskKeyID:      aws.ToString(key.KeyMetadata.KeyId),
-		ImportQueueURL: queues["ImportQueue"].URL, ImportBucket: "imports-" + suffix,
+		Table: res.Table, PublicBaseURL: "https://rekey.example.org", SenderEmail: devstack.Sender, MailQueueURL: res.Queues["MailQueue"].URL,
+		BulkPlanQueueURL: res.Queues["BulkPlanQueue"].URL, BulkWorkQueueURL: res.Queues["BulkWorkQueue"].URL,
+		TaskKeyID:      res.TaskKeyID,
+		ImportQueueURL: res.Queues["ImportQueue"].URL, ImportBucket: res.Bucket,
 	}, awsCfg, app.Options{Hasher: cheap})
 	if err != nil {
 		t.Fatal(err)
@@ -297,8 +282,8 @@ func sampleApp(t *testing.T) *sample {
 	if _, err := seed.Demo(ctx, a.Store, cheap, seed.Options{Password: samplePassword, StudentsPerSchool: 3}); err != nil {
 		t.Fatal(err)
 	}
-	actions.take() // the seeding's
-	return &sample{App: a, sqs: sqs.NewFromConfig(awsCfg), queues: queues, actions: actions}
+	actions.take() // the table's creation's and the seeding's
+	return &sample{App: a, sqs: sqs.NewFromConfig(awsCfg), queues: res.Queues, actions: actions}
 }
 
 // sample is the system the sample events run against, with its queues.

@@ -46,19 +46,19 @@ type localAWS struct {
 
 func startLocalAWS(ctx context.Context) (*localAWS, error) {
 	l := &localAWS{calls: &callcount.Counter{}, writes: &writeRecorder{}}
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+	endpoint := os.Getenv("AWS_ENDPOINT_URL")
+	if endpoint == "" {
 		server, err := moto.Start(ctx)
 		if err != nil {
 			return nil, err
 		}
 		l.server = server
-		os.Setenv("AWS_ENDPOINT_URL", server.Endpoint())
+		endpoint = server.Endpoint()
 	}
-	for name, value := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_EC2_METADATA_DISABLED": "true"} {
-		os.Setenv(name, value)
+	if err := moto.UseEndpoint(endpoint); err != nil {
+		l.stop()
+		return nil, err
 	}
-	os.Unsetenv("AWS_SESSION_TOKEN")
-	os.Unsetenv("AWS_PROFILE")
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		l.stop()

@@ -20,6 +20,8 @@ func TestItemSize(t *testing.T) {
 		{"binary and bool", map[string]types.AttributeValue{"b": &types.AttributeValueMemberB{Value: make([]byte, 40)}, "ok": &types.AttributeValueMemberBOOL{Value: true}}, 1 + 40 + 2 + 1},
 		{"list", map[string]types.AttributeValue{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "ab"}}}}, 1 + 3 + 1 + 2},
 		{"map", map[string]types.AttributeValue{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}}}, 1 + 3 + 1 + 1 + 1},
+		{"string set", map[string]types.AttributeValue{"ss": &types.AttributeValueMemberSS{Value: []string{"ab", "cde"}}}, 2 + 2 + 3},
+		{"binary set", map[string]types.AttributeValue{"bs": &types.AttributeValueMemberBS{Value: [][]byte{make([]byte, 4), make([]byte, 5)}}}, 2 + 4 + 5},
 		{"a hash", map[string]types.AttributeValue{"passwordHash": &types.AttributeValueMemberS{Value: strings.Repeat("x", 97)}}, 12 + 97},
 	} {
 		t.Run(test.name, func(t *testing.T) {

@@ -18,8 +18,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -157,36 +155,15 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	opt.Progress("creating the table, queues, task key and mail sender from template.yaml")
-	if err := stack.CreateTables(ctx, dynamodb.NewFromConfig(awsCfg), template, map[string]string{"Table": opt.Table}); err != nil {
-		return nil, fmt.Errorf("devstack: create tables: %w", err)
-	}
-	sqsClient := sqs.NewFromConfig(awsCfg)
-	queues, err := stack.CreateQueues(ctx, sqsClient, template, map[string]string{
-		"MailQueue": opt.Table + "-mail", "MailDLQ": opt.Table + "-mail-dlq",
-		"BulkPlanQueue": opt.Table + "-bulk-plan", "BulkPlanDLQ": opt.Table + "-bulk-plan-dlq",
-		"BulkWorkQueue": opt.Table + "-bulk-work", "BulkWorkDLQ": opt.Table + "-bulk-work-dlq",
-		"BulkPasswordQueue": opt.Table + "-bulk-password", "BulkPasswordDLQ": opt.Table + "-bulk-password-dlq",
-		"ImportQueue": opt.Table + "-import", "ImportDLQ": opt.Table + "-import-dlq",
-	})
+	res, err := CreateResources(ctx, awsCfg, template, opt.Table)
 	if err != nil {
 		return nil, err
 	}
-	importBucket := opt.Table + "-imports"
-	if err := createBucket(ctx, s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true }), importBucket); err != nil {
-		return nil, err
-	}
-	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rekey local task key")})
-	if err != nil {
-		return nil, fmt.Errorf("devstack: create the task key: %w", err)
-	}
-	const sender, configurationSet = "no-reply@rekey.example.org", "rekey-local-mail"
-	if err := verifySender(ctx, sesv2.NewFromConfig(awsCfg), sender); err != nil {
-		return nil, err
-	}
+	const configurationSet = "rekey-local-mail"
 	if err := createConfigurationSet(ctx, sesv2.NewFromConfig(awsCfg), configurationSet); err != nil {
 		return nil, err
 	}
-	s.mail = &recordingMailer{next: ses.NewSender(sesv2.NewFromConfig(awsCfg), sender, configurationSet)}
+	s.mail = &recordingMailer{next: ses.NewSender(sesv2.NewFromConfig(awsCfg), Sender, configurationSet)}
 
 	listener, err := net.Listen("tcp", opt.Addr)
 	if err != nil {
@@ -194,15 +171,15 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	}
 	s.URL = "http://" + listener.Addr().String()
 	cfg := app.Config{
-		Table: opt.Table, PublicBaseURL: s.URL, SenderEmail: sender, SESConfigurationSet: configurationSet,
-		MailQueueURL:         queues["MailQueue"].URL,
-		BulkPlanQueueURL:     queues["BulkPlanQueue"].URL,
-		BulkWorkQueueURL:     queues["BulkWorkQueue"].URL,
-		BulkPasswordQueueURL: queues["BulkPasswordQueue"].URL,
-		TaskKeyID:            aws.ToString(key.KeyMetadata.KeyId),
+		Table: res.Table, PublicBaseURL: s.URL, SenderEmail: Sender, SESConfigurationSet: configurationSet,
+		MailQueueURL:         res.Queues["MailQueue"].URL,
+		BulkPlanQueueURL:     res.Queues["BulkPlanQueue"].URL,
+		BulkWorkQueueURL:     res.Queues["BulkWorkQueue"].URL,
+		BulkPasswordQueueURL: res.Queues["BulkPasswordQueue"].URL,
+		TaskKeyID:            res.TaskKeyID,
 		Bulk:                 bulk.Config{SendRate: opt.SendRate, WorkerConcurrency: localWorkers},
-		ImportQueueURL:       queues["ImportQueue"].URL,
-		ImportBucket:         importBucket,
+		ImportQueueURL:       res.Queues["ImportQueue"].URL,
+		ImportBucket:         res.Bucket,
 	}
 	s.App, err = app.New(ctx, cfg, awsCfg, app.Options{Logger: opt.Logger, Hasher: opt.Hasher, Mailer: s.mail, Approvals: opt.Approvals})
 	if err != nil {
@@ -229,8 +206,9 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	// mappings would; failed messages come back after a few seconds.
 	workCtx, stopWork := context.WithCancel(context.Background())
 	s.stop = stopWork
+	sqsClient := sqs.NewFromConfig(awsCfg)
 	poll := func(logicalID string, h queue.Handler) {
-		q := queues[logicalID]
+		q := res.Queues[logicalID]
 		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, s.queues.wrap(logicalID, h))
 		p.WaitTime = time.Second
 		p.FailedVisibility = 2 * time.Second

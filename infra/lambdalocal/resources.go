@@ -2,7 +2,6 @@ package lambdalocal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,15 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rekey/rekey/infra/devstack"
 	"github.com/rekey/rekey/infra/moto"
 	"github.com/rekey/rekey/infra/seed"
-	"github.com/rekey/rekey/infra/stack"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/rekey"
@@ -30,17 +25,11 @@ import (
 // admin in with; the demo district is seeded with it.
 const samplePassword = "correct horse battery staple"
 
-// sender is the verified SES sender the functions mail from.
-const sender = "no-reply@rekey.example.org"
-
 // environment is moto with the template's table and queues, a task key, a
 // verified sender and the demo district: what the functions run against.
 type environment struct {
 	endpoint string
-	table    string
-	queues   map[string]stack.Queue
-	keyID    string
-	bucket   string // the import bucket
+	res      devstack.Resources
 	sqs      *sqs.Client
 	moto     *moto.Server // nil when AWS_ENDPOINT_URL named an emulator
 }
@@ -69,43 +58,14 @@ func startResources(ctx context.Context, root string) (_ *environment, err error
 	if err != nil {
 		return nil, fmt.Errorf("lambdalocal: AWS configuration: %w", err)
 	}
-	template := filepath.Join(root, "template.yaml")
-	suffix := strings.ToLower(rekey.NewID()[:8])
-	env.table = "lambda-local-" + suffix
-	db := dynamodb.NewFromConfig(awsCfg)
-	if err := stack.CreateTables(ctx, db, template, map[string]string{"Table": env.table}); err != nil {
+	if env.res, err = devstack.CreateResources(ctx, awsCfg, filepath.Join(root, "template.yaml"), "lambda-local-"+strings.ToLower(rekey.NewID()[:8])); err != nil {
 		return nil, fmt.Errorf("lambdalocal: %w", err)
 	}
 	env.sqs = sqs.NewFromConfig(awsCfg)
-	if env.queues, err = stack.CreateQueues(ctx, env.sqs, template, map[string]string{
-		"MailQueue": env.table + "-mail", "MailDLQ": env.table + "-mail-dlq",
-		"BulkPlanQueue": env.table + "-plan", "BulkPlanDLQ": env.table + "-plan-dlq",
-		"BulkWorkQueue": env.table + "-work", "BulkWorkDLQ": env.table + "-work-dlq",
-		"BulkPasswordQueue": env.table + "-password", "BulkPasswordDLQ": env.table + "-password-dlq",
-		"ImportQueue": env.table + "-import", "ImportDLQ": env.table + "-import-dlq",
-	}); err != nil {
-		return nil, fmt.Errorf("lambdalocal: %w", err)
-	}
-	// The import bucket: moto on loopback has no per-bucket host names.
-	env.bucket = env.table + "-imports"
-	s3Client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = true })
-	if _, err := s3Client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(env.bucket)}); err != nil {
-		return nil, fmt.Errorf("lambdalocal: create the import bucket: %w", err)
-	}
-	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rekey lambda-local task key")})
-	if err != nil {
-		return nil, fmt.Errorf("lambdalocal: create the task key: %w", err)
-	}
-	env.keyID = aws.ToString(key.KeyMetadata.KeyId)
-	_, err = sesv2.NewFromConfig(awsCfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sender)})
-	var exists *sestypes.AlreadyExistsException
-	if err != nil && !errors.As(err, &exists) {
-		return nil, fmt.Errorf("lambdalocal: verify sender: %w", err)
-	}
 	// Seeding hashes each demo password at a low cost: only the hashes'
 	// speed differs, and the functions verify with the stored parameters.
 	cheap := password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
-	if _, err := seed.Demo(ctx, dynamo.New(db, env.table, time.Now), cheap, seed.Options{Password: samplePassword, StudentsPerSchool: 3}); err != nil {
+	if _, err := seed.Demo(ctx, dynamo.New(dynamodb.NewFromConfig(awsCfg), env.res.Table, time.Now), cheap, seed.Options{Password: samplePassword, StudentsPerSchool: 3}); err != nil {
 		return nil, fmt.Errorf("lambdalocal: seed the demo district: %w", err)
 	}
 	return env, nil
@@ -116,16 +76,16 @@ func startResources(ctx context.Context, root string) (_ *environment, err error
 // developer's shell (a profile, a session token) leaks in.
 func (e *environment) functionEnv() []string {
 	return []string{
-		"REKEY_TABLE=" + e.table,
+		"REKEY_TABLE=" + e.res.Table,
 		"REKEY_PUBLIC_BASE_URL=https://rekey.example.org",
-		"REKEY_SENDER_EMAIL=" + sender,
-		"REKEY_MAIL_QUEUE_URL=" + e.queues["MailQueue"].URL,
-		"REKEY_BULK_PLAN_QUEUE_URL=" + e.queues["BulkPlanQueue"].URL,
-		"REKEY_BULK_WORK_QUEUE_URL=" + e.queues["BulkWorkQueue"].URL,
-		"REKEY_BULK_PASSWORD_QUEUE_URL=" + e.queues["BulkPasswordQueue"].URL,
-		"REKEY_IMPORT_QUEUE_URL=" + e.queues["ImportQueue"].URL,
-		"REKEY_IMPORT_BUCKET=" + e.bucket,
-		"REKEY_TASK_KEY_ID=" + e.keyID,
+		"REKEY_SENDER_EMAIL=" + devstack.Sender,
+		"REKEY_MAIL_QUEUE_URL=" + e.res.Queues["MailQueue"].URL,
+		"REKEY_BULK_PLAN_QUEUE_URL=" + e.res.Queues["BulkPlanQueue"].URL,
+		"REKEY_BULK_WORK_QUEUE_URL=" + e.res.Queues["BulkWorkQueue"].URL,
+		"REKEY_BULK_PASSWORD_QUEUE_URL=" + e.res.Queues["BulkPasswordQueue"].URL,
+		"REKEY_IMPORT_QUEUE_URL=" + e.res.Queues["ImportQueue"].URL,
+		"REKEY_IMPORT_BUCKET=" + e.res.Bucket,
+		"REKEY_TASK_KEY_ID=" + e.res.TaskKeyID,
 		"AWS_ENDPOINT_URL=" + e.endpoint,
 		"AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=test",
@@ -140,7 +100,7 @@ func (e *environment) functionEnv() []string {
 // receive takes one message off a template queue, as an event source would.
 func (e *environment) receive(ctx context.Context, queue string) (string, error) {
 	out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl: aws.String(e.queues[queue].URL), MaxNumberOfMessages: 1, WaitTimeSeconds: 2,
+		QueueUrl: aws.String(e.res.Queues[queue].URL), MaxNumberOfMessages: 1, WaitTimeSeconds: 2,
 	})
 	if err != nil {
 		return "", fmt.Errorf("receive from %s: %w", queue, err)

@@ -50,25 +50,9 @@ func run(m *testing.M) int {
 		}()
 		endpoint = server.Endpoint()
 	}
-	for name, value := range map[string]string{
-		"AWS_ENDPOINT_URL":          endpoint,
-		"AWS_REGION":                "us-east-1",
-		"AWS_ACCESS_KEY_ID":         "test",
-		"AWS_SECRET_ACCESS_KEY":     "test",
-		"AWS_EC2_METADATA_DISABLED": "true",
-	} {
-		if err := os.Setenv(name, value); err != nil {
-			fmt.Fprintf(os.Stderr, "mototest: %v\n", err)
-			return 1
-		}
-	}
-	// A session token or profile from the developer's shell must not mix
-	// with the dummy credentials.
-	for _, name := range []string{"AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"} {
-		if err := os.Unsetenv(name); err != nil {
-			fmt.Fprintf(os.Stderr, "mototest: %v\n", err)
-			return 1
-		}
+	if err := moto.UseEndpoint(endpoint); err != nil {
+		fmt.Fprintf(os.Stderr, "mototest: %v\n", err)
+		return 1
 	}
 	return m.Run()
 }
