@@ -15,9 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/rekey/rekey/infra/bench/callcount"
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/shared/bulk"
@@ -190,8 +188,8 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.seed(t, opt.extraStudents)
 
 	w.sqs = sqs.NewFromConfig(cfg)
-	w.planURL = w.createQueue(t, "plan")
-	w.workURL = w.createQueue(t, "work")
+	w.planURL = mototest.NewQueue(t, w.sqs, "plan", 5).URL
+	w.workURL = mototest.NewQueue(t, w.sqs, "work", 5).URL
 	plans := queue.NewSender(w.sqs, w.planURL)
 	w.work = &recordingQueue{Sender: queue.NewSender(w.sqs, w.workURL)}
 
@@ -204,10 +202,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.keys = keys
 
 	sesClient := sesv2.NewFromConfig(cfg)
-	var exists *sestypes.AlreadyExistsException
-	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {
-		t.Fatalf("CreateEmailIdentity: %v", err)
-	}
+	mototest.VerifySender(t, sesClient, senderAddress)
 	w.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, ""), failures: map[string]int{}, rejected: map[string]bool{}}
 
 	w.cfg = bulk.Config{PublicBaseURL: consoleOrigin, SendRate: 2000, WorkerConcurrency: 1, RetryDelays: []time.Duration{time.Millisecond, time.Millisecond},
@@ -308,29 +303,6 @@ func (w *world) byID(t *testing.T, id string) rekey.User {
 	}
 	t.Fatalf("no seeded user %s", id)
 	return rekey.User{}
-}
-
-func (w *world) createQueue(t *testing.T, kind string) string {
-	t.Helper()
-	name := kind + "-" + rekey.NewID()
-	dlq, err := w.sqs.CreateQueue(w.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := w.sqs.GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := w.sqs.CreateQueue(w.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
-		"VisibilityTimeout": "180",
-		"RedrivePolicy":     fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"5"}`, attrs.Attributes["QueueArn"]),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(q.QueueUrl)
 }
 
 // start starts a bulk reset as the user with username actor.
