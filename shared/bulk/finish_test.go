@@ -11,12 +11,16 @@ import (
 	"github.com/rekey/rekey/shared/rekey"
 )
 
-// jobRecorder is the mail queue of the finish email's tests; while fail is
-// set, SendBatch fails.
+// jobRecorder is the mail queue of the finish email's and the teacher
+// notice's tests; while fail is set, sending fails.
 type jobRecorder struct {
 	mu   sync.Mutex
 	jobs []rekey.MailJob
 	fail bool
+}
+
+func (q *jobRecorder) Send(ctx context.Context, message any) error {
+	return q.SendBatch(ctx, []any{message})
 }
 
 func (q *jobRecorder) SendBatch(_ context.Context, messages []any) error {
@@ -29,6 +33,25 @@ func (q *jobRecorder) SendBatch(_ context.Context, messages []any) error {
 		q.jobs = append(q.jobs, m.(rekey.MailJob))
 	}
 	return nil
+}
+
+// only returns the one job queued when want is set; it fails the test
+// unless exactly one job was queued then, or none when want is not set
+// (ok is false then).
+func (q *jobRecorder) only(t *testing.T, want bool) (job rekey.MailJob, ok bool) {
+	t.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !want {
+		if len(q.jobs) != 0 {
+			t.Fatalf("queued %+v, want no job", q.jobs)
+		}
+		return rekey.MailJob{}, false
+	}
+	if len(q.jobs) != 1 {
+		t.Fatalf("queued %d jobs, want one: %+v", len(q.jobs), q.jobs)
+	}
+	return q.jobs[0], true
 }
 
 // tellAfterChunk is the worker's call after completing a chunk of rec's
@@ -90,16 +113,10 @@ func TestTellFinished(t *testing.T) {
 					t.Fatalf("tellIfFinished() = %v", err)
 				}
 			}
-			if !test.wantSent {
-				if len(queue.jobs) != 0 {
-					t.Errorf("queued %+v, want no email", queue.jobs)
-				}
+			job, ok := queue.only(t, test.wantSent)
+			if !ok {
 				return
 			}
-			if len(queue.jobs) != 1 {
-				t.Fatalf("queued %d jobs, want one: %+v", len(queue.jobs), queue.jobs)
-			}
-			job := queue.jobs[0]
 			want := rekey.TaskSummary{Name: rec.Task.Name, Status: test.wantState, Delivery: rekey.DeliverEmailLink, Total: 3, Succeeded: 3 - test.failed, Failed: test.failed}
 			if job.Kind != rekey.JobTaskFinished || job.UserID != creator.ID || job.TaskID != rec.Task.ID || job.Key() != "task_finished#"+rec.Task.ID ||
 				job.Summary == nil || *job.Summary != want || job.Validate() != nil {
