@@ -467,21 +467,18 @@ func TestOutOfTimeContinues(t *testing.T) {
 	}
 }
 
-// crashingStore fails the second write of chunk 0, as a worker dying
-// between the two writes of a 96-user chunk.
+// crashingStore fails the first chunk write that crashAt picks, once, as a
+// worker dying just before that write. crashAt runs under the store's lock.
 type crashingStore struct {
 	*dynamo.Store
+	crashAt func(rekey.ChunkWrite) bool
 	mu      sync.Mutex
-	saves   int // of chunk 0
 	crashed bool
 }
 
 func (s *crashingStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 	s.mu.Lock()
-	if w.Chunk.Index == 0 {
-		s.saves++
-	}
-	crash := w.Chunk.Index == 0 && s.saves == 2
+	crash := !s.crashed && s.crashAt(w)
 	s.crashed = s.crashed || crash
 	s.mu.Unlock()
 	if crash {
@@ -502,7 +499,15 @@ func TestPasswordsOfAFullChunk(t *testing.T) {
 		rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword})
 	w.drain(t, w.planPoll)
 
-	crashing := &crashingStore{Store: w.store}
+	// The worker dies between the two writes of a 96-user chunk: at the
+	// second write of chunk 0.
+	saves := 0
+	crashing := &crashingStore{Store: w.store, crashAt: func(cw rekey.ChunkWrite) bool {
+		if cw.Chunk.Index == 0 {
+			saves++
+		}
+		return cw.Chunk.Index == 0 && saves == 2
+	}}
 	deps := bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
 	dying, err := bulk.NewWorker(w.cfg, deps)
 	if err != nil {
