@@ -2,57 +2,12 @@ package bulk
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
-
-// jobRecorder is the mail queue of the finish email's and the teacher
-// notice's tests; while fail is set, sending fails.
-type jobRecorder struct {
-	mu   sync.Mutex
-	jobs []rekey.MailJob
-	fail bool
-}
-
-func (q *jobRecorder) Send(ctx context.Context, message any) error {
-	return q.SendBatch(ctx, []any{message})
-}
-
-func (q *jobRecorder) SendBatch(_ context.Context, messages []any) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.fail {
-		return errors.New("injected: mail queue unavailable")
-	}
-	for _, m := range messages {
-		q.jobs = append(q.jobs, m.(rekey.MailJob))
-	}
-	return nil
-}
-
-// only returns the one job queued when want is set; it fails the test
-// unless exactly one job was queued then, or none when want is not set
-// (ok is false then).
-func (q *jobRecorder) only(t *testing.T, want bool) (job rekey.MailJob, ok bool) {
-	t.Helper()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !want {
-		if len(q.jobs) != 0 {
-			t.Fatalf("queued %+v, want no job", q.jobs)
-		}
-		return rekey.MailJob{}, false
-	}
-	if len(q.jobs) != 1 {
-		t.Fatalf("queued %d jobs, want one: %+v", len(q.jobs), q.jobs)
-	}
-	return q.jobs[0], true
-}
 
 // tellAfterChunk is the worker's call after completing a chunk of rec's
 // task, as loaded before the other chunks completed (so the task is read).
@@ -142,18 +97,17 @@ func TestTellFinishedRetriesAFailedQueuing(t *testing.T) {
 		t.Fatal(err)
 	}
 	creator := rekey.User{ID: "da1", Email: "dana@example.org"}
-	queue := &jobRecorder{fail: true}
+	queue := &jobRecorder{fail: 1}
 	w := &Worker{store: store, notices: queue, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
 	if err := tellAfterChunk(ctx, w, rec, creator); err == nil {
 		t.Fatal("tellIfFinished() with the mail queue down = nil, want an error (the message is retried)")
 	}
-	queue.fail = false
 	for range 2 {
 		if err := tellAfterChunk(ctx, w, rec, creator); err != nil {
 			t.Fatalf("tellIfFinished() = %v", err)
 		}
 	}
-	if len(queue.jobs) != 1 {
-		t.Errorf("queued %d jobs after the retry, want 1", len(queue.jobs))
+	if len(queue.messages) != 1 {
+		t.Errorf("queued %d jobs after the retry, want 1", len(queue.messages))
 	}
 }
