@@ -168,12 +168,7 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 			worker := w.worker
 			if test.onSave != nil {
 				store := &cancelOnSaveStore{Store: w.store, match: test.onSave, c: c}
-				var err error
-				worker, err = bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: store, Work: w.work, Keys: w.keys, Notices: w.notices,
-					Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now})
-				if err != nil {
-					t.Fatal(err)
-				}
+				worker = w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = store })
 			}
 			ctx, crash := context.WithCancel(w.ctx)
 			defer crash()
@@ -254,11 +249,7 @@ func TestCancelBetweenPasswordWrites(t *testing.T) {
 		}
 		return writes == 2 // the second users' write meets the cancel
 	}}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: store, Work: w.work, Keys: w.keys, Notices: w.notices,
-		Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = store })
 	if err := worker.Process(w.ctx, msg); err != nil {
 		t.Fatalf("Process: %v", err)
 	}
@@ -388,11 +379,7 @@ func TestCancelLeavesAtMostOneSendPerWorker(t *testing.T) {
 			c.start()
 		}
 	}}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Notices: w.notices,
-		Mailer: ses, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Mailer = ses })
 	if err := worker.Process(w.ctx, msg); err != nil {
 		t.Fatalf("Process: %v", err)
 	}

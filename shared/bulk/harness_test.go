@@ -217,13 +217,11 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 		t.Fatal(err)
 	}
 	w.notices = &noticeRecorder{}
-	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
-	if opt.sesAccount {
-		deps.Account = ses.NewAccount(sesClient)
-	}
-	if w.worker, err = bulk.NewWorker(w.cfg, deps); err != nil {
-		t.Fatal(err)
-	}
+	w.worker = w.newWorker(t, func(deps *bulk.WorkerDeps) {
+		if opt.sesAccount {
+			deps.Account = ses.NewAccount(sesClient)
+		}
+	})
 	w.planPoll = queue.NewPoller(w.sqs, w.planURL, "", "us-east-1", w.planner.Handle)
 	w.workPoll = queue.NewPoller(w.sqs, w.workURL, "", "us-east-1", w.worker.Handle)
 	for _, p := range []*queue.Poller{w.planPoll, w.workPoll} {
@@ -231,6 +229,20 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	}
 	w.emailsSeen = map[string]int{}
 	return w
+}
+
+// newWorker builds a worker on the world's store, queues, keys and
+// mailer, with the dependencies change alters (a store or a mailer that
+// fails on cue, for a worker that dies).
+func (w *world) newWorker(t *testing.T, change func(*bulk.WorkerDeps)) *bulk.Worker {
+	t.Helper()
+	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
+	change(&deps)
+	worker, err := bulk.NewWorker(w.cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return worker
 }
 
 // seed writes the demo district: ids are the usernames' short forms.

@@ -160,10 +160,7 @@ func TestRedeliveredChunkSendsOneNotice(t *testing.T) {
 	// The worker dies after queuing the chunk's notices, at the write that
 	// completes chunk 0.
 	crashing := &crashingStore{Store: w.store, crashAt: func(cw rekey.ChunkWrite) bool { return cw.Chunk.Index == 0 && cw.Chunk.Done }}
-	dying, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = crashing })
 	// First the mail queue fails: nothing is queued, the chunk stays open.
 	w.notices.fail = 1
 	if err := dying.Process(w.ctx, msg); err == nil {

@@ -197,10 +197,7 @@ func TestCrashBetweenSendAndCheckpoint(t *testing.T) {
 func (w *world) holdWhileSending(t *testing.T, msg bulk.Message) (done <-chan error, release func()) {
 	t.Helper()
 	slow := &blockingMailer{next: w.mailer, started: make(chan struct{}), release: make(chan struct{})}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: slow, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Mailer = slow })
 	answer := make(chan error, 1)
 	go func() { answer <- worker.Process(w.ctx, msg) }()
 	<-slow.started
@@ -508,11 +505,7 @@ func TestPasswordsOfAFullChunk(t *testing.T) {
 		}
 		return cw.Chunk.Index == 0 && saves == 2
 	}}
-	deps := bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
-	dying, err := bulk.NewWorker(w.cfg, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = crashing })
 	msgs := []bulk.Message{w.receiveChunk(t), w.receiveChunk(t)}
 	for _, msg := range msgs {
 		_ = dying.Process(w.ctx, msg)
