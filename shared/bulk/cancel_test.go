@@ -28,6 +28,16 @@ func cancelWorld(t *testing.T, students int) *world {
 	}})
 }
 
+// startCancellable starts dana.admin's reset of school s2's students by
+// mode, plans it and takes its first chunk message off the work queue for
+// the test's own worker; c cancels the task.
+func startCancellable(t *testing.T, w *world, mode rekey.DeliveryMode) (task rekey.Task, msg bulk.Message, c *canceller) {
+	t.Helper()
+	task = w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: mode})
+	w.drain(t, w.planPoll)
+	return task, w.receiveChunk(t), newCanceller(t, w, task.ID)
+}
+
 // canceller cancels a task once, in the background, and remembers when
 // the cancel answered.
 type canceller struct {
@@ -159,10 +169,7 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 		t.Run(test.name, func(t *testing.T) {
 			t.Parallel()
 			w := cancelWorld(t, 20)
-			task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
-			w.drain(t, w.planPoll)
-			msg := w.receiveChunk(t)
-			c := newCanceller(t, w, task.ID)
+			task, msg, c := startCancellable(t, w, rekey.DeliverEmailLink)
 			clock := &sendClock{}
 
 			worker := w.worker
@@ -238,10 +245,7 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 func TestCancelBetweenPasswordWrites(t *testing.T) {
 	t.Parallel()
 	w := cancelWorld(t, 100)
-	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverGeneratedPasswords})
-	w.drain(t, w.planPoll)
-	msg := w.receiveChunk(t)
-	c := newCanceller(t, w, task.ID)
+	task, msg, c := startCancellable(t, w, rekey.DeliverGeneratedPasswords)
 	writes := 0
 	store := &cancelOnSaveStore{Store: w.store, c: c, match: func(cw rekey.ChunkWrite) bool {
 		if len(cw.Users) > 0 {
@@ -370,10 +374,7 @@ func TestCancelLeavesAtMostOneSendPerWorker(t *testing.T) {
 	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 20}, config: func(c *bulk.Config) {
 		c.SendRate, c.WorkerConcurrency, c.CancelWait, c.Lease = 200, 1, 2*time.Second, 6*time.Second
 	}})
-	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
-	w.drain(t, w.planPoll)
-	msg := w.receiveChunk(t)
-	c := newCanceller(t, w, task.ID)
+	task, msg, c := startCancellable(t, w, rekey.DeliverEmailLink)
 	ses := &slowSES{next: w.mailer, delay: 250 * time.Millisecond, onStart: func(n int) {
 		if n == 3 {
 			c.start()
