@@ -8,7 +8,6 @@ import (
 
 	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -65,6 +64,21 @@ func (c *canceller) start() {
 	})
 }
 
+// cancelDuring is an onSaveStore's before: it starts the cancel, and lets
+// the chunk write w go on once the store shows the task cancelled (the
+// cancel then waits CancelWait to answer).
+func (c *canceller) cancelDuring(ctx context.Context, w rekey.ChunkWrite) error {
+	c.start()
+	// Wait for the cancel to be written, up to the test's deadline (past
+	// it, the write goes on and the test's checks say why).
+	for deadline := testwait.Deadline(c.t); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+		if task, err := c.w.store.GetTask(ctx, w.Chunk.TaskID); err == nil && task.Task.Status == rekey.TaskCancelled {
+			break
+		}
+	}
+	return nil
+}
+
 func (c *canceller) wait(t *testing.T) {
 	t.Helper()
 	<-c.done
@@ -96,35 +110,6 @@ func (s *sendClock) after(t time.Time) int {
 		}
 	}
 	return n
-}
-
-// cancelOnSaveStore cancels the task during the first chunk write that
-// matches: the cancel is started, and the write goes on once the store
-// shows the task cancelled (the cancel then waits CancelWait to answer).
-type cancelOnSaveStore struct {
-	*dynamo.Store
-	match func(rekey.ChunkWrite) bool
-	c     *canceller
-	mu    sync.Mutex
-	fired bool
-}
-
-func (s *cancelOnSaveStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
-	s.mu.Lock()
-	fire := !s.fired && s.match(w)
-	s.fired = s.fired || fire
-	s.mu.Unlock()
-	if fire {
-		s.c.start()
-		// Wait for the cancel to be written, up to the test's deadline
-		// (past it, the write goes on and the test's checks say why).
-		for deadline := testwait.Deadline(s.c.t); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
-			if task, err := s.Store.GetTask(ctx, w.Chunk.TaskID); err == nil && task.Task.Status == rekey.TaskCancelled {
-				break
-			}
-		}
-	}
-	return s.Store.SaveChunk(ctx, w)
 }
 
 // worstEmailsAfterCancel is the most emails seen leaving after a cancel
@@ -174,7 +159,7 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 
 			worker := w.worker
 			if test.onSave != nil {
-				store := &cancelOnSaveStore{Store: w.store, match: test.onSave, c: c}
+				store := &onSaveStore{Store: w.store, match: test.onSave, before: c.cancelDuring}
 				worker = w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = store })
 			}
 			ctx, crash := context.WithCancel(w.ctx)
@@ -247,7 +232,7 @@ func TestCancelBetweenPasswordWrites(t *testing.T) {
 	w := cancelWorld(t, 100)
 	task, msg, c := startCancellable(t, w, rekey.DeliverGeneratedPasswords)
 	writes := 0
-	store := &cancelOnSaveStore{Store: w.store, c: c, match: func(cw rekey.ChunkWrite) bool {
+	store := &onSaveStore{Store: w.store, before: c.cancelDuring, match: func(cw rekey.ChunkWrite) bool {
 		if len(cw.Users) > 0 {
 			writes++
 		}

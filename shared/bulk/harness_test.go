@@ -305,6 +305,34 @@ func (w *world) seed(t *testing.T, extra map[string]int) {
 	}
 }
 
+// onSaveStore runs before ahead of the first chunk write that match picks,
+// once (match runs under the store's lock, one write at a time). An error
+// from before fails that write instead, as a worker dying just before it.
+type onSaveStore struct {
+	*dynamo.Store
+	match  func(rekey.ChunkWrite) bool
+	before func(context.Context, rekey.ChunkWrite) error
+	mu     sync.Mutex
+	fired  bool
+}
+
+func (s *onSaveStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
+	s.mu.Lock()
+	fire := !s.fired && s.match(w)
+	s.fired = s.fired || fire
+	s.mu.Unlock()
+	if fire {
+		if err := s.before(ctx, w); err != nil {
+			return err
+		}
+	}
+	return s.Store.SaveChunk(ctx, w)
+}
+
+// workerDies is an onSaveStore's before for a worker that dies before the
+// write.
+func workerDies(context.Context, rekey.ChunkWrite) error { return errors.New("worker crashed") }
+
 // byID returns the seeded user with id.
 func (w *world) byID(t *testing.T, id string) rekey.User {
 	t.Helper()

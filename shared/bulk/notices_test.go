@@ -159,7 +159,7 @@ func TestRedeliveredChunkSendsOneNotice(t *testing.T) {
 
 	// The worker dies after queuing the chunk's notices, at the write that
 	// completes chunk 0.
-	crashing := &crashingStore{Store: w.store, crashAt: func(cw rekey.ChunkWrite) bool { return cw.Chunk.Index == 0 && cw.Chunk.Done }}
+	crashing := &onSaveStore{Store: w.store, before: workerDies, match: func(cw rekey.ChunkWrite) bool { return cw.Chunk.Index == 0 && cw.Chunk.Done }}
 	dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = crashing })
 	// First the mail queue fails: nothing is queued, the chunk stays open.
 	w.notices.fail = 1

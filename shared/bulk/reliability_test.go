@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/sentmail"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
@@ -464,26 +463,6 @@ func TestOutOfTimeContinues(t *testing.T) {
 	}
 }
 
-// crashingStore fails the first chunk write that crashAt picks, once, as a
-// worker dying just before that write. crashAt runs under the store's lock.
-type crashingStore struct {
-	*dynamo.Store
-	crashAt func(rekey.ChunkWrite) bool
-	mu      sync.Mutex
-	crashed bool
-}
-
-func (s *crashingStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
-	s.mu.Lock()
-	crash := !s.crashed && s.crashAt(w)
-	s.crashed = s.crashed || crash
-	s.mu.Unlock()
-	if crash {
-		return errors.New("worker crashed")
-	}
-	return s.Store.SaveChunk(ctx, w)
-}
-
 // TestPasswordsOfAFullChunk: a 100-student default-password task resets a
 // full chunk of 96 in two writes of 48 (users and their audit entries); a
 // worker dying between them leaves the first half done and recorded, and
@@ -499,7 +478,7 @@ func TestPasswordsOfAFullChunk(t *testing.T) {
 	// The worker dies between the two writes of a 96-user chunk: at the
 	// second write of chunk 0.
 	saves := 0
-	crashing := &crashingStore{Store: w.store, crashAt: func(cw rekey.ChunkWrite) bool {
+	crashing := &onSaveStore{Store: w.store, before: workerDies, match: func(cw rekey.ChunkWrite) bool {
 		if cw.Chunk.Index == 0 {
 			saves++
 		}
@@ -510,7 +489,7 @@ func TestPasswordsOfAFullChunk(t *testing.T) {
 	for _, msg := range msgs {
 		_ = dying.Process(w.ctx, msg)
 	}
-	if !crashing.crashed {
+	if !crashing.fired {
 		t.Fatal("the worker never got to its second write")
 	}
 	// The first 48 of chunk 0 and all 4 of chunk 1 are done and counted.
