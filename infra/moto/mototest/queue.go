@@ -22,10 +22,11 @@ type Queue struct {
 	DeadLetterURL string
 }
 
-// NewQueue creates a queue unique to the call, named after kind, as
-// template.yaml deploys the worker queues: a visibility timeout of 180
-// seconds and a dead-letter queue that takes a message after maxReceives
-// receives. Tests share one moto, so each queue is new.
+// NewQueue creates a queue unique to the call, named after kind, with a
+// dead-letter queue that takes a message after maxReceives receives (as
+// template.yaml's worker queues have) and a visibility timeout of 180
+// seconds, which no test waits out. Tests share one moto, so each queue is
+// new.
 func NewQueue(t testing.TB, client *sqs.Client, kind string, maxReceives int) Queue {
 	t.Helper()
 	ctx := context.Background()
