@@ -46,6 +46,7 @@
 package bulk
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -84,12 +85,18 @@ const (
 	KindChunk = "chunk"
 )
 
-// validate reports whether m is a message of kind.
-func (m Message) validate(kind string) error {
-	if m.Kind != kind || !rekey.ValidID(m.TaskID) || !rekey.ValidID(m.InitiatorID) || m.Chunk < 0 {
-		return fmt.Errorf("bulk: not a %s message: %+v", kind, m)
+// decodeMessage reads a queue message's body as a Message of kind. A body
+// that is not one never gets better: the planner, the worker and the
+// dead-letter consumer drop it.
+func decodeMessage(body, kind string) (Message, error) {
+	var m Message
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		return Message{}, err
 	}
-	return nil
+	if m.Kind != kind || !rekey.ValidID(m.TaskID) || !rekey.ValidID(m.InitiatorID) || m.Chunk < 0 {
+		return Message{}, fmt.Errorf("bulk: not a %s message: %+v", kind, m)
+	}
+	return m, nil
 }
 
 // taskResetID is the reset id a task's email links carry, so that a worker

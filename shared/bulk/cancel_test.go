@@ -8,7 +8,6 @@ import (
 
 	"github.com/rekey/rekey/infra/testwait"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -26,6 +25,16 @@ func cancelWorld(t *testing.T, students int) *world {
 	return newWorld(t, worldOptions{extraStudents: map[string]int{"s2": students}, config: func(c *bulk.Config) {
 		c.SendRate, c.CancelWait, c.Lease, c.CheckpointEvery = 12, 2*time.Second, 6*time.Second, 4
 	}})
+}
+
+// startCancellable starts dana.admin's reset of school s2's students by
+// mode, plans it and takes its first chunk message off the work queue for
+// the test's own worker; c cancels the task.
+func startCancellable(t *testing.T, w *world, mode rekey.DeliveryMode) (task rekey.Task, msg bulk.Message, c *canceller) {
+	t.Helper()
+	task = w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: mode})
+	w.drain(t, w.planPoll)
+	return task, w.receiveChunk(t), newCanceller(t, w, task.ID)
 }
 
 // canceller cancels a task once, in the background, and remembers when
@@ -53,6 +62,21 @@ func (c *canceller) start() {
 			c.answered = time.Now()
 		}()
 	})
+}
+
+// cancelDuring is an onSaveStore's before: it starts the cancel, and lets
+// the chunk write w go on once the store shows the task cancelled (the
+// cancel then waits CancelWait to answer).
+func (c *canceller) cancelDuring(ctx context.Context, w rekey.ChunkWrite) error {
+	c.start()
+	// Wait for the cancel to be written, up to the test's deadline (past
+	// it, the write goes on and the test's checks say why).
+	for deadline := testwait.Deadline(c.t); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+		if task, err := c.w.store.GetTask(ctx, w.Chunk.TaskID); err == nil && task.Task.Status == rekey.TaskCancelled {
+			break
+		}
+	}
+	return nil
 }
 
 func (c *canceller) wait(t *testing.T) {
@@ -86,35 +110,6 @@ func (s *sendClock) after(t time.Time) int {
 		}
 	}
 	return n
-}
-
-// cancelOnSaveStore cancels the task during the first chunk write that
-// matches: the cancel is started, and the write goes on once the store
-// shows the task cancelled (the cancel then waits CancelWait to answer).
-type cancelOnSaveStore struct {
-	*dynamo.Store
-	match func(rekey.ChunkWrite) bool
-	c     *canceller
-	mu    sync.Mutex
-	fired bool
-}
-
-func (s *cancelOnSaveStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
-	s.mu.Lock()
-	fire := !s.fired && s.match(w)
-	s.fired = s.fired || fire
-	s.mu.Unlock()
-	if fire {
-		s.c.start()
-		// Wait for the cancel to be written, up to the test's deadline
-		// (past it, the write goes on and the test's checks say why).
-		for deadline := testwait.Deadline(s.c.t); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
-			if task, err := s.Store.GetTask(ctx, w.Chunk.TaskID); err == nil && task.Task.Status == rekey.TaskCancelled {
-				break
-			}
-		}
-	}
-	return s.Store.SaveChunk(ctx, w)
 }
 
 // worstEmailsAfterCancel is the most emails seen leaving after a cancel
@@ -159,21 +154,13 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 		t.Run(test.name, func(t *testing.T) {
 			t.Parallel()
 			w := cancelWorld(t, 20)
-			task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
-			w.drain(t, w.planPoll)
-			msg := w.receiveChunk(t)
-			c := newCanceller(t, w, task.ID)
+			task, msg, c := startCancellable(t, w, rekey.DeliverEmailLink)
 			clock := &sendClock{}
 
 			worker := w.worker
 			if test.onSave != nil {
-				store := &cancelOnSaveStore{Store: w.store, match: test.onSave, c: c}
-				var err error
-				worker, err = bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: store, Work: w.work, Keys: w.keys, Notices: w.notices,
-					Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now})
-				if err != nil {
-					t.Fatal(err)
-				}
+				store := &onSaveStore{Store: w.store, match: test.onSave, before: c.cancelDuring}
+				worker = w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = store })
 			}
 			ctx, crash := context.WithCancel(w.ctx)
 			defer crash()
@@ -243,22 +230,15 @@ func TestCancelStopsSendingAndKeepsPasswords(t *testing.T) {
 func TestCancelBetweenPasswordWrites(t *testing.T) {
 	t.Parallel()
 	w := cancelWorld(t, 100)
-	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverGeneratedPasswords})
-	w.drain(t, w.planPoll)
-	msg := w.receiveChunk(t)
-	c := newCanceller(t, w, task.ID)
+	task, msg, c := startCancellable(t, w, rekey.DeliverGeneratedPasswords)
 	writes := 0
-	store := &cancelOnSaveStore{Store: w.store, c: c, match: func(cw rekey.ChunkWrite) bool {
+	store := &onSaveStore{Store: w.store, before: c.cancelDuring, match: func(cw rekey.ChunkWrite) bool {
 		if len(cw.Users) > 0 {
 			writes++
 		}
 		return writes == 2 // the second users' write meets the cancel
 	}}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: store, Work: w.work, Keys: w.keys, Notices: w.notices,
-		Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = store })
 	if err := worker.Process(w.ctx, msg); err != nil {
 		t.Fatalf("Process: %v", err)
 	}
@@ -379,20 +359,13 @@ func TestCancelLeavesAtMostOneSendPerWorker(t *testing.T) {
 	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 20}, config: func(c *bulk.Config) {
 		c.SendRate, c.WorkerConcurrency, c.CancelWait, c.Lease = 200, 1, 2*time.Second, 6*time.Second
 	}})
-	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
-	w.drain(t, w.planPoll)
-	msg := w.receiveChunk(t)
-	c := newCanceller(t, w, task.ID)
+	task, msg, c := startCancellable(t, w, rekey.DeliverEmailLink)
 	ses := &slowSES{next: w.mailer, delay: 250 * time.Millisecond, onStart: func(n int) {
 		if n == 3 {
 			c.start()
 		}
 	}}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Notices: w.notices,
-		Mailer: ses, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Mailer = ses })
 	if err := worker.Process(w.ctx, msg); err != nil {
 		t.Fatalf("Process: %v", err)
 	}

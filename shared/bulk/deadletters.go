@@ -2,7 +2,6 @@ package bulk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,11 +97,7 @@ func (d *DeadLetters) Handle(ctx context.Context, event events.SQSEvent) (events
 }
 
 func (d *DeadLetters) handleMessage(ctx context.Context, m events.SQSMessage) error {
-	var msg Message
-	err := json.Unmarshal([]byte(m.Body), &msg)
-	if err == nil {
-		err = msg.validate(KindChunk)
-	}
+	msg, err := decodeMessage(m.Body, KindChunk)
 	if err != nil {
 		return batch.Drop(err)
 	}

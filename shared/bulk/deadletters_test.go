@@ -113,10 +113,7 @@ func TestDeadLetteredChunkFails(t *testing.T) {
 			msg := w.receiveChunk(t)
 			if test.crash {
 				crashed, die := context.WithCancel(w.ctx)
-				dying, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: dyingMailer{die}, Hasher: fastHasher, Now: w.clock.Now})
-				if err != nil {
-					t.Fatal(err)
-				}
+				dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Mailer = dyingMailer{die} })
 				if err := dying.Process(crashed, msg); err == nil {
 					t.Fatal("the dying worker settled its chunk")
 				}
@@ -234,10 +231,7 @@ func TestPoisonChunkIsGivenUp(t *testing.T) {
 	msg := w.receiveChunk(t)
 	for try := 1; try <= bulk.MaxChunkTries; try++ {
 		crashed, die := context.WithCancel(w.ctx)
-		dying, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: dyingMailer{die}, Hasher: fastHasher, Now: w.clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
+		dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Mailer = dyingMailer{die} })
 		if err := dying.Process(crashed, msg); err == nil {
 			t.Fatalf("try %d: the dying worker settled its chunk", try)
 		}

@@ -2,34 +2,12 @@ package bulk
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
-
-// jobRecorder is the mail queue of the finish email's tests; while fail is
-// set, SendBatch fails.
-type jobRecorder struct {
-	mu   sync.Mutex
-	jobs []rekey.MailJob
-	fail bool
-}
-
-func (q *jobRecorder) SendBatch(_ context.Context, messages []any) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.fail {
-		return errors.New("injected: mail queue unavailable")
-	}
-	for _, m := range messages {
-		q.jobs = append(q.jobs, m.(rekey.MailJob))
-	}
-	return nil
-}
 
 // tellAfterChunk is the worker's call after completing a chunk of rec's
 // task, as loaded before the other chunks completed (so the task is read).
@@ -90,16 +68,10 @@ func TestTellFinished(t *testing.T) {
 					t.Fatalf("tellIfFinished() = %v", err)
 				}
 			}
-			if !test.wantSent {
-				if len(queue.jobs) != 0 {
-					t.Errorf("queued %+v, want no email", queue.jobs)
-				}
+			job, ok := queue.only(t, test.wantSent)
+			if !ok {
 				return
 			}
-			if len(queue.jobs) != 1 {
-				t.Fatalf("queued %d jobs, want one: %+v", len(queue.jobs), queue.jobs)
-			}
-			job := queue.jobs[0]
 			want := rekey.TaskSummary{Name: rec.Task.Name, Status: test.wantState, Delivery: rekey.DeliverEmailLink, Total: 3, Succeeded: 3 - test.failed, Failed: test.failed}
 			if job.Kind != rekey.JobTaskFinished || job.UserID != creator.ID || job.TaskID != rec.Task.ID || job.Key() != "task_finished#"+rec.Task.ID ||
 				job.Summary == nil || *job.Summary != want || job.Validate() != nil {
@@ -125,18 +97,17 @@ func TestTellFinishedRetriesAFailedQueuing(t *testing.T) {
 		t.Fatal(err)
 	}
 	creator := rekey.User{ID: "da1", Email: "dana@example.org"}
-	queue := &jobRecorder{fail: true}
+	queue := &jobRecorder{fail: 1}
 	w := &Worker{store: store, notices: queue, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
 	if err := tellAfterChunk(ctx, w, rec, creator); err == nil {
 		t.Fatal("tellIfFinished() with the mail queue down = nil, want an error (the message is retried)")
 	}
-	queue.fail = false
 	for range 2 {
 		if err := tellAfterChunk(ctx, w, rec, creator); err != nil {
 			t.Fatalf("tellIfFinished() = %v", err)
 		}
 	}
-	if len(queue.jobs) != 1 {
-		t.Errorf("queued %d jobs after the retry, want 1", len(queue.jobs))
+	if len(queue.messages) != 1 {
+		t.Errorf("queued %d jobs after the retry, want 1", len(queue.messages))
 	}
 }

@@ -15,9 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/rekey/rekey/infra/bench/callcount"
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/shared/bulk"
@@ -190,8 +188,8 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.seed(t, opt.extraStudents)
 
 	w.sqs = sqs.NewFromConfig(cfg)
-	w.planURL = w.createQueue(t, "plan")
-	w.workURL = w.createQueue(t, "work")
+	w.planURL = mototest.NewQueue(t, w.sqs, "plan", 5).URL
+	w.workURL = mototest.NewQueue(t, w.sqs, "work", 5).URL
 	plans := queue.NewSender(w.sqs, w.planURL)
 	w.work = &recordingQueue{Sender: queue.NewSender(w.sqs, w.workURL)}
 
@@ -204,10 +202,7 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	w.keys = keys
 
 	sesClient := sesv2.NewFromConfig(cfg)
-	var exists *sestypes.AlreadyExistsException
-	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {
-		t.Fatalf("CreateEmailIdentity: %v", err)
-	}
+	mototest.VerifySender(t, sesClient, senderAddress)
 	w.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, ""), failures: map[string]int{}, rejected: map[string]bool{}}
 
 	w.cfg = bulk.Config{PublicBaseURL: consoleOrigin, SendRate: 2000, WorkerConcurrency: 1, RetryDelays: []time.Duration{time.Millisecond, time.Millisecond},
@@ -222,13 +217,11 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 		t.Fatal(err)
 	}
 	w.notices = &noticeRecorder{}
-	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
-	if opt.sesAccount {
-		deps.Account = ses.NewAccount(sesClient)
-	}
-	if w.worker, err = bulk.NewWorker(w.cfg, deps); err != nil {
-		t.Fatal(err)
-	}
+	w.worker = w.newWorker(t, func(deps *bulk.WorkerDeps) {
+		if opt.sesAccount {
+			deps.Account = ses.NewAccount(sesClient)
+		}
+	})
 	w.planPoll = queue.NewPoller(w.sqs, w.planURL, "", "us-east-1", w.planner.Handle)
 	w.workPoll = queue.NewPoller(w.sqs, w.workURL, "", "us-east-1", w.worker.Handle)
 	for _, p := range []*queue.Poller{w.planPoll, w.workPoll} {
@@ -236,6 +229,20 @@ func newWorld(t *testing.T, opt worldOptions) *world {
 	}
 	w.emailsSeen = map[string]int{}
 	return w
+}
+
+// newWorker builds a worker on the world's store, queues, keys and
+// mailer, with the dependencies change alters (a store or a mailer that
+// fails on cue, for a worker that dies).
+func (w *world) newWorker(t *testing.T, change func(*bulk.WorkerDeps)) *bulk.Worker {
+	t.Helper()
+	deps := bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
+	change(&deps)
+	worker, err := bulk.NewWorker(w.cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return worker
 }
 
 // seed writes the demo district: ids are the usernames' short forms.
@@ -298,6 +305,34 @@ func (w *world) seed(t *testing.T, extra map[string]int) {
 	}
 }
 
+// onSaveStore runs before ahead of the first chunk write that match picks,
+// once (match runs under the store's lock, one write at a time). An error
+// from before fails that write instead, as a worker dying just before it.
+type onSaveStore struct {
+	*dynamo.Store
+	match  func(rekey.ChunkWrite) bool
+	before func(context.Context, rekey.ChunkWrite) error
+	mu     sync.Mutex
+	fired  bool
+}
+
+func (s *onSaveStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
+	s.mu.Lock()
+	fire := !s.fired && s.match(w)
+	s.fired = s.fired || fire
+	s.mu.Unlock()
+	if fire {
+		if err := s.before(ctx, w); err != nil {
+			return err
+		}
+	}
+	return s.Store.SaveChunk(ctx, w)
+}
+
+// workerDies is an onSaveStore's before for a worker that dies before the
+// write.
+func workerDies(context.Context, rekey.ChunkWrite) error { return errors.New("worker crashed") }
+
 // byID returns the seeded user with id.
 func (w *world) byID(t *testing.T, id string) rekey.User {
 	t.Helper()
@@ -308,29 +343,6 @@ func (w *world) byID(t *testing.T, id string) rekey.User {
 	}
 	t.Fatalf("no seeded user %s", id)
 	return rekey.User{}
-}
-
-func (w *world) createQueue(t *testing.T, kind string) string {
-	t.Helper()
-	name := kind + "-" + rekey.NewID()
-	dlq, err := w.sqs.CreateQueue(w.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := w.sqs.GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: dlq.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := w.sqs.CreateQueue(w.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
-		"VisibilityTimeout": "180",
-		"RedrivePolicy":     fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"5"}`, attrs.Attributes["QueueArn"]),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(q.QueueUrl)
 }
 
 // start starts a bulk reset as the user with username actor.

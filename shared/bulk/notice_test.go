@@ -4,32 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/rekey/rekey/shared/bulk/envelope/kmskeys"
 	"github.com/rekey/rekey/shared/rekey"
 )
-
-// mailJobs records the mail jobs a Service queues.
-type mailJobs struct {
-	mu   sync.Mutex
-	jobs []rekey.MailJob
-}
-
-func (q *mailJobs) Send(_ context.Context, m any) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.jobs = append(q.jobs, m.(rekey.MailJob))
-	return nil
-}
-
-func (q *mailJobs) SendBatch(ctx context.Context, ms []any) error {
-	for _, m := range ms {
-		q.Send(ctx, m)
-	}
-	return nil
-}
 
 // TestTeacherBulkNotice: a teacher's bulk reset of more than
 // TeacherNoticeThreshold students tells the school's active admins, once
@@ -60,7 +39,7 @@ func TestTeacherBulkNotice(t *testing.T) {
 			_, store, plans := newApprovalWorld(t, test.threshold)
 			store.put(rekey.User{ID: "sa3", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleSchoolAdmin, Status: rekey.StatusDisabled})
 			store.put(rekey.User{ID: "sax", DistrictID: "d1", SchoolID: "s2", Role: rekey.RoleSchoolAdmin, Status: rekey.StatusActive})
-			notices := &mailJobs{}
+			notices := &jobRecorder{}
 			svc, err := NewService(ServiceDeps{Store: store, Plans: plans, Keys: kmskeys.New(fakeKMS{}, "key"), Approvals: thresholds{"d1": test.threshold}, Notices: notices})
 			if err != nil {
 				t.Fatal(err)
@@ -73,16 +52,10 @@ func TestTeacherBulkNotice(t *testing.T) {
 			if _, err := svc.Start(context.Background(), store.user(test.actor), test.sel, link, "key-1", "req"); err != nil {
 				t.Fatal(err)
 			}
-			if test.wantCount == 0 {
-				if len(notices.jobs) != 0 {
-					t.Errorf("queued %+v, want no notice", notices.jobs)
-				}
+			job, ok := notices.only(t, test.wantCount != 0)
+			if !ok {
 				return
 			}
-			if len(notices.jobs) != 1 {
-				t.Fatalf("queued %d notices, want 1: %+v", len(notices.jobs), notices.jobs)
-			}
-			job := notices.jobs[0]
 			if err := job.Validate(); err != nil {
 				t.Errorf("the notice job is invalid: %v", err)
 			}

@@ -1,17 +1,13 @@
 package bulk_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mailworker"
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -148,27 +144,6 @@ func TestPasswordDeliveriesQueueNotices(t *testing.T) {
 	}
 }
 
-// completionCrash fails the write that completes chunk 0 the first times
-// times, as a worker dying after queuing the chunk's notices.
-type completionCrash struct {
-	*dynamo.Store
-	mu    sync.Mutex
-	times int
-}
-
-func (s *completionCrash) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
-	s.mu.Lock()
-	crash := w.Chunk.Index == 0 && w.Chunk.Done && s.times > 0
-	if crash {
-		s.times--
-	}
-	s.mu.Unlock()
-	if crash {
-		return errors.New("worker crashed")
-	}
-	return s.Store.SaveChunk(ctx, w)
-}
-
 // TestRedeliveredChunkSendsOneNotice: a worker that dies after queuing the
 // notices but before completing the chunk queues them again on the next
 // delivery, with the same task#user keys, and the mail worker's outbox
@@ -182,11 +157,10 @@ func TestRedeliveredChunkSendsOneNotice(t *testing.T) {
 	w.drain(t, w.planPoll)
 	msg := w.receiveChunk(t)
 
-	crashing := &completionCrash{Store: w.store, times: 1}
-	dying, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The worker dies after queuing the chunk's notices, at the write that
+	// completes chunk 0.
+	crashing := &onSaveStore{Store: w.store, before: workerDies, match: func(cw rekey.ChunkWrite) bool { return cw.Chunk.Index == 0 && cw.Chunk.Done }}
+	dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = crashing })
 	// First the mail queue fails: nothing is queued, the chunk stays open.
 	w.notices.fail = 1
 	if err := dying.Process(w.ctx, msg); err == nil {

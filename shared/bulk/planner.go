@@ -2,7 +2,6 @@ package bulk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,11 +91,7 @@ func (p *Planner) Handle(ctx context.Context, event events.SQSEvent) (events.SQS
 // handleMessage plans the task of one plan message. A malformed message
 // never gets better: it is dropped, loudly.
 func (p *Planner) handleMessage(ctx context.Context, m events.SQSMessage) error {
-	var msg Message
-	err := json.Unmarshal([]byte(m.Body), &msg)
-	if err == nil {
-		err = msg.validate(KindPlan)
-	}
+	msg, err := decodeMessage(m.Body, KindPlan)
 	if err != nil {
 		return batch.Drop(err)
 	}

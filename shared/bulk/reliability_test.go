@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rekey/rekey/shared/bulk"
-	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail/sentmail"
 	"github.com/rekey/rekey/shared/queue"
 	"github.com/rekey/rekey/shared/rekey"
@@ -197,10 +196,7 @@ func TestCrashBetweenSendAndCheckpoint(t *testing.T) {
 func (w *world) holdWhileSending(t *testing.T, msg bulk.Message) (done <-chan error, release func()) {
 	t.Helper()
 	slow := &blockingMailer{next: w.mailer, started: make(chan struct{}), release: make(chan struct{})}
-	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: slow, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Mailer = slow })
 	answer := make(chan error, 1)
 	go func() { answer <- worker.Process(w.ctx, msg) }()
 	<-slow.started
@@ -467,29 +463,6 @@ func TestOutOfTimeContinues(t *testing.T) {
 	}
 }
 
-// crashingStore fails the second write of chunk 0, as a worker dying
-// between the two writes of a 96-user chunk.
-type crashingStore struct {
-	*dynamo.Store
-	mu      sync.Mutex
-	saves   int // of chunk 0
-	crashed bool
-}
-
-func (s *crashingStore) SaveChunk(ctx context.Context, w rekey.ChunkWrite) error {
-	s.mu.Lock()
-	if w.Chunk.Index == 0 {
-		s.saves++
-	}
-	crash := w.Chunk.Index == 0 && s.saves == 2
-	s.crashed = s.crashed || crash
-	s.mu.Unlock()
-	if crash {
-		return errors.New("worker crashed")
-	}
-	return s.Store.SaveChunk(ctx, w)
-}
-
 // TestPasswordsOfAFullChunk: a 100-student default-password task resets a
 // full chunk of 96 in two writes of 48 (users and their audit entries); a
 // worker dying between them leaves the first half done and recorded, and
@@ -502,17 +475,21 @@ func TestPasswordsOfAFullChunk(t *testing.T) {
 		rekey.Delivery{Mode: rekey.DeliverDefaultPassword, DefaultPassword: defaultPassword})
 	w.drain(t, w.planPoll)
 
-	crashing := &crashingStore{Store: w.store}
-	deps := bulk.WorkerDeps{Store: crashing, Work: w.work, Keys: w.keys, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now}
-	dying, err := bulk.NewWorker(w.cfg, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The worker dies between the two writes of a 96-user chunk: at the
+	// second write of chunk 0.
+	saves := 0
+	crashing := &onSaveStore{Store: w.store, before: workerDies, match: func(cw rekey.ChunkWrite) bool {
+		if cw.Chunk.Index == 0 {
+			saves++
+		}
+		return cw.Chunk.Index == 0 && saves == 2
+	}}
+	dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Store = crashing })
 	msgs := []bulk.Message{w.receiveChunk(t), w.receiveChunk(t)}
 	for _, msg := range msgs {
 		_ = dying.Process(w.ctx, msg)
 	}
-	if !crashing.crashed {
+	if !crashing.fired {
 		t.Fatal("the worker never got to its second write")
 	}
 	// The first 48 of chunk 0 and all 4 of chunk 1 are done and counted.

@@ -139,18 +139,26 @@ func (f *testStore) SavePlanPage(ctx context.Context, taskID string, from, to re
 	return f.Store.SavePlanPage(ctx, taskID, from, to, chunks, users, at)
 }
 
-// fakeQueue records messages; fail fails the next n sends.
-type fakeQueue struct {
+// recordingQueue records the messages sent, of type T; fail fails the
+// next n sends.
+type recordingQueue[T any] struct {
 	mu       sync.Mutex
-	messages []Message
+	messages []T
 	fail     int
 }
 
-func (q *fakeQueue) Send(_ context.Context, m any) error {
+// fakeQueue is the plan and work queues of the unit tests.
+type fakeQueue = recordingQueue[Message]
+
+// jobRecorder is the mail queue of the finish email's and the teacher
+// notice's tests.
+type jobRecorder = recordingQueue[rekey.MailJob]
+
+func (q *recordingQueue[T]) Send(_ context.Context, m any) error {
 	return q.SendBatch(context.Background(), []any{m})
 }
 
-func (q *fakeQueue) SendBatch(_ context.Context, ms []any) error {
+func (q *recordingQueue[T]) SendBatch(_ context.Context, ms []any) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.fail > 0 {
@@ -158,9 +166,28 @@ func (q *fakeQueue) SendBatch(_ context.Context, ms []any) error {
 		return errors.New("fake: queue unavailable")
 	}
 	for _, m := range ms {
-		q.messages = append(q.messages, m.(Message))
+		q.messages = append(q.messages, m.(T))
 	}
 	return nil
+}
+
+// only returns the one message sent when want is set; it fails the test
+// unless exactly one was sent then, or none when want is not set (ok is
+// false then).
+func (q *recordingQueue[T]) only(t *testing.T, want bool) (message T, ok bool) {
+	t.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !want {
+		if len(q.messages) != 0 {
+			t.Fatalf("queued %+v, want nothing", q.messages)
+		}
+		return message, false
+	}
+	if len(q.messages) != 1 {
+		t.Fatalf("queued %d messages, want one: %+v", len(q.messages), q.messages)
+	}
+	return q.messages[0], true
 }
 
 // fakeKMS hands out data keys "encrypted" by reversing them.

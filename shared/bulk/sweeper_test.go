@@ -75,10 +75,7 @@ func TestCrashAfterPrepareIsSwept(t *testing.T) {
 
 	crashed, die := context.WithCancel(w.ctx)
 	defer die()
-	dying, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: w.store, Work: w.work, Keys: w.keys, Mailer: dyingMailer{die}, Hasher: fastHasher, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dying := w.newWorker(t, func(deps *bulk.WorkerDeps) { deps.Mailer = dyingMailer{die} })
 	if err := dying.Process(crashed, doomed); err == nil {
 		t.Fatal("the dying worker settled its chunk")
 	}

@@ -2,7 +2,6 @@ package bulk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,11 +120,7 @@ func (w *Worker) Handle(ctx context.Context, event events.SQSEvent) (events.SQSE
 // is dropped; a chunk another worker holds is put back to be seen just
 // after that worker's lease ends (see retryWhenFree).
 func (w *Worker) handleMessage(ctx context.Context, m events.SQSMessage) error {
-	var msg Message
-	err := json.Unmarshal([]byte(m.Body), &msg)
-	if err == nil {
-		err = msg.validate(KindChunk)
-	}
+	msg, err := decodeMessage(m.Body, KindChunk)
 	if err != nil {
 		return batch.Drop(err)
 	}

@@ -16,9 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/rekey/rekey/infra/moto/mototest"
 	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/mail"
@@ -132,58 +130,24 @@ func newPipeline(t *testing.T) *pipeline {
 	p.admin = p.users["district.admin"]
 
 	p.sqs = sqs.NewFromConfig(cfg)
-	queueURL, queueARN := p.createQueues(t)
-	p.jobs = queue.NewSender(p.sqs, queueURL)
+	mailQueue := mototest.NewQueue(t, p.sqs, "mail", DefaultMaxReceives)
+	p.dlqURL = mailQueue.DeadLetterURL
+	p.jobs = queue.NewSender(p.sqs, mailQueue.URL)
 
 	p.svc, err = resets.NewService(resets.Config{}, resets.Deps{Store: p.store, Queue: p.jobs, Hasher: fastHasher, Now: p.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sesClient := sesv2.NewFromConfig(cfg)
-	var exists *sestypes.AlreadyExistsException
-	if _, err := sesClient.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(senderAddress)}); err != nil && !errors.As(err, &exists) {
-		t.Fatalf("CreateEmailIdentity: %v", err)
-	}
+	mototest.VerifySender(t, sesClient, senderAddress)
 	p.mailer = &flakyMailer{next: ses.NewSender(sesClient, senderAddress, "")}
 	h, err := NewHandler(Config{PublicBaseURL: consoleOrigin}, Deps{Deliveries: p.store, Resets: p.svc, Mailer: p.mailer, Audit: p.store, Now: p.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.poller = queue.NewPoller(p.sqs, queueURL, queueARN, "us-east-1", h.Handle)
+	p.poller = queue.NewPoller(p.sqs, mailQueue.URL, mailQueue.ARN, "us-east-1", h.Handle)
 	p.poller.WaitTime, p.poller.FailedVisibility = 0, time.Nanosecond
 	return p
-}
-
-// createQueues makes the mail queue and its dead-letter queue.
-func (p *pipeline) createQueues(t *testing.T) (url, arn string) {
-	t.Helper()
-	ctx := context.Background()
-	name := "mail-" + rekey.NewID()
-	dlq, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.dlqURL = aws.ToString(dlq.QueueUrl)
-	dlqARN := p.queueARN(t, p.dlqURL)
-	q, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
-		"VisibilityTimeout": "180",
-		"RedrivePolicy":     fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":"%d"}`, dlqARN, DefaultMaxReceives),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(q.QueueUrl), p.queueARN(t, aws.ToString(q.QueueUrl))
-}
-
-func (p *pipeline) queueARN(t *testing.T, url string) string {
-	t.Helper()
-	out, err := p.sqs.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out.Attributes["QueueArn"]
 }
 
 // poll runs one poll of the mail queue and returns how many messages it got.

@@ -16,6 +16,20 @@ func utc(t *testing.T, s string) time.Time {
 	return v
 }
 
+// parseAnchored parses a test's expression and anchors it at the RFC 3339
+// instant anchor, when there is one.
+func parseAnchored(t *testing.T, expr, anchor string) Expression {
+	t.Helper()
+	e, err := Parse(expr)
+	if err != nil {
+		t.Fatalf("Parse(%q) error: %v", expr, err)
+	}
+	if anchor != "" {
+		e = e.Anchored(utc(t, anchor))
+	}
+	return e
+}
+
 func TestNext(t *testing.T) {
 	for _, test := range []struct {
 		name, expr, zone string
@@ -83,13 +97,7 @@ func TestNext(t *testing.T) {
 		{"rate without anchor counts from the epoch", "rate(1 day)", "UTC", "", "2026-01-01T10:00:00Z", "2026-01-02T00:00:00Z"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
-			e, err := Parse(test.expr)
-			if err != nil {
-				t.Fatalf("Parse(%q) error: %v", test.expr, err)
-			}
-			if test.anchor != "" {
-				e = e.Anchored(utc(t, test.anchor))
-			}
+			e := parseAnchored(t, test.expr, test.anchor)
 			loc, err := LoadLocation(test.zone)
 			if err != nil {
 				t.Fatalf("LoadLocation(%q) error: %v", test.zone, err)
@@ -150,13 +158,7 @@ func TestLatestBy(t *testing.T) {
 		{"rate nothing missed", "rate(10 minutes)", "2026-09-01T00:00:00Z", "2026-09-01T00:10:00Z", "2026-09-01T00:19:00Z", "2026-09-01T00:10:00Z"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
-			e, err := Parse(test.expr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if test.anchor != "" {
-				e = e.Anchored(utc(t, test.anchor))
-			}
+			e := parseAnchored(t, test.expr, test.anchor)
 			got := e.LatestBy(utc(t, test.from), utc(t, test.now), time.UTC)
 			if want := utc(t, test.want); !got.Equal(want) {
 				t.Errorf("LatestBy(%s, %s) = %v, want %v", test.from, test.now, got, want)
