@@ -52,11 +52,31 @@ type importChunkItem struct {
 	TTL     int64                   `dynamodbav:"ttl"`
 }
 
-// CreateImport writes an import task: its chunks of rows first (one put
-// each, as they are large), then in one transaction the task item (the
-// task centre's view: kind import, total, the plan done) and the job, so
-// the task appears only with everything it needs. Chunks left behind by a
-// failed start expire with the task's retention.
+// PutImportChunk writes one chunk of import task id's rows (one put: it is
+// large), before CreateImport writes the task, so that a start can store
+// a file's rows chunk by chunk as it reads them instead of holding them
+// all. createdAt is the task's: a chunk expires with the task's
+// retention, and one left behind by a failed start expires unseen. A
+// chunk already written is rekey.ErrConflict.
+func (s *Store) PutImportChunk(ctx context.Context, id string, createdAt time.Time, c rekey.ImportChunk) error {
+	if !rekey.ValidID(id) || createdAt.IsZero() || c.Index < 0 {
+		return fmt.Errorf("dynamo: put import chunk: id %q, createdAt and an index are required", id)
+	}
+	absent := expression.AttributeNotExists(expression.Name("PK"))
+	it := importChunkItem{PK: taskPK(id), SK: importChunkSK(c.Index), Index: c.Index, Rows: c.Rows,
+		TTL: ttlAfter(createdAt.Add(rekey.ResultRetention))}
+	if err := s.putItem(ctx, it, &absent, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: create import %s: chunk %d: %w", id, c.Index, err)
+	}
+	return nil
+}
+
+// CreateImport writes an import task: the chunks of rows given (if any;
+// PutImportChunk writes them one by one beforehand), then in one
+// transaction the task item (the task centre's view: kind import, total,
+// the plan done) and the job, so the task appears only with everything it
+// needs. Chunks left behind by a failed start expire with the task's
+// retention.
 func (s *Store) CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error {
 	id := rec.Task.ID
 	if !rekey.ValidID(id) || rec.Task.CreatedAt.IsZero() || job.TaskID != id {
@@ -65,9 +85,8 @@ func (s *Store) CreateImport(ctx context.Context, rec rekey.TaskRecord, job reke
 	ttl := ttlAfter(rec.Task.CreatedAt.Add(rekey.ResultRetention))
 	absent := expression.AttributeNotExists(expression.Name("PK"))
 	for _, c := range chunks {
-		it := importChunkItem{PK: taskPK(id), SK: importChunkSK(c.Index), Index: c.Index, Rows: c.Rows, TTL: ttl}
-		if err := s.putItem(ctx, it, &absent, rekey.ErrConflict); err != nil {
-			return fmt.Errorf("dynamo: create import %s: chunk %d: %w", id, c.Index, err)
+		if err := s.PutImportChunk(ctx, id, rec.Task.CreatedAt, c); err != nil {
+			return err
 		}
 	}
 	var tx transaction

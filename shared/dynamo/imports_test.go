@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
 )
@@ -81,5 +82,38 @@ func TestWriteImportUsers(t *testing.T) {
 	errs, err = s.WriteImportUsers(ctx, writes[:2])
 	if err != nil || !errors.Is(errs[0], rekey.ErrConflict) || !errors.Is(errs[1], rekey.ErrConflict) {
 		t.Errorf("second attempt = %v, %v; want a conflict per row", errs, err)
+	}
+}
+
+// PutImportChunk stores a chunk before its task exists (Start writes a
+// file's chunks as it reads it), once: the same chunk again is a
+// conflict, and a chunk without a valid task id or creation time is
+// refused with nothing written.
+func TestPutImportChunk(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	id := rekey.NewID()
+	for i, rows := range []string{`[{"row":2}]`, `[{"row":3}]`} {
+		if err := s.PutImportChunk(ctx, id, t0, rekey.ImportChunk{TaskID: id, Index: i, Rows: []byte(rows)}); err != nil {
+			t.Fatalf("PutImportChunk(%d): %v", i, err)
+		}
+	}
+	if err := s.PutImportChunk(ctx, id, t0, rekey.ImportChunk{TaskID: id, Index: 1, Rows: []byte(`[]`)}); !errors.Is(err, rekey.ErrConflict) {
+		t.Errorf("PutImportChunk of a chunk already written = %v, want ErrConflict", err)
+	}
+	c, err := s.GetImportChunk(ctx, id, 1)
+	if err != nil || string(c.Rows) != `[{"row":3}]` || c.Done {
+		t.Errorf("GetImportChunk = %+v, %v; want the first rows written, not done", c, err)
+	}
+	for _, bad := range []struct {
+		id string
+		at time.Time
+	}{{"", t0}, {"not an id!", t0}, {id, time.Time{}}} {
+		if err := s.PutImportChunk(ctx, bad.id, bad.at, rekey.ImportChunk{Index: 5, Rows: []byte(`[]`)}); err == nil {
+			t.Errorf("PutImportChunk(%q, %v) succeeded", bad.id, bad.at)
+		}
+	}
+	if _, err := s.GetImportChunk(ctx, id, 5); !errors.Is(err, rekey.ErrNotFound) {
+		t.Errorf("refused chunk stored: %v", err)
 	}
 }

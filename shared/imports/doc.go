@@ -3,13 +3,14 @@
 // the worker that applies an import chunk by chunk. Reading and planning
 // are shared/roster's; this package stores, queues and writes.
 //
-//	POST /api/imports ─▶ Service.Start ── roster.Summarize (whole file) ── errors? ─▶ 422 import_invalid, nothing written
+//	POST /api/imports ─▶ Service.Start ── roster.SummarizeRows (file read twice; links kept) ── errors? ─▶ 422 import_invalid, nothing written
 //	                          │ no errors
 //	                          ├─ new schools (with ExternalID)
-//	                          ├─ chunk items: RowsPerChunk rows each ─┐
+//	                          ├─ third reading: chunk items, RowsPerChunk rows each, written as they fill (links mirrored) ─┐
 //	                          ├─ task (kind import) + job, one transaction
 //	                          └─ one message per chunk ──▶ queue ──▶ Worker.Handle(chunk)
-//	                                                                   re-plans the chunk's rows, writes the users
+//	                                                                   re-plans the chunk's rows (the school list read
+//	                                                                   once per import, not per chunk), writes the users
 //	                                                                   ~20 rows a transaction (WriteImportUsers: each
 //	                                                                   row's user, claims and audit whole), links,
 //	                                                                   then results + task counters, once
@@ -30,8 +31,10 @@
 //
 // # Memory
 //
-// Start holds the whole file's rows and, while planning, the keys the
-// uniqueness checks need; the dry run and Start keep counts, not a change
-// per row (roster.Summarize). A worker holds one chunk (RowsPerChunk rows)
-// whatever the file's size.
+// Start, like the dry run, holds the file's bytes but not its rows: it
+// reads the file three times (roster.SummarizeRows twice, then once to
+// write the chunks as they fill), keeping the fingerprints the uniqueness
+// checks need, counts rather than a change per row, and the file's
+// guardian links (linkIndex, an entry per link). A worker holds one chunk
+// (RowsPerChunk rows) whatever the file's size.
 package imports

@@ -302,3 +302,64 @@ func TestImportCallBudget(t *testing.T) {
 		t.Errorf("guardian u0000023 %v, student u0000022 %v: want linked", g.GuardianOf, s.Guardians)
 	}
 }
+
+// schoolCounter counts the worker's reads of the district's school list.
+type schoolCounter struct {
+	WorkerStore
+	mu    sync.Mutex
+	reads int
+}
+
+func (s *schoolCounter) ListSchools(ctx context.Context, districtID string) ([]rekey.School, error) {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	return s.WorkerStore.ListSchools(ctx, districtID)
+}
+
+// The worker reads the district's schools once per import, not once per
+// chunk (a Query of the schools index each, which on moto walks the whole
+// table: the apply slowed as the table grew), again for another import,
+// and again once the cached list is a minute old.
+func TestWorkerReadsSchoolsOncePerImport(t *testing.T) {
+	ctx := context.Background()
+	w := newCountedWorld(t, nil, 10)
+	now := t0
+	counter := &schoolCounter{WorkerStore: w.store}
+	worker := NewWorker(counter, nil, nil, func() time.Time { return now })
+	body := bundle(t, 60, 2)
+	task := w.start(t, body, TypeZip)
+	if len(w.queue.msgs) != 6 {
+		t.Fatalf("%d chunks, want 6", len(w.queue.msgs))
+	}
+	for _, m := range w.queue.msgs {
+		if err := worker.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, results := w.results(t, task.ID)
+	if c := count(results); got.Processed != 60 || c[rekey.ImportCreated] != 60 {
+		t.Fatalf("task = %+v, outcomes %v; first failure %+v", got, c, firstFailure(results))
+	}
+	if counter.reads != 1 {
+		t.Errorf("school list read %d times for 6 chunks, want once", counter.reads)
+	}
+	// Another import (the same rows, now unchanged) reads it anew; a
+	// minute later, again.
+	w.queue.msgs = nil
+	again := w.start(t, body, TypeZip)
+	for i, m := range w.queue.msgs {
+		if i == 3 {
+			now = now.Add(schoolCacheFor)
+		}
+		if err := worker.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := w.results(t, again.ID); got.Skipped != 60 {
+		t.Errorf("re-import = %+v, want 60 unchanged", got)
+	}
+	if counter.reads != 3 {
+		t.Errorf("school list read %d times in all, want 3 (first import, second, a minute into it)", counter.reads)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // OneRoster may name a link on either side: a guardian's agentSourcedIds
 // list its students, a student's list its guardians, and a file may carry
 // one side, the other or both. Start mirrors the links over the whole file
-// (mirrorLinks), so that each of the two rows names the other. The worker
+// (linkIndex: the links kept from a first reading, added to the rows as a
+// last reading stores them), so that each of the two rows names the other. The worker
 // then, after writing a chunk's users, links each row's user to those of
 // its partners that exist by now (linkAll, every partner of the chunk read
 // at once): whichever of the two rows is written second makes the link,
@@ -32,24 +33,47 @@ import (
 // with another write of one of its users.
 const maxLinkAttempts = 3
 
-// mirrorLinks makes the agentSourcedIds of rows symmetric: a row named by
-// another row's agentSourcedIds gets that row's externalId among its own.
-func mirrorLinks(rows []roster.Row) {
-	byExt := make(map[string]int, len(rows))
-	for i, r := range rows {
-		if r.ExternalID != "" {
-			byExt[r.ExternalID] = i
+// linkIndex is the file's guardian links as Start's first reading of it
+// finds them: for each externalId a row names in its agentSourcedIds, the
+// externalIds of the rows naming it, in file order. Start's last reading
+// then mirrors them into the rows it stores (mirror), so that each of the
+// two rows of a link names the other, without holding the file's rows:
+// only the rows that name partners cost memory here, an entry per link.
+type linkIndex struct{ namedBy map[string][]string }
+
+func newLinkIndex() *linkIndex { return &linkIndex{namedBy: map[string][]string{}} }
+
+// adding is each with every row also added to the index first.
+func (l *linkIndex) adding(each func(roster.Row)) func(roster.Row) {
+	return func(r roster.Row) {
+		l.add(r)
+		each(r)
+	}
+}
+
+// add records the links row r names (none when it has no externalId: no
+// partner could name it back).
+func (l *linkIndex) add(r roster.Row) {
+	if r.ExternalID == "" {
+		return
+	}
+	for _, a := range r.AgentIDs {
+		l.namedBy[a] = append(l.namedBy[a], r.ExternalID)
+	}
+}
+
+// mirror returns r with the externalIds of the rows naming it added to
+// its agentSourcedIds (each once; r's own list is not modified in place).
+func (l *linkIndex) mirror(r roster.Row) roster.Row {
+	if r.ExternalID == "" {
+		return r
+	}
+	for _, by := range l.namedBy[r.ExternalID] {
+		if !slices.Contains(r.AgentIDs, by) {
+			r.AgentIDs = append(slices.Clone(r.AgentIDs), by)
 		}
 	}
-	for i := range rows {
-		for _, a := range rows[i].AgentIDs {
-			j, ok := byExt[a]
-			if !ok || rows[i].ExternalID == "" || slices.Contains(rows[j].AgentIDs, rows[i].ExternalID) {
-				continue
-			}
-			rows[j].AgentIDs = append(slices.Clone(rows[j].AgentIDs), rows[i].ExternalID)
-		}
-	}
+	return r
 }
 
 // linkRow links the user of a written row to its partners that exist now

@@ -2,6 +2,8 @@ package imports
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -223,19 +225,122 @@ func TestLinkRowMemstore(t *testing.T) {
 	}
 }
 
-func TestMirrorLinks(t *testing.T) {
+// The links Start's first reading keeps are mirrored into the rows its
+// last reading stores: each row gains the rows naming it, once, in file
+// order; a row without an externalId neither names back nor is named.
+func TestLinkIndexMirrors(t *testing.T) {
 	rows := []roster.Row{
 		{ExternalID: "g1", AgentIDs: []string{"s1", "s2", "elsewhere"}},
 		{ExternalID: "s1"},
 		{ExternalID: "s2", AgentIDs: []string{"g1", "g2"}},
 		{ExternalID: "g2"},
-		{ExternalID: "s3", AgentIDs: []string{"g2"}},
+		{ExternalID: "s3", AgentIDs: []string{"g2", "g2"}},
+		{AgentIDs: []string{"s4"}},
+		{ExternalID: "s4"},
 	}
-	mirrorLinks(rows)
-	want := [][]string{{"s1", "s2", "elsewhere"}, {"g1"}, {"g1", "g2"}, {"s2", "s3"}, {"g2"}}
+	links := newLinkIndex()
+	for _, r := range rows {
+		links.add(r)
+	}
+	want := [][]string{{"s1", "s2", "elsewhere"}, {"g1"}, {"g1", "g2"}, {"s2", "s3"}, {"g2", "g2"}, {"s4"}, nil}
 	for i, r := range rows {
-		if !slices.Equal(r.AgentIDs, want[i]) {
-			t.Errorf("row %s agents = %v, want %v", r.ExternalID, r.AgentIDs, want[i])
+		got := links.mirror(r)
+		if !slices.Equal(got.AgentIDs, want[i]) {
+			t.Errorf("row %d (%s) agents = %v, want %v", i, r.ExternalID, got.AgentIDs, want[i])
 		}
+	}
+	if !slices.Equal(rows[2].AgentIDs, []string{"g1", "g2"}) || rows[1].AgentIDs != nil {
+		t.Errorf("mirror changed the rows it was given: %v, %v", rows[1].AgentIDs, rows[2].AgentIDs)
+	}
+}
+
+// chunkRecorder is the store with Start's chunk writes recorded, in the
+// order they come with the task's creation, and a failure on chunk failAt
+// (when not negative).
+type chunkRecorder struct {
+	Store
+	failAt int
+	events []string
+	chunks []rekey.ImportChunk
+}
+
+func (c *chunkRecorder) PutImportChunk(ctx context.Context, id string, createdAt time.Time, ch rekey.ImportChunk) error {
+	c.events = append(c.events, fmt.Sprintf("chunk %d", ch.Index))
+	if ch.Index == c.failAt {
+		return errors.New("store down")
+	}
+	c.chunks = append(c.chunks, ch)
+	return c.Store.PutImportChunk(ctx, id, createdAt, ch)
+}
+
+func (c *chunkRecorder) CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error {
+	c.events = append(c.events, fmt.Sprintf("task %d chunks %d given", job.Chunks, len(chunks)))
+	return c.Store.CreateImport(ctx, rec, job, chunks)
+}
+
+// Start stores the rows chunk by chunk, in file order, each row with the
+// links that name it mirrored (whichever chunk the naming row is in),
+// and only then the task; a chunk it cannot store fails the start with
+// no task and no message.
+func TestStartWritesChunksWithMirroredLinks(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	old := rekey.User{ID: "old1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive,
+		FirstName: "Old", LastName: "Pupil", Username: "old.pupil", ExternalID: "old-1", Version: 1, CreatedAt: t0, UpdatedAt: t0}
+	if err := w.store.CreateUser(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec := &chunkRecorder{Store: w.store, failAt: -1}
+	svc, err := NewService(Deps{Store: rec, Queue: w.queue, Now: func() time.Time { return t0 }, RowsPerChunk: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := svc.Start(ctx, w.admin, Source{Body: guardianBundle(t), ContentType: TypeZip}, "req")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"chunk 0", "chunk 1", "chunk 2", "task 3 chunks 0 given"}; !slices.Equal(rec.events, want) {
+		t.Errorf("writes = %q, want %q", rec.events, want)
+	}
+	if task.Total != 44 || len(w.queue.msgs) != 3 {
+		t.Errorf("task total %d, %d messages; want 44 rows in 3 messages", task.Total, len(w.queue.msgs))
+	}
+	agents := map[string][]string{}
+	var order []int
+	for i, ch := range rec.chunks {
+		var rows []roster.Row
+		if err := json.Unmarshal(ch.Rows, &rows); err != nil {
+			t.Fatal(err)
+		}
+		if stored, err := w.store.GetImportChunk(ctx, task.ID, i); err != nil || string(stored.Rows) != string(ch.Rows) {
+			t.Errorf("stored chunk %d = %v; want the rows written", i, err)
+		}
+		for _, r := range rows {
+			order = append(order, r.Row)
+			agents[r.ExternalID] = r.AgentIDs
+		}
+	}
+	if len(order) != 44 || !slices.IsSorted(order) {
+		t.Errorf("rows stored %v, want the file's 44 in order", order)
+	}
+	want := map[string][]string{"g1": {"stu-30", "stu-31", "old-1"}, "stu-30": {"g1"}, "stu-31": {"g1"},
+		"stu-3": {"g2"}, "g2": {"stu-3"}, "g3": {"stu-5"}, "stu-5": {"g3"}, "stu-4": nil}
+	for ext, a := range want {
+		if !slices.Equal(agents[ext], a) {
+			t.Errorf("stored row %s names %v, want %v", ext, agents[ext], a)
+		}
+	}
+
+	w.queue.msgs = nil
+	failing := &chunkRecorder{Store: w.store, failAt: 1}
+	svc, err = NewService(Deps{Store: failing, Queue: w.queue, Now: func() time.Time { return t0 }, RowsPerChunk: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Start(ctx, w.admin, Source{Body: guardianBundle(t), ContentType: TypeZip}, "req"); err == nil {
+		t.Error("Start with a chunk that cannot be stored succeeded")
+	}
+	if want := []string{"chunk 0", "chunk 1"}; !slices.Equal(failing.events, want) || len(w.queue.msgs) != 0 {
+		t.Errorf("failed start wrote %q and queued %d messages; want %q and none", failing.events, len(w.queue.msgs), want)
 	}
 }

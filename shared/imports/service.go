@@ -58,6 +58,10 @@ func (d directory) FindUsers(ctx context.Context, districtID string, k roster.Ke
 type Store interface {
 	Directory
 	PutSchool(ctx context.Context, s rekey.School) error
+	// PutImportChunk stores one chunk of an import's rows before
+	// CreateImport writes the task that names them (createdAt is the
+	// task's, for the chunk's expiry).
+	PutImportChunk(ctx context.Context, id string, createdAt time.Time, c rekey.ImportChunk) error
 	CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error
 	GetImport(ctx context.Context, id string) (rekey.ImportJob, error)
 	GetImportChunk(ctx context.Context, id string, index int) (rekey.ImportChunk, error)
@@ -172,17 +176,6 @@ func uploadKey(actor rekey.User, importID string) string {
 // errNoUpload answers an importId with no uploaded file of the caller's.
 var errNoUpload = rekey.FieldError(rekey.ECodeNotFound, "importId", "No uploaded file with that importId; upload it again.")
 
-// read reads the source into a roster file. It returns the S3 key to
-// delete after the import ("" for a body).
-func (s *Service) read(ctx context.Context, actor rekey.User, src Source) (*roster.File, string, error) {
-	body, contentType, key, err := s.body(ctx, actor, src)
-	if err != nil {
-		return nil, "", err
-	}
-	f, err := readFile(body, contentType)
-	return f, key, err
-}
-
 // body is the source's bytes and content type, and the S3 key to delete
 // after the import ("" for a body).
 func (s *Service) body(ctx context.Context, actor rekey.User, src Source) ([]byte, string, string, error) {
@@ -208,11 +201,6 @@ func (s *Service) body(ctx context.Context, actor rekey.User, src Source) ([]byt
 		return body, contentType, key, nil
 	}
 	return src.Body, src.ContentType, "", nil
-}
-
-// readFile reads a body of the given content type.
-func readFile(body []byte, contentType string) (*roster.File, error) {
-	return readRows(body, contentType, nil)
 }
 
 // readRows reads a body of the given content type, giving each row to
@@ -266,15 +254,36 @@ func (s *Service) Preview(ctx context.Context, actor rekey.User, src Source) (ro
 // Start plans the whole file and, when no row has an error, creates its
 // new schools and an import task whose chunks the worker applies; a file
 // with any error is refused whole (import_invalid) with nothing written.
+//
+// It holds the file's bytes but never its rows: it reads the file three
+// times, as the dry run does twice (roster.SummarizeRows: the first
+// reading also keeps the file's guardian links, see links.go), and the
+// third writes the chunks one by one as their rows come, so that its
+// memory does not grow with the file but for the links it names.
 func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, requestID string) (rekey.Task, error) {
 	if !mayImport(actor) {
 		return rekey.Task{}, errForbidden
 	}
-	f, sourceKey, err := s.read(ctx, actor, src)
+	body, contentType, sourceKey, err := s.body(ctx, actor, src)
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	res, err := roster.Summarize(ctx, f, directory{s.store}, actor)
+	links := newLinkIndex()
+	readings := 0
+	var readErr error // a failure to read the file, not of the plan
+	res, err := roster.SummarizeRows(ctx, func(each func(roster.Row)) (*roster.File, error) {
+		if readings++; readings == 1 {
+			each = links.adding(each)
+		}
+		f, err := readRows(body, contentType, each)
+		if err != nil {
+			readErr = err
+		}
+		return f, err
+	}, directory{s.store}, actor)
+	if readErr != nil {
+		return rekey.Task{}, readErr
+	}
 	if err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: plan: %w", err)
 	}
@@ -286,49 +295,86 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 			return rekey.Task{}, fmt.Errorf("imports: school %s: %w", sc.School.Name, err)
 		}
 	}
+	now := s.now()
+	id := rekey.NewID()
+	chunks, total, f, err := s.writeChunks(ctx, id, now, body, contentType, links)
+	if err != nil {
+		return rekey.Task{}, err
+	}
 	orgs, err := json.Marshal(f.Orgs)
 	if err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: encode orgs: %w", err)
 	}
-	mirrorLinks(f.Rows) // either row of a link makes it, whichever is written second
-	now := s.now()
-	id := rekey.NewID()
-	var chunks []rekey.ImportChunk
-	for from := 0; from < len(f.Rows); from += s.chunk {
-		rows, err := json.Marshal(f.Rows[from:min(from+s.chunk, len(f.Rows))])
-		if err != nil {
-			return rekey.Task{}, fmt.Errorf("imports: encode rows: %w", err)
-		}
-		chunks = append(chunks, rekey.ImportChunk{TaskID: id, Index: len(chunks), Rows: rows})
-	}
 	rec := rekey.TaskRecord{
 		Task: rekey.Task{
 			ID: id, Kind: rekey.TaskKindImport, Status: rekey.TaskRunning, DistrictID: actor.DistrictID,
-			Selection: rekey.Selection{UserIDs: []string{}}, Total: len(f.Rows), CreatedBy: actor.ID, CreatedAt: now,
+			Selection: rekey.Selection{UserIDs: []string{}}, Total: total, CreatedBy: actor.ID, CreatedAt: now,
 		},
 		CreatorRole: actor.Role, CreatorSchoolID: actor.SchoolID, RequestID: requestID, StartedAt: now,
-		Plan: rekey.TaskPlan{Chunks: len(chunks), Enqueued: len(chunks), Done: true},
+		Plan: rekey.TaskPlan{Chunks: chunks, Enqueued: chunks, Done: true},
 	}
 	job := rekey.ImportJob{
 		TaskID: id, DistrictID: actor.DistrictID, ActorID: actor.ID, Format: string(f.Format), Orgs: orgs,
-		SourceKey: sourceKey, Chunks: len(chunks), CreatedAt: now,
+		SourceKey: sourceKey, Chunks: chunks, CreatedAt: now,
 		Counts: rekey.ImportCounts{Create: res.Summary.Create, Update: res.Summary.Update, Unchanged: res.Summary.Unchanged,
 			Disable: res.Summary.Disable, SchoolsCreate: res.Summary.SchoolsCreate},
 	}
-	if err := s.store.CreateImport(ctx, rec, job, chunks); err != nil {
+	if err := s.store.CreateImport(ctx, rec, job, nil); err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: create task: %w", err)
 	}
-	messages := make([]any, len(chunks))
+	messages := make([]any, chunks)
 	for i := range chunks {
 		messages[i] = ChunkMessage{TaskID: id, Chunk: i}
 	}
 	if err := s.queue.SendBatch(ctx, messages); err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: queue chunks: %w", err)
 	}
-	if len(chunks) == 0 && sourceKey != "" {
+	if chunks == 0 && sourceKey != "" {
 		s.deleteSource(ctx, sourceKey)
 	}
 	return rec.Task, nil
+}
+
+// writeChunks reads the file once more and stores its rows, with their
+// links mirrored (links.mirror), RowsPerChunk at a time as they come:
+// one chunk's rows are all it holds. It returns the number of chunks and
+// rows, and the file (its orgs and format, no rows). The chunks are
+// written before the task that names them (CreateImport), so a start
+// that fails midway leaves only chunks no task refers to, which expire.
+func (s *Service) writeChunks(ctx context.Context, id string, createdAt time.Time, body []byte, contentType string, links *linkIndex) (int, int, *roster.File, error) {
+	rows := make([]roster.Row, 0, s.chunk)
+	chunks, total := 0, 0
+	var failed error
+	flush := func() {
+		data, err := json.Marshal(rows)
+		if err != nil {
+			failed = fmt.Errorf("imports: encode rows: %w", err)
+			return
+		}
+		if err := s.store.PutImportChunk(ctx, id, createdAt, rekey.ImportChunk{TaskID: id, Index: chunks, Rows: data}); err != nil {
+			failed = fmt.Errorf("imports: create task: %w", err)
+			return
+		}
+		chunks, total, rows = chunks+1, total+len(rows), rows[:0]
+	}
+	f, err := readRows(body, contentType, func(r roster.Row) {
+		if failed != nil {
+			return
+		}
+		if rows = append(rows, links.mirror(r)); len(rows) == s.chunk {
+			flush()
+		}
+	})
+	if err == nil && failed == nil && len(rows) > 0 {
+		flush()
+	}
+	switch {
+	case err != nil:
+		return 0, 0, nil, err
+	case failed != nil:
+		return 0, 0, nil, failed
+	}
+	return chunks, total, f, nil
 }
 
 // deleteSource removes an uploaded file once its import is done; a

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -35,10 +36,63 @@ type WorkerStore interface {
 
 // Worker applies import chunks.
 type Worker struct {
-	store WorkerStore
-	files Files
-	log   *slog.Logger
-	now   func() time.Time
+	store   WorkerStore
+	files   Files
+	log     *slog.Logger
+	now     func() time.Time
+	schools schoolCache
+}
+
+// schoolCacheFor is how long a worker re-plans an import's chunks with
+// the school list it read for the import's first: every school the file
+// names exists from the start on (Start creates them before any chunk),
+// so the list need not be read per chunk. Reading it per chunk was a
+// Query of the district's schools index each time, 200 of them for a
+// 50,000-row file (and, on moto, a walk of the whole table each). A
+// school an admin adds meanwhile is seen a minute later at most.
+const schoolCacheFor = time.Minute
+
+// schoolCache is the school list of the import a worker applied last
+// (Lambda keeps a worker between invocations, so an import's chunks that
+// land on the same instance share it).
+type schoolCache struct {
+	mu       sync.Mutex
+	taskID   string
+	district string
+	read     time.Time
+	list     []rekey.School
+}
+
+// get returns the district's schools for import taskID: the cached list
+// when it is this import's and fresh, else the store's (then cached).
+func (c *schoolCache) get(ctx context.Context, store Directory, taskID, districtID string, now time.Time) ([]rekey.School, error) {
+	c.mu.Lock()
+	if c.taskID == taskID && c.district == districtID && now.Sub(c.read) < schoolCacheFor && !now.Before(c.read) {
+		list := slices.Clone(c.list)
+		c.mu.Unlock()
+		return list, nil
+	}
+	c.mu.Unlock()
+	list, err := store.ListSchools(ctx, districtID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.taskID, c.district, c.read, c.list = taskID, districtID, now, slices.Clone(list)
+	c.mu.Unlock()
+	return list, nil
+}
+
+// jobDirectory is the worker's roster.Directory for one import: the
+// store's, with the school list cached per import (schoolCache).
+type jobDirectory struct {
+	directory
+	w      *Worker
+	taskID string
+}
+
+func (d jobDirectory) Schools(ctx context.Context, districtID string) ([]rekey.School, error) {
+	return d.w.schools.get(ctx, d.w.store, d.taskID, districtID, d.w.now())
 }
 
 // NewWorker returns a Worker; files may be nil (nothing to delete).
@@ -205,7 +259,7 @@ func (w *Worker) plan(ctx context.Context, actor rekey.User, job rekey.ImportJob
 		return out, nil
 	}
 	f := &roster.File{Format: roster.Format(job.Format), Rows: rows, Orgs: orgs}
-	res, err := roster.Plan(ctx, f, directory{w.store}, actor)
+	res, err := roster.Plan(ctx, f, jobDirectory{directory: directory{w.store}, w: w, taskID: job.TaskID}, actor)
 	if errors.Is(err, rekey.ErrForbidden) {
 		for _, r := range rows {
 			out[r.Row] = rowPlan{outcome: rekey.ImportFailed, err: "The person who started the import may no longer import users."}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -21,6 +22,9 @@ import (
 type Counter struct {
 	mu     sync.Mutex
 	counts map[string]int // "<service>.<operation>"
+	// spent is the wall time of each operation's calls, summed: where a
+	// benchmark's time goes (which calls moto is slow at).
+	spent map[string]time.Duration
 }
 
 // Attach makes every client built from cfg afterwards count its calls
@@ -30,8 +34,12 @@ func (c *Counter) Attach(cfg aws.Config) aws.Config {
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("rekeyCallCount",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				c.add(awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx))
-				return next.HandleFinalize(ctx, in)
+				name := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
+				c.add(name)
+				start := time.Now()
+				out, md, err := next.HandleFinalize(ctx, in)
+				c.addTime(name, time.Since(start))
+				return out, md, err
 			}), middleware.After)
 	})
 	return cfg
@@ -46,11 +54,34 @@ func (c *Counter) add(name string) {
 	c.counts[name]++
 }
 
-// Reset forgets every count.
+func (c *Counter) addTime(name string, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.spent == nil {
+		c.spent = map[string]time.Duration{}
+	}
+	c.spent[name] += d
+}
+
+// Reset forgets every count and time.
 func (c *Counter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.counts = nil
+	c.counts, c.spent = nil, nil
+}
+
+// Times lists the wall time spent in each operation's calls (summed over
+// calls made at once), sorted by name, for reports.
+func (c *Counter) Times() string {
+	c.mu.Lock()
+	spent := maps.Clone(c.spent)
+	c.mu.Unlock()
+	names := slices.Sorted(maps.Keys(spent))
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s=%v", name, spent[name].Round(time.Millisecond))
+	}
+	return strings.Join(parts, " ")
 }
 
 // Snapshot returns the counts by "<service>.<operation>".
