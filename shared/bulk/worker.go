@@ -314,6 +314,10 @@ type chunkRun struct {
 	unrecorded []rekey.SentMessage
 	// stopping is set while a cancelled task's chunk is being ended.
 	stopping bool
+	// goesOn is set when the chunk's completing write showed, by its
+	// finish probe, that the task was not finished by it: nothing tells
+	// its creator of its end (see tellIfFinished).
+	goesOn bool
 }
 
 // judgeAll starts the chunk's entries and settles every user who is not
@@ -478,8 +482,18 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 	write.Sent = sent[:min(len(sent), max(room, 0))]
 	room -= len(write.Sent)
 	write.Refusals = r.refusals[:min(len(r.refusals), max(room, 0))]
+	if complete && !write.RequireLive && !r.finishes(counted) {
+		total := r.task.Task.Total
+		write.FinishProbe = &total
+	}
 	err := r.w.store.SaveChunk(ctx, write)
 	var conflict *rekey.ChunkConflictError
+	if errors.As(err, &conflict) && conflict.MayFinish && !conflict.ChunkChanged && len(conflict.Users) == 0 {
+		// This write may be the one that finishes the task: it is made
+		// without the probe, and the task is read afterwards.
+		write.FinishProbe = nil
+		err = r.w.store.SaveChunk(ctx, write)
+	}
 	if errors.As(err, &conflict) && conflict.TaskEnded {
 		r.ended.Store(true)
 		return errTaskEnded
@@ -494,12 +508,23 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 		r.confirmLive(started)
 	}
 	r.chunk, r.counted, r.written = next, counted, cloneEntries(next.Entries)
+	r.goesOn = write.FinishProbe != nil
 	if !next.LeaseUntil.IsZero() {
 		r.heldUntil.Store(next.LeaseUntil.UnixNano())
 	}
 	r.refusals = r.refusals[len(write.Refusals):]
 	r.unrecorded = sent[len(write.Sent):]
 	return nil
+}
+
+// finishes reports whether the task, as the chunk's load read it, is
+// finished once the chunk's counts are counted: no other chunk can have
+// written since (counters never pass the total), and tellIfFinished needs
+// no read.
+func (r *chunkRun) finishes(counted rekey.TaskCounts) bool {
+	t := r.task.Task
+	t.Add(counted.Minus(r.loadedCounts))
+	return r.task.Plan.Done && t.Processed >= t.Total
 }
 
 // newlySent lists the emails of entries sent since the chunk was last
