@@ -542,3 +542,25 @@ func TestPasswordsOfAFullChunk(t *testing.T) {
 		}
 	}
 }
+
+// TestStartReadsEachPlaceOnce: starting a task reads the selection's
+// school and the creator's district once each, however many checks use
+// them (the school's scope, the task's name, the policy and its banned
+// words, the kid-friendly grade limit).
+func TestStartReadsEachPlaceOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	for _, del := range []rekey.Delivery{
+		{Mode: rekey.DeliverEmailLink},
+		{Mode: rekey.DeliverDefaultPassword, DefaultPassword: "purple otters juggle quietly"},
+	} {
+		admin := w.current(t, "dana.admin")
+		w.calls.Reset()
+		if _, err := w.svc.Start(w.ctx, admin, rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, del, "", "req"); err != nil {
+			t.Fatalf("Start(%s): %v", del.Mode, err)
+		}
+		if n := w.calls.Of("DynamoDB.GetItem"); n != 2 {
+			t.Errorf("Start(%s) made %d GetItem calls, want 2 (the school and the district): %s", del.Mode, n, w.calls)
+		}
+	}
+}
