@@ -298,6 +298,10 @@ type chunkRun struct {
 	// alongside a worker that took the chunk over.
 	heldUntil atomic.Int64
 	lost      atomic.Bool
+	// leaseWrittenAt (Unix nanoseconds, real clock) is when the last write
+	// or renewal that moved the lease on started: renewLease renews only a
+	// lease that no write moved on for a renewal's interval.
+	leaseWrittenAt atomic.Int64
 	// liveUntil (Unix nanoseconds, real clock) is until when this run may
 	// hand emails to SES: CancelWait after the start of the last write or
 	// renewal that found the task running; ended is set once one found it
@@ -511,6 +515,7 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 	r.goesOn = write.FinishProbe != nil
 	if !next.LeaseUntil.IsZero() {
 		r.heldUntil.Store(next.LeaseUntil.UnixNano())
+		r.leaseWrittenAt.Store(started.UnixNano())
 	}
 	r.refusals = r.refusals[len(write.Refusals):]
 	r.unrecorded = sent[len(write.Sent):]
@@ -608,10 +613,14 @@ func (r *chunkRun) stopAt(ctx context.Context) (time.Time, bool) {
 // visibility timeout (30 minutes) brings it back.
 func (r *chunkRun) leaseEnd() time.Time { return r.w.now().Add(r.w.cfg.Lease) }
 
-// renewLease starts renewing the chunk's lease every third of Config.Lease
-// until stopRenewing. A renewal that finds the lease gone (given back, or
+// renewLease starts renewing the chunk's lease until stopRenewing,
+// whenever neither a chunk write nor a renewal has both moved the lease on
+// and found the task running for a third of Config.Lease (or CancelWait/2,
+// if shorter): a run that writes often enough (a round's preparation, a
+// checkpoint) renews less, with the same bounds on the lease's and the
+// task check's age. A renewal that finds the lease gone (given back, or
 // taken by another worker after this one stalled) marks it lost, and the
-// run stops sending; one that fails otherwise is tried at the next tick,
+// run stops sending; one that fails otherwise is tried an interval later,
 // and the run stops sending if the lease runs out meanwhile.
 func (r *chunkRun) renewLease(ctx context.Context) {
 	if r.stopRenewal != nil {
@@ -622,19 +631,26 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 	r.stopRenewal = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(max(min(r.w.cfg.Lease/3, r.w.cfg.CancelWait/2), time.Millisecond))
-		defer tick.Stop()
+		interval := max(min(r.w.cfg.Lease/3, r.w.cfg.CancelWait/2), time.Millisecond)
+		timer := time.NewTimer(interval)
+		defer timer.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-timer.C:
 			}
+			if since := time.Since(r.lastConfirmed()); since < interval {
+				timer.Reset(interval - since)
+				continue
+			}
+			timer.Reset(interval)
 			until, started := r.leaseEnd(), time.Now()
 			err := r.w.store.RenewChunkLease(ctx, r.msg.TaskID, r.msg.Chunk, r.holder, until)
 			switch {
 			case err == nil:
 				r.heldUntil.Store(until.UnixNano())
+				r.leaseWrittenAt.Store(started.UnixNano())
 				r.confirmLive(started)
 			case errors.Is(err, rekey.ErrTaskEnded):
 				r.ended.Store(true)
@@ -647,6 +663,13 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 			}
 		}
 	}()
+}
+
+// lastConfirmed is when the last call started after which both the lease
+// was moved on and the task found running (the older of the two).
+func (r *chunkRun) lastConfirmed() time.Time {
+	live := r.liveUntil.Load() - int64(r.w.cfg.CancelWait)
+	return time.Unix(0, min(r.leaseWrittenAt.Load(), live))
 }
 
 // stopRenewing ends the lease renewals, if any; the lease stays as last
