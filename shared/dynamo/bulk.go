@@ -143,8 +143,9 @@ func (it chunkItem) chunk() (rekey.Chunk, error) {
 func (s *Store) chunkTTL() time.Time { return s.now().Add(rekey.ResultRetention) }
 
 // SavePlanPage writes the chunks of one page of a task's selection and
-// moves its plan from from to to (adding users to its total and setting it
-// running) in one transaction, on the condition that the stored plan is
+// moves its plan from from to to (adding users to its total, setting it
+// running, and recording to.Enqueued, at most from.Chunks, so never less
+// than the task records) in one transaction, on the condition that the stored plan is
 // still from and the task still queued or running; otherwise
 // rekey.ErrConflict and nothing is written.
 func (s *Store) SavePlanPage(ctx context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
@@ -157,6 +158,7 @@ func (s *Store) SavePlanPage(ctx context.Context, taskID string, from, to rekey.
 	update := expression.Set(expression.Name("planCursor"), expression.Value(to.Cursor)).
 		Set(expression.Name("planChunks"), expression.Value(to.Chunks)).
 		Set(expression.Name("planDone"), expression.Value(to.Done)).
+		Set(expression.Name("planEnqueued"), expression.Value(to.Enqueued)).
 		Set(expression.Name("status"), expression.Value(string(rekey.TaskRunning))).
 		Set(expression.Name("startedAt"), expression.IfNotExists(expression.Name("startedAt"), expression.Value(formatTime(at)))).
 		Add(expression.Name("total"), expression.Value(users))

@@ -281,7 +281,7 @@ func (s *Store) SavePlanPage(_ context.Context, taskID string, from, to rekey.Ta
 	for _, c := range chunks {
 		s.putChunk(c)
 	}
-	rec.Plan.Cursor, rec.Plan.Chunks, rec.Plan.Done = to.Cursor, to.Chunks, to.Done
+	rec.Plan.Cursor, rec.Plan.Chunks, rec.Plan.Done, rec.Plan.Enqueued = to.Cursor, to.Chunks, to.Done, to.Enqueued
 	rec.Task.Status = rekey.TaskRunning
 	rec.Task.Total += users
 	if rec.StartedAt.IsZero() {
