@@ -48,3 +48,26 @@ func TestLeaseRenewedOnlyWithoutWrites(t *testing.T) {
 		t.Errorf("%d renewals in a second without writes, want at least 2", n)
 	}
 }
+
+// TestLeaseRenewedBeforeTheWindowOfSendsCloses: with a lease that needs
+// no renewal yet, a run renews its check of the task 2 s before the
+// window of sends the last check opened (CancelWait long) closes, not
+// earlier.
+func TestLeaseRenewedBeforeTheWindowOfSendsCloses(t *testing.T) {
+	store := &renewCounter{}
+	w := &Worker{cfg: Config{Lease: time.Minute, CancelWait: 5 * time.Second}, store: store, log: slog.New(slog.DiscardHandler), now: time.Now}
+	r := &chunkRun{w: w, holder: "run"}
+	now := time.Now()
+	r.leaseWrittenAt.Store(now.UnixNano())
+	r.confirmLive(now)
+	r.renewLease(context.Background())
+	defer r.stopRenewing()
+	time.Sleep(2700*time.Millisecond - time.Since(now))
+	if n := store.renewals.Load(); n != 0 {
+		t.Errorf("%d renewals 2.7 s into a 5 s window, want 0 (due at 3 s)", n)
+	}
+	time.Sleep(3500*time.Millisecond - time.Since(now))
+	if n := store.renewals.Load(); n != 1 {
+		t.Errorf("%d renewals 3.5 s into a 5 s window, want 1", n)
+	}
+}

@@ -613,15 +613,17 @@ func (r *chunkRun) stopAt(ctx context.Context) (time.Time, bool) {
 // visibility timeout (30 minutes) brings it back.
 func (r *chunkRun) leaseEnd() time.Time { return r.w.now().Add(r.w.cfg.Lease) }
 
-// renewLease starts renewing the chunk's lease until stopRenewing,
-// whenever neither a chunk write nor a renewal has both moved the lease on
-// and found the task running for a third of Config.Lease (or CancelWait/2,
-// if shorter): a run that writes often enough (a round's preparation, a
-// checkpoint) renews less, with the same bounds on the lease's and the
-// task check's age. A renewal that finds the lease gone (given back, or
-// taken by another worker after this one stalled) marks it lost, and the
-// run stops sending; one that fails otherwise is tried an interval later,
-// and the run stops sending if the lease runs out meanwhile.
+// renewLease starts renewing the chunk's lease until stopRenewing, only
+// when it is due: when no chunk write or renewal has moved the lease on for
+// a third of Config.Lease, or when the window in which the run may hand
+// emails to SES (CancelWait after the last call that found the task
+// running) is about to close (renewMargin before). So a run whose writes
+// (a round's preparation, a checkpoint) keep both fresh renews less, with
+// the same bounds on the lease's and the task check's age. A renewal that
+// finds the lease gone (given back, or taken by another worker after this
+// one stalled) marks it lost, and the run stops sending; one that fails
+// otherwise is tried again a retry interval later, and the run stops
+// sending if the lease runs out meanwhile.
 func (r *chunkRun) renewLease(ctx context.Context) {
 	if r.stopRenewal != nil {
 		return
@@ -631,8 +633,8 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 	r.stopRenewal = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
-		interval := max(min(r.w.cfg.Lease/3, r.w.cfg.CancelWait/2), time.Millisecond)
-		timer := time.NewTimer(interval)
+		retry := max(min(r.w.cfg.Lease/3, r.w.cfg.CancelWait/2), time.Millisecond)
+		timer := time.NewTimer(time.Until(r.renewalDue()))
 		defer timer.Stop()
 		for {
 			select {
@@ -640,11 +642,10 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 				return
 			case <-timer.C:
 			}
-			if since := time.Since(r.lastConfirmed()); since < interval {
-				timer.Reset(interval - since)
+			if wait := time.Until(r.renewalDue()); wait > 0 {
+				timer.Reset(wait) // a write renewed meanwhile
 				continue
 			}
-			timer.Reset(interval)
 			until, started := r.leaseEnd(), time.Now()
 			err := r.w.store.RenewChunkLease(ctx, r.msg.TaskID, r.msg.Chunk, r.holder, until)
 			switch {
@@ -661,15 +662,27 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 			case ctx.Err() == nil:
 				r.w.log.WarnContext(ctx, "bulk: renew chunk lease", "task", r.msg.TaskID, "chunk", r.msg.Chunk, "error", err)
 			}
+			timer.Reset(max(time.Until(r.renewalDue()), retry))
 		}
 	}()
 }
 
-// lastConfirmed is when the last call started after which both the lease
-// was moved on and the task found running (the older of the two).
-func (r *chunkRun) lastConfirmed() time.Time {
-	live := r.liveUntil.Load() - int64(r.w.cfg.CancelWait)
-	return time.Unix(0, min(r.leaseWrittenAt.Load(), live))
+// renewMargin is how long before the run's window of sends closes it
+// renews: time for the renewal (a DynamoDB call of tens of milliseconds)
+// to come back before the sender would have to wait for it.
+func (c Config) renewMargin() time.Duration { return min(c.CancelWait/2, 2*time.Second) }
+
+// renewalDue is when the run's next renewal is due (see renewLease): a
+// third of the lease after the last call that moved it on, or renewMargin
+// before the window of sends that the last call finding the task running
+// opened closes, whichever comes first.
+func (r *chunkRun) renewalDue() time.Time {
+	lease := time.Unix(0, r.leaseWrittenAt.Load()).Add(r.w.cfg.Lease / 3)
+	live := time.Unix(0, r.liveUntil.Load()).Add(-r.w.cfg.renewMargin())
+	if live.Before(lease) {
+		return live
+	}
+	return lease
 }
 
 // stopRenewing ends the lease renewals, if any; the lease stays as last
