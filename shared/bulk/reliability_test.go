@@ -50,8 +50,12 @@ func TestHundredUsersEndToEnd(t *testing.T) {
 	w.run(t)
 	nonSES := w.calls.Total("SESv2")
 	t.Logf("calls for 100 users: %s", w.calls)
-	if nonSES > 40 {
-		t.Errorf("%d non-SES calls for 100 users, want at most 40 (%s)", nonSES, w.calls)
+	// 34 measured on 2026-12-02, after the chunks' finish probe (no read of
+	// the task after a chunk that is not the last) and one read of each
+	// place at Start took about four calls off; two calls of slack for the
+	// pollers' receives and the workers' school cache.
+	if nonSES > 36 {
+		t.Errorf("%d non-SES calls for 100 users, want at most 36 (%s)", nonSES, w.calls)
 	}
 	if n := w.calls.Of("SESv2.SendEmail"); n != 100 {
 		t.Errorf("%d SendEmail calls, want 100", n)
