@@ -73,11 +73,13 @@ type Config struct {
 	// CancelWait bounds how long a cancel can go unnoticed (8 s by
 	// default): a sending worker hands an email to SES only within
 	// CancelWait of a lease renewal that found the task still running
-	// (it renews every CancelWait/2 at most), and the Service answers a
-	// cancel of a running task only CancelWait after it was written. So
-	// once the cancel has answered, no email of the task leaves but those
-	// already being handed to SES. Shorter means more renewals: a worker
-	// renews about 1/(CancelWait/2) times a second while it sends.
+	// (unless a chunk write checked the task meanwhile, it renews 2 s, or
+	// CancelWait/2 if less, before that window closes), and the Service
+	// answers a cancel of a running task only CancelWait after it was
+	// written. So once the cancel has answered, no email of the task
+	// leaves but those already being handed to SES. Shorter means more
+	// renewals: a worker renews about once per CancelWait less 2 s while
+	// it sends.
 	CancelWait time.Duration
 }
 

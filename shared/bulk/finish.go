@@ -93,20 +93,24 @@ func tellFinished(ctx context.Context, store finishNoticeStore, notices NoticeQu
 // (tellFinished). loaded is the task as r's chunk was loaded. When loaded
 // was fully planned and its counters plus what r's chunk added reach its
 // total, no other chunk wrote in between (counters never pass the total),
-// so that is the task as it finished, and nothing is read; otherwise other
-// chunks may have completed meanwhile and the task is read (one GetItem
-// per completed chunk).
+// so that is the task as it finished, and nothing is read. When the
+// chunk's completing write's finish probe passed (r.goesOn), the task was
+// not finished by it, and nothing is read either: so only the chunk whose
+// completion may have finished the task reads it (one GetItem per task,
+// not one per chunk).
 func (w *Worker) tellIfFinished(ctx context.Context, r *chunkRun, loaded rekey.TaskRecord) error {
 	rec := loaded
 	rec.Task.Add(r.counted.Minus(r.loadedCounts))
-	if !rec.Plan.Done || rec.Task.Processed < rec.Task.Total {
+	switch {
+	case rec.Plan.Done && rec.Task.Processed >= rec.Task.Total:
+		rec.LastProcessedAt = w.now() // the completing write's, give or take
+	case r.goesOn:
+		return nil
+	default:
 		var err error
 		if rec, err = w.store.GetTask(ctx, loaded.Task.ID); err != nil {
 			return fmt.Errorf("read the task after its chunk: %w", err)
 		}
-	} else {
-		rec.LastProcessedAt = w.now() // the completing write's, give or take
-
 	}
 	return w.tellFinished(ctx, rec, r.initiator)
 }

@@ -1,11 +1,13 @@
 package bulk_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rekey/rekey/shared/bulk"
+	"github.com/rekey/rekey/shared/dynamo"
 	"github.com/rekey/rekey/shared/rekey"
 )
 
@@ -196,5 +198,81 @@ func TestSSOSchool(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// stagedStore is the worker's store on moto with a hook run once, after
+// the chunk index hookChunk is loaded, and a count of the task reads.
+type stagedStore struct {
+	*dynamo.Store
+	hookChunk int
+	hook      func()
+	taskReads int
+}
+
+func (s *stagedStore) LoadChunk(ctx context.Context, taskID string, index int, initiatorID string, userIDs []string) (rekey.ChunkWork, error) {
+	work, err := s.Store.LoadChunk(ctx, taskID, index, initiatorID, userIDs)
+	if hook := s.hook; hook != nil && index == s.hookChunk {
+		s.hook = nil
+		hook()
+	}
+	return work, err
+}
+
+func (s *stagedStore) GetTask(ctx context.Context, id string) (rekey.TaskRecord, error) {
+	s.taskReads++
+	return s.Store.GetTask(ctx, id)
+}
+
+// TestOnlyTheLastChunkReadsTheTask: a chunk's completing write tells its
+// worker (by its finish probe) whether the task goes on, so a chunk that
+// is not the last reads nothing more; the last one, loaded before the
+// other chunk completed (its worker cannot tell from what it loaded), reads
+// the task once and emails the creator once, with the final counts.
+func TestOnlyTheLastChunkReadsTheTask(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{extraStudents: map[string]int{"s2": 98}})
+	task := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s2"}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
+	w.drain(t, w.planPoll)
+	w.clock.Add(2 * time.Minute)
+	store := &stagedStore{Store: w.store}
+	worker, err := bulk.NewWorker(w.cfg, bulk.WorkerDeps{Store: store, Work: w.work, Notices: w.notices, Mailer: w.mailer, Hasher: fastHasher, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := func(i int) bulk.Message {
+		return bulk.Message{Kind: bulk.KindChunk, TaskID: task.ID, InitiatorID: "da1", Chunk: i}
+	}
+	// Chunk 0 (96 users) is loaded; chunk 1 (4 users) completes meanwhile.
+	store.hookChunk = 0
+	store.hook = func() {
+		if err := worker.Process(w.ctx, chunk(1)); err != nil {
+			t.Errorf("Process(chunk 1) = %v", err)
+		}
+		if store.taskReads != 0 {
+			t.Errorf("chunk 1, not the last to complete, read the task %d times, want 0", store.taskReads)
+		}
+		if jobs := w.jobsOf(rekey.JobTaskFinished); len(jobs) != 0 {
+			t.Errorf("chunk 1 queued %+v, want no finish email yet", jobs)
+		}
+	}
+	if err := worker.Process(w.ctx, chunk(0)); err != nil {
+		t.Fatalf("Process(chunk 0) = %v", err)
+	}
+	if store.taskReads != 1 {
+		t.Errorf("the two chunks read the task %d times, want 1 (the last chunk's)", store.taskReads)
+	}
+	jobs := w.jobsOf(rekey.JobTaskFinished)
+	want := rekey.TaskSummary{Name: task.Name, Status: rekey.TaskCompleted, Delivery: rekey.DeliverEmailLink, Total: 100, Succeeded: 100}
+	if len(jobs) != 1 || jobs[0].Summary == nil || *jobs[0].Summary != want {
+		t.Fatalf("finish emails %+v, want one with %+v", jobs, want)
+	}
+	// The queued messages of both chunks find them done: nothing more.
+	w.run(t)
+	if again := w.jobsOf(rekey.JobTaskFinished); len(again) != 0 {
+		t.Errorf("the chunks' messages queued %+v, want nothing more", again)
+	}
+	if got := w.task(t, "dana.admin", task.ID); got.Status != rekey.TaskCompleted || got.Processed != 100 || got.Emailed != 100 {
+		t.Errorf("task = %+v, want 100 of 100 emailed, completed", got)
 	}
 }

@@ -157,10 +157,20 @@ func (p *Planner) Plan(ctx context.Context, taskID string) error {
 		return p.fail(ctx, rec, err.Error())
 	}
 
+	// Each page's SavePlanPage also records that the chunks of the pages
+	// before it are on the work queue (to.Enqueued): only the last page's,
+	// or those of a planner out of time, take a MarkEnqueued of their own.
+	// A planner that stops between queuing a page and recording it queues
+	// those chunks again when the plan resumes; a worker drops a message
+	// of a chunk that is done and puts back one that another worker holds.
+	marked := plan.Enqueued // as the task records it
 	deadline, hasDeadline := ctx.Deadline()
 	for !plan.Done {
 		if hasDeadline && time.Until(deadline) < p.stopMargin {
 			// Out of time: the rest of the plan goes back on the queue.
+			if err := p.markEnqueued(ctx, rec.Task.ID, marked, plan.Enqueued); err != nil {
+				return err
+			}
 			return p.plans.Send(ctx, Message{Kind: KindPlan, TaskID: rec.Task.ID, InitiatorID: rec.Task.CreatedBy})
 		}
 		ids, next, err := pages(ctx, plan.Cursor)
@@ -180,18 +190,29 @@ func (p *Planner) Plan(ctx context.Context, taskID string) error {
 		if err != nil {
 			return fmt.Errorf("save plan page: %w", err)
 		}
+		marked = to.Enqueued
 		if err := p.enqueue(ctx, rec, plan.Chunks, to.Chunks, chunks); err != nil {
 			return err
 		}
 		plan = to
-		if len(chunks) > 0 {
-			if err := p.store.MarkEnqueued(ctx, rec.Task.ID, plan.Chunks); err != nil {
-				return fmt.Errorf("record queued chunks: %w", err)
-			}
-			plan.Enqueued = plan.Chunks
-		}
+		plan.Enqueued = plan.Chunks
+	}
+	if err := p.markEnqueued(ctx, rec.Task.ID, marked, plan.Enqueued); err != nil {
+		return err
 	}
 	p.log.InfoContext(ctx, "bulk: task planned", "task", rec.Task.ID, "chunks", plan.Chunks)
+	return nil
+}
+
+// markEnqueued records that the first n chunks of task id are on the work
+// queue, unless the task already records that many (marked).
+func (p *Planner) markEnqueued(ctx context.Context, id string, marked, n int) error {
+	if n <= marked {
+		return nil
+	}
+	if err := p.store.MarkEnqueued(ctx, id, n); err != nil {
+		return fmt.Errorf("record queued chunks: %w", err)
+	}
 	return nil
 }
 

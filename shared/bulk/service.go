@@ -111,6 +111,7 @@ func (s *Service) start(ctx context.Context, initiator rekey.User, sel rekey.Sel
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return rekey.Task{}, err
 	}
+	s = s.withPlaceMemo()
 	scope, sel, policy, err := s.validate(ctx, initiator, sel, del)
 	if err != nil {
 		return rekey.Task{}, err

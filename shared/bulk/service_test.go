@@ -29,6 +29,8 @@ type testStore struct {
 	// (0: never).
 	failPlanAfter int
 	planCalls     int
+	// marks counts the MarkEnqueued calls.
+	marks int
 	// decisions are the audit entries of approvals and rejections.
 	decisions []rekey.AuditEntry
 }
@@ -123,6 +125,13 @@ func (f *testStore) GetUsers(ctx context.Context, ids []string) (map[string]reke
 	f.userReads++
 	f.mu.Unlock()
 	return f.Store.GetUsers(ctx, ids)
+}
+
+func (f *testStore) MarkEnqueued(ctx context.Context, taskID string, n int) error {
+	f.mu.Lock()
+	f.marks++
+	f.mu.Unlock()
+	return f.Store.MarkEnqueued(ctx, taskID, n)
 }
 
 func (f *testStore) SavePlanPage(ctx context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
@@ -486,6 +495,37 @@ func TestPlannerResumes(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s is in %d chunks, want 1", id, n)
 		}
+	}
+}
+
+// TestPlannerRecordsQueuedChunksWithTheNextPage: each page's write
+// records that the pages before it are queued, so a plan of five pages
+// takes one MarkEnqueued (the last page's), and ends with every chunk
+// queued once and recorded as queued.
+func TestPlannerRecordsQueuedChunksWithTheNextPage(t *testing.T) {
+	store, work, plans := newTestStore(time.Now), &fakeQueue{}, &fakeQueue{}
+	for i := range 9 {
+		id := fmt.Sprintf("p%02d", i)
+		store.put(rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive})
+	}
+	store.SeedTask(rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
+		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}, nil)
+	p, err := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: plans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.pageSize = 2
+	if err := p.Plan(context.Background(), "task1"); err != nil {
+		t.Fatalf("Plan: %v", err)
+	}
+	rec := store.task("task1")
+	queued := map[int]int{}
+	for _, m := range work.messages {
+		queued[m.Chunk]++
+	}
+	if store.planCalls != 5 || store.marks != 1 || rec.Plan != (rekey.TaskPlan{Chunks: 5, Enqueued: 5, Done: true}) || len(queued) != 5 || len(work.messages) != 5 {
+		t.Errorf("%d pages written, %d MarkEnqueued, plan %+v, queued %v; want 5 pages, 1 MarkEnqueued, 5 chunks queued once and recorded",
+			store.planCalls, store.marks, rec.Plan, queued)
 	}
 }
 

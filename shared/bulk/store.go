@@ -89,8 +89,8 @@ type taskStore interface {
 // the planner has already restricted to the creator's scope) from cursor
 // on, with at least their id, role, district, school and status, and the
 // cursor of the next page ("" after the last). SavePlanPage writes chunks
-// and moves the task's plan from from to to, adding users to its total, in
-// one transaction that fails with rekey.ErrConflict when the stored plan is
+// and moves the task's plan from from to to (to.Enqueued, at most
+// from.Chunks, included), adding users to its total, in one transaction that fails with rekey.ErrConflict when the stored plan is
 // no longer from (another planner got there first). MarkEnqueued records
 // that the first n chunks are on the work queue. The finish notice's claim
 // is for the email to the creator of a task the planner fails.

@@ -293,6 +293,10 @@ type chunkRun struct {
 	// alongside a worker that took the chunk over.
 	heldUntil atomic.Int64
 	lost      atomic.Bool
+	// leaseWrittenAt (Unix nanoseconds, real clock) is when the last write
+	// or renewal that moved the lease on started: renewLease renews only a
+	// lease that no write moved on for a renewal's interval.
+	leaseWrittenAt atomic.Int64
 	// liveUntil (Unix nanoseconds, real clock) is until when this run may
 	// hand emails to SES: CancelWait after the start of the last write or
 	// renewal that found the task running; ended is set once one found it
@@ -309,6 +313,10 @@ type chunkRun struct {
 	unrecorded []rekey.SentMessage
 	// stopping is set while a cancelled task's chunk is being ended.
 	stopping bool
+	// goesOn is set when the chunk's completing write showed, by its
+	// finish probe, that the task was not finished by it: nothing tells
+	// its creator of its end (see tellIfFinished).
+	goesOn bool
 }
 
 // judgeAll starts the chunk's entries and settles every user who is not
@@ -473,8 +481,18 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 	write.Sent = sent[:min(len(sent), max(room, 0))]
 	room -= len(write.Sent)
 	write.Refusals = r.refusals[:min(len(r.refusals), max(room, 0))]
+	if complete && !write.RequireLive && !r.finishes(counted) {
+		total := r.task.Task.Total
+		write.FinishProbe = &total
+	}
 	err := r.w.store.SaveChunk(ctx, write)
 	var conflict *rekey.ChunkConflictError
+	if errors.As(err, &conflict) && conflict.MayFinish && !conflict.ChunkChanged && len(conflict.Users) == 0 {
+		// This write may be the one that finishes the task: it is made
+		// without the probe, and the task is read afterwards.
+		write.FinishProbe = nil
+		err = r.w.store.SaveChunk(ctx, write)
+	}
 	if errors.As(err, &conflict) && conflict.TaskEnded {
 		r.ended.Store(true)
 		return errTaskEnded
@@ -489,12 +507,24 @@ func (r *chunkRun) save(ctx context.Context, users []rekey.UserWrite, complete b
 		r.confirmLive(started)
 	}
 	r.chunk, r.counted, r.written = next, counted, cloneEntries(next.Entries)
+	r.goesOn = write.FinishProbe != nil
 	if !next.LeaseUntil.IsZero() {
 		r.heldUntil.Store(next.LeaseUntil.UnixNano())
+		r.leaseWrittenAt.Store(started.UnixNano())
 	}
 	r.refusals = r.refusals[len(write.Refusals):]
 	r.unrecorded = sent[len(write.Sent):]
 	return nil
+}
+
+// finishes reports whether the task, as the chunk's load read it, is
+// finished once the chunk's counts are counted: no other chunk can have
+// written since (counters never pass the total), and tellIfFinished needs
+// no read.
+func (r *chunkRun) finishes(counted rekey.TaskCounts) bool {
+	t := r.task.Task
+	t.Add(counted.Minus(r.loadedCounts))
+	return r.task.Plan.Done && t.Processed >= t.Total
 }
 
 // newlySent lists the emails of entries sent since the chunk was last
@@ -578,11 +608,17 @@ func (r *chunkRun) stopAt(ctx context.Context) (time.Time, bool) {
 // visibility timeout (30 minutes) brings it back.
 func (r *chunkRun) leaseEnd() time.Time { return r.w.now().Add(r.w.cfg.Lease) }
 
-// renewLease starts renewing the chunk's lease every third of Config.Lease
-// until stopRenewing. A renewal that finds the lease gone (given back, or
-// taken by another worker after this one stalled) marks it lost, and the
-// run stops sending; one that fails otherwise is tried at the next tick,
-// and the run stops sending if the lease runs out meanwhile.
+// renewLease starts renewing the chunk's lease until stopRenewing, only
+// when it is due: when no chunk write or renewal has moved the lease on for
+// a third of Config.Lease, or when the window in which the run may hand
+// emails to SES (CancelWait after the last call that found the task
+// running) is about to close (renewMargin before). So a run whose writes
+// (a round's preparation, a checkpoint) keep both fresh renews less, with
+// the same bounds on the lease's and the task check's age. A renewal that
+// finds the lease gone (given back, or taken by another worker after this
+// one stalled) marks it lost, and the run stops sending; one that fails
+// otherwise is tried again a retry interval later, and the run stops
+// sending if the lease runs out meanwhile.
 func (r *chunkRun) renewLease(ctx context.Context) {
 	if r.stopRenewal != nil {
 		return
@@ -592,19 +628,25 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 	r.stopRenewal = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(max(min(r.w.cfg.Lease/3, r.w.cfg.CancelWait/2), time.Millisecond))
-		defer tick.Stop()
+		retry := max(min(r.w.cfg.Lease/3, r.w.cfg.CancelWait/2), time.Millisecond)
+		timer := time.NewTimer(time.Until(r.renewalDue()))
+		defer timer.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-timer.C:
+			}
+			if wait := time.Until(r.renewalDue()); wait > 0 {
+				timer.Reset(wait) // a write renewed meanwhile
+				continue
 			}
 			until, started := r.leaseEnd(), time.Now()
 			err := r.w.store.RenewChunkLease(ctx, r.msg.TaskID, r.msg.Chunk, r.holder, until)
 			switch {
 			case err == nil:
 				r.heldUntil.Store(until.UnixNano())
+				r.leaseWrittenAt.Store(started.UnixNano())
 				r.confirmLive(started)
 			case errors.Is(err, rekey.ErrTaskEnded):
 				r.ended.Store(true)
@@ -615,8 +657,27 @@ func (r *chunkRun) renewLease(ctx context.Context) {
 			case ctx.Err() == nil:
 				r.w.log.WarnContext(ctx, "bulk: renew chunk lease", "task", r.msg.TaskID, "chunk", r.msg.Chunk, "error", err)
 			}
+			timer.Reset(max(time.Until(r.renewalDue()), retry))
 		}
 	}()
+}
+
+// renewMargin is how long before the run's window of sends closes it
+// renews: time for the renewal (a DynamoDB call of tens of milliseconds)
+// to come back before the sender would have to wait for it.
+func (c Config) renewMargin() time.Duration { return min(c.CancelWait/2, 2*time.Second) }
+
+// renewalDue is when the run's next renewal is due (see renewLease): a
+// third of the lease after the last call that moved it on, or renewMargin
+// before the window of sends that the last call finding the task running
+// opened closes, whichever comes first.
+func (r *chunkRun) renewalDue() time.Time {
+	lease := time.Unix(0, r.leaseWrittenAt.Load()).Add(r.w.cfg.Lease / 3)
+	live := time.Unix(0, r.liveUntil.Load()).Add(-r.w.cfg.renewMargin())
+	if live.Before(lease) {
+		return live
+	}
+	return lease
 }
 
 // stopRenewing ends the lease renewals, if any; the lease stays as last

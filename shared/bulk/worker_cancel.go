@@ -16,7 +16,8 @@ import (
 //   - Every worker write that voids or sets passwords is conditioned on the
 //     task still running (rekey.ChunkWrite.RequireLive), in the same
 //     transaction: after the cancel is written no password changes.
-//   - A sending worker renews its chunk lease at least every CancelWait/2,
+//   - A sending worker renews its chunk lease before its window of sends
+//     closes (renewMargin before; its chunk writes renew it too),
 //     and the renewal checks the task in the same call. It hands an email
 //     to SES only within CancelWait of the start of the last renewal (or
 //     write) that found the task running, checked right before each send.

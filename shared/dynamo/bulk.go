@@ -143,8 +143,9 @@ func (it chunkItem) chunk() (rekey.Chunk, error) {
 func (s *Store) chunkTTL() time.Time { return s.now().Add(rekey.ResultRetention) }
 
 // SavePlanPage writes the chunks of one page of a task's selection and
-// moves its plan from from to to (adding users to its total and setting it
-// running) in one transaction, on the condition that the stored plan is
+// moves its plan from from to to (adding users to its total, setting it
+// running, and recording to.Enqueued, at most from.Chunks, so never less
+// than the task records) in one transaction, on the condition that the stored plan is
 // still from and the task still queued or running; otherwise
 // rekey.ErrConflict and nothing is written.
 func (s *Store) SavePlanPage(ctx context.Context, taskID string, from, to rekey.TaskPlan, chunks []rekey.Chunk, users int, at time.Time) error {
@@ -157,6 +158,7 @@ func (s *Store) SavePlanPage(ctx context.Context, taskID string, from, to rekey.
 	update := expression.Set(expression.Name("planCursor"), expression.Value(to.Cursor)).
 		Set(expression.Name("planChunks"), expression.Value(to.Chunks)).
 		Set(expression.Name("planDone"), expression.Value(to.Done)).
+		Set(expression.Name("planEnqueued"), expression.Value(to.Enqueued)).
 		Set(expression.Name("status"), expression.Value(string(rekey.TaskRunning))).
 		Set(expression.Name("startedAt"), expression.IfNotExists(expression.Name("startedAt"), expression.Value(formatTime(at)))).
 		Add(expression.Name("total"), expression.Value(users))
@@ -557,6 +559,9 @@ func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 	if len(w.Users) > rekey.MaxUsersPerWrite {
 		return fmt.Errorf("%d user writes, at most %d", len(w.Users), rekey.MaxUsersPerWrite)
 	}
+	if w.FinishProbe != nil && (w.RequireLive || w.Add == nil) {
+		return errors.New("a finish probe needs counts to add and no liveness check")
+	}
 	var steps []types.TransactWriteItem
 	var owners []string // the user id of each user step
 	for _, u := range w.Users {
@@ -591,6 +596,9 @@ func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 		taskCond := expression.AttributeExists(expression.Name("PK"))
 		if w.RequireLive {
 			taskCond = taskCond.And(live())
+		}
+		if w.FinishProbe != nil {
+			taskCond = taskCond.And(goesOn(*w.FinishProbe - c.Processed))
 		}
 		step, err := s.txUpdate(taskPK(w.Chunk.TaskID), taskSK, update, taskCond)
 		if err != nil {
@@ -647,16 +655,28 @@ func (s *Store) saveChunk(ctx context.Context, w rekey.ChunkWrite) error {
 			conflict.ChunkChanged = true
 		case i == len(owners)+1 && w.RequireLive:
 			conflict.TaskEnded = true
+		case i == len(owners)+1 && w.FinishProbe != nil:
+			// The task missing fails the probe too: the write again
+			// without it says so.
+			conflict.MayFinish = true
 		case i == len(owners)+1 && taskStep:
 			return fmt.Errorf("task: %w", rekey.ErrNotFound)
 		default:
 			return fmt.Errorf("audit entry %d already written: %w", i, rekey.ErrConflict)
 		}
 	}
-	if len(conflict.Users) == 0 && !conflict.ChunkChanged && !conflict.TaskEnded {
+	if len(conflict.Users) == 0 && !conflict.ChunkChanged && !conflict.TaskEnded && !conflict.MayFinish {
 		return fmt.Errorf("transaction cancelled: %v", reasons)
 	}
 	return conflict
+}
+
+// goesOn is a chunk write's finish probe (rekey.ChunkWrite.FinishProbe):
+// the task is still being planned, or its processed counter is below
+// limit (its total as read, less what the write adds) before the write.
+func goesOn(limit int) expression.ConditionBuilder {
+	return expression.Name("planDone").Equal(expression.Value(false)).
+		Or(expression.Name("processed").LessThan(expression.Value(limit)))
 }
 
 // Key prefix and sort key of the daily send counters.

@@ -364,3 +364,69 @@ func TestDecideTask(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkWriteFinishProbe: a completing chunk write with a finish probe
+// is applied when the task goes on after it (still being planned, or its
+// processed counter stays below the total read), and refused with
+// MayFinish, writing nothing, when it would finish the task; without the
+// probe the same write is applied.
+func TestChunkWriteFinishProbe(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	for _, test := range []struct {
+		name          string
+		planDone      bool
+		before, add   int // processed before the write, and what it adds
+		probe         int // the total the worker read
+		wantMayFinish bool
+	}{
+		{name: "not the last chunk", planDone: true, before: 2, add: 2, probe: 5},
+		{name: "the last chunk", planDone: true, before: 3, add: 2, probe: 5, wantMayFinish: true},
+		{name: "the last chunk, counted before its completion", planDone: true, before: 5, add: 0, probe: 5, wantMayFinish: true},
+		{name: "total read before it grew", planDone: true, before: 3, add: 2, probe: 4, wantMayFinish: true},
+		{name: "still being planned", planDone: false, before: 3, add: 2, probe: 5},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			id := rekey.NewID()
+			if _, _, err := s.CreateTask(ctx, testTask(id, "d1", "sa1", t0), nil, rekey.Idempotency{}, rekey.AuditEntry{TargetID: id, Action: rekey.ActionBulkStart}); err != nil {
+				t.Fatal(err)
+			}
+			chunks := []rekey.Chunk{{TaskID: id, Index: 0, UserIDs: []string{"u1"}}, {TaskID: id, Index: 1, UserIDs: []string{"u2"}}}
+			if err := s.SavePlanPage(ctx, id, rekey.TaskPlan{}, rekey.TaskPlan{Chunks: 2, Cursor: "more", Done: test.planDone}, chunks, 5, t0); err != nil {
+				t.Fatal(err)
+			}
+			first := chunks[0]
+			first.Version, first.Done = 1, true
+			if err := s.SaveChunk(ctx, rekey.ChunkWrite{Chunk: first, Add: &rekey.TaskCounts{Processed: test.before}, At: t0}); err != nil {
+				t.Fatal(err)
+			}
+			last := chunks[1]
+			last.Version, last.Done = 1, true
+			probe := test.probe
+			write := rekey.ChunkWrite{Chunk: last, Add: &rekey.TaskCounts{Processed: test.add}, At: t0, FinishProbe: &probe}
+			err := s.SaveChunk(ctx, write)
+			var conflict *rekey.ChunkConflictError
+			if got := errors.As(err, &conflict) && conflict.MayFinish && !conflict.ChunkChanged && len(conflict.Users) == 0; got != test.wantMayFinish || !got && err != nil {
+				t.Fatalf("SaveChunk with a finish probe = %v, want MayFinish %v", err, test.wantMayFinish)
+			}
+			want := test.before + test.add
+			if test.wantMayFinish {
+				if got, _ := s.GetTask(ctx, id); got.Task.Processed != test.before {
+					t.Errorf("processed after the refused write = %d, want %d (nothing written)", got.Task.Processed, test.before)
+				}
+				write.FinishProbe = nil
+				if err := s.SaveChunk(ctx, write); err != nil {
+					t.Fatalf("SaveChunk without the probe = %v", err)
+				}
+			}
+			if got, _ := s.GetTask(ctx, id); got.Task.Processed != want {
+				t.Errorf("processed = %d, want %d", got.Task.Processed, want)
+			}
+			write.RequireLive = true
+			write.FinishProbe = &probe
+			if err := s.SaveChunk(ctx, write); err == nil || errors.As(err, &conflict) {
+				t.Errorf("SaveChunk with a finish probe and a liveness check = %v, want an error", err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -280,7 +281,7 @@ func (s *Store) SavePlanPage(_ context.Context, taskID string, from, to rekey.Ta
 	for _, c := range chunks {
 		s.putChunk(c)
 	}
-	rec.Plan.Cursor, rec.Plan.Chunks, rec.Plan.Done = to.Cursor, to.Chunks, to.Done
+	rec.Plan.Cursor, rec.Plan.Chunks, rec.Plan.Done, rec.Plan.Enqueued = to.Cursor, to.Chunks, to.Done, to.Enqueued
 	rec.Task.Status = rekey.TaskRunning
 	rec.Task.Total += users
 	if rec.StartedAt.IsZero() {
@@ -379,6 +380,9 @@ func (s *Store) saveChunk(w rekey.ChunkWrite) error {
 	if len(w.Users) > rekey.MaxUsersPerWrite {
 		return fmt.Errorf("%d user writes, at most %d", len(w.Users), rekey.MaxUsersPerWrite)
 	}
+	if w.FinishProbe != nil && (w.RequireLive || w.Add == nil) {
+		return errors.New("a finish probe needs counts to add and no liveness check")
+	}
 	audits := 0
 	for _, u := range w.Users {
 		if err := rekey.CheckPasswordUpdate(u.Before, u.After); err != nil {
@@ -411,6 +415,9 @@ func (s *Store) saveChunk(w rekey.ChunkWrite) error {
 	rec, ok := s.bulk.tasks[w.Chunk.TaskID]
 	if w.RequireLive && !live(rec) {
 		return &rekey.ChunkConflictError{TaskEnded: true}
+	}
+	if w.FinishProbe != nil && (!ok || rec.Plan.Done && rec.Task.Processed+w.Add.Processed >= *w.FinishProbe) {
+		return &rekey.ChunkConflictError{MayFinish: true}
 	}
 	if w.Add != nil && !ok {
 		return fmt.Errorf("task: %w", rekey.ErrNotFound)

@@ -290,6 +290,16 @@ type ChunkWrite struct {
 	// events find their result without writing the chunk, which the
 	// worker rewrites whole.
 	Sent []SentMessage
+	// FinishProbe, when not nil, is the task's Total as the worker read it
+	// (totals only grow), and makes a write with Add depend on the task not
+	// being finished by it: the task's plan still being made, or its
+	// processed counter, with Add's, staying below *FinishProbe. A failed
+	// probe is a *ChunkConflictError with MayFinish, and nothing is written.
+	// It lets a chunk's completing write tell its worker that the task
+	// goes on, so that only the write that may have finished it is followed
+	// by a read of the task (for the creator's finish email). It cannot be
+	// combined with RequireLive: a failure would not say which check failed.
+	FinishProbe *int
 }
 
 // SentMessage is where an email SES accepted belongs: the task, chunk and
@@ -310,6 +320,9 @@ type ChunkConflictError struct {
 	// TaskEnded: the write required a live task (RequireLive) and the
 	// task was cancelled or failed.
 	TaskEnded bool
+	// MayFinish: the write's FinishProbe failed: applied, the write would
+	// (or, the total having grown since it was read, might) finish the task.
+	MayFinish bool
 }
 
 func (e *ChunkConflictError) Error() string {
@@ -318,6 +331,9 @@ func (e *ChunkConflictError) Error() string {
 	}
 	if e.ChunkChanged {
 		return "bulk: chunk changed by another worker"
+	}
+	if e.MayFinish && len(e.Users) == 0 {
+		return "bulk: the write may finish the task"
 	}
 	return fmt.Sprintf("bulk: %d users changed while being reset", len(e.Users))
 }
