@@ -43,14 +43,6 @@ type linkIndex struct{ namedBy map[string][]string }
 
 func newLinkIndex() *linkIndex { return &linkIndex{namedBy: map[string][]string{}} }
 
-// adding is each with every row also added to the index first.
-func (l *linkIndex) adding(each func(roster.Row)) func(roster.Row) {
-	return func(r roster.Row) {
-		l.add(r)
-		each(r)
-	}
-}
-
 // add records the links row r names (none when it has no externalId: no
 // partner could name it back).
 func (l *linkIndex) add(r roster.Row) {

@@ -234,8 +234,28 @@ func (s *Service) Preview(ctx context.Context, actor rekey.User, src Source) (ro
 	if err != nil {
 		return roster.Summary{}, err
 	}
+	res, err := s.plan(ctx, actor, body, contentType, nil)
+	if err != nil {
+		return roster.Summary{}, err
+	}
+	return res.Summary, nil
+}
+
+// plan plans the file in body as the dry run does (roster.SummarizeRows
+// reads it twice); first, when not nil, also sees each row of the first
+// reading. A file that cannot be read is its own error (bad zip, missing
+// users.csv…), returned as it is; a failure of the plan itself is wrapped.
+func (s *Service) plan(ctx context.Context, actor rekey.User, body []byte, contentType string, first func(roster.Row)) (*roster.Result, error) {
+	readings := 0
 	var readErr error // a failure to read the file, not of the plan
 	res, err := roster.SummarizeRows(ctx, func(each func(roster.Row)) (*roster.File, error) {
+		if readings++; readings == 1 && first != nil {
+			rest := each
+			each = func(r roster.Row) {
+				first(r)
+				rest(r)
+			}
+		}
 		f, err := readRows(body, contentType, each)
 		if err != nil {
 			readErr = err
@@ -243,12 +263,12 @@ func (s *Service) Preview(ctx context.Context, actor rekey.User, src Source) (ro
 		return f, err
 	}, directory{s.store}, actor)
 	if readErr != nil {
-		return roster.Summary{}, readErr
+		return nil, readErr
 	}
 	if err != nil {
-		return roster.Summary{}, fmt.Errorf("imports: plan: %w", err)
+		return nil, fmt.Errorf("imports: plan: %w", err)
 	}
-	return res.Summary, nil
+	return res, nil
 }
 
 // Start plans the whole file and, when no row has an error, creates its
@@ -269,23 +289,9 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 		return rekey.Task{}, err
 	}
 	links := newLinkIndex()
-	readings := 0
-	var readErr error // a failure to read the file, not of the plan
-	res, err := roster.SummarizeRows(ctx, func(each func(roster.Row)) (*roster.File, error) {
-		if readings++; readings == 1 {
-			each = links.adding(each)
-		}
-		f, err := readRows(body, contentType, each)
-		if err != nil {
-			readErr = err
-		}
-		return f, err
-	}, directory{s.store}, actor)
-	if readErr != nil {
-		return rekey.Task{}, readErr
-	}
+	res, err := s.plan(ctx, actor, body, contentType, links.add)
 	if err != nil {
-		return rekey.Task{}, fmt.Errorf("imports: plan: %w", err)
+		return rekey.Task{}, err
 	}
 	if err := res.Err(); err != nil {
 		return rekey.Task{}, err
