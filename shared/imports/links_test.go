@@ -62,11 +62,7 @@ func byExternalID(t *testing.T, dir Directory, ids ...string) map[string]rekey.U
 func TestImportGuardiansLinked(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	old := rekey.User{ID: "old1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive,
-		FirstName: "Old", LastName: "Pupil", Username: "old.pupil", ExternalID: "old-1", Version: 1, CreatedAt: t0, UpdatedAt: t0}
-	if err := w.store.CreateUser(ctx, old, nil); err != nil {
-		t.Fatal(err)
-	}
+	w.addOldPupil(t)
 	body := guardianBundle(t)
 	dry, err := w.svc.Preview(ctx, w.admin, Source{Body: body, ContentType: TypeZip})
 	if err != nil || dry.Create != 44 || len(dry.Errors) != 0 {
@@ -285,11 +281,7 @@ func (c *chunkRecorder) CreateImport(ctx context.Context, rec rekey.TaskRecord, 
 func TestStartWritesChunksWithMirroredLinks(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	old := rekey.User{ID: "old1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive,
-		FirstName: "Old", LastName: "Pupil", Username: "old.pupil", ExternalID: "old-1", Version: 1, CreatedAt: t0, UpdatedAt: t0}
-	if err := w.store.CreateUser(ctx, old, nil); err != nil {
-		t.Fatal(err)
-	}
+	w.addOldPupil(t)
 	rec := &chunkRecorder{Store: w.store, failAt: -1}
 	svc, err := NewService(Deps{Store: rec, Queue: w.queue, Now: func() time.Time { return t0 }, RowsPerChunk: 20})
 	if err != nil {
@@ -342,5 +334,17 @@ func TestStartWritesChunksWithMirroredLinks(t *testing.T) {
 	}
 	if want := []string{"chunk 0", "chunk 1"}; !slices.Equal(failing.events, want) || len(w.queue.msgs) != 0 {
 		t.Errorf("failed start wrote %q and queued %d messages; want %q and none", failing.events, len(w.queue.msgs), want)
+	}
+}
+
+// addOldPupil stores the student "old-1" that guardianBundle's guardian
+// names but whose row is not in the file: a link to a user the district
+// already has.
+func (w *world) addOldPupil(t *testing.T) {
+	t.Helper()
+	old := rekey.User{ID: "old1", DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive,
+		FirstName: "Old", LastName: "Pupil", Username: "old.pupil", ExternalID: "old-1", Version: 1, CreatedAt: t0, UpdatedAt: t0}
+	if err := w.store.CreateUser(context.Background(), old, nil); err != nil {
+		t.Fatal(err)
 	}
 }
