@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -362,9 +363,19 @@ type batchGetter interface {
 // maxBatchGet is the most keys one BatchGetItem takes.
 const maxBatchGet = 100
 
+// getConcurrency is how many BatchGetItems getItems has in flight at once:
+// an import's plan reads a thousand rows' claims (some 30 batches) at a
+// time, and a Lambda behind the HTTP API has 29 s, so its reads must not
+// wait for each other; eight keeps a Lambda's connections and the
+// table's burst modest.
+const getConcurrency = 8
+
 // getItems reads the items of keys (pairs of PK and SK) with strongly
 // consistent reads, in as few calls as it can, and returns them by PK and
-// SK joined with "|"; missing items are left out.
+// SK joined with "|"; missing items are left out. Its BatchGetItems of
+// 100 keys run getConcurrency at a time, each retrying its own
+// UnprocessedKeys; the first that fails cancels the others and is the
+// error returned.
 func (s *Store) getItems(ctx context.Context, keys [][2]string) (map[string]map[string]types.AttributeValue, error) {
 	found := make(map[string]map[string]types.AttributeValue, len(keys))
 	batcher, ok := s.db.(batchGetter)
@@ -388,29 +399,75 @@ func (s *Store) getItems(ctx context.Context, keys [][2]string) (map[string]map[
 			unique = append(unique, itemKey(k[0], k[1]))
 		}
 	}
+	var batches [][]map[string]types.AttributeValue
 	for start := 0; start < len(unique); start += maxBatchGet {
-		pending := map[string]types.KeysAndAttributes{s.table: {Keys: unique[start:min(start+maxBatchGet, len(unique))], ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(pending) > 0; attempt++ {
-			if attempt > 0 {
-				if err := pause(ctx, attempt); err != nil {
-					return nil, err
+		batches = append(batches, unique[start:min(start+maxBatchGet, len(unique))])
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		next     int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range min(getConcurrency, len(batches)) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if firstErr == nil && ctx.Err() != nil {
+					firstErr = ctx.Err()
 				}
-			}
-			resp, err := batcher.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
-			if err != nil {
-				return nil, err
-			}
-			for _, item := range resp.Responses[s.table] {
-				pk, _ := item["PK"].(*types.AttributeValueMemberS)
-				sk, _ := item["SK"].(*types.AttributeValueMemberS)
-				if pk != nil && sk != nil {
-					found[pk.Value+"|"+sk.Value] = item
+				if firstErr != nil || next == len(batches) {
+					mu.Unlock()
+					return
 				}
+				batch := batches[next]
+				next++
+				mu.Unlock()
+				items, err := s.batchGet(ctx, batcher, batch)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				for _, item := range items {
+					pk, _ := item["PK"].(*types.AttributeValueMemberS)
+					sk, _ := item["SK"].(*types.AttributeValueMemberS)
+					if pk != nil && sk != nil {
+						found[pk.Value+"|"+sk.Value] = item
+					}
+				}
+				mu.Unlock()
 			}
-			pending = resp.UnprocessedKeys
-		}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	return found, nil
+}
+
+// batchGet reads one batch of at most maxBatchGet keys, again and again
+// (pausing longer each time) until no key is left unprocessed.
+func (s *Store) batchGet(ctx context.Context, batcher batchGetter, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	pending := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			if err := pause(ctx, attempt); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := batcher.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, resp.Responses[s.table]...)
+		pending = resp.UnprocessedKeys
+	}
+	return items, nil
 }
 
 // pause waits a little longer after each throttled or unprocessed attempt.
