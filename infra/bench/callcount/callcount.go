@@ -25,6 +25,9 @@ type Counter struct {
 	// spent is the wall time of each operation's calls, summed: where a
 	// benchmark's time goes (which calls moto is slow at).
 	spent map[string]time.Duration
+	// rounds is the longest chain of calls so far, each started after
+	// the one before it ended (see Rounds).
+	rounds int
 }
 
 // Attach makes every client built from cfg afterwards count its calls
@@ -35,23 +38,46 @@ func (c *Counter) Attach(cfg aws.Config) aws.Config {
 		return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("rekeyCallCount",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 				name := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
-				c.add(name)
+				round := c.begin(name)
 				start := time.Now()
 				out, md, err := next.HandleFinalize(ctx, in)
 				c.addTime(name, time.Since(start))
+				c.end(round)
 				return out, md, err
 			}), middleware.After)
 	})
 	return cfg
 }
 
-func (c *Counter) add(name string) {
+// begin counts a call of name and returns its round: one more than the
+// rounds of the calls that ended before it started.
+func (c *Counter) begin(name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.counts == nil {
 		c.counts = map[string]int{}
 	}
 	c.counts[name]++
+	return c.rounds + 1
+}
+
+// end records that a call of round round ended.
+func (c *Counter) end(round int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rounds = max(c.rounds, round)
+}
+
+// Rounds is the number of sequential round trips since the last Reset:
+// the longest chain of calls each of which started after the one before
+// it ended. Calls made at once share a round; thirty calls through eight
+// slots take at least four rounds, as they take at least four latencies.
+// Multiplied by a service's latency per call, it estimates the wall time
+// the calls would take there, however slow moto is.
+func (c *Counter) Rounds() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rounds
 }
 
 func (c *Counter) addTime(name string, d time.Duration) {
@@ -63,11 +89,11 @@ func (c *Counter) addTime(name string, d time.Duration) {
 	c.spent[name] += d
 }
 
-// Reset forgets every count and time.
+// Reset forgets every count, time and round.
 func (c *Counter) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.counts, c.spent = nil, nil
+	c.counts, c.spent, c.rounds = nil, nil, 0
 }
 
 // Times lists the wall time spent in each operation's calls (summed over
