@@ -474,8 +474,8 @@ func TestPlanBatchesLookups(t *testing.T) {
 	if res.Summary.Create != 1050 || res.Summary.SchoolsCreate != 3 {
 		t.Errorf("summary = %+v, want 1050 users and 3 schools created", res.Summary)
 	}
-	if dir.calls != 11 || dir.maxKeys != BatchSize {
-		t.Errorf("FindUsers called %d times with up to %d usernames, want 11 and %d", dir.calls, dir.maxKeys, BatchSize)
+	if dir.calls != 2 || dir.maxKeys != BatchSize {
+		t.Errorf("FindUsers called %d times with up to %d usernames, want 2 and %d", dir.calls, dir.maxKeys, BatchSize)
 	}
 }
 
