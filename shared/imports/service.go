@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -278,7 +279,7 @@ func (s *Service) plan(ctx context.Context, actor rekey.User, body []byte, conte
 // It holds the file's bytes but never its rows: it reads the file three
 // times, as the dry run does twice (roster.SummarizeRows: the first
 // reading also keeps the file's guardian links, see links.go), and the
-// third writes the chunks one by one as their rows come, so that its
+// third writes the chunks as their rows come, a few at once, so that its
 // memory does not grow with the file but for the links it names.
 func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, requestID string) (rekey.Task, error) {
 	if !mayImport(actor) {
@@ -341,39 +342,72 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 	return rec.Task, nil
 }
 
+// chunkWriters is how many chunks Start writes at once: 200 chunks of a
+// 50,000-row file one after another would be 200 round trips of the 29 s
+// an API Lambda has; eight keep the chunks held at once (some 60 KB of
+// JSON each) few.
+const chunkWriters = 8
+
 // writeChunks reads the file once more and stores its rows, with their
-// links mirrored (links.mirror), RowsPerChunk at a time as they come:
-// one chunk's rows are all it holds. It returns the number of chunks and
-// rows, and the file (its orgs and format, no rows). The chunks are
-// written before the task that names them (CreateImport), so a start
-// that fails midway leaves only chunks no task refers to, which expire.
+// links mirrored (links.mirror), RowsPerChunk at a time as they come,
+// up to chunkWriters chunks being written at once: those chunks' rows are
+// all it holds. It returns the number of chunks and rows, and the file
+// (its orgs and format, no rows), once every chunk is written. The chunks
+// are written before the task that names them (CreateImport), so a start
+// that fails midway (the first failure stops the rest) leaves only chunks
+// no task refers to, which expire.
 func (s *Service) writeChunks(ctx context.Context, id string, createdAt time.Time, body []byte, contentType string, links *linkIndex) (int, int, *roster.File, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	rows := make([]roster.Row, 0, s.chunk)
 	chunks, total := 0, 0
-	var failed error
+	var (
+		mu      sync.Mutex
+		failed  error
+		writing sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failed == nil {
+			failed = err
+			cancel()
+		}
+	}
+	hasFailed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failed != nil
+	}
+	slots := make(chan struct{}, chunkWriters)
 	flush := func() {
 		data, err := json.Marshal(rows)
 		if err != nil {
-			failed = fmt.Errorf("imports: encode rows: %w", err)
+			fail(fmt.Errorf("imports: encode rows: %w", err))
 			return
 		}
-		if err := s.store.PutImportChunk(ctx, id, createdAt, rekey.ImportChunk{TaskID: id, Index: chunks, Rows: data}); err != nil {
-			failed = fmt.Errorf("imports: create task: %w", err)
-			return
-		}
+		chunk := rekey.ImportChunk{TaskID: id, Index: chunks, Rows: data}
 		chunks, total, rows = chunks+1, total+len(rows), rows[:0]
+		slots <- struct{}{}
+		writing.Go(func() {
+			defer func() { <-slots }()
+			if err := s.store.PutImportChunk(ctx, id, createdAt, chunk); err != nil {
+				fail(fmt.Errorf("imports: create task: %w", err))
+			}
+		})
 	}
 	f, err := readRows(body, contentType, func(r roster.Row) {
-		if failed != nil {
+		if hasFailed() {
 			return
 		}
 		if rows = append(rows, links.mirror(r)); len(rows) == s.chunk {
 			flush()
 		}
 	})
-	if err == nil && failed == nil && len(rows) > 0 {
+	if err == nil && !hasFailed() && len(rows) > 0 {
 		flush()
 	}
+	writing.Wait()
 	switch {
 	case err != nil:
 		return 0, 0, nil, err
