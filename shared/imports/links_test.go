@@ -262,6 +262,7 @@ type chunkRecorder struct {
 	// in flight (Start writes chunks at once, not one after another).
 	together int
 	arrived  chan struct{}
+	opened   bool // arrived is closed
 	mu       sync.Mutex
 	inFlight int
 	events   []string
@@ -273,7 +274,8 @@ func (c *chunkRecorder) PutImportChunk(ctx context.Context, id string, createdAt
 	c.events = append(c.events, fmt.Sprintf("chunk %d", ch.Index))
 	c.inFlight++
 	wait := ch.Index < c.together
-	if c.inFlight == c.together {
+	if c.inFlight == c.together && !c.opened {
+		c.opened = true
 		close(c.arrived)
 	}
 	c.mu.Unlock()
