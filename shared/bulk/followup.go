@@ -99,7 +99,7 @@ func (s *Service) followUpCount(ctx context.Context, parent rekey.TaskRecord, ac
 	if t.Processed-t.NoEmail <= 0 {
 		return 0, 0, nil
 	}
-	f, err := s.funnel(ctx, parent)
+	f, err := s.funnel(ctx, parent, s.now(), funnelPagesInFlight) // worked out now, never the remembered one: the count decides
 	if err != nil {
 		return 0, 0, err
 	}

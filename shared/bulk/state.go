@@ -2,8 +2,10 @@ package bulk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
@@ -84,60 +86,177 @@ func checkStateFilter(filter string) error {
 	return rekey.FieldError(rekey.ECodeInvalidInput, "state", "Unknown state; use one of the result states or unfinished.")
 }
 
-// funnel counts the results of rec by state: one pass over its chunks and
-// their users (a Query per 10 chunks and a BatchGetItem per chunk), made
-// when one task is read.
-func (s *Service) funnel(ctx context.Context, rec rekey.TaskRecord) (*rekey.Funnel, error) {
-	f := &rekey.Funnel{}
-	resetID, now := taskResetID(rec.Task.ID), s.now()
-	for from := 0; from < rec.Plan.Chunks; from += chunksPerRead {
-		chunks, err := s.store.ListChunks(ctx, rec.Task.ID, from, chunksPerRead)
-		if err != nil {
-			return nil, fmt.Errorf("bulk: read results: %w", err)
+// How long a remembered funnel is shown before a read works it out again.
+// Working it out reads every chunk of the task and every user it reached
+// (for 100,000 users some 2,200 DynamoDB calls and 100,000 user items),
+// while the console polls a running task every two seconds: a poll that
+// recomputed each time would cost more than the task itself.
+//
+//   - While the task runs, 30 s: its counters (processed, emailed…) are
+//     read live from the task item on every poll, so only the funnel's
+//     split into delivered, bounced… lags, by at most half a minute.
+//   - Once it has finished, a minute: SES reports and completions (users
+//     setting their password) go on arriving for days, so the funnel must
+//     still move, but a minute is as fresh as anyone reading it needs.
+//     A funnel worked out before the task's last chunk was done (or before
+//     it was cancelled) is never shown as a finished task's: the first
+//     read after the end counts the end.
+const (
+	funnelFreshWhileRunning = 30 * time.Second
+	funnelFreshOnceFinished = time.Minute
+)
+
+// funnelPagesInFlight bounds how many pages of chunks (chunksPerRead each,
+// with their mail states and users) one funnel reads at once: enough to
+// cut a large task's refresh to a quarter of the sequential time, few
+// enough not to drain the table's read capacity for one page view.
+const funnelPagesInFlight = 4
+
+// funnelFresh reports whether the funnel remembered on rec may be shown
+// at now for view (rec as the task centre shows it); see the windows
+// above. A funnel from the future (clocks of two machines) is fresh only
+// within the same window.
+func funnelFresh(rec rekey.TaskRecord, view rekey.Task, now time.Time) bool {
+	if rec.Funnel == nil || rec.FunnelAt.IsZero() {
+		return false
+	}
+	window := funnelFreshWhileRunning
+	if view.Status.Finished() {
+		window = funnelFreshOnceFinished
+		if rec.FunnelAt.Before(view.FinishedAt) || rec.FunnelAt.Before(rec.LastProcessedAt) {
+			return false
 		}
-		if len(chunks) == 0 {
+	}
+	age := now.Sub(rec.FunnelAt)
+	return age < window && age > -window
+}
+
+// currentFunnel is the funnel of rec to show at now: the remembered one
+// while fresh, else worked out again and remembered. Remembering is best
+// effort: a failed save is logged, and the reader still gets the counts.
+func (s *Service) currentFunnel(ctx context.Context, rec rekey.TaskRecord, view rekey.Task, now time.Time) (*rekey.Funnel, error) {
+	if funnelFresh(rec, view, now) {
+		f := *rec.Funnel
+		return &f, nil
+	}
+	if rec.Plan.Chunks == 0 {
+		return &rekey.Funnel{}, nil // nothing planned: nothing to read or remember
+	}
+	f, err := s.funnel(ctx, rec, now, funnelPagesInFlight)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SaveFunnel(ctx, rec.Task.ID, *f, now); errors.Is(err, rekey.ErrConflict) {
+		s.log.DebugContext(ctx, "bulk: a newer funnel was remembered first", "task", rec.Task.ID)
+	} else if err != nil {
+		s.log.WarnContext(ctx, "bulk: remember the task's funnel", "task", rec.Task.ID, "err", err)
+	}
+	return f, nil
+}
+
+// funnel counts the results of rec by state at now: one pass over its
+// chunks and their users, page by page (a Query per chunksPerRead chunks,
+// their mail states, and a BatchGetItem per chunk), with up to inFlight
+// pages read at once. Pages are disjoint and their counts add up, so the
+// result does not depend on inFlight.
+func (s *Service) funnel(ctx context.Context, rec rekey.TaskRecord, now time.Time, inFlight int) (*rekey.Funnel, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		total rekey.Funnel
+		first error
+		wg    sync.WaitGroup
+	)
+	slots := make(chan struct{}, max(inFlight, 1))
+	for from := 0; from < rec.Plan.Chunks; from += chunksPerRead {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
 			break
 		}
-		if err := s.mergeMailStates(ctx, chunks); err != nil {
-			return nil, err
-		}
-		for _, c := range chunks {
-			var ids []string
-			for _, e := range c.Entries {
-				if e.Result.Outcome == rekey.OutcomeEmailed || e.Result.Outcome == rekey.OutcomePasswordSet {
-					ids = append(ids, e.Result.UserID)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			f, err := s.funnelPage(ctx, rec, from, now)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = err
 				}
+				cancel()
+				return
 			}
-			if len(ids) == 0 {
+			total.Sent += f.Sent
+			total.Delivered += f.Delivered
+			total.Bounced += f.Bounced
+			total.Complained += f.Complained
+			total.Completed += f.Completed
+			total.Expired += f.Expired
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bulk: read results: %w", err)
+	}
+	return &total, nil
+}
+
+// funnelPage counts the results of rec's chunks from index from on (one
+// page of chunksPerRead) by state at now.
+func (s *Service) funnelPage(ctx context.Context, rec rekey.TaskRecord, from int, now time.Time) (rekey.Funnel, error) {
+	var f rekey.Funnel
+	resetID := taskResetID(rec.Task.ID)
+	chunks, err := s.store.ListChunks(ctx, rec.Task.ID, from, chunksPerRead)
+	if err != nil {
+		return f, fmt.Errorf("bulk: read results: %w", err)
+	}
+	if err := s.mergeMailStates(ctx, chunks); err != nil {
+		return f, err
+	}
+	for _, c := range chunks {
+		var ids []string
+		for _, e := range c.Entries {
+			if e.Result.Outcome == rekey.OutcomeEmailed || e.Result.Outcome == rekey.OutcomePasswordSet {
+				ids = append(ids, e.Result.UserID)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		users, err := s.store.GetUsers(ctx, ids)
+		if err != nil {
+			return f, fmt.Errorf("bulk: read the users of the results: %w", err)
+		}
+		for _, e := range c.Entries {
+			if e.Result.Outcome != rekey.OutcomeEmailed && e.Result.Outcome != rekey.OutcomePasswordSet {
 				continue
 			}
-			users, err := s.store.GetUsers(ctx, ids)
-			if err != nil {
-				return nil, fmt.Errorf("bulk: read the users of the results: %w", err)
+			u, known := users[e.Result.UserID]
+			if e.Result.Outcome == rekey.OutcomeEmailed {
+				f.Sent++
 			}
-			for _, e := range c.Entries {
-				if e.Result.Outcome != rekey.OutcomeEmailed && e.Result.Outcome != rekey.OutcomePasswordSet {
-					continue
+			switch ResultState(e, u, known, resetID, now) {
+			case rekey.StateDelivered:
+				f.Delivered++
+			case rekey.StateBounced:
+				f.Bounced++
+			case rekey.StateComplained:
+				f.Complained++
+			case rekey.StateCompleted:
+				f.Completed++
+				if e.MailState == "" || e.MailState == rekey.StateDelivered {
+					f.Delivered += boolInt(e.Result.Outcome == rekey.OutcomeEmailed)
 				}
-				u, known := users[e.Result.UserID]
-				if e.Result.Outcome == rekey.OutcomeEmailed {
-					f.Sent++
-				}
-				switch ResultState(e, u, known, resetID, now) {
-				case rekey.StateDelivered:
-					f.Delivered++
-				case rekey.StateBounced:
-					f.Bounced++
-				case rekey.StateComplained:
-					f.Complained++
-				case rekey.StateCompleted:
-					f.Completed++
-					if e.MailState == "" || e.MailState == rekey.StateDelivered {
-						f.Delivered += boolInt(e.Result.Outcome == rekey.OutcomeEmailed)
-					}
-				case rekey.StateExpired:
-					f.Expired++
-				}
+			case rekey.StateExpired:
+				f.Expired++
 			}
 		}
 	}

@@ -67,6 +67,14 @@ type mailStateReader interface {
 	MailStates(ctx context.Context, messageIDs []string) (map[string]string, error)
 }
 
+// funnelSaver remembers a task's funnel, worked out at at (see
+// Service.Get): a write of the funnel's own attributes only, which the
+// workers' writes neither fail nor are failed by; rekey.ErrConflict when
+// the task is gone or holds a funnel worked out later.
+type funnelSaver interface {
+	SaveFunnel(ctx context.Context, id string, f rekey.Funnel, at time.Time) error
+}
+
 // taskStore is the Service's store. SelectUsers is the planner's (see
 // planStore): previews and approval thresholds count through it.
 // DecideTask records the decision on a task awaiting approval: approved,
@@ -77,6 +85,7 @@ type taskStore interface {
 	userReader
 	rowUserReader
 	mailStateReader
+	funnelSaver
 	taskWriter
 	taskReader
 	SelectUsers(ctx context.Context, f rekey.UserFilter, cursor string, limit int) ([]rekey.User, string, error)

@@ -51,15 +51,18 @@ func (s *Service) list(ctx context.Context, actor rekey.User, limit int, cursor,
 	return page, nil
 }
 
-// Get returns one task with its live counters; a task actor may not see is
-// rekey.ErrNotFound.
+// Get returns one task with its live counters and its funnel; a task
+// actor may not see is rekey.ErrNotFound. The counters are read from the
+// task item; the funnel is the one remembered on it while that is fresh
+// (see funnelFresh), else worked out again and remembered.
 func (s *Service) Get(ctx context.Context, actor rekey.User, id string) (rekey.Task, error) {
 	rec, err := s.visible(ctx, actor, id)
 	if err != nil {
 		return rekey.Task{}, err
 	}
-	view := taskView(rec, s.now())
-	if view.Funnel, err = s.funnel(ctx, rec); err != nil {
+	now := s.now()
+	view := taskView(rec, now)
+	if view.Funnel, err = s.currentFunnel(ctx, rec, view, now); err != nil {
 		return rekey.Task{}, err
 	}
 	return view, nil

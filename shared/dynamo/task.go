@@ -76,6 +76,35 @@ type taskItem struct {
 
 	// KidFriendlyMaxGrade is absent on tasks recorded before it was.
 	KidFriendlyMaxGrade *int `dynamodbav:"kidFriendlyMaxGrade,omitempty"`
+
+	// Funnel is the funnel last worked out, at FunnelAt (SaveFunnel);
+	// absent until a task is first read.
+	Funnel   *funnelItem `dynamodbav:"funnel,omitempty"`
+	FunnelAt storedTime  `dynamodbav:"funnelAt,omitempty"`
+}
+
+// funnelItem is a task's remembered funnel as stored.
+type funnelItem struct {
+	Sent       int `dynamodbav:"sent"`
+	Delivered  int `dynamodbav:"delivered"`
+	Bounced    int `dynamodbav:"bounced"`
+	Complained int `dynamodbav:"complained"`
+	Completed  int `dynamodbav:"completed"`
+	Expired    int `dynamodbav:"expired"`
+}
+
+func newFunnelItem(f *rekey.Funnel) *funnelItem {
+	if f == nil {
+		return nil
+	}
+	return &funnelItem{f.Sent, f.Delivered, f.Bounced, f.Complained, f.Completed, f.Expired}
+}
+
+func (it *funnelItem) funnel() *rekey.Funnel {
+	if it == nil {
+		return nil
+	}
+	return &rekey.Funnel{Sent: it.Sent, Delivered: it.Delivered, Bounced: it.Bounced, Complained: it.Complained, Completed: it.Completed, Expired: it.Expired}
 }
 
 // taskSelectionItem is a task's selection as stored.
@@ -134,6 +163,7 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 		TTL:            ttlAfter(t.CreatedAt.Add(rekey.ResultRetention)),
 	}
 	it.KidFriendlyMaxGrade = rec.KidFriendlyMaxGrade
+	it.Funnel, it.FunnelAt = newFunnelItem(rec.Funnel), storedTime{rec.FunnelAt}
 	if t.DistrictID != "" {
 		it.GSI1PK, it.GSI1SK = taskDistrictGSI+t.DistrictID, taskSortKey(t)
 	}
@@ -164,6 +194,7 @@ func (it taskItem) record() (rekey.TaskRecord, error) {
 		FinishNoticeAt:  it.FinishNoticeAt.Time,
 	}
 	rec.KidFriendlyMaxGrade = it.KidFriendlyMaxGrade
+	rec.Funnel, rec.FunnelAt = it.Funnel.funnel(), it.FunnelAt.Time
 	if rec.Task.Selection.UserIDs == nil {
 		rec.Task.Selection.UserIDs = []string{}
 	}
@@ -451,6 +482,25 @@ func (s *Store) SetWaiting(ctx context.Context, id, waiting string, estimatedFin
 	cond := expression.AttributeExists(expression.Name("PK"))
 	if _, err := s.updateItem(ctx, taskPK(id), taskSK, update, &cond, rekey.ErrNotFound); err != nil {
 		return fmt.Errorf("dynamo: set task %s waiting: %w", id, err)
+	}
+	return nil
+}
+
+// SaveFunnel remembers f, worked out at at, on task id: one UpdateItem of
+// the funnel's own attributes, with no condition on, nor change to, the
+// status, plan or counters the workers write, so it never makes their
+// conditional writes fail nor fails because of them. It refuses
+// (rekey.ErrConflict) when the task is gone — it must not write a stray
+// item — or already holds a funnel worked out after at (a slower reader
+// must not put an older funnel back).
+func (s *Store) SaveFunnel(ctx context.Context, id string, f rekey.Funnel, at time.Time) error {
+	update := expression.Set(expression.Name("funnel"), expression.Value(newFunnelItem(&f))).
+		Set(expression.Name("funnelAt"), expression.Value(formatTime(at)))
+	funnelAt := expression.Name("funnelAt")
+	cond := expression.AttributeExists(expression.Name("PK")).
+		And(expression.Or(expression.AttributeNotExists(funnelAt), funnelAt.LessThanEqual(expression.Value(formatTime(at)))))
+	if _, err := s.updateItem(ctx, taskPK(id), taskSK, update, &cond, rekey.ErrConflict); err != nil {
+		return fmt.Errorf("dynamo: save the funnel of task %s: %w", id, err)
 	}
 	return nil
 }

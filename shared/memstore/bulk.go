@@ -88,7 +88,7 @@ func (s *Store) GetTask(_ context.Context, id string) (rekey.TaskRecord, error) 
 	if !ok {
 		return rekey.TaskRecord{}, fmt.Errorf("memstore: get task %s: %w", id, rekey.ErrNotFound)
 	}
-	return rec, nil
+	return ownFunnel(rec), nil
 }
 
 // GetTaskSecrets returns task id's sealed key, or rekey.ErrNotFound when it
@@ -119,7 +119,7 @@ func (s *Store) ListTasks(_ context.Context, f rekey.TaskFilter) ([]rekey.TaskRe
 			f.CreatorSchoolID != "" && rec.CreatorSchoolID == f.CreatorSchoolID
 		scheduled := f.ScheduleID == "" || rec.Task.ScheduleID == f.ScheduleID
 		if (f.AllDistricts || rec.Task.DistrictID == f.DistrictID) && mine && scheduled {
-			all = append(all, rec)
+			all = append(all, ownFunnel(rec))
 		}
 	}
 	s.mu.Unlock()
@@ -246,6 +246,31 @@ func (s *Store) SetWaiting(_ context.Context, id, waiting string, estimatedFinis
 	rec.Task.Waiting, rec.Task.EstimatedFinishAt = waiting, estimatedFinishAt
 	s.bulk.tasks[id] = rec
 	return nil
+}
+
+// SaveFunnel remembers f, worked out at at, on task id, leaving the rest
+// of the task alone; rekey.ErrConflict when the task is gone or already
+// holds a funnel worked out after at.
+func (s *Store) SaveFunnel(_ context.Context, id string, f rekey.Funnel, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.bulk.tasks[id]
+	if !ok || rec.FunnelAt.After(at) {
+		return fmt.Errorf("memstore: save the funnel of task %s: %w", id, rekey.ErrConflict)
+	}
+	rec.Funnel, rec.FunnelAt = &f, at
+	s.bulk.tasks[id] = rec
+	return nil
+}
+
+// ownFunnel gives rec a funnel of its own, so that the caller and the
+// store share none, as they would not across DynamoDB.
+func ownFunnel(rec rekey.TaskRecord) rekey.TaskRecord {
+	if rec.Funnel != nil {
+		f := *rec.Funnel
+		rec.Funnel = &f
+	}
+	return rec
 }
 
 // SelectUsers returns one page of up to limit users matching f (as

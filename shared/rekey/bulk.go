@@ -80,6 +80,13 @@ type TaskRecord struct {
 	// passwords follow the settings the task was started under. Nil for a
 	// task recorded before it was captured; see KidFriendlyGrade.
 	KidFriendlyMaxGrade *int
+
+	// Funnel is the task's funnel as last worked out, at FunnelAt (nil:
+	// never). Working it out reads every chunk and every reached user, so
+	// a read of one task reuses it while it is fresh (bulk.Service.Get);
+	// it is kept apart from the counters the workers write.
+	Funnel   *Funnel
+	FunnelAt time.Time
 }
 
 // KidFriendlyGrade is the grade limit the task's generated passwords use:

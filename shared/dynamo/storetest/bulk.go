@@ -42,6 +42,7 @@ type BulkStore interface {
 	RecordRun(ctx context.Context, r rekey.ScheduleRun) error
 	RecordMailEvent(ctx context.Context, ev rekey.MailEvent) error
 	MailStates(ctx context.Context, messageIDs []string) (map[string]string, error)
+	SaveFunnel(ctx context.Context, id string, f rekey.Funnel, at time.Time) error
 }
 
 // newTask is a queued email-link task of district d1 created by da1 at at.
@@ -610,4 +611,61 @@ func testMailEvents(t *testing.T, s Store, _ *testclock.Clock) {
 	if got, err := s.MailStates(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("MailStates of none = %v, %v", got, err)
 	}
+}
+
+// testFunnel: a task remembers the funnel last worked out and when, apart
+// from what the workers write; an older funnel never replaces a newer
+// one, and no funnel makes a task appear.
+func testFunnel(t *testing.T, s Store, _ *testclock.Clock) {
+	ctx := context.Background()
+	rec := createTask(t, s, newTask(t0), nil)
+	id := rec.Task.ID
+	if got, err := s.GetTask(ctx, id); err != nil || got.Funnel != nil || !got.FunnelAt.IsZero() {
+		t.Fatalf("GetTask of a new task = funnel %+v at %v, %v; want none", got.Funnel, got.FunnelAt, err)
+	}
+	first := rekey.Funnel{Sent: 5, Delivered: 3, Bounced: 1, Complained: 1, Completed: 2, Expired: 1}
+	if err := s.SaveFunnel(ctx, id, first, t0.Add(time.Second)); err != nil {
+		t.Fatalf("SaveFunnel: %v", err)
+	}
+	if err := s.SetWaiting(ctx, id, "daily quota", t0.Add(time.Hour)); err != nil {
+		t.Fatalf("SetWaiting: %v", err)
+	}
+	second := rekey.Funnel{Sent: 6, Delivered: 4}
+	for _, test := range []struct {
+		what   string
+		f      rekey.Funnel
+		at     time.Time
+		err    error
+		want   rekey.Funnel
+		wantAt time.Time
+	}{
+		{"an older funnel", second, t0, rekey.ErrConflict, first, t0.Add(time.Second)},
+		{"a newer funnel", second, t0.Add(time.Minute), nil, second, t0.Add(time.Minute)},
+		{"the same moment again", first, t0.Add(time.Minute), nil, first, t0.Add(time.Minute)},
+	} {
+		wantErr(t, "SaveFunnel of "+test.what, s.SaveFunnel(ctx, id, test.f, test.at), test.err)
+		got, err := s.GetTask(ctx, id)
+		if err != nil || got.Funnel == nil || *got.Funnel != test.want || !got.FunnelAt.Equal(test.wantAt) {
+			t.Errorf("after SaveFunnel of %s: funnel %+v at %v, %v; want %+v at %v", test.what, got.Funnel, got.FunnelAt, err, test.want, test.wantAt)
+		}
+		if got.Task.Status != rekey.TaskQueued || got.Task.Waiting != "daily quota" {
+			t.Errorf("after SaveFunnel of %s: status %s, waiting %q; want them untouched", test.what, got.Task.Status, got.Task.Waiting)
+		}
+	}
+	// The workers' and the admins' conditional writes still apply, and
+	// keep the funnel; a finished task's funnel may still be refreshed.
+	at := t0.Add(2 * time.Minute)
+	if _, err := s.CancelTask(ctx, id, "cancelled by da1", rekey.AuditEntry{ID: rekey.NewID(), At: at, TargetID: id, Action: rekey.ActionBulkCancel}); err != nil {
+		t.Fatalf("CancelTask after SaveFunnel: %v", err)
+	}
+	if err := s.SaveFunnel(ctx, id, second, at.Add(time.Minute)); err != nil {
+		t.Errorf("SaveFunnel of a cancelled task: %v", err)
+	}
+	if got, err := s.GetTask(ctx, id); err != nil || got.Task.Status != rekey.TaskCancelled || got.Funnel == nil || *got.Funnel != second {
+		t.Errorf("cancelled task = status %s, funnel %+v, %v", got.Task.Status, got.Funnel, err)
+	}
+	missing := rekey.NewID()
+	wantErr(t, "SaveFunnel of no task", s.SaveFunnel(ctx, missing, first, t0), rekey.ErrConflict)
+	_, err := s.GetTask(ctx, missing)
+	wantErr(t, "GetTask after SaveFunnel of no task", err, rekey.ErrNotFound)
 }

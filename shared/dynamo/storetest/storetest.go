@@ -94,6 +94,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) 
 		{"Plan", testPlan},
 		{"ChunkWrites", testChunkWrites},
 		{"MailEvents", testMailEvents},
+		{"Funnel", testFunnel},
 		{"ChunkLeases", testChunkLeases},
 		{"FinishNotice", testFinishNotice},
 		{"CancelReachesWorkers", testCancelReachesWorkers},
