@@ -332,6 +332,9 @@ func TestStartWritesChunksWithMirroredLinks(t *testing.T) {
 	if task.Total != 44 || len(w.queue.msgs) != 3 {
 		t.Errorf("task total %d, %d messages; want 44 rows in 3 messages", task.Total, len(w.queue.msgs))
 	}
+	if stored, err := w.store.GetTask(ctx, task.ID); err != nil || stored.Task.Name != "Roster import · OneRoster 1.1 bundle · 44 rows" || task.Name != stored.Task.Name {
+		t.Errorf("task name %q, stored %q (%v); want the import named for the task centre", task.Name, stored.Task.Name, err)
+	}
 	agents := map[string][]string{}
 	var order []int
 	for i, ch := range rec.chunks {

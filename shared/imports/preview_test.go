@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rekey/rekey/shared/rekey"
+	"github.com/rekey/rekey/shared/roster"
 )
 
 // The dry run reads the file twice (roster.SummarizeRows); a users CSV
@@ -39,5 +40,23 @@ func TestPreviewReadsEachFormat(t *testing.T) {
 				t.Errorf("Preview = %+v, want %d creates and %d errors", summary, test.wantCreate, test.wantErrors)
 			}
 		})
+	}
+}
+
+func TestTaskName(t *testing.T) {
+	for _, tc := range []struct {
+		format roster.Format
+		rows   int
+		want   string
+	}{
+		{roster.FormatOneRoster, 50000, "Roster import · OneRoster 1.1 bundle · 50,000 rows"},
+		{roster.FormatOneRoster, 1234567, "Roster import · OneRoster 1.1 bundle · 1,234,567 rows"},
+		{roster.FormatUsersCSV, 1, "Users CSV import · 1 row"},
+		{roster.FormatUsersCSV, 999, "Users CSV import · 999 rows"},
+		{roster.FormatUsersCSV, 0, "Users CSV import · 0 rows"},
+	} {
+		if got := TaskName(tc.format, tc.rows); got != tc.want {
+			t.Errorf("TaskName(%s, %d) = %q, want %q", tc.format, tc.rows, got, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -314,7 +315,7 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 	}
 	rec := rekey.TaskRecord{
 		Task: rekey.Task{
-			ID: id, Kind: rekey.TaskKindImport, Status: rekey.TaskRunning, DistrictID: actor.DistrictID,
+			ID: id, Kind: rekey.TaskKindImport, Name: TaskName(f.Format, total), Status: rekey.TaskRunning, DistrictID: actor.DistrictID,
 			Selection: rekey.Selection{UserIDs: []string{}}, Total: total, CreatedBy: actor.ID, CreatedAt: now,
 		},
 		CreatorRole: actor.Role, CreatorSchoolID: actor.SchoolID, RequestID: requestID, StartedAt: now,
@@ -504,3 +505,28 @@ func rowUserID(taskID, file string, row int) string {
 // ErrTooLarge answers a body over MaxDirectBytes.
 var ErrTooLarge = &rekey.Error{Code: rekey.ECodeUseUpload,
 	Message: "The file is larger than 5 MB: upload it with POST /api/imports/uploads, then start the import with its importId."}
+
+// TaskName is what an import task is called in the task centre: what was
+// imported and how many rows, e.g. "Roster import · OneRoster 1.1 bundle ·
+// 5,001 rows", so that a district's imports can be told apart from its
+// resets and from each other.
+func TaskName(format roster.Format, rows int) string {
+	what := "Users CSV import"
+	if format == roster.FormatOneRoster {
+		what = "Roster import · OneRoster 1.1 bundle"
+	}
+	unit := "rows"
+	if rows == 1 {
+		unit = "row"
+	}
+	return what + " · " + groupThousands(rows) + " " + unit
+}
+
+// groupThousands writes n with commas between groups of three digits.
+func groupThousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
