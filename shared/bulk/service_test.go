@@ -441,22 +441,31 @@ func TestIdempotencyHashHidesTheDefaultPassword(t *testing.T) {
 
 const defaultPasswordForTests = "purple otters juggle quietly"
 
-// TestPlannerResumes: a planner that fails midway (after writing a page,
-// before queuing it; or before writing) is run again and ends with every
-// user in exactly one chunk and every chunk queued.
-func TestPlannerResumes(t *testing.T) {
-	store, work, plans := newTestStore(time.Now), &fakeQueue{}, &fakeQueue{}
+// pagedPlan is a store with task1, an email-link task for the students of
+// s1 (st1 and nine pupils: five pages of two), and a planner of it that
+// plans two users a page, queuing its chunks on work.
+func pagedPlan(t *testing.T) (*testStore, *fakeQueue, *Planner) {
+	t.Helper()
+	store, work := newTestStore(time.Now), &fakeQueue{}
 	for i := range 9 {
 		id := fmt.Sprintf("p%02d", i)
 		store.put(rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive})
 	}
 	store.SeedTask(rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
 		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}, nil)
-	p, err := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: plans})
+	p, err := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: &fakeQueue{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.pageSize = 2
+	return store, work, p
+}
+
+// TestPlannerResumes: a planner that fails midway (after writing a page,
+// before queuing it; or before writing) is run again and ends with every
+// user in exactly one chunk and every chunk queued.
+func TestPlannerResumes(t *testing.T) {
+	store, work, p := pagedPlan(t)
 
 	store.failPlanAfter = 2 // the third page fails to save
 	work.fail = 1           // and the first page fails to queue
@@ -503,18 +512,7 @@ func TestPlannerResumes(t *testing.T) {
 // takes one MarkEnqueued (the last page's), and ends with every chunk
 // queued once and recorded as queued.
 func TestPlannerRecordsQueuedChunksWithTheNextPage(t *testing.T) {
-	store, work, plans := newTestStore(time.Now), &fakeQueue{}, &fakeQueue{}
-	for i := range 9 {
-		id := fmt.Sprintf("p%02d", i)
-		store.put(rekey.User{ID: id, DistrictID: "d1", SchoolID: "s1", Role: rekey.RoleStudent, Status: rekey.StatusActive})
-	}
-	store.SeedTask(rekey.TaskRecord{Task: rekey.Task{ID: "task1", Status: rekey.TaskQueued, CreatedBy: "da1",
-		Selection: rekey.Selection{Mode: rekey.SelectWithoutRole, SchoolID: "s1"}, Delivery: rekey.Delivery{Mode: rekey.DeliverEmailLink}}}, nil)
-	p, err := NewPlanner(Config{}, PlannerDeps{Store: store, Work: work, Plans: plans})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.pageSize = 2
+	store, work, p := pagedPlan(t)
 	if err := p.Plan(context.Background(), "task1"); err != nil {
 		t.Fatalf("Plan: %v", err)
 	}
