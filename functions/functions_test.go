@@ -47,7 +47,8 @@ type templateFunction struct {
 }
 
 // templateResources are the template's resources, with what these tests
-// read of a function: its code folder, events and policies.
+// read of a function: its code folder and events (infra/iamcheck reads
+// its policies).
 type templateResources map[string]struct {
 	Type       string `yaml:"Type"`
 	Properties struct {
@@ -56,11 +57,6 @@ type templateResources map[string]struct {
 			Type       string    `yaml:"Type"`
 			Properties yaml.Node `yaml:"Properties"`
 		} `yaml:"Events"`
-		Policies []struct {
-			Statement []struct {
-				Action yaml.Node `yaml:"Action"`
-			} `yaml:"Statement"`
-		} `yaml:"Policies"`
 	} `yaml:"Properties"`
 }
 
@@ -259,8 +255,8 @@ const samplePassword = "correct horse battery staple"
 func sampleApp(t *testing.T) *sample {
 	t.Helper()
 	ctx := context.Background()
-	actions := &dynamoActions{}
-	awsCfg := actions.attach(mototest.Config(t))
+	actions := newDynamoActions()
+	awsCfg := actions.rec.Attach(mototest.Config(t))
 	template, err := stack.FindTemplate()
 	if err != nil {
 		t.Fatal(err)
@@ -269,6 +265,7 @@ func sampleApp(t *testing.T) *sample {
 	if err != nil {
 		t.Fatal(err)
 	}
+	actions.rec.Name(res.Table, "Table")
 	cheap := password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
 	a, err := app.New(ctx, app.Config{
 		Table: res.Table, PublicBaseURL: "https://rekey.example.org", SenderEmail: devstack.Sender, MailQueueURL: res.Queues["MailQueue"].URL,
@@ -291,7 +288,7 @@ type sample struct {
 	*app.App
 	sqs    *sqs.Client
 	queues map[string]stack.Queue
-	// actions are the DynamoDB actions called since they were last taken.
+	// actions are the DynamoDB calls made since they were last taken.
 	actions *dynamoActions
 }
 

@@ -19,17 +19,18 @@ func (f fixedThreshold) ApprovalThreshold(context.Context, string) (int, error) 
 // run counts a school through the index and writes nothing; a reset above
 // the threshold waits, is refused to its creator, another district's
 // nobody and a second approval, and runs once approved; a rejected one
-// sends nothing; a teacher's reset of their school's students tells the
-// school's admin by email.
+// sends nothing; a teacher's reset of their school's students, and their
+// follow-up of it, tell the school's admin by email.
 func TestDryRunApprovalAndTeacherNoticeEndToEnd(t *testing.T) {
-	s, err := Start(context.Background(), Options{
+	s, err := Start(context.Background(), recordIAM(Options{
 		Addr: "127.0.0.1:0", DemoPassword: demoPassword, StudentsPerSchool: 12, SendRate: 500,
 		Hasher:    password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}},
 		Approvals: fixedThreshold(10),
-	})
+	}))
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
+	nameResources(s)
 	t.Cleanup(func() { s.Close() })
 	school := s.Demo.Schools[0]
 	students := 0
@@ -116,6 +117,17 @@ func TestDryRunApprovalAndTeacherNoticeEndToEnd(t *testing.T) {
 	}
 	if done := waitForTask(t, teacherClient, teacherTask.TaskID); done.Total != students || done.Status != rekey.TaskCompleted && done.Status != rekey.TaskCompletedWithErrors {
 		t.Errorf("the teacher's approved reset ended %+v, want %d students reached", done, students)
+	}
+	// The teacher's follow-up (every student is still unfinished) is a new
+	// reset of over ten students: the school's admin is told again, now by
+	// api-tasks, the function serving follow-ups.
+	noticesBefore := len(s.Mail())
+	var followUp struct{ TaskID string }
+	if status, e := teacherClient.do("POST", "/api/tasks/"+teacherTask.TaskID+"/follow-ups", map[string]any{"action": "resend_unfinished"}, &followUp); status != 202 {
+		t.Fatalf("the teacher's follow-up = %d %+v", status, e)
+	}
+	if notice := waitForMail(t, s, principal.Email, noticesBefore); !strings.Contains(notice.Subject, "A teacher reset") || !strings.Contains(notice.Text, followUp.TaskID) {
+		t.Errorf("the school admin's notice of the follow-up = %q\n%s", notice.Subject, notice.Text)
 	}
 
 	// The school admin's own reset above the threshold is approved by the

@@ -108,6 +108,20 @@ func TestBulkResetsEndToEnd(t *testing.T) {
 		if len(sent) != task.Emailed {
 			t.Errorf("%d emails sent, task says %d emailed", len(sent), task.Emailed)
 		}
+		// SES's delivery event of one of them is recorded against its
+		// result, as the mail-events function does.
+		if len(sent) > 0 {
+			event := fmt.Sprintf(`{"version":"0","id":"e-1","detail-type":"Email Delivered","source":"aws.ses","time":"2026-09-01T06:02:15Z",
+				"detail":{"eventType":"Delivery","mail":{"timestamp":"2026-09-01T06:02:12.915Z","messageId":%q},"delivery":{"timestamp":"2026-09-01T06:02:14Z"}}}`, sent[0].MessageID)
+			resp, err := http.Post(s.URL+"/_local/ses-events", "application/json", strings.NewReader(event))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				t.Errorf("POST /_local/ses-events (a delivery) = %d, want 204", resp.StatusCode)
+			}
+		}
 	})
 
 	pick := school1[:3]

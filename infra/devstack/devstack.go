@@ -62,6 +62,10 @@ type Options struct {
 	// ReadTimeout bounds reading one whole request, body included;
 	// DefaultReadTimeout when zero. Tests shorten it.
 	ReadTimeout time.Duration
+	// AWSConfig, when set, is given the AWS configuration before anything
+	// uses it and returns the one to use: tests attach a middleware
+	// recording each function's calls (see Function).
+	AWSConfig func(aws.Config) aws.Config
 }
 
 // Timeouts of the local HTTP server. Without them a client that sends less
@@ -102,6 +106,8 @@ type Stack struct {
 	Seeded bool
 	App    *app.App
 	Demo   seed.Summary
+	// Resources are the table, queues, bucket and key it runs on.
+	Resources Resources
 
 	moto    *moto.Server
 	server  *http.Server
@@ -150,6 +156,9 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: AWS configuration: %w", err)
 	}
+	if opt.AWSConfig != nil {
+		awsCfg = opt.AWSConfig(awsCfg)
+	}
 	template, err := stack.FindTemplate()
 	if err != nil {
 		return nil, err
@@ -159,6 +168,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Resources = res
 	const configurationSet = "rekey-local-mail"
 	if err := createConfigurationSet(ctx, sesv2.NewFromConfig(awsCfg), configurationSet); err != nil {
 		return nil, err
@@ -209,7 +219,7 @@ func Start(ctx context.Context, opt Options) (_ *Stack, err error) {
 	sqsClient := sqs.NewFromConfig(awsCfg)
 	poll := func(logicalID string, h queue.Handler) {
 		q := res.Queues[logicalID]
-		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, s.queues.wrap(logicalID, h))
+		p := queue.NewPoller(sqsClient, q.URL, q.ARN, awsCfg.Region, s.queues.wrap(logicalID, servedBy(queueFunctions[logicalID], h)))
 		p.WaitTime = time.Second
 		p.FailedVisibility = 2 * time.Second
 		p.Logger = opt.Logger
@@ -252,10 +262,10 @@ func (s *Stack) tickDispatcher(ctx context.Context, every time.Duration, logger 
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if _, err := s.App.Dispatcher.Run(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if _, err := s.App.Dispatcher.Run(withFunction(ctx, functionDispatcher), time.Now()); err != nil && ctx.Err() == nil {
 			logger.ErrorContext(ctx, "schedule dispatcher", "err", err)
 		}
-		if _, err := s.App.BulkSweeper.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if _, err := s.App.BulkSweeper.Sweep(withFunction(ctx, functionSweeper), time.Now()); err != nil && ctx.Err() == nil {
 			logger.ErrorContext(ctx, "bulk sweeper", "err", err)
 		}
 		select {
@@ -298,7 +308,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // local-only routes.
 func (s *Stack) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/", s.App.API.Handler())
+	mux.Handle("/", byFunction(s.App.API.Handler()))
 	mux.HandleFunc("GET /_local/mail", s.serveMail)
 	mux.HandleFunc("GET /_local/mail/{n}", s.serveMessage)
 	mux.HandleFunc("POST /_local/ses-events", s.serveSESEvent)

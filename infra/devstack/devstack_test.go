@@ -27,7 +27,7 @@ func startStack(t *testing.T) *Stack {
 	if os.Getenv("AWS_ENDPOINT_URL") != "" {
 		wantSteps[0] = "using the AWS emulator at"
 	}
-	s, err := Start(context.Background(), Options{
+	s, err := Start(context.Background(), recordIAM(Options{
 		Addr:              "127.0.0.1:0",
 		DemoPassword:      demoPassword,
 		StudentsPerSchool: 40,
@@ -35,10 +35,11 @@ func startStack(t *testing.T) *Stack {
 		// A cheap hash keeps seeding fast; production cost is tested in shared/password.
 		Hasher:   password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}},
 		Progress: func(step string) { steps = append(steps, step) },
-	})
+	}))
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
+	nameResources(s)
 	// make dev prints these steps: a slow first start says what it is doing.
 	if len(steps) != len(wantSteps) {
 		t.Errorf("Start reported steps %q, want %d beginning %q", steps, len(wantSteps), wantSteps)

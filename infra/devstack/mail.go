@@ -187,7 +187,7 @@ func (s *Stack) serveSESEvent(w http.ResponseWriter, r *http.Request) {
 		writeLocalError(w, http.StatusBadRequest, rekey.Errorf(rekey.ECodeInvalidJSON, "The body is not one EventBridge event: %v", err))
 		return
 	}
-	err := s.App.MailEvents.Record(r.Context(), ev)
+	err := s.App.MailEvents.Record(withFunction(r.Context(), functionMailEvents), ev)
 	switch code := rekey.ErrorCode(err); {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)
