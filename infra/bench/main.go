@@ -53,7 +53,7 @@ func main() {
 	archUsers := flag.Int("arch-users", 48, "users of each per-architecture CPU run (one core, asm and purego builds; 0 skips them and the AWS model)")
 	pipelineUsers := flag.Int("pipeline-users", 192, "users of the many-workers in-memory pipeline run (0 skips it)")
 	userCPU := flag.Int("user-cpu", 0, "internal: print the per-user CPU of this build for that many users and exit")
-	importUsers := flag.String("import-users", "10000", "sizes of the generated OneRoster bundles imported (dry run, start and apply) on moto (empty skips them); 10,000 rows apply in some 3 minutes, 50,000 (-import-users 50000) in some 16")
+	importUsers := flag.String("import-users", "10000,50000", "sizes of the generated OneRoster bundles imported (dry run, start and apply) on moto (empty skips them); 10,000 rows apply in some 2 minutes, 50,000 in some 8")
 	importDryRuns := flag.String("import-dry-runs", "5000,20000,50000", "sizes of the generated OneRoster bundles whose dry run and start (time, calls, planner and start peak heap) are measured on moto (empty skips them)")
 	serve := flag.Bool("serve-moto", false, "only start the benchmarks' moto, print its endpoint and wait (for running tests against it)")
 	flag.Parse()
