@@ -19,55 +19,76 @@ func (s *renewCounter) RenewChunkLease(context.Context, string, int, string, tim
 	return nil
 }
 
-// TestLeaseRenewedOnlyWithoutWrites: a run whose chunk writes move the
-// lease on and find the task running often enough makes no renewal of its
-// own; once the writes stop, it renews every interval again.
-func TestLeaseRenewedOnlyWithoutWrites(t *testing.T) {
-	store := &renewCounter{}
-	w := &Worker{cfg: Config{Lease: 900 * time.Millisecond, CancelWait: 10 * time.Second}, store: store, log: slog.New(slog.DiscardHandler), now: time.Now}
+// leaseRun is a chunk run of a worker with lease and cancelWait whose
+// last lease-moving write was at written and whose last check of the task
+// found it running at checked.
+func leaseRun(store chunkStore, lease, cancelWait time.Duration, written, checked time.Time) *chunkRun {
+	w := &Worker{cfg: Config{Lease: lease, CancelWait: cancelWait}, store: store, log: slog.New(slog.DiscardHandler), now: time.Now}
 	r := &chunkRun{w: w, holder: "run"}
-	written := func() { // what a successful chunk write that checks the task records
-		now := time.Now()
-		r.leaseWrittenAt.Store(now.UnixNano())
-		r.confirmLive(now)
-	}
-	written()
-	r.renewLease(context.Background())
-	defer r.stopRenewing()
-	// Writes every 50 ms for a second (the interval is 300 ms).
-	for range 20 {
-		time.Sleep(50 * time.Millisecond)
-		written()
-	}
-	if n := store.renewals.Load(); n != 0 {
-		t.Errorf("%d renewals while writes moved the lease on every 50 ms, want 0", n)
-	}
-	// No writes for a second: renewals every 300 ms.
-	time.Sleep(time.Second)
-	if n := store.renewals.Load(); n < 2 {
-		t.Errorf("%d renewals in a second without writes, want at least 2", n)
+	r.leaseWrittenAt.Store(written.UnixNano())
+	r.confirmLive(checked)
+	return r
+}
+
+// TestRenewalDue: a renewal is due a third of the lease after the last
+// call that moved the lease on (a chunk write moves it as a renewal
+// does), or renewMargin (2 s, or half of CancelWait if less) before the
+// window of sends that the last check of the task opened closes,
+// whichever comes first. Worked out from the run's times alone, so the
+// machine's load cannot change the answer.
+func TestRenewalDue(t *testing.T) {
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return at.Add(time.Duration(n) * time.Millisecond) }
+	for _, tc := range []struct {
+		name              string
+		lease, cancelWait time.Duration
+		written, checked  time.Time
+		want              time.Time
+	}{
+		{"a third of the lease", 900 * time.Millisecond, 10 * time.Second, at, at, ms(300)},
+		{"a later write moves it on", 900 * time.Millisecond, 10 * time.Second, ms(250), at, ms(550)},
+		{"the window of sends closes first", time.Minute, 5 * time.Second, at, at, ms(3000)},
+		{"a later check moves the window", time.Minute, 5 * time.Second, at, ms(1000), ms(4000)},
+		{"a short window: half of it as margin", time.Minute, 2 * time.Second, at, at, ms(1000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := leaseRun(&renewCounter{}, tc.lease, tc.cancelWait, tc.written, tc.checked)
+			if got := r.renewalDue(); !got.Equal(tc.want) {
+				t.Errorf("renewalDue = %s after the start, want %s", got.Sub(at), tc.want.Sub(at))
+			}
+		})
 	}
 }
 
-// TestLeaseRenewedBeforeTheWindowOfSendsCloses: with a lease that needs
-// no renewal yet, a run renews its check of the task 2 s before the
-// window of sends the last check opened (CancelWait long) closes, not
-// earlier.
-func TestLeaseRenewedBeforeTheWindowOfSendsCloses(t *testing.T) {
+// TestLeaseNotRenewedBeforeDue: a run whose lease and window of sends are
+// long from due makes no renewal (a busy machine can only delay one, so
+// this cannot flake).
+func TestLeaseNotRenewedBeforeDue(t *testing.T) {
 	store := &renewCounter{}
-	w := &Worker{cfg: Config{Lease: time.Minute, CancelWait: 5 * time.Second}, store: store, log: slog.New(slog.DiscardHandler), now: time.Now}
-	r := &chunkRun{w: w, holder: "run"}
 	now := time.Now()
-	r.leaseWrittenAt.Store(now.UnixNano())
-	r.confirmLive(now)
+	r := leaseRun(store, time.Hour, time.Hour, now, now)
+	r.renewLease(context.Background())
+	time.Sleep(300 * time.Millisecond)
+	r.stopRenewing()
+	if n := store.renewals.Load(); n != 0 {
+		t.Errorf("%d renewals with the next one due in 20 minutes, want 0", n)
+	}
+}
+
+// TestLeaseRenewedWhenDue: once no write moves the lease on, the run
+// renews it each time it is due, and each renewal moves it on.
+func TestLeaseRenewedWhenDue(t *testing.T) {
+	store := &renewCounter{}
+	now := time.Now()
+	r := leaseRun(store, 30*time.Millisecond, time.Hour, now, now)
 	r.renewLease(context.Background())
 	defer r.stopRenewing()
-	time.Sleep(2700*time.Millisecond - time.Since(now))
-	if n := store.renewals.Load(); n != 0 {
-		t.Errorf("%d renewals 2.7 s into a 5 s window, want 0 (due at 3 s)", n)
+	for deadline := time.Now().Add(30 * time.Second); store.renewals.Load() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d renewals in 30 s of a lease due every 10 ms, want at least 3", store.renewals.Load())
+		}
 	}
-	time.Sleep(3500*time.Millisecond - time.Since(now))
-	if n := store.renewals.Load(); n != 1 {
-		t.Errorf("%d renewals 3.5 s into a 5 s window, want 1", n)
+	if written := time.Unix(0, r.leaseWrittenAt.Load()); !written.After(now) {
+		t.Errorf("the lease was last moved on at %s, the start; a renewal should move it on", written)
 	}
 }
