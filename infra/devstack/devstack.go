@@ -32,6 +32,7 @@ import (
 	"github.com/rekey/rekey/shared/mail/ses"
 	"github.com/rekey/rekey/shared/password"
 	"github.com/rekey/rekey/shared/queue"
+	"github.com/rekey/rekey/shared/rekey"
 )
 
 // Options configure a stack; zero values give the `make dev` defaults.
@@ -309,10 +310,30 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (s *Stack) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", byFunction(s.App.API.Handler()))
-	mux.HandleFunc("GET /_local/mail", s.serveMail)
-	mux.HandleFunc("GET /_local/mail/{n}", s.serveMessage)
-	mux.HandleFunc("POST /_local/ses-events", s.serveSESEvent)
+	s.addLocalRoutes(mux)
 	return mux
+}
+
+// addLocalRoutes mounts the local-only routes on mux. They bypass the
+// API's middleware, so each is given its own X-Request-Id here: API.md
+// says every response carries one, and a test reporting a failed local
+// call can then name it like any other.
+func (s *Stack) addLocalRoutes(mux *http.ServeMux) {
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /_local/mail":        s.serveMail,
+		"GET /_local/mail/{n}":    s.serveMessage,
+		"POST /_local/ses-events": s.serveSESEvent,
+	} {
+		mux.Handle(pattern, withRequestID(h))
+	}
+}
+
+// withRequestID answers h with a fresh X-Request-Id header.
+func withRequestID(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", rekey.NewID())
+		h.ServeHTTP(w, r)
+	})
 }
 
 // createBucket creates the import bucket on moto (an existing one is

@@ -49,11 +49,10 @@ func get(t *testing.T, h http.Handler, path, accept string) *httptest.ResponseRe
 	return rec
 }
 
+// localRoutes is the local-only routes as the local runner mounts them.
 func (s *Stack) localRoutes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_local/mail", s.serveMail)
-	mux.HandleFunc("GET /_local/mail/{n}", s.serveMessage)
-	mux.HandleFunc("POST /_local/ses-events", s.serveSESEvent)
+	s.addLocalRoutes(mux)
 	return mux
 }
 
@@ -183,5 +182,33 @@ func TestLocalSESEvents(t *testing.T) {
 				t.Errorf("state = %q, want %q", got, test.state)
 			}
 		})
+	}
+}
+
+// TestLocalRoutesCarryRequestIDs: API.md says every response carries
+// X-Request-Id; the local-only routes bypass the API's middleware, so each
+// one, answering well or with an error, must set it itself.
+func TestLocalRoutesCarryRequestIDs(t *testing.T) {
+	s := stackWithMail(t, mail.Message{To: "a@example.org", Subject: "first"})
+	s.App = &app.App{MailEvents: mailevents.NewHandler(&memRecorder{states: map[string]string{}}, nil)}
+	h := s.localRoutes()
+	for _, test := range []struct {
+		method, path, accept, body string
+		status                     int
+	}{
+		{http.MethodGet, "/_local/mail", "*/*", "", http.StatusOK},
+		{http.MethodGet, "/_local/mail", browserAccept, "", http.StatusOK},
+		{http.MethodGet, "/_local/mail/0", browserAccept, "", http.StatusOK},
+		{http.MethodGet, "/_local/mail/9", browserAccept, "", http.StatusNotFound},
+		{http.MethodPost, "/_local/ses-events", "", `{"source":`, http.StatusBadRequest},
+	} {
+		req := httptest.NewRequest(test.method, test.path, strings.NewReader(test.body))
+		req.Header.Set("Accept", test.accept)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != test.status || rec.Header().Get("X-Request-Id") == "" {
+			t.Errorf("%s %s (Accept %q) = %d, X-Request-Id %q; want %d with a request id",
+				test.method, test.path, test.accept, rec.Code, rec.Header().Get("X-Request-Id"), test.status)
+		}
 	}
 }
