@@ -117,6 +117,24 @@ func TestImportsEndToEnd(t *testing.T) {
 	if task.Kind != rekey.TaskKindImport || task.Status != rekey.TaskCompleted || task.Succeeded != 3 || len(results) != 3 {
 		t.Fatalf("import task = %+v, results %+v", task, results)
 	}
+	// The task carries the dry run's counts (API.md), for GET /api/tasks/{id} and listings alike.
+	var listed struct{ Items []rekey.Task }
+	if status, e := admin.do("GET", "/api/tasks?status=completed", nil, &listed); status != 200 {
+		t.Fatalf("GET /api/tasks = %d %+v", status, e)
+	}
+	seen := 0
+	for _, got := range append([]rekey.Task{task}, listed.Items...) {
+		if got.ID != task.ID {
+			continue
+		}
+		seen++
+		if got.ImportCounts == nil || *got.ImportCounts != (rekey.ImportCounts{Create: 3}) {
+			t.Errorf("import task %s has importCounts %+v, want the dry run's {create: 3}", got.ID, got.ImportCounts)
+		}
+	}
+	if seen != 2 {
+		t.Errorf("import task %s read %d times (GET and the listing), want 2", task.ID, seen)
+	}
 	for _, r := range results {
 		if r.Outcome != rekey.ImportCreated || r.UserID == "" {
 			t.Errorf("row %d = %+v, want created", r.Row, r)
@@ -134,7 +152,7 @@ func TestImportsEndToEnd(t *testing.T) {
 	}
 	_, again := postFile(t, admin, "/api/imports", "text/csv", []byte(rosterCSV))
 	task, results = waitForImport(t, admin, again.TaskID)
-	if task.Skipped != 3 || task.Succeeded != 0 {
+	if task.Skipped != 3 || task.Succeeded != 0 || task.ImportCounts == nil || *task.ImportCounts != (rekey.ImportCounts{Unchanged: 3}) {
 		t.Errorf("re-import = %+v, want 3 skipped (unchanged)", task)
 	}
 	if after, _ := userByName(t, admin, "imp.two"); after.Version != two.Version {

@@ -81,6 +81,9 @@ type taskItem struct {
 	// absent until a task is first read.
 	Funnel   *funnelItem `dynamodbav:"funnel,omitempty"`
 	FunnelAt storedTime  `dynamodbav:"funnelAt,omitempty"`
+
+	// ImportCounts is an import task's plan (rekey.Task.ImportCounts).
+	ImportCounts *importCountsItem `dynamodbav:"importCounts,omitempty"`
 }
 
 // funnelItem is a task's remembered funnel as stored.
@@ -91,6 +94,29 @@ type funnelItem struct {
 	Complained int `dynamodbav:"complained"`
 	Completed  int `dynamodbav:"completed"`
 	Expired    int `dynamodbav:"expired"`
+}
+
+// importCountsItem is rekey.ImportCounts as the task item stores it.
+type importCountsItem struct {
+	Create        int `dynamodbav:"create"`
+	Update        int `dynamodbav:"update"`
+	Unchanged     int `dynamodbav:"unchanged"`
+	Disable       int `dynamodbav:"disable"`
+	SchoolsCreate int `dynamodbav:"schoolsCreate"`
+}
+
+func newImportCountsItem(c *rekey.ImportCounts) *importCountsItem {
+	if c == nil {
+		return nil
+	}
+	return &importCountsItem{c.Create, c.Update, c.Unchanged, c.Disable, c.SchoolsCreate}
+}
+
+func (it *importCountsItem) counts() *rekey.ImportCounts {
+	if it == nil {
+		return nil
+	}
+	return &rekey.ImportCounts{Create: it.Create, Update: it.Update, Unchanged: it.Unchanged, Disable: it.Disable, SchoolsCreate: it.SchoolsCreate}
 }
 
 func newFunnelItem(f *rekey.Funnel) *funnelItem {
@@ -164,6 +190,7 @@ func newTaskItem(rec rekey.TaskRecord) taskItem {
 	}
 	it.KidFriendlyMaxGrade = rec.KidFriendlyMaxGrade
 	it.Funnel, it.FunnelAt = newFunnelItem(rec.Funnel), storedTime{rec.FunnelAt}
+	it.ImportCounts = newImportCountsItem(t.ImportCounts)
 	if t.DistrictID != "" {
 		it.GSI1PK, it.GSI1SK = taskDistrictGSI+t.DistrictID, taskSortKey(t)
 	}
@@ -195,6 +222,7 @@ func (it taskItem) record() (rekey.TaskRecord, error) {
 	}
 	rec.KidFriendlyMaxGrade = it.KidFriendlyMaxGrade
 	rec.Funnel, rec.FunnelAt = it.Funnel.funnel(), it.FunnelAt.Time
+	rec.Task.ImportCounts = it.ImportCounts.counts()
 	if rec.Task.Selection.UserIDs == nil {
 		rec.Task.Selection.UserIDs = []string{}
 	}

@@ -321,11 +321,12 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 		CreatorRole: actor.Role, CreatorSchoolID: actor.SchoolID, RequestID: requestID, StartedAt: now,
 		Plan: rekey.TaskPlan{Chunks: chunks, Enqueued: chunks, Done: true},
 	}
+	counts := rekey.ImportCounts{Create: res.Summary.Create, Update: res.Summary.Update, Unchanged: res.Summary.Unchanged,
+		Disable: res.Summary.Disable, SchoolsCreate: res.Summary.SchoolsCreate}
+	rec.Task.ImportCounts = &counts
 	job := rekey.ImportJob{
 		TaskID: id, DistrictID: actor.DistrictID, ActorID: actor.ID, Format: string(f.Format), Orgs: orgs,
-		SourceKey: sourceKey, Chunks: chunks, CreatedAt: now,
-		Counts: rekey.ImportCounts{Create: res.Summary.Create, Update: res.Summary.Update, Unchanged: res.Summary.Unchanged,
-			Disable: res.Summary.Disable, SchoolsCreate: res.Summary.SchoolsCreate},
+		SourceKey: sourceKey, Chunks: chunks, CreatedAt: now, Counts: counts,
 	}
 	if err := s.store.CreateImport(ctx, rec, job, nil); err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: create task: %w", err)

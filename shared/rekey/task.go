@@ -136,6 +136,11 @@ type Task struct {
 	EstimatedFinishAt time.Time `json:"estimatedFinishAt,omitzero"`
 	// Funnel is worked out when one task is read (nil in listings).
 	Funnel *Funnel `json:"funnel,omitempty"`
+	// ImportCounts are an import task's counts as its plan said when it
+	// started, the dry run's (API.md: "a task of kind import with the same
+	// counts"): its counters say how far it got, these what it is doing
+	// (created versus updated users). Nil for other tasks.
+	ImportCounts *ImportCounts `json:"importCounts,omitempty"`
 }
 
 // Outcome is what a bulk task did for one user.
