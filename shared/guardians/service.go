@@ -230,6 +230,10 @@ type Registration struct {
 	Password   string `json:"password"`
 }
 
+// errTooManyCodeAttempts refuses a client that typed parent codes too
+// often (registrations and added children count together).
+var errTooManyCodeAttempts = &rekey.Error{Code: rekey.ECodeTooManyAttempts, Message: "Too many parent code attempts. Wait a little and try again."}
+
 // throttle counts one registration or added child from clientIP.
 func (s *Service) throttle(ctx context.Context, clientIP string) error {
 	if clientIP == "" {
@@ -242,7 +246,7 @@ func (s *Service) throttle(ctx context.Context, clientIP string) error {
 	}
 	if n > s.cfg.RegisterPerClient {
 		wait := s.cfg.RegisterWindow - now.Sub(now.Truncate(s.cfg.RegisterWindow))
-		return &resets.TooManyRequestsError{Wait: max(wait, time.Second)}
+		return &resets.TooManyRequestsError{Wait: max(wait, time.Second), Err: errTooManyCodeAttempts}
 	}
 	return nil
 }

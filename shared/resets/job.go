@@ -27,14 +27,26 @@ var (
 // how long to wait (the HTTP layer sends it as Retry-After).
 type TooManyRequestsError struct {
 	Wait time.Duration
+	// Err, when set, is what the client is told instead of the
+	// forgot-password text (another throttled request, such as a parent
+	// code, says what it throttles).
+	Err *rekey.Error
 }
 
 func (e *TooManyRequestsError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("too many requests (%s), retry after %s", e.Err.Message, e.Wait)
+	}
 	return fmt.Sprintf("resets: too many forgot-password requests, retry after %s", e.Wait)
 }
 
 // Unwrap returns the application error, so rekey.ErrorCode finds the code.
-func (e *TooManyRequestsError) Unwrap() error { return errTooManyRequests }
+func (e *TooManyRequestsError) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return errTooManyRequests
+}
 
 // RetryAfter is how long the client should wait before asking again.
 func (e *TooManyRequestsError) RetryAfter() time.Duration { return e.Wait }
