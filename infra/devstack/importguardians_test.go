@@ -65,3 +65,59 @@ func TestImportGuardiansEndToEnd(t *testing.T) {
 		t.Errorf("re-import wrote the guardian: version %d → %d", parent.Version, after.Version)
 	}
 }
+
+// TestSchoolAdminCannotTakeOverLinkedGuardianEndToEnd is the attack over
+// HTTP (SECURITY.md 21): a parent whose home school is demo-school-1 has a
+// child there and one at demo-school-2. The admin of demo-school-1 must not
+// take over the parent's account — a temporary password, or the parent's
+// email pointed at their own mailbox — since the parent resets the
+// demo-school-2 child; the district admin may.
+func TestSchoolAdminCannotTakeOverLinkedGuardianEndToEnd(t *testing.T) {
+	s := startStack(t)
+	district := signIn(t, s, "district.admin")
+	head := signIn(t, s, demoUser(t, s, func(u rekey.User) bool { return u.Role == rekey.RoleSchoolAdmin && u.SchoolID == "demo-school-1" }).Username)
+	here := demoUser(t, s, func(u rekey.User) bool { return u.Role == rekey.RoleStudent && u.SchoolID == "demo-school-1" })
+	there := demoUser(t, s, func(u rekey.User) bool { return u.Role == rekey.RoleStudent && u.SchoolID == "demo-school-2" })
+
+	parentCSV := "username,firstName,lastName,role,school,email\npat.sibling,Pat,Sibling,guardian,demo-school-1,pat.sibling@home.example.net\n"
+	if status, got := postFile(t, district, "/api/imports", "text/csv", []byte(parentCSV)); status != 202 {
+		t.Fatalf("import of the parent = %d %+v", status, got)
+	} else if task, results := waitForImport(t, district, got.TaskID); task.Succeeded != 1 {
+		t.Fatalf("import of the parent = %+v %+v", task, results)
+	}
+	parent, found := userByName(t, district, "pat.sibling")
+	if !found || parent.SchoolID != "demo-school-1" {
+		t.Fatalf("parent = %+v, %v; want a guardian of demo-school-1", parent, found)
+	}
+	patchUser(t, district, parent.ID, map[string]any{"guardianOf": []string{here.ID, there.ID}})
+	if status, _ := head.do("GET", "/api/users/"+there.ID, nil, nil); status != 404 {
+		t.Fatalf("the school admin reads the demo-school-2 child: %d, want 404", status)
+	}
+
+	if status, e := head.do("POST", "/api/users/"+parent.ID+"/password-reset", map[string]any{"mode": "temporary"}, nil); status != 403 {
+		t.Errorf("school admin's temporary password for the linked parent = %d %+v, want 403", status, e)
+	}
+	var p rekey.User
+	head.do("GET", "/api/users/"+parent.ID, nil, &p)
+	if status, e := head.do("PATCH", "/api/users/"+parent.ID, map[string]any{"email": "head@attacker.example", "version": p.Version}, nil); status != 403 {
+		t.Errorf("school admin pointing the parent's email elsewhere = %d %+v, want 403", status, e)
+	}
+	var started struct{ TaskID string }
+	status, e := head.do("POST", "/api/bulk-resets", map[string]any{
+		"selection": map[string]any{"mode": "selected", "userIds": []string{parent.ID, here.ID}},
+		"delivery":  map[string]any{"mode": "generated_passwords"},
+	}, &started)
+	if status != 202 {
+		t.Fatalf("school admin's bulk reset = %d %+v, want 202 (the parent fails alone)", status, e)
+	}
+	if task := waitForTask(t, head, started.TaskID); task.Succeeded != 1 || task.Failed != 1 {
+		t.Errorf("school admin's bulk reset of the parent and a pupil = %+v, want the pupil only (1 succeeded, 1 failed)", task)
+	}
+	if after, _ := userByName(t, district, "pat.sibling"); after.Email != "pat.sibling@home.example.net" {
+		t.Errorf("parent's email = %q after the refused edit", after.Email)
+	}
+	var out struct{ TemporaryPassword string }
+	if status, e := district.do("POST", "/api/users/"+parent.ID+"/password-reset", map[string]any{"mode": "temporary"}, &out); status != 200 || out.TemporaryPassword == "" {
+		t.Errorf("district admin's temporary password for the parent = %d %+v, want 200", status, e)
+	}
+}

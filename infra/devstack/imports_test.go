@@ -333,3 +333,59 @@ func TestCreateUserEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestImportResultsScopeEndToEnd: an import's per-row results (usernames,
+// user ids, emails before and after) are read against the viewer's current
+// scope (SECURITY.md 21–22): having started the import grants nothing by
+// itself, so a school admin moved to another school no longer reads the
+// rows of their old school's import, and a teacher of the school or an
+// admin of another school never did; the district admin does.
+func TestImportResultsScopeEndToEnd(t *testing.T) {
+	s := startStack(t)
+	district := signIn(t, s, "district.admin")
+	principal := demoUser(t, s, func(u rekey.User) bool { return u.Role == rekey.RoleSchoolAdmin && u.SchoolID == "demo-school-1" })
+	head := signIn(t, s, principal.Username)
+	teacher := signIn(t, s, demoUser(t, s, func(u rekey.User) bool {
+		return u.Role == rekey.RoleTeacher && u.SchoolID == "demo-school-1"
+	}).Username)
+	otherHead := signIn(t, s, demoUser(t, s, func(u rekey.User) bool {
+		return u.Role == rekey.RoleSchoolAdmin && u.SchoolID != "" && u.SchoolID != "demo-school-1"
+	}).Username)
+
+	own := "username,firstName,lastName,role,grade,email\nscoped.pupil,Scoped,Pupil,student,3,scoped.pupil@example.org\n"
+	status, started := postFile(t, head, "/api/imports", "text/csv", []byte(own))
+	if status != 202 {
+		t.Fatalf("school admin's import = %d %+v, want 202", status, started)
+	}
+	if task, results := waitForImport(t, head, started.TaskID); task.Succeeded != 1 || len(results) != 1 {
+		t.Fatalf("school admin's import = %+v %+v, want one created row", task, results)
+	}
+	path := "/api/imports/" + started.TaskID + "/results"
+
+	// The creator moves to another school (their session lives on).
+	patchUser(t, district, principal.ID, map[string]any{"schoolId": "demo-school-2"})
+	moved := signIn(t, s, principal.Username)
+
+	for _, test := range []struct {
+		name   string
+		c      *client
+		status int
+	}{
+		{"district admin", district, 200},
+		{"teacher of the school", teacher, 404},
+		{"admin of another school", otherHead, 404},
+		{"creator moved to another school, old session", head, 404},
+		{"creator moved to another school, new session", moved, 404},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			var page importPage
+			status, e := test.c.do("GET", path, nil, &page)
+			if status != test.status {
+				t.Fatalf("GET %s = %d %+v %+v, want %d", path, status, e, page, test.status)
+			}
+			if status != 200 && (len(page.Results) > 0 || page.Task.ID != "") {
+				t.Errorf("refused answer carries the import: %+v", page)
+			}
+		})
+	}
+}

@@ -25,7 +25,7 @@ type BulkService interface {
 	ResultsIn(ctx context.Context, actor rekey.User, id, state string, limit int, cursor string) (bulk.ResultPage, error)
 	ResultsCSV(ctx context.Context, actor rekey.User, id string, w io.Writer) error
 	LettersPDF(ctx context.Context, actor rekey.User, id, signInURL string, w io.Writer) error
-	FollowUp(ctx context.Context, actor rekey.User, id, action, requestID string) (bulk.FollowUpResult, error)
+	FollowUp(ctx context.Context, actor rekey.User, id, action, idempotencyKey, requestID string) (bulk.FollowUpResult, error)
 }
 
 // bulkHandlers are the handlers of the bulk reset and task routes
@@ -141,16 +141,16 @@ type followUpResponse struct {
 	LeftOut int    `json:"leftOut"`
 }
 
-// followUp is POST /api/tasks/{id}/follow-ups {action}: 202 {taskId,
-// leftOut}; 409 nothing_to_follow_up; 404 for a task the caller may not
-// see.
+// followUp is POST /api/tasks/{id}/follow-ups {action} with an optional
+// Idempotency-Key header, as POST /api/bulk-resets: 202 {taskId, leftOut};
+// 409 nothing_to_follow_up; 404 for a task the caller may not see.
 func (b bulkHandlers) followUp(w http.ResponseWriter, r *http.Request, p principal) error {
 	return byID(b.s, w, r, http.StatusAccepted, func(ctx context.Context, id string) (followUpResponse, error) {
 		var req followUpRequest
 		if err := decodeJSON(r, &req); err != nil {
 			return followUpResponse{}, err
 		}
-		res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, RequestID(ctx))
+		res, err := b.svc.FollowUp(ctx, p.user, id, req.Action, r.Header.Get("Idempotency-Key"), RequestID(ctx))
 		return followUpResponse{TaskID: res.Task.ID, LeftOut: res.LeftOut}, err
 	})
 }

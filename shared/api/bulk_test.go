@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,6 +30,8 @@ type fakeBulk struct {
 	// "reject:<id>" by actor.
 	previews  int
 	decisions []string
+	// followUpKeys lists the Idempotency-Key of each follow-up.
+	followUpKeys []string
 }
 
 func (f *fakeBulk) Preview(_ context.Context, actor rekey.User, sel rekey.Selection, _ rekey.Delivery) (bulk.Preview, error) {
@@ -107,7 +110,8 @@ func (f *fakeBulk) ResultsIn(_ context.Context, _ rekey.User, _, state string, _
 	return bulk.ResultPage{Items: []rekey.TaskResult{{UserID: "st1", Username: "student.1", Outcome: rekey.OutcomePasswordSet, Attempts: 1, Password: "never shown"}}}, nil
 }
 
-func (f *fakeBulk) FollowUp(_ context.Context, _ rekey.User, id, action, _ string) (bulk.FollowUpResult, error) {
+func (f *fakeBulk) FollowUp(_ context.Context, _ rekey.User, id, action, key, _ string) (bulk.FollowUpResult, error) {
+	f.followUpKeys = append(f.followUpKeys, key)
 	switch {
 	case id != "task1":
 		return bulk.FollowUpResult{}, rekey.ErrNotFound
@@ -272,9 +276,12 @@ func TestTaskRoutes(t *testing.T) {
 		t.Errorf("GET /api/tasks with filters = %d %s, queries %+v", rec.Code, rec.Body, b.fake.queries)
 	}
 
-	rec = b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"resend_unfinished"}`, admin.bearer()...)
+	rec = b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"resend_unfinished"}`, append(admin.bearer(), "Idempotency-Key", "follow-1")...)
 	if rec.Code != 202 || !strings.Contains(rec.Body.String(), `"taskId":"task3"`) || !strings.Contains(rec.Body.String(), `"leftOut":2`) {
 		t.Errorf("POST follow-ups = %d %s, want 202 with the new task", rec.Code, rec.Body)
+	}
+	if !slices.Equal(b.fake.followUpKeys, []string{"follow-1"}) {
+		t.Errorf("follow-up Idempotency-Keys passed on = %q, want [follow-1] (SECURITY.md 19)", b.fake.followUpKeys)
 	}
 	wantError(t, b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"retry_failed"}`, admin.bearer()...), 409, rekey.ECodeNothingToFollowUp, "")
 	wantError(t, b.call("POST", "/api/tasks/task1/follow-ups", `{"action":"dance"}`, admin.bearer()...), 400, rekey.ECodeUnknownAction, "action")

@@ -152,10 +152,24 @@ func canEdit(actor, target rekey.User) bool {
 
 // canReset assumes canAct(actor) and a target with a valid role.
 func canReset(actor, target rekey.User) bool {
-	if isSelf(actor, target) || target.Status == rekey.StatusDisabled {
+	if isSelf(actor, target) || target.Status == rekey.StatusDisabled || holdsOtherChildren(actor, target) {
 		return false
 	}
 	return canEdit(actor, target)
+}
+
+// holdsOtherChildren reports whether target is a guardian linked to
+// children whom actor's authority may not cover. A guardian resets their
+// children wherever they study (a sibling at another school, or one moved
+// there), so whoever takes over the guardian's account — resetting its
+// password, or pointing its email or username elsewhere — reaches every
+// child. The matrix cannot see the children's schools, so only
+// district-wide actors (who hold all of them) take over a linked guardian;
+// a school admin still edits the names and links of their school's
+// guardians, and every credential of an unlinked one.
+func holdsOtherChildren(actor, target rekey.User) bool {
+	return target.Role == rekey.RoleGuardian && len(target.GuardianOf) > 0 &&
+		actor.Role != rekey.RoleDistrictAdmin && actor.Role != rekey.RoleSupport
 }
 
 // editableRoles is the set of target roles an actor of role r may edit and

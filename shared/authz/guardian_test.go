@@ -100,6 +100,59 @@ func TestGuardianWithoutSchool(t *testing.T) {
 	}
 }
 
+// TestLinkedGuardianTakeover: a guardian's reach is their children, at
+// whatever school they study, so taking over a linked guardian's account
+// (resetting its password, or pointing its email or username elsewhere and
+// then using forgot-password) is resetting every child. Only district-wide
+// actors hold all of them: a school admin of the guardian's home school may
+// no longer reset a linked guardian nor change its email or username (it
+// still edits names and unlinked guardians), else a school admin could
+// reach a sibling at another school through the parent (SECURITY.md 21).
+func TestLinkedGuardianTakeover(t *testing.T) {
+	linked := targetAt(rekey.RoleGuardian, sameSchool)
+	linked.GuardianOf = []string{"child-elsewhere"}
+	unlinked := targetAt(rekey.RoleGuardian, sameSchool)
+	for _, test := range []struct {
+		name   string
+		actor  rekey.User
+		target rekey.User
+		reset  bool
+	}{
+		{"school admin, linked guardian", actorOf(rekey.RoleSchoolAdmin), linked, false},
+		{"school admin, unlinked guardian", actorOf(rekey.RoleSchoolAdmin), unlinked, true},
+		{"district admin, linked guardian", actorOf(rekey.RoleDistrictAdmin), linked, true},
+		{"support, linked guardian", actorOf(rekey.RoleSupport), linked, true},
+	} {
+		if got := Allowed(test.actor, test.target, ActionReset); got != test.reset {
+			t.Errorf("%s: Allowed(reset) = %v, want %v", test.name, got, test.reset)
+		}
+	}
+	for _, test := range []struct {
+		name      string
+		actor     rekey.User
+		before    rekey.User
+		change    func(*rekey.User)
+		wantField string
+	}{
+		{"school admin changes a linked guardian's email", actorOf(rekey.RoleSchoolAdmin), linked, func(u *rekey.User) { u.Email = "head@school.example" }, "email"},
+		{"school admin changes a linked guardian's username", actorOf(rekey.RoleSchoolAdmin), linked, func(u *rekey.User) { u.Username = "mine" }, "username"},
+		{"school admin renames a linked guardian", actorOf(rekey.RoleSchoolAdmin), linked, func(u *rekey.User) { u.FirstName = "X" }, ""},
+		{"school admin changes an unlinked guardian's email", actorOf(rekey.RoleSchoolAdmin), unlinked, func(u *rekey.User) { u.Email = "pat@home.example" }, ""},
+		{"district admin changes a linked guardian's email", actorOf(rekey.RoleDistrictAdmin), linked, func(u *rekey.User) { u.Email = "pat@home.example" }, ""},
+	} {
+		err := CheckUpdate(test.actor, test.before, edited(test.before, test.change))
+		if test.wantField == "" {
+			if err != nil {
+				t.Errorf("%s: CheckUpdate = %v, want nil", test.name, err)
+			}
+			continue
+		}
+		if e, ok := err.(*rekey.Error); !ok || e.Code != rekey.ECodeForbidden || e.Field != test.wantField {
+			t.Errorf("%s: CheckUpdate = %v, want forbidden on %s", test.name, err, test.wantField)
+		}
+	}
+}
+
 func TestCheckUpdateGuardians(t *testing.T) {
 	g := linkedGuardian()
 	child := linkedChild("child", district1, school1)

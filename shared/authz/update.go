@@ -63,7 +63,28 @@ func CheckUpdate(actor, before, after rekey.User) error {
 	if err := checkStatusChange(actor, before, after); err != nil {
 		return err
 	}
+	if err := CheckGuardianCredentials(actor, before, after); err != nil {
+		return err
+	}
 	return checkShape(after)
+}
+
+// CheckGuardianCredentials refuses a change of a linked guardian's email or
+// username by an actor who may not reset the guardian (holdsOtherChildren):
+// either would hand the account, and so every child, to whoever then asks
+// for a reset link. Imports, which judge guardians by scope instead of
+// CheckUpdate, apply it too.
+func CheckGuardianCredentials(actor, before, after rekey.User) error {
+	if !holdsOtherChildren(actor, before) {
+		return nil
+	}
+	switch {
+	case before.Email != after.Email:
+		return forbidden("email", "This parent is linked to children your role does not cover; a district admin changes their email address.")
+	case before.Username != after.Username:
+		return forbidden("username", "This parent is linked to children your role does not cover; a district admin changes their username.")
+	}
+	return nil
 }
 
 // forbidden is a 403 answer about one field.

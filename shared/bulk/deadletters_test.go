@@ -81,7 +81,7 @@ func checkGivenUp(t *testing.T, w *world, taskID, wantReason string) {
 	if got.Status != rekey.TaskCompletedWithErrors || got.Failed != len(dlqUsers) || got.Processed != got.Total {
 		t.Errorf("task = %s, %d of %d processed, %d failed; want completed_with_errors with %d failed", got.Status, got.Processed, got.Total, got.Failed, len(dlqUsers))
 	}
-	follow, err := w.svc.FollowUp(w.ctx, w.current(t, "dana.admin"), taskID, bulk.FollowUpRetryFailed, "req-retry")
+	follow, err := w.svc.FollowUp(w.ctx, w.current(t, "dana.admin"), taskID, bulk.FollowUpRetryFailed, "", "req-retry")
 	if err != nil {
 		t.Fatalf("FollowUp(retry_failed): %v", err)
 	}

@@ -43,7 +43,15 @@ var errNothingToFollowUp = &rekey.Error{Code: rekey.ECodeNothingToFollowUp, Mess
 // rekey.ErrNotFound; an unknown action is unknown_action (400); a
 // follow-up that would reach nobody is nothing_to_follow_up (see
 // followUpCount for how that is known without reading every result).
-func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, requestID string) (FollowUpResult, error) {
+//
+// With an idempotencyKey, a repeat of the same follow-up (parent and
+// action) by the same actor answers the follow-up the key started, as a
+// repeated POST /api/bulk-resets does (SECURITY.md 19), so that a double
+// click or a retried request emails nobody twice; the key with another
+// parent or action is idempotency_key_reused. (A repeat after the parent
+// has nobody left to follow up is nothing_to_follow_up: it starts nothing
+// either.)
+func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, idempotencyKey, requestID string) (FollowUpResult, error) {
 	var del rekey.Delivery
 	switch action {
 	case FollowUpResendUnfinished:
@@ -69,7 +77,7 @@ func (s *Service) FollowUp(ctx context.Context, actor rekey.User, id, action, re
 		return FollowUpResult{LeftOut: leftOut}, errNothingToFollowUp
 	}
 	sel := rekey.Selection{Mode: rekey.SelectFollowUp, FollowUp: &rekey.FollowUpOf{TaskID: rec.Task.ID, Action: action, Count: n}}
-	task, err := s.Start(withParentTask(ctx, id), actor, sel, del, "", requestID)
+	task, err := s.Start(withParentTask(ctx, id), actor, sel, del, idempotencyKey, requestID)
 	if err != nil {
 		return FollowUpResult{}, err
 	}

@@ -94,7 +94,7 @@ func TestFollowUpOfAnySize(t *testing.T) {
 		plan = to
 	}
 
-	res, err := w.svc.FollowUp(w.ctx, admin, parent.Task.ID, bulk.FollowUpRetryFailed, "req-retry")
+	res, err := w.svc.FollowUp(w.ctx, admin, parent.Task.ID, bulk.FollowUpRetryFailed, "", "req-retry")
 	if err != nil {
 		t.Fatalf("FollowUp(retry_failed) of %d failed users: %v", failed, err)
 	}
@@ -107,7 +107,7 @@ func TestFollowUpOfAnySize(t *testing.T) {
 	if got := w.task(t, "dana.admin", res.Task.ID); got.Total != failed {
 		t.Errorf("follow-up total = %d, want %d", got.Total, failed)
 	}
-	if _, err := w.svc.FollowUp(w.ctx, admin, parent.Task.ID, bulk.FollowUpGeneratedForNoEmail, "req-noemail"); err != nil {
+	if _, err := w.svc.FollowUp(w.ctx, admin, parent.Task.ID, bulk.FollowUpGeneratedForNoEmail, "", "req-noemail"); err != nil {
 		t.Fatalf("FollowUp(generated_passwords_for_no_email): %v", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestFollowUpLeavesOutAndRechecks(t *testing.T) {
 		t.Fatalf("UpdateUser: %v", err)
 	}
 
-	res, err := w.svc.FollowUp(w.ctx, w.current(t, "dana.admin"), task.ID, bulk.FollowUpResendUnfinished, "req-resend")
+	res, err := w.svc.FollowUp(w.ctx, w.current(t, "dana.admin"), task.ID, bulk.FollowUpResendUnfinished, "", "req-resend")
 	if err != nil {
 		t.Fatalf("FollowUp(resend_unfinished): %v", err)
 	}
@@ -160,6 +160,54 @@ func TestFollowUpLeavesOutAndRechecks(t *testing.T) {
 	}
 	if _, ok := results["st2"]; ok {
 		t.Errorf("the bounced st2 is in the follow-up")
+	}
+}
+
+// TestFollowUpIdempotencyKey (SECURITY.md 19): a follow-up is a bulk POST
+// too. A repeat of POST /api/tasks/{id}/follow-ups with the same
+// Idempotency-Key — a double click, or a client retrying after a lost
+// answer — answers the follow-up the key first started and sends nobody a
+// second email (nor voids the link of the first); the key with another
+// action or another parent is idempotency_key_reused. Before, the key was
+// dropped and every repeat started another follow-up.
+func TestFollowUpIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	sel := rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st1", "st2", "st5"}}
+	parent := w.start(t, "dana.admin", sel, rekey.Delivery{Mode: rekey.DeliverEmailLink})
+	other := w.start(t, "dana.admin", rekey.Selection{Mode: rekey.SelectSelected, UserIDs: []string{"st3", "st4"}}, rekey.Delivery{Mode: rekey.DeliverEmailLink})
+	w.run(t)
+	admin := w.current(t, "dana.admin")
+
+	first, err := w.svc.FollowUp(w.ctx, admin, parent.ID, bulk.FollowUpResendUnfinished, "resend-1", "req-1")
+	if err != nil {
+		t.Fatalf("FollowUp(resend_unfinished): %v", err)
+	}
+	again, err := w.svc.FollowUp(w.ctx, admin, parent.ID, bulk.FollowUpResendUnfinished, "resend-1", "req-2")
+	if err != nil || again.Task.ID != first.Task.ID {
+		t.Fatalf("repeat of the key = %+v, %v; want the first follow-up %s", again.Task, err, first.Task.ID)
+	}
+	w.run(t)
+	for _, name := range []string{"jo.quill", "ann.lee"} {
+		if got := len(w.sentTo(name)); got != 2 {
+			t.Errorf("%s got %d emails, want 2 (the parent's and one follow-up's)", name, got)
+		}
+	}
+	for _, test := range []struct {
+		name, parent, action string
+	}{
+		{"another action", parent.ID, bulk.FollowUpGeneratedForNoEmail},
+		{"another parent", other.ID, bulk.FollowUpResendUnfinished},
+	} {
+		if _, err := w.svc.FollowUp(w.ctx, admin, test.parent, test.action, "resend-1", "req-3"); rekey.ErrorCode(err) != rekey.ECodeIdempotencyKeyReused {
+			t.Errorf("%s with the same key: %v, want %s", test.name, err, rekey.ECodeIdempotencyKeyReused)
+		}
+	}
+	// Without a key, each request is its own follow-up.
+	a, errA := w.svc.FollowUp(w.ctx, admin, other.ID, bulk.FollowUpResendUnfinished, "", "req-4")
+	b, errB := w.svc.FollowUp(w.ctx, admin, other.ID, bulk.FollowUpResendUnfinished, "", "req-5")
+	if errA != nil || errB != nil || a.Task.ID == b.Task.ID {
+		t.Errorf("two follow-ups without a key = %s %v, %s %v; want two tasks", a.Task.ID, errA, b.Task.ID, errB)
 	}
 }
 

@@ -232,11 +232,22 @@ func idempotency(actorID, idempotencyKey string, sel rekey.Selection, del rekey.
 		return rekey.Idempotency{}, nil
 	}
 	sum := sha256.Sum256([]byte(idempotencyKey))
+	// A follow-up's parent and action are the request (Selection.FollowUp
+	// has no JSON name of its own); its count is not: it is worked out
+	// from the parent's results, which move while a request is retried.
+	type followUpRequest struct {
+		TaskID string `json:"taskId"`
+		Action string `json:"action"`
+	}
 	canonical := struct {
-		Selection rekey.Selection `json:"selection"`
-		Delivery  rekey.Delivery  `json:"delivery"`
-	}{sel, del}
+		Selection rekey.Selection  `json:"selection"`
+		Delivery  rekey.Delivery   `json:"delivery"`
+		FollowUp  *followUpRequest `json:"followUp,omitempty"`
+	}{Selection: sel, Delivery: del}
 	canonical.Selection.UserIDs = slices.Sorted(slices.Values(sel.UserIDs))
+	if sel.FollowUp != nil {
+		canonical.FollowUp = &followUpRequest{TaskID: sel.FollowUp.TaskID, Action: sel.FollowUp.Action}
+	}
 	body, err := json.Marshal(canonical)
 	if err != nil {
 		return rekey.Idempotency{}, fmt.Errorf("bulk: encode request for its hash: %w", err)

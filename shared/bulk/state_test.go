@@ -98,7 +98,7 @@ func TestResultStatesAndFunnel(t *testing.T) {
 		{bulk.FollowUpResendUnfinished, []string{"st2", "st3", "st4"}, rekey.DeliverEmailLink},
 		{bulk.FollowUpGeneratedForNoEmail, []string{"st5"}, rekey.DeliverGeneratedPasswords},
 	} {
-		res, err := w.svc.FollowUp(w.ctx, admin, task.ID, test.action, "req-follow")
+		res, err := w.svc.FollowUp(w.ctx, admin, task.ID, test.action, "", "req-follow")
 		if err != nil {
 			t.Fatalf("FollowUp(%s): %v", test.action, err)
 		}
@@ -110,13 +110,13 @@ func TestResultStatesAndFunnel(t *testing.T) {
 			t.Errorf("FollowUp(%s) = parent %q, delivery %s, users (-want +got):\n%s", test.action, rec.Task.ParentTaskID, rec.Task.Delivery.Mode, diff)
 		}
 	}
-	if _, err := w.svc.FollowUp(w.ctx, admin, task.ID, bulk.FollowUpRetryFailed, "req"); rekey.ErrorCode(err) != rekey.ECodeNothingToFollowUp {
+	if _, err := w.svc.FollowUp(w.ctx, admin, task.ID, bulk.FollowUpRetryFailed, "", "req"); rekey.ErrorCode(err) != rekey.ECodeNothingToFollowUp {
 		t.Errorf("retry_failed with no failed user = %v, want nothing_to_follow_up", err)
 	}
-	if _, err := w.svc.FollowUp(w.ctx, admin, task.ID, "dance", "req"); rekey.ErrorCode(err) != rekey.ECodeUnknownAction {
+	if _, err := w.svc.FollowUp(w.ctx, admin, task.ID, "dance", "", "req"); rekey.ErrorCode(err) != rekey.ECodeUnknownAction {
 		t.Errorf("unknown action = %v, want unknown_action", err)
 	}
-	if _, err := w.svc.FollowUp(w.ctx, w.current(t, "ted.teach"), task.ID, bulk.FollowUpResendUnfinished, "req"); rekey.ErrorCode(err) != rekey.ECodeNotFound {
+	if _, err := w.svc.FollowUp(w.ctx, w.current(t, "ted.teach"), task.ID, bulk.FollowUpResendUnfinished, "", "req"); rekey.ErrorCode(err) != rekey.ECodeNotFound {
 		t.Errorf("a follow-up of a task the actor cannot see = %v, want not_found", err)
 	}
 }

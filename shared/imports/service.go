@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rekey/rekey/shared/authz"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/roster"
 )
@@ -442,7 +443,8 @@ type Details struct {
 }
 
 // Get returns import id with the results of chunk `chunk`, to those who
-// may see it: its creator, and district admins of its district.
+// may see it now (canSee): district admins of its district, and school
+// admins of the school of a school admin's import.
 func (s *Service) Get(ctx context.Context, actor rekey.User, id string, chunk int) (Details, error) {
 	rec, err := s.store.GetTask(ctx, id)
 	if errors.Is(err, rekey.ErrNotFound) || err == nil && (rec.Task.Kind != rekey.TaskKindImport || !canSee(actor, rec)) {
@@ -479,12 +481,17 @@ func (s *Service) Get(ctx context.Context, actor rekey.User, id string, chunk in
 	return d, nil
 }
 
-// canSee: the creator, district admins of the district, school admins for
-// imports of their school's admins.
+// canSee: support, district admins of the district, school admins for
+// imports of their school's admins — each as they are now. An import's
+// rows name users of the place it was made for (usernames, ids, emails
+// before and after), and they are not filtered row by row, so having
+// started it grants nothing by itself (SECURITY.md 21): a creator moved to
+// another school, or no longer an admin, loses it with the place.
 func canSee(actor rekey.User, rec rekey.TaskRecord) bool {
+	if _, ok := authz.ListScope(actor); !ok {
+		return false
+	}
 	switch {
-	case actor.ID == rec.Task.CreatedBy:
-		return true
 	case actor.Role == rekey.RoleSupport:
 		return true
 	case actor.Role == rekey.RoleDistrictAdmin:

@@ -722,6 +722,10 @@ func (p *planner) check(c *rowChecker, before, after rekey.User) {
 			c.fail(p.column(FieldRole), CodeForbidden, "Rekey cannot change a user to or from guardian.")
 		case !p.guardianInScope(before) || !p.guardianInScope(after):
 			c.fail(p.column(FieldSchoolID), CodeOutOfScope, "This guardian is not of your school; you may import only your school's rows.")
+		default:
+			if e, ok := authz.CheckGuardianCredentials(p.actor, before, after).(*rekey.Error); ok && e != nil {
+				c.fail(p.column(e.Field), CodeForbidden, "%s", e.Message)
+			}
 		}
 		return
 	}

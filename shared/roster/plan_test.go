@@ -201,6 +201,9 @@ func TestPlanRowErrors(t *testing.T) {
 		{ID: "x3", DistrictID: district, Role: rekey.RoleStudent, SchoolID: "sch10", Username: "no.ext", Status: rekey.StatusActive},
 		{ID: "x4", DistrictID: district, Role: rekey.RoleStudent, SchoolID: "sch20", Username: "high.kid", ExternalID: "stu-20", Status: rekey.StatusActive},
 		{ID: "x5", DistrictID: district, Role: rekey.RoleTeacher, SchoolID: "sch10", Username: "a.teacher5", ExternalID: "tch-5", Status: rekey.StatusActive},
+		// A parent of Maplewood Elementary whose child is at the high school.
+		{ID: "x6", DistrictID: district, Role: RoleGuardian, SchoolID: "sch10", Username: "a.parent6", Email: "par6@home.example",
+			ExternalID: "par-6", GuardianOf: []string{"x4"}, FirstName: "A", LastName: "B", Status: rekey.StatusActive},
 	}
 	for _, test := range []struct {
 		name  string
@@ -249,6 +252,12 @@ func TestPlanRowErrors(t *testing.T) {
 			Issue{File: "users.csv", Row: 2, Field: "orgSourcedIds", Code: CodeOutOfScope, Message: "Maplewood High School"}},
 		{"a school admin's row matching a user of another school", bundle(`"stu-20","true","org-school-10","student","high.kid","A","B","","",""`), schoolAdmin10,
 			Issue{File: "users.csv", Row: 2, Field: "username", Code: CodeOutOfScope}},
+		{"a school admin's new email for a parent of a child elsewhere", bundle(`"par-6","true","org-school-10","guardian","a.parent6","A","B","head@attacker.example","",""`), schoolAdmin10,
+			Issue{File: "users.csv", Row: 2, Field: "email", Code: CodeForbidden, Message: "district admin"}},
+		{"a district admin's new email for that parent", bundle(`"par-6","true","org-school-10","guardian","a.parent6","A","B","pat@home.example","",""`), districtAdmin,
+			Issue{}},
+		{"a school admin's new name for that parent", bundle(`"par-6","true","org-school-10","guardian","a.parent6","Pat","B","","",""`), schoolAdmin10,
+			Issue{}},
 		{"a school admin's district administrator", bundle(`"a1","true","org-district-1","administrator","boss","A","B","","",""`), schoolAdmin10,
 			Issue{File: "users.csv", Row: 2, Field: "role", Code: CodeForbidden, Message: "above yours"}},
 	} {
