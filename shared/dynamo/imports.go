@@ -71,24 +71,19 @@ func (s *Store) PutImportChunk(ctx context.Context, id string, createdAt time.Ti
 	return nil
 }
 
-// CreateImport writes an import task: the chunks of rows given (if any;
-// PutImportChunk writes them one by one beforehand), then in one
-// transaction the task item (the task centre's view: kind import, total,
-// the plan done) and the job, so the task appears only with everything it
-// needs. Chunks left behind by a failed start expire with the task's
-// retention.
-func (s *Store) CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error {
+// CreateImport writes an import task in one transaction: the task item
+// (the task centre's view: kind import, total, the plan done), the job and
+// the audit entry of its start, so the task appears only with everything
+// it needs and never without its record of who started it. Its chunks are
+// written beforehand (PutImportChunk); those left behind by a failed start
+// expire with the task's retention.
+func (s *Store) CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, audit rekey.AuditEntry) error {
 	id := rec.Task.ID
 	if !rekey.ValidID(id) || rec.Task.CreatedAt.IsZero() || job.TaskID != id {
 		return fmt.Errorf("dynamo: create import: id %q, createdAt and the job's task id are required", id)
 	}
 	ttl := ttlAfter(rec.Task.CreatedAt.Add(rekey.ResultRetention))
 	absent := expression.AttributeNotExists(expression.Name("PK"))
-	for _, c := range chunks {
-		if err := s.PutImportChunk(ctx, id, rec.Task.CreatedAt, c); err != nil {
-			return err
-		}
-	}
 	var tx transaction
 	step, err := s.txPut(newTaskItem(rec), absent)
 	tx.add(step, err, rekey.ErrConflict)
@@ -100,6 +95,7 @@ func (s *Store) CreateImport(ctx context.Context, rec rekey.TaskRecord, job reke
 		CreatedAt: storedTime{job.CreatedAt}, TTL: ttl,
 	}, absent)
 	tx.add(step, err, rekey.ErrConflict)
+	s.addAudit(&tx, audit)
 	if err := s.transact(ctx, &tx); err != nil {
 		return fmt.Errorf("dynamo: create import %s: %w", id, err)
 	}

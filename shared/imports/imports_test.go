@@ -363,3 +363,41 @@ func TestWorkerReadsSchoolsOncePerImport(t *testing.T) {
 		t.Errorf("school list read %d times in all, want 3 (first import, second, a minute into it)", counter.reads)
 	}
 }
+
+// An import's start is audited with its task, in the same write: who
+// started it, the plan's counts and the schools it created (which have no
+// record of their own otherwise).
+func TestImportStartAudited(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	task := w.start(t, bundle(t, 30, 2), TypeZip)
+	page, err := w.store.ListAudit(ctx, task.ID, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 {
+		t.Fatalf("%d audit entries on the import task, want 1: %+v", len(page.Items), page.Items)
+	}
+	e := page.Items[0]
+	schools, err := w.store.ListSchools(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created []string
+	for _, sc := range schools {
+		if sc.ID != "s1" && sc.ID != "s2" {
+			created = append(created, sc.Name)
+		}
+	}
+	if e.Action != rekey.ActionImportStart || e.ActorID != w.admin.ID || e.Outcome != rekey.OutcomeSuccess || e.RequestID != "req" {
+		t.Errorf("audit entry %+v, want import.start by %s with the request id", e, w.admin.ID)
+	}
+	if !strings.Contains(e.Detail, "create 30") || len(created) == 0 {
+		t.Errorf("detail %q (new schools %q), want the counts", e.Detail, created)
+	}
+	for _, name := range created {
+		if !strings.Contains(e.Detail, name) {
+			t.Errorf("detail %q does not name the new school %q", e.Detail, name)
+		}
+	}
+}

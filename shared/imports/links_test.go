@@ -300,11 +300,11 @@ func (c *chunkRecorder) PutImportChunk(ctx context.Context, id string, createdAt
 	return c.Store.PutImportChunk(ctx, id, createdAt, ch)
 }
 
-func (c *chunkRecorder) CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error {
+func (c *chunkRecorder) CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, audit rekey.AuditEntry) error {
 	c.mu.Lock()
-	c.events = append(c.events, fmt.Sprintf("task %d chunks %d given", job.Chunks, len(chunks)))
+	c.events = append(c.events, fmt.Sprintf("task %d chunks, audit %s", job.Chunks, audit.Action))
 	c.mu.Unlock()
-	return c.Store.CreateImport(ctx, rec, job, chunks)
+	return c.Store.CreateImport(ctx, rec, job, audit)
 }
 
 // Start stores the rows chunk by chunk, in file order, each row with the
@@ -325,7 +325,7 @@ func TestStartWritesChunksWithMirroredLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(rec.events[:len(rec.events)-1]) // the chunks are written at once
-	if want := []string{"chunk 0", "chunk 1", "chunk 2", "task 3 chunks 0 given"}; !slices.Equal(rec.events, want) {
+	if want := []string{"chunk 0", "chunk 1", "chunk 2", "task 3 chunks, audit import.start"}; !slices.Equal(rec.events, want) {
 		t.Errorf("writes = %q, want %q", rec.events, want)
 	}
 	slices.SortFunc(rec.chunks, func(a, b rekey.ImportChunk) int { return a.Index - b.Index })

@@ -65,7 +65,7 @@ type Store interface {
 	// CreateImport writes the task that names them (createdAt is the
 	// task's, for the chunk's expiry).
 	PutImportChunk(ctx context.Context, id string, createdAt time.Time, c rekey.ImportChunk) error
-	CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, chunks []rekey.ImportChunk) error
+	CreateImport(ctx context.Context, rec rekey.TaskRecord, job rekey.ImportJob, audit rekey.AuditEntry) error
 	GetImport(ctx context.Context, id string) (rekey.ImportJob, error)
 	GetImportChunk(ctx context.Context, id string, index int) (rekey.ImportChunk, error)
 	GetTask(ctx context.Context, id string) (rekey.TaskRecord, error)
@@ -329,7 +329,7 @@ func (s *Service) Start(ctx context.Context, actor rekey.User, src Source, reque
 		TaskID: id, DistrictID: actor.DistrictID, ActorID: actor.ID, Format: string(f.Format), Orgs: orgs,
 		SourceKey: sourceKey, Chunks: chunks, CreatedAt: now, Counts: counts,
 	}
-	if err := s.store.CreateImport(ctx, rec, job, nil); err != nil {
+	if err := s.store.CreateImport(ctx, rec, job, startAudit(actor, rec, res.Schools, requestID)); err != nil {
 		return rekey.Task{}, fmt.Errorf("imports: create task: %w", err)
 	}
 	messages := make([]any, chunks)
@@ -537,4 +537,24 @@ func groupThousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// startAudit is the audit entry of an import's start: who imported what,
+// the plan's counts, and the schools the import created (written just
+// before, named here so that each new school has its record of who made
+// it and why).
+func startAudit(actor rekey.User, rec rekey.TaskRecord, schools []roster.SchoolChange, requestID string) rekey.AuditEntry {
+	c := rec.Task.ImportCounts
+	detail := fmt.Sprintf("%s: create %d, update %d, unchanged %d, disable %d", rec.Task.Name, c.Create, c.Update, c.Unchanged, c.Disable)
+	if len(schools) > 0 {
+		names := make([]string, len(schools))
+		for i, sc := range schools {
+			names[i] = sc.School.Name
+		}
+		detail += "; new schools: " + strings.Join(names, ", ")
+	}
+	return rekey.AuditEntry{
+		ID: rekey.NewID(), At: rec.Task.CreatedAt, DistrictID: actor.DistrictID, ActorID: actor.ID, ActorName: actor.FullName(),
+		TargetID: rec.Task.ID, Action: rekey.ActionImportStart, Outcome: rekey.OutcomeSuccess, RequestID: requestID, Detail: detail,
+	}
 }
