@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rekey/rekey/shared/rekey"
+	"golang.org/x/sync/errgroup"
 )
 
 // How a result's state is worked out. What the task did is in its chunk
@@ -160,48 +161,26 @@ func (s *Service) currentFunnel(ctx context.Context, rec rekey.TaskRecord, view 
 // pages read at once. Pages are disjoint and their counts add up, so the
 // result does not depend on inFlight.
 func (s *Service) funnel(ctx context.Context, rec rekey.TaskRecord, now time.Time, inFlight int) (*rekey.Funnel, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(inFlight, 1))
 	var (
 		mu    sync.Mutex
 		total rekey.Funnel
-		first error
-		wg    sync.WaitGroup
 	)
-	slots := make(chan struct{}, max(inFlight, 1))
-	for from := 0; from < rec.Plan.Chunks; from += chunksPerRead {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			f, err := s.funnelPage(ctx, rec, from, now)
+	for from := 0; from < rec.Plan.Chunks && gctx.Err() == nil; from += chunksPerRead {
+		g.Go(func() error {
+			f, err := s.funnelPage(gctx, rec, from, now)
+			if err != nil {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = err
-				}
-				cancel()
-				return
-			}
-			total.Sent += f.Sent
-			total.Delivered += f.Delivered
-			total.Bounced += f.Bounced
-			total.Complained += f.Complained
-			total.Completed += f.Completed
-			total.Expired += f.Expired
-		}()
+			total.Add(f)
+			return nil
+		})
 	}
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bulk: read results: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/rekey/rekey/shared/rekey"
+	"golang.org/x/sync/errgroup"
 )
 
 // The bulk pipeline's storage: chunks of a task (TASK#<id> / CHUNK#<n>),
@@ -403,48 +404,32 @@ func (s *Store) getItems(ctx context.Context, keys [][2]string) (map[string]map[
 	for start := 0; start < len(unique); start += maxBatchGet {
 		batches = append(batches, unique[start:min(start+maxBatchGet, len(unique))])
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu       sync.Mutex
-		next     int
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	for range min(getConcurrency, len(batches)) {
-		wg.Go(func() {
-			for {
-				mu.Lock()
-				if firstErr == nil && ctx.Err() != nil {
-					firstErr = ctx.Err()
-				}
-				if firstErr != nil || next == len(batches) {
-					mu.Unlock()
-					return
-				}
-				batch := batches[next]
-				next++
-				mu.Unlock()
-				items, err := s.batchGet(ctx, batcher, batch)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				for _, item := range items {
-					pk, _ := item["PK"].(*types.AttributeValueMemberS)
-					sk, _ := item["SK"].(*types.AttributeValueMemberS)
-					if pk != nil && sk != nil {
-						found[pk.Value+"|"+sk.Value] = item
-					}
-				}
-				mu.Unlock()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(getConcurrency)
+	var mu sync.Mutex
+	for _, batch := range batches {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err // another batch failed, or ctx ended: no more calls
 			}
+			items, err := s.batchGet(gctx, batcher, batch)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, item := range items {
+				pk, _ := item["PK"].(*types.AttributeValueMemberS)
+				sk, _ := item["SK"].(*types.AttributeValueMemberS)
+				if pk != nil && sk != nil {
+					found[pk.Value+"|"+sk.Value] = item
+				}
+			}
+			return nil
 		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return found, nil
 }

@@ -10,12 +10,12 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rekey/rekey/shared/authz"
 	"github.com/rekey/rekey/shared/rekey"
 	"github.com/rekey/rekey/shared/roster"
+	"golang.org/x/sync/errgroup"
 )
 
 // MaxDirectBytes is the largest file POST /api/imports takes in its body;
@@ -360,62 +360,48 @@ const chunkWriters = 8
 // that fails midway (the first failure stops the rest) leaves only chunks
 // no task refers to, which expire.
 func (s *Service) writeChunks(ctx context.Context, id string, createdAt time.Time, body []byte, contentType string, links *linkIndex) (int, int, *roster.File, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(chunkWriters)
 	rows := make([]roster.Row, 0, s.chunk)
 	chunks, total := 0, 0
-	var (
-		mu      sync.Mutex
-		failed  error
-		writing sync.WaitGroup
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if failed == nil {
-			failed = err
-			cancel()
-		}
-	}
-	hasFailed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return failed != nil
-	}
-	slots := make(chan struct{}, chunkWriters)
+	var encodeErr error
+	stopped := func() bool { return encodeErr != nil || gctx.Err() != nil }
 	flush := func() {
 		data, err := json.Marshal(rows)
 		if err != nil {
-			fail(fmt.Errorf("imports: encode rows: %w", err))
+			encodeErr = fmt.Errorf("imports: encode rows: %w", err)
 			return
 		}
 		chunk := rekey.ImportChunk{TaskID: id, Index: chunks, Rows: data}
 		chunks, total, rows = chunks+1, total+len(rows), rows[:0]
-		slots <- struct{}{}
-		writing.Go(func() {
-			defer func() { <-slots }()
-			if err := s.store.PutImportChunk(ctx, id, createdAt, chunk); err != nil {
-				fail(fmt.Errorf("imports: create task: %w", err))
+		g.Go(func() error { // waits while chunkWriters writes are in flight
+			if err := s.store.PutImportChunk(gctx, id, createdAt, chunk); err != nil {
+				return fmt.Errorf("imports: create task: %w", err)
 			}
+			return nil
 		})
 	}
 	f, err := readRows(body, contentType, func(r roster.Row) {
-		if hasFailed() {
+		if stopped() {
 			return
 		}
 		if rows = append(rows, links.mirror(r)); len(rows) == s.chunk {
 			flush()
 		}
 	})
-	if err == nil && !hasFailed() && len(rows) > 0 {
+	if err == nil && !stopped() && len(rows) > 0 {
 		flush()
 	}
-	writing.Wait()
+	writeErr := g.Wait()
 	switch {
 	case err != nil:
 		return 0, 0, nil, err
-	case failed != nil:
-		return 0, 0, nil, failed
+	case encodeErr != nil:
+		return 0, 0, nil, encodeErr
+	case writeErr != nil:
+		return 0, 0, nil, writeErr
+	case ctx.Err() != nil:
+		return 0, 0, nil, fmt.Errorf("imports: create task: %w", ctx.Err())
 	}
 	return chunks, total, f, nil
 }

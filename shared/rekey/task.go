@@ -264,6 +264,16 @@ type Funnel struct {
 	Expired    int `json:"expired"`
 }
 
+// Add adds o's counts to f's: the funnel of two disjoint sets of results.
+func (f *Funnel) Add(o Funnel) {
+	f.Sent += o.Sent
+	f.Delivered += o.Delivered
+	f.Bounced += o.Bounced
+	f.Complained += o.Complained
+	f.Completed += o.Completed
+	f.Expired += o.Expired
+}
+
 // AwaitingApproval reports whether the schedule may not run until another
 // admin approves it.
 func (sc Schedule) AwaitingApproval() bool { return sc.NeedsApproval && sc.ApprovedBy == "" }
